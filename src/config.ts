@@ -1,0 +1,231 @@
+import { z } from 'zod';
+
+// Read and validated once, in main.ts; everything below it receives the typed result. Nothing else reads
+// process.env.
+
+const positiveInt = (name: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .refine((n) => n > 0, `${name} must be greater than 0`);
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const url = (name: string) =>
+  z.string().refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, `${name} must be an http(s) URL`);
+
+export interface BearerToken {
+  /** A name for logs and the audit trail; the token itself is never logged. */
+  name: string;
+  token: string;
+  readOnly: boolean;
+}
+
+/** `name=token` or bare `token`, comma-separated. */
+function parseTokens(raw: string | undefined, readOnly: boolean, prefix: string): BearerToken[] {
+  if (!raw) return [];
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry, i) => {
+      const eq = entry.indexOf('=');
+      const [name, token] = eq > 0 ? [entry.slice(0, eq), entry.slice(eq + 1)] : [`${prefix}-${i + 1}`, entry];
+      return { name, token, readOnly };
+    });
+}
+
+const envSchema = z
+  .object({
+    PORT: positiveInt('PORT').default(8080),
+    HOST: z.string().default('0.0.0.0'),
+    KIT_API_URL: url('KIT_API_URL').default('https://api.convertkit.com'),
+    KIT_API_KEY: optionalString,
+    KIT_ACCESS_TOKEN: optionalString,
+    KIT_REFRESH_TOKEN: optionalString,
+    KIT_CLIENT_ID: optionalString,
+    KIT_CLIENT_SECRET: optionalString,
+    KIT_TOKEN_STORE: optionalString,
+    KIT_RATE_LIMIT_PER_MINUTE: positiveInt('KIT_RATE_LIMIT_PER_MINUTE')
+      .default(120)
+      .refine((n) => n <= 120, 'KIT_RATE_LIMIT_PER_MINUTE cannot exceed Kit’s limit of 120'),
+    KIT_MAX_WAIT_MS: positiveInt('KIT_MAX_WAIT_MS').default(25000),
+    KIT_TIMEOUT_MS: positiveInt('KIT_TIMEOUT_MS').default(15000),
+    KIT_SANDBOX_PORT: positiveInt('KIT_SANDBOX_PORT').optional(),
+    SCIM_BEARER_TOKENS: optionalString,
+    SCIM_READONLY_BEARER_TOKENS: optionalString,
+    SCIM_JWT_JWKS_URL: optionalString.pipe(url('SCIM_JWT_JWKS_URL').optional()),
+    SCIM_JWT_ISSUER: optionalString,
+    SCIM_JWT_AUDIENCE: optionalString,
+    SCIM_JWT_ALGORITHMS: z.string().default('RS256,ES256'),
+    SCIM_JWT_CLOCK_SKEW_SECONDS: z.string().regex(/^\d+$/).transform(Number).default(60),
+    SCIM_MAX_BODY_BYTES: positiveInt('SCIM_MAX_BODY_BYTES').default(1048576),
+    GROUP_TAG_PREFIX: optionalString,
+    REDIS_URL: optionalString.pipe(
+      z
+        .string()
+        .refine((v) => /^rediss?:\/\//.test(v), 'REDIS_URL must start with redis:// or rediss://')
+        .optional(),
+    ),
+    PAGE_CACHE_MAX_ENTRIES: positiveInt('PAGE_CACHE_MAX_ENTRIES').default(200),
+    PAGE_CACHE_TTL_SECONDS: positiveInt('PAGE_CACHE_TTL_SECONDS').default(300),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
+    AUDIT_LOG: z.string().default('stdout'),
+    SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS').default(9000),
+  })
+  .superRefine((env, ctx) => {
+    const oauth = [env.KIT_ACCESS_TOKEN, env.KIT_REFRESH_TOKEN, env.KIT_CLIENT_ID, env.KIT_CLIENT_SECRET];
+    const someOauth = oauth.some((v) => v !== undefined);
+    if (env.KIT_API_KEY && someOauth) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KIT_API_KEY'],
+        message: 'set either KIT_API_KEY or the KIT_ACCESS_TOKEN/KIT_REFRESH_TOKEN/KIT_CLIENT_ID/KIT_CLIENT_SECRET set',
+      });
+    }
+    if (env.KIT_REFRESH_TOKEN && !(env.KIT_CLIENT_ID && env.KIT_CLIENT_SECRET)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KIT_REFRESH_TOKEN'],
+        message: 'KIT_REFRESH_TOKEN needs KIT_CLIENT_ID and KIT_CLIENT_SECRET',
+      });
+    }
+    if (someOauth && !env.KIT_ACCESS_TOKEN && !env.KIT_REFRESH_TOKEN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KIT_ACCESS_TOKEN'],
+        message: 'OAuth needs KIT_ACCESS_TOKEN or KIT_REFRESH_TOKEN',
+      });
+    }
+    if (env.SCIM_JWT_JWKS_URL && !(env.SCIM_JWT_ISSUER && env.SCIM_JWT_AUDIENCE)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SCIM_JWT_JWKS_URL'],
+        message: 'JWT auth needs SCIM_JWT_ISSUER and SCIM_JWT_AUDIENCE',
+      });
+    }
+  });
+
+export type KitCredentials =
+  | { kind: 'apiKey'; apiKey: string }
+  | {
+      kind: 'oauth';
+      accessToken?: string;
+      refreshToken?: string;
+      clientId?: string;
+      clientSecret?: string;
+      /** Where rotated tokens are persisted so a restart uses them. */
+      tokenStorePath?: string;
+    };
+
+export interface JwtConfig {
+  jwksUrl: string;
+  issuer: string;
+  audience: string;
+  algorithms: string[];
+  clockSkewSeconds: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  kit: {
+    baseUrl: string;
+    /** Undefined: no credentials were configured, so main.ts starts the built-in sandbox. */
+    credentials?: KitCredentials;
+    ratePerMinute: number;
+    maxWaitMs: number;
+    timeoutMs: number;
+  };
+  sandboxPort?: number;
+  scim: {
+    bearerTokens: BearerToken[];
+    jwt?: JwtConfig;
+    maxBodyBytes: number;
+    groupTagPrefix?: string;
+  };
+  redisUrl?: string;
+  pageCache: { maxEntries: number; ttlSeconds: number };
+  log: { level: string; format: 'json' | 'pretty' };
+  auditLog: string;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    // Messages name the variable, never echo its value: it may be a secret.
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) => `${i.path.join('.') || 'environment'}: ${i.message.replace(/^Invalid input: /, '')}`,
+      ),
+    );
+  }
+  const e = parsed.data;
+  let credentials: KitCredentials | undefined;
+  if (e.KIT_API_KEY) credentials = { kind: 'apiKey', apiKey: e.KIT_API_KEY };
+  else if (e.KIT_ACCESS_TOKEN || e.KIT_REFRESH_TOKEN)
+    credentials = {
+      kind: 'oauth',
+      accessToken: e.KIT_ACCESS_TOKEN,
+      refreshToken: e.KIT_REFRESH_TOKEN,
+      clientId: e.KIT_CLIENT_ID,
+      clientSecret: e.KIT_CLIENT_SECRET,
+      tokenStorePath: e.KIT_TOKEN_STORE ?? '.kit-tokens.json',
+    };
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    kit: {
+      baseUrl: e.KIT_API_URL.replace(/\/+$/, ''),
+      credentials,
+      ratePerMinute: e.KIT_RATE_LIMIT_PER_MINUTE,
+      maxWaitMs: e.KIT_MAX_WAIT_MS,
+      timeoutMs: e.KIT_TIMEOUT_MS,
+    },
+    sandboxPort: e.KIT_SANDBOX_PORT,
+    scim: {
+      bearerTokens: [
+        ...parseTokens(e.SCIM_BEARER_TOKENS, false, 'token'),
+        ...parseTokens(e.SCIM_READONLY_BEARER_TOKENS, true, 'readonly'),
+      ],
+      jwt: e.SCIM_JWT_JWKS_URL
+        ? {
+            jwksUrl: e.SCIM_JWT_JWKS_URL,
+            issuer: e.SCIM_JWT_ISSUER!,
+            audience: e.SCIM_JWT_AUDIENCE!,
+            algorithms: e.SCIM_JWT_ALGORITHMS.split(',')
+              .map((a) => a.trim())
+              .filter(Boolean),
+            clockSkewSeconds: e.SCIM_JWT_CLOCK_SKEW_SECONDS,
+          }
+        : undefined,
+      maxBodyBytes: e.SCIM_MAX_BODY_BYTES,
+      groupTagPrefix: e.GROUP_TAG_PREFIX,
+    },
+    redisUrl: e.REDIS_URL,
+    pageCache: { maxEntries: e.PAGE_CACHE_MAX_ENTRIES, ttlSeconds: e.PAGE_CACHE_TTL_SECONDS },
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    auditLog: e.AUDIT_LOG,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,66 @@
+// The typed error family for everything that goes wrong talking to Kit. Raised by the Kit client only;
+// translated into SCIM errors once, in src/scim/errors.ts.
+
+export interface KitErrorInit {
+  status?: number;
+  /** Kit's own `errors` strings, verbatim. Never contains credentials. */
+  errors?: string[];
+  endpoint?: string;
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+export class KitError extends Error {
+  readonly status?: number;
+  readonly errors: string[];
+  readonly endpoint?: string;
+  readonly retryAfterMs?: number;
+
+  constructor(message: string, init: KitErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.status = init.status;
+    this.errors = init.errors ?? [];
+    this.endpoint = init.endpoint;
+    this.retryAfterMs = init.retryAfterMs;
+  }
+
+  /** Kit's messages joined for a human, falling back to our own message. */
+  get kitMessage(): string {
+    return this.errors.length > 0 ? this.errors.join('; ') : this.message;
+  }
+}
+
+/** 401/403 on our own Kit credentials (or a refresh that failed). The IdP must never see this as its own 401. */
+export class KitAuthError extends KitError {}
+
+/** 404 from Kit: the subscriber, tag or field does not exist. */
+export class KitNotFoundError extends KitError {}
+
+/** 422 from Kit: an invalid value, or a uniqueness clash ("has already been taken"). */
+export class KitValidationError extends KitError {
+  get isUniquenessClash(): boolean {
+    return this.errors.some((e) => /already been taken|already exists/i.test(e));
+  }
+}
+
+/** 429 from Kit that outlasted our retries, or a limiter queue wait that would outlast the caller. */
+export class KitRateLimitedError extends KitError {}
+
+/** 5xx, 413 (bulk queue full), timeouts and connection resets that outlasted our retries; or shutdown. */
+export class KitUnavailableError extends KitError {}
+
+/**
+ * Kit accepted a write but its echo shows a value that did not stick: Kit silently drops values for custom
+ * fields that do not exist (kit-integration-notes: "silent field drops").
+ */
+export class KitFieldNotStoredError extends KitError {
+  readonly fields: string[];
+  constructor(fields: string[], init: KitErrorInit = {}) {
+    super(`Kit did not store the value of ${fields.map((f) => `"${f}"`).join(', ')}`, init);
+    this.fields = fields;
+  }
+}
+
+/** Any other 4xx we did not expect (400, 405, 409…). */
+export class KitRequestError extends KitError {}

@@ -1,0 +1,62 @@
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
+
+// Redis-backed suites read REDIS_URL. When nothing answers there and a redis-server binary exists, start a
+// private one on a free port for this run. REQUIRE_REDIS=1 (set by .ci/run) turns "no Redis" into a failure.
+
+function answers(url: string): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: u.hostname, port: Number(u.port || 6379) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => {
+      socket.write('PING\r\n');
+      socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.once('error', reject);
+  });
+}
+
+export default async function globalSetup(): Promise<void> {
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (await answers(url)) {
+    process.env.REDIS_URL = url;
+    return;
+  }
+  const hasBinary = spawnSync('redis-server', ['--version']).status === 0;
+  if (hasBinary) {
+    const port = await freePort();
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+        detached: true,
+      },
+    );
+    (globalThis as any).__REDIS_CHILD__ = child;
+    const privateUrl = `redis://127.0.0.1:${port}`;
+    for (let i = 0; i < 50 && !(await answers(privateUrl)); i++) await new Promise((r) => setTimeout(r, 100));
+    process.env.REDIS_URL = privateUrl;
+    return;
+  }
+  if (process.env.REQUIRE_REDIS === '1')
+    throw new Error(`REQUIRE_REDIS=1 but no Redis answers at ${url} and no redis-server binary exists`);
+  process.env.REDIS_URL = '';
+  console.warn(`\n!!! NO REDIS at ${url} and no redis-server binary: the Redis suites will be SKIPPED !!!\n`);
+}

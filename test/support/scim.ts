@@ -1,0 +1,25 @@
+import type { Response } from 'supertest';
+
+export const SCIM_ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
+export const LIST_RESPONSE_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
+
+/** Asserts a SCIM Error response (RFC 7644 §3.12): status, body schema, status string, scimType, media type. */
+export function expectScimError(res: Response, status: number, scimType?: string): void {
+  if (res.status !== status) {
+    throw new Error(`expected HTTP ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
+  }
+  expect(res.headers['content-type']).toMatch(/application\/scim\+json/);
+  expect(res.body.schemas).toEqual([SCIM_ERROR_SCHEMA]);
+  expect(res.body.status).toBe(String(status));
+  if (scimType === undefined) expect(res.body.scimType).toBeUndefined();
+  else expect(res.body.scimType).toBe(scimType);
+  expect(typeof res.body.detail).toBe('string');
+}
+
+export function expectListResponse(res: Response, totalResults?: number): any[] {
+  if (res.status !== 200) throw new Error(`expected HTTP 200, got ${res.status}: ${JSON.stringify(res.body)}`);
+  expect(res.headers['content-type']).toMatch(/application\/scim\+json/);
+  expect(res.body.schemas).toEqual([LIST_RESPONSE_SCHEMA]);
+  if (totalResults !== undefined) expect(res.body.totalResults).toBe(totalResults);
+  return res.body.Resources ?? [];
+}
