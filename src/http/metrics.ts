@@ -1,0 +1,187 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { KitCallRecord } from '../kit/types';
+
+// Prometheus metrics. Each Metrics owns its Registry: tests build many apps in one process, and the global
+// registry would refuse the second registration of every name.
+
+/** The route label for requests no route matched (404s, and refusals from middleware before routing). */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+// Wide on purpose: a SCIM request can wait in the Kit limiter for up to KIT_MAX_WAIT_MS (25 s by default).
+const REQUEST_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const WAIT_SECONDS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+
+export interface MetricsOptions {
+  /** Process metrics (CPU, memory, event loop, GC). On by default; tests that build many apps turn them off. */
+  collectDefaults?: boolean;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
+  readonly kitCalls: Counter<'endpoint' | 'status'>;
+  readonly kitCallDuration: Histogram<'endpoint'>;
+  readonly kitRetries: Counter<'endpoint'>;
+  /** Kit's 429s. No labels: Kit limits per credential, not per endpoint. */
+  readonly kitRateLimited: Counter<string>;
+  readonly limiterQueueDepth: Gauge<'priority'>;
+  readonly limiterWait: Histogram<'priority'>;
+  readonly reactivationRejected: Counter<'operation'>;
+  readonly deprovisions: Counter<'kind'>;
+  readonly authFailures: Counter<'reason'>;
+
+  constructor(opts: MetricsOptions = {}) {
+    const registers = [this.registry];
+    this.httpRequests = new Counter({
+      name: 'scim_http_requests_total',
+      help: 'SCIM HTTP requests answered, by route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'scim_http_request_duration_seconds',
+      help: 'Time to answer a SCIM HTTP request, by route pattern',
+      labelNames: ['method', 'route'],
+      buckets: REQUEST_SECONDS,
+      registers,
+    });
+    this.kitCalls = new Counter({
+      name: 'kit_api_calls_total',
+      help: 'HTTP exchanges with the Kit API, by endpoint pattern and status ("error" when no answer came)',
+      labelNames: ['endpoint', 'status'],
+      registers,
+    });
+    this.kitCallDuration = new Histogram({
+      name: 'kit_api_call_duration_seconds',
+      help: 'Duration of one HTTP exchange with the Kit API',
+      labelNames: ['endpoint'],
+      buckets: REQUEST_SECONDS,
+      registers,
+    });
+    this.kitRetries = new Counter({
+      name: 'kit_api_retries_total',
+      help: 'Kit API exchanges that were retries of an earlier attempt',
+      labelNames: ['endpoint'],
+      registers,
+    });
+    this.kitRateLimited = new Counter({
+      name: 'kit_api_rate_limited_total',
+      help: 'Kit API answers with status 429',
+      registers,
+    });
+    this.limiterQueueDepth = new Gauge({
+      name: 'kit_limiter_queue_depth',
+      help: 'Kit calls waiting in the rate limiter, by priority',
+      labelNames: ['priority'],
+      registers,
+    });
+    this.limiterWait = new Histogram({
+      name: 'kit_limiter_wait_seconds',
+      help: 'Time a Kit call waited in the rate limiter before starting',
+      labelNames: ['priority'],
+      buckets: WAIT_SECONDS,
+      registers,
+    });
+    this.reactivationRejected = new Counter({
+      name: 'scim_reactivation_rejected_total',
+      help: 'Requests refused because Kit cannot reactivate a non-active subscriber, by SCIM operation',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.deprovisions = new Counter({
+      name: 'scim_deprovisions_total',
+      help: 'Users deprovisioned, by kind (deactivate or delete)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'scim_auth_failures_total',
+      help: 'Refused inbound requests, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    if (opts.collectDefaults ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The Kit client's onCall hook: one record per HTTP exchange, retries included. */
+  recordKitCall(rec: KitCallRecord): void {
+    const status = String(rec.status);
+    this.kitCalls.inc({ endpoint: rec.endpoint, status });
+    this.kitCallDuration.observe({ endpoint: rec.endpoint }, rec.durationMs / 1000);
+    if (rec.status === 429) this.kitRateLimited.inc();
+    if (rec.attempt > 1) this.kitRetries.inc({ endpoint: rec.endpoint });
+  }
+
+  /**
+   * Counts and times every request once its response is done (or the client went away: status "aborted").
+   * Mount it first so refusals by later middleware are counted too.
+   */
+  httpMiddleware(): RequestHandler {
+    return (req: Request, res: Response, next: NextFunction) => {
+      const started = process.hrtime.bigint();
+      rememberMatchedRoute(req, res);
+      res.once('close', () => {
+        const route = routeLabel(req, res);
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const status = res.writableFinished ? String(res.statusCode) : 'aborted';
+        this.httpRequests.inc({ method: req.method, route, status });
+        this.httpDuration.observe({ method: req.method, route }, seconds);
+      });
+      next();
+    };
+  }
+
+  /** `GET /metrics` in the Prometheus text format. */
+  handler(): RequestHandler {
+    return async (_req: Request, res: Response) => {
+      const body = await this.registry.metrics();
+      res.setHeader('Content-Type', this.registry.contentType);
+      res.setHeader('Cache-Control', 'no-store');
+      res.send(body);
+    };
+  }
+}
+
+const MATCHED_ROUTE = 'matchedRoute';
+
+/**
+ * The router assigns `req.route` when a route matches, while `req.baseUrl` is still the mount path. By the
+ * time the response closes, a handler that failed into an app-level error handler has left its router and
+ * `req.baseUrl` is back to "", so the full pattern is captured at assignment instead.
+ */
+function rememberMatchedRoute(req: Request, res: Response): void {
+  let route: Request['route'] = req.route;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => route,
+    set: (value: Request['route']) => {
+      route = value;
+      if (value) res.locals[MATCHED_ROUTE] = joinPattern(req.baseUrl ?? '', value.path);
+    },
+  });
+}
+
+function joinPattern(base: string, path: unknown): string {
+  const pattern = Array.isArray(path) ? path.map(String).join('|') : String(path);
+  if (!base) return pattern;
+  return pattern === '/' ? base : `${base}${pattern}`;
+}
+
+/**
+ * The matched route pattern (mount path + route path, e.g. `/scim/v2/Users/:id`), never the concrete URL,
+ * so label cardinality stays bounded whatever ids and filters clients send. A handler may name its route
+ * explicitly with `res.locals.route` (for routers that match with regular expressions or by hand).
+ */
+export function routeLabel(req: Request, res: Response): string {
+  const named = res.locals.route;
+  if (typeof named === 'string' && named !== '') return named;
+  const remembered = res.locals[MATCHED_ROUTE];
+  if (typeof remembered === 'string') return remembered;
+  const path: unknown = req.route?.path;
+  if (path === undefined || path === null) return UNMATCHED_ROUTE;
+  return joinPattern(req.baseUrl ?? '', path);
+}
