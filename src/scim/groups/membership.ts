@@ -1,0 +1,131 @@
+import type { KitApi } from '../../kit/api';
+import { KitNotFoundError } from '../../kit/errors';
+import type { CallOptions, Tag } from '../../kit/types';
+import type { GroupRef } from '../userMapping';
+import type { UserGroupsSource } from '../users';
+import type { TagCatalog } from './tagCatalog';
+
+// User.groups is read-only in SCIM and lives in Kit as tags. A single user costs one call (its tags); a list
+// of users must never cost one call per user, so lists read a membership index built from each group tag's
+// subscriber pages (one call per 1,000 members) and kept true in place for changes made through this server.
+
+export class TagMembership implements UserGroupsSource {
+  private index?: { at: number; bySubscriber: Map<number, Set<number>> };
+  private building?: Promise<Map<number, Set<number>>>;
+  private deletedTag?: Tag;
+
+  constructor(
+    private readonly kit: KitApi,
+    private readonly catalog: TagCatalog,
+    private readonly options: { ttlMs: number; now?: () => number },
+  ) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  useDeletedTag(tag: Tag): void {
+    this.deletedTag = tag;
+  }
+
+  private refs(tagIds: Iterable<number>, tags: Map<number, Tag>): GroupRef[] {
+    const refs: GroupRef[] = [];
+    for (const id of tagIds) {
+      const tag = tags.get(id);
+      if (tag && this.catalog.isGroup(tag))
+        refs.push({ value: String(tag.id), display: this.catalog.displayName(tag) });
+    }
+    return refs.sort((a, b) => Number(a.value) - Number(b.value));
+  }
+
+  async ofSubscriber(id: number, opts: CallOptions): Promise<GroupRef[]> {
+    if (this.index && this.now() - this.index.at < this.options.ttlMs) {
+      return this.refs(this.index.bySubscriber.get(id) ?? [], await this.catalog.all(opts));
+    }
+    const tags = await this.kit.subscribers.tags(id, opts);
+    tags.forEach((t) => {
+      this.catalog.remember(t);
+    });
+    return this.refs(
+      tags.map((t) => t.id),
+      new Map(tags.map((t) => [t.id, t])),
+    );
+  }
+
+  async ofSubscribers(ids: number[], opts: CallOptions): Promise<Map<number, GroupRef[]>> {
+    const result = new Map<number, GroupRef[]>();
+    if (ids.length === 0) return result;
+    const index = await this.membershipIndex(opts);
+    const tags = await this.catalog.all(opts);
+    for (const id of ids) result.set(id, this.refs(index.get(id) ?? [], tags));
+    return result;
+  }
+
+  async membershipIndex(opts: CallOptions): Promise<Map<number, Set<number>>> {
+    if (this.index && this.now() - this.index.at < this.options.ttlMs) return this.index.bySubscriber;
+    this.building ??= (async () => {
+      const bySubscriber = new Map<number, Set<number>>();
+      for (const tag of await this.catalog.groups(opts)) {
+        for await (const page of this.kit.tags.subscriberPages(tag.id, { status: 'all' }, opts)) {
+          for (const s of page.items) {
+            const set = bySubscriber.get(s.id) ?? new Set<number>();
+            set.add(tag.id);
+            bySubscriber.set(s.id, set);
+          }
+        }
+      }
+      this.index = { at: this.now(), bySubscriber };
+      return bySubscriber;
+    })().finally(() => {
+      this.building = undefined;
+    });
+    return this.building;
+  }
+
+  /** Keeps a warm index exact after tagging/untagging through this server. */
+  noteTagged(tagId: number, subscriberIds: number[], tagged: boolean): void {
+    if (!this.index) return;
+    for (const id of subscriberIds) {
+      const set = this.index.bySubscriber.get(id) ?? new Set<number>();
+      if (tagged) set.add(tagId);
+      else set.delete(tagId);
+      this.index.bySubscriber.set(id, set);
+    }
+  }
+
+  invalidate(): void {
+    this.index = undefined;
+  }
+
+  async removeAll(id: number, opts: CallOptions): Promise<void> {
+    const tags = await this.kit.subscribers.tags(id, opts);
+    for (const tag of tags.filter((t) => this.catalog.isGroup(t))) {
+      try {
+        await this.kit.tags.untagSubscriber(tag.id, id, opts);
+      } catch (err) {
+        // Already untagged (a concurrent change, or a repeated DELETE after an outage): the goal is met.
+        if (!(err instanceof KitNotFoundError)) throw err;
+      }
+      this.noteTagged(tag.id, [id], false);
+    }
+  }
+
+  private requireDeletedTag(): Tag {
+    if (!this.deletedTag) throw new Error('the deleted-users tag was not bootstrapped');
+    return this.deletedTag;
+  }
+
+  async markDeleted(id: number, opts: CallOptions): Promise<void> {
+    await this.kit.tags.tagSubscriber(this.requireDeletedTag().id, id, opts);
+  }
+
+  async deletedCount(opts: CallOptions): Promise<number> {
+    const page = await this.kit.tags.subscribers(
+      this.requireDeletedTag().id,
+      { status: 'all' },
+      { perPage: 1, includeTotalCount: true },
+      opts,
+    );
+    return page.totalCount ?? page.items.length;
+  }
+}

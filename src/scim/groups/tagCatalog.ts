@@ -1,0 +1,77 @@
+import type { KitApi } from '../../kit/api';
+import type { CallOptions, Tag } from '../../kit/types';
+
+// Which Kit tags are SCIM groups. Kit tags are flat and account-wide; the server reserves the "scim:" name
+// space for its own bookkeeping (the tombstone tag, retired groups), and an operator can narrow groups to a
+// configured name prefix so that marketing tags never show up in an IdP.
+
+export const RESERVED_TAG_PREFIX = 'scim:';
+export const DELETED_USERS_TAG = 'scim:deleted-users';
+export const RETIRED_GROUP_PREFIX = 'scim:retired:';
+
+export class TagCatalog {
+  private tags?: { at: number; byId: Map<number, Tag> };
+  private loading?: Promise<Map<number, Tag>>;
+
+  constructor(
+    private readonly kit: KitApi,
+    private readonly options: { groupPrefix?: string; ttlMs: number; now?: () => number },
+  ) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  isGroup(tag: Pick<Tag, 'name'>): boolean {
+    if (tag.name.toLowerCase().startsWith(RESERVED_TAG_PREFIX)) return false;
+    return this.options.groupPrefix ? tag.name.startsWith(this.options.groupPrefix) : true;
+  }
+
+  /** SCIM displayName of a group tag: the tag name without the configured prefix. */
+  displayName(tag: Pick<Tag, 'name'>): string {
+    const prefix = this.options.groupPrefix;
+    return prefix && tag.name.startsWith(prefix) ? tag.name.slice(prefix.length) : tag.name;
+  }
+
+  tagName(displayName: string): string {
+    return `${this.options.groupPrefix ?? ''}${displayName}`;
+  }
+
+  /** Every tag, cached for ttlMs (one Kit call per page of tags when cold). */
+  async all(opts: CallOptions): Promise<Map<number, Tag>> {
+    if (this.tags && this.now() - this.tags.at < this.options.ttlMs) return this.tags.byId;
+    this.loading ??= this.kit.tags
+      .list(opts)
+      .then((list) => {
+        const byId = new Map(list.map((t) => [t.id, t]));
+        this.tags = { at: this.now(), byId };
+        return byId;
+      })
+      .finally(() => {
+        this.loading = undefined;
+      });
+    return this.loading;
+  }
+
+  async groups(opts: CallOptions): Promise<Tag[]> {
+    return [...(await this.all(opts)).values()].filter((t) => this.isGroup(t));
+  }
+
+  /** Keeps the cache true after a change made through this server. */
+  remember(tag: Tag): void {
+    this.tags?.byId.set(tag.id, tag);
+  }
+
+  invalidate(): void {
+    this.tags = undefined;
+  }
+
+  /** Finds or creates a reserved tag (bootstrap). */
+  async ensure(name: string, opts: CallOptions): Promise<Tag> {
+    const existing = [...(await this.all(opts)).values()].find((t) => t.name.toLowerCase() === name.toLowerCase());
+    if (existing) return existing;
+    const created = await this.kit.tags.create(name, opts);
+    this.remember(created);
+    return created;
+  }
+}

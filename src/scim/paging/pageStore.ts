@@ -1,0 +1,54 @@
+// Where walk state and fetched Kit pages are kept between SCIM requests. In memory for one replica; in
+// Redis (redisPageStore.ts) so that any replica can serve the next page of a walk.
+
+export interface PageStore {
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown, ttlSeconds: number): Promise<void>;
+  /** The cache generation: bumped by every write through this server so no walk serves data from before it. */
+  generation(): Promise<number>;
+  bumpGeneration(): Promise<void>;
+}
+
+/**
+ * Bounded LRU: at most `maxEntries` values (a value is one walk's bookkeeping or one Kit page of at most 1,000
+ * subscribers), each dropped after `ttlSeconds`. The least recently used entry is evicted first.
+ */
+export class MemoryPageStore implements PageStore {
+  private readonly entries = new Map<string, { value: unknown; expiresAt: number }>();
+  private gen = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    this.entries.delete(key);
+    if (entry.expiresAt <= this.now()) return undefined;
+    this.entries.set(key, entry);
+    return entry.value as T;
+  }
+
+  async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
+    this.entries.delete(key);
+    this.entries.set(key, { value, expiresAt: this.now() + ttlSeconds * 1000 });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+  }
+
+  async generation(): Promise<number> {
+    return this.gen;
+  }
+
+  async bumpGeneration(): Promise<void> {
+    this.gen += 1;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

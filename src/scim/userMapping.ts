@@ -1,0 +1,116 @@
+import type { Subscriber, SubscriberState } from '../kit/types';
+import { ENTERPRISE_USER, KIT_USER, LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
+
+// Pure translation between Kit subscribers and SCIM Users (CONTRACT.md "Resources"). No I/O here.
+
+export const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+
+export interface GroupRef {
+  value: string;
+  display: string;
+}
+
+/** The Kit side of a SCIM write: what POST /v4/subscribers or PUT /v4/subscribers/{id} should carry. */
+export interface SubscriberWrite {
+  email_address: string;
+  first_name: string | null;
+  fields: Record<string, string | null>;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export const looksLikeEmail = (v: unknown): v is string => typeof v === 'string' && EMAIL.test(v.trim());
+
+function readPath(obj: any, path: string): unknown {
+  const urn = path.lastIndexOf(':');
+  if (path.startsWith('urn:') && urn > 0) return obj?.[path.slice(0, urn)]?.[path.slice(urn + 1)];
+  return path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj);
+}
+
+function writePath(obj: Record<string, any>, path: string, value: unknown): void {
+  const urn = path.lastIndexOf(':');
+  const isUrn = path.startsWith('urn:') && urn > 0;
+  const parents = isUrn ? [path.slice(0, urn)] : path.split('.').slice(0, -1);
+  const leaf = isUrn ? path.slice(urn + 1) : path.split('.').pop()!;
+  let container = obj;
+  for (const p of parents) {
+    if (!container[p]) container[p] = {};
+    container = container[p];
+  }
+  container[leaf] = value;
+}
+
+/**
+ * The email Kit should hold for a SCIM user: userName when it is an email, else emails (primary, else work,
+ * else first). Undefined when there is none: Kit cannot hold a subscriber without one.
+ */
+export function kitEmailOf(user: any): string | undefined {
+  if (looksLikeEmail(user?.userName)) return user.userName.trim();
+  const emails: any[] = Array.isArray(user?.emails) ? user.emails.filter((e: any) => looksLikeEmail(e?.value)) : [];
+  const chosen =
+    emails.find((e) => e.primary === true) ?? emails.find((e) => String(e.type).toLowerCase() === 'work') ?? emails[0];
+  return chosen?.value.trim();
+}
+
+const text = (v: unknown): string | null => (v === undefined || v === null || v === '' ? null : String(v));
+
+/** Full mapping of a SCIM user onto Kit: PUT semantics, so every mapped field is present (null clears it). */
+export function userToSubscriberWrite(user: any, map: SubscriberFieldMap, email: string): SubscriberWrite {
+  const fields: Record<string, string | null> = {};
+  for (const attr of map.attributes) {
+    const value = text(readPath(user, attr.path));
+    // userName is only kept when the email cannot stand for it exactly.
+    // Kit lower-cases emails, so a userName in any other letter case is kept in its own field.
+    fields[map.key(attr.label)] =
+      attr.path === 'userName' && value === email && email === email.toLowerCase() ? null : value;
+  }
+  return { email_address: email, first_name: text(user?.name?.givenName), fields };
+}
+
+export function isActiveState(state: SubscriberState): boolean {
+  return state === 'active';
+}
+
+export function isDeleted(sub: Subscriber, map: SubscriberFieldMap): boolean {
+  return Boolean(sub.fields?.[map.key(LIFECYCLE_FIELDS.deletedAt)]);
+}
+
+/** The SCIM representation of a subscriber (before scimmy applies attributes/excludedAttributes). */
+export function subscriberToUser(sub: Subscriber, map: SubscriberFieldMap, groups?: GroupRef[]): Record<string, any> {
+  const user: Record<string, any> = {
+    schemas: [CORE_USER],
+    id: String(sub.id),
+  };
+  for (const attr of map.attributes) {
+    const value = sub.fields?.[map.key(attr.label)];
+    if (value !== null && value !== undefined && value !== '') writePath(user, attr.path, value);
+  }
+  user.userName ??= sub.email_address;
+  if (sub.first_name) user.name = { ...user.name, givenName: sub.first_name };
+  user.active = isActiveState(sub.state);
+  // Kit holds exactly one address per subscriber; report it as the one primary work email.
+  user.emails = [{ value: sub.email_address, type: 'work', primary: true }];
+  if (groups) user.groups = groups.map((g) => ({ ...g, type: 'direct' }));
+  if (user[ENTERPRISE_USER]) user.schemas.push(ENTERPRISE_USER);
+  user[KIT_USER] = { state: sub.state };
+  user.schemas.push(KIT_USER);
+  const lastModified = sub.fields?.[map.key(LIFECYCLE_FIELDS.lastModified)];
+  user.meta = { resourceType: 'User', created: sub.created_at, lastModified: lastModified || sub.created_at };
+  return user;
+}
+
+/**
+ * The fields of `next` that differ from what Kit holds for `current`: PATCH and PUT send only changes, so an
+ * unchanged attribute costs no Kit call and is never rewritten.
+ */
+export function subscriberChanges(current: Subscriber, next: SubscriberWrite): Partial<SubscriberWrite> {
+  const changes: Partial<SubscriberWrite> = {};
+  if (next.email_address.toLowerCase() !== current.email_address.toLowerCase())
+    changes.email_address = next.email_address;
+  if ((next.first_name ?? null) !== (current.first_name || null)) changes.first_name = next.first_name;
+  const fields: Record<string, string | null> = {};
+  for (const [key, value] of Object.entries(next.fields)) {
+    if ((value ?? null) !== (current.fields?.[key] ?? null)) fields[key] = value;
+  }
+  if (Object.keys(fields).length > 0) changes.fields = fields;
+  return changes;
+}

@@ -1,0 +1,325 @@
+import SCIMMY from 'scimmy';
+import type { KitApi } from '../kit/api';
+import { KitNotFoundError } from '../kit/errors';
+import type { CallOptions, Subscriber, SubscriberQuery } from '../kit/types';
+import { ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
+import { asInvalidValue } from './errorTable';
+import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
+import { type Dnf, equalityValues, matchesFilter } from './filter';
+import type { ListQuery } from './listQuery';
+import type { CursorPager, WalkSource } from './paging/cursorPager';
+import { normalizePatch } from './patchShapes';
+import { reactivationDetail } from './reactivation';
+import {
+  type GroupRef,
+  isDeleted,
+  kitEmailOf,
+  looksLikeEmail,
+  subscriberChanges,
+  subscriberToUser,
+  userToSubscriberWrite,
+} from './userMapping';
+
+export type UserOperation = 'create' | 'replace' | 'patch' | 'delete';
+
+/** What the Users resource reports outward: metrics, audit, cache invalidation. */
+export interface UserEvents {
+  reactivationRejected(operation: UserOperation, email: string): void;
+  deprovisioned(kind: 'deactivate' | 'delete', id: string): void;
+  changed(): Promise<void>;
+}
+
+/** Group membership as seen from a user (Groups resource, issue #4). */
+export interface UserGroupsSource {
+  ofSubscriber(id: number, opts: CallOptions): Promise<GroupRef[]>;
+  ofSubscribers(ids: number[], opts: CallOptions): Promise<Map<number, GroupRef[]>>;
+  /** Takes every group tag off a subscriber (before it is deleted). */
+  removeAll(id: number, opts: CallOptions): Promise<void>;
+  /** The tag that marks deleted subscribers, so lists can count them in one call. */
+  markDeleted(id: number, opts: CallOptions): Promise<void>;
+  deletedCount(opts: CallOptions): Promise<number>;
+}
+
+export interface UserDirectoryDeps {
+  kit: KitApi;
+  fields: SubscriberFieldMap;
+  pager: CursorPager;
+  groups: UserGroupsSource;
+  events: UserEvents;
+  now?: () => Date;
+}
+
+const INTERACTIVE: CallOptions = { priority: 'interactive' };
+const MAX_EMAIL_LOOKUPS = 10;
+
+export interface UserList {
+  resources: Record<string, any>[];
+  totalResults: number;
+}
+
+export class UserDirectory {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: UserDirectoryDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------------------
+
+  async get(id: string, withGroups = true): Promise<Record<string, any>> {
+    const sub = await this.load(id);
+    const groups = withGroups ? await this.deps.groups.ofSubscriber(sub.id, INTERACTIVE) : undefined;
+    return subscriberToUser(sub, this.deps.fields, groups);
+  }
+
+  async list(query: ListQuery, withGroups = true): Promise<UserList> {
+    const { startIndex, count, filter } = query;
+    const direct = filter ? await this.directLookup(filter) : undefined;
+    let subscribers: Subscriber[];
+    let totalResults: number;
+    if (direct) {
+      const matching = direct.filter((s) => this.visible(s) && (!filter || matchesFilter(this.toUser(s), filter)));
+      this.sortInPlace(matching, query);
+      totalResults = matching.length;
+      subscribers = matching.slice(startIndex - 1, startIndex - 1 + count);
+    } else {
+      const page = await this.deps.pager.window(this.walkSource(query), startIndex, count);
+      subscribers = page.items;
+      totalResults = page.totalResults;
+    }
+    const groups = withGroups
+      ? await this.deps.groups.ofSubscribers(
+          subscribers.map((s) => s.id),
+          { priority: direct ? 'interactive' : 'background' },
+        )
+      : undefined;
+    return {
+      resources: subscribers.map((s) =>
+        subscriberToUser(s, this.deps.fields, groups ? (groups.get(s.id) ?? []) : undefined),
+      ),
+      totalResults,
+    };
+  }
+
+  // ---- writes --------------------------------------------------------------------------------------------
+
+  async create(input: Record<string, any>): Promise<Record<string, any>> {
+    const user = this.coerce(input);
+    const email = this.requireEmail(user);
+    const existing = await this.deps.kit.subscribers.findByEmail(email, INTERACTIVE);
+    if (existing) {
+      // Kit's POST is an upsert: touching it now would overwrite the existing subscriber's name.
+      if (existing.state !== 'active' || isDeleted(existing, this.deps.fields)) {
+        this.deps.events.reactivationRejected('create', email);
+        throw new ScimConflict(reactivationDetail(existing.state, email));
+      }
+      throw new ScimConflict(`A user with email ${email} already exists (id ${existing.id}).`);
+    }
+    const write = userToSubscriberWrite(user, this.deps.fields, email);
+    const { subscriber, created } = await this.deps.kit.subscribers.upsert(
+      {
+        ...write,
+        fields: { ...this.withoutNulls(write.fields), [this.lastModifiedKey]: this.now().toISOString() },
+        // Kit applies `state` only when the upsert creates the subscriber, which is the case here.
+        state: user.active === false ? 'inactive' : 'active',
+      },
+      INTERACTIVE,
+    );
+    await this.deps.events.changed();
+    if (!created) throw new ScimConflict(`A user with email ${email} was created concurrently (id ${subscriber.id}).`);
+    return subscriberToUser(subscriber, this.deps.fields, []);
+  }
+
+  async replace(id: string, input: Record<string, any>): Promise<Record<string, any>> {
+    const current = await this.load(id);
+    const user = this.coerce(input);
+    if (user.id !== undefined && String(user.id) !== id) {
+      throw new ScimBadRequest('mutability', `id is immutable: the body says "${user.id}", the URL "${id}".`);
+    }
+    const email = this.requireEmail(user);
+    return this.apply(current, user, email, 'replace');
+  }
+
+  async patch(id: string, body: unknown): Promise<Record<string, any>> {
+    const current = await this.load(id);
+    const groups = await this.deps.groups.ofSubscriber(current.id, INTERACTIVE);
+    const before = subscriberToUser(current, this.deps.fields, groups);
+    const message = normalizePatch(body, 'User');
+    const source = asInvalidValue(() => new SCIMMY.Schemas.User(before, 'out'));
+    let patched: Record<string, any> | undefined;
+    await new SCIMMY.Messages.PatchOp(message as any).apply(source, async (instance) => {
+      patched = JSON.parse(JSON.stringify(instance));
+      return instance as any;
+    });
+    if (!patched) return before;
+    const email = this.requireEmail(patched);
+    return this.apply(current, patched, email, 'patch', groups);
+  }
+
+  async delete(id: string): Promise<void> {
+    const current = await this.load(id);
+    // Order matters for a Kit outage midway: the tombstone goes last, so a repeated DELETE finishes the job.
+    await this.deps.groups.removeAll(current.id, INTERACTIVE);
+    if (current.state === 'active') await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE);
+    await this.deps.groups.markDeleted(current.id, INTERACTIVE);
+    await this.deps.kit.subscribers.update(
+      current.id,
+      { fields: { [this.deps.fields.key(LIFECYCLE_FIELDS.deletedAt)]: this.now().toISOString() } },
+      INTERACTIVE,
+    );
+    await this.deps.events.changed();
+    this.deps.events.deprovisioned('delete', id);
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------------
+
+  private get lastModifiedKey(): string {
+    return this.deps.fields.key(LIFECYCLE_FIELDS.lastModified);
+  }
+
+  private async apply(
+    current: Subscriber,
+    user: Record<string, any>,
+    email: string,
+    operation: 'replace' | 'patch',
+    groups?: GroupRef[],
+  ): Promise<Record<string, any>> {
+    const wantsActive = user.active === undefined ? undefined : user.active === true || user.active === 'true';
+    if (wantsActive === true && current.state !== 'active') {
+      this.deps.events.reactivationRejected(operation, current.email_address);
+      throw new ScimBadRequest('mutability', reactivationDetail(current.state, current.email_address));
+    }
+    const changes = subscriberChanges(current, userToSubscriberWrite(user, this.deps.fields, email));
+    let sub = current;
+    const deactivate = wantsActive === false && current.state === 'active';
+    if (Object.keys(changes).length > 0 || deactivate) {
+      if (Object.keys(changes).length > 0) {
+        sub = await this.deps.kit.subscribers.update(
+          current.id,
+          { ...changes, fields: { ...changes.fields, [this.lastModifiedKey]: this.now().toISOString() } },
+          INTERACTIVE,
+        );
+      }
+      if (deactivate) {
+        sub = await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE);
+        this.deps.events.deprovisioned('deactivate', String(current.id));
+      }
+      await this.deps.events.changed();
+    }
+    const memberOf = groups ?? (await this.deps.groups.ofSubscriber(current.id, INTERACTIVE));
+    return subscriberToUser(sub, this.deps.fields, memberOf);
+  }
+
+  /** The subscriber behind a SCIM id; 404 for anything that is not a live, undeleted subscriber. */
+  private async load(id: string): Promise<Subscriber> {
+    if (!/^\d{1,15}$/.test(id)) throw new ScimNotFound(`User ${id} not found`);
+    try {
+      const sub = await this.deps.kit.subscribers.get(Number(id), INTERACTIVE);
+      if (isDeleted(sub, this.deps.fields)) throw new ScimNotFound(`User ${id} not found`);
+      return sub;
+    } catch (err) {
+      if (err instanceof KitNotFoundError) throw new ScimNotFound(`User ${id} not found`);
+      throw err;
+    }
+  }
+
+  private coerce(input: Record<string, any>): Record<string, any> {
+    const instance = asInvalidValue(() => new SCIMMY.Schemas.User(input, 'in'));
+    return JSON.parse(JSON.stringify(instance));
+  }
+
+  private requireEmail(user: Record<string, any>): string {
+    const email = kitEmailOf(user);
+    if (!email) {
+      throw new ScimBadRequest(
+        'invalidValue',
+        'A Kit subscriber needs an email address: userName is not an email and emails holds no valid address.',
+      );
+    }
+    return email;
+  }
+
+  private withoutNulls(fields: Record<string, string | null>): Record<string, string> {
+    return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null)) as Record<string, string>;
+  }
+
+  private visible(sub: Subscriber): boolean {
+    return !isDeleted(sub, this.deps.fields);
+  }
+
+  private toUser(sub: Subscriber): Record<string, any> {
+    return subscriberToUser(sub, this.deps.fields);
+  }
+
+  /**
+   * Filters Kit can answer by identity: `id eq`, or `userName eq` / `emails.value eq` with email values
+   * (one Kit call each). Anything else walks cursor pages.
+   */
+  private async directLookup(filter: Dnf): Promise<Subscriber[] | undefined> {
+    const ids = equalityValues(filter, ['id']);
+    if (ids && ids.length <= MAX_EMAIL_LOOKUPS) {
+      const found = await Promise.all(ids.map((id) => this.load(String(id)).catch(() => undefined)));
+      return found.filter((s): s is Subscriber => s !== undefined);
+    }
+    const emails =
+      equalityValues(filter, ['userName']) ??
+      equalityValues(filter, ['emails', 'value']) ??
+      equalityValues(filter, ['emails']);
+    if (emails && emails.length <= MAX_EMAIL_LOOKUPS && emails.every(looksLikeEmail)) {
+      const unique = [...new Set(emails.map((e) => String(e).trim().toLowerCase()))];
+      const found = await Promise.all(unique.map((e) => this.deps.kit.subscribers.findByEmail(e, INTERACTIVE)));
+      return found.filter((s): s is Subscriber => s !== null);
+    }
+    return undefined;
+  }
+
+  private walkSource(query: ListQuery): WalkSource<Subscriber> {
+    const kitQuery = this.pushdown(query);
+    const filter = query.filter;
+    const fields = this.deps.fields;
+    const kit = this.deps.kit;
+    const groups = this.deps.groups;
+    return {
+      fingerprint: `users:${JSON.stringify(kitQuery)}:${query.filterText ?? ''}`,
+      fetch: async (after, includeTotalCount) => {
+        const page = await kit.subscribers.list(
+          kitQuery,
+          { after, perPage: 1000, includeTotalCount },
+          { priority: 'background' },
+        );
+        return {
+          items: page.items,
+          next: page.pagination.has_next_page ? page.pagination.end_cursor : null,
+          totalCount: page.totalCount,
+        };
+      },
+      visible: (s) => !isDeleted(s, fields) && (!filter || matchesFilter(subscriberToUser(s, fields), filter)),
+      // Without a residual filter the total is Kit's count less the tombstoned (deleted) subscribers.
+      totalFromKit: filter
+        ? undefined
+        : async (kitTotal) =>
+            kitQuery.status === 'active'
+              ? kitTotal
+              : kitTotal - (await groups.deletedCount({ priority: 'background' })),
+    };
+  }
+
+  /** The part of a list query Kit can answer itself; the rest is evaluated on fetched pages. */
+  private pushdown(query: ListQuery): SubscriberQuery {
+    const q: SubscriberQuery = { status: 'all', sort_field: 'id', sort_order: 'asc' };
+    const f = query.filter;
+    if (f && f.length === 1) {
+      const active = equalityValues(f, ['active']);
+      if (active && active.length === 1 && String(active[0]).toLowerCase() === 'true') q.status = 'active';
+    }
+    if (query.sortBy && ['id', 'meta.created'].includes(query.sortBy) && query.sortOrder === 'descending') {
+      q.sort_order = 'desc';
+    }
+    return q;
+  }
+
+  private sortInPlace(subs: Subscriber[], query: ListQuery): void {
+    const dir = query.sortOrder === 'descending' ? -1 : 1;
+    subs.sort((a, b) => (a.id - b.id) * dir);
+  }
+}

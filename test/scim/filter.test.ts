@@ -1,0 +1,70 @@
+import { ScimBadRequest } from '../../src/scim/errors';
+import { equalityValues, matchesFilter, parseFilter } from '../../src/scim/filter';
+
+const ada = {
+  id: '42',
+  externalId: 'Ext-1',
+  userName: 'Ada@Example.com',
+  name: { givenName: 'Ada', familyName: 'Lovelace' },
+  active: true,
+  emails: [{ value: 'ada@example.com', type: 'work', primary: true }],
+  meta: { created: '2024-01-02T03:04:05Z', lastModified: '2024-03-01T00:00:00Z' },
+  'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { employeeNumber: '7' },
+};
+
+const match = (f: string) => matchesFilter(ada, parseFilter(f));
+
+describe('SCIM filters (RFC 7644 §3.4.2.2)', () => {
+  it('compares userName and emails case-insensitively', () => {
+    expect(match('userName eq "ADA@EXAMPLE.COM"')).toBe(true);
+    expect(match('emails.value eq "ADA@example.com"')).toBe(true);
+    expect(match('emails[type eq "WORK" and value co "ada"]')).toBe(true);
+    expect(match('userName eq "bob@example.com"')).toBe(false);
+  });
+
+  it('keeps id and externalId case-exact', () => {
+    expect(match('externalId eq "Ext-1"')).toBe(true);
+    expect(match('externalId eq "ext-1"')).toBe(false);
+  });
+
+  it('handles every operator, not, and/or grouping, sub-attributes and extension URNs', () => {
+    expect(match('name.familyName sw "love" and name.givenName ew "DA"')).toBe(true);
+    expect(match('not (active eq false)')).toBe(true);
+    expect(match('active eq "False" or userName pr')).toBe(true);
+    expect(match('title pr')).toBe(false);
+    expect(match('title np')).toBe(true);
+    expect(match('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "7"')).toBe(true);
+    expect(match('meta.created gt "2024-01-01T00:00:00Z" and meta.lastModified lt "2024-04-01"')).toBe(true);
+    expect(match('meta.created ge "2024-01-02T03:04:06Z"')).toBe(false);
+    expect(match('userName ne "ada@example.com"')).toBe(false);
+  });
+
+  it('rejects malformed filters with invalidFilter', () => {
+    for (const bad of [
+      'userName eq',
+      '((userName eq "a"',
+      'userName',
+      'eq "a"',
+      'userName eq "a" and',
+      'userName xx "a"',
+    ]) {
+      let caught: unknown;
+      try {
+        parseFilter(bad);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(ScimBadRequest);
+      expect((caught as ScimBadRequest).scimType).toBe('invalidFilter');
+    }
+  });
+
+  it('extracts equality values only when every disjunct carries one', () => {
+    expect(equalityValues(parseFilter('userName eq "a@x.io" or userName eq "b@x.io"'), ['userName'])).toEqual([
+      'a@x.io',
+      'b@x.io',
+    ]);
+    expect(equalityValues(parseFilter('userName eq "a@x.io" or active eq true'), ['userName'])).toBeUndefined();
+    expect(equalityValues(parseFilter('emails[value eq "a@x.io"]'), ['emails', 'value'])).toEqual(['a@x.io']);
+  });
+});

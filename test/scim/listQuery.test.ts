@@ -1,0 +1,21 @@
+import { ScimBadRequest } from '../../src/scim/errors';
+import { MAX_COUNT, parseListQuery } from '../../src/scim/listQuery';
+
+describe('list query parameters (RFC 7644 §3.4.2)', () => {
+  it('applies the RFC defaults and bounds', () => {
+    expect(parseListQuery({}, ['id'])).toMatchObject({ startIndex: 1, count: 100, sortOrder: 'ascending' });
+    expect(parseListQuery({ startIndex: '-5', count: '-1' }, ['id'])).toMatchObject({ startIndex: 1, count: 0 });
+    expect(parseListQuery({ count: '50000' }, ['id']).count).toBe(MAX_COUNT);
+    expect(parseListQuery({ sortBy: 'ID', sortOrder: 'Descending' }, ['id'])).toMatchObject({
+      sortBy: 'id',
+      sortOrder: 'descending',
+    });
+  });
+
+  it('refuses non-integers, repeated parameters and unsupported sort attributes', () => {
+    expect(() => parseListQuery({ count: 'ten' }, ['id'])).toThrow(ScimBadRequest);
+    expect(() => parseListQuery({ count: ['1', '2'] }, ['id'])).toThrow(ScimBadRequest);
+    expect(() => parseListQuery({ sortBy: 'nickName' }, ['id'])).toThrow(/sortBy supports/);
+    expect(() => parseListQuery({ filter: 'userName xx "a"' }, ['id'])).toThrow(ScimBadRequest);
+  });
+});

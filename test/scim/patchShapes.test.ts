@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ScimBadRequest } from '../../src/scim/errors';
+import { normalizePatch } from '../../src/scim/patchShapes';
+
+const entra = JSON.parse(readFileSync(path.join(__dirname, '../fixtures/scim/entra-user-patch.json'), 'utf8'));
+
+describe('PATCH shape normalisation (Entra ID, Okta)', () => {
+  it('lower-cases ops and turns string booleans into booleans, by path and inside value objects', () => {
+    const { Operations } = normalizePatch(entra, 'User');
+    expect(Operations.map((o) => o.op)).toEqual(['replace', 'add', 'replace', 'replace']);
+    expect(Operations[0].value).toBe(false);
+    expect(Operations[3].value).toEqual({ displayName: 'Ada L.', active: true });
+    expect(Operations[2].path).toBe('emails[type eq "work"].value');
+  });
+
+  it('refuses bodies that are not PatchOp messages with a SCIM 400', () => {
+    for (const bad of [null, [], {}, { schemas: ['x'], Operations: [] }]) {
+      expect(() => normalizePatch(bad, 'User')).toThrow(ScimBadRequest);
+    }
+    const unknownOp = { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'move' }] };
+    expect(() => normalizePatch(unknownOp, 'User')).toThrow(/unknown op/);
+  });
+});
