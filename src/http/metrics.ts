@@ -122,7 +122,7 @@ export class Metrics {
   httpMiddleware(): RequestHandler {
     return (req: Request, res: Response, next: NextFunction) => {
       const started = process.hrtime.bigint();
-      rememberMatchedRoute(req, res);
+      trackMatchedRoute(req, res);
       res.once('close', () => {
         const route = routeLabel(req, res);
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -146,13 +146,17 @@ export class Metrics {
 }
 
 const MATCHED_ROUTE = 'matchedRoute';
+const TRACKING = 'matchedRouteTracked';
 
 /**
  * The router assigns `req.route` when a route matches, while `req.baseUrl` is still the mount path. By the
  * time the response closes, a handler that failed into an app-level error handler has left its router and
- * `req.baseUrl` is back to "", so the full pattern is captured at assignment instead.
+ * `req.baseUrl` is back to "", so the full pattern is captured at assignment instead. Idempotent; the
+ * metrics and request-logging middleware both call it.
  */
-function rememberMatchedRoute(req: Request, res: Response): void {
+export function trackMatchedRoute(req: Request, res: Response): void {
+  if (res.locals[TRACKING]) return;
+  res.locals[TRACKING] = true;
   let route: Request['route'] = req.route;
   Object.defineProperty(req, 'route', {
     configurable: true,

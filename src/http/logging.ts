@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request, RequestHandler, Response } from 'express';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { routeLabel, trackMatchedRoute } from './metrics';
+
+// The application log. Secrets are kept out in three layers, each catching what the one before can miss:
+//   1. pino `redact` paths for the places credentials are known to sit (headers, credential objects);
+//   2. a `formatters.log` / `hooks.logMethod` pass that masks secret-named keys at any depth and any string
+//      that looks like a credential, including the message itself;
+//   3. the output stream masks credential-shaped text and the configured secrets in every finished line,
+//      which also covers what serializers produce (error messages and stacks, bindings).
+
+export interface LogSettings {
+  level: string;
+  format: 'json' | 'pretty';
+  /**
+   * Configured secret values (SCIM bearer tokens, Kit API key, OAuth client secret...) masked verbatim
+   * wherever they appear. Values shorter than 8 characters are ignored: masking them would mangle ordinary text.
+   */
+  knownSecrets?: string[];
+}
+
+const CENSOR = '[REDACTED]';
+
+const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-kit-api-key"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.Authorization',
+  'headers["x-kit-api-key"]',
+  'headers["X-Kit-Api-Key"]',
+  '*.headers.authorization',
+  '*.headers.Authorization',
+  '*.headers["x-kit-api-key"]',
+  '*.headers["X-Kit-Api-Key"]',
+  // HTTP client errors carry the request they made, headers included.
+  '*.config.headers.Authorization',
+  '*.config.headers["X-Kit-Api-Key"]',
+  '*.config.data',
+  ...['apiKey', 'token', 'accessToken', 'refreshToken', 'clientSecret', 'password', 'secret'].flatMap((key) => [
+    key,
+    `*.${key}`,
+  ]),
+  ...['api_key', 'api_secret', 'access_token', 'refresh_token', 'client_secret'].flatMap((key) => [key, `*.${key}`]),
+];
+
+/** Key names whose values are secrets wherever they sit, compared lower-cased without `_` and `-`. */
+const SECRET_KEYS = new Set([
+  'authorization',
+  'cookie',
+  'setcookie',
+  'xkitapikey',
+  'apikey',
+  'apisecret',
+  'token',
+  'accesstoken',
+  'refreshtoken',
+  'idtoken',
+  'bearertoken',
+  'clientsecret',
+  'password',
+  'secret',
+]);
+
+const CREDENTIAL_PATTERNS: Array<[RegExp, string]> = [
+  // A JWT: a base64url JSON header ("{" encodes as "eyJ") and two more segments.
+  [/eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[REDACTED_JWT]'],
+  [/\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{4,}/gi, `$1$2${CENSOR}`],
+  // Kit v4 API keys.
+  [/\bkit_[A-Za-z0-9]{6,}/g, '[REDACTED_KIT_KEY]'],
+  // Credentials in a query string (Kit v3 took api_key/api_secret as query parameters).
+  [/\b(api_key|api_secret|access_token|refresh_token|client_secret|password)=[^&\s"']+/gi, `$1=${CENSOR}`],
+];
+
+const MIN_KNOWN_SECRET_LENGTH = 8;
+
+/** Masks credential-shaped substrings and the given known secrets in free text. */
+export function maskSecrets(text: string, knownSecrets: readonly string[] = []): string {
+  let masked = text;
+  for (const secret of knownSecrets) {
+    if (masked.includes(secret)) masked = masked.split(secret).join(CENSOR);
+  }
+  for (const [pattern, replacement] of CREDENTIAL_PATTERNS) masked = masked.replace(pattern, replacement);
+  return masked;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+const MAX_DEPTH = 8;
+
+/**
+ * A masked copy of plain objects and arrays (never mutating the caller's data). Class instances (errors,
+ * requests) are left to their serializers and to the output stream's masking.
+ */
+function maskValue(value: unknown, knownSecrets: readonly string[], depth = 0): unknown {
+  if (typeof value === 'string') return maskSecrets(value, knownSecrets);
+  if (depth >= MAX_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((v) => maskValue(v, knownSecrets, depth + 1));
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const normalised = key.toLowerCase().replace(/[-_]/g, '');
+    out[key] =
+      SECRET_KEYS.has(normalised) && v !== undefined && v !== null ? CENSOR : maskValue(v, knownSecrets, depth + 1);
+  }
+  return out;
+}
+
+/** Masks every line on its way out; `render` turns the JSON line into its final form (e.g. pretty text). */
+function maskingStream(
+  destination: DestinationStream,
+  knownSecrets: readonly string[],
+  render?: (line: string) => string,
+): DestinationStream {
+  const escaped = knownSecrets.map((s) => JSON.stringify(s).slice(1, -1)).filter((s) => !knownSecrets.includes(s));
+  const secrets = [...knownSecrets, ...escaped];
+  const flushable = destination as DestinationStream & { flushSync?: () => void };
+  return Object.assign(
+    {
+      write(line: string) {
+        const masked = maskSecrets(line, secrets);
+        destination.write(render ? render(masked) : masked);
+      },
+    },
+    // logger.flush() and pino's exit handling look for these on the stream they were given.
+    flushable.flushSync ? { flushSync: () => flushable.flushSync?.() } : {},
+  );
+}
+
+type PrettyFactory = (options: Record<string, unknown>) => (line: string) => string;
+
+/** pino-pretty is a development dependency; a production install without it falls back to JSON. */
+function loadPrettyFactory(): PrettyFactory | undefined {
+  try {
+    return require('pino-pretty').prettyFactory as PrettyFactory;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The application logger. `destination` defaults to stdout. `pretty` renders in-process (pino-pretty's
+ * prettyFactory) rather than through a transport worker, so the output-stream masking applies to it too.
+ */
+export function createLogger(settings: LogSettings, destination?: DestinationStream): Logger {
+  const knownSecrets = (settings.knownSecrets ?? []).filter((s) => s.length >= MIN_KNOWN_SECRET_LENGTH);
+  const options: LoggerOptions = {
+    level: settings.level,
+    redact: { paths: REDACT_PATHS, censor: CENSOR },
+    formatters: {
+      log: (object) => maskValue(object, knownSecrets) as Record<string, unknown>,
+      bindings: (bindings) => maskValue(bindings, knownSecrets) as Record<string, unknown>,
+    },
+    hooks: {
+      logMethod(args, method) {
+        const masked = args.map((a) => (typeof a === 'string' ? maskSecrets(a, knownSecrets) : a));
+        return method.apply(this, masked as Parameters<typeof method>);
+      },
+    },
+  };
+  // Synchronous stdout: a crash must not swallow the lines that explain it.
+  const target = destination ?? pino.destination({ dest: 1, sync: true });
+  const prettyFactory = settings.format === 'pretty' ? loadPrettyFactory() : undefined;
+  const render = prettyFactory?.({ colorize: false, translateTime: 'SYS:standard', ignore: 'pid,hostname' });
+  const logger = pino(options, maskingStream(target, knownSecrets, render));
+  if (settings.format === 'pretty' && !prettyFactory)
+    logger.warn('LOG_FORMAT=pretty needs the pino-pretty package, which is not installed; logging JSON instead');
+  return logger;
+}
+
+/** What an incoming X-Request-Id must look like to be trusted as our request id (it ends up in logs). */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestIdFor(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/** Logged at debug when they succeed: probes and scrapes would otherwise drown the access log. */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Access logging: one line per finished request with method, route pattern, status, duration and the
+ * caller's principal name. Never bodies, headers or query strings (filters carry email addresses).
+ * Assigns the request id (an acceptable incoming `X-Request-Id`, else a UUID) as `req.id` and echoes it in
+ * the `X-Request-Id` response header. Request-scoped logs are on `req.log`.
+ */
+export function createRequestLogging(logger: Logger): RequestHandler {
+  const middleware = pinoHttp<IncomingMessage, ServerResponse>({
+    logger,
+    genReqId: (req, res) => {
+      const id = requestIdFor(req.headers['x-request-id']);
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    serializers: {
+      req: (req: { id: unknown; method: string; url?: string; remoteAddress?: string; raw?: Request }) => ({
+        id: req.id,
+        method: req.method,
+        path: (req.url ?? '').split('?')[0],
+        remoteAddress: req.raw?.ip ?? req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    customLogLevel: (req, res, err) => {
+      if (err || res.statusCode >= 500) return 'error';
+      if (res.statusCode >= 400) return 'warn';
+      if (QUIET_PATHS.has((req.url ?? '').split('?')[0])) return 'debug';
+      return 'info';
+    },
+    customSuccessObject: (req, res, val) => ({ ...val, ...outcome(req, res) }),
+    customErrorObject: (req, res, _err, val) => ({ ...val, ...outcome(req, res) }),
+    customSuccessMessage: (req, res) =>
+      `${req.method} ${routeLabel(req as Request, res as Response)} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${routeLabel(req as Request, res as Response)} ${res.statusCode}`,
+  });
+  return (req, res, next) => {
+    trackMatchedRoute(req, res);
+    middleware(req, res, next);
+  };
+}
+
+function outcome(req: IncomingMessage, res: ServerResponse): Record<string, unknown> {
+  const locals = (res as Response).locals ?? {};
+  return {
+    route: routeLabel(req as Request, res as Response),
+    principal: (locals.principal as { name?: string } | undefined)?.name,
+  };
+}
