@@ -52,7 +52,7 @@ describe('request scope', () => {
   it('survives express 5 async handlers and reaches the error handler, without mixing concurrent requests', async () => {
     const app = express();
     app.use((req, _res, next) => {
-      (req as express.Request & { id?: string }).id = req.get('x-test-id');
+      Object.assign(req, { id: req.get('x-test-id') });
       next();
     });
     app.use(requestScopeMiddleware());
