@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { BulkQueue } from './bulkQueue';
+import { CallLog, type CallStats } from './callLog';
+import type { Clock } from './clock';
+import { KitCredentials } from './credentials';
+import { FaultInjector, type Faults } from './faults';
+import { OAuthAuthority, type OAuthOptions } from './oauth';
+import { readSnapshot, SnapshotWriter } from './persistence';
+import { DEFAULT_RATE_LIMIT, type RateLimit, RollingRateWindow } from './rateWindow';
+import { accountRoutes } from './routes/account';
+import { adminRoutes } from './routes/admin';
+import { bulkRoutes } from './routes/bulk';
+import type { RouteContext } from './routes/context';
+import { customFieldRoutes } from './routes/customFields';
+import { oauthTokenRoutes } from './routes/oauthToken';
+import { subscriberRoutes } from './routes/subscribers';
+import { tagRoutes } from './routes/tags';
+import { webhookRoutes } from './routes/webhooks';
+import { type SeedPlan, type SeedReport, seedAccount } from './seedPlan';
+import { createSandboxServer } from './server';
+import { type SandboxSnapshot, SNAPSHOT_VERSION } from './snapshot';
+import { SandboxStore } from './store';
+import { WebhookDelivery } from './webhookDelivery';
+
+// A local stand-in for Kit's v4 API (api.convertkit.com), for tests, benchmarks and `npm start` without a Kit
+// account. It behaves as Kit's reference and the integration notes describe, traps included.
+
+export type { CallRecord, CallStats } from './callLog';
+export type { Faults } from './faults';
+export type { RateLimit } from './rateWindow';
+export type { SeedPlan, SeedReport } from './seedPlan';
+export type { NewSubscriber, SeedOptions, SeedResult, StoreCounts } from './store';
+export { SandboxStore };
+
+export interface KitSandboxOptions {
+  /** 0 = a random free port (default). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default: the data file's key when there is one, else 'kit_sandbox_' + random hex. */
+  apiKey?: string;
+  oauth?: OAuthOptions;
+  /** Default {max: 120, windowMs: 60000}, Kit's limit. */
+  rateLimit?: RateLimit;
+  /** Load the account at start, save it (debounced, and on close) to keep it across restarts. */
+  dataFile?: string;
+  now?: Clock;
+}
+
+export interface KitSandbox {
+  /** e.g. http://127.0.0.1:54321, no trailing slash: append Kit paths (url + '/v4/subscribers'). */
+  url: string;
+  apiKey: string;
+  store: SandboxStore;
+  calls(): CallStats;
+  resetCalls(): void;
+  /** Merged into the current faults; resetFaults() clears them. */
+  setFaults(f: Partial<Faults>): void;
+  resetFaults(): void;
+  faults(): Faults;
+  setRateLimit(r: RateLimit): void;
+  /** OAuth: every current access token answers 401 from now on, so a client must refresh. */
+  expireAccessTokens(): void;
+  /** OAuth: the most recently issued token pair; undefined without `oauth`. */
+  oauthTokens(): { accessToken: string; refreshToken: string } | undefined;
+  /** Same as POST /__sandbox/seed. */
+  seed(plan: SeedPlan): SeedReport;
+  /** Resolves when every queued (> 100 item) bulk request has been applied and its callback attempted. */
+  bulkIdle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startKitSandbox(opts: KitSandboxOptions = {}): Promise<KitSandbox> {
+  const now = opts.now ?? Date.now;
+  const host = opts.host ?? '127.0.0.1';
+  const snapshot = opts.dataFile ? await readSnapshot(opts.dataFile) : null;
+  const apiKey = opts.apiKey ?? snapshot?.apiKey ?? `kit_sandbox_${randomBytes(16).toString('hex')}`;
+
+  let writer: SnapshotWriter | null = null;
+  const persist = () => writer?.schedule();
+
+  const store = new SandboxStore(now);
+  if (snapshot) store.loadSnapshot(snapshot.store);
+  const oauth = opts.oauth ? new OAuthAuthority(opts.oauth, now, persist) : null;
+  if (oauth && snapshot?.oauth) oauth.loadSnapshot(snapshot.oauth);
+
+  if (opts.dataFile) {
+    const capture = (): SandboxSnapshot => ({
+      version: SNAPSHOT_VERSION,
+      savedAt: new Date(now()).toISOString(),
+      apiKey,
+      store: store.toSnapshot(),
+      oauth: oauth?.toSnapshot(),
+    });
+    writer = new SnapshotWriter(opts.dataFile, capture);
+    store.onChange(persist);
+  }
+
+  const calls = new CallLog();
+  const faults = new FaultInjector();
+  const rateWindow = new RollingRateWindow(opts.rateLimit ?? DEFAULT_RATE_LIMIT, now);
+  const bulk = new BulkQueue(now);
+  const webhooks = new WebhookDelivery(store);
+  const ctx: RouteContext = { store, bulk, now };
+  const tokenRoutes = oauthTokenRoutes(oauth);
+
+  const server = createSandboxServer({
+    kitRoutes: [
+      ...accountRoutes(ctx),
+      ...subscriberRoutes(ctx),
+      ...tagRoutes(ctx),
+      ...customFieldRoutes(ctx),
+      ...bulkRoutes(ctx),
+      ...webhookRoutes(ctx),
+      ...tokenRoutes,
+    ],
+    openEndpoints: new Set(tokenRoutes.map((r) => `${r.method} ${r.pattern}`)),
+    adminRoutes: adminRoutes({ store, calls, faults, rateWindow, oauth, bulk }),
+    adminKey: apiKey,
+    credentials: new KitCredentials(apiKey, oauth),
+    rateWindow,
+    faults,
+    calls,
+    now,
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await bulk.close();
+      await webhooks.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await writer?.flush();
+    })();
+    return closing;
+  };
+
+  return {
+    url,
+    apiKey,
+    store,
+    calls: () => calls.stats(),
+    resetCalls: () => calls.reset(),
+    setFaults: (f) => {
+      faults.set(f);
+    },
+    resetFaults: () => faults.reset(),
+    faults: () => faults.current(),
+    setRateLimit: (r) => rateWindow.setLimit(r),
+    expireAccessTokens: () => {
+      if (!oauth) throw new Error('expireAccessTokens: the sandbox was started without `oauth`');
+      oauth.expireAccessTokens();
+    },
+    oauthTokens: () => oauth?.latest(),
+    seed: (plan) => seedAccount(store, plan),
+    bulkIdle: () => bulk.idle(),
+    close,
+  };
+}

@@ -1,0 +1,154 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { CallLog } from './callLog';
+import type { Clock } from './clock';
+import type { KitCredentials } from './credentials';
+import { type FaultInjector, faultMessage } from './faults';
+import type { RollingRateWindow } from './rateWindow';
+import { Rejection } from './rejection';
+import { readBody } from './requestBody';
+import type { Reply, Route, RouteMatch } from './router';
+import { Router } from './router';
+
+// The HTTP front of the sandbox. A Kit call goes: route match → authenticate (401) → rolling rate window (429)
+// → injected faults (latency, dropped socket, failStatus) → body → handler; every call that matched a Kit
+// route is counted with its final status. /oauth/token skips authentication and the rate window (Kit does not
+// meter it). Admin routes under /__sandbox are neither counted, limited nor faulted.
+
+export const ADMIN_PREFIX = '/__sandbox';
+
+export interface SandboxServerParts {
+  kitRoutes: Route[];
+  /** Kit routes reachable without a credential and outside the rate window. */
+  openEndpoints: Set<string>;
+  adminRoutes: Route[];
+  adminKey: string;
+  credentials: KitCredentials;
+  rateWindow: RollingRateWindow;
+  faults: FaultInjector;
+  calls: CallLog;
+  now: Clock;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function send(res: ServerResponse, reply: Reply): void {
+  if (res.headersSent || res.destroyed) return;
+  const headers: Record<string, string> = { ...(reply.headers ?? {}) };
+  if (reply.status === 204 || reply.body === undefined) {
+    res.writeHead(reply.status, headers);
+    res.end();
+    return;
+  }
+  const payload = JSON.stringify(reply.body);
+  headers['content-type'] = JSON_TYPE;
+  headers['content-length'] = String(Buffer.byteLength(payload));
+  res.writeHead(reply.status, headers);
+  res.end(payload);
+}
+
+const kitError = (status: number, message: string, headers?: Record<string, string>): Reply => ({
+  status,
+  body: { errors: [message] },
+  headers,
+});
+
+function replyForError(e: unknown): Reply {
+  if (e instanceof Rejection) return { status: e.status, body: { errors: e.errors }, headers: e.headers };
+  console.error('[kit-sandbox] handler failed:', e);
+  return kitError(500, 'Internal server error');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function createSandboxServer(parts: SandboxServerParts): Server {
+  const kit = new Router(parts.kitRoutes);
+  const admin = new Router(parts.adminRoutes);
+
+  async function runHandler(match: RouteMatch<Route>, req: IncomingMessage, query: URLSearchParams): Promise<Reply> {
+    try {
+      const body = await readBody(req);
+      return await match.route.handle({ params: match.params, query, body });
+    } catch (e) {
+      return replyForError(e);
+    }
+  }
+
+  async function serveAdmin(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams) {
+    if (req.headers['x-sandbox-admin'] !== parts.adminKey) {
+      send(res, kitError(401, 'The X-Sandbox-Admin header must carry the sandbox API key'));
+      return;
+    }
+    const match = admin.match(req.method ?? 'GET', path);
+    send(res, match ? await runHandler(match, req, query) : kitError(404, 'Not Found'));
+  }
+
+  async function serveKit(req: IncomingMessage, res: ServerResponse, match: RouteMatch<Route>, query: URLSearchParams) {
+    const at = parts.now();
+    const open = parts.openEndpoints.has(match.endpoint);
+    let credential = 'none';
+    let status = 0;
+    const answer = (reply: Reply) => {
+      status = reply.status;
+      send(res, reply);
+    };
+    try {
+      if (!open) {
+        const caller = parts.credentials.identify(req.headers);
+        if (!caller) {
+          credential = parts.credentials.presentedLabel(req.headers);
+          answer(kitError(401, 'The access token is invalid'));
+          return;
+        }
+        credential = caller.label;
+        const admission = parts.rateWindow.admit(caller.key);
+        if (!admission.accepted) {
+          answer(
+            kitError(429, 'Rate limit exceeded. Please wait and try again.', {
+              'retry-after': String(admission.retryAfterSeconds),
+            }),
+          );
+          return;
+        }
+      } else {
+        credential = 'oauth-client';
+      }
+      const fault = parts.faults.decide(match.endpoint);
+      if (fault.latencyMs > 0) await sleep(fault.latencyMs);
+      if (fault.outcome.kind === 'drop') {
+        req.socket.destroy();
+        return;
+      }
+      if (fault.outcome.kind === 'fail') {
+        const s = fault.outcome.status;
+        answer(kitError(s, faultMessage(s), s === 429 || s === 503 ? { 'retry-after': '1' } : undefined));
+        return;
+      }
+      answer(await runHandler(match, req, query));
+    } catch (e) {
+      answer(replyForError(e));
+    } finally {
+      parts.calls.record({ at, credential, endpoint: match.endpoint, status });
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://kit-sandbox');
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    const method = req.method ?? 'GET';
+    let work: Promise<void>;
+    if (path === ADMIN_PREFIX || path.startsWith(`${ADMIN_PREFIX}/`)) {
+      work = serveAdmin(req, res, path, url.searchParams);
+    } else {
+      const match = kit.match(method, path);
+      work = match
+        ? serveKit(req, res, match, url.searchParams)
+        : Promise.resolve(send(res, kitError(404, 'Not Found')));
+    }
+    work.catch((e) => {
+      console.error('[kit-sandbox] request failed:', e);
+      if (!res.headersSent) send(res, kitError(500, 'Internal server error'));
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  return server;
+}
