@@ -121,4 +121,6 @@ export interface KitCallRecord {
   status: number | 'error';
   durationMs: number;
   attempt: number;
+  /** The network error code (ECONNRESET, ETIMEDOUT…) when status is 'error'. */
+  errorCode?: string;
 }

@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+// Kit's refresh tokens rotate: using one invalidates it. The new pair must therefore be on disk before anything
+// else happens, or a restart would come back with a dead refresh token and no way to get a new one.
+
+export interface OAuthTokens {
+  accessToken: string;
+  refreshToken?: string;
+  /** Fingerprint of the configured tokens these were rotated from; see OAuthSession. */
+  seed?: string;
+  rotatedAt?: string;
+}
+
+export interface TokenStore {
+  load(): Promise<OAuthTokens | null>;
+  save(tokens: OAuthTokens): Promise<void>;
+}
+
+/** A JSON file, replaced atomically (temp file + rename) with mode 0600: readable by this service only. */
+export class FileTokenStore implements TokenStore {
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(readonly file: string) {}
+
+  async load(): Promise<OAuthTokens | null> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new Error(`cannot read the Kit token store ${this.file}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+    try {
+      const parsed = JSON.parse(text) as Partial<OAuthTokens>;
+      if (typeof parsed.accessToken !== 'string' || parsed.accessToken === '') return null;
+      return {
+        accessToken: parsed.accessToken,
+        refreshToken: typeof parsed.refreshToken === 'string' ? parsed.refreshToken : undefined,
+        seed: typeof parsed.seed === 'string' ? parsed.seed : undefined,
+        rotatedAt: typeof parsed.rotatedAt === 'string' ? parsed.rotatedAt : undefined,
+      };
+    } catch {
+      // Never echo the content: it holds tokens.
+      throw new Error(`the Kit token store ${this.file} is not valid JSON`);
+    }
+  }
+
+  /** Saves are serialised so two rotations in a row land in order. */
+  save(tokens: OAuthTokens): Promise<void> {
+    const next = this.writing.then(() => this.write(tokens));
+    this.writing = next.catch(() => {});
+    return next;
+  }
+
+  private async write(tokens: OAuthTokens): Promise<void> {
+    const dir = path.dirname(this.file);
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const tmp = path.join(dir, `.${path.basename(this.file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const handle = await fs.open(tmp, 'wx', 0o600);
+    try {
+      await handle.writeFile(`${JSON.stringify(tokens, null, 2)}\n`, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await fs.rename(tmp, this.file);
+    } catch (e) {
+      await fs.rm(tmp, { force: true });
+      throw e;
+    }
+  }
+}
+
+/** For tests and for deployments that keep tokens elsewhere. */
+export class MemoryTokenStore implements TokenStore {
+  constructor(private tokens: OAuthTokens | null = null) {}
+  async load(): Promise<OAuthTokens | null> {
+    return this.tokens ? { ...this.tokens } : null;
+  }
+  async save(tokens: OAuthTokens): Promise<void> {
+    this.tokens = { ...tokens };
+  }
+}
