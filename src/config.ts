@@ -60,6 +60,7 @@ const envSchema = z
     KIT_RATE_LIMIT_PER_MINUTE: positiveInt('KIT_RATE_LIMIT_PER_MINUTE')
       .default(120)
       .refine((n) => n <= 120, 'KIT_RATE_LIMIT_PER_MINUTE cannot exceed Kit’s limit of 120'),
+    KIT_RATE_WINDOW_MS: positiveInt('KIT_RATE_WINDOW_MS').default(60000),
     KIT_MAX_WAIT_MS: positiveInt('KIT_MAX_WAIT_MS').default(25000),
     KIT_TIMEOUT_MS: positiveInt('KIT_TIMEOUT_MS').default(15000),
     KIT_SANDBOX_PORT: positiveInt('KIT_SANDBOX_PORT').optional(),
@@ -146,6 +147,8 @@ export interface Config {
     /** Undefined: no credentials were configured, so main.ts starts the built-in sandbox. */
     credentials?: KitCredentials;
     ratePerMinute: number;
+    /** Kit's rolling window (60 s). Only a sandbox with another window needs a different value. */
+    rateWindowMs: number;
     maxWaitMs: number;
     timeoutMs: number;
   };
@@ -199,6 +202,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       baseUrl: e.KIT_API_URL.replace(/\/+$/, ''),
       credentials,
       ratePerMinute: e.KIT_RATE_LIMIT_PER_MINUTE,
+      rateWindowMs: e.KIT_RATE_WINDOW_MS,
       maxWaitMs: e.KIT_MAX_WAIT_MS,
       timeoutMs: e.KIT_TIMEOUT_MS,
     },

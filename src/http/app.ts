@@ -1,0 +1,96 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import SCIMMYRouters from 'scimmy-routers';
+import type { GroupDirectory } from '../scim/groups/groups';
+import { describeServiceProvider, registerScimSchemas } from '../scim/schemas';
+import type { UserDirectory } from '../scim/users';
+import type { AuditLog } from './audit';
+import { type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
+import type { Readiness } from './health';
+import type { Metrics } from './metrics';
+import { requestScopeMiddleware } from './requestScope';
+import { sendScimError } from './scimErrorBody';
+import { scimRoutes } from './scimRoutes';
+
+export interface AppDeps {
+  services: () => { users: UserDirectory; groups: GroupDirectory };
+  authenticator: Authenticator;
+  metrics: Metrics;
+  readiness: Readiness;
+  logger: Logger;
+  audit?: AuditLog;
+  failureThrottle?: FailureThrottle;
+  maxBodyBytes: number;
+  jwt: boolean;
+}
+
+/** Express 5 re-parses req.query on every access; scimmy-routers' paging casts need a stable object. */
+function stableQuery(req: Request, _res: Response, next: NextFunction): void {
+  Object.defineProperty(req, 'query', { value: { ...req.query }, writable: true, configurable: true });
+  next();
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  registerScimSchemas();
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use(deps.metrics.httpMiddleware());
+  app.get('/healthz', deps.readiness.livenessHandler());
+  app.get('/readyz', deps.readiness.readinessHandler());
+
+  const authenticate = createAuthMiddleware(deps.authenticator, {
+    onFailure: (reason) => deps.metrics.authFailures.inc({ reason }),
+    failureDelay: deps.failureThrottle,
+  });
+
+  app.get('/metrics', requestScopeMiddleware(), authenticate, deps.metrics.handler());
+
+  const scim = express.Router();
+  scim.use(requestScopeMiddleware(), authenticate);
+  scim.use(
+    express.json({
+      type: ['application/scim+json', 'application/json', 'application/*+json'],
+      limit: deps.maxBodyBytes,
+    }),
+  );
+  scim.use(stableQuery);
+  scim.use(scimRoutes({ services: deps.services, audit: deps.audit, logger: deps.logger }));
+
+  // scimmy-routers serves discovery (/ServiceProviderConfig, /ResourceTypes, /Schemas); authentication has
+  // already happened above, so its own handler only has to accept.
+  const discovery = new SCIMMYRouters({
+    type: 'bearer',
+    handler: async () => 'scim-client',
+    context: async () => ({}),
+  });
+  describeServiceProvider({ jwt: deps.jwt });
+  scim.use(discovery);
+  app.use('/scim/v2', scim);
+
+  app.use((_req: Request, res: Response) => {
+    sendScimError(res, 404, 'No such endpoint. The SCIM API is under /scim/v2.');
+  });
+
+  // Body-parser failures and anything else that escaped a route: always a SCIM error, never express's HTML.
+  app.use((err: any, _req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) return;
+    if (err?.type === 'entity.too.large') {
+      sendScimError(res, 413, `The request body exceeds the limit of ${deps.maxBodyBytes} bytes.`);
+    } else if (err?.type === 'entity.parse.failed') {
+      sendScimError(res, 400, 'The request body is not valid JSON.', 'invalidSyntax');
+    } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      sendScimError(
+        res,
+        err.status,
+        'The request could not be read.',
+        err.status === 400 ? 'invalidSyntax' : undefined,
+      );
+    } else {
+      deps.logger.error({ err }, 'unhandled error');
+      sendScimError(res, 500, 'Internal server error; the failure was logged with this request’s id.');
+    }
+  });
+  return app;
+}

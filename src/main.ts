@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { type Config, ConfigError, loadConfig } from './config';
+import { createLogger } from './http/logging';
+import { type KitSandbox, startKitSandbox } from './sandbox';
+import { Service } from './service';
+
+// Start-up: read and validate the environment once, start the built-in Kit sandbox when no Kit credentials
+// are configured (so a new user can curl the server at once), check Kit, then listen.
+
+async function withSandboxIfNeeded(
+  config: Config,
+): Promise<{ config: Config; sandbox?: KitSandbox; devToken?: string }> {
+  if (config.kit.credentials) {
+    if (config.scim.bearerTokens.length === 0 && !config.scim.jwt) {
+      throw new ConfigError([
+        'SCIM_BEARER_TOKENS or SCIM_JWT_JWKS_URL: with real Kit credentials at least one way for the IdP to authenticate must be configured',
+      ]);
+    }
+    return { config };
+  }
+  const sandbox = await startKitSandbox({ port: config.sandboxPort ?? 0 });
+  const devToken = config.scim.bearerTokens.length === 0 ? `dev-${randomBytes(18).toString('base64url')}` : undefined;
+  return {
+    sandbox,
+    devToken,
+    config: {
+      ...config,
+      kit: { ...config.kit, baseUrl: sandbox.url, credentials: { kind: 'apiKey', apiKey: sandbox.apiKey } },
+      scim: {
+        ...config.scim,
+        bearerTokens: devToken ? [{ name: 'dev', token: devToken, readOnly: false }] : config.scim.bearerTokens,
+      },
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.log);
+  const { config: effective, sandbox, devToken } = await withSandboxIfNeeded(config);
+  if (sandbox) {
+    // Deliberately plain lines, first on the console: this is what a new user needs to start curling.
+    const base = `http://localhost:${config.port}/scim/v2`;
+    process.stdout.write(
+      [
+        '',
+        '  convertkit-scim is running against the BUILT-IN KIT SANDBOX (no Kit credentials are set).',
+        '  Nothing reaches the real Kit; data lives in memory and is gone on restart.',
+        `  Kit sandbox: ${sandbox.url}`,
+        `  SCIM base URL: ${base}`,
+        devToken ? `  Bearer token for this run: ${devToken}` : '  Bearer tokens: from SCIM_BEARER_TOKENS',
+        devToken ? `  Try: curl -H "Authorization: Bearer ${devToken}" ${base}/Users` : '',
+        '',
+      ].join('\n'),
+    );
+  }
+  const service = new Service({ config: effective, logger });
+  await service.bootstrap();
+  await service.listen(effective.port, effective.host);
+  logger.info({ port: effective.port, sandbox: Boolean(sandbox), redis: Boolean(effective.redisUrl) }, 'listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, effective.shutdownTimeoutMs);
+    deadline.unref();
+    try {
+      await service.close();
+      await sandbox?.close();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`convertkit-scim failed to start: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,215 @@
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from './config';
+import { createApp } from './http/app';
+import { AuditLog } from './http/audit';
+import { Authenticator, FailureThrottle } from './http/auth';
+import { Readiness } from './http/health';
+import { Metrics } from './http/metrics';
+import { currentScope, recordKitCallInScope } from './http/requestScope';
+import { KitClient } from './kit/client';
+import { KitAuthError } from './kit/errors';
+import { createKitLimiter, type KitLimiter, limiterIdFor } from './kit/limiter';
+import { FileTokenStore } from './kit/tokenStore';
+import type { CallOptions, KitCallRecord } from './kit/types';
+import { ScimServiceUnavailable } from './scim/errors';
+import { SubscriberFieldMap } from './scim/fieldMap';
+import { GroupDirectory } from './scim/groups/groups';
+import { TagMembership } from './scim/groups/membership';
+import { DELETED_USERS_TAG, TagCatalog } from './scim/groups/tagCatalog';
+import { CursorPager } from './scim/paging/cursorPager';
+import { MemoryPageStore, type PageStore } from './scim/paging/pageStore';
+import { UserDirectory, type UserEvents } from './scim/users';
+
+// The composition root: builds the Kit adapter, the SCIM services and the HTTP app from one validated Config.
+
+export interface ServiceOptions {
+  config: Config;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Injected clock for lastModified and caches (tests). */
+  now?: () => Date;
+}
+
+export interface ScimServices {
+  users: UserDirectory;
+  groups: GroupDirectory;
+  membership: TagMembership;
+  catalog: TagCatalog;
+  fields: SubscriberFieldMap;
+  pageStore: PageStore;
+}
+
+const BACKGROUND: CallOptions = { priority: 'background' };
+
+export class Service {
+  readonly app: Express;
+  readonly kit: KitClient;
+  readonly limiter: KitLimiter;
+  readonly metrics: Metrics;
+  readonly readiness = new Readiness();
+  readonly audit?: AuditLog;
+  private services?: ScimServices;
+  private bootstrapping?: Promise<void>;
+  private retryTimer?: NodeJS.Timeout;
+  private server?: Server;
+
+  constructor(private readonly options: ServiceOptions) {
+    const { config, logger } = options;
+    if (!config.kit.credentials)
+      throw new Error('Service needs Kit credentials (main.ts starts the sandbox otherwise)');
+    this.metrics = options.metrics ?? new Metrics();
+    this.audit = config.auditLog === 'off' ? undefined : new AuditLog(config.auditLog);
+    this.limiter = createKitLimiter({
+      id: limiterIdFor(config.kit.baseUrl, config.kit.credentials),
+      budget: config.kit.ratePerMinute,
+      windowMs: config.kit.rateWindowMs,
+      redisUrl: config.redisUrl,
+      onQueue: (depth) => this.metrics.limiterQueueDepth.set({ priority: 'all' }, depth),
+      onWait: (ms, priority) => this.metrics.limiterWait.observe({ priority }, ms / 1000),
+      onError: (err) => logger.warn({ err: { message: (err as Error).message } }, 'Kit limiter datastore error'),
+    });
+    this.kit = new KitClient({
+      baseUrl: config.kit.baseUrl,
+      credentials: config.kit.credentials,
+      limiter: this.limiter,
+      timeoutMs: config.kit.timeoutMs,
+      maxWaitMs: config.kit.maxWaitMs,
+      tokenStore:
+        config.kit.credentials.kind === 'oauth' && config.kit.credentials.tokenStorePath
+          ? new FileTokenStore(config.kit.credentials.tokenStorePath)
+          : undefined,
+      onCall: (rec: KitCallRecord) => {
+        this.metrics.recordKitCall(rec);
+        recordKitCallInScope(rec);
+        if (rec.status === 401 || rec.status === 403) this.readiness.set('kit', false, 'Kit rejected the credentials');
+      },
+    });
+    this.readiness.set('kit', false, 'not checked yet');
+    this.readiness.set('customFields', false, 'not bootstrapped yet');
+    this.app = createApp({
+      services: () => this.scim(),
+      authenticator: new Authenticator({ bearerTokens: config.scim.bearerTokens, jwt: config.scim.jwt }),
+      failureThrottle: new FailureThrottle(),
+      metrics: this.metrics,
+      readiness: this.readiness,
+      logger,
+      audit: this.audit,
+      maxBodyBytes: config.scim.maxBodyBytes,
+      jwt: Boolean(config.scim.jwt),
+    });
+  }
+
+  /** The SCIM services, or a 503 while the start-up checks against Kit have not passed yet. */
+  scim(): ScimServices {
+    if (!this.services) {
+      void this.bootstrap();
+      throw new ScimServiceUnavailable(
+        'The server has not finished its start-up checks against Kit (credentials, reserved custom fields); see /readyz.',
+        5,
+      );
+    }
+    return this.services;
+  }
+
+  /**
+   * Start-up checks: the credentials (GET /v4/account), the reserved custom fields and the tombstone tag.
+   * A server that cannot reach Kit still starts, reports not-ready, and keeps trying in the background.
+   */
+  bootstrap(): Promise<void> {
+    if (this.services) return Promise.resolve();
+    this.bootstrapping ??= this.runBootstrap().finally(() => {
+      this.bootstrapping = undefined;
+    });
+    return this.bootstrapping;
+  }
+
+  private async runBootstrap(): Promise<void> {
+    const { config, logger } = this.options;
+    try {
+      const account = await this.kit.account(BACKGROUND);
+      this.readiness.set('kit', true);
+      logger.info({ account: account.account?.name }, 'Kit credentials accepted');
+      const keys = await this.kit.customFields.ensure(SubscriberFieldMap.labels(), BACKGROUND);
+      const fields = new SubscriberFieldMap(keys);
+      this.readiness.set('customFields', true);
+      const ttlMs = config.pageCache.ttlSeconds * 1000;
+      const catalog = new TagCatalog(this.kit, { groupPrefix: config.scim.groupTagPrefix, ttlMs });
+      const membership = new TagMembership(this.kit, catalog, { ttlMs });
+      membership.useDeletedTag(await catalog.ensure(DELETED_USERS_TAG, BACKGROUND));
+      const pageStore = new MemoryPageStore(config.pageCache.maxEntries);
+      const pager = new CursorPager(pageStore, { ttlSeconds: config.pageCache.ttlSeconds });
+      const users = new UserDirectory({
+        kit: this.kit,
+        fields,
+        pager,
+        groups: membership,
+        events: this.userEvents(pageStore),
+        now: this.options.now,
+      });
+      const groups = new GroupDirectory({
+        kit: this.kit,
+        catalog,
+        membership,
+        fields,
+        events: {
+          changed: () => pageStore.bumpGeneration(),
+          membersSkipped: (groupId, ids) => logger.warn({ groupId, skipped: ids }, 'group members skipped: not users'),
+        },
+      });
+      this.services = { users, groups, membership, catalog, fields, pageStore };
+      logger.info('start-up checks passed; serving SCIM');
+    } catch (err) {
+      const reason = err instanceof KitAuthError ? 'Kit rejected the credentials' : (err as Error).message;
+      this.readiness.set(
+        'kit',
+        !(err instanceof KitAuthError) && this.readiness.report().checks.kit?.ok === true,
+        reason,
+      );
+      logger.error(
+        { err: { name: (err as Error).name, message: (err as Error).message } },
+        'start-up checks failed; retrying',
+      );
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => void this.bootstrap(), 5000);
+      this.retryTimer.unref();
+    }
+  }
+
+  private userEvents(pageStore: PageStore): UserEvents {
+    return {
+      reactivationRejected: (operation, email) => {
+        this.metrics.reactivationRejected.inc({ operation });
+        const scope = currentScope();
+        this.audit?.record({
+          requestId: scope?.requestId ?? '',
+          actor: scope?.principal?.name ?? 'unknown',
+          operation: 'reactivationRejected',
+          resourceType: 'User',
+          outcome: 'failure',
+          status: operation === 'create' ? 409 : 400,
+          kitCalls: (scope?.kitCalls ?? []).map((c) => ({ endpoint: c.endpoint, status: c.status })),
+          detail: `reactivation of ${email} refused: Kit cannot reactivate through its API`,
+        });
+      },
+      deprovisioned: (kind) => this.metrics.deprovisions.inc({ kind }),
+      changed: () => pageStore.bumpGeneration(),
+    };
+  }
+
+  async listen(port: number, host: string): Promise<Server> {
+    await new Promise<void>((resolve) => {
+      this.server = this.app.listen(port, host, () => resolve());
+    });
+    return this.server!;
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    this.readiness.shuttingDown = true;
+    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    await this.limiter.stop();
+    await this.audit?.close();
+  }
+}

@@ -1,0 +1,90 @@
+import pino from 'pino';
+import request from 'supertest';
+import { type Config, loadConfig } from '../../src/config';
+import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { Service } from '../../src/service';
+
+export const TOKEN = 'test-token-0123456789';
+export const READONLY_TOKEN = 'readonly-token-0123456789';
+
+export interface Harness {
+  sandbox: KitSandbox;
+  service: Service;
+  config: Config;
+  /** supertest against the app, already carrying the bearer token. */
+  get(path: string): request.Test;
+  post(path: string, body?: unknown): request.Test;
+  put(path: string, body?: unknown): request.Test;
+  patch(path: string, body?: unknown): request.Test;
+  del(path: string): request.Test;
+  /** Kit calls made while `fn` ran, by endpoint (from the sandbox's own counters). */
+  kitCalls<T>(fn: () => Promise<T>): Promise<{ result: T; total: number; byEndpoint: Record<string, number> }>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  env?: Record<string, string>;
+  /** The sandbox's rolling window; generous by default so functional tests never wait on it. */
+  rateLimit?: { max: number; windowMs: number };
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const sandbox = await startKitSandbox({ rateLimit: opts.rateLimit ?? { max: 100000, windowMs: 60000 } });
+  const config = loadConfig({
+    KIT_API_URL: sandbox.url,
+    KIT_API_KEY: sandbox.apiKey,
+    SCIM_BEARER_TOKENS: `okta=${TOKEN}`,
+    SCIM_READONLY_BEARER_TOKENS: `iga=${READONLY_TOKEN}`,
+    AUDIT_LOG: 'off',
+    LOG_LEVEL: 'silent',
+    KIT_TIMEOUT_MS: '3000',
+    // Kit's budget of 120 calls, over a short window, so functional tests never wait on the limiter.
+    KIT_RATE_WINDOW_MS: '200',
+    ...opts.env,
+  });
+  const service = new Service({ config, logger: pino({ level: 'silent' }) });
+  await service.bootstrap();
+  const app = service.app;
+  const auth = (t: request.Test) => t.set('Authorization', `Bearer ${TOKEN}`);
+  const json = (t: request.Test, body: unknown) =>
+    body === undefined ? t : t.set('Content-Type', 'application/scim+json').send(JSON.stringify(body));
+  return {
+    sandbox,
+    service,
+    config,
+    get: (p) => auth(request(app).get(p)),
+    post: (p, b) => json(auth(request(app).post(p)), b),
+    put: (p, b) => json(auth(request(app).put(p)), b),
+    patch: (p, b) => json(auth(request(app).patch(p)), b),
+    del: (p) => auth(request(app).delete(p)),
+    async kitCalls(fn) {
+      sandbox.resetCalls();
+      const result = await fn();
+      const stats = sandbox.calls();
+      return { result, total: stats.total, byEndpoint: stats.byEndpoint };
+    },
+    async close() {
+      await service.close();
+      await sandbox.close();
+    },
+  };
+}
+
+export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export const PATCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+export function oktaUser(email: string, extra: Record<string, unknown> = {}) {
+  return {
+    schemas: [USER_SCHEMA],
+    userName: email,
+    name: { givenName: 'Ada', familyName: 'Lovelace' },
+    emails: [{ primary: true, value: email, type: 'work' }],
+    displayName: 'Ada Lovelace',
+    active: true,
+    ...extra,
+  };
+}
+
+export function patch(...ops: Array<Record<string, unknown>>) {
+  return { schemas: [PATCH_SCHEMA], Operations: ops };
+}
