@@ -13,6 +13,7 @@ export class TagMembership implements UserGroupsSource {
   private index?: { at: number; bySubscriber: Map<number, Set<number>> };
   private building?: Promise<Map<number, Set<number>>>;
   private deletedTag?: Tag;
+  private deleted?: Set<number>;
 
   constructor(
     private readonly kit: KitApi,
@@ -117,6 +118,18 @@ export class TagMembership implements UserGroupsSource {
 
   async markDeleted(id: number, opts: CallOptions): Promise<void> {
     await this.kit.tags.tagSubscriber(this.requireDeletedTag().id, id, opts);
+    this.deleted?.add(id);
+  }
+
+  /** Ids of deleted users (the tombstone tag's subscribers), so a group push never tags a deleted user. */
+  async deletedIds(opts: CallOptions): Promise<Set<number>> {
+    if (this.deleted) return this.deleted;
+    const ids = new Set<number>();
+    for await (const page of this.kit.tags.subscriberPages(this.requireDeletedTag().id, { status: 'all' }, opts)) {
+      for (const s of page.items) ids.add(s.id);
+    }
+    this.deleted = ids;
+    return ids;
   }
 
   async deletedCount(opts: CallOptions): Promise<number> {

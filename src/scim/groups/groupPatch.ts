@@ -1,0 +1,126 @@
+import { ScimBadRequest } from '../errors';
+import { parseFilter } from '../filter';
+import type { PatchMessage } from '../patchShapes';
+
+// A Group PATCH becomes a plan of tag operations without reading the membership first: Okta's and Entra's
+// Group Push name the members they add and remove, so the whole member list is only read when an operation
+// really needs it ("remove all", "replace members").
+
+export interface GroupPatchPlan {
+  displayName?: string;
+  add: string[];
+  remove: string[];
+  /** `remove members` without a value: take every member out. */
+  removeAll: boolean;
+  /** `replace members`: the membership becomes exactly this list. */
+  replaceMembers?: string[];
+}
+
+function memberIds(value: unknown, index: number): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((m) => {
+    const id = m && typeof m === 'object' ? (m as Record<string, unknown>).value : m;
+    if (typeof id !== 'string' && typeof id !== 'number') {
+      throw new ScimBadRequest('invalidValue', `Operation ${index + 1}: each member needs a "value" (a user id).`);
+    }
+    return String(id);
+  });
+}
+
+function displayNameOf(value: unknown, index: number): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new ScimBadRequest('invalidValue', `Operation ${index + 1}: displayName must be a non-empty string.`);
+  }
+  return value;
+}
+
+/** `members[value eq "42"]` (or `or`-joined) → ["42"]. */
+function filteredMembers(path: string, index: number): string[] {
+  const inner = path.slice(path.indexOf('[') + 1, path.lastIndexOf(']'));
+  const ids: string[] = [];
+  for (const term of parseFilter(inner)) {
+    const expr = Object.entries(term).find(([k]) => k.toLowerCase() === 'value')?.[1];
+    if (!Array.isArray(expr) || String(expr[0]).toLowerCase() !== 'eq' || Object.keys(term).length !== 1) {
+      throw new ScimBadRequest(
+        'invalidPath',
+        `Operation ${index + 1}: only members[value eq "…"] filters are supported.`,
+      );
+    }
+    ids.push(String(expr[1]));
+  }
+  return ids;
+}
+
+export function planGroupPatch(message: PatchMessage): GroupPatchPlan {
+  const plan: GroupPatchPlan = { add: [], remove: [], removeAll: false };
+  const addMembers = (ids: string[]) => {
+    if (plan.replaceMembers) plan.replaceMembers.push(...ids);
+    else plan.add.push(...ids);
+    plan.remove = plan.remove.filter((id) => !ids.includes(id));
+  };
+  const removeMembers = (ids: string[]) => {
+    if (plan.replaceMembers) plan.replaceMembers = plan.replaceMembers.filter((id) => !ids.includes(id));
+    plan.add = plan.add.filter((id) => !ids.includes(id));
+    plan.remove.push(...ids);
+  };
+  message.Operations.forEach((op, i) => {
+    const path = op.path?.trim();
+    const lower = path?.toLowerCase();
+    if (!path) {
+      // Okta's rename: {"op":"replace","value":{"id":"…","displayName":"…"}}; members may ride along.
+      if (!op.value || typeof op.value !== 'object' || Array.isArray(op.value)) {
+        throw new ScimBadRequest('invalidValue', `Operation ${i + 1}: a PATCH without a path needs an object value.`);
+      }
+      for (const [key, value] of Object.entries(op.value as Record<string, unknown>)) {
+        const k = key.toLowerCase();
+        if (k === 'displayname') plan.displayName = displayNameOf(value, i);
+        else if (k === 'members') {
+          if (op.op === 'replace') {
+            plan.replaceMembers = memberIds(value, i);
+            plan.add = [];
+            plan.remove = [];
+            plan.removeAll = false;
+          } else if (op.op === 'add') addMembers(memberIds(value, i));
+          else removeMembers(memberIds(value, i));
+        } else if (!['id', 'schemas', 'meta', 'externalid'].includes(k)) {
+          throw new ScimBadRequest('invalidPath', `Operation ${i + 1}: "${key}" cannot be changed on a group.`);
+        }
+      }
+      return;
+    }
+    if (lower === 'displayname') {
+      if (op.op === 'remove') throw new ScimBadRequest('mutability', 'displayName is required and cannot be removed.');
+      plan.displayName = displayNameOf(op.value, i);
+    } else if (lower === 'members') {
+      if (op.op === 'add') addMembers(memberIds(op.value, i));
+      else if (op.op === 'remove') {
+        // Entra sends the members to remove as the value; without one, RFC 7644 §3.5.2.2 removes them all.
+        if (op.value === undefined || (Array.isArray(op.value) && op.value.length === 0)) {
+          plan.removeAll = true;
+          plan.add = [];
+          plan.remove = [];
+          plan.replaceMembers = undefined;
+        } else removeMembers(memberIds(op.value, i));
+      } else {
+        plan.replaceMembers = memberIds(op.value ?? [], i);
+        plan.add = [];
+        plan.remove = [];
+        plan.removeAll = false;
+      }
+    } else if (lower?.startsWith('members[')) {
+      if (op.op !== 'remove') {
+        throw new ScimBadRequest('invalidPath', `Operation ${i + 1}: a filtered members path only supports remove.`);
+      }
+      removeMembers(filteredMembers(path, i));
+    } else if (lower === 'externalid') {
+      // Entra sends its object id as a group externalId; Kit tags hold only a name. Documented as not stored
+      // (README, Limitations) rather than failing every Entra group push.
+    } else {
+      throw new ScimBadRequest('invalidPath', `Operation ${i + 1}: "${path}" cannot be changed on a group.`);
+    }
+  });
+  plan.add = [...new Set(plan.add)];
+  plan.remove = [...new Set(plan.remove)];
+  if (plan.replaceMembers) plan.replaceMembers = [...new Set(plan.replaceMembers)];
+  return plan;
+}
