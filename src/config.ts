@@ -73,6 +73,7 @@ const envSchema = z
     SCIM_JWT_CLOCK_SKEW_SECONDS: z.string().regex(/^\d+$/).transform(Number).default(60),
     SCIM_MAX_BODY_BYTES: positiveInt('SCIM_MAX_BODY_BYTES').default(1048576),
     GROUP_TAG_PREFIX: optionalString,
+    TRUST_PROXY: optionalString,
     REDIS_URL: optionalString.pipe(
       z
         .string()
@@ -159,6 +160,8 @@ export interface Config {
     maxBodyBytes: number;
     groupTagPrefix?: string;
   };
+  /** express 'trust proxy': hop count, true, or a list of proxy addresses/subnets. */
+  trustProxy?: string | number | boolean;
   redisUrl?: string;
   pageCache: { maxEntries: number; ttlSeconds: number };
   log: { level: string; format: 'json' | 'pretty' };
@@ -171,6 +174,18 @@ export class ConfigError extends Error {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
+}
+
+/** Every configured secret, so the logger and the audit trail can mask them verbatim wherever they appear. */
+export function secretsOf(config: Config): string[] {
+  const c = config.kit.credentials;
+  const kit =
+    c?.kind === 'apiKey'
+      ? [c.apiKey]
+      : c
+        ? [c.accessToken, c.refreshToken, c.clientSecret].filter((v): v is string => !!v)
+        : [];
+  return [...kit, ...config.scim.bearerTokens.map((t) => t.token)];
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -226,6 +241,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxBodyBytes: e.SCIM_MAX_BODY_BYTES,
       groupTagPrefix: e.GROUP_TAG_PREFIX,
     },
+    trustProxy:
+      e.TRUST_PROXY === undefined
+        ? undefined
+        : /^(true|false)$/i.test(e.TRUST_PROXY)
+          ? e.TRUST_PROXY.toLowerCase() === 'true'
+          : /^\d+$/.test(e.TRUST_PROXY)
+            ? Number(e.TRUST_PROXY)
+            : e.TRUST_PROXY,
     redisUrl: e.REDIS_URL,
     pageCache: { maxEntries: e.PAGE_CACHE_MAX_ENTRIES, ttlSeconds: e.PAGE_CACHE_TTL_SECONDS },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },

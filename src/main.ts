@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { type Config, ConfigError, loadConfig } from './config';
+import { type Config, ConfigError, loadConfig, secretsOf } from './config';
 import { createLogger } from './http/logging';
 import { type KitSandbox, startKitSandbox } from './sandbox';
 import { Service } from './service';
@@ -46,8 +46,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.log);
   const { config: effective, sandbox, devToken } = await withSandboxIfNeeded(config);
+  const logger = createLogger({ ...config.log, knownSecrets: secretsOf(effective) });
   if (sandbox) {
     // Deliberately plain lines, first on the console: this is what a new user needs to start curling.
     const base = `http://localhost:${config.port}/scim/v2`;
@@ -82,6 +82,7 @@ async function main(): Promise<void> {
     try {
       await service.close();
       await sandbox?.close();
+      logger.flush();
     } finally {
       process.exit(0);
     }

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import type { Config } from './config';
+import { type Config, secretsOf } from './config';
 import { createApp } from './http/app';
 import { AuditLog } from './http/audit';
 import { Authenticator, FailureThrottle } from './http/auth';
@@ -60,7 +60,8 @@ export class Service {
     if (!config.kit.credentials)
       throw new Error('Service needs Kit credentials (main.ts starts the sandbox otherwise)');
     this.metrics = options.metrics ?? new Metrics();
-    this.audit = config.auditLog === 'off' ? undefined : new AuditLog(config.auditLog);
+    this.audit =
+      config.auditLog === 'off' ? undefined : new AuditLog(config.auditLog, { knownSecrets: secretsOf(config) });
     this.limiter = createKitLimiter({
       id: limiterIdFor(config.kit.baseUrl, config.kit.credentials),
       budget: config.kit.ratePerMinute,
@@ -98,6 +99,7 @@ export class Service {
       audit: this.audit,
       maxBodyBytes: config.scim.maxBodyBytes,
       jwt: Boolean(config.scim.jwt),
+      trustProxy: config.trustProxy,
     });
   }
 

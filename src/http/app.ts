@@ -7,6 +7,7 @@ import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
 import { type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
 import type { Readiness } from './health';
+import { createRequestLogging } from './logging';
 import type { Metrics } from './metrics';
 import { requestScopeMiddleware } from './requestScope';
 import { sendScimError } from './scimErrorBody';
@@ -22,6 +23,7 @@ export interface AppDeps {
   failureThrottle?: FailureThrottle;
   maxBodyBytes: number;
   jwt: boolean;
+  trustProxy?: string | number | boolean;
 }
 
 /** Express 5 re-parses req.query on every access; scimmy-routers' paging casts need a stable object. */
@@ -36,7 +38,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
+  // Behind a load balancer the failure throttle must see the client, not the proxy (TRUST_PROXY).
+  if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(deps.metrics.httpMiddleware());
+  app.use(createRequestLogging(deps.logger));
   app.get('/healthz', deps.readiness.livenessHandler());
   app.get('/readyz', deps.readiness.readinessHandler());
 
