@@ -7,7 +7,8 @@ import type { SubscriberRecord, Tagging, TagRecord, WebhookRecord } from './reco
 import { notFound, unprocessable } from './rejection';
 import { subscriberJson, tagJson } from './render';
 import type { StoreSnapshot } from './snapshot';
-import { WEBHOOK_EVENTS, type WebhookEventName } from './webhookEvents';
+import type { WebhookEventName } from './webhookEvents';
+import { WebhookRegistry } from './webhookRegistry';
 
 // The sandbox's Kit account: subscribers, tags, taggings, custom fields and webhooks, with Kit's rules
 // (upsert by email, one-way state, silent drop of unknown fields, unique tag names). Synchronous, so tests can
@@ -101,8 +102,7 @@ export class SandboxStore {
   private nextTagId = 1;
   private taggingCount = 0;
 
-  private readonly webhooks = new Map<number, WebhookRecord>();
-  private nextWebhookId = 1;
+  private readonly webhooks = new WebhookRegistry();
 
   private readonly changeListeners: Array<() => void> = [];
   private readonly eventListeners: Array<(e: SubscriberEvent) => void> = [];
@@ -463,39 +463,18 @@ export class SandboxStore {
   // ---- webhooks ----------------------------------------------------------------------------------------------
 
   createWebhook(rawEvent: unknown, rawTargetUrl: unknown): WebhookRecord {
-    if (typeof rawTargetUrl !== 'string' || !/^https?:\/\/\S+$/i.test(rawTargetUrl)) {
-      throw unprocessable('Target url is invalid');
-    }
-    if (typeof rawEvent !== 'object' || rawEvent === null || typeof (rawEvent as any).name !== 'string') {
-      throw unprocessable('Event name is invalid');
-    }
-    const given = rawEvent as Record<string, unknown>;
-    const name = String(given.name).replace(/^(subscriber|purchase)\./, '');
-    const spec = Object.hasOwn(WEBHOOK_EVENTS, name) ? WEBHOOK_EVENTS[name as WebhookEventName] : undefined;
-    if (!spec) throw unprocessable('Event name is invalid');
-    const event: WebhookRecord['event'] = { name };
-    if (spec.requires) {
-      const value = given[spec.requires];
-      if (value === undefined || value === null || value === '')
-        throw unprocessable(`Event ${spec.requires} is required`);
-      if (spec.requires === 'tag_id' && !this.tags.has(Number(value))) throw notFound();
-      event[spec.requires] = spec.requires === 'initiator_value' ? String(value) : Number(value);
-    } else {
-      event.initiator_value = null;
-    }
-    const hook: WebhookRecord = { id: this.nextWebhookId++, event, targetUrl: rawTargetUrl };
-    this.webhooks.set(hook.id, hook);
+    const hook = this.webhooks.create(rawEvent, rawTargetUrl, (id) => this.tags.has(id));
     this.changed();
     return hook;
   }
 
   deleteWebhook(id: number): void {
-    if (!this.webhooks.delete(id)) throw notFound();
+    this.webhooks.delete(id);
     this.changed();
   }
 
   listWebhooks(): WebhookRecord[] {
-    return [...this.webhooks.values()];
+    return this.webhooks.list();
   }
 
   // ---- whole store -------------------------------------------------------------------------------------------
@@ -521,7 +500,7 @@ export class SandboxStore {
       counters: {
         nextSubscriberId: this.nextSubscriberId,
         nextTagId: this.nextTagId,
-        nextWebhookId: this.nextWebhookId,
+        nextWebhookId: this.webhooks.nextIdValue,
       },
       customFields: this.customFields.all().map((f) => [f.id, f.label, f.key, f.name, f.createdAt]),
       subscribers: this.subs.map((s) => [
@@ -542,7 +521,7 @@ export class SandboxStore {
         t.createdAt,
         [...t.members.values()].map((m) => [m.seq, m.subscriber.id, m.taggedAt] as [number, number, number]),
       ]),
-      webhooks: [...this.webhooks.values()].map((w) => [w.id, w.event, w.targetUrl]),
+      webhooks: this.webhooks.list().map((w) => [w.id, w.event, w.targetUrl]),
     };
   }
 
@@ -600,10 +579,10 @@ export class SandboxStore {
         this.taggingCount++;
       }
     }
-    for (const [id, event, targetUrl] of snap.webhooks) this.webhooks.set(id, { id, event, targetUrl });
+    for (const [id, event, targetUrl] of snap.webhooks) this.webhooks.restore({ id, event, targetUrl });
+    this.webhooks.resumeIdsAt(snap.counters.nextWebhookId);
     this.nextSubscriberId = Math.max(snap.counters.nextSubscriberId, this.nextSubscriberId);
     this.nextTagId = Math.max(snap.counters.nextTagId, this.nextTagId);
-    this.nextWebhookId = Math.max(snap.counters.nextWebhookId, this.nextWebhookId);
   }
 
   // ---- internals ---------------------------------------------------------------------------------------------
@@ -621,7 +600,6 @@ export class SandboxStore {
     this.nextTagId = 1;
     this.taggingCount = 0;
     this.webhooks.clear();
-    this.nextWebhookId = 1;
     this.customFields.clear();
   }
 
