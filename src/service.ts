@@ -136,11 +136,11 @@ export class Service {
       const keys = await this.kit.customFields.ensure(SubscriberFieldMap.labels(), BACKGROUND);
       const fields = new SubscriberFieldMap(keys);
       this.readiness.set('customFields', true);
-      const ttlMs = config.pageCache.ttlSeconds * 1000;
-      const catalog = new TagCatalog(this.kit, { groupPrefix: config.scim.groupTagPrefix, ttlMs });
-      const membership = new TagMembership(this.kit, catalog, { ttlMs });
-      membership.useDeletedTag(await catalog.ensure(DELETED_USERS_TAG, BACKGROUND));
       const pageStore = new MemoryPageStore(config.pageCache.maxEntries);
+      const validity = { ttlMs: config.pageCache.ttlSeconds * 1000, generation: () => pageStore.generation('groups') };
+      const catalog = new TagCatalog(this.kit, { ...validity, groupPrefix: config.scim.groupTagPrefix });
+      const membership = new TagMembership(this.kit, catalog, validity);
+      membership.useDeletedTag(await catalog.ensure(DELETED_USERS_TAG, BACKGROUND));
       const pager = new CursorPager(pageStore, { ttlSeconds: config.pageCache.ttlSeconds });
       const users = new UserDirectory({
         kit: this.kit,
@@ -156,11 +156,15 @@ export class Service {
         membership,
         fields,
         events: {
-          changed: () => pageStore.bumpGeneration(),
+          changed: () => pageStore.bumpGeneration('groups'),
           membersSkipped: (groupId, ids) => logger.warn({ groupId, skipped: ids }, 'group members skipped: not users'),
         },
       });
       this.services = { users, groups, membership, catalog, fields, pageStore };
+      // Warm the membership index so User.groups on filtered lookups costs no Kit call; background priority.
+      membership
+        .membershipIndex(BACKGROUND)
+        .catch((err) => logger.warn({ err: { message: err.message } }, 'membership index'));
       logger.info('start-up checks passed; serving SCIM');
     } catch (err) {
       const reason = err instanceof KitAuthError ? 'Kit rejected the credentials' : (err as Error).message;
@@ -196,7 +200,7 @@ export class Service {
         });
       },
       deprovisioned: (kind) => this.metrics.deprovisions.inc({ kind }),
-      changed: () => pageStore.bumpGeneration(),
+      changed: () => pageStore.bumpGeneration('users'),
     };
   }
 

@@ -89,7 +89,8 @@ export function subscriberToUser(sub: Subscriber, map: SubscriberFieldMap, group
   user.active = isActiveState(sub.state);
   // Kit holds exactly one address per subscriber; report it as the one primary work email.
   user.emails = [{ value: sub.email_address, type: 'work', primary: true }];
-  if (groups) user.groups = groups.map((g) => ({ ...g, type: 'direct' }));
+  // RFC 7643 §2.4: an empty multi-valued attribute is better left out than sent as [].
+  if (groups?.length) user.groups = groups.map((g) => ({ ...g, type: 'direct' }));
   if (user[ENTERPRISE_USER]) user.schemas.push(ENTERPRISE_USER);
   user[KIT_USER] = { state: sub.state };
   user.schemas.push(KIT_USER);

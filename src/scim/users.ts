@@ -38,6 +38,8 @@ export interface UserGroupsSource {
   /** The tag that marks deleted subscribers, so lists can count them in one call. */
   markDeleted(id: number, opts: CallOptions): Promise<void>;
   deletedCount(opts: CallOptions): Promise<number>;
+  /** Membership of every user at once, for filters on `groups` evaluated while walking pages. */
+  snapshot(opts: CallOptions): Promise<{ generation: number; of(id: number): GroupRef[] }>;
 }
 
 export interface UserDirectoryDeps {
@@ -78,12 +80,23 @@ export class UserDirectory {
     let subscribers: Subscriber[];
     let totalResults: number;
     if (direct) {
-      const matching = direct.filter((s) => this.visible(s) && (!filter || matchesFilter(this.toUser(s), filter)));
+      const groupsOf =
+        query.filterText && /groups/i.test(query.filterText)
+          ? await this.deps.groups.ofSubscribers(
+              direct.map((s) => s.id),
+              INTERACTIVE,
+            )
+          : undefined;
+      const matching = direct.filter(
+        (s) => this.visible(s) && (!filter || matchesFilter(this.toUser(s, groupsOf?.get(s.id)), filter)),
+      );
       this.sortInPlace(matching, query);
       totalResults = matching.length;
       subscribers = matching.slice(startIndex - 1, startIndex - 1 + count);
     } else {
-      const page = await this.deps.pager.window(this.walkSource(query), startIndex, count);
+      const groupsFilter = query.filterText !== undefined && /groups/i.test(query.filterText);
+      const snapshot = groupsFilter ? await this.deps.groups.snapshot({ priority: 'background' }) : undefined;
+      const page = await this.deps.pager.window(this.walkSource(query, snapshot), startIndex, count);
       subscribers = page.items;
       totalResults = page.totalResults;
     }
@@ -247,8 +260,8 @@ export class UserDirectory {
     return !isDeleted(sub, this.deps.fields);
   }
 
-  private toUser(sub: Subscriber): Record<string, any> {
-    return subscriberToUser(sub, this.deps.fields);
+  private toUser(sub: Subscriber, groups?: GroupRef[]): Record<string, any> {
+    return subscriberToUser(sub, this.deps.fields, groups);
   }
 
   /**
@@ -273,14 +286,18 @@ export class UserDirectory {
     return undefined;
   }
 
-  private walkSource(query: ListQuery): WalkSource<Subscriber> {
+  private walkSource(
+    query: ListQuery,
+    groups?: { generation: number; of(id: number): GroupRef[] },
+  ): WalkSource<Subscriber> {
     const kitQuery = this.pushdown(query);
     const filter = query.filter;
     const fields = this.deps.fields;
     const kit = this.deps.kit;
-    const groups = this.deps.groups;
+    const membership = this.deps.groups;
     return {
-      fingerprint: `users:${JSON.stringify(kitQuery)}:${query.filterText ?? ''}`,
+      // A filter on groups depends on memberships too: the walk is only reused while they are unchanged.
+      fingerprint: `users:${JSON.stringify(kitQuery)}:${query.filterText ?? ''}:${groups ? `g${groups.generation}` : ''}`,
       fetch: async (after, includeTotalCount) => {
         const page = await kit.subscribers.list(
           kitQuery,
@@ -293,14 +310,15 @@ export class UserDirectory {
           totalCount: page.totalCount,
         };
       },
-      visible: (s) => !isDeleted(s, fields) && (!filter || matchesFilter(subscriberToUser(s, fields), filter)),
+      visible: (s) =>
+        !isDeleted(s, fields) && (!filter || matchesFilter(subscriberToUser(s, fields, groups?.of(s.id)), filter)),
       // Without a residual filter the total is Kit's count less the tombstoned (deleted) subscribers.
       totalFromKit: filter
         ? undefined
         : async (kitTotal) =>
             kitQuery.status === 'active'
               ? kitTotal
-              : kitTotal - (await groups.deletedCount({ priority: 'background' })),
+              : kitTotal - (await membership.deletedCount({ priority: 'background' })),
     };
   }
 

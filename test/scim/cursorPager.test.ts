@@ -60,7 +60,7 @@ describe('CursorPager', () => {
     await pager.window(src, 1, 5);
     await pager.window(src, 6, 5);
     expect(calls).toHaveLength(1);
-    await store.bumpGeneration();
+    await store.bumpGeneration('users');
     await pager.window(src, 1, 5);
     expect(calls).toHaveLength(2);
   });

@@ -60,7 +60,8 @@ export class GroupDirectory {
     withMembers: boolean,
   ): Promise<{ resources: Record<string, any>[]; totalResults: number }> {
     const opts: CallOptions = { priority: 'interactive' };
-    const tags = (await this.deps.catalog.groups(opts)).sort((a, b) => a.id - b.id);
+    // Always Kit's current tag list: an IdP looks groups up by name before pushing, tags made in Kit included.
+    const tags = (await this.deps.catalog.groups({ ...opts, fresh: true })).sort((a, b) => a.id - b.id);
     const needsMembersForFilter = Boolean(query.filterText && /members/i.test(query.filterText));
     let groups: Array<{ tag: Tag; members?: MemberRef[] }> = [];
     for (const tag of tags) {

@@ -3,26 +3,38 @@ import { KitNotFoundError } from '../../kit/errors';
 import type { CallOptions, Tag } from '../../kit/types';
 import type { GroupRef } from '../userMapping';
 import type { UserGroupsSource } from '../users';
-import type { TagCatalog } from './tagCatalog';
+import type { CacheValidity, TagCatalog } from './tagCatalog';
 
 // User.groups is read-only in SCIM and lives in Kit as tags. A single user costs one call (its tags); a list
 // of users must never cost one call per user, so lists read a membership index built from each group tag's
 // subscriber pages (one call per 1,000 members) and kept true in place for changes made through this server.
 
+/** Up to this many users, a cold index is not worth building for one answer. */
+const FEW = 3;
+
 export class TagMembership implements UserGroupsSource {
-  private index?: { at: number; bySubscriber: Map<number, Set<number>> };
+  private index?: { at: number; gen: number; bySubscriber: Map<number, Set<number>> };
   private building?: Promise<Map<number, Set<number>>>;
   private deletedTag?: Tag;
-  private deleted?: Set<number>;
+  private deleted?: { at: number; gen: number; ids: Set<number> };
 
   constructor(
     private readonly kit: KitApi,
     private readonly catalog: TagCatalog,
-    private readonly options: { ttlMs: number; now?: () => number },
+    private readonly options: CacheValidity,
   ) {}
 
   private now(): number {
     return (this.options.now ?? Date.now)();
+  }
+
+  private async fresh(entry: { at: number; gen: number } | undefined): Promise<boolean> {
+    if (!entry || this.now() - entry.at >= this.options.ttlMs) return false;
+    return entry.gen === ((await this.options.generation?.()) ?? 0);
+  }
+
+  private async gen(): Promise<number> {
+    return (await this.options.generation?.()) ?? 0;
   }
 
   useDeletedTag(tag: Tag): void {
@@ -40,7 +52,7 @@ export class TagMembership implements UserGroupsSource {
   }
 
   async ofSubscriber(id: number, opts: CallOptions): Promise<GroupRef[]> {
-    if (this.index && this.now() - this.index.at < this.options.ttlMs) {
+    if (this.index && (await this.fresh(this.index))) {
       return this.refs(this.index.bySubscriber.get(id) ?? [], await this.catalog.all(opts));
     }
     const tags = await this.kit.subscribers.tags(id, opts);
@@ -56,6 +68,11 @@ export class TagMembership implements UserGroupsSource {
   async ofSubscribers(ids: number[], opts: CallOptions): Promise<Map<number, GroupRef[]>> {
     const result = new Map<number, GroupRef[]>();
     if (ids.length === 0) return result;
+    if (ids.length <= FEW && !(this.index && (await this.fresh(this.index)))) {
+      // A handful of users with a cold index: their own tags are cheaper than building the whole index.
+      for (const id of ids) result.set(id, await this.ofSubscriber(id, opts));
+      return result;
+    }
     const index = await this.membershipIndex(opts);
     const tags = await this.catalog.all(opts);
     for (const id of ids) result.set(id, this.refs(index.get(id) ?? [], tags));
@@ -63,8 +80,9 @@ export class TagMembership implements UserGroupsSource {
   }
 
   async membershipIndex(opts: CallOptions): Promise<Map<number, Set<number>>> {
-    if (this.index && this.now() - this.index.at < this.options.ttlMs) return this.index.bySubscriber;
+    if (this.index && (await this.fresh(this.index))) return this.index.bySubscriber;
     this.building ??= (async () => {
+      const gen = await this.gen();
       const bySubscriber = new Map<number, Set<number>>();
       for (const tag of await this.catalog.groups(opts)) {
         for await (const page of this.kit.tags.subscriberPages(tag.id, { status: 'all' }, opts)) {
@@ -75,12 +93,18 @@ export class TagMembership implements UserGroupsSource {
           }
         }
       }
-      this.index = { at: this.now(), bySubscriber };
+      this.index = { at: this.now(), gen, bySubscriber };
       return bySubscriber;
     })().finally(() => {
       this.building = undefined;
     });
     return this.building;
+  }
+
+  async snapshot(opts: CallOptions): Promise<{ generation: number; of(id: number): GroupRef[] }> {
+    const index = await this.membershipIndex(opts);
+    const tags = await this.catalog.all(opts);
+    return { generation: this.index?.gen ?? 0, of: (id) => this.refs(index.get(id) ?? [], tags) };
   }
 
   /** Keeps a warm index exact after tagging/untagging through this server. */
@@ -118,17 +142,21 @@ export class TagMembership implements UserGroupsSource {
 
   async markDeleted(id: number, opts: CallOptions): Promise<void> {
     await this.kit.tags.tagSubscriber(this.requireDeletedTag().id, id, opts);
-    this.deleted?.add(id);
+    this.deleted?.ids.add(id);
   }
 
   /** Ids of deleted users (the tombstone tag's subscribers), so a group push never tags a deleted user. */
   async deletedIds(opts: CallOptions): Promise<Set<number>> {
-    if (this.deleted) return this.deleted;
+    // Only user deletions change this set, and they are rare: it follows the TTL, not every write's
+    // generation bump. A deletion on another replica inside the TTL can at worst let a group push tag a
+    // deleted user, whom every read filters out by the tombstone field anyway.
+    if (this.deleted && this.now() - this.deleted.at < this.options.ttlMs) return this.deleted.ids;
+    const gen = await this.gen();
     const ids = new Set<number>();
     for await (const page of this.kit.tags.subscriberPages(this.requireDeletedTag().id, { status: 'all' }, opts)) {
       for (const s of page.items) ids.add(s.id);
     }
-    this.deleted = ids;
+    this.deleted = { at: this.now(), gen, ids };
     return ids;
   }
 

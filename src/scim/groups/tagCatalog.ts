@@ -9,13 +9,20 @@ export const RESERVED_TAG_PREFIX = 'scim:';
 export const DELETED_USERS_TAG = 'scim:deleted-users';
 export const RETIRED_GROUP_PREFIX = 'scim:retired:';
 
+export interface CacheValidity {
+  ttlMs: number;
+  /** The shared cache generation (bumped by every write on any replica); a change invalidates the cache. */
+  generation?: () => Promise<number>;
+  now?: () => number;
+}
+
 export class TagCatalog {
-  private tags?: { at: number; byId: Map<number, Tag> };
+  private tags?: { at: number; gen: number; byId: Map<number, Tag> };
   private loading?: Promise<Map<number, Tag>>;
 
   constructor(
     private readonly kit: KitApi,
-    private readonly options: { groupPrefix?: string; ttlMs: number; now?: () => number },
+    private readonly options: CacheValidity & { groupPrefix?: string },
   ) {}
 
   private now(): number {
@@ -37,14 +44,20 @@ export class TagCatalog {
     return `${this.options.groupPrefix ?? ''}${displayName}`;
   }
 
-  /** Every tag, cached for ttlMs (one Kit call per page of tags when cold). */
-  async all(opts: CallOptions): Promise<Map<number, Tag>> {
-    if (this.tags && this.now() - this.tags.at < this.options.ttlMs) return this.tags.byId;
+  /**
+   * Every tag (one Kit call per 1,000 tags when cold). Cached until ttlMs passes or any replica writes;
+   * `fresh` reads Kit regardless, for answers that must see tags created in Kit directly.
+   */
+  async all(opts: CallOptions & { fresh?: boolean }): Promise<Map<number, Tag>> {
+    const gen = (await this.options.generation?.()) ?? 0;
+    if (!opts.fresh && this.tags && this.tags.gen === gen && this.now() - this.tags.at < this.options.ttlMs) {
+      return this.tags.byId;
+    }
     this.loading ??= this.kit.tags
       .list(opts)
       .then((list) => {
         const byId = new Map(list.map((t) => [t.id, t]));
-        this.tags = { at: this.now(), byId };
+        this.tags = { at: this.now(), gen, byId };
         return byId;
       })
       .finally(() => {
@@ -53,7 +66,7 @@ export class TagCatalog {
     return this.loading;
   }
 
-  async groups(opts: CallOptions): Promise<Tag[]> {
+  async groups(opts: CallOptions & { fresh?: boolean }): Promise<Tag[]> {
     return [...(await this.all(opts)).values()].filter((t) => this.isGroup(t));
   }
 

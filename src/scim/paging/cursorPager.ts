@@ -53,7 +53,7 @@ export class CursorPager {
 
   /** Rows [startIndex, startIndex + count) of the walk, 1-based, plus the exact total. */
   async window<T>(source: WalkSource<T>, startIndex: number, count: number): Promise<WindowResult<T>> {
-    const gen = await this.store.generation();
+    const gen = await this.store.generation('users');
     const walkKey = `walk:${gen}:${source.fingerprint}`;
     const state: WalkState = (await this.store.get<WalkState>(walkKey)) ?? { pages: [], done: false };
     const first = startIndex - 1;

@@ -1,12 +1,17 @@
 // Where walk state and fetched Kit pages are kept between SCIM requests. In memory for one replica; in
 // Redis (redisPageStore.ts) so that any replica can serve the next page of a walk.
 
+/**
+ * What a write invalidates: `users` (subscriber data, bumped by every user write) or `groups` (tag names and
+ * memberships, bumped by every group write). Caches built before a bump are never served after it.
+ */
+export type CacheScope = 'users' | 'groups';
+
 export interface PageStore {
   get<T>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>;
-  /** The cache generation: bumped by every write through this server so no walk serves data from before it. */
-  generation(): Promise<number>;
-  bumpGeneration(): Promise<void>;
+  generation(scope: CacheScope): Promise<number>;
+  bumpGeneration(scope: CacheScope): Promise<void>;
 }
 
 /**
@@ -15,7 +20,7 @@ export interface PageStore {
  */
 export class MemoryPageStore implements PageStore {
   private readonly entries = new Map<string, { value: unknown; expiresAt: number }>();
-  private gen = 0;
+  private readonly gens: Record<CacheScope, number> = { users: 0, groups: 0 };
 
   constructor(
     private readonly maxEntries: number,
@@ -40,12 +45,12 @@ export class MemoryPageStore implements PageStore {
     }
   }
 
-  async generation(): Promise<number> {
-    return this.gen;
+  async generation(scope: CacheScope): Promise<number> {
+    return this.gens[scope];
   }
 
-  async bumpGeneration(): Promise<void> {
-    this.gen += 1;
+  async bumpGeneration(scope: CacheScope): Promise<void> {
+    this.gens[scope] += 1;
   }
 
   get size(): number {
