@@ -1,0 +1,116 @@
+import { KitRateLimitedError, KitUnavailableError } from '../../src/kit/errors';
+import { maxInWindow } from '../../src/kit/spacing';
+import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { harness, realSleep } from './support';
+
+// The limiter in front of a real (fake) Kit window: the sandbox counts every arrival on its own clock.
+
+let sb: KitSandbox;
+beforeEach(async () => {
+  sb = await startKitSandbox({ rateLimit: { max: 100_000, windowMs: 1000 } });
+});
+afterEach(async () => {
+  await sb.close();
+});
+
+describe('429 from Kit', () => {
+  it('pauses every caller for Retry-After and still completes every call', async () => {
+    // Kit's window is tighter than our budget (e.g. the key is shared with another service).
+    sb.setRateLimit({ max: 5, windowMs: 1000 });
+    const h = harness(sb, { sleep: realSleep, budget: 120, windowMs: 1000 });
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => h.client.account()));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+
+    const { log, rateLimited } = sb.calls();
+    expect(rateLimited).toBeGreaterThan(0);
+    // After each 429, nobody knocks again until its Retry-After (1 s) is over, apart from calls that had
+    // already left before the 429 came back.
+    for (const limited of log.filter((c) => c.status === 429)) {
+      const during = log.filter((c) => c.at > limited.at + 30 && c.at < limited.at + 950);
+      expect(during).toEqual([]);
+    }
+    expect(h.records.filter((r) => r.status === 429).every((r) => r.attempt <= 3)).toBe(true);
+    await h.limiter.stop();
+  });
+
+  it('gives up with KitRateLimitedError (carrying Retry-After) when Kit keeps answering 429', async () => {
+    sb.setFaults({ failNext: 10, failStatus: 429 });
+    const h = harness(sb);
+    const err = await h.client.account().catch((e) => e);
+    expect(err).toBeInstanceOf(KitRateLimitedError);
+    expect(err.retryAfterMs).toBe(1000);
+    expect(h.records).toHaveLength(4);
+    await h.limiter.stop();
+  });
+
+  it('answers at once when the Retry-After outlasts the caller’s maxWaitMs', async () => {
+    sb.setFaults({ failNext: 1, failStatus: 429 });
+    const h = harness(sb, { sleep: realSleep });
+    const started = Date.now();
+    const err = await h.client.account({ maxWaitMs: 300 }).catch((e) => e);
+    expect(err).toBeInstanceOf(KitRateLimitedError);
+    expect(err.retryAfterMs).toBe(1000);
+    expect(Date.now() - started).toBeLessThan(250);
+    expect(sb.calls().total).toBe(1);
+    await h.limiter.stop();
+  });
+});
+
+describe('waiting in the limiter', () => {
+  it('maxWaitMs: a call that cannot start in time is refused and never reaches Kit', async () => {
+    const h = harness(sb, { budget: 2, windowMs: 1000 }); // 525 ms apart
+    const a = h.client.account();
+    const b = h.client.account();
+    const err = await h.client.account({ maxWaitMs: 100 }).catch((e) => e);
+    expect(err).toBeInstanceOf(KitRateLimitedError);
+    expect(err.retryAfterMs).toBeGreaterThan(0);
+    await Promise.all([a, b]);
+    await realSleep(700);
+    expect(sb.calls().total).toBe(2);
+    await h.limiter.stop();
+  });
+
+  it('stop(): queued calls reject with a retryable KitUnavailableError and are never sent', async () => {
+    const h = harness(sb, { budget: 2, windowMs: 1000 });
+    const calls = Array.from({ length: 5 }, () => h.client.account());
+    await realSleep(50);
+    await h.limiter.stop();
+    const settled = await Promise.allSettled(calls);
+    const fulfilled = settled.filter((s) => s.status === 'fulfilled').length;
+    const rejected = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
+    expect(fulfilled).toBe(1);
+    expect(rejected).toHaveLength(4);
+    for (const e of rejected) {
+      expect(e).toBeInstanceOf(KitUnavailableError);
+      expect(e.retryAfterMs).toBeGreaterThan(0);
+    }
+    await realSleep(600);
+    expect(sb.calls().total).toBe(1);
+  });
+});
+
+describe('the rolling window', () => {
+  it('300 calls against 12 per 2 s: no 429, never more than 12 in any 2 s, near the budget', async () => {
+    sb.setRateLimit({ max: 12, windowMs: 2000 });
+    const h = harness(sb, { sleep: realSleep, budget: 12, windowMs: 2000 });
+    const started = Date.now();
+    const results = await Promise.allSettled(
+      Array.from({ length: 300 }, (_, i) => h.client.account({ priority: i % 3 === 0 ? 'interactive' : 'background' })),
+    );
+    const elapsed = Date.now() - started;
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const { log, rateLimited, total } = sb.calls();
+    expect(total).toBe(300);
+    expect(rateLimited).toBe(0);
+    expect(h.records.every((r) => r.status === 200)).toBe(true);
+    expect(
+      maxInWindow(
+        log.map((c) => c.at),
+        2000,
+      ),
+    ).toBeLessThanOrEqual(12);
+    // Not just safe but useful: at least 90 % of the budget (the margin costs 5 % at this window).
+    expect(elapsed).toBeLessThan(((300 / 12) * 2000) / 0.9);
+    await h.limiter.stop();
+  }, 90_000);
+});
