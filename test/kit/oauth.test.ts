@@ -20,7 +20,7 @@ const oauth = {
 let sb: KitSandbox;
 let dir: string;
 let tokenFile: string;
-let credentials: KitCredentials;
+let credentials: Extract<KitCredentials, { kind: 'oauth' }>;
 
 beforeEach(async () => {
   sb = await startKitSandbox({ rateLimit: { max: 100_000, windowMs: 1000 }, oauth });
