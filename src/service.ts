@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Express } from 'express';
+import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { type Config, secretsOf } from './config';
 import { createApp } from './http/app';
@@ -20,6 +21,7 @@ import { TagMembership } from './scim/groups/membership';
 import { DELETED_USERS_TAG, TagCatalog } from './scim/groups/tagCatalog';
 import { CursorPager } from './scim/paging/cursorPager';
 import { MemoryPageStore, type PageStore } from './scim/paging/pageStore';
+import { RedisPageStore } from './scim/paging/redisPageStore';
 import { UserDirectory, type UserEvents } from './scim/users';
 
 // The composition root: builds the Kit adapter, the SCIM services and the HTTP app from one validated Config.
@@ -54,6 +56,7 @@ export class Service {
   private bootstrapping?: Promise<void>;
   private retryTimer?: NodeJS.Timeout;
   private server?: Server;
+  private redis?: Redis;
 
   constructor(private readonly options: ServiceOptions) {
     const { config, logger } = options;
@@ -87,6 +90,17 @@ export class Service {
         if (rec.status === 401 || rec.status === 403) this.readiness.set('kit', false, 'Kit rejected the credentials');
       },
     });
+    if (config.redisUrl) {
+      // Fail fast rather than queue: a cache or limiter call must not hang while Redis is away.
+      this.redis = new Redis(config.redisUrl, {
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        lazyConnect: false,
+      });
+      this.readiness.set('redis', false, 'connecting');
+      this.redis.on('ready', () => this.readiness.set('redis', true));
+      this.redis.on('error', (err) => this.readiness.set('redis', false, err.message));
+    }
     this.readiness.set('kit', false, 'not checked yet');
     this.readiness.set('customFields', false, 'not bootstrapped yet');
     this.app = createApp({
@@ -136,7 +150,14 @@ export class Service {
       const keys = await this.kit.customFields.ensure(SubscriberFieldMap.labels(), BACKGROUND);
       const fields = new SubscriberFieldMap(keys);
       this.readiness.set('customFields', true);
-      const pageStore = new MemoryPageStore(config.pageCache.maxEntries);
+      const pageStore: PageStore = this.redis
+        ? new RedisPageStore(
+            this.redis,
+            `kscim:${limiterIdFor(config.kit.baseUrl, config.kit.credentials!, 'cache')}:`,
+            (err) =>
+              logger.warn({ err: { message: err.message } }, 'Redis page cache unavailable; serving without cache'),
+          )
+        : new MemoryPageStore(config.pageCache.maxEntries);
       const validity = { ttlMs: config.pageCache.ttlSeconds * 1000, generation: () => pageStore.generation('groups') };
       const catalog = new TagCatalog(this.kit, { ...validity, groupPrefix: config.scim.groupTagPrefix });
       const membership = new TagMembership(this.kit, catalog, validity);
@@ -217,5 +238,6 @@ export class Service {
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     await this.limiter.stop();
     await this.audit?.close();
+    this.redis?.disconnect();
   }
 }

@@ -1,4 +1,4 @@
-import { KitFieldNotStoredError } from './errors';
+import { KitFieldNotStoredError, KitValidationError } from './errors';
 import type { CustomField, Subscriber } from './types';
 
 // Kit "will ignore custom fields that don't already exist in your account" without an error
@@ -77,7 +77,14 @@ export async function ensureFields(
     if (keys.has(label)) continue;
     let field = findField(existing, label);
     if (!field) {
-      field = await create(label.trim());
+      try {
+        field = await create(label.trim());
+      } catch (err) {
+        // Another replica starting at the same moment created it first: ensuring means "exists", so take theirs.
+        if (!(err instanceof KitValidationError && err.isUniquenessClash)) throw err;
+        field = findField(await list(), label);
+        if (!field) throw err;
+      }
       existing.push(field);
     }
     keys.set(label, field.key);

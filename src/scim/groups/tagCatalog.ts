@@ -1,4 +1,5 @@
 import type { KitApi } from '../../kit/api';
+import { KitValidationError } from '../../kit/errors';
 import type { CallOptions, Tag } from '../../kit/types';
 
 // Which Kit tags are SCIM groups. Kit tags are flat and account-wide; the server reserves the "scim:" name
@@ -83,8 +84,18 @@ export class TagCatalog {
   async ensure(name: string, opts: CallOptions): Promise<Tag> {
     const existing = [...(await this.all(opts)).values()].find((t) => t.name.toLowerCase() === name.toLowerCase());
     if (existing) return existing;
-    const created = await this.kit.tags.create(name, opts);
-    this.remember(created);
-    return created;
+    try {
+      const created = await this.kit.tags.create(name, opts);
+      this.remember(created);
+      return created;
+    } catch (err) {
+      // Another replica starting at the same moment created it first.
+      if (!(err instanceof KitValidationError && err.isUniquenessClash)) throw err;
+      const theirs = [...(await this.all({ ...opts, fresh: true })).values()].find(
+        (t) => t.name.toLowerCase() === name.toLowerCase(),
+      );
+      if (!theirs) throw err;
+      return theirs;
+    }
   }
 }

@@ -1,5 +1,5 @@
-import { CursorPager, type WalkSource } from '../../src/scim/paging/cursorPager';
-import { MemoryPageStore } from '../../src/scim/paging/pageStore';
+import { CursorPager, type WalkSource } from '../../../src/scim/paging/cursorPager';
+import { MemoryPageStore } from '../../../src/scim/paging/pageStore';
 
 // An in-memory stand-in for Kit's cursor pages: this tests the pager's bookkeeping alone. The same pager is
 // exercised against the Kit sandbox over HTTP in test/http/users.reconcile.test.ts.

@@ -1,0 +1,88 @@
+import request from 'supertest';
+import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { describeRedis, redisUrl } from '../support/redis';
+import { type ServerProcess, startServerProcess } from '../support/serverProcess';
+
+const TOKEN = 'replica-token-0123456789';
+
+function maxInWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let start = 0;
+  for (let end = 0; end < sorted.length; end++) {
+    while (sorted[end] - sorted[start] >= windowMs) start++;
+    best = Math.max(best, end - start + 1);
+  }
+  return best;
+}
+
+describeRedis('two replicas sharing one Redis', () => {
+  let sandbox: KitSandbox;
+  let replicas: ServerProcess[];
+  const N = 2500;
+
+  beforeAll(async () => {
+    sandbox = await startKitSandbox({ rateLimit: { max: 20, windowMs: 2000 } });
+    sandbox.store.seedSubscribers(N, { emailPrefix: 'replica-' });
+    const env = {
+      KIT_API_URL: sandbox.url,
+      KIT_API_KEY: sandbox.apiKey,
+      SCIM_BEARER_TOKENS: `iga=${TOKEN}`,
+      REDIS_URL: redisUrl!,
+      KIT_RATE_LIMIT_PER_MINUTE: '20',
+      KIT_RATE_WINDOW_MS: '2000',
+      AUDIT_LOG: 'off',
+      LOG_LEVEL: 'info',
+    };
+    replicas = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+  }, 60000);
+
+  afterAll(async () => {
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+    await sandbox?.close();
+  });
+
+  it('serves one walk alternately from both replicas within ceil(N/1000) + 2 Kit calls', async () => {
+    sandbox.resetCalls();
+    const seen: string[] = [];
+    let total = 0;
+    for (let page = 0, start = 1; ; page++, start += 100) {
+      const replica = replicas[page % 2];
+      const res = await request(replica.url)
+        .get(`/scim/v2/Users?startIndex=${start}&count=100&excludedAttributes=groups`)
+        .set('Authorization', `Bearer ${TOKEN}`);
+      expect(res.status).toBe(200);
+      total = res.body.totalResults;
+      seen.push(...res.body.Resources.map((u: any) => u.id));
+      if (start + 100 > total) break;
+    }
+    expect(total).toBe(N);
+    expect(seen).toHaveLength(N);
+    expect(new Set(seen).size).toBe(N);
+    const calls = sandbox.calls();
+    expect(calls.total).toBeLessThanOrEqual(Math.ceil(N / 1000) + 2);
+    expect(calls.rateLimited).toBe(0);
+  });
+
+  it('shares one limiter: together the replicas never exceed the rolling window and meet no 429', async () => {
+    sandbox.resetCalls();
+    const ids = sandbox.store.seedSubscribers(30, { emailPrefix: 'burst-' }).ids;
+    const results = await Promise.all(
+      ids.flatMap((id) =>
+        replicas.map((r) =>
+          request(r.url).get(`/scim/v2/Users/${id}?excludedAttributes=groups`).set('Authorization', `Bearer ${TOKEN}`),
+        ),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
+    const calls = sandbox.calls();
+    expect(calls.rateLimited).toBe(0);
+    expect(calls.total).toBe(60);
+    expect(
+      maxInWindow(
+        calls.log.map((c) => c.at),
+        2000,
+      ),
+    ).toBeLessThanOrEqual(20);
+  }, 60000);
+});
