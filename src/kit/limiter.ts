@@ -40,6 +40,8 @@ export interface KitLimiterOptions {
   lookahead?: number;
   /** Idle time after which the limiter's Redis keys expire. */
   redisKeyTtlMs?: number;
+  /** A call fails (KitUnavailableError, nothing sent) when Redis is not reachable within this at start. */
+  redisReadyTimeoutMs?: number;
   /** Called when a call leaves the queue for Kit, with how long it waited. */
   onWait?: (waitedMs: number, priority: LimiterPriority) => void;
   /** Called whenever the number of queued calls changes. */
@@ -147,6 +149,7 @@ class BottleneckKitLimiter implements KitLimiter {
   private readonly redis?: Redis;
   private readonly connection?: Bottleneck.IORedisConnection;
   private readonly readyPromise: Promise<void>;
+  private isReady = false;
 
   constructor(private readonly opts: KitLimiterOptions) {
     this.id = opts.id;
@@ -157,7 +160,11 @@ class BottleneckKitLimiter implements KitLimiter {
     this.now = opts.now ?? Date.now;
 
     if (opts.redisUrl) {
-      this.redis = new Redis(opts.redisUrl, { lazyConnect: false });
+      this.redis = new Redis(opts.redisUrl, {
+        lazyConnect: false,
+        // Keep reconnecting while we run; stop once stop() was called so shutdown does not linger.
+        retryStrategy: (times) => (this.stopped ? null : Math.min(times * 200, 2000)),
+      });
       // Bottleneck 2.19 predates ioredis 5: hand it both the module and our client rather than letting it
       // eval-require its own copy. It duplicates the client for its pub/sub subscriber.
       this.connection = new Bottleneck.IORedisConnection({ Redis, client: this.redis });
@@ -181,15 +188,17 @@ class BottleneckKitLimiter implements KitLimiter {
     this.readyPromise = this.bottleneck
       .ready()
       .then(async () => {
-        if (!this.redis) return;
-        // Settings persist in Redis across restarts; ours (e.g. a lowered budget) win.
-        await this.bottleneck.updateSettings({ minTime: this.spacingMs });
-        const remaining = await this.redis.pttl(pauseKeyFor(this.id));
-        if (remaining > 0) this.extendPause(remaining);
+        if (this.redis) {
+          // Settings persist in Redis across restarts; ours (e.g. a lowered budget) win.
+          await this.bottleneck.updateSettings({ minTime: this.spacingMs });
+          const remaining = await this.redis.pttl(pauseKeyFor(this.id));
+          if (remaining > 0) this.extendPause(remaining);
+        }
+        this.isReady = true;
       })
       .catch((e) => {
         this.opts.onError?.(e);
-        throw new KitUnavailableError('The shared Kit rate limiter is unavailable', { cause: sanitised(e) });
+        throw limiterFailure(e);
       });
     // Callers observe failures through schedule(); keep the rejection from being "unhandled" meanwhile.
     this.readyPromise.catch(() => {});
@@ -266,7 +275,8 @@ class BottleneckKitLimiter implements KitLimiter {
     this.stopping = (async () => {
       // Drops whatever Bottleneck still holds (already rejected above) and waits for calls in flight.
       await this.bottleneck.stop({ dropWaitingJobs: true }).catch(() => {});
-      await this.connection?.disconnect(true).catch(() => {});
+      // quit() would wait for a Redis that never answered; then just drop the sockets.
+      await this.connection?.disconnect(this.isReady).catch(() => {});
     })();
     return this.stopping;
   }
@@ -287,15 +297,39 @@ class BottleneckKitLimiter implements KitLimiter {
   private commit(entry: Entry): void {
     entry.state = 'committed';
     this.committedEntries.add(entry);
-    this.readyPromise
+    this.whenReady()
       .then(() =>
         this.bottleneck.schedule({ priority: PRIORITIES.indexOf(entry.priority) }, () => this.dispatch(entry)),
       )
       .catch((e) => {
         // Bottleneck dropped the job (stop) or Redis failed: it never reached Kit.
         if (this.committedEntries.delete(entry)) this.pump();
-        this.settle(entry, undefined, e instanceof KitUnavailableError ? e : shuttingDown(e));
+        this.settle(entry, undefined, this.stopped ? shuttingDown(e) : limiterFailure(e));
       });
+  }
+
+  /**
+   * ioredis keeps reconnecting and Bottleneck waits for it without a deadline; a call should rather fail
+   * (503 to the IdP) than hang until its maxWaitMs when Redis is away at start-up.
+   */
+  private whenReady(): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(limiterFailure(new Error('Redis did not answer in time'))),
+        this.opts.redisReadyTimeoutMs ?? 5000,
+      );
+      this.readyPromise.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
   }
 
   /** Runs in Bottleneck's slot: the only place a call leaves for Kit. */
@@ -381,6 +415,14 @@ function shuttingDown(cause?: unknown): KitUnavailableError {
   return new KitUnavailableError('The Kit client is shutting down; the call was not sent', {
     retryAfterMs: 1000,
     cause: cause === undefined ? undefined : sanitised(cause),
+  });
+}
+
+function limiterFailure(cause: unknown): KitUnavailableError {
+  if (cause instanceof KitUnavailableError) return cause;
+  return new KitUnavailableError('The shared Kit rate limiter is unavailable; the call was not sent', {
+    retryAfterMs: 5000,
+    cause: sanitised(cause),
   });
 }
 

@@ -153,3 +153,29 @@ describe('abort signal', () => {
     expect(ran).toEqual(['a']);
   });
 });
+
+describe('Redis unreachable', () => {
+  it('fails calls with KitUnavailableError instead of hanging, and sends nothing', async () => {
+    const errors: unknown[] = [];
+    const l = createKitLimiter({
+      id: `unit-dead-redis-${process.pid}`,
+      budget: 10,
+      windowMs: 1000,
+      redisUrl: 'redis://127.0.0.1:1',
+      redisReadyTimeoutMs: 300,
+      onError: (e) => errors.push(e),
+    });
+    limiters.push(l);
+    let ran = false;
+    const started = Date.now();
+    const err = await l
+      .schedule(async () => {
+        ran = true;
+      })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(KitUnavailableError);
+    expect(err.retryAfterMs).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(ran).toBe(false);
+  });
+});
