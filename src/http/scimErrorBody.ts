@@ -1,4 +1,5 @@
 import type { Response } from 'express';
+import type { ScimType } from '../scim/errors';
 
 // Every error this server answers is a SCIM Error message (RFC 7644 §3.12), whoever produces it: the auth
 // layer, the SCIM routes or the fallback error handler. One function keeps the shape and media type identical.
@@ -6,18 +7,7 @@ import type { Response } from 'express';
 export const SCIM_ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 
-/** The `scimType` values RFC 7644 §3.12 defines for 400 and 409 answers. */
-export type ScimType =
-  | 'invalidFilter'
-  | 'tooMany'
-  | 'uniqueness'
-  | 'mutability'
-  | 'invalidSyntax'
-  | 'invalidPath'
-  | 'noTarget'
-  | 'invalidValue'
-  | 'invalidVers'
-  | 'sensitive';
+export type { ScimType } from '../scim/errors';
 
 export interface ScimErrorBody {
   schemas: [typeof SCIM_ERROR_SCHEMA];

@@ -16,7 +16,7 @@ export class TagMembership implements UserGroupsSource {
   private index?: { at: number; gen: number; bySubscriber: Map<number, Set<number>> };
   private building?: Promise<Map<number, Set<number>>>;
   private deletedTag?: Tag;
-  private deleted?: { at: number; gen: number; ids: Set<number> };
+  private deleted?: { at: number; ids: Set<number> };
 
   constructor(
     private readonly kit: KitApi,
@@ -151,12 +151,11 @@ export class TagMembership implements UserGroupsSource {
     // generation bump. A deletion on another replica inside the TTL can at worst let a group push tag a
     // deleted user, whom every read filters out by the tombstone field anyway.
     if (this.deleted && this.now() - this.deleted.at < this.options.ttlMs) return this.deleted.ids;
-    const gen = await this.gen();
     const ids = new Set<number>();
     for await (const page of this.kit.tags.subscriberPages(this.requireDeletedTag().id, { status: 'all' }, opts)) {
       for (const s of page.items) ids.add(s.id);
     }
-    this.deleted = { at: this.now(), gen, ids };
+    this.deleted = { at: this.now(), ids };
     return ids;
   }
 
