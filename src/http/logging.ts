@@ -4,6 +4,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { routeLabel, trackMatchedRoute } from './metrics';
+import type { RequestScope } from './requestScope';
 
 // The application log. Secrets are kept out in three layers, each catching what the one before can miss:
 //   1. pino `redact` paths for the places credentials are known to sit (headers, credential objects);
@@ -227,10 +228,26 @@ export function createRequestLogging(logger: Logger): RequestHandler {
   };
 }
 
+/** Kit calls a request made, summarised by endpoint pattern and status: "GET /v4/subscribers 200 ×2". */
+function kitSummary(scope: RequestScope | undefined): Record<string, unknown> | undefined {
+  if (!scope || scope.kitCalls.length === 0) return undefined;
+  const counts = new Map<string, number>();
+  for (const c of scope.kitCalls) {
+    const key = `${c.endpoint} ${c.status}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return {
+    calls: scope.kitCalls.length + (scope.kitCallsDropped ?? 0),
+    ms: Math.round(scope.kitCalls.reduce((n, c) => n + c.durationMs, 0)),
+    endpoints: [...counts].map(([k, n]) => (n > 1 ? `${k} ×${n}` : k)),
+  };
+}
+
 function outcome(req: IncomingMessage, res: ServerResponse): Record<string, unknown> {
   const locals = (res as Response).locals ?? {};
   return {
     route: routeLabel(req as Request, res as Response),
     principal: (locals.principal as { name?: string } | undefined)?.name,
+    kit: kitSummary(locals.scope as RequestScope | undefined),
   };
 }

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import express from 'express';
 import request from 'supertest';
 import { createLogger, createRequestLogging, maskSecrets, requestIdFor } from '../../src/http/logging';
+import { recordKitCallInScope, requestScopeMiddleware } from '../../src/http/requestScope';
 
 class MemoryStream extends Writable {
   readonly chunks: string[] = [];
@@ -181,6 +182,44 @@ describe('createRequestLogging', () => {
     expectNoSecrets(out.text);
     expect(out.text).not.toContain('jane');
     expect(out.text).not.toContain('hunter2');
+  });
+
+  it('summarises the Kit calls the request made, by endpoint pattern and status', async () => {
+    const out = new MemoryStream();
+    const server = express();
+    server.use(createRequestLogging(createLogger({ level: 'info', format: 'json' }, out)));
+    server.use(requestScopeMiddleware());
+    server.get('/scim/v2/Users/:id', (_req, res) => {
+      recordKitCallInScope({
+        method: 'GET',
+        endpoint: 'GET /v4/subscribers/:id',
+        status: 200,
+        durationMs: 12,
+        attempt: 1,
+      });
+      recordKitCallInScope({
+        method: 'GET',
+        endpoint: 'GET /v4/subscribers/:id/tags',
+        status: 500,
+        durationMs: 3,
+        attempt: 1,
+      });
+      recordKitCallInScope({
+        method: 'GET',
+        endpoint: 'GET /v4/subscribers/:id/tags',
+        status: 500,
+        durationMs: 4,
+        attempt: 2,
+      });
+      res.json({});
+    });
+    await request(server).get('/scim/v2/Users/7');
+    const [line] = out.records;
+    expect(line.kit).toEqual({
+      calls: 3,
+      ms: 19,
+      endpoints: ['GET /v4/subscribers/:id 200', 'GET /v4/subscribers/:id/tags 500 ×2'],
+    });
   });
 
   it('logs probes at debug level and client errors at warn', async () => {
