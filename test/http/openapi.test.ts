@@ -1,0 +1,794 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ValidateFunction } from 'ajv';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import request from 'supertest';
+import YAML from 'yaml';
+import { type Harness, oktaUser, patch, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
+
+// openapi/openapi.yaml against the running server: every response this suite provokes must carry a status the
+// spec declares for its path and method, a media type the spec declares for that status, a body that validates
+// against the declared schema and every required header. Every operation in the spec must be exercised (with a
+// 2xx at least once), and no route the app serves may answer 2xx without being in the spec.
+
+const SPEC_FILE = path.join(__dirname, '../../openapi/openapi.yaml');
+const SCHEMAS_ID = 'https://convertkit-scim.invalid/openapi/schemas';
+const spec = YAML.parse(readFileSync(SPEC_FILE, 'utf8'));
+
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+type Method = (typeof METHODS)[number];
+
+const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const CORE_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+const SEARCH = 'urn:ietf:params:scim:api:messages:2.0:SearchRequest';
+
+// ---- the spec as data ---------------------------------------------------------------------------------------
+
+const escapePointer = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+const pointer = (...parts: string[]) => `#/${parts.map(escapePointer).join('/')}`;
+
+function at(ref: string): any {
+  if (!ref.startsWith('#/')) throw new Error(`only local references are used in the spec, got ${ref}`);
+  let node: any = spec;
+  for (const raw of ref.slice(2).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (node === null || typeof node !== 'object' || !(key in node)) throw new Error(`unresolvable $ref ${ref}`);
+    node = node[key];
+  }
+  return node;
+}
+
+/** Follows OpenAPI reference objects (responses, parameters, headers); returns the target and its pointer. */
+function follow(ptr: string): { node: any; ptr: string } {
+  let node = at(ptr);
+  const seen = new Set<string>();
+  while (node && typeof node === 'object' && typeof node.$ref === 'string') {
+    if (seen.has(node.$ref)) throw new Error(`$ref cycle at ${node.$ref}`);
+    seen.add(node.$ref);
+    ptr = node.$ref;
+    node = at(ptr);
+  }
+  return { node, ptr };
+}
+
+interface SpecOperation {
+  key: string;
+  method: Method;
+  template: string;
+  ptr: string;
+  op: any;
+  matcher: RegExp;
+  literalLength: number;
+}
+
+const operations: SpecOperation[] = Object.entries(spec.paths as Record<string, any>).flatMap(([template, item]) =>
+  METHODS.filter((m) => item[m]).map((method) => ({
+    key: `${method.toUpperCase()} ${template}`,
+    method,
+    template,
+    ptr: pointer('paths', template, method),
+    op: item[method],
+    matcher: new RegExp(
+      `^${template
+        .split(/\{[^}]+\}/)
+        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^/]+')}/?$`,
+    ),
+    literalLength: template.replace(/\{[^}]+\}/g, '').length,
+  })),
+);
+
+/** The spec operation answering `method path`: the matching template with the most literal characters. */
+function findOperation(method: string, pathname: string): SpecOperation | undefined {
+  return operations
+    .filter((o) => o.method === method.toLowerCase() && o.matcher.test(pathname))
+    .sort((a, b) => b.literalLength - a.literalLength)[0];
+}
+
+/** Path-level and operation-level parameters, references followed. */
+function parametersOf(o: SpecOperation): Array<{ node: any; ptr: string }> {
+  const pathLevel = (spec.paths[o.template].parameters ?? []).map((_: unknown, i: number) =>
+    follow(pointer('paths', o.template, 'parameters', String(i))),
+  );
+  const opLevel = (o.op.parameters ?? []).map((_: unknown, i: number) => follow(`${o.ptr}/parameters/${i}`));
+  return [...pathLevel, ...opLevel];
+}
+
+// ---- JSON Schema 2020-12 validation of the spec's schemas ---------------------------------------------------
+
+const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
+addFormats(ajv);
+// OpenAPI 3.1's own schema keywords, so strict mode still rejects typos in every other keyword.
+ajv.addVocabulary(['example', 'xml', 'externalDocs']);
+
+/** Schema references point into components/schemas; here they point into a schema-only document. */
+function rewriteRefs(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(rewriteRefs);
+  if (!node || typeof node !== 'object') return node;
+  return Object.fromEntries(
+    Object.entries(node).map(([k, v]) => {
+      if (k === '$ref' && typeof v === 'string') {
+        if (!v.startsWith('#/components/schemas/')) throw new Error(`a schema refers outside components/schemas: ${v}`);
+        return [k, `${SCHEMAS_ID}#/$defs/${v.slice('#/components/schemas/'.length)}`];
+      }
+      return [k, rewriteRefs(v)];
+    }),
+  );
+}
+ajv.addSchema({ $id: SCHEMAS_ID, $defs: rewriteRefs(spec.components.schemas) });
+const validators = new Map<string, ValidateFunction>();
+
+/** A validator for the schema object at `schemaPtr` (a pointer into the spec). */
+function validatorFor(schemaPtr: string): ValidateFunction {
+  let v = validators.get(schemaPtr);
+  if (!v) {
+    v = ajv.compile(rewriteRefs(at(schemaPtr)) as object);
+    validators.set(schemaPtr, v);
+  }
+  return v;
+}
+
+function expectValid(schemaPtr: string, value: unknown, what: string): void {
+  const validate = validatorFor(schemaPtr);
+  if (!validate(value)) {
+    throw new Error(
+      `${what} does not match ${schemaPtr}:\n${ajv.errorsText(validate.errors, { separator: '\n' })}\n${JSON.stringify(value, null, 1).slice(0, 2000)}`,
+    );
+  }
+}
+
+const isValid = (schemaPtr: string, value: unknown) => validatorFor(schemaPtr)(value) === true;
+
+// ---- exchanges with the app, each checked against the spec --------------------------------------------------
+
+const exercised = new Map<string, Set<number>>();
+
+interface CallOptions {
+  /** undefined: the read-write test token; null: no Authorization header. */
+  token?: string | null;
+  body?: unknown;
+  /** Sent verbatim (e.g. malformed JSON). */
+  raw?: string;
+  contentType?: string;
+}
+
+let h: Harness;
+
+async function call(method: Method, url: string, opts: CallOptions = {}): Promise<request.Response> {
+  let req = request(h.service.app)[method](url);
+  const token = opts.token === undefined ? TOKEN : opts.token;
+  if (token !== null) req = req.set('Authorization', `Bearer ${token}`);
+  if (opts.raw !== undefined || opts.body !== undefined) {
+    req = req
+      .set('Content-Type', opts.contentType ?? 'application/scim+json')
+      .send(opts.raw ?? JSON.stringify(opts.body));
+  }
+  const res = await req;
+  checkAgainstSpec(method, url, res, opts);
+  return res;
+}
+
+function checkAgainstSpec(method: Method, url: string, res: request.Response, opts: CallOptions): void {
+  const where = `${method.toUpperCase()} ${url} → ${res.status}`;
+  const parsed = new URL(url, 'http://localhost');
+  const o = findOperation(method, parsed.pathname);
+  if (!o) throw new Error(`${where}: the spec has no operation for ${method.toUpperCase()} ${parsed.pathname}`);
+  const statuses = exercised.get(o.key) ?? new Set<number>();
+  statuses.add(res.status);
+  exercised.set(o.key, statuses);
+
+  // The status must be one the spec declares for this operation.
+  const declared = Object.keys(o.op.responses);
+  if (!declared.includes(String(res.status))) {
+    throw new Error(`${where}: ${o.key} declares only ${declared.join(', ')}; body: ${res.text?.slice(0, 500)}`);
+  }
+  const { node: response, ptr: responsePtr } = follow(`${o.ptr}/responses/${escapePointer(String(res.status))}`);
+
+  // Headers the response declares: required ones present, every present one valid.
+  for (const name of Object.keys(response.headers ?? {})) {
+    const { node: header, ptr: headerPtr } = follow(`${responsePtr}/headers/${escapePointer(name)}`);
+    const value = res.headers[name.toLowerCase()];
+    if (header.required && value === undefined) throw new Error(`${where}: required header ${name} is missing`);
+    if (value !== undefined) expectValid(`${headerPtr}/schema`, value, `${where}: header ${name}`);
+  }
+
+  // Body: a declared media type and a valid body, or no body at all when none is declared.
+  if (!response.content) {
+    if ((res.text ?? '') !== '') throw new Error(`${where}: the spec declares no body, got ${res.text.slice(0, 200)}`);
+  } else {
+    const mediaType = String(res.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim()
+      .toLowerCase();
+    const types = Object.keys(response.content);
+    if (!types.includes(mediaType)) throw new Error(`${where}: media type "${mediaType}" is not one of ${types}`);
+    const payload = /[/+]json$/.test(mediaType) ? JSON.parse(res.text) : res.text;
+    expectValid(`${responsePtr}/content/${escapePointer(mediaType)}/schema`, payload, `${where}: body`);
+  }
+
+  // Query parameters: every one sent must be declared; on success its value must fit the declared schema.
+  const params = parametersOf(o);
+  const ok = res.status >= 200 && res.status < 300;
+  for (const [name, raw] of parsed.searchParams) {
+    const param = params.find((p) => p.node.in === 'query' && p.node.name === name);
+    if (!param) throw new Error(`${where}: query parameter "${name}" is not declared for ${o.key}`);
+    if (ok) {
+      const value = param.node.schema?.type === 'integer' && /^-?\d+$/.test(raw) ? Number(raw) : raw;
+      expectValid(`${param.ptr}/schema`, value, `${where}: query parameter ${name}`);
+    }
+  }
+  for (const p of params.filter((p) => p.node.in === 'path')) {
+    if (!o.template.includes(`{${p.node.name}}`)) throw new Error(`${o.key}: path parameter ${p.node.name} unused`);
+  }
+
+  // A request the server accepted must be one the spec accepts.
+  if (ok && o.op.requestBody) {
+    const body = follow(`${o.ptr}/requestBody`);
+    if (opts.body === undefined) {
+      if (body.node.required) throw new Error(`${where}: accepted without the body the spec requires`);
+    } else {
+      const mediaType = opts.contentType ?? 'application/scim+json';
+      if (!body.node.content[mediaType]) throw new Error(`${where}: request media type ${mediaType} not declared`);
+      expectValid(`${body.ptr}/content/${escapePointer(mediaType)}/schema`, opts.body, `${where}: request body`);
+    }
+  }
+}
+
+// ---- the app's own route table ------------------------------------------------------------------------------
+
+interface AppRoute {
+  method: Method;
+  path: string;
+}
+
+/** Every route and path-mounted handler express would dispatch to, with `:param` written as `{param}`. */
+function appRoutes(): AppRoute[] {
+  const routes: AppRoute[] = [];
+  const join = (prefix: string, p: string) => (p === '/' ? prefix : `${prefix}${p}`).replace(/\$$/, '');
+  const walk = (stack: any[], prefix: string) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        const full = join(prefix, layer.route.path).replace(/:(\w+)/g, '{$1}') || '/';
+        for (const m of Object.keys(layer.route.methods)) {
+          if ((METHODS as readonly string[]).includes(m)) routes.push({ method: m as Method, path: full });
+        }
+      } else if (Array.isArray(layer.handle?.stack)) {
+        walk(layer.handle.stack, join(prefix, String(layer.rawPath)));
+      } else if (typeof layer.rawPath === 'string' && layer.rawPath !== '/') {
+        for (const m of METHODS) routes.push({ method: m, path: join(prefix, layer.rawPath) });
+      }
+    }
+  };
+  walk((h.service.app as any).router.stack, '');
+  return routes;
+}
+
+// ---- the suite ----------------------------------------------------------------------------------------------
+
+describe('openapi/openapi.yaml describes the running server', () => {
+  beforeAll(async () => {
+    h = await startHarness({
+      env: { SCIM_MAX_BODY_BYTES: '65536', KIT_MAX_WAIT_MS: '300', KIT_TIMEOUT_MS: '1000' },
+    });
+    h.sandbox.store.seedSubscribers(5);
+  });
+  afterAll(() => h.close());
+
+  describe('the document', () => {
+    it('is OpenAPI 3.1 with unique operation ids, resolvable references and compilable schemas', () => {
+      expect(spec.openapi).toMatch(/^3\.1\.\d+$/);
+      expect(operations.map((o) => o.key).sort()).toEqual(
+        [
+          'GET /healthz',
+          'GET /readyz',
+          'GET /metrics',
+          'GET /scim/v2/ServiceProviderConfig',
+          'GET /scim/v2/ResourceTypes',
+          'GET /scim/v2/ResourceTypes/{id}',
+          'GET /scim/v2/Schemas',
+          'GET /scim/v2/Schemas/{id}',
+          ...['Users', 'Groups'].flatMap((r) => [
+            `GET /scim/v2/${r}`,
+            `POST /scim/v2/${r}`,
+            `POST /scim/v2/${r}/.search`,
+            `GET /scim/v2/${r}/{id}`,
+            `PUT /scim/v2/${r}/{id}`,
+            `PATCH /scim/v2/${r}/{id}`,
+            `DELETE /scim/v2/${r}/{id}`,
+          ]),
+        ].sort(),
+      );
+      const ids = operations.map((o) => o.op.operationId);
+      expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
+      expect(new Set(ids).size).toBe(ids.length);
+      const refs: string[] = [];
+      const collect = (node: unknown) => {
+        if (Array.isArray(node)) node.forEach(collect);
+        else if (node && typeof node === 'object') {
+          for (const [k, v] of Object.entries(node)) {
+            if (k === '$ref' && typeof v === 'string') refs.push(v);
+            else collect(v);
+          }
+        }
+      };
+      collect(spec);
+      expect(refs.length).toBeGreaterThan(50);
+      for (const ref of refs) expect(() => at(ref)).not.toThrow();
+      for (const name of Object.keys(spec.components.schemas)) validatorFor(pointer('components', 'schemas', name));
+      for (const o of operations) {
+        expect(Object.keys(o.op.responses).length).toBeGreaterThan(0);
+        for (const p of parametersOf(o).filter((p) => p.node.in === 'path')) expect(p.node.required).toBe(true);
+        for (const name of o.template.match(/\{[^}]+\}/g) ?? []) {
+          expect(parametersOf(o).map((p) => `{${p.node.name}}`)).toContain(name);
+        }
+      }
+    });
+
+    it('declares the SCIM media type, bearer security and the error statuses the server uses', () => {
+      expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+      expect(spec.security).toEqual([{ bearer: [] }]);
+      for (const o of operations.filter((o) => o.template.startsWith('/scim/v2'))) {
+        expect(o.op.security).toBeUndefined();
+        expect(Object.keys(o.op.responses)).toEqual(expect.arrayContaining(['401', '500', '503']));
+        for (const status of Object.keys(o.op.responses)) {
+          const { node } = follow(`${o.ptr}/responses/${status}`);
+          if (node.content) expect(Object.keys(node.content)).toEqual(['application/scim+json']);
+        }
+      }
+      const write = operations.filter((o) => o.template.startsWith('/scim/v2/') && ['put', 'patch'].includes(o.method));
+      for (const o of write) expect(Object.keys(o.op.responses)).toEqual(expect.arrayContaining(['400', '403', '404']));
+      const header = (response: string, name: string) =>
+        follow(pointer('components', 'responses', response, 'headers', name));
+      expect(header('Unauthorized', 'WWW-Authenticate').node.required).toBe(true);
+      expect(header('TooManyRequests', 'Retry-After').node.required).toBe(true);
+      expect(header('ServiceUnavailable', 'Retry-After').node.required).toBe(true);
+      for (const o of operations.filter((o) => o.method === 'post' && o.op.responses['201'])) {
+        expect(follow(`${o.ptr}/responses/201/headers/Location`).node.required).toBe(true);
+      }
+      expect(spec.paths['/healthz'].get.security).toEqual([]);
+      expect(spec.paths['/readyz'].get.security).toEqual([]);
+      expect(Object.keys(spec.paths['/scim/v2/Groups/{id}'].patch.responses)).toContain('204');
+      expect(Object.keys(spec.paths['/scim/v2/Groups/{id}'].patch.responses)).not.toContain('200');
+      expect(Object.keys(spec.paths['/scim/v2/Users/{id}'].patch.responses)).toContain('200');
+      expect(spec.info.description).toMatch(/reactivat/i);
+    });
+
+    it('has schemas strict enough to reject wrong answers (negative controls)', () => {
+      const s = (name: string) => pointer('components', 'schemas', name);
+      const user = {
+        schemas: [CORE_USER],
+        id: '1',
+        userName: 'a@example.com',
+        active: true,
+        emails: [{ value: 'a@example.com', type: 'work', primary: true }],
+      };
+      expect(isValid(s('User'), user)).toBe(true);
+      expect(isValid(s('User'), { ...user, active: 'true' })).toBe(false);
+      expect(isValid(s('User'), { ...user, id: 1 })).toBe(false);
+      expect(isValid(s('User'), { ...user, phoneNumbers: [] })).toBe(false);
+      expect(
+        isValid(s('User'), { ...user, 'urn:ietf:params:scim:schemas:extension:kit:2.0:User': { state: 'x' } }),
+      ).toBe(false);
+      const { id: _id, ...noId } = user;
+      expect(isValid(s('User'), noId)).toBe(false);
+      const error = { schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '400', detail: 'x' };
+      expect(isValid(s('Error400'), { ...error, scimType: 'invalidFilter' })).toBe(true);
+      expect(isValid(s('Error400'), error)).toBe(false);
+      expect(isValid(s('Error400'), { ...error, status: 400, scimType: 'invalidFilter' })).toBe(false);
+      expect(isValid(s('Error409'), { ...error, status: '409', scimType: 'invalidValue' })).toBe(false);
+      expect(isValid(s('Error404'), { ...error, status: '404', scimType: 'noTarget' })).toBe(false);
+      expect(isValid(s('Error404'), { ...error, status: '401' })).toBe(false);
+      const list = { schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], startIndex: 1, itemsPerPage: 0 };
+      expect(isValid(s('UserListResponse'), { ...list, totalResults: 0, Resources: [] })).toBe(true);
+      expect(isValid(s('UserListResponse'), { ...list, Resources: [] })).toBe(false);
+      expect(isValid(s('UserListResponse'), { ...list, totalResults: 1, Resources: [{ userName: 'x' }] })).toBe(false);
+      expect(isValid(s('Group'), { id: '1', displayName: 'x', members: [{ value: '1', type: 'Group' }] })).toBe(false);
+      expect(isValid(s('PatchOp'), patch({ op: 'Replace', path: 'active', value: 'False' }))).toBe(true);
+      expect(isValid(s('PatchOp'), patch({ op: 'merge', path: 'active', value: false }))).toBe(false);
+    });
+  });
+
+  describe('health and metrics', () => {
+    it('GET /healthz and /readyz answer without credentials', async () => {
+      expect((await call('get', '/healthz', { token: null })).status).toBe(200);
+      expect((await call('get', '/readyz', { token: null })).status).toBe(200);
+      h.service.readiness.shuttingDown = true;
+      try {
+        expect((await call('get', '/readyz', { token: null })).status).toBe(503);
+      } finally {
+        h.service.readiness.shuttingDown = false;
+      }
+    });
+
+    it('GET /metrics needs a token and answers Prometheus text', async () => {
+      const res = await call('get', '/metrics');
+      expect(res.status).toBe(200);
+      expect(res.text).toMatch(/^# HELP /m);
+      expect((await call('get', '/metrics', { token: READONLY_TOKEN })).status).toBe(200);
+      const denied = await call('get', '/metrics', { token: null });
+      expect(denied.status).toBe(401);
+    });
+  });
+
+  describe('discovery', () => {
+    it('ServiceProviderConfig', async () => {
+      expect((await call('get', '/scim/v2/ServiceProviderConfig')).status).toBe(200);
+      const denied = await call('get', '/scim/v2/ServiceProviderConfig', { token: 'not-a-token' });
+      expect(denied.status).toBe(401);
+    });
+
+    it('ResourceTypes, each by id, an unknown one, and a filter', async () => {
+      const list = await call('get', '/scim/v2/ResourceTypes');
+      expect(list.status).toBe(200);
+      const ids = list.body.Resources.map((r: any) => r.id);
+      expect(ids).toEqual(expect.arrayContaining(['User', 'Group']));
+      for (const id of ids) expect((await call('get', `/scim/v2/ResourceTypes/${id}`)).status).toBe(200);
+      expect((await call('get', '/scim/v2/ResourceTypes/Nope')).status).toBe(404);
+      expect((await call('get', `/scim/v2/ResourceTypes?filter=${encodeURIComponent('name eq "User"')}`)).status).toBe(
+        403,
+      );
+    });
+
+    it('Schemas, each by id, an unknown one, and a filter', async () => {
+      const list = await call('get', '/scim/v2/Schemas');
+      expect(list.status).toBe(200);
+      const ids: string[] = list.body.Resources.map((r: any) => r.id);
+      expect(ids).toHaveLength(4);
+      for (const id of ids) expect((await call('get', `/scim/v2/Schemas/${id}`)).status).toBe(200);
+      expect((await call('get', '/scim/v2/Schemas/urn:nope')).status).toBe(404);
+      expect((await call('get', `/scim/v2/Schemas?filter=${encodeURIComponent('id eq "x"')}`)).status).toBe(403);
+    });
+  });
+
+  describe('Users', () => {
+    const email = `spec.${Date.now()}@example.com`;
+    let id: string;
+
+    it('POST /Users creates (201 + Location), a duplicate is 409, bad input 400, a read-only token 403', async () => {
+      const enterprise = { employeeNumber: '42', department: 'R&D', organization: 'Analytical Engines' };
+      const body = oktaUser(email, {
+        schemas: [CORE_USER, ENTERPRISE],
+        externalId: 'ext-42',
+        title: 'Engineer',
+        [ENTERPRISE]: enterprise,
+      });
+      const created = await call('post', '/scim/v2/Users', { body });
+      expect(created.status).toBe(201);
+      id = created.body.id;
+      expect(created.headers.location).toBe(created.body.meta.location);
+      expect(created.body[ENTERPRISE]).toEqual(enterprise);
+      const json = await call('post', '/scim/v2/Users', {
+        body: oktaUser(`json.${email}`),
+        contentType: 'application/json',
+      });
+      expect(json.status).toBe(201);
+
+      expect((await call('post', '/scim/v2/Users', { body: oktaUser(email) })).status).toBe(409);
+      expect((await call('post', '/scim/v2/Users', { body: { schemas: [CORE_USER] } })).status).toBe(400);
+      expect((await call('post', '/scim/v2/Users', { raw: '{"userName": ' })).status).toBe(400);
+      expect((await call('post', '/scim/v2/Users', { body: [1, 2] })).status).toBe(400);
+      const ro = await call('post', '/scim/v2/Users', { body: oktaUser(`ro.${email}`), token: READONLY_TOKEN });
+      expect(ro.status).toBe(403);
+      const big = await call('post', '/scim/v2/Users', {
+        body: oktaUser(`big.${email}`, { title: 'x'.repeat(70_000) }),
+      });
+      expect(big.status).toBe(413);
+      expect((await call('post', '/scim/v2/Users', { body: oktaUser(email), token: null })).status).toBe(401);
+    });
+
+    it('GET /Users with every list parameter, and its 400s and 401', async () => {
+      expect((await call('get', '/scim/v2/Users')).status).toBe(200);
+      const filtered = await call(
+        'get',
+        `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${email.toUpperCase()}"`)}`,
+      );
+      expect(filtered.body.totalResults).toBe(1);
+      const page = await call('get', '/scim/v2/Users?startIndex=2&count=2&sortBy=meta.created&sortOrder=descending');
+      expect(page.status).toBe(200);
+      expect(page.body.itemsPerPage).toBe(2);
+      expect((await call('get', '/scim/v2/Users?attributes=userName,active&count=3')).status).toBe(200);
+      expect((await call('get', '/scim/v2/Users?excludedAttributes=groups,emails')).status).toBe(200);
+      expect((await call('get', '/scim/v2/Users?count=0')).status).toBe(200);
+      expect((await call('get', `/scim/v2/Users?filter=${encodeURIComponent('userName eq')}`)).status).toBe(400);
+      expect((await call('get', '/scim/v2/Users?sortBy=userName')).status).toBe(400);
+      expect((await call('get', '/scim/v2/Users?count=abc')).status).toBe(400);
+      expect((await call('get', '/scim/v2/Users', { token: null })).status).toBe(401);
+    });
+
+    it('POST /Users/.search', async () => {
+      const found = await call('post', '/scim/v2/Users/.search', {
+        body: {
+          schemas: [SEARCH],
+          filter: `userName eq "${email}"`,
+          startIndex: '1',
+          count: '5',
+          attributes: 'userName',
+        },
+      });
+      expect(found.status).toBe(200);
+      expect(found.body.Resources).toEqual([{ id, userName: email }]);
+      expect((await call('post', '/scim/v2/Users/.search')).status).toBe(200);
+      const ro = await call('post', '/scim/v2/Users/.search', { body: { schemas: [SEARCH] }, token: READONLY_TOKEN });
+      expect(ro.status).toBe(200);
+      const bad = await call('post', '/scim/v2/Users/.search', {
+        body: { schemas: [SEARCH], filter: 'userName zz 1' },
+      });
+      expect(bad.status).toBe(400);
+    });
+
+    it('GET /Users/{id}, with projections, and 404 for unknown ids', async () => {
+      expect((await call('get', `/scim/v2/Users/${id}`)).status).toBe(200);
+      expect((await call('get', `/scim/v2/Users/${id}?excludedAttributes=groups`)).status).toBe(200);
+      expect((await call('get', `/scim/v2/Users/${id}?attributes=userName`)).status).toBe(200);
+      expect((await call('get', '/scim/v2/Users/999999999')).status).toBe(404);
+      expect((await call('get', '/scim/v2/Users/not-a-number')).status).toBe(404);
+      expect((await call('get', `/scim/v2/Users/${id}?attributes=${encodeURIComponent('a b(')}`)).status).toBe(400);
+    });
+
+    it('PUT /Users/{id}: 200, 400, 403, 404, 409', async () => {
+      const put = await call('put', `/scim/v2/Users/${id}`, {
+        body: oktaUser(email, { id, name: { givenName: 'Augusta', familyName: 'King' } }),
+      });
+      expect(put.status).toBe(200);
+      expect(put.body.name.givenName).toBe('Augusta');
+      expect((await call('put', `/scim/v2/Users/${id}`, { body: { schemas: [CORE_USER] } })).status).toBe(400);
+      expect((await call('put', '/scim/v2/Users/999999999', { body: oktaUser(email) })).status).toBe(404);
+      const ro = await call('put', `/scim/v2/Users/${id}`, { body: oktaUser(email), token: READONLY_TOKEN });
+      expect(ro.status).toBe(403);
+      const other = await call('post', '/scim/v2/Users', { body: oktaUser(`other.${email}`) });
+      expect(other.status).toBe(201);
+      expect((await call('put', `/scim/v2/Users/${other.body.id}`, { body: oktaUser(email) })).status).toBe(409);
+    });
+
+    it('PATCH /Users/{id}: 200 with the user, deactivation, 400 for reactivation and bad ops, 404', async () => {
+      const renamed = await call('patch', `/scim/v2/Users/${id}`, {
+        body: patch({ op: 'Replace', path: 'name.givenName', value: 'Ada' }),
+      });
+      expect(renamed.status).toBe(200);
+      expect(renamed.body.name.givenName).toBe('Ada');
+      const off = await call('patch', `/scim/v2/Users/${id}`, {
+        body: patch({ op: 'replace', value: { active: 'False' } }),
+      });
+      expect(off.status).toBe(200);
+      expect(off.body.active).toBe(false);
+      const reactivate = await call('patch', `/scim/v2/Users/${id}`, {
+        body: patch({ op: 'replace', path: 'active', value: true }),
+      });
+      expect(reactivate.status).toBe(400);
+      expect(reactivate.body.scimType).toBe('mutability');
+      const again = await call('post', '/scim/v2/Users', { body: oktaUser(email) });
+      expect(again.status).toBe(409);
+      expect(again.body.detail).toMatch(/reactivate/);
+      expect(
+        (await call('patch', `/scim/v2/Users/${id}`, { body: patch({ op: 'frobnicate', path: 'x' }) })).status,
+      ).toBe(400);
+      expect((await call('patch', `/scim/v2/Users/${id}`, { body: { Operations: [] } })).status).toBe(400);
+      const missing = await call('patch', '/scim/v2/Users/999999999', {
+        body: patch({ op: 'replace', path: 'displayName', value: 'x' }),
+      });
+      expect(missing.status).toBe(404);
+      const ro = await call('patch', `/scim/v2/Users/${id}`, {
+        body: patch({ op: 'replace', path: 'displayName', value: 'x' }),
+        token: READONLY_TOKEN,
+      });
+      expect(ro.status).toBe(403);
+    });
+
+    it('DELETE /Users/{id}: 204, then 404; 403 for a read-only token', async () => {
+      expect((await call('delete', `/scim/v2/Users/${id}`, { token: READONLY_TOKEN })).status).toBe(403);
+      expect((await call('delete', `/scim/v2/Users/${id}`)).status).toBe(204);
+      expect((await call('delete', `/scim/v2/Users/${id}`)).status).toBe(404);
+      expect((await call('get', `/scim/v2/Users/${id}`)).status).toBe(404);
+    });
+  });
+
+  describe('Groups', () => {
+    let userId: string;
+    let id: string;
+    const name = `spec-group-${Date.now()}`;
+
+    beforeAll(async () => {
+      const user = await call('post', '/scim/v2/Users', { body: oktaUser(`member.${Date.now()}@example.com`) });
+      expect(user.status).toBe(201);
+      userId = user.body.id;
+    });
+
+    it('POST /Groups: 201 + Location, 409 for a taken name, 400 without displayName, 403 read-only', async () => {
+      const created = await call('post', '/scim/v2/Groups', {
+        body: { schemas: [CORE_GROUP], displayName: name, members: [{ value: userId }] },
+      });
+      expect(created.status).toBe(201);
+      id = created.body.id;
+      expect(created.headers.location).toBe(created.body.meta.location);
+      expect(
+        (await call('post', '/scim/v2/Groups', { body: { schemas: [CORE_GROUP], displayName: name } })).status,
+      ).toBe(409);
+      expect((await call('post', '/scim/v2/Groups', { body: { schemas: [CORE_GROUP] } })).status).toBe(400);
+      const ro = await call('post', '/scim/v2/Groups', { body: { displayName: `${name}-ro` }, token: READONLY_TOKEN });
+      expect(ro.status).toBe(403);
+    });
+
+    it('GET /Groups with every list parameter, and its 400s', async () => {
+      const all = await call('get', '/scim/v2/Groups');
+      expect(all.status).toBe(200);
+      expect(all.body.Resources.find((g: any) => g.id === id)?.members).toEqual([
+        expect.objectContaining({ value: userId, type: 'User' }),
+      ]);
+      const filtered = await call('get', `/scim/v2/Groups?filter=${encodeURIComponent(`displayName eq "${name}"`)}`);
+      expect(filtered.body.totalResults).toBe(1);
+      const page = await call(
+        'get',
+        '/scim/v2/Groups?startIndex=1&count=1&sortBy=displayName&sortOrder=descending&excludedAttributes=members',
+      );
+      expect(page.status).toBe(200);
+      expect((await call('get', '/scim/v2/Groups?attributes=displayName')).status).toBe(200);
+      expect((await call('get', '/scim/v2/Groups?sortBy=members')).status).toBe(400);
+      expect((await call('get', `/scim/v2/Groups?filter=${encodeURIComponent('displayName zz "x"')}`)).status).toBe(
+        400,
+      );
+      expect((await call('get', '/scim/v2/Groups', { token: null })).status).toBe(401);
+    });
+
+    it('POST /Groups/.search', async () => {
+      const res = await call('post', '/scim/v2/Groups/.search', {
+        body: { schemas: [SEARCH], filter: `displayName eq "${name}"`, excludedAttributes: 'members' },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.totalResults).toBe(1);
+      expect((await call('post', '/scim/v2/Groups/.search')).status).toBe(200);
+    });
+
+    it('GET /Groups/{id}, and 404', async () => {
+      const res = await call('get', `/scim/v2/Groups/${id}`);
+      expect(res.status).toBe(200);
+      expect(res.body.displayName).toBe(name);
+      expect((await call('get', `/scim/v2/Groups/${id}?excludedAttributes=members`)).status).toBe(200);
+      expect((await call('get', '/scim/v2/Groups/999999')).status).toBe(404);
+      expect((await call('get', '/scim/v2/Groups/abc')).status).toBe(404);
+    });
+
+    it('PUT /Groups/{id}: 200 with the group, 409 for a taken name, 400, 404', async () => {
+      const put = await call('put', `/scim/v2/Groups/${id}`, {
+        body: { schemas: [CORE_GROUP], displayName: `${name}-renamed`, members: [] },
+      });
+      expect(put.status).toBe(200);
+      expect(put.body.members ?? []).toEqual([]);
+      const other = await call('post', '/scim/v2/Groups', { body: { displayName: `${name}-other` } });
+      expect(other.status).toBe(201);
+      expect((await call('put', `/scim/v2/Groups/${id}`, { body: { displayName: `${name}-other` } })).status).toBe(409);
+      expect((await call('put', `/scim/v2/Groups/${id}`, { body: { schemas: [CORE_GROUP] } })).status).toBe(400);
+      expect((await call('put', '/scim/v2/Groups/999999', { body: { displayName: 'x' } })).status).toBe(404);
+    });
+
+    it('PATCH /Groups/{id}: 204 (no body), 400, 404, 403', async () => {
+      const add = await call('patch', `/scim/v2/Groups/${id}`, {
+        body: patch({ op: 'add', path: 'members', value: [{ value: userId }] }),
+      });
+      expect(add.status).toBe(204);
+      const members = await call('get', `/scim/v2/Groups/${id}`);
+      expect(members.body.members.map((m: any) => m.value)).toEqual([userId]);
+      const remove = await call('patch', `/scim/v2/Groups/${id}`, {
+        body: patch({ op: 'Remove', path: `members[value eq "${userId}"]` }),
+      });
+      expect(remove.status).toBe(204);
+      expect(
+        (await call('patch', `/scim/v2/Groups/${id}`, { body: patch({ op: 'replace', path: 'nope', value: 1 }) }))
+          .status,
+      ).toBe(400);
+      expect(
+        (await call('patch', '/scim/v2/Groups/999999', { body: patch({ op: 'add', path: 'members', value: [] }) }))
+          .status,
+      ).toBe(404);
+      const ro = await call('patch', `/scim/v2/Groups/${id}`, {
+        body: patch({ op: 'add', path: 'members', value: [{ value: userId }] }),
+        token: READONLY_TOKEN,
+      });
+      expect(ro.status).toBe(403);
+    });
+
+    it('DELETE /Groups/{id}: 204, then 404', async () => {
+      expect((await call('delete', `/scim/v2/Groups/${id}`, { token: READONLY_TOKEN })).status).toBe(403);
+      expect((await call('delete', `/scim/v2/Groups/${id}`)).status).toBe(204);
+      expect((await call('delete', `/scim/v2/Groups/${id}`)).status).toBe(404);
+      expect((await call('get', `/scim/v2/Groups/${id}`)).status).toBe(404);
+    });
+  });
+
+  describe('upstream failures', () => {
+    let id: string;
+    beforeAll(async () => {
+      const user = await call('post', '/scim/v2/Users', { body: oktaUser(`upstream.${Date.now()}@example.com`) });
+      id = user.body.id;
+    });
+    afterEach(() => h.sandbox.resetFaults());
+    const only = ['GET /v4/subscribers/:id'];
+
+    it('502 when Kit rejects our own credentials', async () => {
+      h.sandbox.setFaults({ failNext: 1, failStatus: 401, endpoints: only });
+      expect((await call('get', `/scim/v2/Users/${id}?excludedAttributes=groups`)).status).toBe(502);
+    });
+
+    it('429 with Retry-After when Kit rate-limits longer than the request may wait', async () => {
+      h.sandbox.setFaults({ failNext: 5, failStatus: 429, endpoints: only });
+      expect((await call('get', `/scim/v2/Users/${id}?excludedAttributes=groups`)).status).toBe(429);
+    });
+
+    it('503 with Retry-After when Kit keeps failing', async () => {
+      h.sandbox.setFaults({ errorRate: 1, endpoints: only });
+      expect((await call('get', `/scim/v2/Users/${id}?excludedAttributes=groups`)).status).toBe(503);
+    });
+  });
+
+  // Runs last: the coverage checks read what every exchange above recorded.
+  describe('coverage and drift', () => {
+    it('exercised every operation of the spec, each with a 2xx', () => {
+      const missing = operations.filter((o) => !exercised.has(o.key)).map((o) => o.key);
+      expect(missing).toEqual([]);
+      const noSuccess = operations
+        .filter((o) => ![...(exercised.get(o.key) ?? [])].some((s) => s >= 200 && s < 300))
+        .map((o) => o.key);
+      expect(noSuccess).toEqual([]);
+    });
+
+    it('saw every error status the spec promises at least once', () => {
+      const seen = new Set([...exercised.values()].flatMap((s) => [...s]));
+      for (const status of [400, 401, 403, 404, 409, 413, 429, 502, 503]) expect([...seen]).toContain(status);
+    });
+
+    it('every spec operation is a route of the app', () => {
+      const routes = appRoutes();
+      expect(routes.length).toBeGreaterThan(operations.length);
+      const missing = operations
+        .filter(
+          (o) => !routes.some((r) => r.method === o.method && r.path === o.template.replace(/\{[^}]+\}/g, '{id}')),
+        )
+        .map((o) => o.key);
+      expect(missing).toEqual([]);
+    });
+
+    it('no route outside the spec answers 2xx, and each answers a SCIM error', async () => {
+      const user = await call('post', '/scim/v2/Users', { body: oktaUser(`probe.${Date.now()}@example.com`) });
+      const group = await call('post', '/scim/v2/Groups', { body: { displayName: `probe-${Date.now()}` } });
+      const concrete = (template: string) =>
+        template
+          .replace('/Users/{id}', `/Users/${user.body.id}`)
+          .replace('/Groups/{id}', `/Groups/${group.body.id}`)
+          .replace('/ResourceTypes/{id}', '/ResourceTypes/User')
+          .replace('/Schemas/{id}', `/Schemas/${CORE_USER}`)
+          .replace(/\{[^}]+\}/g, '1');
+      const probes = new Map<string, { method: Method; url: string }>();
+      // Routes and path-mounted handlers of the app that the spec does not describe (scimmy-routers' /Bulk,
+      // /Me, the root /.search, …).
+      for (const r of appRoutes()) {
+        const url = concrete(r.path);
+        if (!findOperation(r.method, new URL(url, 'http://localhost').pathname))
+          probes.set(`${r.method} ${url}`, { method: r.method, url });
+      }
+      // Methods the spec does not declare on the paths it does describe.
+      for (const template of Object.keys(spec.paths)) {
+        for (const method of METHODS.filter((m) => !spec.paths[template][m])) {
+          const url = concrete(template);
+          if (!findOperation(method, url)) probes.set(`${method} ${url}`, { method, url });
+        }
+      }
+      expect([...probes.keys()]).toEqual(expect.arrayContaining(['post /scim/v2/Bulk', 'get /scim/v2/Me']));
+      const errorSchema = pointer('components', 'schemas', 'ScimError');
+      const answered2xx: string[] = [];
+      for (const { method, url } of probes.values()) {
+        const req = request(h.service.app)[method](url).set('Authorization', `Bearer ${TOKEN}`);
+        const res = await (['post', 'put', 'patch'].includes(method)
+          ? req.set('Content-Type', 'application/scim+json').send('{}')
+          : req);
+        if (res.status >= 200 && res.status < 300) answered2xx.push(`${method.toUpperCase()} ${url} → ${res.status}`);
+        else {
+          expect(res.headers['content-type']).toMatch(/^application\/scim\+json/);
+          expectValid(errorSchema, JSON.parse(res.text), `${method.toUpperCase()} ${url} → ${res.status}`);
+          expect(res.body.status).toBe(String(res.status));
+        }
+      }
+      expect(answered2xx).toEqual([]);
+    });
+  });
+});
