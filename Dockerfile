@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+
+# ---- build: full dependency set, TypeScript → dist/ ------------------------------------------------------------
+FROM node:20-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- runtime: production dependencies and dist/ only, as the unprivileged "node" user ---------------------------
+FROM node:20-slim AS runtime
+ENV NODE_ENV=production \
+    PORT=8080 \
+    HOST=0.0.0.0 \
+    KIT_TOKEN_STORE=/app/data/kit-tokens.json
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && npm cache clean --force
+COPY --from=build /app/dist ./dist
+# The application files stay root-owned (read-only to the server); only /app/data is writable: rotated Kit OAuth
+# tokens (KIT_TOKEN_STORE) and, if configured, an AUDIT_LOG file. Mount a volume there to keep them.
+RUN mkdir -p /app/data && chown node:node /app/data
+USER node
+EXPOSE 8080
+# node:20-slim has no curl: probe /healthz with node's own http client. The start period covers the start-up
+# checks against Kit (credentials, reserved custom fields), which run before the server listens.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["node", "-e", "require('http').get({host:'127.0.0.1',port:process.env.PORT||8080,path:'/healthz',timeout:4000},r=>process.exit(r.statusCode===200?0:1)).on('timeout',()=>process.exit(1)).on('error',()=>process.exit(1))"]
+# Node is PID 1: the server handles SIGTERM/SIGINT itself (graceful shutdown within SHUTDOWN_TIMEOUT_MS).
+CMD ["node", "dist/main.js"]
