@@ -103,7 +103,7 @@ export async function run(): Promise<void> {
       const t0 = Date.now();
       let seen = 0;
       let total = 0;
-      for (let start = 1; ; ) {
+      for (let start = 1; ;) {
         const r0 = performance.now();
         const res = await request(app).get(pathFor(start)).set('Authorization', `Bearer ${TOKEN}`);
         latencies.push(performance.now() - r0);

@@ -141,6 +141,8 @@ type PrettyFactory = (options: Record<string, unknown>) => (line: string) => str
 /** pino-pretty is a development dependency; a production install without it falls back to JSON. */
 function loadPrettyFactory(): PrettyFactory | undefined {
   try {
+    // A static import would make the optional development dependency mandatory in production.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('pino-pretty').prettyFactory as PrettyFactory;
   } catch {
     return undefined;

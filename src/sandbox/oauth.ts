@@ -26,8 +26,7 @@ export interface TokenResponse {
 }
 
 export type TokenGrant =
-  | { ok: true; body: TokenResponse }
-  | { ok: false; status: number; error: string; description: string };
+  { ok: true; body: TokenResponse } | { ok: false; status: number; error: string; description: string };
 
 export const DEFAULT_ACCESS_TOKEN_TTL_MS = 7_200_000;
 
