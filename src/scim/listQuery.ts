@@ -17,13 +17,23 @@ export interface ListQuery {
   excludedAttributes?: string;
 }
 
+/**
+ * One parameter, from a query string (strings) or a POST /.search body (RFC 7644 §3.4.3: integers for
+ * startIndex/count, arrays of strings for attributes/excludedAttributes).
+ */
 function single(params: Record<string, unknown>, name: string): string | undefined {
   const key = Object.keys(params).find((k) => k.toLowerCase() === name.toLowerCase());
   const value = key === undefined ? undefined : params[key];
   if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (LIST_VALUED.has(name) && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+    return value.join(',');
+  }
   if (typeof value !== 'string') throw new ScimBadRequest('invalidValue', `The ${name} parameter must be given once.`);
   return value;
 }
+
+const LIST_VALUED = new Set(['attributes', 'excludedAttributes']);
 
 function integer(params: Record<string, unknown>, name: string): number | undefined {
   const raw = single(params, name);

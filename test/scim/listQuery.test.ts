@@ -12,6 +12,16 @@ describe('list query parameters (RFC 7644 §3.4.2)', () => {
     });
   });
 
+  it('takes a POST /.search body with integers and attribute arrays (RFC 7644 §3.4.3)', () => {
+    const q = parseListQuery(
+      { startIndex: 11, count: 5, attributes: ['userName', 'emails'], filter: 'active eq true' },
+      ['id'],
+    );
+    expect(q).toMatchObject({ startIndex: 11, count: 5, attributes: 'userName,emails' });
+    expect(() => parseListQuery({ count: 2.5 }, ['id'])).toThrow(ScimBadRequest);
+    expect(() => parseListQuery({ attributes: [1, 2] }, ['id'])).toThrow(ScimBadRequest);
+  });
+
   it('refuses non-integers, repeated parameters and unsupported sort attributes', () => {
     expect(() => parseListQuery({ count: 'ten' }, ['id'])).toThrow(ScimBadRequest);
     expect(() => parseListQuery({ count: ['1', '2'] }, ['id'])).toThrow(ScimBadRequest);
