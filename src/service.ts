@@ -7,6 +7,7 @@ import { createApp } from './http/app';
 import { AuditLog } from './http/audit';
 import { Authenticator, FailureThrottle } from './http/auth';
 import { Readiness } from './http/health';
+import { createScimHttpServer, type ScimHttpServer } from './http/httpServer';
 import { Metrics } from './http/metrics';
 import { currentScope, recordKitCallInScope } from './http/requestScope';
 import { KitClient } from './kit/client';
@@ -55,7 +56,8 @@ export class Service {
   private services?: ScimServices;
   private bootstrapping?: Promise<void>;
   private retryTimer?: NodeJS.Timeout;
-  private server?: Server;
+  private http?: ScimHttpServer;
+  private closing?: Promise<void>;
   private redis?: Redis;
 
   constructor(private readonly options: ServiceOptions) {
@@ -120,7 +122,7 @@ export class Service {
   /** The SCIM services, or a 503 while the start-up checks against Kit have not passed yet. */
   scim(): ScimServices {
     if (!this.services) {
-      void this.bootstrap();
+      if (!this.closing) void this.bootstrap();
       throw new ScimServiceUnavailable(
         'The server has not finished its start-up checks against Kit (credentials, reserved custom fields); see /readyz.',
         5,
@@ -134,7 +136,7 @@ export class Service {
    * A server that cannot reach Kit still starts, reports not-ready, and keeps trying in the background.
    */
   bootstrap(): Promise<void> {
-    if (this.services) return Promise.resolve();
+    if (this.services || this.closing) return Promise.resolve();
     this.bootstrapping ??= this.runBootstrap().finally(() => {
       this.bootstrapping = undefined;
     });
@@ -199,6 +201,7 @@ export class Service {
         'start-up checks failed; retrying',
       );
       clearTimeout(this.retryTimer);
+      if (this.closing) return;
       this.retryTimer = setTimeout(() => void this.bootstrap(), 5000);
       this.retryTimer.unref();
     }
@@ -226,18 +229,66 @@ export class Service {
   }
 
   async listen(port: number, host: string): Promise<Server> {
-    await new Promise<void>((resolve) => {
-      this.server = this.app.listen(port, host, () => resolve());
+    if (this.closing) throw new Error('the service is shutting down');
+    const http = createScimHttpServer(this.app);
+    await new Promise<void>((resolve, reject) => {
+      http.server.once('error', reject);
+      http.server.listen(port, host, () => {
+        http.server.off('error', reject);
+        resolve();
+      });
     });
-    return this.server!;
+    this.http = http;
+    return http.server;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Graceful shutdown, within `config.shutdownTimeoutMs` less a second for the rest of the process:
+   * 1. /readyz answers 503, so load balancers stop sending traffic;
+   * 2. the listening socket closes, idle keep-alive connections close, requests arriving on open connections
+   *    get a retryable 503 with Retry-After;
+   * 3. Kit calls waiting in the limiter are given up: their requests answer 503 with Retry-After and nothing
+   *    is sent to Kit for them; calls already talking to Kit finish, so no write is cut in half;
+   * 4. in-flight requests finish and their connections close; past the deadline, what is left is cut.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const started = Date.now();
+    const budgetMs = Math.max(500, this.options.config.shutdownTimeoutMs - 1000);
+    const remaining = () => budgetMs - (Date.now() - started);
     clearTimeout(this.retryTimer);
-    this.readiness.shuttingDown = true;
-    if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    await this.limiter.stop();
+    this.readiness.beginShutdown();
+    this.http?.drain();
+    if (!(await settlesWithin(this.limiter.stop(), remaining()))) {
+      this.options.logger.warn('Kit calls still running at the shutdown deadline');
+    }
+    if (this.http && !(await this.http.closed(remaining()))) {
+      this.options.logger.warn('requests still running at the shutdown deadline; their connections were closed');
+    }
     await this.audit?.close();
     this.redis?.disconnect();
+  }
+}
+
+/** Whether `p` settled within `ms`; never rejects and leaves no timer behind. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      expired,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

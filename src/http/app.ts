@@ -26,6 +26,33 @@ export interface AppDeps {
   trustProxy?: string | number | boolean;
 }
 
+/**
+ * SCIM bodies nest a handful of levels (a PatchOp value holding the enterprise extension's manager is 5). Much
+ * deeper JSON is refused before the recursive code behind (PATCH normalisation, scimmy's coercion, JSON
+ * round-trips) can overflow the stack and turn a client's error into a 500.
+ */
+export const MAX_BODY_DEPTH = 64;
+
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > limit) return true;
+    for (const child of Object.values(node as object)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+function limitBodyDepth(req: Request, res: Response, next: NextFunction): void {
+  if (req.body !== null && typeof req.body === 'object' && nestedDeeperThan(req.body, MAX_BODY_DEPTH)) {
+    sendScimError(res, 400, `The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`, 'invalidSyntax');
+    return;
+  }
+  next();
+}
+
 /** Express 5 re-parses req.query on every access; scimmy-routers' paging casts need a stable object. */
 function stableQuery(req: Request, _res: Response, next: NextFunction): void {
   Object.defineProperty(req, 'query', { value: { ...req.query }, writable: true, configurable: true });
@@ -60,6 +87,7 @@ export function createApp(deps: AppDeps): express.Express {
       limit: deps.maxBodyBytes,
     }),
   );
+  scim.use(limitBodyDepth);
   scim.use(stableQuery);
   scim.use(scimRoutes({ services: deps.services, audit: deps.audit, logger: deps.logger }));
 

@@ -33,6 +33,21 @@ function queryParams(req: Request): Record<string, unknown> {
   return req.query as Record<string, unknown>;
 }
 
+/** `attributes` / `excludedAttributes` of a single-resource GET; given twice, they are a 400 rather than a crash. */
+function attributeParams(req: Request): { attributes?: string; excludedAttributes?: string } {
+  const params = queryParams(req);
+  const out: { attributes?: string; excludedAttributes?: string } = {};
+  for (const name of ['attributes', 'excludedAttributes'] as const) {
+    const key = Object.keys(params).find((k) => k.toLowerCase() === name.toLowerCase());
+    const value = key === undefined ? undefined : params[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string')
+      throw new ScimBadRequest('invalidValue', `The ${name} parameter must be given once.`);
+    out[name] = value;
+  }
+  return out;
+}
+
 function bodyObject(req: Request): Record<string, any> {
   const body = req.body;
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
@@ -87,7 +102,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
 
   router.get('/Users/:id', async (req, res) => {
     try {
-      const q = queryParams(req) as Record<string, string | undefined>;
+      const q = attributeParams(req);
       const user = await users().get(req.params.id, wantsAttribute('groups', q.attributes, q.excludedAttributes));
       sendScim(res, 200, renderUser(user, basepath(req), attributeFilter(q.attributes, q.excludedAttributes)));
     } catch (err) {
@@ -166,7 +181,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
 
   router.get('/Groups/:id', async (req, res) => {
     try {
-      const q = queryParams(req) as Record<string, string | undefined>;
+      const q = attributeParams(req);
       const group = await groups().get(req.params.id, wantsMembers(q));
       sendScim(res, 200, renderGroup(group, basepath(req), attributeFilter(q.attributes, q.excludedAttributes)));
     } catch (err) {

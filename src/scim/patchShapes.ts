@@ -75,6 +75,10 @@ export function normalizePatch(body: unknown, resource: 'User' | 'Group'): Patch
     if (!trimmedPath && Array.isArray(normalised) && normalised.length === 1 && resource === 'User') {
       normalised = normalised[0];
     }
+    // scimmy crashes (TypeError) on a path-less add/replace whose value is null.
+    if (!trimmedPath && name !== 'remove' && (normalised === null || typeof normalised !== 'object')) {
+      throw new ScimBadRequest('invalidValue', `Operation ${i + 1} has no path, so its value must be an object.`);
+    }
     return {
       op: name,
       ...(trimmedPath ? { path: trimmedPath } : {}),

@@ -1,4 +1,5 @@
 import SCIMMY from 'scimmy';
+import { ScimBadRequest } from './errors';
 import { KIT_USER } from './fieldMap';
 
 // scimmy keeps schemas and resource declarations in module-level state; they are registered once per process
@@ -88,27 +89,25 @@ type AttributeFilter = InstanceType<typeof SCIMMY.Types.Filter> | undefined;
 /** RFC 7644 §3.4.2.5 `attributes` / `excludedAttributes`, in the form scimmy's renderer takes. */
 export function attributeFilter(attributes?: string, excludedAttributes?: string): AttributeFilter {
   // Same construction scimmy's Resource uses, so its renderer honours "returned" rules (id, schemas always).
-  if (attributes?.trim()) {
-    return new SCIMMY.Types.Filter(
-      attributes
-        .split(',')
-        .map((a) => a.trim())
-        .filter(Boolean)
-        .map((a) => `${a} pr`)
-        .join(' and '),
-    );
-  }
-  if (excludedAttributes?.trim()) {
-    return new SCIMMY.Types.Filter(
-      excludedAttributes
-        .split(',')
-        .map((a) => a.trim())
-        .filter(Boolean)
-        .map((a) => `${a} np`)
-        .join(' and '),
-    );
-  }
+  if (attributes?.trim()) return attributeList('attributes', attributes, 'pr');
+  if (excludedAttributes?.trim()) return attributeList('excludedAttributes', excludedAttributes, 'np');
   return undefined;
+}
+
+function attributeList(param: string, list: string, op: 'pr' | 'np'): AttributeFilter {
+  const expression = list
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean)
+    .map((a) => `${a} ${op}`)
+    .join(' and ');
+  try {
+    return new SCIMMY.Types.Filter(expression);
+  } catch (err) {
+    if (err instanceof SCIMMY.Types.Error) throw err;
+    // scimmy throws a TypeError for names such as "__proto__": the client's mistake, not a server fault.
+    throw new ScimBadRequest('invalidValue', `${param} is not a list of attribute names: "${list}".`, err);
+  }
 }
 
 export function renderUser(user: Record<string, any>, basepath: string, attrs: AttributeFilter): Record<string, any> {

@@ -11,7 +11,7 @@ import { normalizePatch } from '../patchShapes';
 import { isDeleted, subscriberToUser } from '../userMapping';
 import { planGroupPatch } from './groupPatch';
 import type { TagMembership } from './membership';
-import { RETIRED_GROUP_PREFIX, type TagCatalog } from './tagCatalog';
+import { RESERVED_TAG_PREFIX, RETIRED_GROUP_PREFIX, type TagCatalog } from './tagCatalog';
 
 // SCIM Groups over Kit tags (CONTRACT.md "Groups"): membership is tagging, DELETE retires the tag (Kit has no
 // tag deletion) by moving it into the reserved "scim:retired:" name space, which frees its name and hides it.
@@ -238,6 +238,14 @@ export class GroupDirectory {
   }
 
   private async assertNameFree(displayName: string, except?: number): Promise<void> {
+    // A tag in the reserved "scim:" name space (or outside the group prefix) is no group: creating or renaming
+    // into it would answer success and then 404, as if the group had been deleted.
+    if (!this.deps.catalog.isGroup({ name: this.deps.catalog.tagName(displayName) })) {
+      throw new ScimBadRequest(
+        'invalidValue',
+        `"${displayName}" is reserved: tag names starting with "${RESERVED_TAG_PREFIX}" hold this server's own bookkeeping.`,
+      );
+    }
     const wanted = this.deps.catalog.tagName(displayName).toLowerCase();
     const clash = [...(await this.deps.catalog.all(INTERACTIVE)).values()].find(
       (t) => t.name.toLowerCase() === wanted && t.id !== except,

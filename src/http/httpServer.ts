@@ -1,0 +1,111 @@
+import { createServer, type RequestListener, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { SCIM_CONTENT_TYPE, scimErrorBody } from './scimErrorBody';
+
+// The HTTP server around the express app, for the two things express cannot see:
+// - requests Node's parser refuses (headers over 16 KB, malformed HTTP) still get a SCIM Error body;
+// - graceful shutdown: once draining, new requests are refused with a retryable 503, in-flight ones finish and
+//   their connections close behind them, idle keep-alive connections are closed at once.
+
+/** Health endpoints keep answering while the server drains: /readyz then says 503 "shutting down". */
+const HEALTH_PATHS = new Set(['/healthz', '/readyz']);
+
+export interface ScimHttpServer {
+  readonly server: Server;
+  /** Requests being answered right now. */
+  inFlight(): number;
+  /** Stop accepting: the listening socket closes, idle connections close, new requests get 503 + Retry-After. */
+  drain(): void;
+  /**
+   * Resolves true once every connection has closed, or false after `timeoutMs`, when the connections still
+   * open are cut.
+   */
+  closed(timeoutMs: number): Promise<boolean>;
+}
+
+function rawScimError(status: number, detail: string, headers: Record<string, string> = {}): string {
+  const body = JSON.stringify(scimErrorBody(status, detail));
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    `Content-Type: ${SCIM_CONTENT_TYPE}`,
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    'Connection: close',
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  // Nothing can be answered on a reset socket, or once a response has started on it.
+  if (err.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
+    socket.destroy();
+    return;
+  }
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    socket.end(
+      rawScimError(
+        431,
+        'The request line and headers exceed the server’s limit of 16 KB. Send long filters in the body of POST /Users/.search or /Groups/.search.',
+      ),
+    );
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    socket.end(rawScimError(408, 'The request did not arrive in time.'));
+  } else {
+    socket.end(rawScimError(400, 'The request is not valid HTTP/1.1.'));
+  }
+}
+
+export function createScimHttpServer(app: RequestListener): ScimHttpServer {
+  const open = new Set<ServerResponse>();
+  let draining = false;
+
+  const server = createServer((req, res) => {
+    if (draining && !HEALTH_PATHS.has((req.url ?? '').split('?')[0])) {
+      const body = JSON.stringify(
+        scimErrorBody(503, 'This server is shutting down; retry the request (another instance will answer it).'),
+      );
+      res.writeHead(503, {
+        'Content-Type': SCIM_CONTENT_TYPE,
+        'Content-Length': Buffer.byteLength(body),
+        'Retry-After': '1',
+        Connection: 'close',
+      });
+      res.end(body);
+      return;
+    }
+    open.add(res);
+    if (draining) res.setHeader('Connection', 'close');
+    res.on('close', () => {
+      open.delete(res);
+      // Its keep-alive connection may now be idle: during a drain it must not linger until its timeout.
+      if (draining) server.closeIdleConnections();
+    });
+    app(req, res);
+  });
+  server.on('clientError', answerClientError);
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    inFlight: () => open.size,
+    drain() {
+      if (draining) return;
+      draining = true;
+      // Responses not yet started end their connection; those already sent are closed once idle.
+      for (const res of open) if (!res.headersSent) res.setHeader('Connection', 'close');
+      closing = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+    },
+    async closed(timeoutMs) {
+      if (!closing) return true;
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs));
+      });
+      const done = await Promise.race([closing.then(() => true as const), expired]);
+      clearTimeout(timer);
+      if (!done) server.closeAllConnections();
+      return done;
+    },
+  };
+}
