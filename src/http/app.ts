@@ -91,6 +91,21 @@ export function createApp(deps: AppDeps): express.Express {
   scim.use(stableQuery);
   scim.use(scimRoutes({ services: deps.services, audit: deps.audit, logger: deps.logger }));
 
+  // Endpoints scimmy-routers would answer with its own internals ("Method 'egress' not implemented…") or a
+  // crash (a filter on ServiceProviderConfig): answered here in plain words.
+  scim.all('/.search', (_req, res) => {
+    sendScimError(res, 501, 'Search the root is not supported; POST to /Users/.search or /Groups/.search.');
+  });
+  scim.all('/Me', (_req, res) => {
+    sendScimError(res, 501, '/Me is not supported: SCIM clients here are provisioning systems, not users.');
+  });
+  scim.get('/ServiceProviderConfig', (req, res, next) => {
+    // RFC 7644 §4: filtering service provider configuration endpoints is not supported.
+    if ((req.query as Record<string, unknown>).filter !== undefined) {
+      sendScimError(res, 403, 'ServiceProviderConfig does not support filter.');
+    } else next();
+  });
+
   // scimmy-routers serves discovery (/ServiceProviderConfig, /ResourceTypes, /Schemas); authentication has
   // already happened above, so its own handler only has to accept.
   const discovery = new SCIMMYRouters({

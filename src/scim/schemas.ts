@@ -62,6 +62,8 @@ export function registerScimSchemas(): void {
 
 /** RFC 7643 §5: what this server really supports. scimmy-routers claims bulk and sort; we correct that. */
 export function describeServiceProvider(options: { documentationUri?: string; jwt: boolean }): void {
+  // scimmy appends authentication schemes on every set (and scimmy-routers adds its own per app): start empty.
+  SCIMMY.Config.set('authenticationSchemes', [] as any);
   SCIMMY.Config.set({
     documentationUri: options.documentationUri,
     patch: { supported: true },
@@ -78,7 +80,6 @@ export function describeServiceProvider(options: { documentationUri?: string; jw
           ? 'Static bearer tokens, or JWTs verified against the configured JWKS (issuer and audience checked)'
           : 'Static bearer tokens configured in SCIM_BEARER_TOKENS',
         specUri: 'https://datatracker.ietf.org/doc/html/rfc6750',
-        primary: true,
       },
     ],
   } as any);
@@ -110,12 +111,21 @@ function attributeList(param: string, list: string, op: 'pr' | 'np'): AttributeF
   }
 }
 
+/** RFC 7643 §3: every resource names its schemas, whatever `attributes` asked for (scimmy drops them). */
+function withSchemas(rendered: Record<string, any>, source: Record<string, any>): Record<string, any> {
+  return rendered.schemas ? rendered : { schemas: source.schemas, ...rendered };
+}
+
 export function renderUser(user: Record<string, any>, basepath: string, attrs: AttributeFilter): Record<string, any> {
-  return JSON.parse(JSON.stringify(new SCIMMY.Schemas.User(user, 'out', `${basepath}/Users`, attrs as any)));
+  const rendered = JSON.parse(JSON.stringify(new SCIMMY.Schemas.User(user, 'out', `${basepath}/Users`, attrs as any)));
+  return withSchemas(rendered, user);
 }
 
 export function renderGroup(group: Record<string, any>, basepath: string, attrs: AttributeFilter): Record<string, any> {
-  return JSON.parse(JSON.stringify(new SCIMMY.Schemas.Group(group, 'out', `${basepath}/Groups`, attrs as any)));
+  const rendered = JSON.parse(
+    JSON.stringify(new SCIMMY.Schemas.Group(group, 'out', `${basepath}/Groups`, attrs as any)),
+  );
+  return withSchemas(rendered, group);
 }
 
 /** Does the client want an attribute? Lets a handler skip Kit calls for attributes nobody asked for. */

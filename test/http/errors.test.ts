@@ -68,6 +68,38 @@ describe('errors and auth at the HTTP edge', () => {
     expect(res.body.authenticationSchemes[0].type).toBe('oauthbearertoken');
   });
 
+  it('lists one authentication scheme however many apps the process built', async () => {
+    const again = await startHarness();
+    try {
+      const res = await again.get('/scim/v2/ServiceProviderConfig');
+      expect(res.body.authenticationSchemes).toHaveLength(1);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('answers unsupported discovery requests in plain words, never with internals or a 500', async () => {
+    expectScimError(await h.get('/scim/v2/ServiceProviderConfig?filter=x'), 403);
+    const search = await h.post('/scim/v2/.search', {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+    });
+    expectScimError(search, 501);
+    expect(search.body.detail).toMatch(/Users\/\.search/);
+    const me = await h.get('/scim/v2/Me');
+    expectScimError(me, 501);
+    expect(me.body.detail).not.toMatch(/egress/);
+  });
+
+  it('keeps schemas on a resource whatever attributes asked for', async () => {
+    const created = await h.post('/scim/v2/Users', oktaUser(`attrs.${Date.now()}@example.com`));
+    const res = await h.get(`/scim/v2/Users/${created.body.id}?attributes=userName`);
+    expect(res.body).toEqual({
+      schemas: expect.arrayContaining(['urn:ietf:params:scim:schemas:core:2.0:User']),
+      id: created.body.id,
+      userName: created.body.userName,
+    });
+  });
+
   it('describes the Kit extension schema and the resource types', async () => {
     const schemas = await h.get('/scim/v2/Schemas');
     const ids = schemas.body.Resources.map((s: any) => s.id);

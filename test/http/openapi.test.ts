@@ -502,13 +502,15 @@ describe('openapi/openapi.yaml describes the running server', () => {
         body: {
           schemas: [SEARCH],
           filter: `userName eq "${email}"`,
-          startIndex: '1',
-          count: '5',
-          attributes: 'userName',
+          startIndex: 1,
+          count: 5,
+          attributes: ['userName'],
         },
       });
       expect(found.status).toBe(200);
-      expect(found.body.Resources).toEqual([{ id, userName: email }]);
+      expect(found.body.Resources).toEqual([
+        { schemas: expect.arrayContaining(['urn:ietf:params:scim:schemas:core:2.0:User']), id, userName: email },
+      ]);
       expect((await call('post', '/scim/v2/Users/.search')).status).toBe(200);
       const ro = await call('post', '/scim/v2/Users/.search', { body: { schemas: [SEARCH] }, token: READONLY_TOKEN });
       expect(ro.status).toBe(200);

@@ -20,7 +20,8 @@ export const CORE_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 
 export interface MemberRef {
   value: string;
-  display: string;
+  /** Absent when only the id is known (members just added, not read back from Kit). */
+  display?: string;
   type: 'User';
 }
 
@@ -203,7 +204,7 @@ export class GroupDirectory {
 
   /** The response of a create names the members just added, without reading them back from Kit. */
   private async describe(_tagId: number, ids: string[]): Promise<MemberRef[]> {
-    return ids.map((id) => ({ value: id, display: id, type: 'User' as const }));
+    return ids.map((id) => ({ value: id, type: 'User' as const }));
   }
 
   private async load(id: string): Promise<Tag> {
