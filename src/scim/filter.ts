@@ -158,3 +158,30 @@ export function equalityValues(dnf: Dnf, path: string[]): Array<string | number 
   }
   return values;
 }
+
+export interface DateBounds {
+  /** Earliest instant a match can have (from gt/ge/eq). */
+  from?: number;
+  /** Latest instant a match can have (from lt/le/eq). */
+  to?: number;
+}
+
+/**
+ * Bounds on a date attribute implied by a filter with a single AND term (`meta.created ge "…" and …`), for
+ * pushdown; undefined when the filter does not bound it on every path. The full filter still runs on the rows.
+ */
+export function dateBounds(dnf: Dnf, path: string[]): DateBounds | undefined {
+  if (dnf.length !== 1) return undefined;
+  let node: unknown = dnf[0];
+  for (const p of path) node = isPlainObject(node) ? lookup(node, p) : undefined;
+  if (!Array.isArray(node)) return undefined;
+  const bounds: DateBounds = {};
+  for (const expr of (Array.isArray(node[0]) ? node : [node]) as unknown[][]) {
+    const op = String(expr[0]).toLowerCase();
+    const at = typeof expr[1] === 'string' && ISO_DATE.test(expr[1]) ? Date.parse(expr[1]) : Number.NaN;
+    if (Number.isNaN(at)) continue;
+    if (op === 'gt' || op === 'ge' || op === 'eq') bounds.from = Math.max(bounds.from ?? at, at);
+    if (op === 'lt' || op === 'le' || op === 'eq') bounds.to = Math.min(bounds.to ?? at, at);
+  }
+  return bounds.from === undefined && bounds.to === undefined ? undefined : bounds;
+}

@@ -5,7 +5,7 @@ import type { CallOptions, Subscriber, SubscriberQuery } from '../kit/types';
 import { ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
 import { asInvalidValue } from './errorTable';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
-import { type Dnf, equalityValues, matchesFilter } from './filter';
+import { type Dnf, dateBounds, equalityValues, matchesFilter } from './filter';
 import type { ListQuery } from './listQuery';
 import type { CursorPager, WalkSource } from './paging/cursorPager';
 import { normalizePatch } from './patchShapes';
@@ -57,6 +57,11 @@ const MAX_EMAIL_LOOKUPS = 10;
 export interface UserList {
   resources: Record<string, any>[];
   totalResults: number;
+}
+
+/** A day as Kit's date filters take it (yyyy-mm-dd, UTC), shifted by whole days. */
+function kitDay(at: number, shiftDays: number): string {
+  return new Date(at + shiftDays * 86_400_000).toISOString().slice(0, 10);
 }
 
 export class UserDirectory {
@@ -329,6 +334,15 @@ export class UserDirectory {
     if (f && f.length === 1) {
       const active = equalityValues(f, ['active']);
       if (active && active.length === 1 && String(active[0]).toLowerCase() === 'true') q.status = 'active';
+      // Kit filters dates by day (yyyy-mm-dd) and does not say whether its bounds are inclusive: widen by a day
+      // on each side so Kit returns a superset, and let the exact filter decide on the rows.
+      const created = dateBounds(f, ['meta', 'created']);
+      if (created?.from !== undefined) q.created_after = kitDay(created.from, -1);
+      if (created?.to !== undefined) q.created_before = kitDay(created.to, +1);
+      // meta.lastModified is the server's own stamp; Kit's updated_at is never earlier than it (any later change
+      // in Kit moves updated_at on), so only a lower bound can be pushed down.
+      const modified = dateBounds(f, ['meta', 'lastModified']);
+      if (modified?.from !== undefined) q.updated_after = kitDay(modified.from, -1);
     }
     if (query.sortBy && ['id', 'meta.created'].includes(query.sortBy) && query.sortOrder === 'descending') {
       q.sort_order = 'desc';

@@ -139,3 +139,34 @@ describe('Users: Entra ID provisioning scenarios', () => {
     expectScimError(await h.get(`/scim/v2/Users/${id}`), 404);
   });
 });
+
+describe('Users: filters Kit can answer by date', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it('pushes meta.created down to Kit so only the matching pages are read, and stays exact', async () => {
+    for (let i = 0; i < 2500; i++) {
+      h.sandbox.store.addSubscriber({ email_address: `old${i}@example.com`, created_at: '2020-06-01T00:00:00Z' });
+    }
+    const recent = ['2026-03-01T10:00:00Z', '2026-03-02T10:00:00Z', '2026-03-03T10:00:00Z'].map((at, i) =>
+      h.sandbox.store.addSubscriber({ email_address: `new${i}@example.com`, created_at: at }),
+    );
+    const { result, byEndpoint } = await h.kitCalls(() =>
+      h.get(
+        `/scim/v2/Users?filter=${encodeURIComponent('meta.created gt "2026-03-01T12:00:00Z"')}&excludedAttributes=groups`,
+      ),
+    );
+    const found = expectListResponse(result, 2).map((u: any) => u.id);
+    expect(found.sort()).toEqual(
+      recent
+        .slice(1)
+        .map((s) => String(s.id))
+        .sort(),
+    );
+    // Without the pushdown the walk would read all three Kit pages of 1,000.
+    expect(byEndpoint['GET /v4/subscribers']).toBe(1);
+  });
+});

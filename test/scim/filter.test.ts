@@ -1,5 +1,5 @@
 import { ScimBadRequest } from '../../src/scim/errors';
-import { equalityValues, matchesFilter, parseFilter } from '../../src/scim/filter';
+import { dateBounds, equalityValues, matchesFilter, parseFilter } from '../../src/scim/filter';
 
 const ada = {
   id: '42',
@@ -66,5 +66,17 @@ describe('SCIM filters (RFC 7644 §3.4.2.2)', () => {
     ]);
     expect(equalityValues(parseFilter('userName eq "a@x.io" or active eq true'), ['userName'])).toBeUndefined();
     expect(equalityValues(parseFilter('emails[value eq "a@x.io"]'), ['emails', 'value'])).toEqual(['a@x.io']);
+  });
+
+  it('derives date bounds for pushdown only from a single AND term', () => {
+    const f = parseFilter('meta.created ge "2024-01-01T00:00:00Z" and meta.created lt "2024-02-01" and active eq true');
+    expect(dateBounds(f, ['meta', 'created'])).toEqual({
+      from: Date.parse('2024-01-01T00:00:00Z'),
+      to: Date.parse('2024-02-01'),
+    });
+    expect(
+      dateBounds(parseFilter('meta.created gt "2024-01-01" or userName eq "x"'), ['meta', 'created']),
+    ).toBeUndefined();
+    expect(dateBounds(parseFilter('userName eq "x"'), ['meta', 'created'])).toBeUndefined();
   });
 });
