@@ -65,7 +65,9 @@ async function main(): Promise<void> {
     );
   }
   const service = new Service({ config: effective, logger });
-  await service.bootstrap();
+  // Check Kit before listening, but never let an unreachable Kit keep the server from starting: it then
+  // listens not-ready and the checks keep retrying in the background.
+  await Promise.race([service.bootstrap(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
   await service.listen(effective.port, effective.host);
   logger.info({ port: effective.port, sandbox: Boolean(sandbox), redis: Boolean(effective.redisUrl) }, 'listening');
 
