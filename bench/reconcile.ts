@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
+import { freePort } from '../test/support/serverProcess';
 
 // Reconciliation at scale (issue #5): an IGA tool walks every user and every group with members. The Kit
 // sandbox and the SCIM server each run in their own process, the server with the V8 flags `npm start` uses,
@@ -16,17 +16,6 @@ const USERS_PAGE = 100;
 const GROUPS_PAGE = 10;
 const TOKEN = 'bench-token-0123456789';
 const ROOT = path.join(__dirname, '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.once('error', reject);
-  });
-}
 
 async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 600; i++) {

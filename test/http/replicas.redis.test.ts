@@ -1,20 +1,10 @@
 import request from 'supertest';
+import { maxInWindow } from '../../src/kit/spacing';
 import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
 import { describeRedis, redisUrl } from '../support/redis';
 import { type ServerProcess, startServerProcess } from '../support/serverProcess';
 
 const TOKEN = 'replica-token-0123456789';
-
-function maxInWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end] - sorted[start] >= windowMs) start++;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
-}
 
 describeRedis('two replicas sharing one Redis', () => {
   let sandbox: KitSandbox;

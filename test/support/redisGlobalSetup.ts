@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
+import { freePort } from './serverProcess';
 
 // Redis-backed suites read REDIS_URL. When nothing answers there and a redis-server binary exists, start a
 // private one on a free port for this run. REQUIRE_REDIS=1 (set by .ci/run) turns "no Redis" into a failure.
@@ -18,17 +19,6 @@ function answers(url: string): Promise<boolean> {
       socket.write('PING\r\n');
       socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
     });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.once('error', reject);
   });
 }
 
