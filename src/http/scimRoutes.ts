@@ -2,7 +2,7 @@ import { type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { ScimBadRequest } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
-import { parseListQuery } from '../scim/listQuery';
+import { type ListQuery, parseListQuery } from '../scim/listQuery';
 import { attributeFilter, renderGroup, renderUser, wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
@@ -48,6 +48,11 @@ function attributeParams(req: Request): { attributes?: string; excludedAttribute
   return out;
 }
 
+/** The `:id` route parameter. */
+function idOf(req: Request): string {
+  return String(req.params.id);
+}
+
 function bodyObject(req: Request): Record<string, any> {
   const body = req.body;
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
@@ -56,186 +61,159 @@ function bodyObject(req: Request): Record<string, any> {
   return body;
 }
 
+/** What a write produced: the resource to answer with (none means 204), and group members it skipped. */
+interface Written {
+  resource?: Record<string, any>;
+  skipped?: string[];
+}
+
+/** One resource type as the endpoints see it; Users and Groups differ only in these adapters. */
+interface ResourceKind {
+  type: 'User' | 'Group';
+  sortable: readonly string[];
+  /** The costly multi-valued attribute (User.groups, Group.members), fetched only when the client wants it. */
+  costly: 'groups' | 'members';
+  render(resource: Record<string, any>, base: string, attrs: ReturnType<typeof attributeFilter>): Record<string, any>;
+  list(query: ListQuery, withCostly: boolean): Promise<{ resources: Record<string, any>[]; totalResults: number }>;
+  get(id: string, withCostly: boolean): Promise<Record<string, any>>;
+  create(body: Record<string, any>): Promise<Written>;
+  replace(id: string, body: Record<string, any>): Promise<Written>;
+  patch(id: string, body: unknown): Promise<Written>;
+  delete(id: string): Promise<void>;
+}
+
 export function scimRoutes(deps: ScimRouteDeps): Router {
   const router = Router();
   const users = () => deps.services().users;
-
-  const audited = (_req: Request, res: Response, operation: Mutation, resourceType: 'User' | 'Group') => {
-    return (status: number, resourceId?: string, detail?: string) => {
-      if (res.locals.skippedMembers?.length) {
-        detail = `${detail ? `${detail}; ` : ''}members skipped (not users): ${res.locals.skippedMembers.join(', ')}`;
-      }
-      const scope = currentScope();
-      deps.audit?.record({
-        requestId: scope?.requestId ?? '',
-        actor: (res.locals.principal?.name as string | undefined) ?? 'unknown',
-        operation,
-        resourceType,
-        resourceId,
-        outcome: status < 400 ? 'success' : 'failure',
-        status,
-        kitCalls: (scope?.kitCalls ?? []).map((c) => ({ endpoint: c.endpoint, status: c.status })),
-        detail,
-      });
-    };
-  };
-
-  const listUsers = async (req: Request, res: Response, params: Record<string, unknown>) => {
-    try {
-      const query = parseListQuery(params, USER_SORTABLE);
-      const attrs = attributeFilter(query.attributes, query.excludedAttributes);
-      const list = await users().list(query, wantsAttribute('groups', query.attributes, query.excludedAttributes));
-      const base = basepath(req);
-      sendList(
-        res,
-        list.resources.map((u) => renderUser(u, base, attrs)),
-        list.totalResults,
-        query.startIndex,
-      );
-    } catch (err) {
-      sendFailure(res, err, deps.logger);
-    }
-  };
-
-  router.get('/Users', (req, res) => listUsers(req, res, queryParams(req)));
-  router.post('/Users/.search', (req, res) => listUsers(req, res, req.body ?? {}));
-
-  router.get('/Users/:id', async (req, res) => {
-    try {
-      const q = attributeParams(req);
-      const user = await users().get(req.params.id, wantsAttribute('groups', q.attributes, q.excludedAttributes));
-      sendScim(res, 200, renderUser(user, basepath(req), attributeFilter(q.attributes, q.excludedAttributes)));
-    } catch (err) {
-      sendFailure(res, err, deps.logger);
-    }
-  });
-
-  router.post('/Users', async (req, res) => {
-    const done = audited(req, res, 'create', 'User');
-    try {
-      const user = await users().create(bodyObject(req));
-      const rendered = renderUser(user, basepath(req), undefined);
-      sendScim(res, 201, rendered, { Location: rendered.meta.location });
-      done(201, user.id);
-    } catch (err) {
-      done(sendFailure(res, err, deps.logger), undefined, (err as Error).message);
-    }
-  });
-
-  router.put('/Users/:id', async (req, res) => {
-    const done = audited(req, res, 'replace', 'User');
-    try {
-      const user = await users().replace(req.params.id, bodyObject(req));
-      sendScim(res, 200, renderUser(user, basepath(req), undefined));
-      done(200, req.params.id);
-    } catch (err) {
-      done(sendFailure(res, err, deps.logger), req.params.id, (err as Error).message);
-    }
-  });
-
-  router.patch('/Users/:id', async (req, res) => {
-    const done = audited(req, res, 'patch', 'User');
-    try {
-      const user = await users().patch(req.params.id, req.body);
-      sendScim(res, 200, renderUser(user, basepath(req), undefined));
-      done(200, req.params.id);
-    } catch (err) {
-      done(sendFailure(res, err, deps.logger), req.params.id, (err as Error).message);
-    }
-  });
-
-  router.delete('/Users/:id', async (req, res) => {
-    const done = audited(req, res, 'delete', 'User');
-    try {
-      await users().delete(req.params.id);
-      res.status(204).end();
-      done(204, req.params.id);
-    } catch (err) {
-      done(sendFailure(res, err, deps.logger), req.params.id, (err as Error).message);
-    }
-  });
-
   const groups = () => deps.services().groups;
-  const wantsMembers = (q: { attributes?: string; excludedAttributes?: string }) =>
-    wantsAttribute('members', q.attributes, q.excludedAttributes);
 
-  const listGroups = async (req: Request, res: Response, params: Record<string, unknown>) => {
-    try {
-      const query = parseListQuery(params, GROUP_SORTABLE);
-      const list = await groups().list(query, wantsMembers(query));
-      const attrs = attributeFilter(query.attributes, query.excludedAttributes);
-      const base = basepath(req);
-      sendList(
-        res,
-        list.resources.map((g) => renderGroup(g, base, attrs)),
-        list.totalResults,
-        query.startIndex,
-      );
-    } catch (err) {
-      sendFailure(res, err, deps.logger);
-    }
+  const audit = (
+    res: Response,
+    operation: Mutation,
+    type: 'User' | 'Group',
+    status: number,
+    id?: string,
+    detail?: string,
+  ) => {
+    const skipped: string[] = res.locals.skippedMembers ?? [];
+    if (skipped.length) detail = `${detail ? `${detail}; ` : ''}members skipped (not users): ${skipped.join(', ')}`;
+    const scope = currentScope();
+    deps.audit?.record({
+      requestId: scope?.requestId ?? '',
+      actor: (res.locals.principal?.name as string | undefined) ?? 'unknown',
+      operation,
+      resourceType: type,
+      resourceId: id,
+      outcome: status < 400 ? 'success' : 'failure',
+      status,
+      kitCalls: (scope?.kitCalls ?? []).map((c) => ({ endpoint: c.endpoint, status: c.status })),
+      detail,
+    });
   };
 
-  router.get('/Groups', (req, res) => listGroups(req, res, queryParams(req)));
-  router.post('/Groups/.search', (req, res) => listGroups(req, res, req.body ?? {}));
+  const mount = (endpoint: string, kind: ResourceKind) => {
+    const wants = (q: { attributes?: string; excludedAttributes?: string }) =>
+      wantsAttribute(kind.costly, q.attributes, q.excludedAttributes);
 
-  router.get('/Groups/:id', async (req, res) => {
-    try {
-      const q = attributeParams(req);
-      const group = await groups().get(req.params.id, wantsMembers(q));
-      sendScim(res, 200, renderGroup(group, basepath(req), attributeFilter(q.attributes, q.excludedAttributes)));
-    } catch (err) {
-      sendFailure(res, err, deps.logger);
-    }
+    const list = async (req: Request, res: Response, params: Record<string, unknown>) => {
+      try {
+        const query = parseListQuery(params, kind.sortable);
+        const found = await kind.list(query, wants(query));
+        const attrs = attributeFilter(query.attributes, query.excludedAttributes);
+        const base = basepath(req);
+        sendList(
+          res,
+          found.resources.map((r) => kind.render(r, base, attrs)),
+          found.totalResults,
+          query.startIndex,
+        );
+      } catch (err) {
+        sendFailure(res, err, deps.logger);
+      }
+    };
+
+    const write =
+      (operation: Mutation, status: number, run: (req: Request) => Promise<Written>) =>
+      async (req: Request, res: Response) => {
+        const id = req.params.id === undefined ? undefined : idOf(req);
+        try {
+          const out = await run(req);
+          res.locals.skippedMembers = out.skipped;
+          if (out.resource) {
+            const rendered = kind.render(out.resource, basepath(req), undefined);
+            sendScim(res, status, rendered, operation === 'create' ? { Location: rendered.meta.location } : {});
+          } else {
+            // RFC 7644 §3.5.2 allows 204 (a group PATCH answering with the group would read its whole membership).
+            res.status(204).end();
+          }
+          audit(res, operation, kind.type, out.resource ? status : 204, id ?? out.resource?.id);
+        } catch (err) {
+          audit(res, operation, kind.type, sendFailure(res, err, deps.logger), id, (err as Error).message);
+        }
+      };
+
+    router.get(endpoint, (req, res) => list(req, res, queryParams(req)));
+    router.post(`${endpoint}/.search`, (req, res) => list(req, res, req.body ?? {}));
+    router.get(`${endpoint}/:id`, async (req, res) => {
+      try {
+        const q = attributeParams(req);
+        const resource = await kind.get(idOf(req), wants(q));
+        sendScim(res, 200, kind.render(resource, basepath(req), attributeFilter(q.attributes, q.excludedAttributes)));
+      } catch (err) {
+        sendFailure(res, err, deps.logger);
+      }
+    });
+    router.post(
+      endpoint,
+      write('create', 201, (req) => kind.create(bodyObject(req))),
+    );
+    router.put(
+      `${endpoint}/:id`,
+      write('replace', 200, (req) => kind.replace(idOf(req), bodyObject(req))),
+    );
+    router.patch(
+      `${endpoint}/:id`,
+      write('patch', 200, (req) => kind.patch(idOf(req), req.body)),
+    );
+    router.delete(
+      `${endpoint}/:id`,
+      write('delete', 204, async (req) => {
+        await kind.delete(idOf(req));
+        return {};
+      }),
+    );
+  };
+
+  mount('/Users', {
+    type: 'User',
+    sortable: USER_SORTABLE,
+    costly: 'groups',
+    render: renderUser,
+    list: (query, withGroups) => users().list(query, withGroups),
+    get: (id, withGroups) => users().get(id, withGroups),
+    create: async (body) => ({ resource: await users().create(body) }),
+    replace: async (id, body) => ({ resource: await users().replace(id, body) }),
+    patch: async (id, body) => ({ resource: await users().patch(id, body) }),
+    delete: (id) => users().delete(id),
   });
 
-  router.post('/Groups', async (req, res) => {
-    const done = audited(req, res, 'create', 'Group');
-    try {
-      const { group, change } = await groups().create(bodyObject(req));
-      res.locals.skippedMembers = change.skipped;
-      const rendered = renderGroup(group, basepath(req), undefined);
-      sendScim(res, 201, rendered, { Location: rendered.meta.location });
-      done(201, group.id);
-    } catch (err) {
-      done(sendFailure(res, err, deps.logger), undefined, (err as Error).message);
-    }
-  });
-
-  router.put('/Groups/:id', async (req, res) => {
-    const done = audited(req, res, 'replace', 'Group');
-    try {
-      const { group, change } = await groups().replace(req.params.id, bodyObject(req));
-      res.locals.skippedMembers = change.skipped;
-      sendScim(res, 200, renderGroup(group, basepath(req), undefined));
-      done(200, req.params.id);
-    } catch (err) {
-      done(sendFailure(res, err, deps.logger), req.params.id, (err as Error).message);
-    }
-  });
-
-  router.patch('/Groups/:id', async (req, res) => {
-    const done = audited(req, res, 'patch', 'Group');
-    try {
-      const change = await groups().patch(req.params.id, req.body);
-      res.locals.skippedMembers = change.skipped;
-      // RFC 7644 §3.5.2 allows 204: answering with the group would mean reading its whole membership.
-      res.status(204).end();
-      done(204, req.params.id);
-    } catch (err) {
-      done(sendFailure(res, err, deps.logger), req.params.id, (err as Error).message);
-    }
-  });
-
-  router.delete('/Groups/:id', async (req, res) => {
-    const done = audited(req, res, 'delete', 'Group');
-    try {
-      await groups().delete(req.params.id);
-      res.status(204).end();
-      done(204, req.params.id);
-    } catch (err) {
-      done(sendFailure(res, err, deps.logger), req.params.id, (err as Error).message);
-    }
+  mount('/Groups', {
+    type: 'Group',
+    sortable: GROUP_SORTABLE,
+    costly: 'members',
+    render: renderGroup,
+    list: (query, withMembers) => groups().list(query, withMembers),
+    get: (id, withMembers) => groups().get(id, withMembers),
+    create: async (body) => {
+      const { group, change } = await groups().create(body);
+      return { resource: group, skipped: change.skipped };
+    },
+    replace: async (id, body) => {
+      const { group, change } = await groups().replace(id, body);
+      return { resource: group, skipped: change.skipped };
+    },
+    patch: async (id, body) => ({ skipped: (await groups().patch(id, body)).skipped }),
+    delete: (id) => groups().delete(id),
   });
 
   return router;
