@@ -65,32 +65,46 @@ async function main(): Promise<void> {
     );
   }
   const service = new Service({ config: effective, logger });
-  // Check Kit before listening, but never let an unreachable Kit keep the server from starting: it then
-  // listens not-ready and the checks keep retrying in the background.
-  await Promise.race([service.bootstrap(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
-  await service.listen(effective.port, effective.host);
-  logger.info({ port: effective.port, sandbox: Boolean(sandbox), redis: Boolean(effective.redisUrl) }, 'listening');
 
+  // Handlers first: a SIGTERM during the start-up checks must shut down cleanly too, not kill the process.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    // The last resort: Service.close() keeps within shutdownTimeoutMs less a second, cutting what is left.
     const deadline = setTimeout(() => {
       logger.error('shutdown took too long; exiting');
       process.exit(1);
     }, effective.shutdownTimeoutMs);
     deadline.unref();
+    let code = 0;
     try {
       await service.close();
       await sandbox?.close();
-      logger.flush();
+      logger.info('shut down');
+    } catch (err) {
+      code = 1;
+      logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'shutdown failed');
     } finally {
-      process.exit(0);
+      logger.flush();
+      process.exit(code);
     }
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+
+  // Check Kit before listening, but never let an unreachable Kit keep the server from starting: it then
+  // listens not-ready and the checks keep retrying in the background.
+  await Promise.race([service.bootstrap(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+  if (stopping) return;
+  try {
+    await service.listen(effective.port, effective.host);
+  } catch (err) {
+    if (stopping) return;
+    throw err;
+  }
+  logger.info({ port: effective.port, sandbox: Boolean(sandbox), redis: Boolean(effective.redisUrl) }, 'listening');
 }
 
 main().catch((err) => {

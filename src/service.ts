@@ -239,6 +239,11 @@ export class Service {
       });
     });
     this.http = http;
+    if (this.closing) {
+      // close() began while the socket was opening: it must not stay open behind the shutdown's back.
+      http.drain();
+      throw new Error('the service is shutting down');
+    }
     return http.server;
   }
 

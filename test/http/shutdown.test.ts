@@ -1,0 +1,302 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import path from 'node:path';
+import request from 'supertest';
+import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { startResponseDroppingProxy } from '../fixtures/http/responseDroppingProxy';
+import { type Harness, oktaUser, startHarness, TOKEN } from '../support/harness';
+
+// Issue #6, graceful shutdown: on SIGTERM the server stops accepting, lets in-flight requests finish, gives up
+// Kit work still queued in the rate limiter (those callers get a retryable 503 with Retry-After, and nothing
+// of theirs reaches Kit), and exits 0 well within 10 s. The real entry point runs in its own process.
+
+const ROOT = path.resolve(__dirname, '../..');
+const SCIM_ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+}
+
+/** One request on its own agent; resolves with the whole answer or rejects with the socket error. */
+function call(
+  port: number,
+  method: string,
+  urlPath: string,
+  opts: { body?: unknown; agent?: http.Agent | false } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: urlPath,
+        agent: opts.agent ?? false,
+        headers: {
+          Authorization: `Bearer ${TOKEN}`,
+          ...(payload ? { 'Content-Type': 'application/scim+json', 'Content-Length': Buffer.byteLength(payload) } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('aborted', () => reject(new Error('response aborted mid-body')));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const length = res.headers['content-length'];
+          if (length !== undefined && Number(length) !== Buffer.byteLength(text)) {
+            reject(new Error(`truncated body: ${Buffer.byteLength(text)} of ${length} bytes`));
+            return;
+          }
+          let body: unknown = text;
+          try {
+            body = text ? JSON.parse(text) : undefined;
+          } catch {
+            reject(new Error(`unparseable body: ${text.slice(0, 200)}`));
+            return;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+async function startServer(sandbox: KitSandbox, env: Record<string, string>): Promise<Server> {
+  const port = await freePort();
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    KIT_API_URL: sandbox.url,
+    KIT_API_KEY: sandbox.apiKey,
+    SCIM_BEARER_TOKENS: `okta=${TOKEN}`,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    AUDIT_LOG: 'off',
+    LOG_LEVEL: 'info',
+    ...env,
+  };
+  delete childEnv.REDIS_URL;
+  const child = spawn(process.execPath, [require.resolve('tsx/cli'), 'src/main.ts'], {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
+  });
+  const deadline = Date.now() + 45_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited at start:\n${output}`);
+    const ready = await call(port, 'GET', '/readyz').catch(() => undefined);
+    if (ready?.status === 200) break;
+    if (Date.now() > deadline) throw new Error(`the server never became ready:\n${output}`);
+    await sleep(200);
+  }
+  return { child, port, output: () => output, exited };
+}
+
+async function waitFor(what: string, ok: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe('SIGTERM on the real server process', () => {
+  let sandbox: KitSandbox;
+  let server: Server | undefined;
+  beforeAll(async () => {
+    sandbox = await startKitSandbox({ rateLimit: { max: 100000, windowMs: 60000 } });
+  });
+  afterEach(() => {
+    if (server?.child.exitCode === null) server.child.kill('SIGKILL');
+    sandbox.resetFaults();
+  });
+  afterAll(() => sandbox.close());
+
+  it('finishes in-flight requests, answers queued ones 503 + Retry-After, writes nothing half, exits 0 in < 10 s', async () => {
+    // 120 calls per 12 s: one Kit call every ~105 ms, so a burst of creates queues in the limiter.
+    server = await startServer(sandbox, { KIT_RATE_WINDOW_MS: '12000', SHUTDOWN_TIMEOUT_MS: '9000' });
+    const { port } = server;
+    sandbox.setFaults({ latencyMs: 150 });
+
+    // A keep-alive connection left idle: it must not hold the shutdown up.
+    const idleAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    expect((await call(port, 'GET', '/scim/v2/Users?count=1', { agent: idleAgent })).status).toBe(200);
+
+    const emails = Array.from({ length: 16 }, (_, i) => `shutdown-${i}@example.com`);
+    const before = sandbox.calls().byEndpoint['POST /v4/subscribers'] ?? 0;
+    const busyAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const creates = emails.map((email, i) =>
+      call(port, 'POST', '/scim/v2/Users', {
+        body: oktaUser(email, { name: { givenName: `G${i}`, familyName: `F${i}` }, externalId: `x-${i}` }),
+        // The last create is still queued at SIGTERM: its keep-alive connection must end with its answer.
+        agent: i === emails.length - 1 ? busyAgent : false,
+      }).then(
+        (answer) => ({ email, answer, error: undefined as Error | undefined }),
+        (error: Error) => ({ email, answer: undefined, error }),
+      ),
+    );
+    // Some creates have reached Kit; the others wait in the limiter.
+    await waitFor(
+      'two creates to reach Kit',
+      () => (sandbox.calls().byEndpoint['POST /v4/subscribers'] ?? 0) >= before + 2,
+    );
+
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+    const results = await Promise.all(creates);
+    const exit = await server.exited;
+    const elapsed = exit.at - signalled;
+
+    if (process.env.SHUTDOWN_STATS) {
+      console.log({ elapsedMs: elapsed, statuses: results.map((r) => r.answer?.status ?? r.error?.message) });
+    }
+    // Nobody's connection was cut: every request got a whole answer.
+    expect(results.filter((r) => r.error).map((r) => `${r.email}: ${r.error!.message}`)).toEqual([]);
+    const created = results.filter((r) => r.answer!.status === 201);
+    const refused = results.filter((r) => r.answer!.status !== 201);
+    for (const r of refused) {
+      expect(r.answer!.status).toBe(503);
+      expect(Number(r.answer!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(r.answer!.headers['content-type']).toMatch(/application\/scim\+json/);
+      expect(r.answer!.body.schemas).toEqual([SCIM_ERROR]);
+    }
+    // Both happened: in-flight creates finished, queued ones were given up.
+    expect(created.length).toBeGreaterThanOrEqual(2);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    // The busy keep-alive connection was told it ends with this answer.
+    expect(results[emails.length - 1].answer!.headers.connection).toBe('close');
+
+    // Kit holds exactly the users that were answered 201, each complete; none of the refused ones.
+    for (const r of created) {
+      const sub = sandbox.store.findByEmail(r.email);
+      expect(sub).toBeDefined();
+      const i = emails.indexOf(r.email);
+      expect(sub!.first_name).toBe(`G${i}`);
+      expect(Object.values(sub!.fields)).toEqual(expect.arrayContaining([`F${i}`, `x-${i}`]));
+    }
+    for (const r of refused) expect(sandbox.store.findByEmail(r.email)).toBeUndefined();
+
+    expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+    expect(elapsed).toBeLessThan(10_000);
+    expect(server.output()).toMatch(/shutting down/);
+    // The listener is gone.
+    await expect(call(port, 'GET', '/healthz')).rejects.toThrow(/ECONNREFUSED/);
+    idleAgent.destroy();
+    busyAgent.destroy();
+  }, 90_000);
+
+  it('cuts what still runs at the deadline when Kit hangs, and still exits 0 within SHUTDOWN_TIMEOUT_MS', async () => {
+    const relay = await startResponseDroppingProxy(sandbox.url);
+    try {
+      server = await startServer(sandbox, {
+        KIT_API_URL: relay.url,
+        SHUTDOWN_TIMEOUT_MS: '3000',
+        KIT_TIMEOUT_MS: '60000',
+      });
+      const { port } = server;
+      // Kit stops answering.
+      relay.hang();
+      const hanging = call(port, 'GET', '/scim/v2/Users/1').then(
+        (answer) => `answered ${answer.status}`,
+        (e: Error) => e.message,
+      );
+      await sleep(500);
+      const signalled = Date.now();
+      server.child.kill('SIGTERM');
+      const exit = await server.exited;
+      expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+      expect(exit.at - signalled).toBeLessThan(3_000);
+      // The request could not finish in time; its connection was closed rather than kept past the deadline.
+      expect(await hanging).toMatch(/socket hang up|ECONNRESET/);
+    } finally {
+      await relay.close();
+    }
+  }, 90_000);
+});
+
+describe('draining in-process (Service.close with the service’s own HTTP server)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+
+  it('turns readiness 503, finishes in-flight requests, answers requests arriving on open connections 503 + Retry-After', async () => {
+    const server = await h.service.listen(0, '127.0.0.1');
+    const { port } = server.address() as AddressInfo;
+    expect((await call(port, 'GET', '/readyz')).status).toBe(200);
+
+    h.sandbox.setFaults({ latencyMs: 300 });
+    const inFlight = call(port, 'POST', '/scim/v2/Users', { body: oktaUser('drain@example.com') });
+    await waitFor('the create to reach Kit', () => (h.sandbox.calls().byEndpoint['GET /v4/subscribers'] ?? 0) > 0);
+
+    // A client that has begun a request on an open connection when the drain starts, and finishes it after.
+    const late = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => late.once('connect', resolve));
+    let lateAnswer = '';
+    late.on('data', (d: Buffer) => {
+      lateAnswer += d.toString();
+    });
+    const lateClosed = new Promise((resolve) => late.once('close', resolve));
+    late.write('GET /scim/v2/Users?count=1 HTTP/1.1\r\nHost: localhost\r\n');
+    await sleep(50);
+
+    const closing = h.service.close();
+    const ready = await request(h.service.app).get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.shuttingDown).toBe(true);
+
+    late.write(`Authorization: Bearer ${TOKEN}\r\n\r\n`);
+    await lateClosed;
+    expect(lateAnswer).toMatch(/^HTTP\/1\.1 503 /);
+    expect(lateAnswer).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(lateAnswer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(lateAnswer).toContain(SCIM_ERROR);
+
+    // The create that was in flight finishes: created, or given up before its write with a retryable 503.
+    const created = await inFlight;
+    expect([201, 503]).toContain(created.status);
+    if (created.status === 201) expect(h.sandbox.store.findByEmail('drain@example.com')).toBeDefined();
+    else expect(h.sandbox.store.findByEmail('drain@example.com')).toBeUndefined();
+    await closing;
+    h.sandbox.resetFaults();
+    await expect(call(port, 'GET', '/healthz')).rejects.toThrow(/ECONNREFUSED/);
+  }, 30_000);
+});
