@@ -90,6 +90,10 @@ export class Service {
         this.metrics.recordKitCall(rec);
         recordKitCallInScope(rec);
         if (rec.status === 401 || rec.status === 403) this.readiness.set('kit', false, 'Kit rejected the credentials');
+        // Kit accepting a call again (the credentials were fixed, an OAuth token refreshed): ready again.
+        else if (typeof rec.status === 'number' && rec.status >= 200 && rec.status < 300 && !this.kitReady()) {
+          this.readiness.set('kit', true);
+        }
       },
     });
     if (config.redisUrl) {
@@ -117,6 +121,10 @@ export class Service {
       jwt: Boolean(config.scim.jwt),
       trustProxy: config.trustProxy,
     });
+  }
+
+  private kitReady(): boolean {
+    return this.readiness.report().checks.kit?.ok === true;
   }
 
   /** The SCIM services, or a 503 while the start-up checks against Kit have not passed yet. */

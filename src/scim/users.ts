@@ -276,7 +276,15 @@ export class UserDirectory {
   private async directLookup(filter: Dnf): Promise<Subscriber[] | undefined> {
     const ids = equalityValues(filter, ['id']);
     if (ids && ids.length <= MAX_EMAIL_LOOKUPS) {
-      const found = await Promise.all(ids.map((id) => this.load(String(id)).catch(() => undefined)));
+      // Only "no such user" drops out: a Kit failure must not turn into an empty list (read as a deletion).
+      const found = await Promise.all(
+        ids.map((id) =>
+          this.load(String(id)).catch((err) => {
+            if (err instanceof ScimNotFound) return undefined;
+            throw err;
+          }),
+        ),
+      );
       return found.filter((s): s is Subscriber => s !== undefined);
     }
     const emails =

@@ -372,3 +372,81 @@ describe('a Kit outage in the middle of a group DELETE', () => {
     await expectFinished(name, id, members);
   });
 });
+
+describe('CONTRACT "Errors": what each kind of Kit failure becomes', () => {
+  let h: Harness;
+  let id: string;
+  beforeAll(async () => {
+    h = await startHarness({ env: { KIT_TIMEOUT_MS: '1000', KIT_MAX_WAIT_MS: '2500' } });
+    const created = await h.post('/scim/v2/Users', oktaUser('errors.table@example.com'));
+    expect(created.status).toBe(201);
+    id = created.body.id;
+  });
+  afterEach(() => h.sandbox.resetFaults());
+  afterAll(() => h.close());
+
+  const expectRetryable = (res: Response, status: 503 | 429) => {
+    expectScimError(res, status);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  };
+
+  it('5xx during an `id eq` lookup: 503, never an empty list', async () => {
+    h.sandbox.setFaults({ errorRate: 1 });
+    expectRetryable(await h.get(`/scim/v2/Users?${filterBy(`id eq "${id}"`)}`), 503);
+    h.sandbox.resetFaults();
+    expect(expectListResponse(await h.get(`/scim/v2/Users?${filterBy(`id eq "${id}"`)}`), 1)[0].id).toBe(id);
+    expectListResponse(await h.get(`/scim/v2/Users?${filterBy('id eq "999999999"')}`), 0);
+  });
+
+  it('a connection reset: 503 with Retry-After, never 404', async () => {
+    h.sandbox.setFaults({ dropRate: 1, endpoints: ['GET /v4/subscribers/:id'] });
+    expectRetryable(await h.get(`/scim/v2/Users/${id}`), 503);
+  });
+
+  it('a timeout: 503 with Retry-After, never 404', async () => {
+    h.sandbox.setFaults({ latencyMs: 1500, endpoints: ['GET /v4/subscribers/:id'] });
+    expectRetryable(await h.get(`/scim/v2/Users/${id}`), 503);
+  });
+
+  it('429: waited out inside the limiter; when it outlasts the caller, 429 with Retry-After', async () => {
+    h.sandbox.setFaults({ failNext: 2, failStatus: 429 });
+    expect((await h.get(`/scim/v2/Users/${id}`)).status).toBe(200);
+    h.sandbox.setFaults({ failNext: 1000, failStatus: 429 });
+    expectRetryable(await h.get(`/scim/v2/Users/${id}`), 429);
+  });
+
+  it('422: 400 invalidValue with Kit’s message, nothing changed', async () => {
+    h.sandbox.setFaults({ failNext: 1, failStatus: 422, endpoints: ['PUT /v4/subscribers/:id'] });
+    const res = await h.patch(`/scim/v2/Users/${id}`, patch({ op: 'replace', path: 'name.givenName', value: 'Zed' }));
+    expectScimError(res, 400, 'invalidValue');
+    expect(res.body.detail).toContain('Injected fault (HTTP 422)');
+    expect(h.sandbox.store.getSubscriber(Number(id))!.first_name).toBe('Ada');
+  });
+
+  it('401 on our credentials: 502 (never 401), readiness red, and green again once Kit accepts them', async () => {
+    h.sandbox.setFaults({ failNext: 1, failStatus: 401 });
+    const res = await h.get(`/scim/v2/Users/${id}`);
+    expectScimError(res, 502);
+    expect(res.body.detail).toMatch(/credentials/);
+    const red = await request(h.service.app).get('/readyz');
+    expect(red.status).toBe(503);
+    expect(red.body.checks.kit.ok).toBe(false);
+    // The credentials work again: the next call that Kit accepts turns readiness back, without a restart.
+    expect((await h.get(`/scim/v2/Users/${id}`)).status).toBe(200);
+    expect((await request(h.service.app).get('/readyz')).status).toBe(200);
+  });
+
+  it('group reads while Kit fails the member pages or the tag list: 503, never 404 or an empty list', async () => {
+    const group = await h.post('/scim/v2/Groups', {
+      schemas: [GROUP_SCHEMA],
+      displayName: 'Errors Table',
+      members: [{ value: id }],
+    });
+    expect(group.status).toBe(201);
+    h.sandbox.setFaults({ errorRate: 1, endpoints: ['GET /v4/tags/:tag_id/subscribers'] });
+    expectRetryable(await h.get(`/scim/v2/Groups/${group.body.id}`), 503);
+    expectRetryable(await h.get(`/scim/v2/Groups?${filterBy('members.value eq "1"')}`), 503);
+    h.sandbox.setFaults({ errorRate: 1, endpoints: ['GET /v4/tags'] });
+    expectRetryable(await h.get(`/scim/v2/Groups?${filterBy('displayName eq "Errors Table"')}`), 503);
+  });
+});
