@@ -1,29 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import path from 'node:path';
 import request from 'supertest';
 import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
 import { startResponseDroppingProxy } from '../fixtures/http/responseDroppingProxy';
 import { type Harness, oktaUser, startHarness, TOKEN } from '../support/harness';
+import { startServerProcess } from '../support/serverProcess';
 
 // Issue #6, graceful shutdown: on SIGTERM the server stops accepting, lets in-flight requests finish, gives up
 // Kit work still queued in the rate limiter (those callers get a retryable 503 with Retry-After, and nothing
 // of theirs reaches Kit), and exits 0 well within 10 s. The real entry point runs in its own process.
 
-const ROOT = path.resolve(__dirname, '../..');
 const SCIM_ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -89,44 +77,22 @@ interface Server {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
+/** src/main.ts in its own process (test/support/serverProcess.ts), against the given sandbox. */
 async function startServer(sandbox: KitSandbox, env: Record<string, string>): Promise<Server> {
-  const port = await freePort();
-  const childEnv: Record<string, string | undefined> = {
-    ...process.env,
+  const proc = await startServerProcess({
     KIT_API_URL: sandbox.url,
     KIT_API_KEY: sandbox.apiKey,
     SCIM_BEARER_TOKENS: `okta=${TOKEN}`,
-    PORT: String(port),
-    HOST: '127.0.0.1',
     AUDIT_LOG: 'off',
     LOG_LEVEL: 'info',
     ...env,
-  };
-  delete childEnv.REDIS_URL;
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), 'src/main.ts'], {
-    cwd: ROOT,
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    output += d.toString();
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
+    proc.child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
   });
-  const deadline = Date.now() + 45_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the server exited at start:\n${output}`);
-    const ready = await call(port, 'GET', '/readyz').catch(() => undefined);
-    if (ready?.status === 200) break;
-    if (Date.now() > deadline) throw new Error(`the server never became ready:\n${output}`);
-    await sleep(200);
-  }
-  return { child, port, output: () => output, exited };
+  const port = Number(new URL(proc.url).port);
+  expect((await call(port, 'GET', '/readyz')).status).toBe(200);
+  return { child: proc.child, port, output: proc.output, exited };
 }
 
 async function waitFor(what: string, ok: () => boolean, timeoutMs = 15_000): Promise<void> {
