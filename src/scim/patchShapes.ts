@@ -6,6 +6,7 @@ import { ScimBadRequest } from './errors';
 
 const PATCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const BOOLEAN_ATTRIBUTES = new Set(['active', 'primary']);
+const CORE_URN_PREFIX = /^urn:ietf:params:scim:schemas:core:2\.0:(User|Group):/i;
 
 function leafName(path: string): string {
   const noFilter = path.replace(/\[[^\]]*\]/g, '');
@@ -18,7 +19,8 @@ function asBoolean(value: unknown): unknown {
   return value;
 }
 
-function booleanise(value: unknown): unknown {
+/** Entra sends booleans as strings ("False") in POST and PUT bodies too, not only in PATCH values. */
+export function booleanise(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(booleanise);
   if (value && typeof value === 'object') {
     return Object.fromEntries(
@@ -67,7 +69,8 @@ export function normalizePatch(body: unknown, resource: 'User' | 'Group'): Patch
     if (path !== undefined && (typeof path !== 'string' || path.trim() === '')) {
       throw new ScimBadRequest('invalidPath', `Operation ${i + 1} has an invalid path.`);
     }
-    const trimmedPath = typeof path === 'string' ? path.trim() : undefined;
+    // Some clients prefix core attributes with their schema URN (RFC 7644 §3.10 allows it); scimmy does not.
+    const trimmedPath = typeof path === 'string' ? path.trim().replace(CORE_URN_PREFIX, '') : undefined;
     let normalised = value;
     if (trimmedPath && BOOLEAN_ATTRIBUTES.has(leafName(trimmedPath))) normalised = asBoolean(value);
     else if (value !== undefined) normalised = booleanise(value);

@@ -8,7 +8,7 @@ import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { type Dnf, dateBounds, equalityValues, matchesFilter } from './filter';
 import type { ListQuery } from './listQuery';
 import type { CursorPager, WalkSource } from './paging/cursorPager';
-import { normalizePatch } from './patchShapes';
+import { booleanise, normalizePatch } from './patchShapes';
 import { reactivationDetail } from './reactivation';
 import {
   type GroupRef,
@@ -230,7 +230,8 @@ export class UserDirectory {
 
   /** The subscriber behind a SCIM id; 404 for anything that is not a live, undeleted subscriber. */
   private async load(id: string): Promise<Subscriber> {
-    if (!/^\d{1,15}$/.test(id)) throw new ScimNotFound(`User ${id} not found`);
+    // Canonical ids only: "001" is not user 1, so every user has exactly one URL.
+    if (!/^[1-9]\d{0,14}$/.test(id)) throw new ScimNotFound(`User ${id} not found`);
     try {
       const sub = await this.deps.kit.subscribers.get(Number(id), INTERACTIVE);
       if (isDeleted(sub, this.deps.fields)) throw new ScimNotFound(`User ${id} not found`);
@@ -242,7 +243,7 @@ export class UserDirectory {
   }
 
   private coerce(input: Record<string, any>): Record<string, any> {
-    const instance = asInvalidValue(() => new SCIMMY.Schemas.User(input, 'in'));
+    const instance = asInvalidValue(() => new SCIMMY.Schemas.User(booleanise(input) as Record<string, any>, 'in'));
     return JSON.parse(JSON.stringify(instance));
   }
 

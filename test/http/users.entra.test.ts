@@ -134,6 +134,14 @@ describe('Users: Entra ID provisioning scenarios', () => {
     expect(expectListResponse(found, 1)[0].id).toBe(res.body.id);
   });
 
+  it('accepts "False" as a string on create and answers 404 for a non-canonical id', async () => {
+    const res = await h.post('/scim/v2/Users', { ...entraUser(`str.${Date.now()}@contoso.example`), active: 'False' });
+    expect(res.status).toBe(201);
+    expect(res.body.active).toBe(false);
+    expect(h.sandbox.store.getSubscriber(Number(res.body.id))!.state).toBe('inactive');
+    expectScimError(await h.get(`/scim/v2/Users/00${res.body.id}`), 404);
+  });
+
   it('deletes the user', async () => {
     expect((await h.del(`/scim/v2/Users/${id}`)).status).toBe(204);
     expectScimError(await h.get(`/scim/v2/Users/${id}`), 404);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ScimBadRequest } from '../../src/scim/errors';
-import { normalizePatch } from '../../src/scim/patchShapes';
+import { booleanise, normalizePatch } from '../../src/scim/patchShapes';
 
 const entra = JSON.parse(readFileSync(path.join(__dirname, '../fixtures/scim/entra-user-patch.json'), 'utf8'));
 
@@ -20,5 +20,24 @@ describe('PATCH shape normalisation (Entra ID, Okta)', () => {
     }
     const unknownOp = { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'move' }] };
     expect(() => normalizePatch(unknownOp, 'User')).toThrow(/unknown op/);
+  });
+
+  it('drops a core schema URN prefix from paths (RFC 7644 §3.10)', () => {
+    const { Operations } = normalizePatch(
+      {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', path: 'urn:ietf:params:scim:schemas:core:2.0:User:name.givenName', value: 'A' }],
+      },
+      'User',
+    );
+    expect(Operations[0].path).toBe('name.givenName');
+  });
+
+  it('turns string booleans into booleans in whole resources (Entra POST/PUT)', () => {
+    expect(booleanise({ active: 'False', emails: [{ primary: 'TRUE', value: 'x' }], title: 'true' })).toEqual({
+      active: false,
+      emails: [{ primary: true, value: 'x' }],
+      title: 'true',
+    });
   });
 });

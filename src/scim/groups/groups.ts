@@ -44,7 +44,8 @@ export interface GroupDirectoryDeps {
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
-const SUBSCRIBER_ID = /^\d{1,15}$/;
+/** Canonical Kit ids only ("001" is not 1): one resource, one URL. */
+const SUBSCRIBER_ID = /^[1-9]\d{0,14}$/;
 
 export class GroupDirectory {
   constructor(private readonly deps: GroupDirectoryDeps) {}
