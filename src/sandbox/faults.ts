@@ -28,7 +28,7 @@ export interface FaultDecision {
 const NO_FAULTS: Faults = { errorRate: 0, latencyMs: 0, dropRate: 0, failNext: 0, failStatus: 500 };
 
 /** mulberry32: small, fast, good enough to spread injected faults reproducibly. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
