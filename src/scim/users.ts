@@ -92,9 +92,7 @@ export class UserDirectory {
               INTERACTIVE,
             )
           : undefined;
-      const matching = direct.filter(
-        (s) => this.visible(s) && (!filter || matchesFilter(this.toUser(s, groupsOf?.get(s.id)), filter)),
-      );
+      const matching = direct.filter((s) => this.listed(s, filter, groupsOf?.get(s.id)));
       this.sortInPlace(matching, query);
       totalResults = matching.length;
       subscribers = matching.slice(startIndex - 1, startIndex - 1 + count);
@@ -262,12 +260,10 @@ export class UserDirectory {
     return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null)) as Record<string, string>;
   }
 
-  private visible(sub: Subscriber): boolean {
-    return !isDeleted(sub, this.deps.fields);
-  }
-
-  private toUser(sub: Subscriber, groups?: GroupRef[]): Record<string, any> {
-    return subscriberToUser(sub, this.deps.fields, groups);
+  /** Whether a subscriber appears in a list: a user (not tombstoned) matching the filter, if any. */
+  private listed(sub: Subscriber, filter: Dnf | undefined, groups?: GroupRef[]): boolean {
+    if (isDeleted(sub, this.deps.fields)) return false;
+    return !filter || matchesFilter(subscriberToUser(sub, this.deps.fields, groups), filter);
   }
 
   /**
@@ -306,7 +302,6 @@ export class UserDirectory {
   ): WalkSource<Subscriber> {
     const kitQuery = this.pushdown(query);
     const filter = query.filter;
-    const fields = this.deps.fields;
     const kit = this.deps.kit;
     const membership = this.deps.groups;
     return {
@@ -324,8 +319,7 @@ export class UserDirectory {
           totalCount: page.totalCount,
         };
       },
-      visible: (s) =>
-        !isDeleted(s, fields) && (!filter || matchesFilter(subscriberToUser(s, fields, groups?.of(s.id)), filter)),
+      visible: (s) => this.listed(s, filter, groups?.of(s.id)),
       // Without a residual filter the total is Kit's count less the tombstoned (deleted) subscribers.
       totalFromKit: filter
         ? undefined

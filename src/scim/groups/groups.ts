@@ -103,7 +103,7 @@ export class GroupDirectory {
     const change = await this.addMembers(tag, wanted);
     await this.deps.events.changed();
     const added = wanted.filter((m) => !change.skipped.includes(m));
-    return { group: this.toGroup(tag, await this.describe(tag.id, added)), change };
+    return { group: this.toGroup(tag, this.unreadMembers(added)), change };
   }
 
   async replace(id: string, input: Record<string, any>): Promise<{ group: Record<string, any>; change: GroupChange }> {
@@ -204,7 +204,7 @@ export class GroupDirectory {
   }
 
   /** The response of a create names the members just added, without reading them back from Kit. */
-  private async describe(_tagId: number, ids: string[]): Promise<MemberRef[]> {
+  private unreadMembers(ids: string[]): MemberRef[] {
     return ids.map((id) => ({ value: id, type: 'User' as const }));
   }
 

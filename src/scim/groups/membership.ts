@@ -30,7 +30,7 @@ export class TagMembership implements UserGroupsSource {
 
   private async fresh(entry: { at: number; gen: number } | undefined): Promise<boolean> {
     if (!entry || this.now() - entry.at >= this.options.ttlMs) return false;
-    return entry.gen === ((await this.options.generation?.()) ?? 0);
+    return entry.gen === (await this.gen());
   }
 
   private async gen(): Promise<number> {
