@@ -80,6 +80,14 @@ const envSchema = z
         .refine((v) => /^rediss?:\/\//.test(v), 'REDIS_URL must start with redis:// or rediss://')
         .optional(),
     ),
+    REDIS_COMMAND_TIMEOUT_MS: positiveInt('REDIS_COMMAND_TIMEOUT_MS').default(1000),
+    REDIS_PROBE_INTERVAL_MS: positiveInt('REDIS_PROBE_INTERVAL_MS').default(1000),
+    KIT_LIMITER_FALLBACK_REPLICAS: z
+      .string()
+      .regex(/^\d+$/, 'KIT_LIMITER_FALLBACK_REPLICAS must be a whole number (0 = no fallback)')
+      .transform(Number)
+      .default(2),
+    KIT_LIMITER_KEY_TTL_MS: positiveInt('KIT_LIMITER_KEY_TTL_MS').default(86_400_000),
     PAGE_CACHE_MAX_ENTRIES: positiveInt('PAGE_CACHE_MAX_ENTRIES').default(40),
     PAGE_CACHE_TTL_SECONDS: positiveInt('PAGE_CACHE_TTL_SECONDS').default(300),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -163,6 +171,18 @@ export interface Config {
   /** express 'trust proxy': hop count, true, or a list of proxy addresses/subnets. */
   trustProxy?: string | number | boolean;
   redisUrl?: string;
+  redis: {
+    /** No Redis command waits longer; past it the replica falls back (limiter) or serves uncached. */
+    commandTimeoutMs: number;
+    /** How often a PING checks Redis; a Redis that answers again is used again within this. */
+    probeIntervalMs: number;
+  };
+  limiter: {
+    /** While Redis is away each replica spends budget / this; 0 = refuse Kit calls (503) instead. */
+    fallbackReplicas: number;
+    /** How long the shared slot key outlives its last slot (it is re-created when missing). */
+    keyTtlMs: number;
+  };
   pageCache: { maxEntries: number; ttlSeconds: number };
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
@@ -250,6 +270,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             ? Number(e.TRUST_PROXY)
             : e.TRUST_PROXY,
     redisUrl: e.REDIS_URL,
+    redis: { commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, probeIntervalMs: e.REDIS_PROBE_INTERVAL_MS },
+    limiter: { fallbackReplicas: e.KIT_LIMITER_FALLBACK_REPLICAS, keyTtlMs: e.KIT_LIMITER_KEY_TTL_MS },
     pageCache: { maxEntries: e.PAGE_CACHE_MAX_ENTRIES, ttlSeconds: e.PAGE_CACHE_TTL_SECONDS },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     auditLog: e.AUDIT_LOG,

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Express } from 'express';
-import Redis from 'ioredis';
 import type { Logger } from 'pino';
+import { type Clock, systemClock, type TimerHandle } from './clock';
 import { type Config, secretsOf } from './config';
 import { createApp } from './http/app';
 import { AuditLog } from './http/audit';
@@ -13,6 +13,7 @@ import { currentScope, recordKitCallInScope } from './http/requestScope';
 import { KitClient } from './kit/client';
 import { KitAuthError } from './kit/errors';
 import { createKitLimiter, type KitLimiter, limiterIdFor } from './kit/limiter';
+import { sharedSlots } from './kit/slots';
 import { FileTokenStore } from './kit/tokenStore';
 import type { CallOptions, KitCallRecord } from './kit/types';
 import { ScimServiceUnavailable } from './scim/errors';
@@ -24,6 +25,7 @@ import { CursorPager } from './scim/paging/cursorPager';
 import { MemoryPageStore, type PageStore } from './scim/paging/pageStore';
 import { RedisPageStore } from './scim/paging/redisPageStore';
 import { UserDirectory, type UserEvents } from './scim/users';
+import { RedisLink } from './redis/redisLink';
 
 // The composition root: builds the Kit adapter, the SCIM services and the HTTP app from one validated Config.
 
@@ -33,6 +35,8 @@ export interface ServiceOptions {
   metrics?: Metrics;
   /** Injected clock for lastModified and caches (tests). */
   now?: () => Date;
+  /** Timers and time for the limiter, Redis probes, start-up retries and shutdown (tests). */
+  clock?: Clock;
 }
 
 export interface ScimServices {
@@ -55,10 +59,11 @@ export class Service {
   readonly audit?: AuditLog;
   private services?: ScimServices;
   private bootstrapping?: Promise<void>;
-  private retryTimer?: NodeJS.Timeout;
+  private retryTimer?: TimerHandle;
   private http?: ScimHttpServer;
   private closing?: Promise<void>;
-  private redis?: Redis;
+  private readonly redis?: RedisLink;
+  private readonly clock: Clock;
 
   constructor(private readonly options: ServiceOptions) {
     const { config, logger } = options;
@@ -67,14 +72,49 @@ export class Service {
     this.metrics = options.metrics ?? new Metrics();
     this.audit =
       config.auditLog === 'off' ? undefined : new AuditLog(config.auditLog, { knownSecrets: secretsOf(config) });
+    this.clock = options.clock ?? systemClock;
+    if (config.redisUrl) {
+      // One link for everything shared between replicas; its health is /readyz's `redis` check.
+      this.readiness.set('redis', false, 'connecting');
+      this.redis = new RedisLink({
+        url: config.redisUrl,
+        commandTimeoutMs: config.redis.commandTimeoutMs,
+        probeIntervalMs: config.redis.probeIntervalMs,
+        clock: this.clock,
+        onHealthChange: (ok, detail) => {
+          this.readiness.set('redis', ok, ok ? undefined : `Redis unavailable: ${detail}`);
+          if (ok) logger.info('Redis answers again; shared limiter and caches back in use');
+          else
+            logger.warn(
+              { err: { message: detail } },
+              'Redis unavailable; limiter on its per-replica fallback, caches off',
+            );
+        },
+      });
+    }
+    const limiterId = limiterIdFor(config.kit.baseUrl, config.kit.credentials);
     this.limiter = createKitLimiter({
-      id: limiterIdFor(config.kit.baseUrl, config.kit.credentials),
+      id: limiterId,
       budget: config.kit.ratePerMinute,
       windowMs: config.kit.rateWindowMs,
-      redisUrl: config.redisUrl,
+      clock: this.clock,
+      slots: this.redis
+        ? sharedSlots(this.redis, {
+            id: limiterId,
+            windowMs: config.kit.rateWindowMs,
+            fallbackReplicas: config.limiter.fallbackReplicas,
+            keyTtlMs: config.limiter.keyTtlMs,
+            onFallback: (fallback, reason) =>
+              fallback
+                ? logger.warn(
+                    { err: { message: reason }, fallbackReplicas: config.limiter.fallbackReplicas },
+                    'shared Kit limiter unavailable; booking from the per-replica fallback budget',
+                  )
+                : logger.info('shared Kit limiter in use again'),
+          })
+        : undefined,
       onQueue: (depth) => this.metrics.limiterQueueDepth.set({ priority: 'all' }, depth),
       onWait: (ms, priority) => this.metrics.limiterWait.observe({ priority }, ms / 1000),
-      onError: (err) => logger.warn({ err: { message: (err as Error).message } }, 'Kit limiter datastore error'),
     });
     this.kit = new KitClient({
       baseUrl: config.kit.baseUrl,
@@ -96,17 +136,6 @@ export class Service {
         }
       },
     });
-    if (config.redisUrl) {
-      // Fail fast rather than queue: a cache or limiter call must not hang while Redis is away.
-      this.redis = new Redis(config.redisUrl, {
-        maxRetriesPerRequest: 1,
-        enableOfflineQueue: false,
-        lazyConnect: false,
-      });
-      this.readiness.set('redis', false, 'connecting');
-      this.redis.on('ready', () => this.readiness.set('redis', true));
-      this.redis.on('error', (err) => this.readiness.set('redis', false, err.message));
-    }
     this.readiness.set('kit', false, 'not checked yet');
     this.readiness.set('customFields', false, 'not bootstrapped yet');
     this.app = createApp({
@@ -208,10 +237,9 @@ export class Service {
         { err: { name: (err as Error).name, message: (err as Error).message } },
         'start-up checks failed; retrying',
       );
-      clearTimeout(this.retryTimer);
+      this.clock.clearTimeout(this.retryTimer);
       if (this.closing) return;
-      this.retryTimer = setTimeout(() => void this.bootstrap(), 5000);
-      this.retryTimer.unref();
+      this.retryTimer = this.clock.setTimeout(() => void this.bootstrap(), 5000, { background: true });
     }
   }
 
@@ -270,28 +298,28 @@ export class Service {
   }
 
   private async shutdown(): Promise<void> {
-    const started = Date.now();
+    const started = this.clock.now();
     const budgetMs = Math.max(500, this.options.config.shutdownTimeoutMs - 1000);
-    const remaining = () => budgetMs - (Date.now() - started);
-    clearTimeout(this.retryTimer);
+    const remaining = () => budgetMs - (this.clock.now() - started);
+    this.clock.clearTimeout(this.retryTimer);
     this.readiness.beginShutdown();
     this.http?.drain();
-    if (!(await settlesWithin(this.limiter.stop(), remaining()))) {
+    if (!(await settlesWithin(this.limiter.stop(), remaining(), this.clock))) {
       this.options.logger.warn('Kit calls still running at the shutdown deadline');
     }
     if (this.http && !(await this.http.closed(remaining()))) {
       this.options.logger.warn('requests still running at the shutdown deadline; their connections were closed');
     }
     await this.audit?.close();
-    this.redis?.disconnect();
+    await this.redis?.close();
   }
 }
 
 /** Whether `p` settled within `ms`; never rejects and leaves no timer behind. */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
+async function settlesWithin(p: Promise<unknown>, ms: number, clock: Clock): Promise<boolean> {
+  let timer: TimerHandle | undefined;
   const expired = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    timer = clock.setTimeout(() => resolve(false), Math.max(0, ms));
   });
   try {
     return await Promise.race([
@@ -302,6 +330,6 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
       expired,
     ]);
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
   }
 }

@@ -1,6 +1,8 @@
 import { createInterface } from 'node:readline';
 import { KitClient } from '../../src/kit/client';
 import { createKitLimiter } from '../../src/kit/limiter';
+import { sharedSlots } from '../../src/kit/slots';
+import { RedisLink } from '../../src/redis/redisLink';
 
 // One replica for the two-process limiter benchmark: joins the Redis-shared limiter, prints "ready", waits for
 // "go" on stdin, then keeps CONCURRENCY callers busy until DURATION_MS is over and prints a JSON summary.
@@ -11,12 +13,16 @@ async function main(): Promise<void> {
     if (!v) throw new Error(`${name} is required`);
     return v;
   };
+  const link = new RedisLink({ url: env('REDIS_URL') });
+  if (!(await link.waitHealthy(10_000))) throw new Error(`Redis does not answer: ${link.detail}`);
+  const id = env('LIMITER_ID');
+  const windowMs = Number(env('WINDOW_MS'));
+  // No fallback: a replica that lost Redis must fail loudly here, not quietly book on its own.
   const limiter = createKitLimiter({
-    id: env('LIMITER_ID'),
+    id,
     budget: Number(env('BUDGET')),
-    windowMs: Number(env('WINDOW_MS')),
-    redisUrl: env('REDIS_URL'),
-    onError: (e) => process.stderr.write(`limiter error: ${(e as Error).message}\n`),
+    windowMs,
+    slots: sharedSlots(link, { id, windowMs, fallbackReplicas: 0 }),
   });
   let rateLimitedSeen = 0;
   const client = new KitClient({
@@ -27,7 +33,6 @@ async function main(): Promise<void> {
       if (r.status === 429) rateLimitedSeen++;
     },
   });
-  await limiter.ready();
   process.stdout.write('ready\n');
   await new Promise<void>((resolve) => {
     const rl = createInterface({ input: process.stdin });
@@ -54,6 +59,7 @@ async function main(): Promise<void> {
   await Promise.all(Array.from({ length: Number(env('CONCURRENCY')) }, caller));
   process.stdout.write(`${JSON.stringify({ ok, failed, rateLimitedSeen })}\n`);
   await limiter.stop();
+  await link.close();
 }
 
 main().then(

@@ -1,5 +1,5 @@
 // The typed error family for everything that goes wrong talking to Kit. Raised by the Kit client only;
-// translated into SCIM errors once, in src/scim/errors.ts.
+// translated into SCIM errors once, in src/scim/errorTable.ts.
 
 export interface KitErrorInit {
   status?: number;
@@ -49,6 +49,18 @@ export class KitRateLimitedError extends KitError {}
 
 /** 5xx, 413 (bulk queue full), timeouts and connection resets that outlasted our retries; or shutdown. */
 export class KitUnavailableError extends KitError {}
+
+/**
+ * The rate limiter every replica shares (through Redis) could not book a slot, and no per-replica fallback is
+ * configured: nothing was sent to Kit, and Kit itself may be fine.
+ */
+export class KitLimiterUnavailableError extends KitUnavailableError {
+  constructor(reason: string) {
+    super(`The shared Kit rate limiter is unavailable (${reason}); the call was not sent to Kit`, {
+      retryAfterMs: 5000,
+    });
+  }
+}
 
 /**
  * Kit accepted a write but its echo shows a value that did not stick: Kit silently drops values for custom

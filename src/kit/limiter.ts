@@ -1,29 +1,27 @@
 import { createHash } from 'node:crypto';
-import Bottleneck from 'bottleneck';
-import Redis from 'ioredis';
+import { type Clock, systemClock, type TimerHandle } from '../clock';
 import type { KitCredentials } from '../config';
-import { KitRateLimitedError, KitUnavailableError } from './errors';
+import { KitLimiterUnavailableError, KitRateLimitedError, KitUnavailableError } from './errors';
 import { type LimiterPriority, PRIORITIES, PriorityLanes } from './priorityLanes';
+import { LocalSlotBook, type SlotBook } from './slots';
 import { KIT_WINDOW_MS, spacingMs } from './spacing';
 
 export type { LimiterPriority } from './priorityLanes';
 
 /*
- * One limiter per Kit credential, shared by every client in the process and, through Redis, by every replica.
+ * One limiter per Kit credential, shared by every client in the process and, through a shared slot book in
+ * Redis (slots.ts), by every replica.
  *
  * Two layers:
- * - Bottleneck owns the *spacing*: minTime = spacingMs(budget, window) between call starts (see spacing.ts for why
- *   that holds in any rolling window). In Redis mode its Lua scripts advance one shared `nextRequest`, so the
- *   spacing holds across processes.
- * - In front of it, our own priority lanes own *admission*. Bottleneck registers every queued job at once when
- *   only minTime is set (each gets its future slot immediately), which would make priorities meaningless and
- *   leave no way to withdraw a job whose caller gave up without burning its slot. So only `lookahead` jobs per
- *   process are handed to Bottleneck at a time; the rest wait in the lanes, where a newer interactive call
- *   overtakes older background work and an expired call simply leaves.
+ * - The slot book owns the *spacing*: consecutive call starts are spacingMs(budget, window) apart (see
+ *   spacing.ts for why that holds in any rolling window).
+ * - In front of it, our own priority lanes own *admission*. Only `lookahead` calls per process hold a booked slot
+ *   at a time; the rest wait in the lanes, where a newer interactive call overtakes older background work and an
+ *   expired call simply leaves without burning a slot of Kit's budget.
  *
- * A 429's Retry-After pauses admission for everyone sharing the limiter (published through Bottleneck's own
- * pub/sub, plus a Redis key for processes that start during the pause). Policy (whether to retry) lives in
- * retry.ts; the limiter only provides the mechanism: pauseFor() and the 'retry' lane.
+ * A 429's Retry-After pauses admission for everyone sharing the limiter (the slot book carries the pause to the
+ * other replicas). Policy (whether to retry) lives in retry.ts; the limiter only provides the mechanism:
+ * pauseFor() and the 'retry' lane. Every wait runs on the injected clock, so tests book slots on a test clock.
  */
 
 export interface KitLimiterOptions {
@@ -34,21 +32,18 @@ export interface KitLimiterOptions {
   windowMs?: number;
   /** Margin between our clock and Kit's; see spacing.ts. */
   safetyMs?: number;
-  /** Share the limiter with every process using the same id (Bottleneck clustering over ioredis). */
-  redisUrl?: string;
-  /** Jobs per process handed to Bottleneck ahead of their slot. 1 keeps priority inversion to one slot. */
+  /**
+   * Where slots are booked; by default a LocalSlotBook for this process. Pass a SharedSlotBook (built with the
+   * same spacing: use spacingMs()) to share the budget with other replicas.
+   */
+  slots?: (spacingMs: number, clock: Clock) => SlotBook;
+  /** Calls per process holding a booked slot ahead of time. 1 keeps priority inversion to one slot. */
   lookahead?: number;
-  /** Idle time after which the limiter's Redis keys expire. */
-  redisKeyTtlMs?: number;
-  /** A call fails (KitUnavailableError, nothing sent) when Redis is not reachable within this at start. */
-  redisReadyTimeoutMs?: number;
   /** Called when a call leaves the queue for Kit, with how long it waited. */
   onWait?: (waitedMs: number, priority: LimiterPriority) => void;
   /** Called whenever the number of queued calls changes. */
   onQueue?: (depth: number) => void;
-  /** Bottleneck/Redis trouble that does not belong to one call. */
-  onError?: (error: unknown) => void;
-  now?: () => number;
+  clock?: Clock;
 }
 
 export interface ScheduleOptions {
@@ -62,7 +57,7 @@ export interface LimiterCounts {
   /** Calls waiting in our lanes. */
   queued: number;
   byPriority: Record<LimiterPriority, number>;
-  /** Calls handed to Bottleneck, waiting for their slot. */
+  /** Calls holding a booked slot, waiting for it to come. */
   committed: number;
   /** Calls talking to Kit right now. */
   running: number;
@@ -76,11 +71,12 @@ export interface KitLimiter {
   readonly windowMs: number;
   /** The enforced gap between call starts. */
   readonly spacingMs: number;
-  ready(): Promise<void>;
   schedule<T>(run: () => Promise<T>, opts?: ScheduleOptions): Promise<T>;
   /** Pause every sharer of this limiter for at least `ms` (a 429's Retry-After). */
   pauseFor(ms: number): void;
   counts(): LimiterCounts;
+  /** Whether slots are booked with the other replicas right now (false: local only, or the Redis fallback). */
+  readonly shared: boolean;
   /** Queued calls reject with a retryable KitUnavailableError; calls already talking to Kit finish. */
   stop(): Promise<void>;
 }
@@ -101,23 +97,6 @@ export function limiterIdFor(baseUrl: string, credentials: KitCredentials, names
   return `${namespace}-${digest.slice(0, 24)}`;
 }
 
-/** The Redis key holding a cross-process pause; `b_<id>_` so it is cleaned up with Bottleneck's own keys. */
-export function pauseKeyFor(id: string): string {
-  return `b_${id}_kit_pause`;
-}
-
-// Keeps the longer of the current and the requested pause, atomically.
-const EXTEND_PAUSE_LUA = `
-local current = redis.call('PTTL', KEYS[1])
-local wanted = tonumber(ARGV[1])
-if current < wanted then
-  redis.call('SET', KEYS[1], '1', 'PX', wanted)
-  return wanted
-end
-return current`;
-
-const PAUSE_MESSAGE = 'pause:';
-
 interface Entry {
   priority: LimiterPriority;
   run: () => Promise<unknown>;
@@ -125,12 +104,13 @@ interface Entry {
   reject: (error: unknown) => void;
   enqueuedAt: number;
   state: 'queued' | 'committed' | 'running' | 'settled';
-  timer?: NodeJS.Timeout;
+  timer?: TimerHandle;
+  slotTimer?: TimerHandle;
   signal?: AbortSignal;
   onAbort?: () => void;
 }
 
-class BottleneckKitLimiter implements KitLimiter {
+class KitRateLimiter implements KitLimiter {
   readonly id: string;
   readonly budget: number;
   readonly windowMs: number;
@@ -140,16 +120,13 @@ class BottleneckKitLimiter implements KitLimiter {
   private readonly committedEntries = new Set<Entry>();
   private running = 0;
   private pausedUntil = 0;
-  private resumeTimer?: NodeJS.Timeout;
+  private resumeTimer?: TimerHandle;
   private stopped = false;
   private stopping?: Promise<void>;
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly lookahead: number;
-  private readonly now: () => number;
-  private readonly bottleneck: Bottleneck;
-  private readonly redis?: Redis;
-  private readonly connection?: Bottleneck.IORedisConnection;
-  private readonly readyPromise: Promise<void>;
-  private isReady = false;
+  private readonly clock: Clock;
+  private readonly slots: SlotBook;
 
   constructor(private readonly opts: KitLimiterOptions) {
     this.id = opts.id;
@@ -157,55 +134,12 @@ class BottleneckKitLimiter implements KitLimiter {
     this.windowMs = opts.windowMs ?? KIT_WINDOW_MS;
     this.spacingMs = spacingMs({ budget: opts.budget, windowMs: this.windowMs, safetyMs: opts.safetyMs });
     this.lookahead = Math.max(1, opts.lookahead ?? 1);
-    this.now = opts.now ?? Date.now;
-
-    if (opts.redisUrl) {
-      this.redis = new Redis(opts.redisUrl, {
-        lazyConnect: false,
-        // Keep reconnecting while we run; stop once stop() was called so shutdown does not linger.
-        retryStrategy: (times) => (this.stopped ? null : Math.min(times * 200, 2000)),
-      });
-      // Bottleneck 2.19 predates ioredis 5: hand it both the module and our client rather than letting it
-      // eval-require its own copy. It duplicates the client for its pub/sub subscriber.
-      this.connection = new Bottleneck.IORedisConnection({ Redis, client: this.redis });
-      this.connection.on('error', (e) => this.opts.onError?.(e));
-      this.bottleneck = new Bottleneck({
-        id: this.id,
-        datastore: 'ioredis',
-        connection: this.connection,
-        minTime: this.spacingMs,
-        clearDatastore: false,
-        timeout: opts.redisKeyTtlMs ?? 60 * 60_000,
-      });
-    } else {
-      this.bottleneck = new Bottleneck({ id: this.id, minTime: this.spacingMs });
-    }
-    this.bottleneck.on('error', (e) => this.opts.onError?.(e));
-    this.bottleneck.on('message', (message: string) => {
-      if (message.startsWith(PAUSE_MESSAGE)) this.extendPause(Number(message.slice(PAUSE_MESSAGE.length)));
-    });
-
-    this.readyPromise = this.bottleneck
-      .ready()
-      .then(async () => {
-        if (this.redis) {
-          // Settings persist in Redis across restarts; ours (e.g. a lowered budget) win.
-          await this.bottleneck.updateSettings({ minTime: this.spacingMs });
-          const remaining = await this.redis.pttl(pauseKeyFor(this.id));
-          if (remaining > 0) this.extendPause(remaining);
-        }
-        this.isReady = true;
-      })
-      .catch((e) => {
-        this.opts.onError?.(e);
-        throw limiterFailure(e);
-      });
-    // Callers observe failures through schedule(); keep the rejection from being "unhandled" meanwhile.
-    this.readyPromise.catch(() => {});
+    this.clock = opts.clock ?? systemClock;
+    this.slots = opts.slots ? opts.slots(this.spacingMs, this.clock) : new LocalSlotBook(this.spacingMs, this.clock);
   }
 
-  ready(): Promise<void> {
-    return this.readyPromise;
+  get shared(): boolean {
+    return this.slots.shared;
   }
 
   schedule<T>(run: () => Promise<T>, opts: ScheduleOptions = {}): Promise<T> {
@@ -217,7 +151,7 @@ class BottleneckKitLimiter implements KitLimiter {
         run,
         resolve: resolve as (v: unknown) => void,
         reject,
-        enqueuedAt: this.now(),
+        enqueuedAt: this.clock.now(),
         state: 'queued',
         signal: opts.signal,
       };
@@ -228,7 +162,7 @@ class BottleneckKitLimiter implements KitLimiter {
           this.pauseRemaining() +
           Math.max(0, this.lanes.ahead(priority) + this.committedEntries.size - 1) * this.spacingMs;
         if (earliest > opts.maxWaitMs) return reject(this.tooLong(priority, opts.maxWaitMs));
-        entry.timer = setTimeout(() => this.expire(entry, opts.maxWaitMs!), Math.max(0, opts.maxWaitMs));
+        entry.timer = this.clock.setTimeout(() => this.expire(entry, opts.maxWaitMs!), opts.maxWaitMs);
       }
       if (opts.signal) {
         entry.onAbort = () => this.withdraw(entry, aborted());
@@ -243,11 +177,7 @@ class BottleneckKitLimiter implements KitLimiter {
   pauseFor(ms: number): void {
     if (!(ms > 0) || this.stopped) return;
     this.extendPause(ms);
-    // Everyone on this limiter id hears it, this process included (harmless: extendPause keeps the max).
-    this.bottleneck.publish(`${PAUSE_MESSAGE}${Math.ceil(ms)}`).catch((e) => this.opts.onError?.(e));
-    this.redis
-      ?.eval(EXTEND_PAUSE_LUA, 1, pauseKeyFor(this.id), String(Math.ceil(ms)))
-      .catch((e) => this.opts.onError?.(e));
+    this.slots.pause(Math.ceil(ms));
   }
 
   counts(): LimiterCounts {
@@ -267,17 +197,16 @@ class BottleneckKitLimiter implements KitLimiter {
   stop(): Promise<void> {
     if (this.stopping) return this.stopping;
     this.stopped = true;
-    clearTimeout(this.resumeTimer);
+    this.clock.clearTimeout(this.resumeTimer);
     for (const entry of this.lanes.drain()) this.settle(entry, undefined, shuttingDown());
-    for (const entry of this.committedEntries) this.settle(entry, undefined, shuttingDown());
+    for (const entry of this.committedEntries) {
+      this.clock.clearTimeout(entry.slotTimer);
+      this.settle(entry, undefined, shuttingDown());
+    }
     this.committedEntries.clear();
     this.opts.onQueue?.(0);
-    this.stopping = (async () => {
-      // Drops whatever Bottleneck still holds (already rejected above) and waits for calls in flight.
-      await this.bottleneck.stop({ dropWaitingJobs: true }).catch(() => {});
-      // quit() would wait for a Redis that never answered; then just drop the sockets.
-      await this.connection?.disconnect(this.isReady).catch(() => {});
-    })();
+    // Calls already talking to Kit finish, so no write is cut in half.
+    this.stopping = Promise.allSettled([...this.inFlight]).then(() => undefined);
     return this.stopping;
   }
 
@@ -297,42 +226,24 @@ class BottleneckKitLimiter implements KitLimiter {
   private commit(entry: Entry): void {
     entry.state = 'committed';
     this.committedEntries.add(entry);
-    this.whenReady()
-      .then(() =>
-        this.bottleneck.schedule({ priority: PRIORITIES.indexOf(entry.priority) }, () => this.dispatch(entry)),
-      )
-      .catch((e) => {
-        // Bottleneck dropped the job (stop) or Redis failed: it never reached Kit.
+    this.slots.book().then(
+      (delayMs) => {
+        if (entry.state !== 'committed') {
+          // Withdrawn while booking: the slot goes unused.
+          if (this.committedEntries.delete(entry)) this.pump();
+          return;
+        }
+        entry.slotTimer = this.clock.setTimeout(() => void this.dispatch(entry), delayMs);
+      },
+      (e) => {
+        // No slot could be booked (the shared limiter is away and no fallback is allowed): nothing was sent.
         if (this.committedEntries.delete(entry)) this.pump();
         this.settle(entry, undefined, this.stopped ? shuttingDown(e) : limiterFailure(e));
-      });
+      },
+    );
   }
 
-  /**
-   * ioredis keeps reconnecting and Bottleneck waits for it without a deadline; a call should rather fail
-   * (503 to the IdP) than hang until its maxWaitMs when Redis is away at start-up.
-   */
-  private whenReady(): Promise<void> {
-    if (this.isReady) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(limiterFailure(new Error('Redis did not answer in time'))),
-        this.opts.redisReadyTimeoutMs ?? 5000,
-      );
-      this.readyPromise.then(
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
-    });
-  }
-
-  /** Runs in Bottleneck's slot: the only place a call leaves for Kit. */
+  /** Runs in the booked slot: the only place a call leaves for Kit. */
   private async dispatch(entry: Entry): Promise<void> {
     this.committedEntries.delete(entry);
     if (entry.state !== 'committed') {
@@ -350,13 +261,16 @@ class BottleneckKitLimiter implements KitLimiter {
     entry.state = 'running';
     this.clearWatchers(entry);
     this.running++;
-    this.opts.onWait?.(this.now() - entry.enqueuedAt, entry.priority);
+    this.opts.onWait?.(this.clock.now() - entry.enqueuedAt, entry.priority);
     this.pump(); // book the next slot while this call is in flight
+    const call = (async () => entry.run())();
+    this.inFlight.add(call);
     try {
-      this.settle(entry, await entry.run());
+      this.settle(entry, await call);
     } catch (e) {
       this.settle(entry, undefined, e);
     } finally {
+      this.inFlight.delete(call);
       this.running--;
     }
   }
@@ -382,7 +296,7 @@ class BottleneckKitLimiter implements KitLimiter {
   }
 
   private clearWatchers(entry: Entry): void {
-    clearTimeout(entry.timer);
+    this.clock.clearTimeout(entry.timer);
     if (entry.onAbort) entry.signal?.removeEventListener('abort', entry.onAbort);
   }
 
@@ -398,16 +312,16 @@ class BottleneckKitLimiter implements KitLimiter {
 
   private extendPause(ms: number): void {
     if (!(ms > 0)) return;
-    this.pausedUntil = Math.max(this.pausedUntil, this.now() + ms);
+    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
   }
 
   private pauseRemaining(): number {
-    return Math.max(0, this.pausedUntil - this.now());
+    return Math.max(0, this.pausedUntil - this.clock.now());
   }
 
   private resumeIn(ms: number): void {
-    clearTimeout(this.resumeTimer);
-    this.resumeTimer = setTimeout(() => this.pump(), ms);
+    this.clock.clearTimeout(this.resumeTimer);
+    this.resumeTimer = this.clock.setTimeout(() => this.pump(), ms);
   }
 }
 
@@ -420,10 +334,7 @@ function shuttingDown(cause?: unknown): KitUnavailableError {
 
 function limiterFailure(cause: unknown): KitUnavailableError {
   if (cause instanceof KitUnavailableError) return cause;
-  return new KitUnavailableError('The shared Kit rate limiter is unavailable; the call was not sent', {
-    retryAfterMs: 5000,
-    cause: sanitised(cause),
-  });
+  return new KitLimiterUnavailableError(sanitised(cause).message);
 }
 
 function aborted(): KitUnavailableError {
@@ -435,5 +346,5 @@ function sanitised(e: unknown): Error {
 }
 
 export function createKitLimiter(options: KitLimiterOptions): KitLimiter {
-  return new BottleneckKitLimiter(options);
+  return new KitRateLimiter(options);
 }

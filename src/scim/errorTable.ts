@@ -3,6 +3,7 @@ import {
   KitAuthError,
   KitError,
   KitFieldNotStoredError,
+  KitLimiterUnavailableError,
   KitNotFoundError,
   KitRateLimitedError,
   KitRequestError,
@@ -55,6 +56,15 @@ const kitRules: KitRule[] = [
       new ScimTooManyRequests(
         'Kit’s rate limit (calls per rolling minute) is exhausted for longer than this request may wait; retry after the given delay.',
         retryAfterSeconds(e.retryAfterMs, 30),
+        e,
+      ),
+  ],
+  [
+    KitLimiterUnavailableError,
+    (e: KitLimiterUnavailableError) =>
+      new ScimServiceUnavailable(
+        'The shared rate limiter (Redis) that keeps every replica within Kit’s budget is unavailable; nothing was sent to Kit and Kit itself may be fine. Retry later.',
+        retryAfterSeconds(e.retryAfterMs, 5),
         e,
       ),
   ],

@@ -1,20 +1,32 @@
-import { KitRateLimitedError, KitUnavailableError } from '../../src/kit/errors';
-import { createKitLimiter, type KitLimiter, limiterIdFor } from '../../src/kit/limiter';
+import { KitLimiterUnavailableError, KitRateLimitedError, KitUnavailableError } from '../../src/kit/errors';
+import { createKitLimiter, type KitLimiter, type KitLimiterOptions, limiterIdFor } from '../../src/kit/limiter';
+import { LocalSlotBook } from '../../src/kit/slots';
 import { maxInWindow } from '../../src/kit/spacing';
+import { ManualClock } from '../support/clock';
 
-// The limiter on its own (no HTTP): ordering, waiting, withdrawing and stopping, at short windows.
+// The limiter on its own, on a test clock: every assertion is about booked slot times, counts and order.
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let clock: ManualClock;
 let seq = 0;
 const limiters: KitLimiter[] = [];
-function limiter(budget: number, windowMs: number, safetyMs = 0) {
-  const l = createKitLimiter({ id: `unit-${process.pid}-${++seq}`, budget, windowMs, safetyMs });
+function limiter(budget: number, windowMs: number, safetyMs = 0, extra: Partial<KitLimiterOptions> = {}) {
+  const l = createKitLimiter({ id: `unit-${++seq}`, budget, windowMs, safetyMs, clock, ...extra });
   limiters.push(l);
   return l;
 }
-afterEach(async () => {
-  await Promise.all(limiters.splice(0).map((l) => l.stop()));
+beforeEach(() => {
+  clock = new ManualClock();
 });
+afterEach(async () => {
+  const stopping = Promise.all(limiters.splice(0).map((l) => l.stop()));
+  await clock.runAll();
+  await stopping;
+});
+
+/** Schedules `n` calls that record the clock when they start. */
+function burst(l: KitLimiter, n: number, starts: number[], opts = {}) {
+  return Array.from({ length: n }, () => l.schedule(async () => void starts.push(clock.now()), opts));
+}
 
 describe('limiterIdFor', () => {
   it('is stable per credential and never contains it', () => {
@@ -30,16 +42,29 @@ describe('limiterIdFor', () => {
 });
 
 describe('spacing', () => {
-  it('starts calls no closer than the spacing, so a burst stays within budget per window', async () => {
+  it('books slots exactly one spacing apart, so a burst stays within budget per window', async () => {
     const l = limiter(5, 500, 25); // 105 ms apart
     expect(l.spacingMs).toBe(105);
+    const t0 = clock.now();
     const starts: number[] = [];
-    await Promise.all(Array.from({ length: 11 }, () => l.schedule(async () => void starts.push(Date.now()))));
-    starts.sort((a, b) => a - b);
-    // Booked slots are exactly 105 ms apart; a timer firing late can only shorten one gap by its lateness.
-    expect(starts[starts.length - 1] - starts[0]).toBeGreaterThanOrEqual(10 * 105 - 5);
-    for (let i = 1; i < starts.length; i++) expect(starts[i] - starts[i - 1]).toBeGreaterThanOrEqual(105 - 25);
-    expect(maxInWindow(starts, 500)).toBeLessThanOrEqual(5);
+    const all = Promise.all(burst(l, 11, starts));
+    await clock.runAll();
+    await all;
+    expect(starts.map((s) => s - t0)).toEqual(Array.from({ length: 11 }, (_, i) => i * 105));
+    expect(maxInWindow(starts, 500)).toBe(5);
+  });
+
+  it('an idle limiter starts the next call at once', async () => {
+    const l = limiter(5, 500, 25);
+    const starts: number[] = [];
+    const first = burst(l, 1, starts);
+    await clock.runAll();
+    await Promise.all(first);
+    await clock.advance(10_000);
+    const second = burst(l, 1, starts);
+    await clock.advance(0);
+    await Promise.all(second);
+    expect(starts[1] - starts[0]).toBe(10_000);
   });
 });
 
@@ -48,96 +73,118 @@ describe('priorities', () => {
     const l = limiter(100, 2000); // 20 ms apart
     const order: string[] = [];
     const job = (name: string) => async () => void order.push(name);
-    const all = [...Array.from({ length: 6 }, (_, i) => l.schedule(job(`bg${i}`), { priority: 'background' }))];
-    await sleep(5); // bg0 is on its way, bg1 booked
+    const all = Array.from({ length: 6 }, (_, i) => l.schedule(job(`bg${i}`), { priority: 'background' }));
+    await clock.advance(5); // bg0 ran at once, bg1 holds the next slot
     all.push(l.schedule(job('int0'), { priority: 'interactive' }));
     all.push(l.schedule(job('int1'), { priority: 'interactive' }));
     all.push(l.schedule(job('retry0'), { priority: 'retry' }));
+    await clock.runAll();
     await Promise.all(all);
-    expect(order.indexOf('retry0')).toBeLessThan(order.indexOf('int0'));
-    expect(order.indexOf('int0')).toBeLessThan(order.indexOf('int1'));
-    // At most the one background call already booked (lookahead 1) runs before them.
-    expect(order.indexOf('int1')).toBeLessThan(order.indexOf('bg3'));
-    expect(order.filter((n) => n.startsWith('bg'))).toEqual(['bg0', 'bg1', 'bg2', 'bg3', 'bg4', 'bg5']);
+    expect(order).toEqual(['bg0', 'bg1', 'retry0', 'int0', 'int1', 'bg2', 'bg3', 'bg4', 'bg5']);
   });
 });
 
 describe('maxWaitMs', () => {
-  it('rejects with KitRateLimitedError and a Retry-After, and the call never runs', async () => {
+  it('withdraws a queued call at its deadline with a Retry-After; it never runs', async () => {
     const l = limiter(2, 1000); // 500 ms apart
     const ran: string[] = [];
     const first = l.schedule(async () => void ran.push('a'));
     const second = l.schedule(async () => void ran.push('b'));
-    // Fits the optimistic estimate, misses in practice: withdrawn by its timer.
-    const third = l.schedule(async () => void ran.push('c'), { maxWaitMs: 200 });
-    await expect(third).rejects.toBeInstanceOf(KitRateLimitedError);
-    await expect(third).rejects.toMatchObject({ retryAfterMs: expect.any(Number) });
+    // Fits the optimistic estimate (one slot ahead = 500 ms > 200 ms? no: a runs now, b holds 500 ms) → queued.
+    const third = l.schedule(async () => void ran.push('c'), { maxWaitMs: 600 });
+    const outcome = third.catch((e) => e);
+    await clock.advance(600);
+    const err = await outcome;
+    expect(err).toBeInstanceOf(KitRateLimitedError);
+    expect(err.retryAfterMs).toBe(500);
+    await clock.runAll();
     await Promise.all([first, second]);
-    await sleep(600);
     expect(ran).toEqual(['a', 'b']);
     expect(l.counts()).toMatchObject({ queued: 0, committed: 0, running: 0 });
   });
 
-  it('fails fast when the queue ahead already outlasts the wait', async () => {
+  it('fails fast, before any time passes, when the queue ahead already outlasts the wait', async () => {
     const l = limiter(2, 1000);
-    const queued = Array.from({ length: 4 }, () => l.schedule(async () => {}, { priority: 'background' }));
-    const started = Date.now();
+    const queued = Array.from({ length: 4 }, () =>
+      l.schedule(async () => {}, { priority: 'background' }).catch((e) => e),
+    );
+    const before = clock.now();
     const err = await l.schedule(async () => {}, { priority: 'background', maxWaitMs: 300 }).catch((e) => e);
-    // Failing fast means not sitting out the 300 ms maxWaitMs first.
-    expect(Date.now() - started).toBeLessThan(300);
+    expect(clock.now()).toBe(before);
     expect(err).toBeInstanceOf(KitRateLimitedError);
     expect(err.retryAfterMs).toBeGreaterThanOrEqual(1500);
-    await l.stop();
-    await Promise.allSettled(queued);
+    const stopped = l.stop();
+    await clock.runAll();
+    await stopped;
+    expect((await Promise.all(queued)).filter((e) => e instanceof KitUnavailableError)).toHaveLength(4);
   });
 
-  it('also withdraws a call already booked in Bottleneck', async () => {
+  it('also withdraws a call that already holds a booked slot; the slot goes unused', async () => {
     const l = limiter(1, 1000); // 1 s apart
     const ran: string[] = [];
-    await l.schedule(async () => void ran.push('a'));
-    // Booked immediately (nothing queued ahead) for a slot ~1 s away.
-    const late = l.schedule(async () => void ran.push('b'), { maxWaitMs: 100 });
+    const a = l.schedule(async () => void ran.push('a'));
+    await clock.advance(0);
+    await a;
+    const late = l.schedule(async () => void ran.push('b'), { maxWaitMs: 100 }).catch((e) => e);
+    await clock.advance(0);
     expect(l.counts().committed).toBe(1);
-    await expect(late).rejects.toBeInstanceOf(KitRateLimitedError);
-    await sleep(1000);
+    await clock.advance(100);
+    expect(await late).toBeInstanceOf(KitRateLimitedError);
+    await clock.runAll();
     expect(ran).toEqual(['a']);
+    // The withdrawn slot was spent: the next call books the one after it.
+    const starts: number[] = [];
+    const next = burst(l, 1, starts);
+    await clock.runAll();
+    await Promise.all(next);
+    expect(starts).toEqual([clock.now()]);
   });
 });
 
 describe('pauseFor', () => {
   it('holds every queued call until the pause ends', async () => {
-    const l = limiter(100, 1000);
-    await l.schedule(async () => {});
-    const paused = Date.now();
+    const l = limiter(100, 1000); // 10 ms apart
+    const warm = l.schedule(async () => {});
+    await clock.advance(0);
+    await warm;
+    const paused = clock.now();
     l.pauseFor(300);
-    expect(l.counts().pausedForMs).toBeGreaterThan(250);
+    expect(l.counts().pausedForMs).toBe(300);
     const starts: number[] = [];
-    await Promise.all(Array.from({ length: 3 }, () => l.schedule(async () => void starts.push(Date.now()))));
-    expect(Math.min(...starts) - paused).toBeGreaterThanOrEqual(295);
+    const all = burst(l, 3, starts);
+    await clock.runAll();
+    await Promise.all(all);
+    expect(starts.map((s) => s - paused)).toEqual([300, 310, 320]);
   });
 });
 
 describe('stop', () => {
   it('rejects queued calls with a retryable KitUnavailableError and lets the running one finish', async () => {
     const l = limiter(2, 1000);
+    let release!: () => void;
     let finished = false;
     const running = l.schedule(async () => {
-      await sleep(150);
+      await new Promise<void>((r) => {
+        release = r;
+      });
       finished = true;
       return 'done';
     });
     const queued = Array.from({ length: 3 }, () => l.schedule(async () => 'never'));
-    await sleep(20);
+    await clock.advance(20);
     const stopped = l.stop();
     for (const q of queued) {
       const e = await q.catch((x) => x);
       expect(e).toBeInstanceOf(KitUnavailableError);
       expect(e.retryAfterMs).toBeGreaterThan(0);
     }
+    expect(finished).toBe(false);
+    release();
     await stopped;
     expect(finished).toBe(true);
     await expect(running).resolves.toBe('done');
     await expect(l.schedule(async () => 'late')).rejects.toBeInstanceOf(KitUnavailableError);
+    expect(clock.pending).toBe(0);
   });
 });
 
@@ -145,39 +192,40 @@ describe('abort signal', () => {
   it('withdraws a queued call when the caller aborts', async () => {
     const l = limiter(1, 1000);
     const ran: string[] = [];
-    await l.schedule(async () => void ran.push('a'));
+    const a = l.schedule(async () => void ran.push('a'));
+    await clock.advance(0);
+    await a;
     const ac = new AbortController();
     const p = l.schedule(async () => void ran.push('b'), { signal: ac.signal });
     ac.abort();
     await expect(p).rejects.toBeInstanceOf(KitUnavailableError);
-    await sleep(1050);
+    await clock.runAll();
     expect(ran).toEqual(['a']);
   });
 });
 
-describe('Redis unreachable', () => {
-  it('fails calls with KitUnavailableError instead of hanging, and sends nothing', async () => {
-    const errors: unknown[] = [];
-    const l = createKitLimiter({
-      id: `unit-dead-redis-${process.pid}`,
-      budget: 10,
-      windowMs: 1000,
-      redisUrl: 'redis://127.0.0.1:1',
-      redisReadyTimeoutMs: 300,
-      onError: (e) => errors.push(e),
+describe('a slot book that cannot book', () => {
+  it('fails the call with KitLimiterUnavailableError, sends nothing, and serves the next one', async () => {
+    let failNext = 1;
+    const l = limiter(10, 1000, 0, {
+      slots: (spacing, c) => {
+        const local = new LocalSlotBook(spacing, c);
+        return {
+          shared: true,
+          pause: (ms: number) => local.pause(ms),
+          book: () =>
+            failNext-- > 0 ? Promise.reject(new KitLimiterUnavailableError('Redis timed out')) : local.book(),
+        };
+      },
     });
-    limiters.push(l);
-    let ran = false;
-    const started = Date.now();
-    const err = await l
-      .schedule(async () => {
-        ran = true;
-      })
-      .catch((e) => e);
-    expect(err).toBeInstanceOf(KitUnavailableError);
-    expect(err.retryAfterMs).toBeGreaterThan(0);
-    // Not hanging until the call's maxWaitMs: the Redis ready timeout (300 ms) decides.
-    expect(Date.now() - started).toBeLessThan(5000);
-    expect(ran).toBe(false);
+    const ran: string[] = [];
+    const first = l.schedule(async () => void ran.push('a')).catch((e) => e);
+    const second = l.schedule(async () => void ran.push('b'));
+    await clock.runAll();
+    const err = await first;
+    expect(err).toBeInstanceOf(KitLimiterUnavailableError);
+    expect(err.message).toMatch(/shared Kit rate limiter/);
+    await second;
+    expect(ran).toEqual(['b']);
   });
 });

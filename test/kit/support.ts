@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { KitClient, type KitClientOptions } from '../../src/kit/client';
 import { createKitLimiter, type KitLimiter } from '../../src/kit/limiter';
 import type { KitCallRecord } from '../../src/kit/types';
@@ -8,7 +9,7 @@ import type { KitSandbox } from '../../src/sandbox';
 export const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 let seq = 0;
-export const uniqueId = (name: string) => `${name}-${process.pid}-${Date.now().toString(36)}-${++seq}`;
+export const uniqueId = (name: string) => `${name}-${process.pid}-${randomBytes(4).toString('hex')}-${++seq}`;
 
 export interface Harness {
   client: KitClient;
@@ -19,10 +20,10 @@ export interface Harness {
 
 export function harness(
   sb: KitSandbox,
-  opts: Partial<KitClientOptions> & { budget?: number; windowMs?: number } = {},
+  opts: Partial<KitClientOptions> & { budget?: number; windowMs?: number; safetyMs?: number } = {},
 ): Harness {
-  const { budget = 120, windowMs = 1000, ...clientOpts } = opts;
-  const limiter = createKitLimiter({ id: uniqueId('kit-test'), budget, windowMs });
+  const { budget = 120, windowMs = 1000, safetyMs, ...clientOpts } = opts;
+  const limiter = createKitLimiter({ id: uniqueId('kit-test'), budget, windowMs, safetyMs });
   const records: KitCallRecord[] = [];
   const delays: number[] = [];
   const client = new KitClient({

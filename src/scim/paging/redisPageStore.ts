@@ -1,22 +1,46 @@
-import type Redis from 'ioredis';
+import { randomInt } from 'node:crypto';
+import type { RedisLink } from '../../redis/redisLink';
 import type { CacheScope, PageStore } from './pageStore';
 
 // Walk state and Kit pages in Redis, so any replica behind the load balancer can serve the next page of a
 // walk another replica started. Memory is bounded in time: every entry expires after its TTL (a page holds at
 // most 1,000 subscribers), and an operator can cap Redis itself (maxmemory + allkeys-lru) on top.
 //
-// Fail safe: when Redis errors, this store serves no cache at all — reads miss, writes are dropped, and every
-// generation read is unique so nothing cached locally is ever reused. Answers stay exact; they just cost the
-// Kit calls a cold walk costs, until Redis answers again.
+// Fail safe: while Redis is away (the link says so at once, see redisLink.ts), this store serves no cache at
+// all — reads miss, writes are dropped, and every generation read is unique so nothing cached locally is ever
+// reused. Answers stay exact; they just cost the Kit calls a cold walk costs, until Redis answers again.
+//
+// Heals without a restart:
+// - a generation bump that could not be written is remembered and written as soon as Redis answers; until
+//   then this replica uses no cache, so a write it made is never hidden behind its own stale pages;
+// - a generation key that went missing (Redis restarted empty, FLUSHALL) is re-created at a random value, never
+//   at 0 again, so a replica's local cache built under an old generation can never match it by accident.
+
+const GENERATION_LUA = `
+local g = redis.call('GET', KEYS[1])
+if not g then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return ARGV[1]
+end
+if ARGV[2] == 'bump' then return redis.call('INCR', KEYS[1]) end
+return g`;
+
+type GenerationClient = { kscimGeneration(key: string, seed: string, mode: string): Promise<string | number> };
 
 export class RedisPageStore implements PageStore {
   private failures = 0;
+  private readonly pendingBumps = new Set<CacheScope>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly link: RedisLink,
     private readonly prefix: string,
     private readonly onError: (err: Error) => void = () => {},
-  ) {}
+  ) {
+    if (!('kscimGeneration' in link.client)) {
+      link.client.defineCommand('kscimGeneration', { numberOfKeys: 1, lua: GENERATION_LUA });
+    }
+    link.onRecovery(() => void this.flushPendingBumps());
+  }
 
   private fail(err: unknown): void {
     this.failures += 1;
@@ -24,12 +48,12 @@ export class RedisPageStore implements PageStore {
   }
 
   get healthy(): boolean {
-    return this.redis.status === 'ready';
+    return this.link.healthy && this.pendingBumps.size === 0;
   }
 
   async get<T>(key: string): Promise<T | undefined> {
     try {
-      const raw = await this.redis.get(`${this.prefix}${key}`);
+      const raw = await this.link.run((c) => c.get(`${this.prefix}${key}`));
       return raw === null ? undefined : (JSON.parse(raw) as T);
     } catch (err) {
       this.fail(err);
@@ -39,27 +63,50 @@ export class RedisPageStore implements PageStore {
 
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
     try {
-      await this.redis.set(`${this.prefix}${key}`, JSON.stringify(value), 'EX', ttlSeconds);
+      await this.link.run((c) => c.set(`${this.prefix}${key}`, JSON.stringify(value), 'EX', ttlSeconds));
     } catch (err) {
       this.fail(err);
     }
   }
 
   async generation(scope: CacheScope): Promise<number> {
-    try {
-      return Number((await this.redis.get(`${this.prefix}gen:${scope}`)) ?? 0);
-    } catch (err) {
-      this.fail(err);
-      // Never equal to a generation anything was cached under: no stale reuse while Redis is away.
-      return -Date.now() - this.failures;
+    if (this.pendingBumps.size === 0) {
+      try {
+        return Number(await this.generationCommand(scope, 'read'));
+      } catch (err) {
+        this.fail(err);
+      }
     }
+    // Never equal to a generation anything was cached under: no stale reuse while Redis is away.
+    this.failures += 1;
+    return -Date.now() - this.failures;
   }
 
   async bumpGeneration(scope: CacheScope): Promise<void> {
     try {
-      await this.redis.incr(`${this.prefix}gen:${scope}`);
+      await this.generationCommand(scope, 'bump');
     } catch (err) {
+      this.pendingBumps.add(scope);
       this.fail(err);
+    }
+  }
+
+  private generationCommand(scope: CacheScope, mode: 'read' | 'bump'): Promise<string | number> {
+    const seed = String(randomInt(1, 2 ** 47));
+    return this.link.run((c) =>
+      (c as unknown as GenerationClient).kscimGeneration(`${this.prefix}gen:${scope}`, seed, mode),
+    );
+  }
+
+  private async flushPendingBumps(): Promise<void> {
+    for (const scope of [...this.pendingBumps]) {
+      try {
+        await this.generationCommand(scope, 'bump');
+        this.pendingBumps.delete(scope);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
     }
   }
 }

@@ -1,0 +1,182 @@
+import type { Clock } from '../clock';
+import type { RedisLink } from '../redis/redisLink';
+import { KitLimiterUnavailableError } from './errors';
+
+// Where call start times are booked. The limiter asks for one slot at a time and waits until it comes; the
+// spacing between consecutive slots (spacing.ts) is what keeps Kit's rolling window.
+//
+// - LocalSlotBook: one process, in memory.
+// - SharedSlotBook: every replica using one Kit credential books from one `next slot` in Redis, by a Lua script
+//   that reads Redis's own clock (replicas' clocks may disagree) and answers how long to wait. While Redis is
+//   away it books from a local book whose spacing is multiplied by the expected number of replicas: the
+//   replicas together then stay within Kit's budget, and provisioning goes on, slower.
+//
+// Why it heals by construction: the script keeps no registration and needs no settings, only one key. A missing
+// key (expired after idling, flushed, Redis restarted empty) is re-created by the next booking; because the
+// replicas may still hold slots booked before it went missing, that first booking starts after those
+// (`lostStateMs`) instead of at once.
+
+export interface SlotBook {
+  /** Books the next start slot; resolves with how many ms from now it begins. */
+  book(): Promise<number>;
+  /** Holds every sharer's next slots back for `ms` (Kit's Retry-After). */
+  pause(ms: number): void;
+  /** Whether slots are booked in the shared book right now (false: the local fallback, or local only). */
+  readonly shared: boolean;
+}
+
+export class LocalSlotBook implements SlotBook {
+  private next = 0;
+  readonly shared = false;
+
+  constructor(
+    private readonly spacingMs: number,
+    private readonly clock: Clock,
+  ) {}
+
+  book(): Promise<number> {
+    return Promise.resolve(this.bookNow());
+  }
+
+  /** The slot at or after `notBefore` (epoch ms), booked synchronously. */
+  bookNow(notBefore = 0): number {
+    const now = this.clock.now();
+    const slot = Math.max(now, this.next, notBefore);
+    this.next = slot + this.spacingMs;
+    return slot - now;
+  }
+
+  pause(ms: number): void {
+    this.next = Math.max(this.next, this.clock.now() + ms);
+  }
+}
+
+// KEYS[1] next slot (Redis ms), KEYS[2] pause marker. ARGV: spacing, ms to wait at least, key ttl, lost-state wait.
+const BOOK_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local earliest = now + tonumber(ARGV[2])
+local stored = redis.call('GET', KEYS[1])
+local nxt
+if stored then nxt = tonumber(stored) else nxt = now + tonumber(ARGV[4]) end
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then earliest = math.max(earliest, now + paused) end
+local slot = math.max(earliest, nxt)
+redis.call('SET', KEYS[1], slot + tonumber(ARGV[1]), 'PX', slot - now + tonumber(ARGV[3]))
+return slot - now`;
+
+// Keeps the longer of the current and the requested pause.
+const PAUSE_LUA = `
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return 1`;
+
+type ScriptClient = {
+  kscimBookSlot(next: string, pause: string, spacing: number, wait: number, ttl: number, lost: number): Promise<number>;
+  kscimPause(pause: string, ms: number): Promise<number>;
+};
+
+export interface SharedSlotBookOptions {
+  link: RedisLink;
+  /** Names the shared book: limiterIdFor(), the same on every replica using the credential. */
+  id: string;
+  spacingMs: number;
+  windowMs: number;
+  clock: Clock;
+  /**
+   * While Redis is away, each replica books `spacingMs × fallbackReplicas` apart. 0: no fallback; calls fail with
+   * KitLimiterUnavailableError (a 503 naming the limiter) until Redis answers.
+   */
+  fallbackReplicas: number;
+  /** How long the book's key outlives its last slot; a missing key is re-created (see above). */
+  keyTtlMs?: number;
+  /** Slots other replicas may still hold when the shared state was lost; 2 replicas × 1 booked slot ahead. */
+  lostStateSlots?: number;
+  onFallback?: (usingFallback: boolean, reason: string) => void;
+}
+
+export class SharedSlotBook implements SlotBook {
+  private readonly fallback: LocalSlotBook;
+  private readonly nextKey: string;
+  private readonly pauseKey: string;
+  private usingFallback = false;
+  /** Our own last slot (epoch ms): no booking, shared or not, may come closer to it than the spacing allows. */
+  private lastSlotAt = 0;
+  private lastSpacingMs = 0;
+
+  constructor(private readonly opts: SharedSlotBookOptions) {
+    this.fallback = new LocalSlotBook(opts.spacingMs * Math.max(1, opts.fallbackReplicas), opts.clock);
+    this.nextKey = `kscim:limiter:${opts.id}:next`;
+    this.pauseKey = `kscim:limiter:${opts.id}:pause`;
+    const client = opts.link.client;
+    if (!('kscimBookSlot' in client)) {
+      // ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT, so a Redis restarted empty needs nothing.
+      client.defineCommand('kscimBookSlot', { numberOfKeys: 2, lua: BOOK_LUA });
+      client.defineCommand('kscimPause', { numberOfKeys: 1, lua: PAUSE_LUA });
+    }
+  }
+
+  get shared(): boolean {
+    return !this.usingFallback;
+  }
+
+  async book(): Promise<number> {
+    const { link, clock, spacingMs } = this.opts;
+    if (link.healthy) {
+      const waitAtLeast = Math.max(0, this.lastSlotAt + this.lastSpacingMs - clock.now());
+      try {
+        const delay = await link.run((c) =>
+          (c as unknown as ScriptClient).kscimBookSlot(
+            this.nextKey,
+            this.pauseKey,
+            spacingMs,
+            Math.ceil(waitAtLeast),
+            this.opts.keyTtlMs ?? 24 * 60 * 60_000,
+            spacingMs * (this.opts.lostStateSlots ?? 2),
+          ),
+        );
+        this.switchTo(false, 'Redis answers');
+        return this.remember(Number(delay), spacingMs);
+      } catch (err) {
+        this.switchTo(true, (err as Error).message);
+      }
+    } else {
+      this.switchTo(true, link.detail);
+    }
+    if (this.opts.fallbackReplicas < 1) {
+      throw new KitLimiterUnavailableError(link.detail);
+    }
+    const fallbackSpacing = spacingMs * this.opts.fallbackReplicas;
+    return this.remember(this.fallback.bookNow(this.lastSlotAt + fallbackSpacing), fallbackSpacing);
+  }
+
+  pause(ms: number): void {
+    this.fallback.pause(ms);
+    this.opts.link
+      .run((c) => (c as unknown as ScriptClient).kscimPause(this.pauseKey, Math.ceil(ms)))
+      .catch(() => {
+        // Redis away: this replica's fallback book holds the pause; the others meet Kit's 429 themselves.
+      });
+  }
+
+  private remember(delayMs: number, spacingMs: number): number {
+    this.lastSlotAt = this.opts.clock.now() + delayMs;
+    this.lastSpacingMs = spacingMs;
+    return delayMs;
+  }
+
+  private switchTo(fallback: boolean, reason: string): void {
+    if (this.usingFallback === fallback) return;
+    this.usingFallback = fallback;
+    this.opts.onFallback?.(fallback, reason);
+  }
+}
+
+/** The limiter's `slots` option for a book shared through `link` (the limiter supplies spacing and clock). */
+export function sharedSlots(
+  link: RedisLink,
+  opts: Omit<SharedSlotBookOptions, 'link' | 'spacingMs' | 'clock'>,
+): (spacingMs: number, clock: Clock) => SlotBook {
+  return (spacingMs, clock) => new SharedSlotBook({ ...opts, link, spacingMs, clock });
+}

@@ -1,0 +1,77 @@
+import type { Clock, TimerHandle } from '../../src/clock';
+
+/**
+ * A clock that moves only when told. Timers fire in due order as `advance` passes them, with pending promise
+ * callbacks run between them, so code waiting on it behaves as on the real clock, in no time.
+ */
+export class ManualClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+
+  constructor(start = 1_700_000_000_000) {
+    this.t = start;
+  }
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
+    return { id } as TimerHandle;
+  }
+
+  clearTimeout(handle: TimerHandle | undefined): void {
+    if (handle) this.timers.delete((handle as { id: number }).id);
+  }
+
+  /** Timers not yet fired. */
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due on the way. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      await settle();
+      const next = this.nextDue(end);
+      if (!next) break;
+      this.timers.delete(next.id);
+      this.t = Math.max(this.t, next.at);
+      next.fn();
+    }
+    this.t = end;
+    await settle();
+  }
+
+  /** Fires timers until none is left (or `limitMs` of clock time has passed). */
+  async runAll(limitMs = 24 * 3600_000): Promise<void> {
+    const end = this.t + limitMs;
+    for (;;) {
+      await settle();
+      const next = this.nextDue(end);
+      if (!next) return;
+      this.timers.delete(next.id);
+      this.t = Math.max(this.t, next.at);
+      next.fn();
+    }
+  }
+
+  private nextDue(end: number): { id: number; at: number; fn: () => void } | undefined {
+    let best: { id: number; at: number; fn: () => void } | undefined;
+    for (const [id, timer] of this.timers) {
+      if (timer.at <= end && (!best || timer.at < best.at || (timer.at === best.at && id < best.id))) {
+        best = { id, ...timer };
+      }
+    }
+    return best;
+  }
+}
+
+/** Lets every pending promise callback run (several turns, for chains of awaits). */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}

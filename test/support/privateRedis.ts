@@ -1,0 +1,88 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import Redis from 'ioredis';
+import { freePort } from './serverProcess';
+
+// A redis-server of the test's own on a free port, to pause (SIGSTOP), kill, restart empty and flush without
+// disturbing the shared Redis other suites use.
+
+export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+export class PrivateRedis {
+  private child?: ChildProcess;
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<PrivateRedis> {
+    const r = new PrivateRedis(await freePort());
+    await r.startProcess();
+    return r;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** SIGSTOP: the connection stays open and nothing answers, like a Redis stuck in a long fork. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
+  /** A new, empty redis-server on the same port. */
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.startProcess();
+  }
+
+  async command<T>(run: (r: Redis) => Promise<T>): Promise<T> {
+    const r = new Redis(this.url, { maxRetriesPerRequest: 0 });
+    try {
+      return await run(r);
+    } finally {
+      r.disconnect();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.resume();
+    await this.kill();
+  }
+
+  private async startProcess(): Promise<void> {
+    this.child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    for (let i = 0; i < 100; i++) {
+      try {
+        if ((await this.command((r) => r.ping())) === 'PONG') return;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`redis-server did not start on port ${this.port}`);
+  }
+}
+
+/** Polls `check` until it holds, or fails after `attempts` × `everyMs`. */
+export async function eventually(check: () => Promise<boolean> | boolean, attempts = 100, everyMs = 100) {
+  for (let i = 0; i < attempts; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error('condition not met in time');
+}
