@@ -119,6 +119,13 @@ const envSchema = z
         message: 'OAuth needs KIT_ACCESS_TOKEN or KIT_REFRESH_TOKEN',
       });
     }
+    if (env.KIT_TOKEN_STORE === 'redis' && !env.REDIS_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KIT_TOKEN_STORE'],
+        message: 'KIT_TOKEN_STORE=redis needs REDIS_URL',
+      });
+    }
     if (env.SCIM_JWT_JWKS_URL && !(env.SCIM_JWT_ISSUER && env.SCIM_JWT_AUDIENCE)) {
       ctx.addIssue({
         code: 'custom',
@@ -137,6 +144,7 @@ export type KitCredentials =
       clientId?: string;
       clientSecret?: string;
       /** Where rotated tokens are persisted so a restart uses them. */
+      /** A file path, or `redis` to share the pair (and one refresh at a time) through REDIS_URL. */
       tokenStorePath?: string;
     };
 

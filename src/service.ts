@@ -14,7 +14,8 @@ import { KitClient } from './kit/client';
 import { KitAuthError } from './kit/errors';
 import { createKitLimiter, type KitLimiter, limiterIdFor } from './kit/limiter';
 import { sharedSlots } from './kit/slots';
-import { FileTokenStore } from './kit/tokenStore';
+import { RedisTokenStore } from './kit/redisTokenStore';
+import { FileTokenStore, type TokenStore } from './kit/tokenStore';
 import type { CallOptions, KitCallRecord } from './kit/types';
 import { ScimServiceUnavailable } from './scim/errors';
 import { SubscriberFieldMap } from './scim/fieldMap';
@@ -122,10 +123,7 @@ export class Service {
       limiter: this.limiter,
       timeoutMs: config.kit.timeoutMs,
       maxWaitMs: config.kit.maxWaitMs,
-      tokenStore:
-        config.kit.credentials.kind === 'oauth' && config.kit.credentials.tokenStorePath
-          ? new FileTokenStore(config.kit.credentials.tokenStorePath)
-          : undefined,
+      tokenStore: this.tokenStore(config),
       onCall: (rec: KitCallRecord) => {
         this.metrics.recordKitCall(rec);
         recordKitCallInScope(rec);
@@ -150,6 +148,15 @@ export class Service {
       jwt: Boolean(config.scim.jwt),
       trustProxy: config.trustProxy,
     });
+  }
+
+  private tokenStore(config: Config): TokenStore | undefined {
+    const c = config.kit.credentials;
+    if (c?.kind !== 'oauth' || !c.tokenStorePath) return undefined;
+    if (c.tokenStorePath === 'redis' && this.redis) {
+      return new RedisTokenStore(this.redis, { id: limiterIdFor(config.kit.baseUrl, c, 'oauth'), clock: this.clock });
+    }
+    return new FileTokenStore(c.tokenStorePath);
   }
 
   private kitReady(): boolean {

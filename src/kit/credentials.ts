@@ -85,6 +85,10 @@ export class OAuthSession implements Authenticator {
       const stored = await this.store?.load();
       this.tokens = stored && (stored.seed === undefined || stored.seed === this.seed) ? stored : configured;
     })();
+    // A store that could not be read (Redis away) is read again by the next call, not failed forever.
+    this.loading.catch(() => {
+      this.loading = undefined;
+    });
     return this.loading;
   }
 
@@ -96,7 +100,12 @@ export class OAuthSession implements Authenticator {
     return this.refreshing;
   }
 
-  private async refresh(failedAccessToken: string): Promise<void> {
+  private refresh(failedAccessToken: string): Promise<void> {
+    const run = () => this.refreshNow(failedAccessToken);
+    return this.store?.exclusive ? this.store.exclusive(run) : run();
+  }
+
+  private async refreshNow(failedAccessToken: string): Promise<void> {
     // Another process sharing the store may have rotated already; its pair is the only valid one now.
     const stored = await this.store?.load().catch(() => null);
     if (stored && stored.seed === this.seed && stored.accessToken !== failedAccessToken) {

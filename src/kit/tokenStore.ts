@@ -16,6 +16,28 @@ export interface OAuthTokens {
 export interface TokenStore {
   load(): Promise<OAuthTokens | null>;
   save(tokens: OAuthTokens): Promise<void>;
+  /**
+   * Runs a refresh so that no other process sharing the store runs one at the same time (replicas on several
+   * hosts would otherwise each spend the same refresh token, and all but one would be locked out).
+   */
+  exclusive?<T>(refresh: () => Promise<T>): Promise<T>;
+}
+
+/** Parses a stored pair; never echoes the content (it holds tokens). */
+export function parseStoredTokens(text: string, where: string): OAuthTokens | null {
+  let parsed: Partial<OAuthTokens>;
+  try {
+    parsed = JSON.parse(text) as Partial<OAuthTokens>;
+  } catch {
+    throw new Error(`the Kit token store ${where} is not valid JSON`);
+  }
+  if (typeof parsed?.accessToken !== 'string' || parsed.accessToken === '') return null;
+  return {
+    accessToken: parsed.accessToken,
+    refreshToken: typeof parsed.refreshToken === 'string' ? parsed.refreshToken : undefined,
+    seed: typeof parsed.seed === 'string' ? parsed.seed : undefined,
+    rotatedAt: typeof parsed.rotatedAt === 'string' ? parsed.rotatedAt : undefined,
+  };
 }
 
 /** A JSON file, replaced atomically (temp file + rename) with mode 0600: readable by this service only. */
@@ -32,19 +54,7 @@ export class FileTokenStore implements TokenStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw new Error(`cannot read the Kit token store ${this.file}: ${(e as NodeJS.ErrnoException).code}`);
     }
-    try {
-      const parsed = JSON.parse(text) as Partial<OAuthTokens>;
-      if (typeof parsed.accessToken !== 'string' || parsed.accessToken === '') return null;
-      return {
-        accessToken: parsed.accessToken,
-        refreshToken: typeof parsed.refreshToken === 'string' ? parsed.refreshToken : undefined,
-        seed: typeof parsed.seed === 'string' ? parsed.seed : undefined,
-        rotatedAt: typeof parsed.rotatedAt === 'string' ? parsed.rotatedAt : undefined,
-      };
-    } catch {
-      // Never echo the content: it holds tokens.
-      throw new Error(`the Kit token store ${this.file} is not valid JSON`);
-    }
+    return parseStoredTokens(text, this.file);
   }
 
   /** Saves are serialised so two rotations in a row land in order. */

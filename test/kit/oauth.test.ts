@@ -3,9 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { KitCredentials } from '../../src/config';
 import { KitAuthError, KitUnavailableError } from '../../src/kit/errors';
+import { RedisTokenStore } from '../../src/kit/redisTokenStore';
 import { FileTokenStore } from '../../src/kit/tokenStore';
+import { RedisLink } from '../../src/redis/redisLink';
 import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
-import { expectNoSecrets, harness } from './support';
+import { describeRedis, redisUrl } from '../support/redis';
+import { expectNoSecrets, harness, uniqueId } from './support';
 
 // Kit's OAuth: access tokens expire, refresh tokens rotate (using one kills it). The adapter must refresh once
 // for any number of concurrent 401s, persist the new pair, and come back after a restart with it.
@@ -128,5 +131,40 @@ describe('OAuth refresh', () => {
     expect(sb.calls().log.every((r) => !r.credential.includes(oauth.accessToken))).toBe(true);
     expect(sb.calls().log[0].credential).toMatch(/^oauth/);
     await c.limiter.stop();
+  });
+});
+
+describeRedis('OAuth tokens shared through Redis (replicas on several hosts)', () => {
+  const links: RedisLink[] = [];
+  afterEach(async () => {
+    await Promise.all(links.splice(0).map((l) => l.close()));
+  });
+  async function replica(id: string) {
+    const link = new RedisLink({ url: redisUrl!, commandTimeoutMs: 500, probeIntervalMs: 100 });
+    links.push(link);
+    await link.waitHealthy(5000);
+    // No file: each "host" has only Redis in common with the others.
+    return harness(sb, {
+      credentials: { ...credentials, tokenStorePath: undefined },
+      tokenStore: new RedisTokenStore(link, { id }),
+    });
+  }
+
+  it('two replicas refresh once for an expired token, under one lock, and both use the new pair', async () => {
+    const id = uniqueId('oauth');
+    const [a, b] = [await replica(id), await replica(id)];
+    await Promise.all([a.client.account(), b.client.account()]);
+    sb.expireAccessTokens();
+    const results = await Promise.all([
+      ...Array.from({ length: 3 }, () => a.client.account()),
+      ...Array.from({ length: 3 }, () => b.client.account()),
+    ]);
+    expect(results).toHaveLength(6);
+    expect(refreshes()).toBe(1);
+    const rotated = sb.oauthTokens()!;
+    const stored = await new RedisTokenStore(links[0], { id }).load();
+    expect(stored).toMatchObject({ accessToken: rotated.accessToken, refreshToken: rotated.refreshToken });
+    await a.limiter.stop();
+    await b.limiter.stop();
   });
 });

@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import type Redis from 'ioredis';
+import { type Clock, sleepOn, systemClock } from '../clock';
+import { type RedisLink, RedisUnavailableError } from '../redis/redisLink';
+import { KitUnavailableError } from './errors';
+import { type OAuthTokens, parseStoredTokens, type TokenStore } from './tokenStore';
+
+// Kit's OAuth pair in Redis, for replicas on several hosts: one refresh at a time across all of them (a lock
+// with an owner token and a lease, so a replica that dies mid-refresh frees it), and the rotated pair visible to
+// every replica the moment it is saved. The file store (tokenStore.ts) stays the choice for one host.
+
+const RELEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+type ReleaseClient = { kscimReleaseLock(key: string, owner: string): Promise<number> };
+
+export interface RedisTokenStoreOptions {
+  /** Names the pair: the same on every replica using the OAuth app (limiterIdFor(..., 'oauth')). */
+  id: string;
+  /** A refresh holding the lock longer than this loses it (the replica died or hangs). */
+  leaseMs?: number;
+  /** How long a replica waits for another's refresh before giving up with a retryable error. */
+  waitMs?: number;
+  clock?: Clock;
+}
+
+export class RedisTokenStore implements TokenStore {
+  private readonly key: string;
+  private readonly lockKey: string;
+  private readonly clock: Clock;
+  /** A rotated pair Redis did not take (it went away mid-refresh): used here and saved once Redis is back. */
+  private unsaved?: OAuthTokens;
+
+  constructor(
+    private readonly link: RedisLink,
+    private readonly opts: RedisTokenStoreOptions,
+  ) {
+    this.key = `kscim:oauth:${opts.id}:tokens`;
+    this.lockKey = `kscim:oauth:${opts.id}:refresh-lock`;
+    this.clock = opts.clock ?? systemClock;
+    if (!('kscimReleaseLock' in link.client)) {
+      link.client.defineCommand('kscimReleaseLock', { numberOfKeys: 1, lua: RELEASE_LUA });
+    }
+    link.onRecovery(() => void this.saveUnsaved());
+  }
+
+  async load(): Promise<OAuthTokens | null> {
+    if (this.unsaved) return { ...this.unsaved };
+    const text = await this.run((c) => c.get(this.key));
+    return text === null ? null : parseStoredTokens(text, 'in Redis');
+  }
+
+  async save(tokens: OAuthTokens): Promise<void> {
+    try {
+      await this.link.run((c) => c.set(this.key, JSON.stringify(tokens)));
+      this.unsaved = undefined;
+    } catch {
+      // Kit has already rotated: the old refresh token is dead. Keep the new pair rather than lose it.
+      this.unsaved = { ...tokens };
+    }
+  }
+
+  async exclusive<T>(refresh: () => Promise<T>): Promise<T> {
+    const owner = randomBytes(12).toString('hex');
+    const leaseMs = this.opts.leaseMs ?? 30_000;
+    const deadline = this.clock.now() + (this.opts.waitMs ?? 20_000);
+    for (;;) {
+      const taken = await this.run((c) => c.set(this.lockKey, owner, 'PX', leaseMs, 'NX'));
+      if (taken === 'OK') break;
+      if (this.clock.now() >= deadline) {
+        throw new KitUnavailableError('Another replica is refreshing Kit’s OAuth token; retry shortly', {
+          retryAfterMs: 2000,
+        });
+      }
+      await sleepOn(this.clock, 50);
+    }
+    try {
+      return await refresh();
+    } finally {
+      await this.link
+        .run((c) => (c as unknown as ReleaseClient).kscimReleaseLock(this.lockKey, owner))
+        .catch(() => {
+          // Redis away: the lease frees the lock.
+        });
+    }
+  }
+
+  /** Redis trouble reaches the client as Kit being unavailable for now (a 503 with Retry-After), nothing else. */
+  private async run<T>(op: (client: Redis) => Promise<T>): Promise<T> {
+    try {
+      return await this.link.run(op);
+    } catch (err) {
+      if (!(err instanceof RedisUnavailableError)) throw err;
+      throw new KitUnavailableError(`Kit's OAuth tokens are shared through Redis, which is unavailable`, {
+        retryAfterMs: 5000,
+      });
+    }
+  }
+
+  private async saveUnsaved(): Promise<void> {
+    if (this.unsaved) await this.save(this.unsaved);
+  }
+}
