@@ -9,6 +9,9 @@ import { type Authenticator, createAuthMiddleware, type FailureThrottle } from '
 import type { Readiness } from './health';
 import { createRequestLogging } from './logging';
 import type { Metrics } from './metrics';
+import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
+import type { ScimType } from '../scim/errors';
+import { PrototypeGuard } from './prototypeGuard';
 import { requestScopeMiddleware } from './requestScope';
 import { sendScimError } from './scimErrorBody';
 import { scimRoutes } from './scimRoutes';
@@ -33,21 +36,34 @@ export interface AppDeps {
  */
 export const MAX_BODY_DEPTH = 64;
 
-function nestedDeeperThan(value: unknown, limit: number): boolean {
+/** What is wrong with a body's shape, if anything: too deep, or a key naming JavaScript's object machinery. */
+function bodyShapeProblem(value: unknown, limit: number): { detail: string; scimType: ScimType } | undefined {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
-    if (depth > limit) return true;
-    for (const child of Object.values(node as object)) {
+    if (depth > limit) {
+      return { detail: `The request body is nested deeper than ${limit} levels.`, scimType: 'invalidSyntax' };
+    }
+    for (const [key, child] of Object.entries(node as object)) {
+      // Own "__proto__" keys survive JSON.parse; any code that copies them by assignment rewrites a prototype.
+      const forbidden = forbiddenSegmentOf(key);
+      if (forbidden !== undefined) {
+        return {
+          detail: `The request body has the key ${quoteInput(key)}: "${forbidden}" is no attribute name.`,
+          scimType: 'invalidValue',
+        };
+      }
       if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
     }
   }
-  return false;
+  return undefined;
 }
 
-function limitBodyDepth(req: Request, res: Response, next: NextFunction): void {
-  if (req.body !== null && typeof req.body === 'object' && nestedDeeperThan(req.body, MAX_BODY_DEPTH)) {
-    sendScimError(res, 400, `The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`, 'invalidSyntax');
+function limitBodyShape(req: Request, res: Response, next: NextFunction): void {
+  const problem =
+    req.body !== null && typeof req.body === 'object' ? bodyShapeProblem(req.body, MAX_BODY_DEPTH) : undefined;
+  if (problem) {
+    sendScimError(res, 400, problem.detail, problem.scimType);
     return;
   }
   next();
@@ -68,6 +84,14 @@ export function createApp(deps: AppDeps): express.Express {
   // Behind a load balancer the failure throttle must see the client, not the proxy (TRUST_PROXY).
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(deps.metrics.httpMiddleware());
+  app.use(
+    new PrototypeGuard().middleware((writes, req) =>
+      deps.logger.error(
+        { writes, requestId: (req as { id?: unknown }).id },
+        'a built-in prototype was written while serving a request; undone',
+      ),
+    ),
+  );
   app.use(createRequestLogging(deps.logger));
   app.get('/healthz', deps.readiness.livenessHandler());
   app.get('/readyz', deps.readiness.readinessHandler());
@@ -87,7 +111,7 @@ export function createApp(deps: AppDeps): express.Express {
       limit: deps.maxBodyBytes,
     }),
   );
-  scim.use(limitBodyDepth);
+  scim.use(limitBodyShape);
   scim.use(stableQuery);
   scim.use(scimRoutes({ services: deps.services, audit: deps.audit, logger: deps.logger }));
 
