@@ -19,6 +19,7 @@ import { ScimServiceUnavailable } from './scim/errors';
 import { SubscriberFieldMap } from './scim/fieldMap';
 import { GroupDirectory } from './scim/groups/groups';
 import { TagMembership } from './scim/groups/membership';
+import { summariseIds } from './scim/inputLimits';
 import { DELETED_USERS_TAG, TagCatalog } from './scim/groups/tagCatalog';
 import { CursorPager } from './scim/paging/cursorPager';
 import { MemoryPageStore, type PageStore } from './scim/paging/pageStore';
@@ -188,7 +189,11 @@ export class Service {
         fields,
         events: {
           changed: () => pageStore.bumpGeneration('groups'),
-          membersSkipped: (groupId, ids) => logger.warn({ groupId, skipped: ids }, 'group members skipped: not users'),
+          // Count and the first few only: a request may name thousands of ids, each of any length.
+          membersSkipped: (groupId, ids) => {
+            const { count, first } = summariseIds(ids);
+            logger.warn({ groupId, skippedCount: count, skipped: first }, 'group members skipped: not users');
+          },
         },
       });
       this.services = { users, groups, membership, catalog, fields, pageStore };
