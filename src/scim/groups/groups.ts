@@ -4,6 +4,7 @@ import { KitNotFoundError, KitValidationError } from '../../kit/errors';
 import type { CallOptions, Tag, TaggedSubscriber } from '../../kit/types';
 import { ScimBadRequest, ScimConflict, ScimNotFound } from '../errors';
 import { asInvalidValue } from '../errorTable';
+import { quoteInput } from '../inputLimits';
 import type { SubscriberFieldMap } from '../fieldMap';
 import { matchesFilter } from '../filter';
 import type { ListQuery } from '../listQuery';
@@ -136,6 +137,7 @@ export class GroupDirectory {
   async patch(id: string, body: unknown): Promise<GroupChange> {
     const plan = planGroupPatch(normalizePatch(body, 'Group'));
     const displayName = plan.displayName === undefined ? undefined : this.normalisedName(plan.displayName);
+    if (displayName !== undefined) this.assertNotReserved(displayName);
     let tag = await this.load(id);
     if (displayName !== undefined && displayName !== this.deps.catalog.displayName(tag)) {
       tag = await this.rename(tag, displayName);
@@ -247,7 +249,9 @@ export class GroupDirectory {
     if (typeof name !== 'string' || normaliseTagName(name) === '') {
       throw new ScimBadRequest('invalidValue', 'A group needs a displayName (it becomes the Kit tag name).');
     }
-    return this.normalisedName(name);
+    const normalised = this.normalisedName(name);
+    this.assertNotReserved(normalised);
+    return normalised;
   }
 
   /**
@@ -288,15 +292,21 @@ export class GroupDirectory {
     return candidates.filter((i) => current.has(i));
   }
 
-  private async assertNameFree(displayName: string, except?: number): Promise<void> {
-    // A tag in the reserved "scim:" name space (or outside the group prefix) is no group: creating or renaming
-    // into it would answer success and then 404, as if the group had been deleted.
+  /**
+   * A tag in the reserved "scim:" name space (or outside the group prefix) is no group: creating or renaming
+   * into it would answer success and then 404, as if the group had been deleted. Checked before any Kit call.
+   */
+  private assertNotReserved(displayName: string): void {
     if (!this.deps.catalog.isGroup({ name: this.deps.catalog.tagName(displayName) })) {
       throw new ScimBadRequest(
         'invalidValue',
-        `"${displayName}" is reserved: tag names starting with "${RESERVED_TAG_PREFIX}" hold this server's own bookkeeping.`,
+        `${quoteInput(displayName)} is reserved: tag names starting with "${RESERVED_TAG_PREFIX}" hold this server's own bookkeeping.`,
       );
     }
+  }
+
+  private async assertNameFree(displayName: string, except?: number): Promise<void> {
+    this.assertNotReserved(displayName);
     const wanted = this.deps.catalog.tagName(displayName).toLowerCase();
     const clash = [...(await this.deps.catalog.all(INTERACTIVE)).values()].find(
       (t) => t.name.toLowerCase() === wanted && t.id !== except,
