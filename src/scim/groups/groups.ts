@@ -311,13 +311,14 @@ export class GroupDirectory {
     const clash = [...(await this.deps.catalog.all(INTERACTIVE)).values()].find(
       (t) => t.name.toLowerCase() === wanted && t.id !== except,
     );
-    if (clash) throw new ScimConflict(`A group or Kit tag named "${displayName}" already exists (id ${clash.id}).`);
+    if (clash)
+      throw new ScimConflict(`A group or Kit tag named ${quoteInput(displayName)} already exists (id ${clash.id}).`);
   }
 
   private nameClash(err: unknown, displayName: string): unknown {
     if (err instanceof KitValidationError && err.isUniquenessClash) {
       this.deps.catalog.invalidate();
-      return new ScimConflict(`A group or Kit tag named "${displayName}" already exists.`, err);
+      return new ScimConflict(`A group or Kit tag named ${quoteInput(displayName)} already exists.`, err);
     }
     return err;
   }
