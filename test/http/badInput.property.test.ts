@@ -26,6 +26,8 @@ const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const KIT_EXT = 'urn:ietf:params:scim:schemas:extension:kit:2.0:User';
 const WRITE = /^(POST|PUT|DELETE) /;
+const ENGINE_WORDING =
+  /is not a function|Cannot read propert|Cannot set propert|of undefined|of null|\?\.|is not iterable/;
 /** Replaced, in the serialised body, by a deeply nested JSON value (the client's JSON.stringify cannot build it). */
 const DEEP = '$DEEP';
 
@@ -132,6 +134,8 @@ async function exchange(method: Method, rawPath: string, rawBody?: string): Prom
     ) {
       throw new Error(`not a SCIM Error body: ${what()}`);
     }
+    // Issue #11: details are our own words, never the JavaScript engine's ("… is not a function").
+    if (ENGINE_WORDING.test(b.detail)) throw new Error(`engine internals in the detail: ${what()}`);
     // A write Kit itself refused (422 "already been taken") changed nothing; one it accepted did.
     const writes = h.sandbox
       .calls()

@@ -59,7 +59,9 @@ const readonly = (p: string) => request(h.service.app).get(p).set('Authorization
 async function refusedBeforeKit(send: () => request.Test, status: number, scimType?: string): Promise<Response> {
   const before = kitDigest();
   h.sandbox.resetCalls();
-  const res = await send();
+  // Liveness is asked while the hostile request is in flight, not only after it.
+  const [res, health] = await Promise.all([send(), request(h.service.app).get('/healthz')]);
+  expect(health.status).toBe(200);
   expectScimError(res, status, scimType);
   expect(res.body.detail).not.toMatch(ENGINE_WORDING);
   expect(h.sandbox.calls().log.map((c) => c.endpoint)).toEqual([]);
