@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 import SCIMMYRouters from 'scimmy-routers';
 import type { GroupDirectory } from '../scim/groups/groups';
-import { describeServiceProvider, registerScimSchemas } from '../scim/schemas';
+import { checkAttributeParams, describeServiceProvider, registerScimSchemas } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
 import { type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
@@ -14,6 +14,7 @@ import type { ScimType } from '../scim/errors';
 import { PrototypeGuard } from './prototypeGuard';
 import { requestScopeMiddleware } from './requestScope';
 import { sendScimError } from './scimErrorBody';
+import { sendFailure } from './scimResponses';
 import { scimRoutes } from './scimRoutes';
 
 export interface AppDeps {
@@ -64,6 +65,17 @@ function limitBodyShape(req: Request, res: Response, next: NextFunction): void {
     req.body !== null && typeof req.body === 'object' ? bodyShapeProblem(req.body, MAX_BODY_DEPTH) : undefined;
   if (problem) {
     sendScimError(res, 400, problem.detail, problem.scimType);
+    return;
+  }
+  next();
+}
+
+/** scimmy-routers passes discovery queries to scimmy's filter parser unchecked; ours run first (issue #11). */
+function checkDiscoveryQuery(req: Request, res: Response, next: NextFunction): void {
+  try {
+    checkAttributeParams(req.query as Record<string, unknown>);
+  } catch (err) {
+    sendFailure(res, err);
     return;
   }
   next();
@@ -138,6 +150,7 @@ export function createApp(deps: AppDeps): express.Express {
     context: async () => ({}),
   });
   describeServiceProvider({ jwt: deps.jwt });
+  scim.use(checkDiscoveryQuery);
   scim.use(discovery);
   app.use('/scim/v2', scim);
 

@@ -98,8 +98,35 @@ export function attributeFilter(attributes?: string, excludedAttributes?: string
 }
 
 function attributeList(param: string, list: string, op: 'pr' | 'np'): AttributeFilter {
-  // Checked here, before scimmy parses the list as a filter: only plain attribute paths (no "[…]" value filters,
-  // which scimmy would multiply out, no "__proto__"), and a bounded number of them.
+  const names = checkAttributeList(param, list);
+  const expression = names.map((a) => `${a} ${op}`).join(' and ');
+  try {
+    return new SCIMMY.Types.Filter(expression);
+  } catch (err) {
+    // scimmy's own wording names its internals; the client gets ours.
+    throw new ScimBadRequest('invalidValue', `${param} is not a list of attribute names.`, err);
+  }
+}
+
+/**
+ * `attributes` / `excludedAttributes` of the discovery endpoints, which scimmy-routers hands to scimmy's filter
+ * parser as they come (`/Schemas?attributes=name.__proto__.y` wrote Object.prototype.y): checked first.
+ */
+export function checkAttributeParams(query: Record<string, unknown>): void {
+  for (const param of ['attributes', 'excludedAttributes']) {
+    const value = query[param];
+    if (value === undefined) continue;
+    if (typeof value !== 'string')
+      throw new ScimBadRequest('invalidValue', `The ${param} parameter must be given once.`);
+    checkAttributeList(param, value);
+  }
+}
+
+/**
+ * Checked before scimmy parses a list as a filter: only plain attribute paths (no "[…]" value filters, which
+ * scimmy would multiply out, no "__proto__"), and a bounded number of them.
+ */
+function checkAttributeList(param: string, list: string): string[] {
   if (list.length > MAX_ATTRIBUTE_NAMES * (MAX_ATTRIBUTE_PATH_LENGTH + 1)) {
     throw new ScimBadRequest('invalidValue', `${param} is longer than any list of ${MAX_ATTRIBUTE_NAMES} names.`);
   }
@@ -120,13 +147,7 @@ function attributeList(param: string, list: string, op: 'pr' | 'np'): AttributeF
       throw err;
     }
   }
-  const expression = names.map((a) => `${a} ${op}`).join(' and ');
-  try {
-    return new SCIMMY.Types.Filter(expression);
-  } catch (err) {
-    // scimmy's own wording names its internals; the client gets ours.
-    throw new ScimBadRequest('invalidValue', `${param} is not a list of attribute names.`, err);
-  }
+  return names;
 }
 
 /** Whether a resource type's schema (extensions included) declares an attribute path (`name.givenName`, URNs). */

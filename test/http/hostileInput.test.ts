@@ -111,6 +111,13 @@ describe('prototype keys (finding 1)', () => {
       400,
       'invalidPath',
     );
+    // Discovery endpoints: scimmy-routers hands these lists straight to scimmy's parser.
+    await refusedBeforeKit(() => readonly('/scim/v2/Schemas?attributes=name.__proto__.y'), 400, 'invalidValue');
+    await refusedBeforeKit(
+      () => readonly('/scim/v2/ResourceTypes?excludedAttributes=constructor.prototype.z'),
+      400,
+      'invalidValue',
+    );
     // An own "__proto__" key survives JSON.parse; the body is refused before anything copies it.
     const body = `{"schemas":["${GROUP_SCHEMA}"],"displayName":"Proto","__proto__":{"isAdmin":true}}`;
     await refusedBeforeKit(
@@ -167,6 +174,9 @@ describe('expanding filters (finding 2)', () => {
     const list = Array.from({ length: 16 }, (_, i) => `emails[type eq "a${i}" or type eq "b${i}"]`).join(',');
     await refusedBeforeKit(() => readonly(`/scim/v2/Users?attributes=${q(list)}`), 400, 'invalidValue');
     await refusedBeforeKit(() => readonly(`/scim/v2/Users/${userId}?attributes=${q(list)}`), 400, 'invalidValue');
+    await refusedBeforeKit(() => readonly(`/scim/v2/Schemas?attributes=${q(list)}`), 400, 'invalidValue');
+    // Plain lists still work there.
+    expect((await readonly('/scim/v2/ResourceTypes?attributes=name')).status).toBe(200);
   });
 
   it('refuses filters nested too deep or too long', async () => {
