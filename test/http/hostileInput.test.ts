@@ -367,6 +367,17 @@ describe('smaller findings (7)', () => {
     expect(low.body.itemsPerPage).toBeLessThanOrEqual(1000);
   });
 
+  it('answers a startIndex far past the end without walking Kit to the end', async () => {
+    h.sandbox.store.seedSubscribers(2500, { emailPrefix: 'walker-' });
+    const { result, byEndpoint } = await h.kitCalls(() =>
+      readonly('/scim/v2/Users?startIndex=1000000000000000&count=5'),
+    );
+    expect(expectListResponse(result)).toEqual([]);
+    expect(result.body.totalResults).toBeGreaterThan(2500);
+    // The first Kit page carries the total; the other pages of the walk are not read.
+    expect(byEndpoint['GET /v4/subscribers']).toBe(1);
+  });
+
   it('refuses an invalid user PATCH before reading the user from Kit', async () => {
     for (const [op, scimType] of [
       [{ op: 'replace', path: 'foo', value: 'x' }, 'invalidPath'],
