@@ -1,7 +1,9 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import SCIMMYRouters from 'scimmy-routers';
+import type { ScimType } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
+import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
 import { checkAttributeParams, describeServiceProvider, registerScimSchemas } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
@@ -9,8 +11,6 @@ import { type Authenticator, createAuthMiddleware, type FailureThrottle } from '
 import type { Readiness } from './health';
 import { createRequestLogging } from './logging';
 import type { Metrics } from './metrics';
-import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
-import type { ScimType } from '../scim/errors';
 import { PrototypeGuard } from './prototypeGuard';
 import { requestScopeMiddleware } from './requestScope';
 import { sendScimError } from './scimErrorBody';
@@ -95,7 +95,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Behind a load balancer the failure throttle must see the client, not the proxy (TRUST_PROXY).
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
-  app.use(deps.metrics.httpMiddleware());
+  // First, so its 'close' listener undoes a prototype write before the metrics and logging listeners run.
   app.use(
     new PrototypeGuard().middleware((writes, req) =>
       deps.logger.error(
@@ -104,6 +104,7 @@ export function createApp(deps: AppDeps): express.Express {
       ),
     ),
   );
+  app.use(deps.metrics.httpMiddleware());
   app.use(createRequestLogging(deps.logger));
   app.get('/healthz', deps.readiness.livenessHandler());
   app.get('/readyz', deps.readiness.readinessHandler());
