@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import request, { type Response } from 'supertest';
 import { MAX_FILTER_TERMS, MAX_GROUP_MEMBERS_PER_REQUEST } from '../../src/scim/inputLimits';
 import { type Harness, oktaUser, patch, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
@@ -18,6 +19,8 @@ const ENGINE_WORDING = /is not a function|Cannot read propert|of undefined|of nu
 
 let h: Harness;
 let auditFile: string;
+/** What the service logged at warn and above, one JSON line each. */
+const logged: string[] = [];
 let userId: string;
 let otherUserId: string;
 let groupId: string;
@@ -25,7 +28,8 @@ const prototypeKeys = Object.getOwnPropertyNames(Object.prototype).sort();
 
 beforeAll(async () => {
   auditFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hostile-')), 'audit.jsonl');
-  h = await startHarness({ env: { AUDIT_LOG: auditFile } });
+  const logger = pino({ level: 'warn' }, { write: (line: string) => logged.push(line) });
+  h = await startHarness({ env: { AUDIT_LOG: auditFile }, logger });
   const u = await h.post('/scim/v2/Users', oktaUser('hostile.target@example.com'));
   const other = await h.post('/scim/v2/Users', oktaUser('hostile.other@example.com'));
   const g = await h.post('/scim/v2/Groups', {
@@ -142,6 +146,8 @@ describe('prototype keys (finding 1)', () => {
       // The guard runs when the response closes.
       await new Promise((resolve) => setImmediate(resolve));
       expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('x');
+      const report = logged.map((l) => JSON.parse(l)).find((l) => /built-in prototype was written/.test(l.msg));
+      expect(report.writes).toEqual([{ prototype: 'Object.prototype', keys: ['x'] }]);
     } finally {
       delete (Object.prototype as Record<string, unknown>).x;
     }
@@ -247,6 +253,11 @@ describe('huge member lists and the Kit budget (findings 4 and 5)', () => {
     const last = await lastAuditLine((l) => l.operation === 'patch' && /skipped/.test(String(l.detail)));
     expect(last.detail).toMatch(/^10000 members skipped \(not users\): not-a-user-0, .* and 9980 more$/);
     expect(last.detail.length).toBeLessThan(1000);
+    // The warning names the count and the first 20 ids, not 10,000 of them (a 1 MB line before).
+    const warning = logged.map((l) => JSON.parse(l)).find((l) => l.msg === 'group members skipped: not users');
+    expect(warning).toMatchObject({ skippedCount: 10_000 });
+    expect(warning.skipped).toHaveLength(20);
+    expect(logged.every((l) => l.length < 4000)).toBe(true);
   });
 
   it('spends no Kit call on removing 150 subscribers that are not members', async () => {
