@@ -8,7 +8,7 @@ import { AuditLog } from './http/audit';
 import { Authenticator, FailureThrottle } from './http/auth';
 import { Readiness } from './http/health';
 import { createScimHttpServer, type ScimHttpServer } from './http/httpServer';
-import { Metrics } from './http/metrics';
+import { labels, Metrics } from './http/metrics';
 import { currentScope, recordKitCallInScope } from './http/requestScope';
 import { KitClient } from './kit/client';
 import { KitAuthError } from './kit/errors';
@@ -73,8 +73,8 @@ export class Service {
       budget: config.kit.ratePerMinute,
       windowMs: config.kit.rateWindowMs,
       redisUrl: config.redisUrl,
-      onQueue: (depth) => this.metrics.limiterQueueDepth.set({ priority: 'all' }, depth),
-      onWait: (ms, priority) => this.metrics.limiterWait.observe({ priority }, ms / 1000),
+      onQueue: (depth) => this.metrics.limiterQueueDepth.set(labels({ priority: 'all' }), depth),
+      onWait: (ms, priority) => this.metrics.limiterWait.observe(labels({ priority }), ms / 1000),
       onError: (err) => logger.warn({ err: { message: (err as Error).message } }, 'Kit limiter datastore error'),
     });
     this.kit = new KitClient({
@@ -223,7 +223,7 @@ export class Service {
   private userEvents(pageStore: PageStore): UserEvents {
     return {
       reactivationRejected: (operation, email) => {
-        this.metrics.reactivationRejected.inc({ operation });
+        this.metrics.reactivationRejected.inc(labels({ operation }));
         const scope = currentScope();
         this.audit?.record({
           requestId: scope?.requestId ?? '',
@@ -236,7 +236,7 @@ export class Service {
           detail: `reactivation of ${email} refused: Kit cannot reactivate through its API`,
         });
       },
-      deprovisioned: (kind) => this.metrics.deprovisions.inc({ kind }),
+      deprovisioned: (kind) => this.metrics.deprovisions.inc(labels({ kind })),
       changed: () => pageStore.bumpGeneration('users'),
     };
   }

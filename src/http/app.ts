@@ -10,7 +10,7 @@ import type { AuditLog } from './audit';
 import { type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
 import type { Readiness } from './health';
 import { createRequestLogging } from './logging';
-import type { Metrics } from './metrics';
+import { labels, type Metrics } from './metrics';
 import { PrototypeGuard } from './prototypeGuard';
 import { requestScopeMiddleware } from './requestScope';
 import { sendScimError } from './scimErrorBody';
@@ -110,7 +110,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/readyz', deps.readiness.readinessHandler());
 
   const authenticate = createAuthMiddleware(deps.authenticator, {
-    onFailure: (reason) => deps.metrics.authFailures.inc({ reason }),
+    onFailure: (reason) => deps.metrics.authFailures.inc(labels({ reason })),
     failureDelay: deps.failureThrottle,
   });
 
