@@ -8,7 +8,7 @@ import { AuditLog } from './http/audit';
 import { Authenticator, FailureThrottle } from './http/auth';
 import { Readiness } from './http/health';
 import { createScimHttpServer, type ScimHttpServer } from './http/httpServer';
-import { Metrics } from './http/metrics';
+import { labels, Metrics } from './http/metrics';
 import { currentScope, recordKitCallInScope } from './http/requestScope';
 import { KitClient } from './kit/client';
 import { KitAuthError } from './kit/errors';
@@ -21,6 +21,7 @@ import { ScimServiceUnavailable } from './scim/errors';
 import { SubscriberFieldMap } from './scim/fieldMap';
 import { GroupDirectory } from './scim/groups/groups';
 import { TagMembership } from './scim/groups/membership';
+import { summariseIds } from './scim/inputLimits';
 import { DELETED_USERS_TAG, TagCatalog } from './scim/groups/tagCatalog';
 import { CursorPager } from './scim/paging/cursorPager';
 import { MemoryPageStore, type PageStore } from './scim/paging/pageStore';
@@ -114,8 +115,8 @@ export class Service {
                 : logger.info('shared Kit limiter in use again'),
           })
         : undefined,
-      onQueue: (depth) => this.metrics.limiterQueueDepth.set({ priority: 'all' }, depth),
-      onWait: (ms, priority) => this.metrics.limiterWait.observe({ priority }, ms / 1000),
+      onQueue: (depth) => this.metrics.limiterQueueDepth.set(labels({ priority: 'all' }), depth),
+      onWait: (ms, priority) => this.metrics.limiterWait.observe(labels({ priority }), ms / 1000),
     });
     this.kit = new KitClient({
       baseUrl: config.kit.baseUrl,
@@ -224,7 +225,11 @@ export class Service {
         fields,
         events: {
           changed: () => pageStore.bumpGeneration('groups'),
-          membersSkipped: (groupId, ids) => logger.warn({ groupId, skipped: ids }, 'group members skipped: not users'),
+          // Count and the first few only: a request may name thousands of ids, each of any length.
+          membersSkipped: (groupId, ids) => {
+            const { count, first } = summariseIds(ids);
+            logger.warn({ groupId, skippedCount: count, skipped: first }, 'group members skipped: not users');
+          },
         },
       });
       this.services = { users, groups, membership, catalog, fields, pageStore };
@@ -253,7 +258,7 @@ export class Service {
   private userEvents(pageStore: PageStore): UserEvents {
     return {
       reactivationRejected: (operation, email) => {
-        this.metrics.reactivationRejected.inc({ operation });
+        this.metrics.reactivationRejected.inc(labels({ operation }));
         const scope = currentScope();
         this.audit?.record({
           requestId: scope?.requestId ?? '',
@@ -266,7 +271,7 @@ export class Service {
           detail: `reactivation of ${email} refused: Kit cannot reactivate through its API`,
         });
       },
-      deprovisioned: (kind) => this.metrics.deprovisions.inc({ kind }),
+      deprovisioned: (kind) => this.metrics.deprovisions.inc(labels({ kind })),
       changed: () => pageStore.bumpGeneration('users'),
     };
   }

@@ -1,16 +1,20 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import SCIMMYRouters from 'scimmy-routers';
+import type { ScimType } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
-import { describeServiceProvider, registerScimSchemas } from '../scim/schemas';
+import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
+import { checkAttributeParams, describeServiceProvider, registerScimSchemas } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
 import { type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
 import type { Readiness } from './health';
 import { createRequestLogging } from './logging';
-import type { Metrics } from './metrics';
+import { labels, type Metrics } from './metrics';
+import { PrototypeGuard } from './prototypeGuard';
 import { requestScopeMiddleware } from './requestScope';
 import { sendScimError } from './scimErrorBody';
+import { sendFailure } from './scimResponses';
 import { scimRoutes } from './scimRoutes';
 
 export interface AppDeps {
@@ -33,21 +37,45 @@ export interface AppDeps {
  */
 export const MAX_BODY_DEPTH = 64;
 
-function nestedDeeperThan(value: unknown, limit: number): boolean {
+/** What is wrong with a body's shape, if anything: too deep, or a key naming JavaScript's object machinery. */
+function bodyShapeProblem(value: unknown, limit: number): { detail: string; scimType: ScimType } | undefined {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
-    if (depth > limit) return true;
-    for (const child of Object.values(node as object)) {
+    if (depth > limit) {
+      return { detail: `The request body is nested deeper than ${limit} levels.`, scimType: 'invalidSyntax' };
+    }
+    for (const [key, child] of Object.entries(node as object)) {
+      // Own "__proto__" keys survive JSON.parse; any code that copies them by assignment rewrites a prototype.
+      const forbidden = forbiddenSegmentOf(key);
+      if (forbidden !== undefined) {
+        return {
+          detail: `The request body has the key ${quoteInput(key)}: "${forbidden}" is no attribute name.`,
+          scimType: 'invalidValue',
+        };
+      }
       if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
     }
   }
-  return false;
+  return undefined;
 }
 
-function limitBodyDepth(req: Request, res: Response, next: NextFunction): void {
-  if (req.body !== null && typeof req.body === 'object' && nestedDeeperThan(req.body, MAX_BODY_DEPTH)) {
-    sendScimError(res, 400, `The request body is nested deeper than ${MAX_BODY_DEPTH} levels.`, 'invalidSyntax');
+function limitBodyShape(req: Request, res: Response, next: NextFunction): void {
+  const problem =
+    req.body !== null && typeof req.body === 'object' ? bodyShapeProblem(req.body, MAX_BODY_DEPTH) : undefined;
+  if (problem) {
+    sendScimError(res, 400, problem.detail, problem.scimType);
+    return;
+  }
+  next();
+}
+
+/** scimmy-routers passes discovery queries to scimmy's filter parser unchecked; ours run first (issue #11). */
+function checkDiscoveryQuery(req: Request, res: Response, next: NextFunction): void {
+  try {
+    checkAttributeParams(req.query as Record<string, unknown>);
+  } catch (err) {
+    sendFailure(res, err);
     return;
   }
   next();
@@ -67,13 +95,22 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Behind a load balancer the failure throttle must see the client, not the proxy (TRUST_PROXY).
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
+  // First, so its 'close' listener undoes a prototype write before the metrics and logging listeners run.
+  app.use(
+    new PrototypeGuard().middleware((writes, req) =>
+      deps.logger.error(
+        { writes, requestId: (req as { id?: unknown }).id },
+        'a built-in prototype was written while serving a request; undone',
+      ),
+    ),
+  );
   app.use(deps.metrics.httpMiddleware());
   app.use(createRequestLogging(deps.logger));
   app.get('/healthz', deps.readiness.livenessHandler());
   app.get('/readyz', deps.readiness.readinessHandler());
 
   const authenticate = createAuthMiddleware(deps.authenticator, {
-    onFailure: (reason) => deps.metrics.authFailures.inc({ reason }),
+    onFailure: (reason) => deps.metrics.authFailures.inc(labels({ reason })),
     failureDelay: deps.failureThrottle,
   });
 
@@ -87,7 +124,7 @@ export function createApp(deps: AppDeps): express.Express {
       limit: deps.maxBodyBytes,
     }),
   );
-  scim.use(limitBodyDepth);
+  scim.use(limitBodyShape);
   scim.use(stableQuery);
   scim.use(scimRoutes({ services: deps.services, audit: deps.audit, logger: deps.logger }));
 
@@ -114,6 +151,7 @@ export function createApp(deps: AppDeps): express.Express {
     context: async () => ({}),
   });
   describeServiceProvider({ jwt: deps.jwt });
+  scim.use(checkDiscoveryQuery);
   scim.use(discovery);
   app.use('/scim/v2', scim);
 

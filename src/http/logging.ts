@@ -68,8 +68,10 @@ const SECRET_KEYS = new Set([
 ]);
 
 const CREDENTIAL_PATTERNS: Array<[RegExp, string]> = [
-  // A JWT: a base64url JSON header ("{" encodes as "eyJ") and two more segments.
-  [/eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[REDACTED_JWT]'],
+  // A JWT: a base64url JSON header ("{" encodes as "eyJ") and two more segments. It starts where a run of
+  // base64url characters starts: without the lookbehind, "eyJeyJeyJ…" (any logged client text) made every "eyJ"
+  // rescan the rest of the run, quadratic in the line's length (issue #11).
+  [/(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[REDACTED_JWT]'],
   [/\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{4,}/gi, `$1$2${CENSOR}`],
   // Kit v4 API keys.
   [/\bkit_[A-Za-z0-9]{6,}/g, '[REDACTED_KIT_KEY]'],

@@ -109,10 +109,10 @@ export class Metrics {
   /** The Kit client's onCall hook: one record per HTTP exchange, retries included. */
   recordKitCall(rec: KitCallRecord): void {
     const status = String(rec.status);
-    this.kitCalls.inc({ endpoint: rec.endpoint, status });
-    this.kitCallDuration.observe({ endpoint: rec.endpoint }, rec.durationMs / 1000);
+    this.kitCalls.inc(labels({ endpoint: rec.endpoint, status }));
+    this.kitCallDuration.observe(labels({ endpoint: rec.endpoint }), rec.durationMs / 1000);
     if (rec.status === 429) this.kitRateLimited.inc();
-    if (rec.attempt > 1) this.kitRetries.inc({ endpoint: rec.endpoint });
+    if (rec.attempt > 1) this.kitRetries.inc(labels({ endpoint: rec.endpoint }));
   }
 
   /**
@@ -127,8 +127,13 @@ export class Metrics {
         const route = routeLabel(req, res);
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const status = res.writableFinished ? String(res.statusCode) : 'aborted';
-        this.httpRequests.inc({ method: req.method, route, status });
-        this.httpDuration.observe({ method: req.method, route }, seconds);
+        try {
+          this.httpRequests.inc(labels({ method: req.method, route, status }));
+          this.httpDuration.observe(labels({ method: req.method, route }), seconds);
+        } catch {
+          // An exception thrown from a 'close' listener is uncaught and ends the process: a lost sample is the
+          // lesser harm. (prom-client refuses label sets with unknown keys; see labels() below.)
+        }
       });
       next();
     };
@@ -143,6 +148,15 @@ export class Metrics {
       res.send(body);
     };
   }
+}
+
+/**
+ * A label set with no prototype. prom-client checks label names with `for…in`, which also walks inherited
+ * properties: were any dependency to write Object.prototype.x (scimmy 1.3.5's filter parser did, issue #11),
+ * every plain-object label set would carry "x" and every metric update would throw.
+ */
+export function labels<T extends Record<string, string>>(values: T): T {
+  return Object.assign(Object.create(null) as T, values);
 }
 
 const MATCHED_ROUTE = 'matchedRoute';

@@ -1,7 +1,8 @@
 import { type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
-import { ScimBadRequest } from '../scim/errors';
+import { ScimBadRequest, ScimUnsupportedMediaType } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
+import { quoteInput, summariseIds } from '../scim/inputLimits';
 import { type ListQuery, parseListQuery } from '../scim/listQuery';
 import { attributeFilter, renderGroup, renderUser, wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
@@ -53,12 +54,31 @@ function idOf(req: Request): string {
   return String(req.params.id);
 }
 
+/**
+ * The parsed JSON body. express.json leaves `req.body` undefined when the Content-Type is not JSON (curl -d sends
+ * application/x-www-form-urlencoded): that is answered as a media-type problem, not as "not a JSON object".
+ */
+function jsonBody(req: Request): unknown {
+  if (req.body === undefined && hasBody(req)) {
+    throw new ScimUnsupportedMediaType(
+      `The request body must be JSON sent with Content-Type application/scim+json (or application/json); got ${
+        req.get('content-type') ? quoteInput(String(req.get('content-type')), 80) : 'no Content-Type'
+      }.`,
+    );
+  }
+  return req.body;
+}
+
+function hasBody(req: Request): boolean {
+  return Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+}
+
 function bodyObject(req: Request): Record<string, any> {
-  const body = req.body;
+  const body = jsonBody(req);
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw new ScimBadRequest('invalidSyntax', 'The request body must be a JSON object (application/scim+json).');
   }
-  return body;
+  return body as Record<string, any>;
 }
 
 /** What a write produced: the resource to answer with (none means 204), and group members it skipped. */
@@ -96,7 +116,12 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     detail?: string,
   ) => {
     const skipped: string[] = res.locals.skippedMembers ?? [];
-    if (skipped.length) detail = `${detail ? `${detail}; ` : ''}members skipped (not users): ${skipped.join(', ')}`;
+    if (skipped.length) {
+      // The count and the first few ids: the audit line stays small whatever the request named.
+      const { count, first } = summariseIds(skipped);
+      const more = count > first.length ? ` and ${count - first.length} more` : '';
+      detail = `${detail ? `${detail}; ` : ''}${count} members skipped (not users): ${first.join(', ')}${more}`;
+    }
     const scope = currentScope();
     deps.audit?.record({
       requestId: scope?.requestId ?? '',
@@ -117,9 +142,9 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
 
     const list = async (req: Request, res: Response, params: Record<string, unknown>) => {
       try {
-        const query = parseListQuery(params, kind.sortable);
-        const found = await kind.list(query, wants(query));
+        const query = parseListQuery(params, kind.sortable, kind.type);
         const attrs = attributeFilter(query.attributes, query.excludedAttributes);
+        const found = await kind.list(query, wants(query));
         const base = basepath(req);
         sendList(
           res,
@@ -153,12 +178,24 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       };
 
     router.get(endpoint, (req, res) => list(req, res, queryParams(req)));
-    router.post(`${endpoint}/.search`, (req, res) => list(req, res, req.body ?? {}));
+    router.post(`${endpoint}/.search`, (req, res) => {
+      let params: Record<string, unknown>;
+      try {
+        // An empty POST is a search without parameters.
+        params = jsonBody(req) === undefined ? {} : bodyObject(req);
+      } catch (err) {
+        sendFailure(res, err, deps.logger);
+        return;
+      }
+      return list(req, res, params);
+    });
     router.get(`${endpoint}/:id`, async (req, res) => {
       try {
         const q = attributeParams(req);
+        // Checked before the Kit read, though applied when rendering.
+        const attrs = attributeFilter(q.attributes, q.excludedAttributes);
         const resource = await kind.get(idOf(req), wants(q));
-        sendScim(res, 200, kind.render(resource, basepath(req), attributeFilter(q.attributes, q.excludedAttributes)));
+        sendScim(res, 200, kind.render(resource, basepath(req), attrs));
       } catch (err) {
         sendFailure(res, err, deps.logger);
       }
@@ -173,7 +210,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     );
     router.patch(
       `${endpoint}/:id`,
-      write('patch', 200, (req) => kind.patch(idOf(req), req.body)),
+      write('patch', 200, (req) => kind.patch(idOf(req), jsonBody(req))),
     );
     router.delete(
       `${endpoint}/:id`,

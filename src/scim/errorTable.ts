@@ -98,12 +98,13 @@ export function toScimError(err: unknown): ScimError {
     for (const [type, translate] of kitRules) if (err instanceof type) return translate(err);
     return new ScimBadGateway(`Kit failed: ${err.kitMessage}`, { cause: err });
   }
-  // scimmy's own validation (schema coercion, filters, PatchOp) raises SCIMMY.Types.Error with a proper status.
+  // scimmy's own validation (schema coercion, PatchOp) raises SCIMMY.Types.Error with a proper status.
   if (err instanceof SCIMMY.Types.Error) {
     const e = err as unknown as { status: number; scimType?: ScimType; message: string };
-    if (e.status === 404) return new ScimNotFound(e.message, { cause: err });
-    if (e.status === 409) return new ScimConflict(e.message, err);
-    if (e.status >= 400 && e.status < 500) return new ScimBadRequest(e.scimType ?? 'invalidValue', e.message, err);
+    const detail = clientWording(e.message);
+    if (e.status === 404) return new ScimNotFound(detail, { cause: err });
+    if (e.status === 409) return new ScimConflict(detail, err);
+    if (e.status >= 400 && e.status < 500) return new ScimBadRequest(e.scimType ?? 'invalidValue', detail, err);
   }
   return new ScimInternalError('Internal server error; the failure was logged with this request’s id.', { cause: err });
 }
@@ -113,7 +114,19 @@ export function asInvalidValue<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof TypeError) throw new ScimBadRequest('invalidValue', err.message, err);
+    if (err instanceof TypeError) throw new ScimBadRequest('invalidValue', clientWording(err.message), err);
     throw err;
   }
+}
+
+/** Phrases of the JavaScript engine, not of scimmy's validation: they would tell the client our internals. */
+const ENGINE_WORDING =
+  /is not a function|Cannot read propert|Cannot set propert|is not iterable|is not a constructor|Cannot convert|Maximum call stack|of undefined|of null|\?\./;
+/** Longest library message passed on; scimmy echoes the offending input, which can be a megabyte. */
+const MAX_DETAIL = 300;
+
+/** A library's message as the client may read it: its own validation wording, never the engine's, clipped. */
+export function clientWording(message: string): string {
+  if (ENGINE_WORDING.test(message)) return 'A value in the request does not fit the SCIM schema of this resource.';
+  return message.length > MAX_DETAIL ? `${message.slice(0, MAX_DETAIL)}…` : message;
 }

@@ -91,3 +91,8 @@ export class ScimServiceUnavailable extends ScimError {
     super(detail, { retryAfterSeconds, cause });
   }
 }
+
+/** A body that is not JSON at all (a form post, text): the Content-Type, not the content, is the problem. */
+export class ScimUnsupportedMediaType extends ScimError {
+  readonly status = 415;
+}

@@ -1,8 +1,10 @@
-import SCIMMY from 'scimmy';
 import { ScimBadRequest } from './errors';
+import { attributePaths, FilterSyntaxError, parseFilterTree, termCount, toDnf } from './filterSyntax';
+import { MAX_FILTER_TERMS } from './inputLimits';
 
-// RFC 7644 §3.4.2.2 filters. scimmy parses the full grammar into disjunctive normal form (an array of OR'd
-// terms, each an AND of attribute expressions); we evaluate that form ourselves because scimmy's matcher
+// RFC 7644 §3.4.2.2 filters. src/scim/filterSyntax.ts reads the full grammar (within the budgets of
+// src/scim/inputLimits.ts) into disjunctive normal form: an array of OR'd terms, each an AND of attribute
+// expressions, in the shape scimmy used to produce. We evaluate that form ourselves because scimmy's matcher
 // compares strings case-sensitively, and SCIM says userName, emails and most strings are case-insensitive.
 
 export type Dnf = Array<Record<string, unknown>>;
@@ -10,39 +12,33 @@ export type Dnf = Array<Record<string, unknown>>;
 /** Attributes whose comparisons are case-exact (RFC 7643 §4.1, §3.1). Everything else compares case-insensitively. */
 const CASE_EXACT = new Set(['id', 'externalid', 'members.value', 'groups.value']);
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+/** Longest text compared as a date: an ISO 8601 stamp with a fraction and offset is about 35 characters. */
+const MAX_DATE_LENGTH = 40;
+const ISO_DATE_SHAPE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+const isIsoDate = (v: string) => v.length <= MAX_DATE_LENGTH && ISO_DATE_SHAPE.test(v);
 
-const COMPARATORS = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'lt', 'ge', 'le', 'pr', 'np']);
-const ATTRIBUTE = /^(urn:[\w.:-]+:)?[A-Za-z][\w$-]*$/;
-
-/** scimmy's parser is lenient ("userName eq" parses); the parsed form is checked against the ABNF here. */
-function validate(node: unknown, where: string): void {
-  if (isPlainObject(node)) {
-    for (const [attr, expr] of Object.entries(node)) {
-      if (!ATTRIBUTE.test(attr)) throw new Error(`"${attr}" is not an attribute name`);
-      validate(expr, attr);
-    }
-    return;
-  }
-  if (!Array.isArray(node) || node.length === 0) throw new Error(`incomplete expression on "${where}"`);
-  if (node.every((e) => Array.isArray(e) || isPlainObject(e))) {
-    for (const e of node) validate(e, where);
-    return;
-  }
-  const parts = String(node[0]).toLowerCase() === 'not' ? node.slice(1) : node;
-  const op = String(parts[0]).toLowerCase();
-  if (!COMPARATORS.has(op)) throw new Error(`"${String(parts[0])}" is not a comparison operator`);
-  if (op !== 'pr' && op !== 'np' && parts.length < 2) throw new Error(`"${where} ${op}" needs a value`);
-}
-
-export function parseFilter(expression: string): Dnf {
+/**
+ * Parses a filter. With `isAttribute` (the resource type's schema), a comparison on an attribute the resource
+ * does not have is refused by name rather than answered with an empty list that looks like "no such user".
+ */
+export function parseFilter(expression: string, isAttribute?: (path: string) => boolean): Dnf {
   try {
-    if (/\b(and|or|not)\s*$/i.test(expression.trim())) throw new Error('the filter ends with an operator');
-    const dnf: Dnf = JSON.parse(JSON.stringify(new SCIMMY.Types.Filter(expression)));
-    for (const term of dnf) validate(term, '');
-    return dnf;
+    const tree = parseFilterTree(expression);
+    const terms = termCount(tree);
+    if (terms > MAX_FILTER_TERMS) {
+      throw new FilterSyntaxError(
+        `it expands to more than ${MAX_FILTER_TERMS} OR'd terms (every AND of ORs multiplies); simplify it or split the query`,
+      );
+    }
+    if (isAttribute) {
+      const unknown = attributePaths(tree).find((p) => !isAttribute(p));
+      if (unknown !== undefined) throw new FilterSyntaxError(`"${unknown}" is not an attribute of this resource type`);
+    }
+    return toDnf(tree);
   } catch (err) {
-    throw new ScimBadRequest('invalidFilter', `Invalid filter: ${(err as Error).message}`, err);
+    if (err instanceof FilterSyntaxError)
+      throw new ScimBadRequest('invalidFilter', `Invalid filter: ${err.message}.`, err);
+    throw err;
   }
 }
 
@@ -76,7 +72,7 @@ function compare(actual: unknown, op: string, expected: unknown, caseExact: bool
     if (op === 'ne') return actual !== want;
     return false;
   }
-  if (typeof expected === 'string' && typeof actual === 'string' && ISO_DATE.test(actual) && ISO_DATE.test(expected)) {
+  if (typeof expected === 'string' && typeof actual === 'string' && isIsoDate(actual) && isIsoDate(expected)) {
     const a = Date.parse(actual);
     const b = Date.parse(expected);
     if (!Number.isNaN(a) && !Number.isNaN(b) && ['eq', 'ne', 'gt', 'ge', 'lt', 'le'].includes(op)) {
@@ -129,7 +125,8 @@ function matchAttribute(resource: unknown, attr: string, expr: unknown, path: st
     return matchTerm(actual ?? {}, expr, path);
   }
   if (Array.isArray(expr) && expr.some(isPlainObject)) {
-    return expr.some((e) => matchAttribute(resource, attr, e, path));
+    // Conditions on one attribute are ANDed, whether expressions or complex filters.
+    return expr.every((e) => matchAttribute(resource, attr, e, path));
   }
   const expressions = (Array.isArray(expr) && Array.isArray(expr[0]) ? expr : [expr]) as unknown[][];
   return expressions.every((e) => matchExpression(actual, e, path));
@@ -178,7 +175,7 @@ export function dateBounds(dnf: Dnf, path: string[]): DateBounds | undefined {
   const bounds: DateBounds = {};
   for (const expr of (Array.isArray(node[0]) ? node : [node]) as unknown[][]) {
     const op = String(expr[0]).toLowerCase();
-    const at = typeof expr[1] === 'string' && ISO_DATE.test(expr[1]) ? Date.parse(expr[1]) : Number.NaN;
+    const at = typeof expr[1] === 'string' && isIsoDate(expr[1]) ? Date.parse(expr[1]) : Number.NaN;
     if (Number.isNaN(at)) continue;
     if (op === 'gt' || op === 'ge' || op === 'eq') bounds.from = Math.max(bounds.from ?? at, at);
     if (op === 'lt' || op === 'le' || op === 'eq') bounds.to = Math.min(bounds.to ?? at, at);

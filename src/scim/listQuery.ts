@@ -1,5 +1,7 @@
 import { ScimBadRequest } from './errors';
 import { type Dnf, parseFilter } from './filter';
+import { quoteInput } from './inputLimits';
+import { attributeFilter, declaresAttribute } from './schemas';
 
 // RFC 7644 §3.4.2: filter, sortBy/sortOrder, startIndex/count (1-based), attributes/excludedAttributes.
 
@@ -39,21 +41,42 @@ function integer(params: Record<string, unknown>, name: string): number | undefi
   const raw = single(params, name);
   if (raw === undefined || raw.trim() === '') return undefined;
   if (!/^-?\d+$/.test(raw.trim()))
-    throw new ScimBadRequest('invalidValue', `${name} must be an integer, got "${raw}".`);
+    throw new ScimBadRequest('invalidValue', `${name} must be an integer, got ${quoteInput(raw)}.`);
+  // A 400-digit number is Infinity to JavaScript (and null in JSON): the callers see it as out of range.
   return Number(raw);
 }
 
-export function parseListQuery(params: Record<string, unknown>, sortable: readonly string[]): ListQuery {
+/**
+ * The largest startIndex answered: far beyond any Kit account, and an exact integer. RFC 7644 §3.4.2.4 reads
+ * startIndex < 1 as 1 and a startIndex past the end as an empty page; a number no integer arithmetic can hold
+ * (say, 400 digits) is refused rather than silently rounded.
+ */
+export const MAX_START_INDEX = Number.MAX_SAFE_INTEGER;
+
+export function parseListQuery(
+  params: Record<string, unknown>,
+  sortable: readonly string[],
+  resourceType?: 'User' | 'Group',
+): ListQuery {
   const filterText = single(params, 'filter');
-  const filter = filterText !== undefined ? parseFilter(filterText) : undefined;
-  // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1, a negative count as 0.
-  const startIndex = Math.max(1, integer(params, 'startIndex') ?? 1);
+  const isAttribute = resourceType && ((path: string) => declaresAttribute(resourceType, path));
+  const filter = filterText !== undefined ? parseFilter(filterText, isAttribute) : undefined;
+  // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1, a negative count as 0, a count above the maximum as it.
+  const requestedStart = integer(params, 'startIndex') ?? 1;
+  if (requestedStart > MAX_START_INDEX) {
+    throw new ScimBadRequest('invalidValue', `startIndex must be at most ${MAX_START_INDEX}.`);
+  }
+  const startIndex = Math.max(1, requestedStart);
   const count = Math.min(MAX_COUNT, Math.max(0, integer(params, 'count') ?? DEFAULT_COUNT));
   const sortBy = single(params, 'sortBy');
   if (sortBy !== undefined && !sortable.some((s) => s.toLowerCase() === sortBy.toLowerCase())) {
-    throw new ScimBadRequest('invalidValue', `sortBy supports ${sortable.join(', ')}; got "${sortBy}".`);
+    throw new ScimBadRequest('invalidValue', `sortBy supports ${sortable.join(', ')}; got ${quoteInput(sortBy)}.`);
   }
   const order = single(params, 'sortOrder');
+  const attributes = single(params, 'attributes');
+  const excludedAttributes = single(params, 'excludedAttributes');
+  // Checked now, before any Kit call, though the list is applied when the answer is rendered.
+  attributeFilter(attributes, excludedAttributes);
   if (order !== undefined && !['ascending', 'descending'].includes(order.toLowerCase())) {
     throw new ScimBadRequest('invalidValue', 'sortOrder must be "ascending" or "descending".');
   }
@@ -64,7 +87,7 @@ export function parseListQuery(params: Record<string, unknown>, sortable: readon
     count,
     sortBy: sortBy && sortable.find((s) => s.toLowerCase() === sortBy.toLowerCase()),
     sortOrder: order?.toLowerCase() === 'descending' ? 'descending' : 'ascending',
-    attributes: single(params, 'attributes'),
-    excludedAttributes: single(params, 'excludedAttributes'),
+    attributes,
+    excludedAttributes,
   };
 }

@@ -1,6 +1,8 @@
 import SCIMMY from 'scimmy';
 import { ScimBadRequest } from './errors';
 import { KIT_USER } from './fieldMap';
+import { checkAttributePath, FilterSyntaxError } from './filterSyntax';
+import { MAX_ATTRIBUTE_NAMES, MAX_ATTRIBUTE_PATH_LENGTH } from './inputLimits';
 
 // scimmy keeps schemas and resource declarations in module-level state; they are registered once per process
 // and hold no per-app data (handlers receive their services per request), so many apps can share them.
@@ -96,18 +98,73 @@ export function attributeFilter(attributes?: string, excludedAttributes?: string
 }
 
 function attributeList(param: string, list: string, op: 'pr' | 'np'): AttributeFilter {
-  const expression = list
-    .split(',')
-    .map((a) => a.trim())
-    .filter(Boolean)
-    .map((a) => `${a} ${op}`)
-    .join(' and ');
+  const names = checkAttributeList(param, list);
+  const expression = names.map((a) => `${a} ${op}`).join(' and ');
   try {
     return new SCIMMY.Types.Filter(expression);
   } catch (err) {
-    if (err instanceof SCIMMY.Types.Error) throw err;
-    // scimmy throws a TypeError for names such as "__proto__": the client's mistake, not a server fault.
-    throw new ScimBadRequest('invalidValue', `${param} is not a list of attribute names: "${list}".`, err);
+    // scimmy's own wording names its internals; the client gets ours.
+    throw new ScimBadRequest('invalidValue', `${param} is not a list of attribute names.`, err);
+  }
+}
+
+/**
+ * `attributes` / `excludedAttributes` of the discovery endpoints, which scimmy-routers hands to scimmy's filter
+ * parser as they come (`/Schemas?attributes=name.__proto__.y` wrote Object.prototype.y): checked first.
+ */
+export function checkAttributeParams(query: Record<string, unknown>): void {
+  for (const param of ['attributes', 'excludedAttributes']) {
+    const value = query[param];
+    if (value === undefined) continue;
+    if (typeof value !== 'string')
+      throw new ScimBadRequest('invalidValue', `The ${param} parameter must be given once.`);
+    checkAttributeList(param, value);
+  }
+}
+
+/**
+ * Checked before scimmy parses a list as a filter: only plain attribute paths (no "[…]" value filters, which
+ * scimmy would multiply out, no "__proto__"), and a bounded number of them.
+ */
+function checkAttributeList(param: string, list: string): string[] {
+  if (list.length > MAX_ATTRIBUTE_NAMES * (MAX_ATTRIBUTE_PATH_LENGTH + 1)) {
+    throw new ScimBadRequest('invalidValue', `${param} is longer than any list of ${MAX_ATTRIBUTE_NAMES} names.`);
+  }
+  const names = list
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  if (names.length > MAX_ATTRIBUTE_NAMES) {
+    throw new ScimBadRequest('invalidValue', `${param} names more than ${MAX_ATTRIBUTE_NAMES} attributes.`);
+  }
+  for (const name of names) {
+    try {
+      checkAttributePath(name);
+    } catch (err) {
+      if (err instanceof FilterSyntaxError) {
+        throw new ScimBadRequest('invalidValue', `${param} is not a list of attribute names: ${err.message}.`, err);
+      }
+      throw err;
+    }
+  }
+  return names;
+}
+
+/** Whether a resource type's schema (extensions included) declares an attribute path (`name.givenName`, URNs). */
+export function declaresAttribute(resource: 'User' | 'Group', path: string): boolean {
+  return declaredAttribute(resource, path) !== undefined;
+}
+
+/** The scimmy attribute definition behind a path, or undefined when the resource type has no such attribute. */
+export function declaredAttribute(resource: 'User' | 'Group', path: string): any {
+  registerScimSchemas();
+  const definition = (resource === 'User' ? SCIMMY.Schemas.User : SCIMMY.Schemas.Group).definition as any;
+  try {
+    const found = definition.attribute(path);
+    // A bare extension URN names the extension itself, not an attribute.
+    return found instanceof SCIMMY.Types.SchemaDefinition ? undefined : found;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Subscriber, SubscriberState } from '../kit/types';
 import { ENTERPRISE_USER, KIT_USER, LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
+import { MAX_EMAIL_LENGTH } from './inputLimits';
 
 // Pure translation between Kit subscribers and SCIM Users (CONTRACT.md "Resources"). No I/O here.
 
@@ -17,8 +18,23 @@ export interface SubscriberWrite {
   fields: Record<string, string | null>;
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-export const looksLikeEmail = (v: unknown): v is string => typeof v === 'string' && EMAIL.test(v.trim());
+const WHITESPACE = /\s/;
+
+/**
+ * An address Kit can hold: one "@" with text before it, and a dot inside the domain. Checked by splitting, not
+ * by a pattern: /^[^\s@]+@[^\s@]+\.[^\s@]+$/ backtracks quadratically on "a@" + 50,000 dots + "@" (issue #11),
+ * and the length cap comes first so nothing here ever reads more than MAX_EMAIL_LENGTH characters.
+ */
+export function looksLikeEmail(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length > MAX_EMAIL_LENGTH * 4) return false;
+  const email = v.trim();
+  if (email.length > MAX_EMAIL_LENGTH || WHITESPACE.test(email)) return false;
+  const at = email.indexOf('@');
+  if (at <= 0 || at !== email.lastIndexOf('@')) return false;
+  const domain = email.slice(at + 1);
+  const dot = domain.indexOf('.', 1);
+  return dot !== -1 && dot <= domain.length - 2;
+}
 
 function readPath(obj: any, path: string): unknown {
   const urn = path.lastIndexOf(':');

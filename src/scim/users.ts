@@ -8,7 +8,7 @@ import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { type Dnf, dateBounds, equalityValues, matchesFilter } from './filter';
 import type { ListQuery } from './listQuery';
 import type { CursorPager, WalkSource } from './paging/cursorPager';
-import { booleanise, normalizePatch } from './patchShapes';
+import { assertSameId, booleanise, checkUserPatch, normalizePatch } from './patchShapes';
 import { reactivationDetail } from './reactivation';
 import {
   type GroupRef,
@@ -147,20 +147,21 @@ export class UserDirectory {
   }
 
   async replace(id: string, input: Record<string, any>): Promise<Record<string, any>> {
-    const current = await this.load(id);
+    // Everything that can be checked without Kit is checked before the first Kit call.
+    assertSameId(input, id, 'User');
     const user = this.coerce(input);
-    if (user.id !== undefined && String(user.id) !== id) {
-      throw new ScimBadRequest('mutability', `id is immutable: the body says "${user.id}", the URL "${id}".`);
-    }
     const email = this.requireEmail(user);
+    const current = await this.load(id);
     return this.apply(current, user, email, 'replace');
   }
 
   async patch(id: string, body: unknown): Promise<Record<string, any>> {
+    // Shape, paths and values are checked against the schema before the two Kit reads a PATCH needs.
+    const message = normalizePatch(body, 'User');
+    checkUserPatch(message);
     const current = await this.load(id);
     const groups = await this.deps.groups.ofSubscriber(current.id, INTERACTIVE);
     const before = subscriberToUser(current, this.deps.fields, groups);
-    const message = normalizePatch(body, 'User');
     const source = asInvalidValue(() => new SCIMMY.Schemas.User(before, 'out'));
     let patched: Record<string, any> | undefined;
     await new SCIMMY.Messages.PatchOp(message as any).apply(source, async (instance) => {

@@ -26,6 +26,8 @@ const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const KIT_EXT = 'urn:ietf:params:scim:schemas:extension:kit:2.0:User';
 const WRITE = /^(POST|PUT|DELETE) /;
+const ENGINE_WORDING =
+  /is not a function|Cannot read propert|Cannot set propert|of undefined|of null|\?\.|is not iterable/;
 /** Replaced, in the serialised body, by a deeply nested JSON value (the client's JSON.stringify cannot build it). */
 const DEEP = '$DEEP';
 
@@ -132,6 +134,8 @@ async function exchange(method: Method, rawPath: string, rawBody?: string): Prom
     ) {
       throw new Error(`not a SCIM Error body: ${what()}`);
     }
+    // Issue #11: details are our own words, never the JavaScript engine's ("… is not a function").
+    if (ENGINE_WORDING.test(b.detail)) throw new Error(`engine internals in the detail: ${what()}`);
     // A write Kit itself refused (422 "already been taken") changed nothing; one it accepted did.
     const writes = h.sandbox
       .calls()
@@ -888,6 +892,139 @@ describe('bad input never breaks the server or Kit (fast-check, seed printed on 
         },
       ),
       fcOptions(),
+    );
+  });
+});
+
+// ---- issue #11: hostile input families ------------------------------------------------------------------------
+// Each family is refused (or answered) before it can cost the process or Kit anything; every refusal goes through
+// exchange(), so Kit must be untouched, and afterEach checks Object.prototype and /healthz.
+
+/** Per-run cases of the issue #11 families: each case can send up to a megabyte, so fewer than the others. */
+const HOSTILE_RUNS = Number(process.env.FUZZ_RUNS ?? 25);
+
+const machineryKey = fc.constantFrom('__proto__', 'constructor', 'prototype', '__PROTO__', 'Constructor');
+const coreAttribute = fc.constantFrom('name', 'emails', 'userName', 'meta', 'members', 'groups', 'title');
+/** An attribute path with a JavaScript machinery segment somewhere. */
+const machineryPath = fc
+  .tuple(coreAttribute, machineryKey, fc.constantFrom('', '.x', '.polluted'), fc.boolean())
+  .map(([attr, key, tail, first]) => (first ? `${key}${tail}` : `${attr}.${key}${tail}`));
+/** Filters that multiply out past the term budget: n ANDed pairs of ORs are 2^n terms. */
+const expandingFilter = fc
+  .tuple(fc.integer({ min: 9, max: 40 }), fc.constantFrom('title', 'displayName', 'userName', 'externalId'))
+  .map(([n, attr]) => Array.from({ length: n }, (_, i) => `(${attr} eq "a${i}" or ${attr} eq "b${i}")`).join(' and '));
+/** Long strings that make backtracking patterns quadratic: dots between two "@", brackets, spaces. */
+const pathological = fc
+  .tuple(fc.constantFrom('.', '[', ' ', 'a.', '@.'), fc.integer({ min: 5_000, max: 60_000 }))
+  .map(([unit, n]) => `a@${unit.repeat(Math.ceil(n / unit.length))}@`);
+
+describe('issue #11: hostile input families (fast-check)', () => {
+  it('prototype keys in filters, attribute lists, PATCH paths and body keys are refused', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        machineryPath,
+        machineryKey,
+        fc.constantFrom('filter', 'attributes', 'userPatch', 'groupPatch', 'memberFilter', 'body'),
+        async (attrPath, key, where) => {
+          let res: Response;
+          if (where === 'filter') {
+            res = await exchange('get', `/scim/v2/Users?filter=${encodeURIComponent(`${attrPath} eq "1"`)}`);
+          } else if (where === 'attributes') {
+            res = await exchange('get', `/scim/v2/Groups?attributes=${encodeURIComponent(attrPath)}`);
+          } else if (where === 'userPatch' || where === 'groupPatch') {
+            const target = where === 'userPatch' ? '$USER' : '$GROUP';
+            const ops = [{ op: 'replace', path: attrPath, value: 'x' }];
+            res = await exchange(
+              'patch',
+              `/scim/v2/${where === 'userPatch' ? 'Users' : 'Groups'}/${target}`,
+              JSON.stringify({ schemas: [PATCH_SCHEMA], Operations: ops }),
+            );
+          } else if (where === 'memberFilter') {
+            const path = `members[value eq "1" or value.${key}.z eq "2"]`;
+            res = await exchange(
+              'patch',
+              '/scim/v2/Groups/$GROUP',
+              JSON.stringify({ schemas: [PATCH_SCHEMA], Operations: [{ op: 'remove', path }] }),
+            );
+          } else {
+            const body = `{"schemas":["${USER_SCHEMA}"],"userName":"proto@example.com","name":{"${key}":{"polluted":true}}}`;
+            res = await exchange('post', '/scim/v2/Users', body);
+          }
+          expect(res.status).toBe(400);
+        },
+      ),
+      fcOptions(HOSTILE_RUNS),
+    );
+  });
+
+  it('filters that expand past the term budget are refused, in filters and attribute lists alike', async () => {
+    await fc.assert(
+      fc.asyncProperty(expandingFilter, fc.constantFrom('get', 'search', 'attributes'), async (f, how) => {
+        const res =
+          how === 'get'
+            ? await exchange('get', `/scim/v2/Users?filter=${encodeURIComponent(f)}`)
+            : how === 'search'
+              ? await exchange('post', '/scim/v2/Groups/.search', JSON.stringify({ filter: f }))
+              : await exchange('get', `/scim/v2/Users?attributes=${encodeURIComponent(f.replaceAll(' and ', ','))}`);
+        // 431: a GET whose filter outgrows Node's header limit, answered as a SCIM error before us.
+        expect([400, 431]).toContain(res.status);
+      }),
+      fcOptions(HOSTILE_RUNS),
+    );
+  });
+
+  it('long pathological strings in filters, userNames, emails and PATCH paths are answered, never hang', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        pathological,
+        fc.constantFrom('search', 'create', 'patchPath', 'patchEmail'),
+        async (p, where) => {
+          let res: Response;
+          if (where === 'search') {
+            res = await exchange(
+              'post',
+              '/scim/v2/Users/.search',
+              JSON.stringify({ filter: `userName eq ${JSON.stringify(p)}` }),
+            );
+          } else if (where === 'create') {
+            res = await exchange(
+              'post',
+              '/scim/v2/Users',
+              JSON.stringify({ ...oktaUser('x@example.com'), userName: p, emails: [{ value: p }] }),
+            );
+          } else {
+            const op =
+              where === 'patchPath'
+                ? { op: 'replace', path: p, value: 'x' }
+                : { op: 'replace', path: 'userName', value: p };
+            res = await exchange(
+              'patch',
+              '/scim/v2/Users/$USER',
+              JSON.stringify({ schemas: [PATCH_SCHEMA], Operations: [op] }),
+            );
+          }
+          // A filter within the length budget is a valid search that finds nobody, and a userName need not be an
+          // email (Kit keeps the user's address); no email, and every malformed path, is refused.
+          if (where === 'search' || where === 'patchEmail') expect([200, 400]).toContain(res.status);
+          else expect(res.status).toBe(400);
+        },
+      ),
+      fcOptions(HOSTILE_RUNS),
+    );
+  });
+
+  it('huge member lists are refused past the budget and skipped cheaply below it', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1_000, max: 60_000 }), fc.constantFrom('add', 'remove'), async (n, op) => {
+        const ids = Array.from({ length: n }, (_, i) => `x${i}`);
+        const res = await exchange(
+          'patch',
+          '/scim/v2/Groups/$GROUP',
+          JSON.stringify({ schemas: [PATCH_SCHEMA], Operations: [{ op, path: 'members', value: ids }] }),
+        );
+        expect(res.status).toBe(n > 10_000 ? 400 : 204);
+      }),
+      fcOptions(Math.min(HOSTILE_RUNS, 10)),
     );
   });
 });

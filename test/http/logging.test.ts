@@ -110,6 +110,14 @@ describe('createLogger redaction', () => {
       'https://api.convertkit.com/v3/tags?api_key=[REDACTED]&x=1',
     );
   });
+
+  it('maskSecrets reads client text in one pass (issue #11)', () => {
+    // 600 KB of "eyJ": the old JWT pattern rescanned the run from every "eyJ", minutes of work for one line.
+    // No clock here: a quadratic pattern makes this test outlast jest's timeout instead.
+    const hostile = `a ${'eyJ'.repeat(200_000)} b`;
+    expect(maskSecrets(hostile)).toBe(hostile);
+    expect(maskSecrets(`token="${JWT}"`)).toBe('token="[REDACTED_JWT]"');
+  });
 });
 
 describe('createRequestLogging', () => {

@@ -475,6 +475,12 @@ describe('openapi/openapi.yaml describes the running server', () => {
         body: oktaUser(`big.${email}`, { title: 'x'.repeat(70_000) }),
       });
       expect(big.status).toBe(413);
+      // curl -d: a form content type (issue #11).
+      const form = await call('post', '/scim/v2/Users', {
+        raw: JSON.stringify(oktaUser(`form.${email}`)),
+        contentType: 'application/x-www-form-urlencoded',
+      });
+      expect(form.status).toBe(415);
       expect((await call('post', '/scim/v2/Users', { body: oktaUser(email), token: null })).status).toBe(401);
     });
 
@@ -736,7 +742,7 @@ describe('openapi/openapi.yaml describes the running server', () => {
 
     it('saw every error status the spec promises at least once', () => {
       const seen = new Set([...exercised.values()].flatMap((s) => [...s]));
-      for (const status of [400, 401, 403, 404, 409, 413, 429, 502, 503]) expect([...seen]).toContain(status);
+      for (const status of [400, 401, 403, 404, 409, 413, 415, 429, 502, 503]) expect([...seen]).toContain(status);
     });
 
     it('every spec operation is a route of the app', () => {

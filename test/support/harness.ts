@@ -1,4 +1,4 @@
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import { type Config, loadConfig } from '../../src/config';
 import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
@@ -26,6 +26,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** The sandbox's rolling window; generous by default so functional tests never wait on it. */
   rateLimit?: { max: number; windowMs: number };
+  /** The service's logger; silent by default. */
+  logger?: Logger;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -42,7 +44,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     KIT_RATE_WINDOW_MS: '200',
     ...opts.env,
   });
-  const service = new Service({ config, logger: pino({ level: 'silent' }) });
+  const service = new Service({ config, logger: opts.logger ?? pino({ level: 'silent' }) });
   await service.bootstrap();
   const app = service.app;
   const auth = (t: request.Test) => t.set('Authorization', `Bearer ${TOKEN}`);

@@ -1,5 +1,6 @@
 import { ScimBadRequest } from '../errors';
 import { parseFilter } from '../filter';
+import { MAX_GROUP_MEMBERS_PER_REQUEST } from '../inputLimits';
 import type { PatchMessage } from '../patchShapes';
 
 // A Group PATCH becomes a plan of tag operations without reading the membership first: Okta's and Entra's
@@ -16,7 +17,17 @@ export interface GroupPatchPlan {
   replaceMembers?: string[];
 }
 
-function memberIds(value: unknown, index: number): string[] {
+/** Refuses a request that names more members than one request may change (a bound on its Kit calls). */
+export function assertMemberBudget(named: number): void {
+  if (named > MAX_GROUP_MEMBERS_PER_REQUEST) {
+    throw new ScimBadRequest(
+      'invalidValue',
+      `A request may name at most ${MAX_GROUP_MEMBERS_PER_REQUEST} members; this one names ${named}. Send the change in several requests.`,
+    );
+  }
+}
+
+function readMemberIds(value: unknown, index: number): string[] {
   const list = Array.isArray(value) ? value : [value];
   return list.map((m) => {
     const id = m && typeof m === 'object' ? (m as Record<string, unknown>).value : m;
@@ -35,7 +46,7 @@ function displayNameOf(value: unknown, index: number): string {
 }
 
 /** `members[value eq "42"]` (or `or`-joined) → ["42"]. */
-function filteredMembers(path: string, index: number): string[] {
+function readFilteredMembers(path: string, index: number): string[] {
   const inner = path.slice(path.indexOf('[') + 1, path.lastIndexOf(']'));
   const ids: string[] = [];
   for (const term of parseFilter(inner)) {
@@ -53,15 +64,40 @@ function filteredMembers(path: string, index: number): string[] {
 
 export function planGroupPatch(message: PatchMessage): GroupPatchPlan {
   const plan: GroupPatchPlan = { add: [], remove: [], removeAll: false };
+  // Sets, not arrays: a request may name thousands of members, and `includes` per member would be quadratic.
+  let add = new Set<string>();
+  let remove = new Set<string>();
+  let replace: Set<string> | undefined;
+  let named = 0;
+  const memberIds = (value: unknown, index: number): string[] => {
+    named += Array.isArray(value) ? value.length : 1;
+    assertMemberBudget(named);
+    return readMemberIds(value, index);
+  };
+  const filteredMembers = (path: string, index: number): string[] => {
+    const ids = readFilteredMembers(path, index);
+    named += ids.length;
+    assertMemberBudget(named);
+    return ids;
+  };
   const addMembers = (ids: string[]) => {
-    if (plan.replaceMembers) plan.replaceMembers.push(...ids);
-    else plan.add.push(...ids);
-    plan.remove = plan.remove.filter((id) => !ids.includes(id));
+    for (const id of ids) {
+      if (replace) replace.add(id);
+      else add.add(id);
+      remove.delete(id);
+    }
   };
   const removeMembers = (ids: string[]) => {
-    if (plan.replaceMembers) plan.replaceMembers = plan.replaceMembers.filter((id) => !ids.includes(id));
-    plan.add = plan.add.filter((id) => !ids.includes(id));
-    plan.remove.push(...ids);
+    for (const id of ids) {
+      replace?.delete(id);
+      add.delete(id);
+      remove.add(id);
+    }
+  };
+  const startOver = (members?: string[]) => {
+    replace = members ? new Set(members) : undefined;
+    add = new Set();
+    remove = new Set();
   };
   message.Operations.forEach((op, i) => {
     const path = op.path?.trim();
@@ -76,9 +112,7 @@ export function planGroupPatch(message: PatchMessage): GroupPatchPlan {
         if (k === 'displayname') plan.displayName = displayNameOf(value, i);
         else if (k === 'members') {
           if (op.op === 'replace') {
-            plan.replaceMembers = memberIds(value, i);
-            plan.add = [];
-            plan.remove = [];
+            startOver(memberIds(value, i));
             plan.removeAll = false;
           } else if (op.op === 'add') addMembers(memberIds(value, i));
           else removeMembers(memberIds(value, i));
@@ -96,15 +130,12 @@ export function planGroupPatch(message: PatchMessage): GroupPatchPlan {
       else if (op.op === 'remove') {
         // Entra sends the members to remove as the value; without one, RFC 7644 §3.5.2.2 removes them all.
         if (op.value === undefined || (Array.isArray(op.value) && op.value.length === 0)) {
+          // Members added by later operations of the same request stay: "remove all" is "replace with none".
           plan.removeAll = true;
-          plan.add = [];
-          plan.remove = [];
-          plan.replaceMembers = undefined;
+          startOver([]);
         } else removeMembers(memberIds(op.value, i));
       } else {
-        plan.replaceMembers = memberIds(op.value ?? [], i);
-        plan.add = [];
-        plan.remove = [];
+        startOver(memberIds(op.value ?? [], i));
         plan.removeAll = false;
       }
     } else if (lower?.startsWith('members[')) {
@@ -119,8 +150,8 @@ export function planGroupPatch(message: PatchMessage): GroupPatchPlan {
       throw new ScimBadRequest('invalidPath', `Operation ${i + 1}: "${path}" cannot be changed on a group.`);
     }
   });
-  plan.add = [...new Set(plan.add)];
-  plan.remove = [...new Set(plan.remove)];
-  if (plan.replaceMembers) plan.replaceMembers = [...new Set(plan.replaceMembers)];
+  plan.add = [...add];
+  plan.remove = [...remove];
+  if (replace) plan.replaceMembers = [...replace];
   return plan;
 }

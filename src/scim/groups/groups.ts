@@ -4,14 +4,15 @@ import { KitNotFoundError, KitValidationError } from '../../kit/errors';
 import type { CallOptions, Tag, TaggedSubscriber } from '../../kit/types';
 import { ScimBadRequest, ScimConflict, ScimNotFound } from '../errors';
 import { asInvalidValue } from '../errorTable';
+import { quoteInput } from '../inputLimits';
 import type { SubscriberFieldMap } from '../fieldMap';
 import { matchesFilter } from '../filter';
 import type { ListQuery } from '../listQuery';
-import { normalizePatch } from '../patchShapes';
+import { assertSameId, normalizePatch } from '../patchShapes';
 import { isDeleted, subscriberToUser } from '../userMapping';
-import { planGroupPatch } from './groupPatch';
+import { assertMemberBudget, planGroupPatch } from './groupPatch';
 import type { TagMembership } from './membership';
-import { RESERVED_TAG_PREFIX, RETIRED_GROUP_PREFIX, type TagCatalog } from './tagCatalog';
+import { normaliseTagName, RESERVED_TAG_PREFIX, RETIRED_GROUP_PREFIX, type TagCatalog } from './tagCatalog';
 
 // SCIM Groups over Kit tags (CONTRACT.md "Groups"): membership is tagging, DELETE retires the tag (Kit has no
 // tag deletion) by moving it into the reserved "scim:retired:" name space, which frees its name and hides it.
@@ -46,6 +47,8 @@ export interface GroupDirectoryDeps {
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
 /** Canonical Kit ids only ("001" is not 1): one resource, one URL. */
 const SUBSCRIBER_ID = /^[1-9]\d{0,14}$/;
+/** From this many removals on, a PATCH with a cold membership index reads the membership instead of guessing. */
+const READ_MEMBERSHIP_FROM = 10;
 
 export class GroupDirectory {
   constructor(private readonly deps: GroupDirectoryDeps) {}
@@ -91,6 +94,7 @@ export class GroupDirectory {
   async create(input: Record<string, any>): Promise<{ group: Record<string, any>; change: GroupChange }> {
     const group = this.coerce(input);
     const displayName = this.requireDisplayName(group);
+    const wanted = this.memberIds(group.members);
     await this.assertNameFree(displayName);
     let tag: Tag;
     try {
@@ -99,28 +103,31 @@ export class GroupDirectory {
       throw this.nameClash(err, displayName);
     }
     this.deps.catalog.remember(tag);
-    const wanted = this.memberIds(group.members);
     const change = await this.addMembers(tag, wanted);
     await this.deps.events.changed();
-    const added = wanted.filter((m) => !change.skipped.includes(m));
+    const skipped = new Set(change.skipped);
+    const added = wanted.filter((m) => !skipped.has(m));
     return { group: this.toGroup(tag, this.unreadMembers(added)), change };
   }
 
   async replace(id: string, input: Record<string, any>): Promise<{ group: Record<string, any>; change: GroupChange }> {
-    let tag = await this.load(id);
+    // Everything that can be checked without Kit is checked before the first Kit call.
+    assertSameId(input, id, 'Group');
     const group = this.coerce(input);
     const displayName = this.requireDisplayName(group);
+    const wanted = this.memberIds(group.members);
+    let tag = await this.load(id);
     if (displayName !== this.deps.catalog.displayName(tag)) tag = await this.rename(tag, displayName);
     const current = await this.members(tag.id, INTERACTIVE);
-    const wanted = this.memberIds(group.members);
     const currentIds = new Set(current.map((m) => m.value));
+    const wantedIds = new Set(wanted);
     const change = await this.addMembers(
       tag,
       wanted.filter((m) => !currentIds.has(m)),
     );
     await this.removeMembers(
       tag,
-      current.map((m) => m.value).filter((m) => !wanted.includes(m)),
+      current.map((m) => m.value).filter((m) => !wantedIds.has(m)),
     );
     await this.deps.events.changed();
     return { group: this.toGroup(tag, await this.members(tag.id, INTERACTIVE)), change };
@@ -129,25 +136,29 @@ export class GroupDirectory {
   /** Applies a PATCH without reading the membership unless an operation needs it; answers 204 (RFC 7644 §3.5.2). */
   async patch(id: string, body: unknown): Promise<GroupChange> {
     const plan = planGroupPatch(normalizePatch(body, 'Group'));
+    const displayName = plan.displayName === undefined ? undefined : this.normalisedName(plan.displayName);
+    if (displayName !== undefined) this.assertNotReserved(displayName);
     let tag = await this.load(id);
-    if (plan.displayName !== undefined && plan.displayName !== this.deps.catalog.displayName(tag)) {
-      tag = await this.rename(tag, plan.displayName);
+    if (displayName !== undefined && displayName !== this.deps.catalog.displayName(tag)) {
+      tag = await this.rename(tag, displayName);
     }
     let change: GroupChange = { skipped: [] };
     if (plan.removeAll || plan.replaceMembers) {
       const current = (await this.members(tag.id, INTERACTIVE)).map((m) => m.value);
-      const wanted = plan.replaceMembers ?? [];
+      const currentIds = new Set(current);
+      const wanted = new Set(plan.replaceMembers ?? []);
       change = await this.addMembers(
         tag,
-        wanted.filter((m) => !current.includes(m)),
+        [...wanted].filter((m) => !currentIds.has(m)),
       );
       await this.removeMembers(
         tag,
-        current.filter((m) => !wanted.includes(m)),
+        current.filter((m) => !wanted.has(m)),
       );
     } else {
       change = await this.addMembers(tag, plan.add);
-      await this.removeMembers(tag, plan.remove);
+      // Kit has no bulk untag, so every removal is a call: none is spent on an id shown not to be a member.
+      await this.removeMembers(tag, await this.actualMembers(tag, plan.remove));
     }
     await this.deps.events.changed();
     return change;
@@ -155,17 +166,24 @@ export class GroupDirectory {
 
   async delete(id: string): Promise<void> {
     const tag = await this.load(id);
-    // Members first, the retirement last: a Kit outage midway leaves a group a repeated DELETE finishes.
+    // Members first, the retirement last: a Kit outage midway leaves a group a repeated DELETE finishes. The
+    // retired name is chosen free before any member is untagged, so a name clash (a tag made in Kit with that
+    // name) cannot leave a group emptied but alive, failing 409 on every retry.
+    let retiredName = this.freeRetiredName(tag, await this.deps.catalog.all(INTERACTIVE));
     const members = await this.members(tag.id, INTERACTIVE, true);
     await this.removeMembers(
       tag,
       members.map((m) => m.value),
     );
-    const retired = await this.deps.kit.tags.rename(
-      tag.id,
-      `${RETIRED_GROUP_PREFIX}${tag.id}:${tag.name}`,
-      INTERACTIVE,
-    );
+    let retired: Tag;
+    try {
+      retired = await this.deps.kit.tags.rename(tag.id, retiredName, INTERACTIVE);
+    } catch (err) {
+      if (!(err instanceof KitValidationError && err.isUniquenessClash)) throw err;
+      // Our tag list was stale: read Kit's and take a name free there.
+      retiredName = this.freeRetiredName(tag, await this.deps.catalog.all({ ...INTERACTIVE, fresh: true }));
+      retired = await this.deps.kit.tags.rename(tag.id, retiredName, INTERACTIVE);
+    }
     this.deps.catalog.remember(retired);
     await this.deps.events.changed();
   }
@@ -228,37 +246,79 @@ export class GroupDirectory {
 
   private requireDisplayName(group: Record<string, any>): string {
     const name = group.displayName;
-    if (typeof name !== 'string' || name.trim() === '') {
+    if (typeof name !== 'string' || normaliseTagName(name) === '') {
       throw new ScimBadRequest('invalidValue', 'A group needs a displayName (it becomes the Kit tag name).');
     }
-    return name;
+    const normalised = this.normalisedName(name);
+    this.assertNotReserved(normalised);
+    return normalised;
+  }
+
+  /**
+   * The name as Kit will store it (Kit trims), so the reserved-name check sees what Kit will hold: " scim:x"
+   * would otherwise pass the check and land in the reserved name space, hiding the group.
+   */
+  private normalisedName(displayName: string): string {
+    return normaliseTagName(displayName);
   }
 
   private memberIds(members: unknown): string[] {
     if (!Array.isArray(members)) return [];
+    assertMemberBudget(members.length);
     return [...new Set(members.map((m) => String((m as Record<string, unknown>)?.value ?? '')))].filter(Boolean);
   }
 
-  private async assertNameFree(displayName: string, except?: number): Promise<void> {
-    // A tag in the reserved "scim:" name space (or outside the group prefix) is no group: creating or renaming
-    // into it would answer success and then 404, as if the group had been deleted.
+  /** `scim:retired:<id>:<name>`, or with a `~n` suffix when a tag already holds that name. */
+  private freeRetiredName(tag: Tag, tags: Map<number, Tag>): string {
+    const taken = new Set([...tags.values()].filter((t) => t.id !== tag.id).map((t) => t.name.toLowerCase()));
+    const base = `${RETIRED_GROUP_PREFIX}${tag.id}:${tag.name}`;
+    let name = base;
+    for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${base}~${n}`;
+    return name;
+  }
+
+  /**
+   * Of the ids a PATCH removes, those that may be members. The warm membership index answers for free; with a
+   * cold one, many removals read the group's membership once (ceil(m/1000) calls) rather than spend a DELETE on
+   * each id; a few are cheaper to send as they are (Kit's 404 for a non-member is harmless).
+   */
+  private async actualMembers(tag: Tag, ids: string[]): Promise<string[]> {
+    const candidates = ids.filter((i) => SUBSCRIBER_ID.test(i));
+    if (candidates.length === 0) return [];
+    const indexed = await this.deps.membership.taggedAmong(tag.id, candidates.map(Number));
+    if (indexed) return indexed.map(String);
+    if (candidates.length < READ_MEMBERSHIP_FROM) return candidates;
+    const current = new Set((await this.members(tag.id, INTERACTIVE, true)).map((m) => m.value));
+    return candidates.filter((i) => current.has(i));
+  }
+
+  /**
+   * A tag in the reserved "scim:" name space (or outside the group prefix) is no group: creating or renaming
+   * into it would answer success and then 404, as if the group had been deleted. Checked before any Kit call.
+   */
+  private assertNotReserved(displayName: string): void {
     if (!this.deps.catalog.isGroup({ name: this.deps.catalog.tagName(displayName) })) {
       throw new ScimBadRequest(
         'invalidValue',
-        `"${displayName}" is reserved: tag names starting with "${RESERVED_TAG_PREFIX}" hold this server's own bookkeeping.`,
+        `${quoteInput(displayName)} is reserved: tag names starting with "${RESERVED_TAG_PREFIX}" hold this server's own bookkeeping.`,
       );
     }
+  }
+
+  private async assertNameFree(displayName: string, except?: number): Promise<void> {
+    this.assertNotReserved(displayName);
     const wanted = this.deps.catalog.tagName(displayName).toLowerCase();
     const clash = [...(await this.deps.catalog.all(INTERACTIVE)).values()].find(
       (t) => t.name.toLowerCase() === wanted && t.id !== except,
     );
-    if (clash) throw new ScimConflict(`A group or Kit tag named "${displayName}" already exists (id ${clash.id}).`);
+    if (clash)
+      throw new ScimConflict(`A group or Kit tag named ${quoteInput(displayName)} already exists (id ${clash.id}).`);
   }
 
   private nameClash(err: unknown, displayName: string): unknown {
     if (err instanceof KitValidationError && err.isUniquenessClash) {
       this.deps.catalog.invalidate();
-      return new ScimConflict(`A group or Kit tag named "${displayName}" already exists.`, err);
+      return new ScimConflict(`A group or Kit tag named ${quoteInput(displayName)} already exists.`, err);
     }
     return err;
   }
@@ -282,7 +342,8 @@ export class GroupDirectory {
     if (ids.length === 0) return { skipped: [] };
     const deleted = await this.deps.membership.deletedIds(INTERACTIVE);
     const skipped = ids.filter((id) => !SUBSCRIBER_ID.test(id) || deleted.has(Number(id)));
-    const valid = ids.filter((id) => !skipped.includes(id)).map(Number);
+    const skippedIds = new Set(skipped);
+    const valid = ids.filter((id) => !skippedIds.has(id)).map(Number);
     if (valid.length > 0) {
       const result = await this.deps.kit.bulk.tagSubscribers(
         valid.map((subscriber_id) => ({ tag_id: tag.id, subscriber_id })),

@@ -107,6 +107,13 @@ export class TagMembership implements UserGroupsSource {
     return { generation: this.index?.gen ?? 0, of: (id) => this.refs(index.get(id) ?? [], tags) };
   }
 
+  /** Of the given subscribers, those the index shows carrying the tag; undefined unless the index is fresh. */
+  async taggedAmong(tagId: number, subscriberIds: number[]): Promise<number[] | undefined> {
+    if (!this.index || !(await this.fresh(this.index))) return undefined;
+    const bySubscriber = this.index.bySubscriber;
+    return subscriberIds.filter((id) => bySubscriber.get(id)?.has(tagId));
+  }
+
   /** Keeps a warm index exact after tagging/untagging through this server. */
   noteTagged(tagId: number, subscriberIds: number[], tagged: boolean): void {
     if (!this.index) return;

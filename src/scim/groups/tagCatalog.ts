@@ -10,6 +10,19 @@ export const RESERVED_TAG_PREFIX = 'scim:';
 export const DELETED_USERS_TAG = 'scim:deleted-users';
 export const RETIRED_GROUP_PREFIX = 'scim:retired:';
 
+/**
+ * A tag name as Kit stores it: Kit strips leading and trailing whitespace and NUL characters (as Ruby's strip
+ * does). A loop, not /^\s+|\s+$/, which backtracks quadratically on long inner runs of spaces.
+ */
+export function normaliseTagName(name: string): string {
+  const trimmable = (c: string) => c === '\0' || c.trim() === '';
+  let start = 0;
+  let end = name.length;
+  while (start < end && trimmable(name[start])) start++;
+  while (end > start && trimmable(name[end - 1])) end--;
+  return name.slice(start, end);
+}
+
 export interface CacheValidity {
   ttlMs: number;
   /** The shared cache generation (bumped by every write on any replica); a change invalidates the cache. */

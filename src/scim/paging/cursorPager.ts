@@ -102,6 +102,8 @@ export class CursorPager {
       }
       // Past the window with a known total: stop, the rest of the walk is fetched when asked for.
       if (seen >= end && state.total !== undefined) break;
+      // A window that starts past a known total is empty: a startIndex of 10^15 costs no walk to the end.
+      if (state.total !== undefined && first >= state.total) break;
     }
     if (state.done) {
       const all = state.pages.reduce((n, p) => n + p.visible, 0);

@@ -1,0 +1,61 @@
+// Budgets for what one request may ask of the parsers (issue #11: one request must never take the server down).
+// Every limit is checked before the input reaches scimmy or any other library, on text whose length is already
+// capped, so the work a refused request costs is linear in what it sent. README "Request limits" lists them.
+
+/** Characters in a filter (query string or POST /.search). Real IdP filters are a few hundred characters. */
+export const MAX_FILTER_LENGTH = 8192;
+/** Nesting of parentheses, `not (…)` and `attr[…]` in a filter. IdPs nest two or three levels at most. */
+export const MAX_FILTER_DEPTH = 10;
+/** Comparisons (`attr op value`, `attr pr`) in one filter. */
+export const MAX_FILTER_COMPARISONS = 256;
+/**
+ * OR'd terms a filter stands for once every AND of ORs is multiplied out: `(a or b) and (c or d)` is 4 terms,
+ * sixteen such pairs are 65,536. Counted on the parse tree without multiplying anything out.
+ */
+export const MAX_FILTER_TERMS = 256;
+/** Characters in one attribute path (the longest URN-qualified path in our schemas is under 80). */
+export const MAX_ATTRIBUTE_PATH_LENGTH = 256;
+/** Names in `attributes` / `excludedAttributes`. */
+export const MAX_ATTRIBUTE_NAMES = 64;
+/** Characters in a PATCH operation's path (a filtered path such as `members[value eq "…"]` included). */
+export const MAX_PATCH_PATH_LENGTH = 1024;
+/** Operations in one PATCH request. */
+export const MAX_PATCH_OPERATIONS = 1000;
+/**
+ * Member ids named in one group write (POST/PUT/PATCH, adds and removes together). Bounds the Kit calls one
+ * request can spend: adding costs ceil(k/100) bulk calls, removing one call per actual member.
+ */
+export const MAX_GROUP_MEMBERS_PER_REQUEST = 10_000;
+/** Skipped member ids written out in full to a log line or audit record; the rest is a count. */
+export const SKIPPED_IDS_LOGGED = 20;
+/** RFC 5321: a forward path holds at most 254 characters of address; anything longer is no email. */
+export const MAX_EMAIL_LENGTH = 254;
+
+/**
+ * Path segments that name JavaScript's object machinery rather than data. scimmy 1.3.5 turns attribute paths
+ * into nested objects by plain assignment, so `name.__proto__.x` in a filter writes Object.prototype.x for the
+ * whole process. No SCIM schema has attributes of these names: they are refused wherever a path or key arrives.
+ */
+const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export function isForbiddenSegment(segment: string): boolean {
+  return FORBIDDEN_SEGMENTS.has(segment.toLowerCase());
+}
+
+/** The forbidden segment in a dotted or URN-qualified path, if any. */
+export function forbiddenSegmentOf(path: string): string | undefined {
+  return path.split(/[.:[\]\s]/).find(isForbiddenSegment);
+}
+
+/** Client input quoted in an error detail or log line, clipped so an answer never echoes megabytes back. */
+export function quoteInput(text: string, max = 60): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
+/** A list of client-supplied ids for a log line or audit detail: the count, and the first few, each clipped. */
+export function summariseIds(ids: readonly string[]): { count: number; first: string[] } {
+  return {
+    count: ids.length,
+    first: ids.slice(0, SKIPPED_IDS_LOGGED).map((id) => (id.length > 40 ? `${id.slice(0, 40)}…` : id)),
+  };
+}
