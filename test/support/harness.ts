@@ -4,8 +4,8 @@ import { type Config, loadConfig } from '../../src/config';
 import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
 import { Service } from '../../src/service';
 
-export const TOKEN = 'test-token-0123456789';
-export const READONLY_TOKEN = 'readonly-token-0123456789';
+export const TOKEN = 'test-token-0123456789abcdef0123456789';
+export const READONLY_TOKEN = 'readonly-token-0123456789abcdef01234567';
 
 export interface Harness {
   sandbox: KitSandbox;
