@@ -1,12 +1,13 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import SCIMMYRouters from 'scimmy-routers';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { describeServiceProvider, registerScimSchemas } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
-import { type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
+import { type AuthFailureReason, type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
 import type { Readiness } from './health';
+import { type IpAllowlist, ipAllowlistMiddleware } from './ipAllowlist';
 import { createRequestLogging } from './logging';
 import type { Metrics } from './metrics';
 import { requestScopeMiddleware } from './requestScope';
@@ -21,6 +22,8 @@ export interface AppDeps {
   logger: Logger;
   audit?: AuditLog;
   failureThrottle?: FailureThrottle;
+  /** SCIM_IP_ALLOWLIST: callers elsewhere are refused before authentication. */
+  ipAllowlist?: IpAllowlist;
   maxBodyBytes: number;
   jwt: boolean;
   trustProxy?: string | number | boolean;
@@ -59,28 +62,43 @@ function stableQuery(req: Request, _res: Response, next: NextFunction): void {
   next();
 }
 
+/**
+ * On every response, errors and refusals included: SCIM bodies carry personal data and are never to be kept
+ * by a shared cache or a browser (RFC 7644 §7.6 asks that they not be cached), and a browser that opened one
+ * must not sniff it into something executable.
+ */
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+}
+
 export function createApp(deps: AppDeps): express.Express {
   registerScimSchemas();
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
-  // Behind a load balancer the failure throttle must see the client, not the proxy (TRUST_PROXY).
+  // Behind a load balancer the failure throttle and the IP allow-list must see the client, not the proxy
+  // (TRUST_PROXY): req.ip is then taken from X-Forwarded-For, as far as the trusted hops go.
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
+  app.use(securityHeaders);
   app.use(deps.metrics.httpMiddleware());
   app.use(createRequestLogging(deps.logger));
   app.get('/healthz', deps.readiness.livenessHandler());
   app.get('/readyz', deps.readiness.readinessHandler());
 
-  const authenticate = createAuthMiddleware(deps.authenticator, {
-    onFailure: (reason) => deps.metrics.authFailures.inc({ reason }),
-    failureDelay: deps.failureThrottle,
-  });
+  const onFailure = (reason: AuthFailureReason) => deps.metrics.authFailures.inc({ reason });
+  const authenticate = createAuthMiddleware(deps.authenticator, { onFailure, failureThrottle: deps.failureThrottle });
+  // Health stays open (load balancers probe it); everything that needs a credential is behind the allow-list.
+  const allowlist: RequestHandler[] = deps.ipAllowlist
+    ? [ipAllowlistMiddleware(deps.ipAllowlist, () => onFailure('ip_not_allowed'))]
+    : [];
 
-  app.get('/metrics', requestScopeMiddleware(), authenticate, deps.metrics.handler());
+  app.get('/metrics', ...allowlist, requestScopeMiddleware(), authenticate, deps.metrics.handler());
 
   const scim = express.Router();
-  scim.use(requestScopeMiddleware(), authenticate);
+  scim.use(...allowlist, requestScopeMiddleware(), authenticate);
   scim.use(
     express.json({
       type: ['application/scim+json', 'application/json', 'application/*+json'],
