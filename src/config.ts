@@ -231,7 +231,7 @@ export interface Config {
 }
 
 export interface PublicUrlConfig {
-  /** The SCIM base URL as IdPs reach it (PUBLIC_BASE_URL), without a trailing slash. */
+  /** The server's root URL as IdPs reach it (PUBLIC_BASE_URL), without a trailing slash or /scim/v2. */
   baseUrl?: string;
   /** Host headers (lower-cased, with port when not the default) trusted to build absolute URLs without baseUrl. */
   allowedHosts: string[];
@@ -318,7 +318,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             ? Number(e.TRUST_PROXY)
             : e.TRUST_PROXY,
     publicUrls: {
-      baseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+      // The server's own root; "…/scim/v2" (what an IdP is configured with) is accepted and means the same.
+      baseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, '').replace(/\/scim\/v2$/i, ''),
       allowedHosts: listOf(e.SCIM_ALLOWED_HOSTS).map((h) => h.toLowerCase()),
     },
     ipAllowlist: e.SCIM_IP_ALLOWLIST ? listOf(e.SCIM_IP_ALLOWLIST).map(parseCidr) : undefined,

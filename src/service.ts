@@ -122,6 +122,7 @@ export class Service {
       audit: this.audit,
       maxBodyBytes: config.scim.maxBodyBytes,
       jwt: Boolean(config.scim.jwt),
+      publicUrls: config.publicUrls,
       trustProxy: config.trustProxy,
     });
   }

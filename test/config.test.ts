@@ -55,7 +55,7 @@ describe('public URLs', () => {
       SCIM_ALLOWED_HOSTS: 'SCIM.example.com, localhost:8080,[::1]:8080',
     });
     expect(config.publicUrls).toEqual({
-      baseUrl: 'https://scim.example.com/scim/v2',
+      baseUrl: 'https://scim.example.com',
       allowedHosts: ['scim.example.com', 'localhost:8080', '[::1]:8080'],
     });
   });

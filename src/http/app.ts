@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import SCIMMYRouters from 'scimmy-routers';
+import type { PublicUrlConfig } from '../config';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { describeServiceProvider, registerScimSchemas } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
@@ -8,6 +9,7 @@ import type { AuditLog } from './audit';
 import { type AuthFailureReason, type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
 import type { Readiness } from './health';
 import { type IpAllowlist, ipAllowlistMiddleware } from './ipAllowlist';
+import { discoveryRoutes } from './discovery';
 import { createRequestLogging } from './logging';
 import type { Metrics } from './metrics';
 import { requestScopeMiddleware } from './requestScope';
@@ -26,6 +28,8 @@ export interface AppDeps {
   ipAllowlist?: IpAllowlist;
   maxBodyBytes: number;
   jwt: boolean;
+  /** How Location and meta.location are built (PUBLIC_BASE_URL, SCIM_ALLOWED_HOSTS). */
+  publicUrls: PublicUrlConfig;
   trustProxy?: string | number | boolean;
 }
 
@@ -107,7 +111,9 @@ export function createApp(deps: AppDeps): express.Express {
   );
   scim.use(limitBodyDepth);
   scim.use(stableQuery);
-  scim.use(scimRoutes({ services: deps.services, audit: deps.audit, logger: deps.logger }));
+  scim.use(
+    scimRoutes({ services: deps.services, audit: deps.audit, logger: deps.logger, publicUrls: deps.publicUrls }),
+  );
 
   // Endpoints scimmy-routers would answer with its own internals ("Method 'egress' not implemented…") or a
   // crash (a filter on ServiceProviderConfig): answered here in plain words.
@@ -117,20 +123,17 @@ export function createApp(deps: AppDeps): express.Express {
   scim.all('/Me', (_req, res) => {
     sendScimError(res, 501, '/Me is not supported: SCIM clients here are provisioning systems, not users.');
   });
-  scim.get('/ServiceProviderConfig', (req, res, next) => {
-    // RFC 7644 §4: filtering service provider configuration endpoints is not supported.
-    if ((req.query as Record<string, unknown>).filter !== undefined) {
-      sendScimError(res, 403, 'ServiceProviderConfig does not support filter.');
-    } else next();
-  });
+  describeServiceProvider({ jwt: deps.jwt });
+  scim.use(discoveryRoutes({ publicUrls: deps.publicUrls, logger: deps.logger }));
 
-  // scimmy-routers serves discovery (/ServiceProviderConfig, /ResourceTypes, /Schemas); authentication has
-  // already happened above, so its own handler only has to accept.
+  // scimmy-routers answers what is left (its own 404s and refusals for /Bulk and the like); authentication
+  // has already happened above, so its own handler only has to accept.
   const discovery = new SCIMMYRouters({
     type: 'bearer',
     handler: async () => 'scim-client',
     context: async () => ({}),
   });
+  // The constructor re-declares its own authentication scheme: describe the service provider again after it.
   describeServiceProvider({ jwt: deps.jwt });
   scim.use(discovery);
   app.use('/scim/v2', scim);

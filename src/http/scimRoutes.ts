@@ -1,11 +1,13 @@
 import { type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
+import type { PublicUrlConfig } from '../config';
 import { ScimBadRequest } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { type ListQuery, parseListQuery } from '../scim/listQuery';
 import { attributeFilter, renderGroup, renderUser, wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
+import { scimBaseUrl } from './publicUrls';
 import { currentScope } from './requestScope';
 import { sendFailure, sendList, sendScim } from './scimResponses';
 
@@ -18,16 +20,14 @@ export interface ScimRouteDeps {
   services: () => { users: UserDirectory; groups: GroupDirectory };
   audit?: AuditLog;
   logger?: Logger;
+  /** Where resource URLs point; without it they are relative (see publicUrls.ts). */
+  publicUrls?: PublicUrlConfig;
 }
 
 const USER_SORTABLE = ['id', 'meta.created'] as const;
 const GROUP_SORTABLE = ['id', 'displayName'] as const;
 
 type Mutation = 'create' | 'replace' | 'patch' | 'delete';
-
-function basepath(req: Request): string {
-  return `${req.protocol}://${req.get('host')}${req.baseUrl}`;
-}
 
 function queryParams(req: Request): Record<string, unknown> {
   return req.query as Record<string, unknown>;
@@ -84,6 +84,8 @@ interface ResourceKind {
 
 export function scimRoutes(deps: ScimRouteDeps): Router {
   const router = Router();
+  const publicUrls = deps.publicUrls ?? { allowedHosts: [] };
+  const basepath = (req: Request) => scimBaseUrl(req, publicUrls);
   const users = () => deps.services().users;
   const groups = () => deps.services().groups;
 

@@ -14,6 +14,7 @@ import {
   ScimBadRequest,
   ScimConflict,
   ScimError,
+  ScimForbidden,
   ScimInternalError,
   ScimNotFound,
   ScimServiceUnavailable,
@@ -92,6 +93,8 @@ export function toScimError(err: unknown): ScimError {
   if (err instanceof SCIMMY.Types.Error) {
     const e = err as unknown as { status: number; scimType?: ScimType; message: string };
     if (e.status === 404) return new ScimNotFound(e.message, { cause: err });
+    // scimmy refuses what an endpoint does not support (a filter on discovery, RFC 7644 §4) with a 403.
+    if (e.status === 403) return new ScimForbidden(e.message, { cause: err });
     if (e.status === 409) return new ScimConflict(e.message, err);
     if (e.status >= 400 && e.status < 500) return new ScimBadRequest(e.scimType ?? 'invalidValue', e.message, err);
   }
