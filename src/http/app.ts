@@ -82,6 +82,9 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // ETags are resource versions (etag.ts), never express's digest of whatever body went out (which would
+  // also answer If-None-Match on lists, errors and discovery by itself).
+  app.set('etag', false);
 
   // Behind a load balancer the failure throttle and the IP allow-list must see the client, not the proxy
   // (TRUST_PROXY): req.ip is then taken from X-Forwarded-For, as far as the trusted hops go.

@@ -63,7 +63,7 @@ describe('errors and auth at the HTTP edge', () => {
     expect(res.body.bulk.supported).toBe(false);
     expect(res.body.patch.supported).toBe(true);
     expect(res.body.filter.supported).toBe(true);
-    expect(res.body.etag.supported).toBe(false);
+    expect(res.body.etag.supported).toBe(true);
     expect(res.body.changePassword.supported).toBe(false);
     expect(res.body.authenticationSchemes[0].type).toBe('oauthbearertoken');
   });
