@@ -67,9 +67,8 @@ function stableQuery(req: Request, _res: Response, next: NextFunction): void {
 }
 
 /**
- * On every response, errors and refusals included: SCIM bodies carry personal data and are never to be kept
- * by a shared cache or a browser (RFC 7644 §7.6 asks that they not be cached), and a browser that opened one
- * must not sniff it into something executable.
+ * On every response, errors and refusals included: SCIM bodies carry personal data (names, emails) that no
+ * shared cache or browser should keep, and a browser that opens one must not sniff it into something it runs.
  */
 function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
   res.setHeader('X-Content-Type-Options', 'nosniff');
