@@ -14,7 +14,7 @@ const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 100000);
 const TAGS = Number(process.env.BENCH_TAGS ?? 50);
 const USERS_PAGE = 100;
 const GROUPS_PAGE = 10;
-const TOKEN = 'bench-token-0123456789';
+const TOKEN = 'bench-token-0123456789abcdef0123456789';
 const ROOT = path.join(__dirname, '..');
 
 async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {

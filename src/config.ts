@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type Cidr, parseCidr } from './http/ipAllowlist';
 
 // Read and validated once, in main.ts; everything below it receives the typed result. Nothing else reads
 // process.env.
@@ -32,6 +33,12 @@ export interface BearerToken {
   readOnly: boolean;
 }
 
+/**
+ * RFC 6750 tokens are guessable when short; 32 characters of `openssl rand -hex 32` (64) carry far more than the
+ * 128 bits that make guessing pointless, and a short token is usually a placeholder left in a config.
+ */
+export const MIN_BEARER_TOKEN_LENGTH = 32;
+
 /** `name=token` or bare `token`, comma-separated. */
 function parseTokens(raw: string | undefined, readOnly: boolean, prefix: string): BearerToken[] {
   if (!raw) return [];
@@ -45,6 +52,18 @@ function parseTokens(raw: string | undefined, readOnly: boolean, prefix: string)
       return { name, token, readOnly };
     });
 }
+
+/** A comma-separated list, entries trimmed, empty entries dropped. */
+function listOf(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+// A DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port: what a Host header carries.
+const HOST_PATTERN =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 const envSchema = z
   .object({
@@ -74,6 +93,16 @@ const envSchema = z
     SCIM_MAX_BODY_BYTES: positiveInt('SCIM_MAX_BODY_BYTES').default(1048576),
     GROUP_TAG_PREFIX: optionalString,
     TRUST_PROXY: optionalString,
+    PUBLIC_BASE_URL: optionalString.pipe(
+      url('PUBLIC_BASE_URL')
+        .refine((v) => {
+          const u = new URL(v);
+          return !u.search && !u.hash && !u.username && !u.password;
+        }, 'PUBLIC_BASE_URL must be a plain http(s) URL without query, fragment or credentials')
+        .optional(),
+    ),
+    SCIM_ALLOWED_HOSTS: optionalString,
+    SCIM_IP_ALLOWLIST: optionalString,
     REDIS_URL: optionalString.pipe(
       z
         .string()
@@ -125,6 +154,34 @@ const envSchema = z
         path: ['KIT_TOKEN_STORE'],
         message: 'KIT_TOKEN_STORE=redis needs REDIS_URL',
       });
+    }
+    for (const variable of ['SCIM_BEARER_TOKENS', 'SCIM_READONLY_BEARER_TOKENS'] as const) {
+      for (const t of parseTokens(env[variable], false, variable === 'SCIM_BEARER_TOKENS' ? 'token' : 'readonly')) {
+        // Names the entry and its length, never the token.
+        if (t.token.length < MIN_BEARER_TOKEN_LENGTH)
+          ctx.addIssue({
+            code: 'custom',
+            path: [variable],
+            message: `the token "${t.name}" is ${t.token.length} characters long; bearer tokens must be at least ${MIN_BEARER_TOKEN_LENGTH} (generate one with: openssl rand -hex 32)`,
+          });
+      }
+    }
+    for (const host of listOf(env.SCIM_ALLOWED_HOSTS)) {
+      if (!HOST_PATTERN.test(host))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SCIM_ALLOWED_HOSTS'],
+          message: `"${host}" is not a host name (with an optional :port)`,
+        });
+    }
+    if (env.SCIM_IP_ALLOWLIST !== undefined && listOf(env.SCIM_IP_ALLOWLIST).length === 0)
+      ctx.addIssue({ code: 'custom', path: ['SCIM_IP_ALLOWLIST'], message: 'lists no address or range' });
+    for (const entry of listOf(env.SCIM_IP_ALLOWLIST)) {
+      try {
+        parseCidr(entry);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['SCIM_IP_ALLOWLIST'], message: (err as Error).message });
+      }
     }
     if (env.SCIM_JWT_JWKS_URL && !(env.SCIM_JWT_ISSUER && env.SCIM_JWT_AUDIENCE)) {
       ctx.addIssue({
@@ -178,6 +235,10 @@ export interface Config {
   };
   /** express 'trust proxy': hop count, true, or a list of proxy addresses/subnets. */
   trustProxy?: string | number | boolean;
+  /** Where resource URLs (Location, meta.location) point. */
+  publicUrls: PublicUrlConfig;
+  /** Networks callers may come from (SCIM_IP_ALLOWLIST); undefined: any. */
+  ipAllowlist?: Cidr[];
   redisUrl?: string;
   redis: {
     /** No Redis command waits longer; past it the replica falls back (limiter) or serves uncached. */
@@ -195,6 +256,13 @@ export interface Config {
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
   shutdownTimeoutMs: number;
+}
+
+export interface PublicUrlConfig {
+  /** The server's root URL as IdPs reach it (PUBLIC_BASE_URL), without a trailing slash or /scim/v2. */
+  baseUrl?: string;
+  /** Host headers (lower-cased, with port when not the default) trusted to build absolute URLs without baseUrl. */
+  allowedHosts: string[];
 }
 
 export class ConfigError extends Error {
@@ -277,6 +345,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           : /^\d+$/.test(e.TRUST_PROXY)
             ? Number(e.TRUST_PROXY)
             : e.TRUST_PROXY,
+    publicUrls: {
+      // The server's own root; "…/scim/v2" (what an IdP is configured with) is accepted and means the same.
+      baseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, '').replace(/\/scim\/v2$/i, ''),
+      allowedHosts: listOf(e.SCIM_ALLOWED_HOSTS).map((h) => h.toLowerCase()),
+    },
+    ipAllowlist: e.SCIM_IP_ALLOWLIST ? listOf(e.SCIM_IP_ALLOWLIST).map(parseCidr) : undefined,
     redisUrl: e.REDIS_URL,
     redis: { commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, probeIntervalMs: e.REDIS_PROBE_INTERVAL_MS },
     limiter: { fallbackReplicas: e.KIT_LIMITER_FALLBACK_REPLICAS, keyTtlMs: e.KIT_LIMITER_KEY_TTL_MS },

@@ -20,7 +20,7 @@ async function withSandboxIfNeeded(
     return { config };
   }
   const sandbox = await startKitSandbox({ port: config.sandboxPort ?? 0 });
-  const devToken = config.scim.bearerTokens.length === 0 ? `dev-${randomBytes(18).toString('base64url')}` : undefined;
+  const devToken = config.scim.bearerTokens.length === 0 ? `dev-${randomBytes(24).toString('base64url')}` : undefined;
   return {
     sandbox,
     devToken,

@@ -6,6 +6,7 @@ import { type Config, secretsOf } from './config';
 import { createApp } from './http/app';
 import { AuditLog } from './http/audit';
 import { Authenticator, FailureThrottle } from './http/auth';
+import { IpAllowlist } from './http/ipAllowlist';
 import { Readiness } from './http/health';
 import { createScimHttpServer, type ScimHttpServer } from './http/httpServer';
 import { labels, Metrics } from './http/metrics';
@@ -59,6 +60,7 @@ export class Service {
   readonly metrics: Metrics;
   readonly readiness = new Readiness();
   readonly audit?: AuditLog;
+  private readonly failureThrottle = new FailureThrottle();
   private services?: ScimServices;
   private bootstrapping?: Promise<void>;
   private retryTimer?: TimerHandle;
@@ -140,13 +142,15 @@ export class Service {
     this.app = createApp({
       services: () => this.scim(),
       authenticator: new Authenticator({ bearerTokens: config.scim.bearerTokens, jwt: config.scim.jwt }),
-      failureThrottle: new FailureThrottle(),
+      failureThrottle: this.failureThrottle,
+      ipAllowlist: config.ipAllowlist ? new IpAllowlist(config.ipAllowlist) : undefined,
       metrics: this.metrics,
       readiness: this.readiness,
       logger,
       audit: this.audit,
       maxBodyBytes: config.scim.maxBodyBytes,
       jwt: Boolean(config.scim.jwt),
+      publicUrls: config.publicUrls,
       trustProxy: config.trustProxy,
     });
   }
@@ -323,6 +327,7 @@ export class Service {
       this.options.logger.warn('requests still running at the shutdown deadline; their connections were closed');
     }
     await this.audit?.close();
+    this.failureThrottle.close();
     await this.redis?.close();
   }
 }

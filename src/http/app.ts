@@ -1,14 +1,17 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import SCIMMYRouters from 'scimmy-routers';
 import type { ScimType } from '../scim/errors';
+import type { PublicUrlConfig } from '../config';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
 import { checkAttributeParams, describeServiceProvider, registerScimSchemas } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
-import { type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
+import { type AuthFailureReason, type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
 import type { Readiness } from './health';
+import { type IpAllowlist, ipAllowlistMiddleware } from './ipAllowlist';
+import { discoveryRoutes } from './discovery';
 import { createRequestLogging } from './logging';
 import { labels, type Metrics } from './metrics';
 import { PrototypeGuard } from './prototypeGuard';
@@ -25,8 +28,12 @@ export interface AppDeps {
   logger: Logger;
   audit?: AuditLog;
   failureThrottle?: FailureThrottle;
+  /** SCIM_IP_ALLOWLIST: callers elsewhere are refused before authentication. */
+  ipAllowlist?: IpAllowlist;
   maxBodyBytes: number;
   jwt: boolean;
+  /** How Location and meta.location are built (PUBLIC_BASE_URL, SCIM_ALLOWED_HOSTS). */
+  publicUrls: PublicUrlConfig;
   trustProxy?: string | number | boolean;
 }
 
@@ -87,13 +94,27 @@ function stableQuery(req: Request, _res: Response, next: NextFunction): void {
   next();
 }
 
+/**
+ * On every response, errors and refusals included: SCIM bodies carry personal data (names, emails) that no
+ * shared cache or browser should keep, and a browser that opens one must not sniff it into something it runs.
+ */
+function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+}
+
 export function createApp(deps: AppDeps): express.Express {
   registerScimSchemas();
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // ETags are resource versions (etag.ts), never express's digest of whatever body went out (which would
+  // also answer If-None-Match on lists, errors and discovery by itself).
+  app.set('etag', false);
 
-  // Behind a load balancer the failure throttle must see the client, not the proxy (TRUST_PROXY).
+  // Behind a load balancer the failure throttle and the IP allow-list must see the client, not the proxy
+  // (TRUST_PROXY): req.ip is then taken from X-Forwarded-For, as far as the trusted hops go.
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   // First, so its 'close' listener undoes a prototype write before the metrics and logging listeners run.
   app.use(
@@ -104,20 +125,23 @@ export function createApp(deps: AppDeps): express.Express {
       ),
     ),
   );
+  app.use(securityHeaders);
   app.use(deps.metrics.httpMiddleware());
   app.use(createRequestLogging(deps.logger));
   app.get('/healthz', deps.readiness.livenessHandler());
   app.get('/readyz', deps.readiness.readinessHandler());
 
-  const authenticate = createAuthMiddleware(deps.authenticator, {
-    onFailure: (reason) => deps.metrics.authFailures.inc(labels({ reason })),
-    failureDelay: deps.failureThrottle,
-  });
+  const onFailure = (reason: AuthFailureReason) => deps.metrics.authFailures.inc(labels({ reason }));
+  const authenticate = createAuthMiddleware(deps.authenticator, { onFailure, failureThrottle: deps.failureThrottle });
+  // Health stays open (load balancers probe it); everything that needs a credential is behind the allow-list.
+  const allowlist: RequestHandler[] = deps.ipAllowlist
+    ? [ipAllowlistMiddleware(deps.ipAllowlist, () => onFailure('ip_not_allowed'))]
+    : [];
 
-  app.get('/metrics', requestScopeMiddleware(), authenticate, deps.metrics.handler());
+  app.get('/metrics', ...allowlist, requestScopeMiddleware(), authenticate, deps.metrics.handler());
 
   const scim = express.Router();
-  scim.use(requestScopeMiddleware(), authenticate);
+  scim.use(...allowlist, requestScopeMiddleware(), authenticate);
   scim.use(
     express.json({
       type: ['application/scim+json', 'application/json', 'application/*+json'],
@@ -126,7 +150,9 @@ export function createApp(deps: AppDeps): express.Express {
   );
   scim.use(limitBodyShape);
   scim.use(stableQuery);
-  scim.use(scimRoutes({ services: deps.services, audit: deps.audit, logger: deps.logger }));
+  scim.use(
+    scimRoutes({ services: deps.services, audit: deps.audit, logger: deps.logger, publicUrls: deps.publicUrls }),
+  );
 
   // Endpoints scimmy-routers would answer with its own internals ("Method 'egress' not implemented…") or a
   // crash (a filter on ServiceProviderConfig): answered here in plain words.
@@ -136,20 +162,17 @@ export function createApp(deps: AppDeps): express.Express {
   scim.all('/Me', (_req, res) => {
     sendScimError(res, 501, '/Me is not supported: SCIM clients here are provisioning systems, not users.');
   });
-  scim.get('/ServiceProviderConfig', (req, res, next) => {
-    // RFC 7644 §4: filtering service provider configuration endpoints is not supported.
-    if ((req.query as Record<string, unknown>).filter !== undefined) {
-      sendScimError(res, 403, 'ServiceProviderConfig does not support filter.');
-    } else next();
-  });
+  describeServiceProvider({ jwt: deps.jwt });
+  scim.use(discoveryRoutes({ publicUrls: deps.publicUrls, logger: deps.logger }));
 
-  // scimmy-routers serves discovery (/ServiceProviderConfig, /ResourceTypes, /Schemas); authentication has
-  // already happened above, so its own handler only has to accept.
+  // scimmy-routers answers what is left (its own 404s and refusals for /Bulk and the like); authentication
+  // has already happened above, so its own handler only has to accept.
   const discovery = new SCIMMYRouters({
     type: 'bearer',
     handler: async () => 'scim-client',
     context: async () => ({}),
   });
+  // The constructor re-declares its own authentication scheme: describe the service provider again after it.
   describeServiceProvider({ jwt: deps.jwt });
   scim.use(checkDiscoveryQuery);
   scim.use(discovery);

@@ -53,7 +53,7 @@ export class AuditLog {
   ) {
     this.now = opts.now ?? Date.now;
     this.onError = opts.onError ?? ((err) => process.emitWarning(`audit log: ${err.message}`));
-    this.knownSecrets = (opts.knownSecrets ?? []).filter((s) => s.length >= 8);
+    this.knownSecrets = (opts.knownSecrets ?? []).filter((s) => s !== '');
     if (target === 'stdout') {
       this.stream = opts.stdout ?? process.stdout;
       this.ownsStream = false;

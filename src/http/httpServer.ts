@@ -23,13 +23,16 @@ export interface ScimHttpServer {
   closed(timeoutMs: number): Promise<boolean>;
 }
 
+/** What the app's securityHeaders middleware sets, for the answers written here without express. */
+const SECURITY_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' };
+
 function rawScimError(status: number, detail: string, headers: Record<string, string> = {}): string {
   const body = JSON.stringify(scimErrorBody(status, detail));
   const lines = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
     `Content-Type: ${SCIM_CONTENT_TYPE}`,
     `Content-Length: ${Buffer.byteLength(body)}`,
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ...Object.entries({ ...SECURITY_HEADERS, ...headers }).map(([k, v]) => `${k}: ${v}`),
     'Connection: close',
   ];
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
@@ -68,6 +71,7 @@ export function createScimHttpServer(app: RequestListener): ScimHttpServer {
         'Content-Type': SCIM_CONTENT_TYPE,
         'Content-Length': Buffer.byteLength(body),
         'Retry-After': '1',
+        ...SECURITY_HEADERS,
         Connection: 'close',
       });
       res.end(body);

@@ -18,7 +18,7 @@ export interface LogSettings {
   format: 'json' | 'pretty';
   /**
    * Configured secret values (SCIM bearer tokens, Kit API key, OAuth client secret...) masked verbatim
-   * wherever they appear. Values shorter than 8 characters are ignored: masking them would mangle ordinary text.
+   * wherever they appear, whatever their length (see maskSecrets for how short ones are matched).
    */
   knownSecrets?: string[];
 }
@@ -79,13 +79,25 @@ const CREDENTIAL_PATTERNS: Array<[RegExp, string]> = [
   [/\b(api_key|api_secret|access_token|refresh_token|client_secret|password)=[^&\s"']+/gi, `$1=${CENSOR}`],
 ];
 
-const MIN_KNOWN_SECRET_LENGTH = 8;
+/**
+ * Below this length a known secret is masked only where it stands alone (not inside a longer run of letters
+ * and digits): a 3-character Kit key masked inside every word would make the log unreadable, while the secret
+ * itself, as a header value, a query parameter or a JSON string, is always bounded by other characters.
+ */
+const SHORT_SECRET_LENGTH = 8;
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Masks credential-shaped substrings and the given known secrets in free text. */
 export function maskSecrets(text: string, knownSecrets: readonly string[] = []): string {
   let masked = text;
-  for (const secret of knownSecrets) {
-    if (masked.includes(secret)) masked = masked.split(secret).join(CENSOR);
+  // Longest first, so a secret that contains a shorter one is masked whole.
+  for (const secret of [...knownSecrets].sort((a, b) => b.length - a.length)) {
+    if (secret === '' || !masked.includes(secret)) continue;
+    masked =
+      secret.length >= SHORT_SECRET_LENGTH
+        ? masked.split(secret).join(CENSOR)
+        : masked.replace(new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(secret)}(?![A-Za-z0-9])`, 'g'), CENSOR);
   }
   for (const [pattern, replacement] of CREDENTIAL_PATTERNS) masked = masked.replace(pattern, replacement);
   return masked;
@@ -156,7 +168,7 @@ function loadPrettyFactory(): PrettyFactory | undefined {
  * prettyFactory) rather than through a transport worker, so the output-stream masking applies to it too.
  */
 export function createLogger(settings: LogSettings, destination?: DestinationStream): Logger {
-  const knownSecrets = (settings.knownSecrets ?? []).filter((s) => s.length >= MIN_KNOWN_SECRET_LENGTH);
+  const knownSecrets = (settings.knownSecrets ?? []).filter((s) => s !== '');
   const options: LoggerOptions = {
     level: settings.level,
     redact: { paths: REDACT_PATHS, censor: CENSOR },

@@ -190,9 +190,39 @@ function joinPattern(base: string, path: unknown): string {
 }
 
 /**
+ * The routes a request can be aimed at, as the patterns express reports when they match. A request refused
+ * before routing (401, 403 by the IP allow-list, 429 by the failure throttle) never reaches its route, but is
+ * still labelled with the one it was aimed at: a credential-stuffing run against /Users must show up there,
+ * not among stray URLs. A fixed set, so a client's paths can never grow the label's cardinality.
+ */
+const INTENDED_ROUTES: Array<[RegExp, string]> = [
+  ...['Users', 'Groups'].flatMap((type): Array<[RegExp, string]> => [
+    [new RegExp(`^/scim/v2/${type}/?$`, 'i'), `/scim/v2/${type}`],
+    [new RegExp(`^/scim/v2/${type}/\\.search/?$`, 'i'), `/scim/v2/${type}/.search`],
+    [new RegExp(`^/scim/v2/${type}/[^/]+/?$`, 'i'), `/scim/v2/${type}/:id`],
+  ]),
+  ...['Schemas', 'ResourceTypes'].flatMap((type): Array<[RegExp, string]> => [
+    [new RegExp(`^/scim/v2/${type}/?$`, 'i'), `/scim/v2/${type}`],
+    [new RegExp(`^/scim/v2/${type}/[^/]+/?$`, 'i'), `/scim/v2/${type}/:id`],
+  ]),
+  [/^\/scim\/v2\/ServiceProviderConfig\/?$/i, '/scim/v2/ServiceProviderConfig'],
+  [/^\/scim\/v2\/\.search\/?$/i, '/scim/v2/.search'],
+  [/^\/scim\/v2\/Me\/?$/i, '/scim/v2/Me'],
+  [/^\/scim\/v2\/Bulk\/?$/i, '/scim/v2/Bulk'],
+  [/^\/metrics\/?$/, '/metrics'],
+];
+
+function intendedRoute(req: Request): string {
+  const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+  for (const [pattern, label] of INTENDED_ROUTES) if (pattern.test(path)) return label;
+  return UNMATCHED_ROUTE;
+}
+
+/**
  * The matched route pattern (mount path + route path, e.g. `/scim/v2/Users/:id`), never the concrete URL,
  * so label cardinality stays bounded whatever ids and filters clients send. A handler may name its route
- * explicitly with `res.locals.route` (for routers that match with regular expressions or by hand).
+ * explicitly with `res.locals.route` (for routers that match with regular expressions or by hand). A request
+ * no route answered is labelled with the route it was aimed at, if any (see INTENDED_ROUTES).
  */
 export function routeLabel(req: Request, res: Response): string {
   const named = res.locals.route;
@@ -200,6 +230,6 @@ export function routeLabel(req: Request, res: Response): string {
   const remembered = res.locals[MATCHED_ROUTE];
   if (typeof remembered === 'string') return remembered;
   const path: unknown = req.route?.path;
-  if (path === undefined || path === null) return UNMATCHED_ROUTE;
+  if (path === undefined || path === null) return intendedRoute(req);
   return joinPattern(req.baseUrl ?? '', path);
 }

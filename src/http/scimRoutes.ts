@@ -1,5 +1,6 @@
 import { type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
+import type { PublicUrlConfig } from '../config';
 import { ScimBadRequest, ScimUnsupportedMediaType } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { quoteInput, summariseIds } from '../scim/inputLimits';
@@ -7,6 +8,8 @@ import { type ListQuery, parseListQuery } from '../scim/listQuery';
 import { attributeFilter, renderGroup, renderUser, wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
+import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
+import { scimBaseUrl } from './publicUrls';
 import { currentScope } from './requestScope';
 import { sendFailure, sendList, sendScim } from './scimResponses';
 
@@ -19,16 +22,14 @@ export interface ScimRouteDeps {
   services: () => { users: UserDirectory; groups: GroupDirectory };
   audit?: AuditLog;
   logger?: Logger;
+  /** Where resource URLs point; without it they are relative (see publicUrls.ts). */
+  publicUrls?: PublicUrlConfig;
 }
 
 const USER_SORTABLE = ['id', 'meta.created'] as const;
 const GROUP_SORTABLE = ['id', 'displayName'] as const;
 
 type Mutation = 'create' | 'replace' | 'patch' | 'delete';
-
-function basepath(req: Request): string {
-  return `${req.protocol}://${req.get('host')}${req.baseUrl}`;
-}
 
 function queryParams(req: Request): Record<string, unknown> {
   return req.query as Record<string, unknown>;
@@ -94,6 +95,8 @@ interface ResourceKind {
   /** The costly multi-valued attribute (User.groups, Group.members), fetched only when the client wants it. */
   costly: 'groups' | 'members';
   render(resource: Record<string, any>, base: string, attrs: ReturnType<typeof attributeFilter>): Record<string, any>;
+  /** The resource's weak ETag (etag.ts); undefined when what was read cannot tell. */
+  version(resource: Record<string, any>): string | undefined;
   list(query: ListQuery, withCostly: boolean): Promise<{ resources: Record<string, any>[]; totalResults: number }>;
   get(id: string, withCostly: boolean): Promise<Record<string, any>>;
   create(body: Record<string, any>): Promise<Written>;
@@ -104,6 +107,8 @@ interface ResourceKind {
 
 export function scimRoutes(deps: ScimRouteDeps): Router {
   const router = Router();
+  const publicUrls = deps.publicUrls ?? { allowedHosts: [] };
+  const basepath = (req: Request) => scimBaseUrl(req, publicUrls);
   const users = () => deps.services().users;
   const groups = () => deps.services().groups;
 
@@ -140,6 +145,14 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     const wants = (q: { attributes?: string; excludedAttributes?: string }) =>
       wantsAttribute(kind.costly, q.attributes, q.excludedAttributes);
 
+    /** Renders with meta.version (when the attributes asked for keep meta at all). */
+    const present = (resource: Record<string, any>, base: string, attrs: ReturnType<typeof attributeFilter>) => {
+      const rendered = kind.render(resource, base, attrs);
+      const version = kind.version(resource);
+      if (version !== undefined && rendered.meta) rendered.meta.version = version;
+      return { rendered, version };
+    };
+
     const list = async (req: Request, res: Response, params: Record<string, unknown>) => {
       try {
         const query = parseListQuery(params, kind.sortable, kind.type);
@@ -148,7 +161,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
         const base = basepath(req);
         sendList(
           res,
-          found.resources.map((r) => kind.render(r, base, attrs)),
+          found.resources.map((r) => present(r, base, attrs).rendered),
           found.totalResults,
           query.startIndex,
         );
@@ -162,11 +175,20 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       async (req: Request, res: Response) => {
         const id = req.params.id === undefined ? undefined : idOf(req);
         try {
+          const ifMatch = req.get('If-Match');
+          if (ifMatch !== undefined && id !== undefined) {
+            // RFC 7644 §3.14: checked before anything is written. Kit has no conditional writes, so this is a
+            // read (a group's with its members) just before the write, not an atomic compare-and-set.
+            const current = await kind.get(id, kind.type === 'Group');
+            assertIfMatch(ifMatch, kind.version(current), `${kind.type} ${id}`);
+          }
           const out = await run(req);
           res.locals.skippedMembers = out.skipped;
           if (out.resource) {
-            const rendered = kind.render(out.resource, basepath(req), undefined);
-            sendScim(res, status, rendered, operation === 'create' ? { Location: rendered.meta.location } : {});
+            const { rendered, version } = present(out.resource, basepath(req), undefined);
+            const headers: Record<string, string> = version ? { ETag: version } : {};
+            if (operation === 'create') headers.Location = rendered.meta.location;
+            sendScim(res, status, rendered, headers);
           } else {
             // RFC 7644 §3.5.2 allows 204 (a group PATCH answering with the group would read its whole membership).
             res.status(204).end();
@@ -195,7 +217,15 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
         // Checked before the Kit read, though applied when rendering.
         const attrs = attributeFilter(q.attributes, q.excludedAttributes);
         const resource = await kind.get(idOf(req), wants(q));
-        sendScim(res, 200, kind.render(resource, basepath(req), attrs));
+        const { rendered, version } = present(resource, basepath(req), attrs);
+        const ifNoneMatch = req.get('If-None-Match');
+        if (version !== undefined && ifNoneMatch !== undefined && headerMatches(ifNoneMatch, version)) {
+          // RFC 7232 §4.1: a 304 carries the ETag, and no body.
+          res.setHeader('ETag', version);
+          res.status(304).end();
+          return;
+        }
+        sendScim(res, 200, rendered, version ? { ETag: version } : {});
       } catch (err) {
         sendFailure(res, err, deps.logger);
       }
@@ -226,6 +256,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     sortable: USER_SORTABLE,
     costly: 'groups',
     render: renderUser,
+    version: userVersion,
     list: (query, withGroups) => users().list(query, withGroups),
     get: (id, withGroups) => users().get(id, withGroups),
     create: async (body) => ({ resource: await users().create(body) }),
@@ -239,6 +270,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     sortable: GROUP_SORTABLE,
     costly: 'members',
     render: renderGroup,
+    version: groupVersion,
     list: (query, withMembers) => groups().list(query, withMembers),
     get: (id, withMembers) => groups().get(id, withMembers),
     create: async (body) => {

@@ -38,8 +38,12 @@ export interface KitApi {
     upsert(input: SubscriberInput, opts?: CallOptions): Promise<{ subscriber: Subscriber; created: boolean }>;
     /** PUT /v4/subscribers/{id}; verifies the echo like upsert. 422 "already been taken" on a used email. */
     update(id: number, input: SubscriberUpdate, opts?: CallOptions): Promise<Subscriber>;
-    /** POST /v4/subscribers/{id}/unsubscribe. One-way: Kit has no API to reactivate. */
-    unsubscribe(id: number, opts?: CallOptions): Promise<Subscriber>;
+    /**
+     * POST /v4/subscribers/{id}/unsubscribe. One-way: Kit has no API to reactivate. `current` is the subscriber
+     * as the caller just wrote it: when Kit answers with its documented bare 204, it stands in (as "inactive")
+     * for the read-back that would otherwise cost a second call.
+     */
+    unsubscribe(id: number, opts?: CallOptions, current?: Subscriber): Promise<Subscriber>;
     /** Every tag of one subscriber (all pages). */
     tags(id: number, opts?: CallOptions): Promise<Tag[]>;
   };

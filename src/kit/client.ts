@@ -132,7 +132,7 @@ export class KitClient implements KitApi {
       findByEmail: (email, o) => this.findByEmail(email, o),
       upsert: (input, o) => this.upsert(input, o),
       update: (id, input, o) => this.update(id, input, o),
-      unsubscribe: (id, o) => this.unsubscribe(id, o),
+      unsubscribe: (id, o, current) => this.unsubscribe(id, o, current),
       tags: async (id, o) => {
         const items = await collectAll(
           cursorPages((after) =>
@@ -283,8 +283,11 @@ export class KitClient implements KitApi {
     return subscriber;
   }
 
-  /** Kit documents 204 No Content: the subscriber is then read back (a second call). */
-  private async unsubscribe(id: number, opts?: CallOptions): Promise<Subscriber> {
+  /**
+   * Kit documents 204 No Content: the subscriber is then read back (a second call), unless the caller knows it
+   * already (Kit's unsubscribe changes nothing but the state).
+   */
+  private async unsubscribe(id: number, opts?: CallOptions, current?: Subscriber): Promise<Subscriber> {
     const a = await this.call(
       {
         method: 'POST',
@@ -295,6 +298,7 @@ export class KitClient implements KitApi {
       opts,
     );
     if (a.data?.subscriber?.state) return a.data.subscriber as Subscriber;
+    if (current?.id === id) return { ...current, state: 'inactive' };
     return this.subscribers.get(id, opts);
   }
 

@@ -46,6 +46,11 @@ export interface KitSandboxOptions {
   /** Load the account at start, save it (debounced, and on close) to keep it across restarts. */
   dataFile?: string;
   now?: Clock;
+  /**
+   * Kit's reference answers an unsubscribe with a bare 204 ('noContent'); the integration notes show 200 with
+   * the subscriber ('subscriber', the default). Clients must handle both.
+   */
+  unsubscribeAnswer?: 'subscriber' | 'noContent';
 }
 
 export interface KitSandbox {
@@ -102,7 +107,7 @@ export async function startKitSandbox(opts: KitSandboxOptions = {}): Promise<Kit
   const rateWindow = new RollingRateWindow(opts.rateLimit ?? DEFAULT_RATE_LIMIT, now);
   const bulk = new BulkQueue(now);
   const webhooks = new WebhookDelivery(store);
-  const ctx: RouteContext = { store, bulk, now };
+  const ctx: RouteContext = { store, bulk, now, unsubscribeAnswer: opts.unsubscribeAnswer };
   const tokenRoutes = oauthTokenRoutes(oauth);
 
   const server = createSandboxServer({

@@ -15,6 +15,7 @@ import {
   ScimBadRequest,
   ScimConflict,
   ScimError,
+  ScimForbidden,
   ScimInternalError,
   ScimNotFound,
   ScimServiceUnavailable,
@@ -103,6 +104,8 @@ export function toScimError(err: unknown): ScimError {
     const e = err as unknown as { status: number; scimType?: ScimType; message: string };
     const detail = clientWording(e.message);
     if (e.status === 404) return new ScimNotFound(detail, { cause: err });
+    // scimmy refuses what an endpoint does not support (a filter on discovery, RFC 7644 §4) with a 403.
+    if (e.status === 403) return new ScimForbidden(detail, { cause: err });
     if (e.status === 409) return new ScimConflict(detail, err);
     if (e.status >= 400 && e.status < 500) return new ScimBadRequest(e.scimType ?? 'invalidValue', detail, err);
   }

@@ -10,3 +10,18 @@ export function reactivationDetail(state: SubscriberState, email: string): strin
     'in the Kit app; alternatively provision this user with a different email address.'
   );
 }
+
+/**
+ * A POST /Users for an email whose subscriber was deleted through SCIM. Kit keeps one subscriber per email and
+ * cannot delete or reactivate it, so the email stays taken by the tombstone (README "Lifecycle").
+ */
+export function deletedUserDetail(email: string, id: number, deletedAt: string | null | undefined): string {
+  const when = deletedAt ? ` on ${deletedAt}` : '';
+  return (
+    `The email ${email} belongs to user ${id}, which was deleted through SCIM${when}. Kit cannot delete a ` +
+    'subscriber or reactivate an unsubscribed one through its API, so the email cannot be given to a new user. ' +
+    'Nothing was changed in Kit. To restore this person, a Kit administrator re-subscribes them in the Kit app and ' +
+    'clears their scim_deleted_at field and the scim:deleted-users tag: the user then reappears under the same id ' +
+    `(${id}) for the IdP to match by userName. Otherwise, provision this user with a different email address.`
+  );
+}

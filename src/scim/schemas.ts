@@ -73,7 +73,7 @@ export function describeServiceProvider(options: { documentationUri?: string; jw
     filter: { supported: true, maxResults: 1000 },
     changePassword: { supported: false },
     sort: { supported: true },
-    etag: { supported: false },
+    etag: { supported: true },
     authenticationSchemes: [
       {
         type: 'oauthbearertoken',

@@ -9,7 +9,7 @@ import { type Dnf, dateBounds, equalityValues, matchesFilter } from './filter';
 import type { ListQuery } from './listQuery';
 import type { CursorPager, WalkSource } from './paging/cursorPager';
 import { assertSameId, booleanise, checkUserPatch, normalizePatch } from './patchShapes';
-import { reactivationDetail } from './reactivation';
+import { deletedUserDetail, reactivationDetail } from './reactivation';
 import {
   type GroupRef,
   isDeleted,
@@ -125,7 +125,14 @@ export class UserDirectory {
     const existing = await this.deps.kit.subscribers.findByEmail(email, INTERACTIVE);
     if (existing) {
       // Kit's POST is an upsert: touching it now would overwrite the existing subscriber's name.
-      if (existing.state !== 'active' || isDeleted(existing, this.deps.fields)) {
+      if (isDeleted(existing, this.deps.fields)) {
+        // GET says 404 for this user, so "cannot reactivate an inactive subscriber" would read as nonsense.
+        this.deps.events.reactivationRejected('create', email);
+        throw new ScimConflict(
+          deletedUserDetail(email, existing.id, existing.fields?.[this.deps.fields.key(LIFECYCLE_FIELDS.deletedAt)]),
+        );
+      }
+      if (existing.state !== 'active') {
         this.deps.events.reactivationRejected('create', email);
         throw new ScimConflict(reactivationDetail(existing.state, email));
       }
@@ -179,9 +186,11 @@ export class UserDirectory {
     await this.deps.groups.removeAll(current.id, INTERACTIVE);
     if (current.state === 'active') await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE);
     await this.deps.groups.markDeleted(current.id, INTERACTIVE);
+    const at = this.now().toISOString();
     await this.deps.kit.subscribers.update(
       current.id,
-      { fields: { [this.deps.fields.key(LIFECYCLE_FIELDS.deletedAt)]: this.now().toISOString() } },
+      // The deletion moves meta.lastModified too, in the same write (no extra Kit call).
+      { fields: { [this.deps.fields.key(LIFECYCLE_FIELDS.deletedAt)]: at, [this.lastModifiedKey]: at } },
       INTERACTIVE,
     );
     await this.deps.events.changed();
@@ -210,15 +219,18 @@ export class UserDirectory {
     let sub = current;
     const deactivate = wantsActive === false && current.state === 'active';
     if (Object.keys(changes).length > 0 || deactivate) {
-      if (Object.keys(changes).length > 0) {
-        sub = await this.deps.kit.subscribers.update(
-          current.id,
-          { ...changes, fields: { ...changes.fields, [this.lastModifiedKey]: this.now().toISOString() } },
-          INTERACTIVE,
-        );
-      }
+      // Every change moves meta.lastModified, deactivation included: an IGA delta read (`meta.lastModified gt
+      // T`) must never miss one. The stamp rides on the one update any other change needs, and is written
+      // before the unsubscribe: that is one-way and carries no fields, so a stamp after it could be lost to a
+      // failure in between, leaving a deactivation no delta read would ever see. (A failed unsubscribe after
+      // the stamp only makes the user show up in a delta read unchanged, which costs the reader nothing.)
+      sub = await this.deps.kit.subscribers.update(
+        current.id,
+        { ...changes, fields: { ...changes.fields, [this.lastModifiedKey]: this.now().toISOString() } },
+        INTERACTIVE,
+      );
       if (deactivate) {
-        sub = await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE);
+        sub = await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, sub);
         this.deps.events.deprovisioned('deactivate', String(current.id));
       }
       await this.deps.events.changed();

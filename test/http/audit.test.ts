@@ -87,6 +87,14 @@ describe('AuditLog', () => {
     expect(readLines(file).map((l) => l.requestId)).toEqual(['req-1', 'req-after-restart']);
   });
 
+  it('masks a configured secret however short', async () => {
+    const file = path.join(dir, 'audit.jsonl');
+    const audit = new AuditLog(file, { knownSecrets: ['k7Zq2'] });
+    audit.record({ ...deactivate, detail: 'Kit refused key k7Zq2 (see k7Zq2x, not a secret)' });
+    await audit.close();
+    expect(readLines(file)[0].detail).toBe('Kit refused key [REDACTED] (see k7Zq2x, not a secret)');
+  });
+
   it('keeps only the known fields and masks credentials in free text', async () => {
     const file = path.join(dir, 'audit.jsonl');
     const audit = new AuditLog(file, { knownSecrets: ['okta-static-token-7Hq2LmX9'] });

@@ -7,10 +7,10 @@ import {
   Authenticator,
   type AuthenticatorOptions,
   type AuthFailureReason,
-  clientKey,
   createAuthMiddleware,
   FailureThrottle,
   type Principal,
+  type ThrottleClock,
 } from '../../src/http/auth';
 import { currentScope, requestScopeMiddleware } from '../../src/http/requestScope';
 import { type JwksServer, type SigningKey, signingKey, signToken, startJwksServer } from '../fixtures/http/jwksServer';
@@ -124,7 +124,7 @@ describe('Authenticator: static bearer tokens', () => {
 
 describe('Authenticator: JWTs against a JWKS', () => {
   it('accepts a valid RS256 token and names the principal after its subject', async () => {
-    const token = await signToken(rsaKey, validClaims);
+    const token = await signToken(rsaKey, { ...validClaims, scope: 'scim:write' });
     await expect(authenticator().authenticate(`Bearer ${token}`)).resolves.toEqual({
       name: 'jwt:0oa1okta-client',
       kind: 'jwt',
@@ -143,7 +143,11 @@ describe('Authenticator: JWTs against a JWKS', () => {
     ['scope with scim:write', { scope: 'scim:read scim:write' }, false],
     ['scp array with scim:write', { scp: ['scim:write'] }, false],
     ['scp string without scim:write', { scp: 'users.read' }, true],
-    ['no scope claim', {}, false],
+    // Least privilege: a token that does not state scim:write cannot write, however its scope is missing.
+    ['no scope claim', {}, true],
+    ['scope: null', { scope: null }, true],
+    ['scp: null', { scp: null }, true],
+    ['scope of the wrong type', { scope: 42 }, true],
   ])('read-only follows the scope claim: %s', async (_label, extra, readOnly) => {
     const token = await signToken(rsaKey, { ...validClaims, ...extra });
     expect((await authenticator().authenticate(`Bearer ${token}`)).readOnly).toBe(readOnly);
@@ -162,6 +166,27 @@ describe('Authenticator: JWTs against a JWKS', () => {
     const err = await failure(authenticator().authenticate(`Bearer ${token}`));
     expect(err.reason).toBe('jwt_claims');
     expect(err.message).toMatch(/audience/);
+  });
+
+  it('refuses a token without an expiry, which would be valid forever once leaked', async () => {
+    const { exp: _exp, ...noExp } = validClaims;
+    const token = await signToken(rsaKey, { ...noExp, scope: 'scim:write' });
+    const err = await failure(authenticator().authenticate(`Bearer ${token}`));
+    expect(err.reason).toBe('jwt_claims');
+    expect(err.message).toBe('The token has no expiry (exp) claim.');
+  });
+
+  it('refuses a token issued in the future beyond the clock skew, and accepts one within it', async () => {
+    const a = authenticator();
+    const withinSkew = await signToken(rsaKey, { ...validClaims, iat: nowSeconds + 50 });
+    expect((await a.authenticate(`Bearer ${withinSkew}`)).kind).toBe('jwt');
+    const beyondSkew = await signToken(rsaKey, { ...validClaims, iat: nowSeconds + 120, exp: nowSeconds + 7200 });
+    const err = await failure(a.authenticate(`Bearer ${beyondSkew}`));
+    expect(err.reason).toBe('jwt_claims');
+    expect(err.message).toBe('The token was issued in the future.');
+    // The skew is configuration: with 300 s tolerated, the same token passes.
+    const lenient = authenticator({ jwt: jwtConfig({ clockSkewSeconds: 300 }) });
+    expect((await lenient.authenticate(`Bearer ${beyondSkew}`)).kind).toBe('jwt');
   });
 
   it('refuses a token without a subject', async () => {
@@ -278,73 +303,6 @@ describe('Authenticator: JWTs against a JWKS', () => {
   });
 });
 
-describe('FailureThrottle', () => {
-  function throttle(overrides: ConstructorParameters<typeof FailureThrottle>[0] = {}) {
-    let clock = 1_000_000;
-    const slept: number[] = [];
-    const t = new FailureThrottle({
-      now: () => clock,
-      sleep: async (ms) => {
-        slept.push(ms);
-      },
-      ...overrides,
-    });
-    return { t, slept, advance: (ms: number) => (clock += ms) };
-  }
-
-  it('lets five failures through, then doubles the delay from 250 ms up to 5 s', () => {
-    const { t, advance } = throttle();
-    const delays: number[] = [];
-    for (let i = 0; i < 13; i++) {
-      delays.push(t.registerFailure('198.51.100.7'));
-      advance(1000);
-    }
-    expect(delays).toEqual([0, 0, 0, 0, 0, 250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
-  });
-
-  it('only counts failures inside the 60 s window', () => {
-    const { t, advance } = throttle();
-    for (let i = 0; i < 5; i++) t.registerFailure('198.51.100.7');
-    advance(59_000);
-    expect(t.registerFailure('198.51.100.7')).toBe(250);
-    advance(60_001);
-    expect(t.registerFailure('198.51.100.7')).toBe(0);
-  });
-
-  it('resets a client on success and keeps clients apart', () => {
-    const { t } = throttle();
-    for (let i = 0; i < 6; i++) t.registerFailure('198.51.100.7');
-    expect(t.registerFailure('203.0.113.9')).toBe(0);
-    t.succeeded('198.51.100.7');
-    expect(t.registerFailure('198.51.100.7')).toBe(0);
-  });
-
-  it('sleeps for the computed delay through the injected sleep', async () => {
-    const { t, slept } = throttle({ threshold: 1 });
-    expect(await t.failed('198.51.100.7')).toBe(0);
-    expect(await t.failed('198.51.100.7')).toBe(250);
-    expect(await t.failed('198.51.100.7')).toBe(500);
-    expect(slept).toEqual([250, 500]);
-  });
-
-  it('tracks at most maxTrackedClients, evicting the least recently failing', () => {
-    const { t } = throttle({ maxTrackedClients: 3, threshold: 1 });
-    t.registerFailure('10.0.0.1');
-    for (const ip of ['10.0.0.2', '10.0.0.3', '10.0.0.4']) t.registerFailure(ip);
-    expect(t.trackedClients).toBe(3);
-    // 10.0.0.1 was evicted, so its next failure is its first again; 10.0.0.4 is remembered.
-    expect(t.registerFailure('10.0.0.1')).toBe(0);
-    expect(t.registerFailure('10.0.0.4')).toBe(250);
-  });
-
-  it('keys IPv6 clients by /64 and IPv4-mapped addresses as IPv4', () => {
-    expect(clientKey('2001:db8:1:2::1')).toBe(clientKey('2001:0db8:0001:0002:ffff:1:2:3'));
-    expect(clientKey('2001:db8:1:2::1')).not.toBe(clientKey('2001:db8:1:3::1'));
-    expect(clientKey('::ffff:192.0.2.1')).toBe('192.0.2.1');
-    expect(clientKey('192.0.2.1')).toBe('192.0.2.1');
-  });
-});
-
 describe('createAuthMiddleware', () => {
   function app(a: Authenticator, opts: Parameters<typeof createAuthMiddleware>[1] = {}) {
     const server = express();
@@ -439,22 +397,95 @@ describe('createAuthMiddleware', () => {
     expect(JSON.parse(res.text).status).toBe('503');
   });
 
-  it('delays repeated failures from one client before answering, and a success resets it', async () => {
-    const slept: number[] = [];
-    const throttle = new FailureThrottle({
-      now: () => NOW,
-      sleep: async (ms) => {
-        slept.push(ms);
+  /** A clock that moves only when the test says so; the throttle's housekeeping timer is never fired here. */
+  function testClock(): ThrottleClock & { advance(ms: number): void } {
+    let now = NOW;
+    return {
+      now: () => now,
+      setInterval: () => 0,
+      clearInterval: () => undefined,
+      advance: (ms) => {
+        now += ms;
       },
-    });
-    const server = app(authenticator(), { failureDelay: throttle });
-    for (let i = 0; i < 8; i++) {
-      expect((await request(server).get('/Users').set('Authorization', `Bearer wrong-${i}`)).status).toBe(401);
-    }
-    expect(slept).toEqual([250, 500, 1000]);
+    };
+  }
 
+  function countingApp(a: Authenticator, throttle: FailureThrottle) {
+    const reasons: AuthFailureReason[] = [];
+    const server = app(a, { failureThrottle: throttle, onFailure: (r) => reasons.push(r) });
+    const tally = () => reasons.reduce<Record<string, number>>((n, r) => ({ ...n, [r]: (n[r] ?? 0) + 1 }), {});
+    return { server, tally };
+  }
+
+  it('counts parallel guesses atomically: past the threshold they are refused unchecked', async () => {
+    const throttle = new FailureThrottle({ clock: testClock() });
+    const { server, tally } = countingApp(authenticator(), throttle);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => request(server).get('/Users').set('Authorization', `Bearer guess-${i}`)),
+    );
+    // Five free failures, then one check per spacing slot: the clock does not move, so one slot in all.
+    expect(tally()).toEqual({ unknown_token: 6, throttled: 14 });
+    expect(answers.filter((r) => r.status === 401)).toHaveLength(6);
+    const refused = answers.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(14);
+    for (const res of refused) {
+      expect(res.headers['content-type']).toMatch(/^application\/scim\+json/);
+      expect(JSON.parse(res.text).status).toBe('429');
+      expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('counts JWT checks still in flight against a client that has failed before', async () => {
+    const throttle = new FailureThrottle({ clock: testClock() });
+    const { server, tally } = countingApp(authenticator(), throttle);
+    expect((await request(server).get('/Users').set('Authorization', 'Bearer first-guess')).status).toBe(401);
+    // Forged JWTs: each check awaits the JWKS and the signature, so all twenty are in flight together.
+    const forged = await signToken(await signingKey(rsaKey.kid), validClaims);
+    await Promise.all(
+      Array.from({ length: 20 }, () => request(server).get('/Users').set('Authorization', `Bearer ${forged}`)),
+    );
+    // 1 earlier failure + 4 in flight fill the threshold of 5; one more is admitted on the spacing slot.
+    expect(tally()).toEqual({ unknown_token: 1, jwt_invalid: 5, throttled: 15 });
+  });
+
+  it('does not let a read-only success reset the count, nor anything but time', async () => {
+    const clock = testClock();
+    const throttle = new FailureThrottle({ clock });
+    const { server, tally } = countingApp(authenticator(), throttle);
+    const guess = () => request(server).get('/Users').set('Authorization', 'Bearer guess');
+    for (let i = 0; i < 5; i++) expect((await guess()).status).toBe(401);
+
+    // An attacker holding a leaked read-only token interleaves a success between guesses.
+    clock.advance(250);
+    expect((await request(server).get('/Users').set('Authorization', `Bearer ${tokens[1].token}`)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await guess()).status).toBe(429);
+    expect(tally()).toEqual({ unknown_token: 5, throttled: 3 });
+
+    // The failures age out of the 60 s window: the client is free again.
+    clock.advance(60_000);
+    expect((await guess()).status).toBe(401);
+    expect(tally()).toEqual({ unknown_token: 6, throttled: 3 });
+  });
+
+  it('does not count requests that present no bearer credential: they guess nothing', async () => {
+    const throttle = new FailureThrottle({ clock: testClock(), threshold: 1 });
+    const { server, tally } = countingApp(authenticator(), throttle);
+    for (let i = 0; i < 5; i++) expect((await request(server).get('/Users')).status).toBe(401);
+    for (let i = 0; i < 5; i++) {
+      expect((await request(server).get('/Users').set('Authorization', 'Basic b2t0YTpzZWNyZXQ=')).status).toBe(401);
+    }
     expect((await request(server).get('/Users').set('Authorization', `Bearer ${tokens[0].token}`)).status).toBe(200);
-    await request(server).get('/Users').set('Authorization', 'Bearer wrong-again');
-    expect(slept).toEqual([250, 500, 1000]);
+    expect(tally()).toEqual({ missing: 5, malformed: 5 });
+  });
+
+  it('does not count an unreachable JWKS against the client', async () => {
+    jwks.failWith = 503;
+    const throttle = new FailureThrottle({ clock: testClock(), threshold: 1 });
+    const { server, tally } = countingApp(authenticator(), throttle);
+    const token = await signToken(rsaKey, validClaims);
+    for (let i = 0; i < 3; i++) {
+      expect((await request(server).get('/Users').set('Authorization', `Bearer ${token}`)).status).toBe(503);
+    }
+    expect(tally()).toEqual({ jwks_unavailable: 3 });
   });
 });

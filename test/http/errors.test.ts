@@ -63,7 +63,7 @@ describe('errors and auth at the HTTP edge', () => {
     expect(res.body.bulk.supported).toBe(false);
     expect(res.body.patch.supported).toBe(true);
     expect(res.body.filter.supported).toBe(true);
-    expect(res.body.etag.supported).toBe(false);
+    expect(res.body.etag.supported).toBe(true);
     expect(res.body.changePassword.supported).toBe(false);
     expect(res.body.authenticationSchemes[0].type).toBe('oauthbearertoken');
   });
@@ -152,7 +152,7 @@ describe('an upstream outage is never reported as a deletion', () => {
     const config = loadConfig({
       KIT_API_URL: h.sandbox.url,
       KIT_API_KEY: 'wrong-kit-key',
-      SCIM_BEARER_TOKENS: 'okta=test-token-0123456789',
+      SCIM_BEARER_TOKENS: 'okta=test-token-0123456789abcdef0123456789',
       AUDIT_LOG: 'off',
     });
     const service = new Service({ config, logger: pino({ level: 'silent' }) });
@@ -161,7 +161,9 @@ describe('an upstream outage is never reported as a deletion', () => {
       const ready = await request(service.app).get('/readyz');
       expect(ready.status).toBe(503);
       expect(JSON.stringify(ready.body)).not.toContain('wrong-kit-key');
-      const res = await request(service.app).get('/scim/v2/Users').set('Authorization', 'Bearer test-token-0123456789');
+      const res = await request(service.app)
+        .get('/scim/v2/Users')
+        .set('Authorization', 'Bearer test-token-0123456789abcdef0123456789');
       expect([502, 503]).toContain(res.status);
       expect(JSON.stringify(res.body)).not.toContain('wrong-kit-key');
     } finally {

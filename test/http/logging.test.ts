@@ -88,11 +88,29 @@ describe('createLogger redaction', () => {
   });
 
   it('masks configured secrets verbatim wherever they appear, even in child bindings', () => {
-    const { out, logger } = memoryLogger([OPAQUE_BEARER, 'short']);
+    const { out, logger } = memoryLogger([OPAQUE_BEARER]);
     logger.child({ client: `client using ${OPAQUE_BEARER}` }).info(`echo ${OPAQUE_BEARER}`);
-    logger.info('a short word stays');
     expectNoSecrets(out.text);
-    expect(out.records[1].msg).toBe('a short word stays');
+  });
+
+  it('masks a configured secret however short, wherever it stands alone', () => {
+    // A 7-character Kit key and a 3-character client secret: under any "long enough to mask" cut-off.
+    const { out, logger } = memoryLogger(['Kq7x2Zp', 'z9w']);
+    logger.info('calling Kit with key Kq7x2Zp');
+    logger.info({ apiKeyUsed: 'Kq7x2Zp', url: 'https://kit.test/oauth?secret=z9w&x=1' }, 'token refresh');
+    logger.child({ key: 'Kq7x2Zp' }).warn({ err: new Error('Kit refused key Kq7x2Zp') }, 'failed: "z9w"');
+    const text = out.text;
+    expect(text).not.toMatch(/(?<![A-Za-z0-9])(Kq7x2Zp|z9w)(?![A-Za-z0-9])/);
+    expect(out.records[0].msg).toBe('calling Kit with key [REDACTED]');
+    expect(out.records[1].url).toBe('https://kit.test/oauth?secret=[REDACTED]&x=1');
+    expect(out.records[2].err.message).toBe('Kit refused key [REDACTED]');
+    expect(out.records[2].key).toBe('[REDACTED]');
+  });
+
+  it('does not mangle longer words that merely contain a short secret', () => {
+    const { out, logger } = memoryLogger(['short']);
+    logger.info('shortly after, a shortcut');
+    expect(out.records[0].msg).toBe('shortly after, a shortcut');
   });
 
   it('masks in the pretty format too', () => {

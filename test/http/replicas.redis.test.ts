@@ -4,7 +4,7 @@ import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
 import { describeRedis, redisUrl } from '../support/redis';
 import { type ServerProcess, startServerProcess } from '../support/serverProcess';
 
-const TOKEN = 'replica-token-0123456789';
+const TOKEN = 'replica-token-0123456789abcdef0123456789';
 
 describeRedis('two replicas sharing one Redis', () => {
   let sandbox: KitSandbox;

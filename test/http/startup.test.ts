@@ -30,7 +30,7 @@ describe('start-up', () => {
     server = await startServerProcess({
       KIT_API_URL: `http://127.0.0.1:${dead}`,
       KIT_API_KEY: 'kit-key-that-goes-nowhere',
-      SCIM_BEARER_TOKENS: 'okta=startup-token-0123456789',
+      SCIM_BEARER_TOKENS: 'okta=startup-token-0123456789abcdef0123456789',
       KIT_TIMEOUT_MS: '500',
       LOG_LEVEL: 'info',
     });
@@ -38,7 +38,7 @@ describe('start-up', () => {
     expect(ready.status).toBe(503);
     const users = await request(server.url)
       .get('/scim/v2/Users')
-      .set('Authorization', 'Bearer startup-token-0123456789');
+      .set('Authorization', 'Bearer startup-token-0123456789abcdef0123456789');
     expect(users.status).toBe(503);
     expect(users.headers['retry-after']).toBeDefined();
     expect(server.output()).not.toContain('kit-key-that-goes-nowhere');
@@ -46,7 +46,14 @@ describe('start-up', () => {
 
   it('refuses to start with an invalid setting, naming the variable and not its value', async () => {
     await expect(
-      startServerProcess({ KIT_API_KEY: 'k', SCIM_BEARER_TOKENS: 't', KIT_RATE_LIMIT_PER_MINUTE: '500' }, 10000),
+      startServerProcess(
+        {
+          KIT_API_KEY: 'k',
+          SCIM_BEARER_TOKENS: 'okta=startup-token-0123456789abcdef0123456789',
+          KIT_RATE_LIMIT_PER_MINUTE: '500',
+        },
+        10000,
+      ),
     ).rejects.toThrow(/KIT_RATE_LIMIT_PER_MINUTE/);
   });
 });

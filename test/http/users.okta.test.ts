@@ -184,6 +184,7 @@ async function startHarnessOn(h: Harness) {
   await service.bootstrap();
   return {
     service,
-    get: (p: string) => request(service.app).get(p).set('Authorization', 'Bearer test-token-0123456789'),
+    get: (p: string) =>
+      request(service.app).get(p).set('Authorization', 'Bearer test-token-0123456789abcdef0123456789'),
   };
 }

@@ -1,11 +1,11 @@
 import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import { type Config, loadConfig } from '../../src/config';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, type KitSandboxOptions, startKitSandbox } from '../../src/sandbox';
 import { Service } from '../../src/service';
 
-export const TOKEN = 'test-token-0123456789';
-export const READONLY_TOKEN = 'readonly-token-0123456789';
+export const TOKEN = 'test-token-0123456789abcdef0123456789';
+export const READONLY_TOKEN = 'readonly-token-0123456789abcdef01234567';
 
 export interface Harness {
   sandbox: KitSandbox;
@@ -28,10 +28,17 @@ export interface HarnessOptions {
   rateLimit?: { max: number; windowMs: number };
   /** The service's logger; silent by default. */
   logger?: Logger;
+  /** The server's clock for meta.lastModified stamps. */
+  now?: () => Date;
+  /** More sandbox options (e.g. Kit's reference answers instead of the integration notes'). */
+  sandbox?: Pick<KitSandboxOptions, 'unsubscribeAnswer'>;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const sandbox = await startKitSandbox({ rateLimit: opts.rateLimit ?? { max: 100000, windowMs: 60000 } });
+  const sandbox = await startKitSandbox({
+    rateLimit: opts.rateLimit ?? { max: 100000, windowMs: 60000 },
+    ...opts.sandbox,
+  });
   const config = loadConfig({
     KIT_API_URL: sandbox.url,
     KIT_API_KEY: sandbox.apiKey,
@@ -44,7 +51,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     KIT_RATE_WINDOW_MS: '200',
     ...opts.env,
   });
-  const service = new Service({ config, logger: opts.logger ?? pino({ level: 'silent' }) });
+  const service = new Service({ config, logger: opts.logger ?? pino({ level: 'silent' }), now: opts.now });
   await service.bootstrap();
   const app = service.app;
   const auth = (t: request.Test) => t.set('Authorization', `Bearer ${TOKEN}`);

@@ -8,6 +8,8 @@ export interface RouteContext {
   store: SandboxStore;
   bulk: BulkQueue;
   now: Clock;
+  /** How POST /v4/subscribers/{id}/unsubscribe answers; see KitSandboxOptions. */
+  unsubscribeAnswer?: 'subscriber' | 'noContent';
 }
 
 /** Kit ids are positive integers; anything else in an id position is simply not found. */

@@ -19,7 +19,7 @@ export function changeCursors(timeOf: (s: SubscriberRecord) => number | null): C
   };
 }
 
-export function subscriberRoutes({ store }: RouteContext): Route[] {
+export function subscriberRoutes({ store, unsubscribeAnswer }: RouteContext): Route[] {
   const subscriber = (s: SubscriberRecord) => ({ subscriber: store.render(s) });
 
   return [
@@ -105,11 +105,14 @@ export function subscriberRoutes({ store }: RouteContext): Route[] {
       handle: (x) => ({ status: 200, body: subscriber(store.updateSubscriber(idParam(x, 'id'), x.body)) }),
     },
     {
-      // Kit's reference shows a bare 204 here; the sandbox answers 200 with the (now inactive) subscriber, as
-      // the product's contract expects, which a client treating any 2xx as success handles either way.
+      // Kit's reference shows a bare 204 here; by default the sandbox answers 200 with the (now inactive)
+      // subscriber, as the integration notes show; `unsubscribeAnswer: 'noContent'` gives the reference's answer.
       method: 'POST',
       pattern: '/v4/subscribers/:id/unsubscribe',
-      handle: (x) => ({ status: 200, body: subscriber(store.unsubscribe(idParam(x, 'id'))) }),
+      handle: (x) => {
+        const gone = store.unsubscribe(idParam(x, 'id'));
+        return unsubscribeAnswer === 'noContent' ? { status: 204 } : { status: 200, body: subscriber(gone) };
+      },
     },
     {
       method: 'GET',

@@ -1,11 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import type { BearerToken, JwtConfig } from '../config';
-import { currentScope } from './requestScope';
-import { sendScimError } from './scimErrorBody';
+import type { BearerToken, JwtConfig } from '../../config';
 
-// Inbound authentication: static bearer tokens (optionally read-only) and JWTs verified against a JWKS.
+// Who is calling: static bearer tokens (optionally read-only) and JWTs verified against a JWKS.
 // Nothing in this file ever puts the presented token into a message, a log field or a response.
 
 export interface Principal {
@@ -26,9 +23,13 @@ export type AuthFailureReason =
   | 'jwt_claims'
   | 'jwt_algorithm'
   | 'jwks_unavailable'
-  | 'read_only';
+  | 'read_only'
+  /** Refused unchecked: the client has failed too often lately (see failureThrottle.ts). */
+  | 'throttled'
+  /** Refused unchecked: the caller's address is outside SCIM_IP_ALLOWLIST. */
+  | 'ip_not_allowed';
 
-/** The scope a JWT must carry for write access, when it carries a scope claim at all. */
+/** The scope a JWT must carry for write access. */
 export const WRITE_SCOPE = 'scim:write';
 
 export class AuthenticationError extends Error {
@@ -138,28 +139,32 @@ export class Authenticator {
         algorithms: jwt.algorithms,
         clockTolerance: jwt.clockSkewSeconds,
         currentDate: new Date(this.now()),
-        requiredClaims: ['sub'],
+        // A token without exp would be valid forever once leaked (RFC 7519 §4.1.4 makes it optional; we do not).
+        requiredClaims: ['sub', 'exp'],
       }));
     } catch (err) {
       throw jwtFailure(err);
     }
+    // jose only checks that iat is a number unless maxTokenAge is set; a token "issued" beyond the tolerated
+    // skew in the future comes from a broken or forging issuer, and would outlive its stated lifetime.
+    if (typeof payload.iat === 'number' && payload.iat > this.now() / 1000 + jwt.clockSkewSeconds) {
+      throw new AuthenticationError('jwt_claims', 'The token was issued in the future.');
+    }
     const subject = payload.sub!;
-    const scopes = scopesOf(payload);
     return {
       name: `jwt:${subject}`,
       kind: 'jwt',
       subject,
-      // Documented rule: a token that states its scopes must include scim:write to change anything; a token
-      // without any scope claim (common for client-credentials tokens scoped by audience alone) is full access.
-      readOnly: scopes !== undefined && !scopes.includes(WRITE_SCOPE),
+      // Least privilege: only a token that states scim:write may change anything. A missing, null or
+      // malformed scope claim reads as "no scopes", i.e. read-only, never as full access.
+      readOnly: !scopesOf(payload).includes(WRITE_SCOPE),
     };
   }
 }
 
-/** `scope` (RFC 8693, space-separated) or `scp` (Okta/Entra: a string or an array). Undefined when absent. */
-function scopesOf(payload: JWTPayload): string[] | undefined {
+/** `scope` (RFC 8693, space-separated) or `scp` (Okta/Entra: a string or an array); empty when absent. */
+function scopesOf(payload: JWTPayload): string[] {
   const claim = payload.scope ?? payload.scp;
-  if (claim === undefined) return undefined;
   if (Array.isArray(claim)) return claim.filter((s): s is string => typeof s === 'string');
   if (typeof claim === 'string') return claim.split(' ').filter(Boolean);
   return [];
@@ -176,6 +181,7 @@ function jwtFailure(err: unknown): AuthenticationError {
       nbf: 'The token is not valid yet.',
       iat: 'The token was issued in the future.',
       sub: 'The token has no subject (sub) claim.',
+      exp: 'The token has no expiry (exp) claim.',
     };
     return new AuthenticationError('jwt_claims', detail[err.claim] ?? 'The token claims are not accepted.');
   }
@@ -194,167 +200,4 @@ function jwtFailure(err: unknown): AuthenticationError {
 
 function jwksUnavailable(): AuthenticationError {
   return new AuthenticationError('jwks_unavailable', 'The token could not be checked: the JWKS is unavailable.');
-}
-
-export interface FailureThrottleOptions {
-  /** Failures inside the window before delays start. */
-  threshold?: number;
-  windowMs?: number;
-  /** The first delay; each further failure doubles it up to maxDelayMs. */
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  /**
-   * The memory bound: at most this many clients are tracked (each a handful of timestamps, well under
-   * 200 bytes), the least recently failing one evicted first. Default 10,000, about 2 MB at worst.
-   */
-  maxTrackedClients?: number;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-}
-
-/**
- * Slows down repeated failed authentication from one client: after `threshold` failures within `windowMs`,
- * every further failure is answered only after a delay (250 ms, doubling, capped at 5 s by default). A
- * success resets the client. Keyed by IP; IPv6 clients by their /64, since one host usually owns a whole /64.
- */
-export class FailureThrottle {
-  private readonly failures = new Map<string, number[]>();
-  private readonly threshold: number;
-  private readonly windowMs: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
-  private readonly maxTrackedClients: number;
-  /** Timestamps kept per client: past this many the delay is already at its cap. */
-  private readonly kept: number;
-  private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
-
-  constructor(opts: FailureThrottleOptions = {}) {
-    this.threshold = opts.threshold ?? 5;
-    this.windowMs = opts.windowMs ?? 60_000;
-    this.baseDelayMs = opts.baseDelayMs ?? 250;
-    this.maxDelayMs = opts.maxDelayMs ?? 5_000;
-    this.maxTrackedClients = opts.maxTrackedClients ?? 10_000;
-    this.now = opts.now ?? Date.now;
-    this.sleep = opts.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    const doublings = this.baseDelayMs > 0 ? Math.ceil(Math.log2(Math.max(1, this.maxDelayMs / this.baseDelayMs))) : 0;
-    this.kept = this.threshold + doublings + 1;
-  }
-
-  /** Records a failure and returns the delay (ms) to apply before answering it. */
-  registerFailure(ip: string): number {
-    const key = clientKey(ip);
-    const now = this.now();
-    const recent = (this.failures.get(key) ?? []).filter((t) => now - t < this.windowMs);
-    recent.push(now);
-    if (recent.length > this.kept) recent.splice(0, recent.length - this.kept);
-    // Re-inserting moves the client to the end, so Map order is least-recently-failing first.
-    this.failures.delete(key);
-    this.failures.set(key, recent);
-    while (this.failures.size > this.maxTrackedClients) {
-      const oldest = this.failures.keys().next().value as string;
-      this.failures.delete(oldest);
-    }
-    const excess = recent.length - this.threshold;
-    return excess <= 0 ? 0 : Math.min(this.baseDelayMs * 2 ** (excess - 1), this.maxDelayMs);
-  }
-
-  /** Records a failure and waits out its delay. Resolves to the delay applied. */
-  async failed(ip: string): Promise<number> {
-    const delay = this.registerFailure(ip);
-    if (delay > 0) await this.sleep(delay);
-    return delay;
-  }
-
-  succeeded(ip: string): void {
-    this.failures.delete(clientKey(ip));
-  }
-
-  get trackedClients(): number {
-    return this.failures.size;
-  }
-}
-
-/** IPv4 (including IPv4-mapped IPv6) as is; other IPv6 addresses reduced to their /64 prefix. */
-export function clientKey(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  if (mapped) return mapped[1];
-  const address = ip.split('%')[0].toLowerCase();
-  const [head, tail] = address.split('::');
-  const headGroups = head ? head.split(':') : [];
-  const tailGroups = tail ? tail.split(':') : [];
-  const groups =
-    tail === undefined
-      ? headGroups
-      : [...headGroups, ...Array(Math.max(0, 8 - headGroups.length - tailGroups.length)).fill('0'), ...tailGroups];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.replace(/^0+(?=.)/, '') || '0')
-    .join(':')}::/64`;
-}
-
-export interface AuthMiddlewareOptions {
-  /** Called for every refusal, with a reason from a fixed set (a metrics label). */
-  onFailure?(reason: AuthFailureReason): void;
-  onSuccess?(principal: Principal): void;
-  failureDelay?: FailureThrottle;
-  realm?: string;
-}
-
-const SAFE_METHODS = new Set(['GET', 'HEAD']);
-
-/**
- * SCIM searches may be POSTed to `/.search` (RFC 7644 §3.4.3); they read, so a read-only token may send them.
- */
-function isReadOnlyRequest(req: Request): boolean {
-  return SAFE_METHODS.has(req.method) || (req.method === 'POST' && /\/\.search\/?$/.test(req.path));
-}
-
-/**
- * Puts the caller's Principal on `res.locals.principal` (and on the request scope, when one is open), or
- * answers with a SCIM Error: 401 for a missing or bad credential, 403 for a read-only credential on a
- * write, 503 when a JWT could not be checked because the JWKS is unreachable.
- */
-export function createAuthMiddleware(authenticator: Authenticator, opts: AuthMiddlewareOptions = {}): RequestHandler {
-  const realm = opts.realm ?? 'convertkit-scim';
-  return async (req: Request, res: Response, next: NextFunction) => {
-    const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    let principal: Principal;
-    try {
-      principal = await authenticator.authenticate(req.headers.authorization);
-    } catch (err) {
-      if (!(err instanceof AuthenticationError)) throw err;
-      opts.onFailure?.(err.reason);
-      if (err.status === 503) {
-        sendScimError(res, 503, err.message, undefined, { 'Retry-After': '5' });
-        return;
-      }
-      await opts.failureDelay?.failed(ip);
-      // RFC 6750 §3: no error code when no credential was sent, invalid_token when one was.
-      const challenge =
-        err.reason === 'missing' ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="invalid_token"`;
-      sendScimError(res, 401, err.message, undefined, { 'WWW-Authenticate': challenge });
-      return;
-    }
-    opts.failureDelay?.succeeded(ip);
-    if (principal.readOnly && !isReadOnlyRequest(req)) {
-      opts.onFailure?.('read_only');
-      sendScimError(
-        res,
-        403,
-        `The token "${principal.name}" is read-only; it cannot ${req.method} resources.`,
-        undefined,
-        {
-          'WWW-Authenticate': `Bearer realm="${realm}", error="insufficient_scope", scope="${WRITE_SCOPE}"`,
-        },
-      );
-      return;
-    }
-    res.locals.principal = principal;
-    const scope = currentScope();
-    if (scope) scope.principal = principal;
-    opts.onSuccess?.(principal);
-    next();
-  };
 }

@@ -1,0 +1,102 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { currentScope } from '../requestScope';
+import { sendScimError } from '../scimErrorBody';
+import {
+  AuthenticationError,
+  type AuthFailureReason,
+  type Authenticator,
+  type Principal,
+  WRITE_SCOPE,
+} from './authenticator';
+import type { FailureThrottle } from './failureThrottle';
+
+export interface AuthMiddlewareOptions {
+  /** Called for every refusal, with a reason from a fixed set (a metrics label). */
+  onFailure?(reason: AuthFailureReason): void;
+  onSuccess?(principal: Principal): void;
+  failureThrottle?: FailureThrottle;
+  realm?: string;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * SCIM searches may be POSTed to `/.search` (RFC 7644 §3.4.3); they read, so a read-only token may send them.
+ */
+function isReadOnlyRequest(req: Request): boolean {
+  return SAFE_METHODS.has(req.method) || (req.method === 'POST' && /\/\.search\/?$/.test(req.path));
+}
+
+/**
+ * Puts the caller's Principal on `res.locals.principal` (and on the request scope, when one is open), or
+ * answers with a SCIM Error: 401 for a missing or bad credential, 403 for a read-only credential on a
+ * write, 429 while the client's failures have it throttled (the credential is then not checked at all),
+ * 503 when a JWT could not be checked because the JWKS is unreachable.
+ */
+export function createAuthMiddleware(authenticator: Authenticator, opts: AuthMiddlewareOptions = {}): RequestHandler {
+  const realm = opts.realm ?? 'convertkit-scim';
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    // Only a presented credential can be a guess: a request without one is answered 401 unthrottled and
+    // uncounted, so an IdP's connection test without a token does not throttle its later, correct requests.
+    const presented = (req.headers.authorization ?? '').trim() !== '';
+    const admission = presented ? opts.failureThrottle?.admit(ip) : undefined;
+    if (admission && !admission.admitted) {
+      opts.onFailure?.('throttled');
+      const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+      sendScimError(
+        res,
+        429,
+        `Too many failed authentication attempts from this address; the credential was not checked. Retry in ${seconds} s.`,
+        undefined,
+        { 'Retry-After': String(seconds) },
+      );
+      return;
+    }
+    const attempt = admission?.attempt;
+    let principal: Principal;
+    try {
+      principal = await authenticator.authenticate(req.headers.authorization);
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) {
+        attempt?.settled();
+        throw err;
+      }
+      opts.onFailure?.(err.reason);
+      if (err.status === 503) {
+        // Our JWKS outage is not the client's failure.
+        attempt?.settled();
+        sendScimError(res, 503, err.message, undefined, { 'Retry-After': '5' });
+        return;
+      }
+      // Another scheme (Basic...) is not checked against anything, so it guesses nothing either.
+      if (err.reason === 'malformed') attempt?.settled();
+      else attempt?.failed();
+      // RFC 6750 §3: no error code when no credential was sent, invalid_token when one was.
+      const challenge =
+        err.reason === 'missing' ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="invalid_token"`;
+      sendScimError(res, 401, err.message, undefined, { 'WWW-Authenticate': challenge });
+      return;
+    }
+    // A success settles only this attempt: it never clears the client's failures (see failureThrottle.ts).
+    attempt?.settled();
+    if (principal.readOnly && !isReadOnlyRequest(req)) {
+      opts.onFailure?.('read_only');
+      sendScimError(
+        res,
+        403,
+        `The token "${principal.name}" is read-only; it cannot ${req.method} resources.`,
+        undefined,
+        {
+          'WWW-Authenticate': `Bearer realm="${realm}", error="insufficient_scope", scope="${WRITE_SCOPE}"`,
+        },
+      );
+      return;
+    }
+    res.locals.principal = principal;
+    const scope = currentScope();
+    if (scope) scope.principal = principal;
+    opts.onSuccess?.(principal);
+    next();
+  };
+}

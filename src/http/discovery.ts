@@ -1,0 +1,90 @@
+import { type Request, type Response, Router } from 'express';
+import type { Logger } from 'pino';
+import SCIMMY from 'scimmy';
+import type { PublicUrlConfig } from '../config';
+import { scimBaseUrl } from './publicUrls';
+import { sendScimError } from './scimErrorBody';
+import { sendFailure, sendList, sendScim } from './scimResponses';
+
+// Discovery (RFC 7644 §4): /ServiceProviderConfig, /ResourceTypes, /Schemas. scimmy describes them; these
+// routes answer them so that meta.location follows the same rule as every resource's (publicUrls.ts), per
+// request (scimmy keeps its basepath in module state shared by concurrent requests), and so that a list's
+// itemsPerPage is the number of resources it holds (scimmy reports its default page size, 20).
+
+type Resource = Record<string, any>;
+
+// scimmy's typings only declare the (id, config) constructor; a list read takes the query alone, as
+// scimmy-routers calls it.
+
+function plain(value: unknown): any {
+  return JSON.parse(JSON.stringify(value));
+}
+
+export function discoveryRoutes(deps: { publicUrls: PublicUrlConfig; logger?: Logger }): Router {
+  const router = Router();
+  const located = (req: Request, resource: Resource, path: string): Resource => ({
+    ...resource,
+    meta: { ...resource.meta, location: `${scimBaseUrl(req, deps.publicUrls)}${path}` },
+  });
+  const query = (req: Request) => req.query as Record<string, any>;
+
+  const list = (endpoint: string, read: (req: Request) => Promise<unknown>, idOf: (r: Resource) => string) => {
+    router.get(endpoint, async (req: Request, res: Response) => {
+      try {
+        const found = plain(await read(req));
+        const resources: Resource[] = (found.Resources ?? []).map((r: Resource) =>
+          located(req, r, `${endpoint}/${idOf(r)}`),
+        );
+        sendList(res, resources, found.totalResults ?? resources.length, found.startIndex ?? 1);
+      } catch (err) {
+        sendFailure(res, err, deps.logger);
+      }
+    });
+  };
+  const one = (endpoint: string, read: (req: Request) => Promise<unknown>, idOf: (r: Resource) => string) => {
+    router.get(`${endpoint}/:id`, async (req: Request, res: Response) => {
+      try {
+        const found = plain(await read(req));
+        sendScim(res, 200, located(req, found, `${endpoint}/${idOf(found)}`));
+      } catch (err) {
+        sendFailure(res, err, deps.logger);
+      }
+    });
+  };
+
+  list(
+    '/Schemas',
+    (req) => new (SCIMMY.Resources.Schema as any)(query(req)).read(),
+    (r) => r.id,
+  );
+  one(
+    '/Schemas',
+    (req) => new SCIMMY.Resources.Schema(String(req.params.id), query(req)).read(),
+    (r) => r.id,
+  );
+  list(
+    '/ResourceTypes',
+    (req) => new (SCIMMY.Resources.ResourceType as any)(query(req)).read(),
+    (r) => r.name,
+  );
+  one(
+    '/ResourceTypes',
+    (req) => new SCIMMY.Resources.ResourceType(String(req.params.id), query(req)).read(),
+    (r) => r.name,
+  );
+
+  router.get('/ServiceProviderConfig', async (req: Request, res: Response) => {
+    // RFC 7644 §4: filtering service provider configuration endpoints is not supported.
+    if (query(req).filter !== undefined) {
+      sendScimError(res, 403, 'ServiceProviderConfig does not support filter.');
+      return;
+    }
+    try {
+      const config = plain(await new (SCIMMY.Resources.ServiceProviderConfig as any)(query(req)).read());
+      sendScim(res, 200, located(req, config, '/ServiceProviderConfig'));
+    } catch (err) {
+      sendFailure(res, err, deps.logger);
+    }
+  });
+  return router;
+}

@@ -1,0 +1,52 @@
+import { createHash } from 'node:crypto';
+import { ScimPreconditionFailed } from '../scim/errors';
+
+// Resource versions (RFC 7644 §3.14): weak ETags, in `meta.version` and the ETag header. Kit keeps no version
+// or updated_at of its own, so a version is a digest of what the server knows of the resource:
+// - a User: everything read from its subscriber (attributes, state, the lastModified stamp), but not `groups`,
+//   which is read-only on a User, changed only through Groups (which carry their own versions), and often not
+//   read at all (`excludedAttributes=groups`); its version is the same however the user was read;
+// - a Group: its id, name and the ids of its members, so only a group read with its members has a version
+//   (a group read without them cannot tell whether its membership changed).
+// Weak because the representation varies (attributes, member display names) while the resource does not.
+
+function digest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 27);
+}
+
+export function userVersion(user: Record<string, any>): string {
+  const { groups: _groups, meta, ...rest } = user;
+  const { location: _location, version: _version, ...stamps } = meta ?? {};
+  return `W/"${digest({ ...rest, meta: stamps })}"`;
+}
+
+/** Undefined when the group was read without its members. */
+export function groupVersion(group: Record<string, any>): string | undefined {
+  if (!Array.isArray(group.members)) return undefined;
+  const members = group.members.map((m: { value: unknown }) => String(m.value)).sort();
+  return `W/"${digest({ id: String(group.id), displayName: group.displayName, members })}"`;
+}
+
+/** The opaque part of an entity tag, for weak comparison (RFC 7232 §2.3.2): `W/"x"` and `"x"` are the same. */
+function opaque(tag: string): string {
+  return tag.trim().replace(/^W\//, '');
+}
+
+/** Whether an If-Match / If-None-Match header (`*`, or a list of entity tags) names this version. */
+export function headerMatches(header: string, version: string): boolean {
+  const tags = header.split(',').map((t) => t.trim());
+  return tags.includes('*') || tags.some((t) => opaque(t) === opaque(version));
+}
+
+/**
+ * Checks an If-Match precondition against the resource's current version; a mismatch is a 412 with no
+ * scimType (RFC 7644 §3.14). `current` undefined: the resource's version cannot be known (never for the
+ * resources this is called for).
+ */
+export function assertIfMatch(header: string, current: string | undefined, what: string): void {
+  // The header is the client's text: matched, never echoed.
+  if (current !== undefined && headerMatches(header, current)) return;
+  throw new ScimPreconditionFailed(
+    `${what} has changed since it was read: If-Match names none of its current version (${current ?? 'unknown'}). Read it again and retry.`,
+  );
+}

@@ -1,0 +1,62 @@
+import { BlockList, isIP } from 'node:net';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { sendScimError } from './scimErrorBody';
+
+// SCIM_IP_ALLOWLIST: the networks an IdP calls from (Okta and Entra publish theirs). A caller from anywhere
+// else is refused before its credential is looked at, so a leaked token is useless from outside and a
+// guesser costs no token check, no JWKS fetch and no failure-throttle entry.
+
+export interface Cidr {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/**
+ * `203.0.113.0/24`, `2001:db8::/32`, or a bare address (a /32 or /128). Throws with a message that names the
+ * entry (network addresses are not secrets).
+ */
+export function parseCidr(entry: string): Cidr {
+  const [address, prefixText, ...rest] = entry.trim().split('/');
+  const version = isIP(address ?? '');
+  if (rest.length > 0 || version === 0) throw new Error(`"${entry.trim()}" is not an IP address or CIDR range`);
+  const family = version === 4 ? 'ipv4' : 'ipv6';
+  const max = version === 4 ? 32 : 128;
+  if (prefixText === undefined) return { address, prefix: max, family };
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max)
+    throw new Error(`"${entry.trim()}" has a prefix length outside 0-${max}`);
+  return { address, prefix: Number(prefixText), family };
+}
+
+export class IpAllowlist {
+  private readonly list = new BlockList();
+
+  constructor(readonly ranges: readonly Cidr[]) {
+    for (const r of ranges) this.list.addSubnet(r.address, r.prefix, r.family);
+  }
+
+  /** IPv4 callers of a dual-stack socket arrive as `::ffff:a.b.c.d`; BlockList matches those against IPv4 ranges. */
+  allows(ip: string | undefined): boolean {
+    if (!ip) return false;
+    const address = ip.split('%')[0];
+    const version = isIP(address);
+    if (version === 0) return false;
+    return this.list.check(address, version === 4 ? 'ipv4' : 'ipv6');
+  }
+}
+
+/**
+ * Refuses callers outside the allow-list with a 403 SCIM error. The address is express's `req.ip`, so behind a
+ * load balancer it is the client only when `trust proxy` (TRUST_PROXY) names the proxies; otherwise it is the
+ * proxy's own address and the list must hold the proxies.
+ */
+export function ipAllowlistMiddleware(allowlist: IpAllowlist, onRefusal?: () => void): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (allowlist.allows(req.ip ?? req.socket.remoteAddress)) {
+      next();
+      return;
+    }
+    onRefusal?.();
+    sendScimError(res, 403, 'Requests from this network address are not allowed (SCIM_IP_ALLOWLIST).');
+  };
+}

@@ -1,0 +1,99 @@
+import { ConfigError, loadConfig, MIN_BEARER_TOKEN_LENGTH, secretsOf } from '../src/config';
+
+// src/config.ts: read and validated once at start-up; a bad value is refused with a message naming the
+// variable, never echoing a secret.
+
+const LONG = 'a'.repeat(MIN_BEARER_TOKEN_LENGTH);
+const base = { KIT_API_KEY: 'kit_0123456789abcdef', SCIM_BEARER_TOKENS: `okta=${LONG}` };
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('bearer token length', () => {
+  it('refuses a token under 32 characters, naming the variable and the entry but not the token', () => {
+    const short = 'Zq81xy7'; // 7 characters
+    const problems = problemsOf({ ...base, SCIM_BEARER_TOKENS: `okta=${LONG},entra=${short}` });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^SCIM_BEARER_TOKENS: the token "entra" is 7 characters long/);
+    expect(problems[0]).toMatch(/at least 32/);
+    expect(problems.join('\n')).not.toContain(short);
+  });
+
+  it('applies to read-only tokens and to bare tokens', () => {
+    const short = 'b'.repeat(MIN_BEARER_TOKEN_LENGTH - 1);
+    const problems = problemsOf({ ...base, SCIM_READONLY_BEARER_TOKENS: short });
+    expect(problems).toEqual([expect.stringMatching(/^SCIM_READONLY_BEARER_TOKENS: the token "readonly-1" is 31/)]);
+    expect(problems.join('\n')).not.toContain(short);
+  });
+
+  it('accepts tokens of 32 characters and more', () => {
+    const config = loadConfig({ ...base, SCIM_READONLY_BEARER_TOKENS: `iga=${'c'.repeat(64)}` });
+    expect(config.scim.bearerTokens.map((t) => [t.name, t.readOnly])).toEqual([
+      ['okta', false],
+      ['iga', true],
+    ]);
+  });
+
+  it('lists every configured secret for masking, whatever its length', () => {
+    const config = loadConfig({ ...base, KIT_API_KEY: 'k7' });
+    expect(secretsOf(config)).toEqual(['k7', LONG]);
+  });
+});
+
+describe('public URLs', () => {
+  it('takes PUBLIC_BASE_URL without its trailing slash, and the allowed hosts lower-cased', () => {
+    const config = loadConfig({
+      ...base,
+      PUBLIC_BASE_URL: 'https://scim.example.com/scim/v2/',
+      SCIM_ALLOWED_HOSTS: 'SCIM.example.com, localhost:8080,[::1]:8080',
+    });
+    expect(config.publicUrls).toEqual({
+      baseUrl: 'https://scim.example.com',
+      allowedHosts: ['scim.example.com', 'localhost:8080', '[::1]:8080'],
+    });
+  });
+
+  it('refuses a PUBLIC_BASE_URL that is not a plain http(s) URL, and a host that is not a host', () => {
+    expect(problemsOf({ ...base, PUBLIC_BASE_URL: 'ftp://x.example' })).toEqual([
+      expect.stringMatching(/^PUBLIC_BASE_URL: /),
+    ]);
+    expect(problemsOf({ ...base, PUBLIC_BASE_URL: 'https://x.example/scim/v2?x=1' })).toEqual([
+      expect.stringMatching(/^PUBLIC_BASE_URL: .*without query/),
+    ]);
+    expect(problemsOf({ ...base, SCIM_ALLOWED_HOSTS: 'good.example, evil.example/path' })).toEqual([
+      'SCIM_ALLOWED_HOSTS: "evil.example/path" is not a host name (with an optional :port)',
+    ]);
+  });
+});
+
+describe('SCIM_IP_ALLOWLIST', () => {
+  it('parses IPv4 and IPv6 ranges and bare addresses', () => {
+    const config = loadConfig({ ...base, SCIM_IP_ALLOWLIST: '203.0.113.0/24, 2001:db8::/32, 198.51.100.7' });
+    expect(config.ipAllowlist).toEqual([
+      { address: '203.0.113.0', prefix: 24, family: 'ipv4' },
+      { address: '2001:db8::', prefix: 32, family: 'ipv6' },
+      { address: '198.51.100.7', prefix: 32, family: 'ipv4' },
+    ]);
+    expect(loadConfig(base).ipAllowlist).toBeUndefined();
+  });
+
+  it.each([
+    ['203.0.113.0/33', /prefix length outside 0-32/],
+    ['2001:db8::/129', /prefix length outside 0-128/],
+    ['203.0.113/24', /not an IP address/],
+    ['example.com', /not an IP address/],
+    ['10.0.0.0/8/1', /not an IP address/],
+    [' , ', /lists no address/],
+  ])('refuses %p at start-up', (value, message) => {
+    const problems = problemsOf({ ...base, SCIM_IP_ALLOWLIST: value });
+    expect(problems).toEqual([expect.stringMatching(/^SCIM_IP_ALLOWLIST: /)]);
+    expect(problems[0]).toMatch(message);
+  });
+});
