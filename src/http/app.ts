@@ -77,7 +77,7 @@ function limitBodyShape(req: Request, res: Response, next: NextFunction): void {
   next();
 }
 
-/** scimmy-routers passes discovery queries to scimmy's filter parser unchecked; ours run first (issue #11). */
+/** Discovery queries reach scimmy's filter parser (through discovery.ts); ours run first (issue #11). */
 function checkDiscoveryQuery(req: Request, res: Response, next: NextFunction): void {
   try {
     checkAttributeParams(req.query as Record<string, unknown>);
@@ -163,6 +163,7 @@ export function createApp(deps: AppDeps): express.Express {
     sendScimError(res, 501, '/Me is not supported: SCIM clients here are provisioning systems, not users.');
   });
   describeServiceProvider({ jwt: deps.jwt });
+  scim.use(checkDiscoveryQuery);
   scim.use(discoveryRoutes({ publicUrls: deps.publicUrls, logger: deps.logger }));
 
   // scimmy-routers answers what is left (its own 404s and refusals for /Bulk and the like); authentication
@@ -174,7 +175,6 @@ export function createApp(deps: AppDeps): express.Express {
   });
   // The constructor re-declares its own authentication scheme: describe the service provider again after it.
   describeServiceProvider({ jwt: deps.jwt });
-  scim.use(checkDiscoveryQuery);
   scim.use(discovery);
   app.use('/scim/v2', scim);
 
