@@ -15,8 +15,8 @@ export const KIT_MAX_BUDGET = 120;
 
 /**
  * 1 s at Kit's real window (1.6 % of throughput), 5 % of shorter test windows. It covers timer lateness of a
- * busy event loop, network jitter and, with several replicas on Redis, their clock skew (Bottleneck 2.19 runs its
- * Lua scripts with the caller's Date.now(), not Redis time).
+ * busy event loop and network jitter. (Replicas' clock skew does not enter: the shared slot book in slots.ts
+ * books on Redis's clock.)
  */
 export function defaultSafetyMs(windowMs: number): number {
   return Math.max(1, Math.min(1000, Math.round(windowMs * 0.05)));
@@ -25,12 +25,12 @@ export function defaultSafetyMs(windowMs: number): number {
 /**
  * The minimum gap between two call starts.
  *
- * Why a fixed gap and not Bottleneck's reservoir refresh: a refresh is a fixed window, so `budget` calls at the
+ * Why a fixed gap and not a reservoir refreshed every window: a refresh is a fixed window, so `budget` calls at the
  * end of one window plus `budget` at the start of the next put 2×budget inside one rolling window.
  *
  * Why this gap holds in *any* rolling window, as Kit counts it (arrivals on Kit's clock):
- * - we start call i at s_i with s_{i+1} - s_i >= gap (Bottleneck's minTime; in Redis mode shared by every
- *   process, because each registration advances one `nextRequest`);
+ * - we start call i at s_i with s_{i+1} - s_i >= gap (the slot book's spacing; in Redis mode shared by every
+ *   process, because each booking advances one `next slot` key);
  * - Kit sees it at a_i = s_i + d_i, where d_i (timer lateness + transit + clock skew) lies in [0, J];
  * - budget+1 consecutive arrivals a_i .. a_{i+budget} span at least budget·gap - J;
  * - with gap = ceil((windowMs + safetyMs) / budget) that span is >= windowMs + safetyMs - J, which is more than

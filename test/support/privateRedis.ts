@@ -47,7 +47,8 @@ export class PrivateRedis {
   }
 
   async command<T>(run: (r: Redis) => Promise<T>): Promise<T> {
-    const r = new Redis(this.url, { maxRetriesPerRequest: 0 });
+    const r = new Redis(this.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.on('error', () => {}); // a refused connection while the server starts is answered by the caller's retry
     try {
       return await run(r);
     } finally {
