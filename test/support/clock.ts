@@ -35,21 +35,17 @@ export class ManualClock implements Clock {
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */
   async advance(ms: number): Promise<void> {
     const end = this.t + ms;
-    for (;;) {
-      await settle();
-      const next = this.nextDue(end);
-      if (!next) break;
-      this.timers.delete(next.id);
-      this.t = Math.max(this.t, next.at);
-      next.fn();
-    }
+    await this.fireUntil(end);
     this.t = end;
     await settle();
   }
 
   /** Fires timers until none is left (or `limitMs` of clock time has passed). */
   async runAll(limitMs = 24 * 3600_000): Promise<void> {
-    const end = this.t + limitMs;
+    await this.fireUntil(this.t + limitMs);
+  }
+
+  private async fireUntil(end: number): Promise<void> {
     for (;;) {
       await settle();
       const next = this.nextDue(end);
