@@ -72,12 +72,13 @@ describe('/status over HTTP', () => {
   });
 
   it('refuses logins from another origin, or with no origin at all, without setting a cookie', async () => {
-    for (const headers of [
+    const refused: Array<Record<string, string>> = [
       { Origin: 'http://evil.example' },
       {},
       { Origin: 'null' },
       { Referer: 'http://evil.example/x' },
-    ]) {
+    ];
+    for (const headers of refused) {
       const res = await login(h, TOKEN, headers);
       expect(res.status).toBe(403);
       expect(res.headers['set-cookie']).toBeUndefined();
