@@ -69,7 +69,8 @@ export interface DoctorOptions {
   httpTimeoutMs?: number;
 }
 
-const BACKGROUND = { priority: 'interactive' as const };
+// An operator is waiting on every call: interactive, ahead of replicas' background pulls.
+const DOCTOR_CALL = { priority: 'interactive' as const };
 
 export async function runDoctor(
   env: Record<string, string | undefined>,
@@ -191,7 +192,7 @@ export async function runDoctor(
     // 2 + 3. Kit reachable, credential accepted: one call answers both.
     let kitOk = false;
     try {
-      const account = await kitCall('Kit account', () => kit.account(BACKGROUND));
+      const account = await kitCall('Kit account', () => kit.account(DOCTOR_CALL));
       add('kitReachable', 'pass', `${config.kit.baseUrl} answered`);
       add('kitCredential', 'pass', `accepted for the Kit account "${account.account?.name ?? '(unnamed)'}"`);
       kitOk = true;
@@ -210,7 +211,7 @@ export async function runDoctor(
         add(
           'kitReachable',
           'fail',
-          `no usable answer from ${config.kit.baseUrl}: ${describe(err)}`,
+          `no usable answer from ${config.kit.baseUrl}: ${explain(err)}`,
           'Check KIT_API_URL, DNS and that outbound HTTPS to it is allowed (proxy, firewall); retry if Kit reports an outage.',
         );
         add('kitCredential', 'skip', 'not run: Kit did not answer');
@@ -230,24 +231,24 @@ export async function runDoctor(
     } else {
       await checkReservedFields(kit, kitCall, add);
       try {
-        tags = await kitCall('tags', () => kit.tags.list(BACKGROUND));
+        tags = await kitCall('tags', () => kit.tags.list(DOCTOR_CALL));
         const present = tags.some((t) => t.name === DELETED_USERS_TAG);
         if (present) add('reservedTags', 'pass', `"${DELETED_USERS_TAG}" present`);
         else {
           try {
-            await kitCall('creating a tag', () => kit.tags.create(DELETED_USERS_TAG, BACKGROUND));
+            await kitCall('creating a tag', () => kit.tags.create(DELETED_USERS_TAG, DOCTOR_CALL));
             add('reservedTags', 'pass', `"${DELETED_USERS_TAG}" was missing and is now created`);
           } catch (err) {
             add(
               'reservedTags',
               'fail',
-              `"${DELETED_USERS_TAG}" is missing and could not be created: ${describe(err)}`,
+              `"${DELETED_USERS_TAG}" is missing and could not be created: ${explain(err)}`,
               `Create the tag "${DELETED_USERS_TAG}" in Kit (Grow → Subscribers → Tags), or use a key allowed to create tags.`,
             );
           }
         }
       } catch (err) {
-        add('reservedTags', 'fail', `could not list tags: ${describe(err)}`, 'See the Kit checks above; retry.');
+        add('reservedTags', 'fail', `could not list tags: ${explain(err)}`, 'See the Kit checks above; retry.');
       }
       // 6. The group prefix against the tags the account already has.
       if (tags) checkGroupPrefix(config.scim.groupTagPrefix, tags, Boolean(opts.existingGroupsOk), add);
@@ -290,7 +291,7 @@ export async function runDoctor(
         add(
           'redis',
           'fail',
-          `Redis answers but the shared limiter could not book a slot: ${describe(err)}`,
+          `Redis answers but the shared limiter could not book a slot: ${explain(err)}`,
           'Redis must allow EVAL/EVALSHA (Lua scripts) and the TIME command; managed Redis with scripting disabled cannot share the limiter.',
         );
       }
@@ -342,9 +343,9 @@ async function checkReservedFields(kit: KitClient, kitCall: Waiting, add: Add): 
   const labels = SubscriberFieldMap.labels();
   let existing;
   try {
-    existing = await kitCall('custom fields', () => kit.customFields.list(BACKGROUND));
+    existing = await kitCall('custom fields', () => kit.customFields.list(DOCTOR_CALL));
   } catch (err) {
-    add('reservedFields', 'fail', `could not list custom fields: ${describe(err)}`, 'See the Kit checks above; retry.');
+    add('reservedFields', 'fail', `could not list custom fields: ${explain(err)}`, 'See the Kit checks above; retry.');
     return;
   }
   const missing = labels.filter((l) => !findField(existing, l));
@@ -353,11 +354,11 @@ async function checkReservedFields(kit: KitClient, kitCall: Waiting, add: Add): 
   let reason = '';
   for (const label of missing) {
     try {
-      await kitCall(`creating the custom field ${label}`, () => kit.customFields.create(label, BACKGROUND));
+      await kitCall(`creating the custom field ${label}`, () => kit.customFields.create(label, DOCTOR_CALL));
       created.push(label);
     } catch (err) {
       failed.push(label);
-      reason ||= describe(err);
+      reason ||= explain(err);
     }
   }
   if (failed.length > 0) {
@@ -517,7 +518,7 @@ function redisHost(url: string): string {
   }
 }
 
-function describe(err: unknown): string {
+function explain(err: unknown): string {
   if (err instanceof KitError) {
     const status = err.status === undefined ? '' : `HTTP ${err.status}: `;
     return `${status}${err instanceof KitUnavailableError || err instanceof KitAuthError ? err.message : err.kitMessage || err.message}`;

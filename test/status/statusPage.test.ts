@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import request from 'supertest';
+import { createLogger } from '../../src/http/logging';
 import { type Harness, oktaUser, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
 
 // /status over HTTP: who gets in, what the cookie is, what a forged or cross-site request gets, and that the
@@ -156,6 +158,28 @@ describe('/status access limits', () => {
       const res = await login(h, TOKEN, { Origin: `https://${HOST}`, 'X-Forwarded-Proto': 'https' });
       expect(res.status).toBe(303);
       expect(([] as string[]).concat(res.headers['set-cookie'])[0]).toMatch(/; Secure/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('never writes a presented token or the session cookie to the log', async () => {
+    let logged = '';
+    const out = new Writable({
+      write(chunk, _enc, done) {
+        logged += chunk.toString();
+        done();
+      },
+    });
+    const h = await startHarness({ logger: createLogger({ level: 'trace', format: 'json' }, out) });
+    try {
+      const wrong = 'wrong-but-long-token-0123456789abcdef-XYZ';
+      expect((await login(h, wrong)).status).toBe(401);
+      const ok = await login(h, READONLY_TOKEN);
+      const cookie = sessionCookie(ok);
+      expect((await request(h.service.app).get('/status').set('Cookie', cookie)).status).toBe(200);
+      expect(logged).toContain('/status/login');
+      for (const secret of [wrong, READONLY_TOKEN, cookie.split('=')[1]]) expect(logged).not.toContain(secret);
     } finally {
       await h.close();
     }
