@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Redis from 'ioredis';
@@ -159,6 +161,47 @@ describe('doctor', () => {
     });
     expect(statusOf(report, 'scimRoundTrip').status).toBe('fail');
     expect(report.ok).toBe(false);
+  });
+
+  it('checks the OAuth token store: writable passes, an unwritable path is named with its fix', async () => {
+    const oauthKit = await startKitSandbox({
+      oauth: {
+        clientId: 'doctor-app',
+        clientSecret: 'doctor-secret',
+        accessToken: 'at-doctor-1',
+        refreshToken: 'rt-doctor-1',
+      },
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-'));
+    try {
+      const oauthEnv = (store: string) => ({
+        KIT_API_URL: oauthKit.url,
+        KIT_ACCESS_TOKEN: 'at-doctor-1',
+        KIT_REFRESH_TOKEN: 'rt-doctor-1',
+        KIT_CLIENT_ID: 'doctor-app',
+        KIT_CLIENT_SECRET: 'doctor-secret',
+        KIT_TOKEN_STORE: store,
+        KIT_RATE_WINDOW_MS: '200',
+        ...SCIM_TOKENS,
+      });
+      const good = await runDoctor(oauthEnv(path.join(dir, 'tokens.json')));
+      expect(statusOf(good, 'tokenStore')).toMatchObject({
+        status: 'pass',
+        result: expect.stringMatching(/is writable/),
+      });
+      expect(statusOf(good, 'kitCredential').status).toBe('pass');
+      const bad = await runDoctor(oauthEnv(path.join(dir, 'missing-dir', 'tokens.json')));
+      expect(statusOf(bad, 'tokenStore')).toMatchObject({
+        status: 'fail',
+        result: expect.stringMatching(/is not writable: ENOENT/),
+        fix: expect.stringMatching(/writable by the server user/),
+      });
+      expect(bad.ok).toBe(false);
+      expectNoSecrets(bad, ['at-doctor-1', 'rt-doctor-1', 'doctor-secret']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await oauthKit.close();
+    }
   });
 
   it('prints the table, exits 1 on a failure and 2 on bad arguments (doctorCli)', async () => {
