@@ -1,3 +1,4 @@
+import { ConfigError, loadConfig } from '../../src/config';
 import { StatusBoard, MINUTES_KEPT, OPERATIONS_KEPT } from '../../src/status/statusBoard';
 import { StatusSessions } from '../../src/status/statusSession';
 import { budgetChart } from '../../src/status/render';
@@ -125,5 +126,18 @@ describe('StatusSessions', () => {
     expect(sessions.verify('no-dot')).toBeUndefined();
     expect(sessions.verify(`${'x'.repeat(2000)}.y`)).toBeUndefined();
     expect(sessions.match('a'.repeat(39))).toBeUndefined();
+  });
+});
+
+describe('STATUS_SESSION_TTL_SECONDS', () => {
+  const base = { KIT_API_KEY: 'kit_0123456789abcdef', SCIM_BEARER_TOKENS: `okta=${'a'.repeat(40)}` };
+
+  it('defaults to 15 minutes and refuses more than a day, naming the variable', () => {
+    expect(loadConfig(base).status.sessionTtlSeconds).toBe(900);
+    expect(loadConfig({ ...base, STATUS_SESSION_TTL_SECONDS: '60' }).status.sessionTtlSeconds).toBe(60);
+    expect(() => loadConfig({ ...base, STATUS_SESSION_TTL_SECONDS: '86401' })).toThrow(
+      /STATUS_SESSION_TTL_SECONDS: .*at most 86400/,
+    );
+    expect(() => loadConfig({ ...base, STATUS_SESSION_TTL_SECONDS: 'soon' })).toThrow(ConfigError);
   });
 });
