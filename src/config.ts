@@ -123,6 +123,9 @@ const envSchema = z
     LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
     AUDIT_LOG: z.string().default('stdout'),
     SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS').default(9000),
+    STATUS_SESSION_TTL_SECONDS: positiveInt('STATUS_SESSION_TTL_SECONDS')
+      .default(900)
+      .refine((n) => n <= 86_400, 'STATUS_SESSION_TTL_SECONDS must be at most 86400 (a day)'),
   })
   .superRefine((env, ctx) => {
     const oauth = [env.KIT_ACCESS_TOKEN, env.KIT_REFRESH_TOKEN, env.KIT_CLIENT_ID, env.KIT_CLIENT_SECRET];
@@ -256,6 +259,8 @@ export interface Config {
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
   shutdownTimeoutMs: number;
+  /** The /status page (issue #19): how long a login lasts. */
+  status: { sessionTtlSeconds: number };
 }
 
 export interface PublicUrlConfig {
@@ -358,5 +363,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     auditLog: e.AUDIT_LOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    status: { sessionTtlSeconds: e.STATUS_SESSION_TTL_SECONDS },
   };
 }

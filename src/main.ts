@@ -107,7 +107,30 @@ async function main(): Promise<void> {
   logger.info({ port: effective.port, sandbox: Boolean(sandbox), redis: Boolean(effective.redisUrl) }, 'listening');
 }
 
-main().catch((err) => {
-  process.stderr.write(`convertkit-scim failed to start: ${(err as Error).message}\n`);
-  process.exit(1);
-});
+function runDoctor(): void {
+  // Output is flushed before exiting: a piped `--json` report must not be cut short.
+  void import('./doctor/cli')
+    .then(({ doctorCli }) =>
+      doctorCli(process.argv.slice(3), {
+        env: process.env,
+        stdout: (text) => process.stdout.write(text),
+        stderr: (text) => process.stderr.write(text),
+        columns: process.stdout.isTTY ? process.stdout.columns : undefined,
+      }),
+    )
+    .then(
+      (code) => process.stdout.write('', () => process.exit(code)),
+      (err) => {
+        process.stderr.write(`convertkit-scim doctor failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+}
+
+// `convertkit-scim doctor …` (issue #19) checks a configuration before go-live instead of starting the server.
+if (process.argv[2] === 'doctor') runDoctor();
+else
+  main().catch((err) => {
+    process.stderr.write(`convertkit-scim failed to start: ${(err as Error).message}\n`);
+    process.exit(1);
+  });

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock, type TimerHandle } from './clock';
 import { type Config, secretsOf } from './config';
 import { createApp } from './http/app';
-import { AuditLog } from './http/audit';
+import { AuditLog, type AuditSink } from './http/audit';
 import { Authenticator, FailureThrottle } from './http/auth';
 import { IpAllowlist } from './http/ipAllowlist';
 import { Readiness } from './http/health';
@@ -29,6 +29,7 @@ import { MemoryPageStore, type PageStore } from './scim/paging/pageStore';
 import { RedisPageStore } from './scim/paging/redisPageStore';
 import { UserDirectory, type UserEvents } from './scim/users';
 import { RedisLink } from './redis/redisLink';
+import { createStatusPage, StatusBoard } from './status';
 
 // The composition root: builds the Kit adapter, the SCIM services and the HTTP app from one validated Config.
 
@@ -60,6 +61,9 @@ export class Service {
   readonly metrics: Metrics;
   readonly readiness = new Readiness();
   readonly audit?: AuditLog;
+  /** The /status page's figures (issue #19), fed by the hooks below; `auditTrail` feeds it and the AuditLog. */
+  readonly statusBoard: StatusBoard;
+  private readonly auditTrail: AuditSink;
   private readonly failureThrottle = new FailureThrottle();
   private services?: ScimServices;
   private bootstrapping?: Promise<void>;
@@ -77,6 +81,8 @@ export class Service {
     this.audit =
       config.auditLog === 'off' ? undefined : new AuditLog(config.auditLog, { knownSecrets: secretsOf(config) });
     this.clock = options.clock ?? systemClock;
+    this.statusBoard = new StatusBoard(this.clock);
+    this.auditTrail = this.statusBoard.auditTrail(this.audit);
     if (config.redisUrl) {
       // One link for everything shared between replicas; its health is /readyz's `redis` check.
       this.readiness.set('redis', false, 'connecting');
@@ -117,8 +123,14 @@ export class Service {
                 : logger.info('shared Kit limiter in use again'),
           })
         : undefined,
-      onQueue: (depth) => this.metrics.limiterQueueDepth.set(labels({ priority: 'all' }), depth),
-      onWait: (ms, priority) => this.metrics.limiterWait.observe(labels({ priority }), ms / 1000),
+      onQueue: (depth) => {
+        this.metrics.limiterQueueDepth.set(labels({ priority: 'all' }), depth);
+        this.statusBoard.queueDepth(depth);
+      },
+      onWait: (ms, priority) => {
+        this.metrics.limiterWait.observe(labels({ priority }), ms / 1000);
+        this.statusBoard.kitCallStarted(priority, ms);
+      },
     });
     this.kit = new KitClient({
       baseUrl: config.kit.baseUrl,
@@ -129,6 +141,7 @@ export class Service {
       tokenStore: this.tokenStore(config),
       onCall: (rec: KitCallRecord) => {
         this.metrics.recordKitCall(rec);
+        this.statusBoard.kitCallAnswered(rec);
         recordKitCallInScope(rec);
         if (rec.status === 401 || rec.status === 403) this.readiness.set('kit', false, 'Kit rejected the credentials');
         // Kit accepting a call again (the credentials were fixed, an OAuth token refreshed): ready again.
@@ -147,11 +160,20 @@ export class Service {
       metrics: this.metrics,
       readiness: this.readiness,
       logger,
-      audit: this.audit,
+      audit: this.auditTrail,
       maxBodyBytes: config.scim.maxBodyBytes,
       jwt: Boolean(config.scim.jwt),
       publicUrls: config.publicUrls,
       trustProxy: config.trustProxy,
+      operatorPages: createStatusPage({
+        config,
+        board: this.statusBoard,
+        readiness: this.readiness,
+        limiter: this.limiter,
+        clock: this.clock,
+        failureThrottle: this.failureThrottle,
+        onLoginFailure: (reason) => this.metrics.authFailures.inc(labels({ reason })),
+      }),
     });
   }
 
@@ -264,7 +286,7 @@ export class Service {
       reactivationRejected: (operation, email) => {
         this.metrics.reactivationRejected.inc(labels({ operation }));
         const scope = currentScope();
-        this.audit?.record({
+        this.auditTrail.record({
           requestId: scope?.requestId ?? '',
           actor: scope?.principal?.name ?? 'unknown',
           operation: 'reactivationRejected',

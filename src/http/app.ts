@@ -7,7 +7,7 @@ import type { GroupDirectory } from '../scim/groups/groups';
 import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
 import { checkAttributeParams, describeServiceProvider, registerScimSchemas } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
-import type { AuditLog } from './audit';
+import type { AuditSink } from './audit';
 import { type AuthFailureReason, type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
 import type { Readiness } from './health';
 import { type IpAllowlist, ipAllowlistMiddleware } from './ipAllowlist';
@@ -26,7 +26,7 @@ export interface AppDeps {
   metrics: Metrics;
   readiness: Readiness;
   logger: Logger;
-  audit?: AuditLog;
+  audit?: AuditSink;
   failureThrottle?: FailureThrottle;
   /** SCIM_IP_ALLOWLIST: callers elsewhere are refused before authentication. */
   ipAllowlist?: IpAllowlist;
@@ -35,6 +35,8 @@ export interface AppDeps {
   /** How Location and meta.location are built (PUBLIC_BASE_URL, SCIM_ALLOWED_HOSTS). */
   publicUrls: PublicUrlConfig;
   trustProxy?: string | number | boolean;
+  /** Mounted at /status (issue #19): behind the IP allow-list, with its own sign-in. */
+  operatorPages?: express.Router;
 }
 
 /**
@@ -177,6 +179,7 @@ export function createApp(deps: AppDeps): express.Express {
   describeServiceProvider({ jwt: deps.jwt });
   scim.use(discovery);
   app.use('/scim/v2', scim);
+  if (deps.operatorPages) app.use('/status', ...allowlist, deps.operatorPages);
 
   app.use((_req: Request, res: Response) => {
     sendScimError(res, 404, 'No such endpoint. The SCIM API is under /scim/v2.');

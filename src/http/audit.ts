@@ -35,6 +35,9 @@ export interface AuditLogOptions {
 
 const MAX_DETAIL_LENGTH = 1000;
 
+/** Where the routes send audit entries: the AuditLog, or a tee that also feeds the status page (issue #19). */
+export type AuditSink = Pick<AuditLog, 'record'>;
+
 export class AuditLog {
   private readonly stream: Writable;
   private readonly ownsStream: boolean;

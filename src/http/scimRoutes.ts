@@ -7,7 +7,7 @@ import { quoteInput, summariseIds } from '../scim/inputLimits';
 import { type ListQuery, parseListQuery } from '../scim/listQuery';
 import { attributeFilter, renderGroup, renderUser, wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
-import type { AuditLog } from './audit';
+import type { AuditSink } from './audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
 import { scimBaseUrl } from './publicUrls';
 import { currentScope } from './requestScope';
@@ -20,7 +20,7 @@ import { sendFailure, sendList, sendScim } from './scimResponses';
 export interface ScimRouteDeps {
   /** Throws a 503 SCIM error while the server's start-up checks against Kit are pending. */
   services: () => { users: UserDirectory; groups: GroupDirectory };
-  audit?: AuditLog;
+  audit?: AuditSink;
   logger?: Logger;
   /** Where resource URLs point; without it they are relative (see publicUrls.ts). */
   publicUrls?: PublicUrlConfig;

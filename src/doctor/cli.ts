@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
+import { type CheckResult, type DoctorReport, runDoctor } from './doctor';
+
+// `convertkit-scim doctor [--json] [--url URL] [--token TOKEN] [--existing-groups]`, also `npm run doctor`.
+// Exit codes: 0 every check passed (or did not apply), 1 a check failed, 2 bad arguments.
+// The table goes to stdout; progress while waiting goes to stderr, so `--json` output stays parseable.
+
+const USAGE = `Usage: convertkit-scim doctor [options]
+
+Checks the configuration in the environment (the server's own variables) before go-live.
+
+  --json              print the report as JSON (for automation)
+  --url URL           also make a dry-run SCIM round-trip against the running server at URL
+  --token TOKEN       bearer token for --url (default: SCIM_DOCTOR_TOKEN, else a configured read-only token)
+  --existing-groups   tags under GROUP_TAG_PREFIX are this server's groups (re-running after go-live)
+  -h, --help          this text
+
+Exit code 0 when every check passes, 1 when one fails, 2 on bad arguments.
+`;
+
+export interface DoctorIo {
+  env: Record<string, string | undefined>;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Table column widths follow the terminal; undefined when not a terminal. */
+  columns?: number;
+}
+
+const MARK: Record<CheckResult['status'], string> = { pass: 'PASS', fail: 'FAIL', skip: 'skip' };
+
+export function renderTable(report: DoctorReport, columns = 140): string {
+  const width = Math.max(90, columns);
+  const checkW = 30;
+  const resultW = Math.floor((width - checkW - 10) * 0.55);
+  const fixW = width - checkW - resultW - 10;
+  const table = new Table({
+    head: ['check', 'result', 'what to do'],
+    colWidths: [checkW, resultW, fixW],
+    wordWrap: true,
+    wrapOnWordBoundary: true,
+    style: { head: [], border: [] },
+  });
+  for (const c of report.checks) table.push([c.check, `${MARK[c.status]}  ${c.result}`, c.fix ?? '']);
+  const failed = report.checks.filter((c) => c.status === 'fail').length;
+  return `${table.toString()}\n${
+    report.ok ? 'All checks passed.' : `${failed} check(s) failed: fix them and run doctor again.`
+  }\n`;
+}
+
+export async function doctorCli(argv: string[], io: DoctorIo): Promise<number> {
+  let values: { json?: boolean; url?: string; token?: string; 'existing-groups'?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        json: { type: 'boolean' },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        'existing-groups': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    io.stderr(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (values.url !== undefined) {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(values.url).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      io.stderr(`--url must be an http(s) URL\n\n${USAGE}`);
+      return 2;
+    }
+  }
+  const report = await runDoctor(io.env, {
+    url: values.url,
+    token: values.token ?? (io.env.SCIM_DOCTOR_TOKEN || undefined),
+    existingGroupsOk: values['existing-groups'],
+    progress: (message) => io.stderr(`  … ${message}\n`),
+    onResult: values.json ? undefined : (r) => io.stderr(`  ${MARK[r.status]} ${r.check}\n`),
+  });
+  io.stdout(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderTable(report, io.columns));
+  return report.ok ? 0 : 1;
+}

@@ -1,0 +1,40 @@
+import type { Router } from 'express';
+import type { Clock } from '../clock';
+import type { Config } from '../config';
+import type { FailureThrottle } from '../http/auth';
+import type { Readiness } from '../http/health';
+import type { KitLimiter } from '../kit/limiter';
+import { statusRoutes } from './statusRoutes';
+import type { StatusBoard } from './statusBoard';
+import { StatusSessions } from './statusSession';
+
+// The operator's status page (issue #19), assembled from one Config: the composition root only hands over the
+// parts it already has.
+export { StatusBoard } from './statusBoard';
+
+export function createStatusPage(opts: {
+  config: Config;
+  board: StatusBoard;
+  readiness: Readiness;
+  limiter: KitLimiter;
+  clock: Clock;
+  failureThrottle?: FailureThrottle;
+  onLoginFailure?: (reason: 'unknown_token' | 'throttled') => void;
+}): Router {
+  const { config } = opts;
+  return statusRoutes({
+    board: opts.board,
+    sessions: new StatusSessions(config.scim.bearerTokens, {
+      ttlSeconds: config.status.sessionTtlSeconds,
+      clock: opts.clock,
+    }),
+    readiness: opts.readiness,
+    limiter: opts.limiter,
+    // The budget holds per KIT_RATE_WINDOW_MS; the chart counts per minute.
+    budgetPerMinute: Math.floor((config.kit.ratePerMinute * 60_000) / config.kit.rateWindowMs),
+    sharedLimiterConfigured: Boolean(config.redisUrl),
+    failureThrottle: opts.failureThrottle,
+    publicBaseUrl: config.publicUrls.baseUrl,
+    onLoginFailure: opts.onLoginFailure,
+  });
+}

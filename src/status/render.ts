@@ -1,0 +1,187 @@
+import escapeHtml from 'escape-html';
+import type { ReadinessReport } from '../http/health';
+import type { LimiterCounts } from '../kit/limiter';
+import { PRIORITIES } from '../kit/priorityLanes';
+import type { MinuteBucket, OperationSummary, StatusSnapshot } from './statusBoard';
+
+// Server-rendered HTML for the status page: no scripts, no front-end build; charts are inline SVG. Every value
+// that reaches the page passes through escapeHtml (via `h`), the numbers included, so nothing a client sent
+// (a token name is configuration, but a resource id comes from a request) can become markup.
+
+export const REFRESH_SECONDS = 15;
+
+const h = (v: unknown): string => escapeHtml(String(v));
+
+const STYLE = `
+body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2330;background:#f5f6f8}
+header{background:#1d2330;color:#fff;padding:12px 24px;display:flex;gap:24px;align-items:center;flex-wrap:wrap}
+header h1{font-size:18px;margin:0}header .replica{background:#f2c94c;color:#1d2330;padding:2px 8px;border-radius:4px;font-weight:600}
+header form{margin-left:auto}main{padding:16px 24px;display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(420px,1fr))}
+section{background:#fff;border-radius:6px;padding:12px 16px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+section.wide{grid-column:1/-1}h2{font-size:15px;margin:0 0 8px}
+table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:3px 8px;border-bottom:1px solid #eceef2;font-size:13px}
+.ok{color:#1e7d32}.fail{color:#c62828;font-weight:600}.muted{color:#6b7280}.num{text-align:right;font-variant-numeric:tabular-nums}
+.legend span{display:inline-block;margin-right:12px}.sw{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:middle}
+form.login{max-width:420px;margin:48px auto;background:#fff;padding:24px;border-radius:6px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+form.login input[type=password]{width:100%;padding:6px;margin:8px 0 12px;box-sizing:border-box}
+.error{color:#c62828}button{padding:6px 14px}`;
+
+const COLOURS: Record<string, string> = { retry: '#e07a5f', interactive: '#3d5a80', background: '#98c1d9' };
+
+function page(title: string, body: string, opts: { refresh?: boolean } = {}): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+${opts.refresh ? `<meta http-equiv="refresh" content="${REFRESH_SECONDS}">` : ''}
+<meta name="robots" content="noindex">
+<title>${h(title)}</title><style>${STYLE}</style></head>
+<body>${body}</body></html>`;
+}
+
+export function renderLogin(opts: { error?: string } = {}): string {
+  return page(
+    'convertkit-scim status: sign in',
+    `<form class="login" method="post" action="/status/login">
+<h1>convertkit-scim status</h1>
+<p class="muted">Sign in with a bearer token this server accepts (read-only is enough). The token is exchanged
+for a short-lived session cookie and is not stored.</p>
+${opts.error ? `<p class="error" role="alert">${h(opts.error)}</p>` : ''}
+<label for="token">Bearer token</label>
+<input id="token" name="token" type="password" autocomplete="off" required maxlength="4096">
+<button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+export interface StatusView {
+  snapshot: StatusSnapshot;
+  readiness: ReadinessReport;
+  limiter: LimiterCounts & { shared: boolean; spacingMs: number };
+  /** Calls Kit allows per minute for this credential (KIT_RATE_LIMIT_PER_MINUTE over KIT_RATE_WINDOW_MS). */
+  budgetPerMinute: number;
+  replica: { host: string; pid: number };
+  sharedLimiterConfigured: boolean;
+  signedInAs: string;
+}
+
+const callsIn = (b: MinuteBucket) => PRIORITIES.reduce((sum, p) => sum + (b.calls[p] ?? 0), 0);
+const time = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+
+/** Stacked bars per minute (by limiter lane) against the budget line. */
+export function budgetChart(minutes: MinuteBucket[], budgetPerMinute: number): string {
+  const width = 720;
+  const height = 180;
+  const left = 40;
+  const bottom = 20;
+  const plotW = width - left - 8;
+  const plotH = height - bottom - 10;
+  const peak = Math.max(budgetPerMinute, ...minutes.map(callsIn), 1);
+  const scale = plotH / (peak * 1.1);
+  const barW = plotW / minutes.length;
+  const y = (v: number) => 10 + plotH - v * scale;
+  const bars = minutes
+    .map((b, i) => {
+      let top = 10 + plotH;
+      return PRIORITIES.map((p) => {
+        const n = b.calls[p] ?? 0;
+        if (n === 0) return '';
+        // At least a pixel, so a minute with a few calls against a large budget still shows.
+        const hgt = Math.max(1, n * scale);
+        top -= hgt;
+        return `<rect class="kit-calls" data-priority="${h(p)}" data-calls="${h(n)}" x="${(left + i * barW + 1).toFixed(1)}" y="${top.toFixed(1)}" width="${Math.max(1, barW - 2).toFixed(1)}" height="${hgt.toFixed(1)}" fill="${COLOURS[p]}"><title>${h(time(b.startsAt))} ${h(p)}: ${h(n)} calls</title></rect>`;
+      }).join('');
+    })
+    .join('');
+  const budgetY = y(budgetPerMinute).toFixed(1);
+  return `<svg class="budget-chart" role="img" aria-label="Kit calls per minute over the last hour against the budget" viewBox="0 0 ${width} ${height}" width="100%" preserveAspectRatio="xMinYMin meet">
+<line x1="${left}" y1="${10 + plotH}" x2="${width - 8}" y2="${10 + plotH}" stroke="#9aa1ad"/>
+<text x="${left - 4}" y="${budgetY}" text-anchor="end" font-size="10" dy="3">${h(budgetPerMinute)}</text>
+<text x="${left - 4}" y="${10 + plotH}" text-anchor="end" font-size="10">0</text>
+${bars}
+<line class="budget" x1="${left}" y1="${budgetY}" x2="${width - 8}" y2="${budgetY}" stroke="#c62828" stroke-dasharray="4 3"><title>budget: ${h(budgetPerMinute)} calls per minute</title></line>
+<text x="${left}" y="${height - 4}" font-size="10">${h(time(minutes[0].startsAt))}</text>
+<text x="${width - 8}" y="${height - 4}" font-size="10" text-anchor="end">${h(time(minutes[minutes.length - 1].startsAt))} (now, UTC)</text>
+</svg>
+<div class="legend">${PRIORITIES.map((p) => `<span><i class="sw" style="background:${COLOURS[p]}"></i>${h(p)}</span>`).join('')}<span><i class="sw" style="background:#c62828"></i>budget per minute</span></div>`;
+}
+
+function operationsTable(ops: OperationSummary[]): string {
+  if (ops.length === 0) return '<p class="muted">No provisioning operation since this replica started.</p>';
+  const rows = ops
+    .map((o) => {
+      const notes = [
+        o.reactivationRefused ? 'reactivation refused' : '',
+        o.skippedMembers ? `${o.skippedMembers} members skipped` : '',
+      ].filter(Boolean);
+      return `<tr class="operation"><td>${h(o.at.slice(11, 19))}</td><td>${h(o.actor)}</td><td>${h(o.operation)}</td><td>${h(o.resourceType)}</td><td class="resource-id">${h(o.resourceId ?? '–')}</td><td class="${o.outcome === 'success' ? 'ok' : 'fail'}">${h(o.outcome)} (${h(o.status)})</td><td class="num">${h(o.kitCalls)}${o.failedKitCalls ? ` <span class="fail">(${h(o.failedKitCalls)} failed)</span>` : ''}</td><td>${h(notes.join('; '))}</td></tr>`;
+    })
+    .join('');
+  return `<table class="operations"><thead><tr><th>time (UTC)</th><th>who</th><th>what</th><th>type</th><th>SCIM id</th><th>outcome</th><th class="num">Kit calls</th><th>notes</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function readinessTable(r: ReadinessReport): string {
+  const rows = Object.entries(r.checks)
+    .map(
+      ([name, c]) =>
+        `<tr><td>${h(name)}</td><td class="${c.ok ? 'ok' : 'fail'}">${c.ok ? 'ok' : 'failing'}</td><td>${h(c.detail ?? '')}</td><td class="muted">since ${h(c.since)}</td></tr>`,
+    )
+    .join('');
+  return `<p class="${r.status === 'ok' ? 'ok' : 'fail'}">${r.status === 'ok' ? 'Ready' : 'Not ready'}${r.shuttingDown ? ' (shutting down)' : ''}</p><table>${rows}</table>`;
+}
+
+export function renderStatus(v: StatusView): string {
+  const { snapshot: s, limiter: l } = v;
+  const hour = s.minutes.reduce(
+    (acc, b) => ({
+      calls: acc.calls + callsIn(b),
+      rateLimited: acc.rateLimited + b.rateLimited,
+      retries: acc.retries + b.retries,
+      transportErrors: acc.transportErrors + b.transportErrors,
+      waits: acc.waits + b.waits,
+      waitMs: acc.waitMs + b.totalWaitMs,
+      maxWaitMs: Math.max(acc.maxWaitMs, b.maxWaitMs),
+      peakQueue: Math.max(acc.peakQueue, b.peakQueueDepth),
+    }),
+    { calls: 0, rateLimited: 0, retries: 0, transportErrors: 0, waits: 0, waitMs: 0, maxWaitMs: 0, peakQueue: 0 },
+  );
+  const busiest = Math.max(...s.minutes.map(callsIn));
+  const limiterMode = v.sharedLimiterConfigured
+    ? l.shared
+      ? 'shared with the other replicas through Redis'
+      : '<span class="fail">Redis unavailable: per-replica fallback budget</span>'
+    : 'this process only (no REDIS_URL)';
+  return page(
+    'convertkit-scim status',
+    `<header><h1>convertkit-scim status</h1>
+<span class="replica">replica ${h(v.replica.host)} · pid ${h(v.replica.pid)}</span>
+<span>figures for this replica only · up since ${h(new Date(s.startedAt).toISOString())} · refreshed every ${REFRESH_SECONDS} s · ${h(new Date(s.now).toISOString())}</span>
+<form method="post" action="/status/logout"><span>signed in as ${h(v.signedInAs)}</span> <button type="submit">Sign out</button></form>
+</header>
+<main>
+<section class="wide" id="budget"><h2>Kit calls per minute, last hour, against the budget (${h(v.budgetPerMinute)} per minute)</h2>
+${budgetChart(s.minutes, v.budgetPerMinute)}
+<p>${h(hour.calls)} calls in the last hour; busiest minute ${h(busiest)} (${h(Math.round((busiest / v.budgetPerMinute) * 100))} % of the budget).</p></section>
+<section id="limiter"><h2>Limiter</h2><table>
+<tr><td>slots</td><td>${limiterMode}; calls start ≥ ${h(l.spacingMs)} ms apart</td></tr>
+<tr><td>queued now</td><td class="num">${h(l.queued)} (${PRIORITIES.map((p) => `${h(p)} ${h(l.byPriority[p])}`).join(', ')})</td></tr>
+<tr><td>holding a slot / talking to Kit</td><td class="num">${h(l.committed)} / ${h(l.running)}</td></tr>
+<tr><td>paused after a 429</td><td class="num">${l.pausedForMs > 0 ? `${h(Math.ceil(l.pausedForMs / 1000))} s left` : 'no'}</td></tr>
+<tr><td>peak queue depth, last hour</td><td class="num">${h(hour.peakQueue)}</td></tr>
+<tr><td>wait for a slot, last hour</td><td class="num">mean ${h(hour.waits ? Math.round(hour.waitMs / hour.waits) : 0)} ms, max ${h(Math.round(hour.maxWaitMs))} ms</td></tr>
+</table></section>
+<section id="kit-errors"><h2>Kit 429s and retries, last hour</h2><table>
+<tr><td>429 answers from Kit</td><td class="num rate-limited">${h(hour.rateLimited)}</td></tr>
+<tr><td>retried exchanges</td><td class="num retries">${h(hour.retries)}</td></tr>
+<tr><td>exchanges without an answer (timeouts, resets)</td><td class="num">${h(hour.transportErrors)}</td></tr>
+</table></section>
+<section id="refusals"><h2>Refusals since start</h2><table>
+<tr><td>reactivations refused (Kit cannot reactivate)</td><td class="num reactivation-refusals">${h(s.totals.reactivationRefusals)}</td></tr>
+<tr><td>group members skipped (not users)</td><td class="num skipped-members">${h(s.totals.skippedMembers)}</td></tr>
+<tr><td>provisioning operations</td><td class="num">${h(s.totals.operations)}</td></tr>
+</table></section>
+<section id="readiness"><h2>Readiness</h2>${readinessTable(v.readiness)}</section>
+<section class="wide" id="operations"><h2>Last ${h(s.operations.length)} provisioning operations (newest first)</h2>${operationsTable(s.operations)}</section>
+</main>`,
+    { refresh: true },
+  );
+}

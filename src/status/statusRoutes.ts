@@ -1,0 +1,167 @@
+import os from 'node:os';
+import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import type { FailureThrottle } from '../http/auth';
+import type { Readiness } from '../http/health';
+import type { KitLimiter } from '../kit/limiter';
+import { renderLogin, renderStatus } from './render';
+import type { StatusBoard } from './statusBoard';
+import { STATUS_COOKIE, type StatusSessions } from './statusSession';
+
+// Mounted at /status: GET /status (the page), GET/POST /status/login, POST /status/logout.
+//
+// Access: only with a bearer token the server already accepts, exchanged through a form for a short-lived
+// HttpOnly, SameSite=Strict session cookie (Secure when the request came over https). SameSite=Strict keeps the
+// cookie off cross-site requests, and the login and logout POSTs must also carry this server's Origin, so no
+// other site can log a browser in (login CSRF) or out. Failed logins go through the same failure throttle as
+// SCIM bearer credentials. Answers here are plain HTML or text, never SCIM JSON: a browser reads them.
+
+export interface StatusRouteDeps {
+  board: StatusBoard;
+  sessions: StatusSessions;
+  readiness: Readiness;
+  limiter: KitLimiter;
+  budgetPerMinute: number;
+  sharedLimiterConfigured: boolean;
+  failureThrottle?: FailureThrottle;
+  /** PUBLIC_BASE_URL: its origin is accepted on the login POST too (a proxy may rewrite Host). */
+  publicBaseUrl?: string;
+  /** Counted like a refused SCIM credential (scim_auth_failures_total). */
+  onLoginFailure?: (reason: 'unknown_token' | 'throttled') => void;
+}
+
+// A page that carries personal-data-free but operational figures: never framed, never cached, no scripts at all.
+const CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+function htmlHeaders(res: Response): void {
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.setHeader('Content-Security-Policy', CSP);
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'same-origin');
+  res.setHeader('Cache-Control', 'no-store');
+}
+
+function sendHtml(res: Response, status: number, html: string, headers: Record<string, string> = {}): void {
+  htmlHeaders(res);
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.status(status).send(html);
+}
+
+function originOf(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    const u = new URL(value);
+    return u.origin === 'null' ? undefined : u.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+export function statusRoutes(deps: StatusRouteDeps): Router {
+  const router = Router();
+  const publicOrigin = originOf(deps.publicBaseUrl);
+  const replica = { host: os.hostname(), pid: process.pid };
+
+  const sessionOf = (req: Request) => {
+    const header = req.headers.cookie;
+    if (!header || header.length > 8192) return undefined;
+    return deps.sessions.verify(parseCookies(header)[STATUS_COOKIE]);
+  };
+
+  /** The browser's Origin (or, failing that, Referer) must be this server as the request reached it. */
+  const sameOrigin = (req: Request): boolean => {
+    const presented = originOf(req.get('origin')) ?? originOf(req.get('referer'));
+    if (!presented) return false;
+    const own = originOf(`${req.protocol}://${req.get('host') ?? ''}`);
+    return presented === own || presented === publicOrigin;
+  };
+
+  const cookie = (req: Request, value: string, maxAge: number) =>
+    serializeCookie(STATUS_COOKIE, value, {
+      httpOnly: true,
+      sameSite: 'strict',
+      secure: req.secure || publicOrigin?.startsWith('https:') === true,
+      path: '/status',
+      maxAge,
+    });
+
+  router.get('/', (req, res) => {
+    const session = sessionOf(req);
+    if (!session) {
+      res.setHeader('Cache-Control', 'no-store');
+      res.redirect(303, '/status/login');
+      return;
+    }
+    sendHtml(
+      res,
+      200,
+      renderStatus({
+        snapshot: deps.board.snapshot(),
+        readiness: deps.readiness.report(),
+        limiter: { ...deps.limiter.counts(), shared: deps.limiter.shared, spacingMs: deps.limiter.spacingMs },
+        budgetPerMinute: deps.budgetPerMinute,
+        replica,
+        sharedLimiterConfigured: deps.sharedLimiterConfigured,
+        signedInAs: session.name,
+      }),
+    );
+  });
+
+  router.get('/login', (_req, res) => sendHtml(res, 200, renderLogin()));
+
+  const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 4 });
+
+  router.post('/login', form, (req, res) => {
+    if (!sameOrigin(req)) {
+      sendHtml(res, 403, renderLogin({ error: 'Sign in from this server’s own login page.' }));
+      return;
+    }
+    const presented = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
+    if (presented === '') {
+      sendHtml(res, 400, renderLogin({ error: 'Enter a bearer token.' }));
+      return;
+    }
+    const admission = deps.failureThrottle?.admit(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    if (admission && !admission.admitted) {
+      deps.onLoginFailure?.('throttled');
+      const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+      sendHtml(
+        res,
+        429,
+        renderLogin({ error: `Too many failed attempts from this address. Try again in ${seconds} s.` }),
+        { 'Retry-After': String(seconds) },
+      );
+      return;
+    }
+    const token = deps.sessions.match(presented);
+    if (!token) {
+      admission?.attempt.failed();
+      deps.onLoginFailure?.('unknown_token');
+      sendHtml(res, 401, renderLogin({ error: 'That token is not one this server accepts.' }));
+      return;
+    }
+    admission?.attempt.settled();
+    res.setHeader('Set-Cookie', cookie(req, deps.sessions.issue(token), deps.sessions.ttlSeconds));
+    res.setHeader('Cache-Control', 'no-store');
+    res.redirect(303, '/status');
+  });
+
+  router.post('/logout', form, (req, res) => {
+    if (!sameOrigin(req)) {
+      res.status(403).type('text/plain').send('Sign out from the status page itself.');
+      return;
+    }
+    res.setHeader('Set-Cookie', cookie(req, '', 0));
+    res.redirect(303, '/status/login');
+  });
+
+  // A form body that is too large or malformed: a plain 4xx, never the SCIM error handler's JSON or a 500.
+  router.use((err: any, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 400;
+    res.status(status).type('text/plain').send('The form could not be read.');
+  });
+
+  return router;
+}

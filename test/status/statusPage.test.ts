@@ -1,0 +1,197 @@
+import { Writable } from 'node:stream';
+import request from 'supertest';
+import { createLogger } from '../../src/http/logging';
+import { type Harness, oktaUser, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
+
+// /status over HTTP: who gets in, what the cookie is, what a forged or cross-site request gets, and that the
+// figures come from what the server measured (a Kit 429 and its retry).
+
+const HOST = 'status.test';
+const ORIGIN = `http://${HOST}`;
+
+function login(h: Harness, token: string, headers: Record<string, string> = { Origin: ORIGIN }) {
+  const r = request(h.service.app).post('/status/login').set('Host', HOST).type('form');
+  for (const [k, v] of Object.entries(headers)) r.set(k, v);
+  return r.send({ token });
+}
+
+function sessionCookie(res: request.Response): string {
+  const setCookie = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+  const cookie = setCookie.find((c) => c.startsWith('kscim_status='));
+  if (!cookie) throw new Error('no session cookie');
+  return cookie.split(';')[0];
+}
+
+describe('/status over HTTP', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('answers no data without a session: a redirect to the login form', async () => {
+    for (const cookie of [undefined, 'kscim_status=garbage', 'kscim_status=eyJuIjoib2t0YSJ9.AAAA']) {
+      const r = request(h.service.app).get('/status');
+      if (cookie) r.set('Cookie', cookie);
+      const res = await r;
+      expect(res.status).toBe(303);
+      expect(res.headers.location).toBe('/status/login');
+      expect(res.text).not.toMatch(/Kit calls|operations/);
+    }
+    const form = await request(h.service.app).get('/status/login');
+    expect(form.status).toBe(200);
+    expect(form.headers['content-type']).toMatch(/text\/html/);
+    expect(form.headers['content-security-policy']).toMatch(/default-src 'none'/);
+    expect(form.text).toMatch(/<form class="login" method="post" action="\/status\/login">/);
+  });
+
+  it('exchanges a read-only token for an HttpOnly, SameSite=Strict cookie that opens the page', async () => {
+    const res = await login(h, READONLY_TOKEN);
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/status');
+    const setCookie = ([] as string[]).concat(res.headers['set-cookie'])[0];
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    expect(setCookie).toMatch(/Path=\/status/);
+    expect(setCookie).toMatch(/Max-Age=900/);
+    expect(setCookie).not.toMatch(/Secure/);
+    expect(setCookie).not.toContain(READONLY_TOKEN);
+    const page = await request(h.service.app).get('/status').set('Cookie', sessionCookie(res));
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('signed in as iga');
+    expect(page.text).not.toContain(READONLY_TOKEN);
+  });
+
+  it('refuses a cookie whose payload was changed (a read-only session made read-write)', async () => {
+    const cookie = sessionCookie(await login(h, READONLY_TOKEN));
+    const [body, mac] = cookie.slice('kscim_status='.length).split('.');
+    const payload = JSON.parse(Buffer.from(body, 'base64url').toString());
+    const forged = Buffer.from(JSON.stringify({ ...payload, n: 'okta', r: 0 })).toString('base64url');
+    const res = await request(h.service.app).get('/status').set('Cookie', `kscim_status=${forged}.${mac}`);
+    expect(res.status).toBe(303);
+  });
+
+  it('refuses logins from another origin, or with no origin at all, without setting a cookie', async () => {
+    const refused: Array<Record<string, string>> = [
+      { Origin: 'http://evil.example' },
+      {},
+      { Origin: 'null' },
+      { Referer: 'http://evil.example/x' },
+    ];
+    for (const headers of refused) {
+      const res = await login(h, TOKEN, headers);
+      expect(res.status).toBe(403);
+      expect(res.headers['set-cookie']).toBeUndefined();
+    }
+    const viaReferer = await login(h, TOKEN, { Referer: `${ORIGIN}/status/login` });
+    expect(viaReferer.status).toBe(303);
+    const logout = await request(h.service.app)
+      .post('/status/logout')
+      .set('Host', HOST)
+      .set('Origin', 'http://evil.example');
+    expect(logout.status).toBe(403);
+  });
+
+  it('answers bad form input with a plain 4xx, never a 500', async () => {
+    const empty = await login(h, '');
+    expect(empty.status).toBe(400);
+    const huge = await login(h, 'x'.repeat(20_000));
+    expect(huge.status).toBe(413);
+    expect(huge.headers['content-type']).toMatch(/text\/plain/);
+    const json = await request(h.service.app)
+      .post('/status/login')
+      .set('Host', HOST)
+      .set('Origin', ORIGIN)
+      .set('Content-Type', 'application/json')
+      .send('{"token":');
+    expect(json.status).toBe(400);
+  });
+
+  it('shows a Kit 429 and its retry, the operation it belonged to and the limiter', async () => {
+    const created = await h.post('/scim/v2/Users', oktaUser('limited@example.com'));
+    h.sandbox.setFaults({ failNext: 1, failStatus: 429, endpoints: ['GET /v4/subscribers/:id'] });
+    const patched = await h.patch(`/scim/v2/Users/${created.body.id}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'replace', path: 'displayName', value: 'Limited' }],
+    });
+    expect(patched.status).toBe(200);
+    h.sandbox.resetFaults();
+    const page = await request(h.service.app)
+      .get('/status')
+      .set('Cookie', sessionCookie(await login(h, READONLY_TOKEN)));
+    expect(page.text).toMatch(/<td class="num rate-limited">1<\/td>/);
+    expect(page.text).toMatch(/<td class="num retries">1<\/td>/);
+    expect(page.text).toMatch(new RegExp(`<td class="resource-id">${created.body.id}</td>`));
+    expect(page.text).toMatch(/calls start ≥ \d+ ms apart/);
+    expect(page.text).not.toContain('limited@example.com');
+  });
+});
+
+describe('/status access limits', () => {
+  it('puts failed logins through the failure throttle', async () => {
+    const h = await startHarness();
+    try {
+      const answers: number[] = [];
+      for (let i = 0; i < 8; i++) answers.push((await login(h, `wrong-token-${i}-0123456789abcdef0123`)).status);
+      expect(answers.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+      expect(answers).toContain(429);
+      // Refused unchecked: even the right token meets the 429 while the address is throttled.
+      const right = await login(h, READONLY_TOKEN);
+      expect(right.status).toBe(429);
+      expect(Number(right.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(right.headers['set-cookie']).toBeUndefined();
+      // One throttle for SCIM and /status: the SCIM API is refused to this address now as well.
+      expect((await h.get('/scim/v2/Users')).status).toBe(429);
+      const metrics = await h.service.metrics.registry.metrics();
+      expect(metrics).toMatch(/scim_auth_failures_total\{reason="unknown_token"\} [5-8]/);
+      expect(metrics).toMatch(/scim_auth_failures_total\{reason="throttled"\} [1-9]/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('marks the cookie Secure behind an https proxy', async () => {
+    const h = await startHarness({ env: { TRUST_PROXY: '1' } });
+    try {
+      const res = await login(h, TOKEN, { Origin: `https://${HOST}`, 'X-Forwarded-Proto': 'https' });
+      expect(res.status).toBe(303);
+      expect(([] as string[]).concat(res.headers['set-cookie'])[0]).toMatch(/; Secure/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('never writes a presented token or the session cookie to the log', async () => {
+    let logged = '';
+    const out = new Writable({
+      write(chunk, _enc, done) {
+        logged += chunk.toString();
+        done();
+      },
+    });
+    const h = await startHarness({ logger: createLogger({ level: 'trace', format: 'json' }, out) });
+    try {
+      const wrong = 'wrong-but-long-token-0123456789abcdef-XYZ';
+      expect((await login(h, wrong)).status).toBe(401);
+      const ok = await login(h, READONLY_TOKEN);
+      const cookie = sessionCookie(ok);
+      expect((await request(h.service.app).get('/status').set('Cookie', cookie)).status).toBe(200);
+      expect(logged).toContain('/status/login');
+      for (const secret of [wrong, READONLY_TOKEN, cookie.split('=')[1]]) expect(logged).not.toContain(secret);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('is behind SCIM_IP_ALLOWLIST like the SCIM API', async () => {
+    const h = await startHarness({ env: { SCIM_IP_ALLOWLIST: '10.0.0.0/8' } });
+    try {
+      expect((await request(h.service.app).get('/status/login')).status).toBe(403);
+      expect((await request(h.service.app).get('/healthz')).status).toBe(200);
+    } finally {
+      await h.close();
+    }
+  });
+});
