@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Cidr, parseCidr } from './http/ipAllowlist';
+import type { KitCredentials } from './kit/types';
 
 // Read and validated once, in main.ts; everything below it receives the typed result. Nothing else reads
 // process.env.
@@ -192,18 +193,7 @@ const envSchema = z
     }
   });
 
-export type KitCredentials =
-  | { kind: 'apiKey'; apiKey: string }
-  | {
-      kind: 'oauth';
-      accessToken?: string;
-      refreshToken?: string;
-      clientId?: string;
-      clientSecret?: string;
-      /** Where rotated tokens are persisted so a restart uses them. */
-      /** A file path, or `redis` to share the pair (and one refresh at a time) through REDIS_URL. */
-      tokenStorePath?: string;
-    };
+export type { KitCredentials };
 
 export interface JwtConfig {
   jwksUrl: string;

@@ -16,7 +16,7 @@ import { KitAuthError } from './kit/errors';
 import { createKitLimiter, type KitLimiter, limiterIdFor } from './kit/limiter';
 import { sharedSlots } from './kit/slots';
 import { RedisTokenStore } from './kit/redisTokenStore';
-import { FileTokenStore, type TokenStore } from './kit/tokenStore';
+import type { TokenStore } from './kit/tokenStore';
 import type { CallOptions, KitCallRecord } from './kit/types';
 import { ScimServiceUnavailable } from './scim/errors';
 import { SubscriberFieldMap } from './scim/fieldMap';
@@ -157,11 +157,9 @@ export class Service {
 
   private tokenStore(config: Config): TokenStore | undefined {
     const c = config.kit.credentials;
-    if (c?.kind !== 'oauth' || !c.tokenStorePath) return undefined;
-    if (c.tokenStorePath === 'redis' && this.redis) {
-      return new RedisTokenStore(this.redis, { id: limiterIdFor(config.kit.baseUrl, c, 'oauth'), clock: this.clock });
-    }
-    return new FileTokenStore(c.tokenStorePath);
+    // Anything but the shared Redis store is the client's own default (defaultTokenStore, src/kit/tokenStore.ts).
+    if (c?.kind !== 'oauth' || c.tokenStorePath !== 'redis' || !this.redis) return undefined;
+    return new RedisTokenStore(this.redis, { id: limiterIdFor(config.kit.baseUrl, c, 'oauth'), clock: this.clock });
   }
 
   private kitReady(): boolean {

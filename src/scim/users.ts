@@ -1,6 +1,5 @@
 import SCIMMY from 'scimmy';
 import type { KitApi } from '../kit/api';
-import { KitNotFoundError } from '../kit/errors';
 import type { CallOptions, Subscriber, SubscriberQuery } from '../kit/types';
 import { ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
 import { asInvalidValue } from './errorTable';
@@ -243,14 +242,9 @@ export class UserDirectory {
   private async load(id: string): Promise<Subscriber> {
     // Canonical ids only: "001" is not user 1, so every user has exactly one URL.
     if (!/^[1-9]\d{0,14}$/.test(id)) throw new ScimNotFound(`User ${id} not found`);
-    try {
-      const sub = await this.deps.kit.subscribers.get(Number(id), INTERACTIVE);
-      if (isDeleted(sub, this.deps.fields)) throw new ScimNotFound(`User ${id} not found`);
-      return sub;
-    } catch (err) {
-      if (err instanceof KitNotFoundError) throw new ScimNotFound(`User ${id} not found`);
-      throw err;
-    }
+    const sub = await this.deps.kit.subscribers.find(Number(id), INTERACTIVE);
+    if (!sub || isDeleted(sub, this.deps.fields)) throw new ScimNotFound(`User ${id} not found`);
+    return sub;
   }
 
   private coerce(input: Record<string, any>): Record<string, any> {

@@ -1,6 +1,5 @@
 import SCIMMY from 'scimmy';
 import type { KitApi } from '../../kit/api';
-import { KitNotFoundError, KitValidationError } from '../../kit/errors';
 import type { CallOptions, Tag, TaggedSubscriber } from '../../kit/types';
 import { ScimBadRequest, ScimConflict, ScimNotFound } from '../errors';
 import { asInvalidValue } from '../errorTable';
@@ -96,12 +95,8 @@ export class GroupDirectory {
     const displayName = this.requireDisplayName(group);
     const wanted = this.memberIds(group.members);
     await this.assertNameFree(displayName);
-    let tag: Tag;
-    try {
-      tag = await this.deps.kit.tags.create(this.deps.catalog.tagName(displayName), INTERACTIVE);
-    } catch (err) {
-      throw this.nameClash(err, displayName);
-    }
+    const tag = await this.deps.kit.tags.createIfFree(this.deps.catalog.tagName(displayName), INTERACTIVE);
+    if (!tag) throw this.nameClash(displayName);
     this.deps.catalog.remember(tag);
     const change = await this.addMembers(tag, wanted);
     await this.deps.events.changed();
@@ -175,14 +170,13 @@ export class GroupDirectory {
       tag,
       members.map((m) => m.value),
     );
-    let retired: Tag;
-    try {
-      retired = await this.deps.kit.tags.rename(tag.id, retiredName, INTERACTIVE);
-    } catch (err) {
-      if (!(err instanceof KitValidationError && err.isUniquenessClash)) throw err;
+    let retired = await this.deps.kit.tags.renameIfFree(tag.id, retiredName, INTERACTIVE);
+    if (!retired) {
       // Our tag list was stale: read Kit's and take a name free there.
       retiredName = this.freeRetiredName(tag, await this.deps.catalog.all({ ...INTERACTIVE, fresh: true }));
-      retired = await this.deps.kit.tags.rename(tag.id, retiredName, INTERACTIVE);
+      retired = await this.deps.kit.tags.renameIfFree(tag.id, retiredName, INTERACTIVE);
+      if (!retired)
+        throw new ScimConflict(`Kit refused every free retired name for group ${tag.id}; retry the DELETE.`);
     }
     this.deps.catalog.remember(retired);
     await this.deps.events.changed();
@@ -207,16 +201,12 @@ export class GroupDirectory {
 
   /** Every user carrying the tag (all states; deleted users are not users). One call per 1,000 members. */
   private async members(tagId: number, opts: CallOptions, includeDeleted = false): Promise<MemberRef[]> {
+    // A tag gone from Kit since it was loaded is Kit's 404, which the error table answers as a 404 as well.
     const refs: MemberRef[] = [];
-    try {
-      for await (const page of this.deps.kit.tags.subscriberPages(tagId, { status: 'all' }, opts)) {
-        for (const s of page.items) {
-          if (includeDeleted || !isDeleted(s, this.deps.fields)) refs.push(this.memberRef(s));
-        }
+    for await (const page of this.deps.kit.tags.subscriberPages(tagId, { status: 'all' }, opts)) {
+      for (const s of page.items) {
+        if (includeDeleted || !isDeleted(s, this.deps.fields)) refs.push(this.memberRef(s));
       }
-    } catch (err) {
-      if (err instanceof KitNotFoundError) throw new ScimNotFound(`Group ${tagId} not found`);
-      throw err;
     }
     return refs;
   }
@@ -315,23 +305,18 @@ export class GroupDirectory {
       throw new ScimConflict(`A group or Kit tag named ${quoteInput(displayName)} already exists (id ${clash.id}).`);
   }
 
-  private nameClash(err: unknown, displayName: string): unknown {
-    if (err instanceof KitValidationError && err.isUniquenessClash) {
-      this.deps.catalog.invalidate();
-      return new ScimConflict(`A group or Kit tag named ${quoteInput(displayName)} already exists.`, err);
-    }
-    return err;
+  /** Kit found the name taken although our tag list did not show it: that list is stale. */
+  private nameClash(displayName: string): ScimConflict {
+    this.deps.catalog.invalidate();
+    return new ScimConflict(`A group or Kit tag named ${quoteInput(displayName)} already exists.`);
   }
 
   private async rename(tag: Tag, displayName: string): Promise<Tag> {
     await this.assertNameFree(displayName, tag.id);
-    try {
-      const renamed = await this.deps.kit.tags.rename(tag.id, this.deps.catalog.tagName(displayName), INTERACTIVE);
-      this.deps.catalog.remember(renamed);
-      return renamed;
-    } catch (err) {
-      throw this.nameClash(err, displayName);
-    }
+    const renamed = await this.deps.kit.tags.renameIfFree(tag.id, this.deps.catalog.tagName(displayName), INTERACTIVE);
+    if (!renamed) throw this.nameClash(displayName);
+    this.deps.catalog.remember(renamed);
+    return renamed;
   }
 
   /**
@@ -364,11 +349,7 @@ export class GroupDirectory {
   /** One call per member: Kit has no bulk untag. Already-absent members are fine (idempotent remove). */
   private async removeMembers(tag: Tag, ids: string[]): Promise<void> {
     for (const id of ids.filter((i) => SUBSCRIBER_ID.test(i))) {
-      try {
-        await this.deps.kit.tags.untagSubscriber(tag.id, Number(id), INTERACTIVE);
-      } catch (err) {
-        if (!(err instanceof KitNotFoundError)) throw err;
-      }
+      await this.deps.kit.tags.untag(tag.id, Number(id), INTERACTIVE);
     }
     this.deps.membership.noteTagged(tag.id, ids.filter((i) => SUBSCRIBER_ID.test(i)).map(Number), false);
   }
