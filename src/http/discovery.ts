@@ -2,8 +2,8 @@ import { type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
 import SCIMMY from 'scimmy';
 import type { PublicUrlConfig } from '../config';
+import { ScimForbidden } from '../scim/errors';
 import { scimBaseUrl } from './publicUrls';
-import { sendScimError } from './scimErrorBody';
 import { sendFailure, sendList, sendScim } from './scimResponses';
 
 // Discovery (RFC 7644 §4): /ServiceProviderConfig, /ResourceTypes, /Schemas. scimmy describes them; these
@@ -76,7 +76,7 @@ export function discoveryRoutes(deps: { publicUrls: PublicUrlConfig; logger?: Lo
   router.get('/ServiceProviderConfig', async (req: Request, res: Response) => {
     // RFC 7644 §4: filtering service provider configuration endpoints is not supported.
     if (query(req).filter !== undefined) {
-      sendScimError(res, 403, 'ServiceProviderConfig does not support filter.');
+      sendFailure(res, new ScimForbidden('ServiceProviderConfig does not support filter.'));
       return;
     }
     try {

@@ -2,7 +2,7 @@ import SCIMMY from 'scimmy';
 import type { KitApi } from '../kit/api';
 import type { CallOptions, Subscriber, SubscriberQuery } from '../kit/types';
 import { ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
-import { asInvalidValue } from './errorTable';
+import { asInvalidValue } from './errors';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { type Dnf, dateBounds, equalityValues, matchesFilter } from './filter';
 import type { ListQuery } from './listQuery';

@@ -2,7 +2,7 @@ import SCIMMY from 'scimmy';
 import type { KitApi } from '../../kit/api';
 import type { CallOptions, Tag, TaggedSubscriber } from '../../kit/types';
 import { ScimBadRequest, ScimConflict, ScimNotFound } from '../errors';
-import { asInvalidValue } from '../errorTable';
+import { asInvalidValue } from '../errors';
 import { quoteInput } from '../inputLimits';
 import type { SubscriberFieldMap } from '../fieldMap';
 import { matchesFilter } from '../filter';
