@@ -243,6 +243,15 @@ export interface Config {
     keyTtlMs: number;
   };
   pageCache: { maxEntries: number; ttlSeconds: number };
+  /** Start-up checks against Kit (not from the environment: fixed behaviour, named here rather than in code). */
+  startup: {
+    /** Pause between two failed attempts. */
+    retryMs: number;
+    /** Retry-After of the 503 answered to SCIM requests before the checks passed. */
+    notReadyRetryAfterSeconds: number;
+    /** How long main.ts waits for the checks before listening anyway (not-ready, still retrying). */
+    listenAfterMs: number;
+  };
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
   shutdownTimeoutMs: number;
@@ -273,6 +282,8 @@ export function secretsOf(config: Config): string[] {
         : [];
   return [...kit, ...config.scim.bearerTokens.map((t) => t.token)];
 }
+
+const STARTUP: Config['startup'] = { retryMs: 5000, notReadyRetryAfterSeconds: 5, listenAfterMs: 10_000 };
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
@@ -345,6 +356,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redis: { commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, probeIntervalMs: e.REDIS_PROBE_INTERVAL_MS },
     limiter: { fallbackReplicas: e.KIT_LIMITER_FALLBACK_REPLICAS, keyTtlMs: e.KIT_LIMITER_KEY_TTL_MS },
     pageCache: { maxEntries: e.PAGE_CACHE_MAX_ENTRIES, ttlSeconds: e.PAGE_CACHE_TTL_SECONDS },
+    startup: STARTUP,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     auditLog: e.AUDIT_LOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

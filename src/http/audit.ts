@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { maskSecrets } from './logging';
+import { currentScope } from './requestScope';
 
 // The audit trail: who changed what in Kit, through which Kit calls, with what outcome. A stream of its own,
 // apart from the application log, so it can be shipped and retained separately; one JSON object per line.
@@ -63,6 +64,24 @@ export class AuditLog {
       this.ownsStream = true;
     }
     this.stream.on('error', (err) => this.onError(err));
+  }
+
+  /**
+   * Records an event of the request being served: its id, the caller (the principal on its scope unless
+   * `actor` names it) and the Kit calls it made so far come from the request scope; the outcome from the status.
+   */
+  recordForRequest(
+    event: Pick<AuditEntry, 'operation' | 'resourceType' | 'resourceId' | 'status' | 'detail'> & { actor?: string },
+  ): void {
+    const scope = currentScope();
+    const { actor, ...rest } = event;
+    this.record({
+      ...rest,
+      requestId: scope?.requestId ?? '',
+      actor: actor ?? scope?.principal?.name ?? 'unknown',
+      outcome: event.status < 400 ? 'success' : 'failure',
+      kitCalls: (scope?.kitCalls ?? []).map((c) => ({ endpoint: c.endpoint, status: c.status })),
+    });
   }
 
   record(entry: AuditEntry): void {

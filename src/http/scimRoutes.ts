@@ -10,7 +10,6 @@ import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
 import { scimBaseUrl } from './publicUrls';
-import { currentScope } from './requestScope';
 import { sendFailure, sendList, sendScim } from './scimResponses';
 
 // The resource endpoints of RFC 7644 §3. scimmy-routers' own resource routes are not used for these: its list
@@ -127,16 +126,12 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       const more = count > first.length ? ` and ${count - first.length} more` : '';
       detail = `${detail ? `${detail}; ` : ''}${count} members skipped (not users): ${first.join(', ')}${more}`;
     }
-    const scope = currentScope();
-    deps.audit?.record({
-      requestId: scope?.requestId ?? '',
-      actor: (res.locals.principal?.name as string | undefined) ?? 'unknown',
+    deps.audit?.recordForRequest({
+      actor: res.locals.principal?.name as string | undefined,
       operation,
       resourceType: type,
       resourceId: id,
-      outcome: status < 400 ? 'success' : 'failure',
       status,
-      kitCalls: (scope?.kitCalls ?? []).map((c) => ({ endpoint: c.endpoint, status: c.status })),
       detail,
     });
   };
