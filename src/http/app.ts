@@ -5,7 +5,8 @@ import type { PublicUrlConfig } from '../config';
 import { ScimBadRequest, ScimNotFound, ScimNotImplemented } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
-import { checkAttributeParams, describeServiceProvider, registerScimSchemas } from '../scim/schemas';
+import { checkAttributeParams } from '../scim/schemas';
+import { applyServiceProviderCapabilities } from '../scim/scimmyGlobals';
 import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
 import { type AuthFailureReason, type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
@@ -95,7 +96,6 @@ function securityHeaders(_req: Request, res: Response, next: NextFunction): void
 }
 
 export function createApp(deps: AppDeps): express.Express {
-  registerScimSchemas();
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -152,9 +152,8 @@ export function createApp(deps: AppDeps): express.Express {
   scim.all('/Me', () => {
     throw new ScimNotImplemented('/Me is not supported: SCIM clients here are provisioning systems, not users.');
   });
-  describeServiceProvider({ jwt: deps.jwt });
   scim.use(checkDiscoveryQuery);
-  scim.use(discoveryRoutes({ publicUrls: deps.publicUrls, logger: deps.logger }));
+  scim.use(discoveryRoutes({ publicUrls: deps.publicUrls, logger: deps.logger, jwt: deps.jwt }));
 
   // scimmy-routers answers what is left (its own 404s and refusals for /Bulk and the like); authentication
   // has already happened above, so its own handler only has to accept.
@@ -163,8 +162,8 @@ export function createApp(deps: AppDeps): express.Express {
     handler: async () => 'scim-client',
     context: async () => ({}),
   });
-  // The constructor re-declares its own authentication scheme: describe the service provider again after it.
-  describeServiceProvider({ jwt: deps.jwt });
+  // The constructor claims bulk support in scimmy's global configuration: put the true capabilities back.
+  applyServiceProviderCapabilities();
   scim.use(discovery);
   app.use('/scim/v2', scim);
 

@@ -5,7 +5,8 @@ import { ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
 import { asInvalidValue } from './errors';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { type Dnf, dateBounds, equalityValues, matchesFilter } from './filter';
-import type { ListQuery } from './listQuery';
+import { filterReads, type ListQuery } from './listQuery';
+import type { ResourcePage, ScimBody, ScimUser } from './resources';
 import type { CursorPager, WalkSource } from './paging/cursorPager';
 import { assertSameId, booleanise, checkUserPatch, normalizePatch } from './patchShapes';
 import { deletedUserDetail, reactivationDetail } from './reactivation';
@@ -53,10 +54,7 @@ export interface UserDirectoryDeps {
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
 const MAX_EMAIL_LOOKUPS = 10;
 
-export interface UserList {
-  resources: Record<string, any>[];
-  totalResults: number;
-}
+export type UserList = ResourcePage<ScimUser>;
 
 /** A day as Kit's date filters take it (yyyy-mm-dd, UTC), shifted by whole days. */
 function kitDay(at: number, shiftDays: number): string {
@@ -72,7 +70,7 @@ export class UserDirectory {
 
   // ---- reads ---------------------------------------------------------------------------------------------
 
-  async get(id: string, withGroups = true): Promise<Record<string, any>> {
+  async get(id: string, withGroups = true): Promise<ScimUser> {
     const sub = await this.load(id);
     const groups = withGroups ? await this.deps.groups.ofSubscriber(sub.id, INTERACTIVE) : undefined;
     return subscriberToUser(sub, this.deps.fields, groups);
@@ -84,19 +82,18 @@ export class UserDirectory {
     let subscribers: Subscriber[];
     let totalResults: number;
     if (direct) {
-      const groupsOf =
-        query.filterText && /groups/i.test(query.filterText)
-          ? await this.deps.groups.ofSubscribers(
-              direct.map((s) => s.id),
-              INTERACTIVE,
-            )
-          : undefined;
+      const groupsOf = filterReads(query, 'groups')
+        ? await this.deps.groups.ofSubscribers(
+            direct.map((s) => s.id),
+            INTERACTIVE,
+          )
+        : undefined;
       const matching = direct.filter((s) => this.listed(s, filter, groupsOf?.get(s.id)));
       this.sortInPlace(matching, query);
       totalResults = matching.length;
       subscribers = matching.slice(startIndex - 1, startIndex - 1 + count);
     } else {
-      const groupsFilter = query.filterText !== undefined && /groups/i.test(query.filterText);
+      const groupsFilter = filterReads(query, 'groups');
       const snapshot = groupsFilter ? await this.deps.groups.snapshot({ priority: 'background' }) : undefined;
       const page = await this.deps.pager.window(this.walkSource(query, snapshot), startIndex, count);
       subscribers = page.items;
@@ -118,7 +115,7 @@ export class UserDirectory {
 
   // ---- writes --------------------------------------------------------------------------------------------
 
-  async create(input: Record<string, any>): Promise<Record<string, any>> {
+  async create(input: ScimBody): Promise<ScimUser> {
     const user = this.coerce(input);
     const email = this.requireEmail(user);
     const existing = await this.deps.kit.subscribers.findByEmail(email, INTERACTIVE);
@@ -152,7 +149,7 @@ export class UserDirectory {
     return subscriberToUser(subscriber, this.deps.fields, []);
   }
 
-  async replace(id: string, input: Record<string, any>): Promise<Record<string, any>> {
+  async replace(id: string, input: ScimBody): Promise<ScimUser> {
     // Everything that can be checked without Kit is checked before the first Kit call.
     assertSameId(input, id, 'User');
     const user = this.coerce(input);
@@ -161,7 +158,7 @@ export class UserDirectory {
     return this.apply(current, user, email, 'replace');
   }
 
-  async patch(id: string, body: unknown): Promise<Record<string, any>> {
+  async patch(id: string, body: unknown): Promise<ScimUser> {
     // Shape, paths and values are checked against the schema before the two Kit reads a PATCH needs.
     const message = normalizePatch(body, 'User');
     checkUserPatch(message);
@@ -169,7 +166,7 @@ export class UserDirectory {
     const groups = await this.deps.groups.ofSubscriber(current.id, INTERACTIVE);
     const before = subscriberToUser(current, this.deps.fields, groups);
     const source = asInvalidValue(() => new SCIMMY.Schemas.User(before, 'out'));
-    let patched: Record<string, any> | undefined;
+    let patched: ScimBody | undefined;
     await new SCIMMY.Messages.PatchOp(message as any).apply(source, async (instance) => {
       patched = JSON.parse(JSON.stringify(instance));
       return instance as any;
@@ -204,11 +201,11 @@ export class UserDirectory {
 
   private async apply(
     current: Subscriber,
-    user: Record<string, any>,
+    user: ScimBody,
     email: string,
     operation: 'replace' | 'patch',
     groups?: GroupRef[],
-  ): Promise<Record<string, any>> {
+  ): Promise<ScimUser> {
     const wantsActive = user.active === undefined ? undefined : user.active === true || user.active === 'true';
     if (wantsActive === true && current.state !== 'active') {
       this.deps.events.reactivationRejected(operation, current.email_address);
@@ -247,12 +244,12 @@ export class UserDirectory {
     return sub;
   }
 
-  private coerce(input: Record<string, any>): Record<string, any> {
-    const instance = asInvalidValue(() => new SCIMMY.Schemas.User(booleanise(input) as Record<string, any>, 'in'));
+  private coerce(input: ScimBody): ScimBody {
+    const instance = asInvalidValue(() => new SCIMMY.Schemas.User(booleanise(input) as ScimBody, 'in'));
     return JSON.parse(JSON.stringify(instance));
   }
 
-  private requireEmail(user: Record<string, any>): string {
+  private requireEmail(user: ScimBody): string {
     const email = kitEmailOf(user);
     if (!email) {
       throw new ScimBadRequest(

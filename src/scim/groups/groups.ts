@@ -1,14 +1,16 @@
 import SCIMMY from 'scimmy';
 import type { KitApi } from '../../kit/api';
-import type { CallOptions, Tag, TaggedSubscriber } from '../../kit/types';
+import type { CallOptions, Tag } from '../../kit/types';
 import { ScimBadRequest, ScimConflict, ScimNotFound } from '../errors';
 import { asInvalidValue } from '../errors';
 import { quoteInput } from '../inputLimits';
 import type { SubscriberFieldMap } from '../fieldMap';
 import { matchesFilter } from '../filter';
-import type { ListQuery } from '../listQuery';
+import { filterReads, type ListQuery } from '../listQuery';
 import { assertSameId, normalizePatch } from '../patchShapes';
-import { isDeleted, subscriberToUser } from '../userMapping';
+import type { MemberRef, ResourcePage, ScimBody, ScimGroup } from '../resources';
+import { isDeleted } from '../userMapping';
+import { subscriberToMember, tagToGroup, unreadMembers } from './groupMapping';
 import { assertMemberBudget, planGroupPatch } from './groupPatch';
 import type { TagMembership } from './membership';
 import { normaliseTagName, RESERVED_TAG_PREFIX, RETIRED_GROUP_PREFIX, type TagCatalog } from './tagCatalog';
@@ -16,14 +18,8 @@ import { normaliseTagName, RESERVED_TAG_PREFIX, RETIRED_GROUP_PREFIX, type TagCa
 // SCIM Groups over Kit tags (CONTRACT.md "Groups"): membership is tagging, DELETE retires the tag (Kit has no
 // tag deletion) by moving it into the reserved "scim:retired:" name space, which frees its name and hides it.
 
-export const CORE_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-
-export interface MemberRef {
-  value: string;
-  /** Absent when only the id is known (members just added, not read back from Kit). */
-  display?: string;
-  type: 'User';
-}
+export { CORE_GROUP } from './groupMapping';
+export type { MemberRef } from '../resources';
 
 export interface GroupChange {
   /** Members named in the request that are not users (unknown, deleted, or not a subscriber id): skipped. */
@@ -54,19 +50,16 @@ export class GroupDirectory {
 
   // ---- reads ---------------------------------------------------------------------------------------------
 
-  async get(id: string, withMembers: boolean): Promise<Record<string, any>> {
+  async get(id: string, withMembers: boolean): Promise<ScimGroup> {
     const tag = await this.load(id);
     return this.toGroup(tag, withMembers ? await this.members(tag.id, INTERACTIVE) : undefined);
   }
 
-  async list(
-    query: ListQuery,
-    withMembers: boolean,
-  ): Promise<{ resources: Record<string, any>[]; totalResults: number }> {
+  async list(query: ListQuery, withMembers: boolean): Promise<ResourcePage<ScimGroup>> {
     const opts: CallOptions = { priority: 'interactive' };
     // Always Kit's current tag list: an IdP looks groups up by name before pushing, tags made in Kit included.
     const tags = (await this.deps.catalog.groups({ ...opts, fresh: true })).sort((a, b) => a.id - b.id);
-    const needsMembersForFilter = Boolean(query.filterText && /members/i.test(query.filterText));
+    const needsMembersForFilter = filterReads(query, 'members');
     let groups: Array<{ tag: Tag; members?: MemberRef[] }> = [];
     for (const tag of tags) {
       const members = needsMembersForFilter ? await this.members(tag.id, opts) : undefined;
@@ -78,7 +71,7 @@ export class GroupDirectory {
     if (query.sortOrder === 'descending') groups.reverse();
     const totalResults = groups.length;
     groups = groups.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
-    const resources: Record<string, any>[] = [];
+    const resources: ScimGroup[] = [];
     for (const g of groups) {
       const members = withMembers
         ? (g.members ?? (await this.members(g.tag.id, { priority: 'background' })))
@@ -90,7 +83,7 @@ export class GroupDirectory {
 
   // ---- writes --------------------------------------------------------------------------------------------
 
-  async create(input: Record<string, any>): Promise<{ group: Record<string, any>; change: GroupChange }> {
+  async create(input: ScimBody): Promise<{ group: ScimGroup; change: GroupChange }> {
     const group = this.coerce(input);
     const displayName = this.requireDisplayName(group);
     const wanted = this.memberIds(group.members);
@@ -102,10 +95,10 @@ export class GroupDirectory {
     await this.deps.events.changed();
     const skipped = new Set(change.skipped);
     const added = wanted.filter((m) => !skipped.has(m));
-    return { group: this.toGroup(tag, this.unreadMembers(added)), change };
+    return { group: this.toGroup(tag, unreadMembers(added)), change };
   }
 
-  async replace(id: string, input: Record<string, any>): Promise<{ group: Record<string, any>; change: GroupChange }> {
+  async replace(id: string, input: ScimBody): Promise<{ group: ScimGroup; change: GroupChange }> {
     // Everything that can be checked without Kit is checked before the first Kit call.
     assertSameId(input, id, 'Group');
     const group = this.coerce(input);
@@ -184,19 +177,8 @@ export class GroupDirectory {
 
   // ---- internals -----------------------------------------------------------------------------------------
 
-  private toGroup(tag: Tag, members?: MemberRef[]): Record<string, any> {
-    const group: Record<string, any> = {
-      schemas: [CORE_GROUP],
-      id: String(tag.id),
-      displayName: this.deps.catalog.displayName(tag),
-      meta: { resourceType: 'Group', created: tag.created_at, lastModified: tag.created_at },
-    };
-    if (members) group.members = members;
-    return group;
-  }
-
-  private memberRef(s: TaggedSubscriber): MemberRef {
-    return { value: String(s.id), display: subscriberToUser(s, this.deps.fields).userName, type: 'User' };
+  private toGroup(tag: Tag, members?: MemberRef[]): ScimGroup {
+    return tagToGroup(tag, this.deps.catalog.displayName(tag), members);
   }
 
   /** Every user carrying the tag (all states; deleted users are not users). One call per 1,000 members. */
@@ -205,15 +187,10 @@ export class GroupDirectory {
     const refs: MemberRef[] = [];
     for await (const page of this.deps.kit.tags.subscriberPages(tagId, { status: 'all' }, opts)) {
       for (const s of page.items) {
-        if (includeDeleted || !isDeleted(s, this.deps.fields)) refs.push(this.memberRef(s));
+        if (includeDeleted || !isDeleted(s, this.deps.fields)) refs.push(subscriberToMember(s, this.deps.fields));
       }
     }
     return refs;
-  }
-
-  /** The response of a create names the members just added, without reading them back from Kit. */
-  private unreadMembers(ids: string[]): MemberRef[] {
-    return ids.map((id) => ({ value: id, type: 'User' as const }));
   }
 
   private async load(id: string): Promise<Tag> {
@@ -229,12 +206,12 @@ export class GroupDirectory {
     return tag;
   }
 
-  private coerce(input: Record<string, any>): Record<string, any> {
+  private coerce(input: ScimBody): ScimBody {
     const { externalId: _ignored, ...rest } = input;
     return JSON.parse(JSON.stringify(asInvalidValue(() => new SCIMMY.Schemas.Group(rest, 'in'))));
   }
 
-  private requireDisplayName(group: Record<string, any>): string {
+  private requireDisplayName(group: ScimBody): string {
     const name = group.displayName;
     if (typeof name !== 'string' || normaliseTagName(name) === '') {
       throw new ScimBadRequest('invalidValue', 'A group needs a displayName (it becomes the Kit tag name).');
