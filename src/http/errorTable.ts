@@ -26,7 +26,7 @@ import {
   type ScimType,
 } from '../scim/errors';
 
-// The one place where failures of other families become SCIM errors: Kit's (docs/kit/errors.md), scimmy's
+// The one place where failures of other families become SCIM errors: Kit's (docs/kit/api.md "Errors"), scimmy's
 // validation, express's body parsing. It lives at the HTTP edge because it is the only code that must know
 // every family; the SCIM layer and the Kit client each know only their own. An upstream failure is never a
 // 404: a reconciliation engine would take it for a deletion.

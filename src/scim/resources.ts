@@ -2,6 +2,14 @@
 // types. What a client sends is checked by the schemas (scimmy) at run time, so it is typed as JSON of unknown
 // shape (ScimBody) until then; what the server builds is typed exactly.
 
+/** Kit ids are positive integers below 10^15; only their canonical spelling is an id ("001" is not 1). */
+const CANONICAL_ID = /^[1-9]\d{0,14}$/;
+
+/** Whether a SCIM id is a Kit id as this server writes it: one resource, one URL. */
+export function isCanonicalId(id: string): boolean {
+  return CANONICAL_ID.test(id);
+}
+
 /** A JSON object from a client (a resource body, or one coerced by its schema): attribute → JSON value. */
 export type ScimBody = { [attribute: string]: unknown };
 

@@ -6,7 +6,7 @@ import { asInvalidValue } from './errors';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { type Dnf, dateBounds, equalityValues, matchesFilter } from './filter';
 import { filterReads, type ListQuery } from './listQuery';
-import type { ResourcePage, ScimBody, ScimUser } from './resources';
+import { isCanonicalId, type ResourcePage, type ScimBody, type ScimUser } from './resources';
 import type { CursorPager, WalkSource } from './paging/cursorPager';
 import { assertSameId, booleanise, checkUserPatch, normalizePatch } from './patchShapes';
 import { deletedUserDetail, reactivationDetail } from './reactivation';
@@ -237,8 +237,7 @@ export class UserDirectory {
 
   /** The subscriber behind a SCIM id; 404 for anything that is not a live, undeleted subscriber. */
   private async load(id: string): Promise<Subscriber> {
-    // Canonical ids only: "001" is not user 1, so every user has exactly one URL.
-    if (!/^[1-9]\d{0,14}$/.test(id)) throw new ScimNotFound(`User ${id} not found`);
+    if (!isCanonicalId(id)) throw new ScimNotFound(`User ${id} not found`);
     const sub = await this.deps.kit.subscribers.find(Number(id), INTERACTIVE);
     if (!sub || isDeleted(sub, this.deps.fields)) throw new ScimNotFound(`User ${id} not found`);
     return sub;

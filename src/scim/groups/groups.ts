@@ -8,14 +8,14 @@ import type { SubscriberFieldMap } from '../fieldMap';
 import { matchesFilter } from '../filter';
 import { filterReads, type ListQuery } from '../listQuery';
 import { assertSameId, normalizePatch } from '../patchShapes';
-import type { MemberRef, ResourcePage, ScimBody, ScimGroup } from '../resources';
+import { isCanonicalId, type MemberRef, type ResourcePage, type ScimBody, type ScimGroup } from '../resources';
 import { isDeleted } from '../userMapping';
 import { subscriberToMember, tagToGroup, unreadMembers } from './groupMapping';
 import { assertMemberBudget, planGroupPatch } from './groupPatch';
 import type { TagMembership } from './membership';
 import { normaliseTagName, RESERVED_TAG_PREFIX, RETIRED_GROUP_PREFIX, type TagCatalog } from './tagCatalog';
 
-// SCIM Groups over Kit tags (CONTRACT.md "Groups"): membership is tagging, DELETE retires the tag (Kit has no
+// SCIM Groups over Kit tags (README "Groups"): membership is tagging, DELETE retires the tag (Kit has no
 // tag deletion) by moving it into the reserved "scim:retired:" name space, which frees its name and hides it.
 
 export { CORE_GROUP } from './groupMapping';
@@ -40,8 +40,6 @@ export interface GroupDirectoryDeps {
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
-/** Canonical Kit ids only ("001" is not 1): one resource, one URL. */
-const SUBSCRIBER_ID = /^[1-9]\d{0,14}$/;
 /** From this many removals on, a PATCH with a cold membership index reads the membership instead of guessing. */
 const READ_MEMBERSHIP_FROM = 10;
 
@@ -195,7 +193,7 @@ export class GroupDirectory {
 
   private async load(id: string): Promise<Tag> {
     const notFound = new ScimNotFound(`Group ${id} not found`);
-    if (!SUBSCRIBER_ID.test(id)) throw notFound;
+    if (!isCanonicalId(id)) throw notFound;
     let tag = (await this.deps.catalog.all(INTERACTIVE)).get(Number(id));
     if (!tag) {
       // Possibly created through another replica since our tag list was cached.
@@ -250,7 +248,7 @@ export class GroupDirectory {
    * each id; a few are cheaper to send as they are (Kit's 404 for a non-member is harmless).
    */
   private async actualMembers(tag: Tag, ids: string[]): Promise<string[]> {
-    const candidates = ids.filter((i) => SUBSCRIBER_ID.test(i));
+    const candidates = ids.filter(isCanonicalId);
     if (candidates.length === 0) return [];
     const indexed = await this.deps.membership.taggedAmong(tag.id, candidates.map(Number));
     if (indexed) return indexed.map(String);
@@ -303,7 +301,7 @@ export class GroupDirectory {
   private async addMembers(tag: Tag, ids: string[]): Promise<GroupChange> {
     if (ids.length === 0) return { skipped: [] };
     const deleted = await this.deps.membership.deletedIds(INTERACTIVE);
-    const skipped = ids.filter((id) => !SUBSCRIBER_ID.test(id) || deleted.has(Number(id)));
+    const skipped = ids.filter((id) => !isCanonicalId(id) || deleted.has(Number(id)));
     const skippedIds = new Set(skipped);
     const valid = ids.filter((id) => !skippedIds.has(id)).map(Number);
     if (valid.length > 0) {
@@ -325,9 +323,9 @@ export class GroupDirectory {
 
   /** One call per member: Kit has no bulk untag. Already-absent members are fine (idempotent remove). */
   private async removeMembers(tag: Tag, ids: string[]): Promise<void> {
-    for (const id of ids.filter((i) => SUBSCRIBER_ID.test(i))) {
+    for (const id of ids.filter(isCanonicalId)) {
       await this.deps.kit.tags.untag(tag.id, Number(id), INTERACTIVE);
     }
-    this.deps.membership.noteTagged(tag.id, ids.filter((i) => SUBSCRIBER_ID.test(i)).map(Number), false);
+    this.deps.membership.noteTagged(tag.id, ids.filter(isCanonicalId).map(Number), false);
   }
 }

@@ -124,10 +124,6 @@ export class TagMembership implements UserGroupsSource {
     }
   }
 
-  invalidate(): void {
-    this.index = undefined;
-  }
-
   async removeAll(id: number, opts: CallOptions): Promise<void> {
     const tags = await this.kit.subscribers.tags(id, opts);
     for (const tag of tags.filter((t) => this.catalog.isGroup(t))) {
