@@ -1,9 +1,8 @@
 import type { Response } from 'express';
 import type { Logger } from 'pino';
+import { LIST_RESPONSE, type ScimBody, type ScimListResponse } from '../scim/resources';
 import { toScimError } from './errorTable';
 import { SCIM_CONTENT_TYPE, sendScimError } from './scimErrorBody';
-
-export const LIST_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 
 export function sendScim(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
@@ -11,14 +10,15 @@ export function sendScim(res: Response, status: number, body: unknown, headers: 
   res.send(JSON.stringify(body));
 }
 
-export function sendList(res: Response, resources: unknown[], totalResults: number, startIndex: number): void {
-  sendScim(res, 200, {
+export function sendList(res: Response, resources: ScimBody[], totalResults: number, startIndex: number): void {
+  const list: ScimListResponse = {
     schemas: [LIST_RESPONSE],
     totalResults,
     startIndex,
     itemsPerPage: resources.length,
     Resources: resources,
-  });
+  };
+  sendScim(res, 200, list);
 }
 
 /**
