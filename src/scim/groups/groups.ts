@@ -9,8 +9,8 @@ import { matchesFilter } from '../filter';
 import { filterReads, type ListQuery } from '../listQuery';
 import { assertSameId, normalizePatch } from '../patchShapes';
 import { isCanonicalId, type MemberRef, type ResourcePage, type ScimBody, type ScimGroup } from '../resources';
-import { isDeleted } from '../userMapping';
-import { subscriberToMember, tagToGroup, unreadMembers } from './groupMapping';
+import { tagToGroup, unreadMembers } from './groupMapping';
+import { TagMembers } from './tagMembers';
 import { assertMemberBudget, planGroupPatch } from './groupPatch';
 import type { TagMembership } from './membership';
 import { normaliseTagName, RESERVED_TAG_PREFIX, RETIRED_GROUP_PREFIX, type TagCatalog } from './tagCatalog';
@@ -41,16 +41,19 @@ export interface GroupDirectoryDeps {
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
 /** From this many removals on, a PATCH with a cold membership index reads the membership instead of guessing. */
-const READ_MEMBERSHIP_FROM = 10;
 
 export class GroupDirectory {
-  constructor(private readonly deps: GroupDirectoryDeps) {}
+  private readonly tagMembers: TagMembers;
+
+  constructor(private readonly deps: GroupDirectoryDeps) {
+    this.tagMembers = new TagMembers(deps);
+  }
 
   // ---- reads ---------------------------------------------------------------------------------------------
 
   async get(id: string, withMembers: boolean): Promise<ScimGroup> {
     const tag = await this.load(id);
-    return this.toGroup(tag, withMembers ? await this.members(tag.id, INTERACTIVE) : undefined);
+    return this.toGroup(tag, withMembers ? await this.tagMembers.read(tag.id, INTERACTIVE) : undefined);
   }
 
   async list(query: ListQuery, withMembers: boolean): Promise<ResourcePage<ScimGroup>> {
@@ -60,7 +63,7 @@ export class GroupDirectory {
     const needsMembersForFilter = filterReads(query, 'members');
     let groups: Array<{ tag: Tag; members?: MemberRef[] }> = [];
     for (const tag of tags) {
-      const members = needsMembersForFilter ? await this.members(tag.id, opts) : undefined;
+      const members = needsMembersForFilter ? await this.tagMembers.read(tag.id, opts) : undefined;
       if (!query.filter || matchesFilter(this.toGroup(tag, members), query.filter)) groups.push({ tag, members });
     }
     if (query.sortBy === 'displayName') {
@@ -72,7 +75,7 @@ export class GroupDirectory {
     const resources: ScimGroup[] = [];
     for (const g of groups) {
       const members = withMembers
-        ? (g.members ?? (await this.members(g.tag.id, { priority: 'background' })))
+        ? (g.members ?? (await this.tagMembers.read(g.tag.id, { priority: 'background' })))
         : undefined;
       resources.push(this.toGroup(g.tag, members));
     }
@@ -89,7 +92,7 @@ export class GroupDirectory {
     const tag = await this.deps.kit.tags.createIfFree(this.deps.catalog.tagName(displayName), INTERACTIVE);
     if (!tag) throw this.nameClash(displayName);
     this.deps.catalog.remember(tag);
-    const change = await this.addMembers(tag, wanted);
+    const change = await this.tagMembers.add(tag, wanted);
     await this.deps.events.changed();
     const skipped = new Set(change.skipped);
     const added = wanted.filter((m) => !skipped.has(m));
@@ -104,19 +107,19 @@ export class GroupDirectory {
     const wanted = this.memberIds(group.members);
     let tag = await this.load(id);
     if (displayName !== this.deps.catalog.displayName(tag)) tag = await this.rename(tag, displayName);
-    const current = await this.members(tag.id, INTERACTIVE);
+    const current = await this.tagMembers.read(tag.id, INTERACTIVE);
     const currentIds = new Set(current.map((m) => m.value));
     const wantedIds = new Set(wanted);
-    const change = await this.addMembers(
+    const change = await this.tagMembers.add(
       tag,
       wanted.filter((m) => !currentIds.has(m)),
     );
-    await this.removeMembers(
+    await this.tagMembers.remove(
       tag,
       current.map((m) => m.value).filter((m) => !wantedIds.has(m)),
     );
     await this.deps.events.changed();
-    return { group: this.toGroup(tag, await this.members(tag.id, INTERACTIVE)), change };
+    return { group: this.toGroup(tag, await this.tagMembers.read(tag.id, INTERACTIVE)), change };
   }
 
   /** Applies a PATCH without reading the membership unless an operation needs it; answers 204 (RFC 7644 §3.5.2). */
@@ -130,21 +133,21 @@ export class GroupDirectory {
     }
     let change: GroupChange = { skipped: [] };
     if (plan.removeAll || plan.replaceMembers) {
-      const current = (await this.members(tag.id, INTERACTIVE)).map((m) => m.value);
+      const current = (await this.tagMembers.read(tag.id, INTERACTIVE)).map((m) => m.value);
       const currentIds = new Set(current);
       const wanted = new Set(plan.replaceMembers ?? []);
-      change = await this.addMembers(
+      change = await this.tagMembers.add(
         tag,
         [...wanted].filter((m) => !currentIds.has(m)),
       );
-      await this.removeMembers(
+      await this.tagMembers.remove(
         tag,
         current.filter((m) => !wanted.has(m)),
       );
     } else {
-      change = await this.addMembers(tag, plan.add);
+      change = await this.tagMembers.add(tag, plan.add);
       // Kit has no bulk untag, so every removal is a call: none is spent on an id shown not to be a member.
-      await this.removeMembers(tag, await this.actualMembers(tag, plan.remove));
+      await this.tagMembers.remove(tag, await this.tagMembers.actualAmong(tag, plan.remove));
     }
     await this.deps.events.changed();
     return change;
@@ -156,8 +159,8 @@ export class GroupDirectory {
     // retired name is chosen free before any member is untagged, so a name clash (a tag made in Kit with that
     // name) cannot leave a group emptied but alive, failing 409 on every retry.
     let retiredName = this.freeRetiredName(tag, await this.deps.catalog.all(INTERACTIVE));
-    const members = await this.members(tag.id, INTERACTIVE, true);
-    await this.removeMembers(
+    const members = await this.tagMembers.read(tag.id, INTERACTIVE, true);
+    await this.tagMembers.remove(
       tag,
       members.map((m) => m.value),
     );
@@ -177,18 +180,6 @@ export class GroupDirectory {
 
   private toGroup(tag: Tag, members?: MemberRef[]): ScimGroup {
     return tagToGroup(tag, this.deps.catalog.displayName(tag), members);
-  }
-
-  /** Every user carrying the tag (all states; deleted users are not users). One call per 1,000 members. */
-  private async members(tagId: number, opts: CallOptions, includeDeleted = false): Promise<MemberRef[]> {
-    // A tag gone from Kit since it was loaded is Kit's 404, which the error table answers as a 404 as well.
-    const refs: MemberRef[] = [];
-    for await (const page of this.deps.kit.tags.subscriberPages(tagId, { status: 'all' }, opts)) {
-      for (const s of page.items) {
-        if (includeDeleted || !isDeleted(s, this.deps.fields)) refs.push(subscriberToMember(s, this.deps.fields));
-      }
-    }
-    return refs;
   }
 
   private async load(id: string): Promise<Tag> {
@@ -243,21 +234,6 @@ export class GroupDirectory {
   }
 
   /**
-   * Of the ids a PATCH removes, those that may be members. The warm membership index answers for free; with a
-   * cold one, many removals read the group's membership once (ceil(m/1000) calls) rather than spend a DELETE on
-   * each id; a few are cheaper to send as they are (Kit's 404 for a non-member is harmless).
-   */
-  private async actualMembers(tag: Tag, ids: string[]): Promise<string[]> {
-    const candidates = ids.filter(isCanonicalId);
-    if (candidates.length === 0) return [];
-    const indexed = await this.deps.membership.taggedAmong(tag.id, candidates.map(Number));
-    if (indexed) return indexed.map(String);
-    if (candidates.length < READ_MEMBERSHIP_FROM) return candidates;
-    const current = new Set((await this.members(tag.id, INTERACTIVE, true)).map((m) => m.value));
-    return candidates.filter((i) => current.has(i));
-  }
-
-  /**
    * A tag in the reserved "scim:" name space (or outside the group prefix) is no group: creating or renaming
    * into it would answer success and then 404, as if the group had been deleted. Checked before any Kit call.
    */
@@ -292,40 +268,5 @@ export class GroupDirectory {
     if (!renamed) throw this.nameClash(displayName);
     this.deps.catalog.remember(renamed);
     return renamed;
-  }
-
-  /**
-   * Tags the members with bulk calls (100 per call). Ids that cannot be users — not a number, a deleted user,
-   * or unknown to Kit (reported by Kit's bulk failures) — are skipped, reported, and never half-applied.
-   */
-  private async addMembers(tag: Tag, ids: string[]): Promise<GroupChange> {
-    if (ids.length === 0) return { skipped: [] };
-    const deleted = await this.deps.membership.deletedIds(INTERACTIVE);
-    const skipped = ids.filter((id) => !isCanonicalId(id) || deleted.has(Number(id)));
-    const skippedIds = new Set(skipped);
-    const valid = ids.filter((id) => !skippedIds.has(id)).map(Number);
-    if (valid.length > 0) {
-      const result = await this.deps.kit.bulk.tagSubscribers(
-        valid.map((subscriber_id) => ({ tag_id: tag.id, subscriber_id })),
-        INTERACTIVE,
-      );
-      const failed = new Set(result.failures.map((f) => f.item.subscriber_id));
-      skipped.push(...[...failed].map(String));
-      this.deps.membership.noteTagged(
-        tag.id,
-        valid.filter((id) => !failed.has(id)),
-        true,
-      );
-    }
-    if (skipped.length > 0) this.deps.events.membersSkipped(String(tag.id), skipped);
-    return { skipped };
-  }
-
-  /** One call per member: Kit has no bulk untag. Already-absent members are fine (idempotent remove). */
-  private async removeMembers(tag: Tag, ids: string[]): Promise<void> {
-    for (const id of ids.filter(isCanonicalId)) {
-      await this.deps.kit.tags.untag(tag.id, Number(id), INTERACTIVE);
-    }
-    this.deps.membership.noteTagged(tag.id, ids.filter(isCanonicalId).map(Number), false);
   }
 }
