@@ -10,7 +10,8 @@ import type {
   SubscriberUpdate,
   Tag,
 } from '../types';
-import { type KnownFieldKeys, verifyEcho } from './customFields';
+import { verifyEcho } from '../fieldEcho';
+import type { KnownFieldKeys } from './customFields';
 
 // Kit's subscriber endpoints (docs/kit/api.md "Subscribers").
 
