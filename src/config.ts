@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Cidr, parseCidr } from './http/ipAllowlist';
+import type { KitCredentials } from './kit/types';
 
 // Read and validated once, in main.ts; everything below it receives the typed result. Nothing else reads
 // process.env.
@@ -195,18 +196,7 @@ const envSchema = z
     }
   });
 
-export type KitCredentials =
-  | { kind: 'apiKey'; apiKey: string }
-  | {
-      kind: 'oauth';
-      accessToken?: string;
-      refreshToken?: string;
-      clientId?: string;
-      clientSecret?: string;
-      /** Where rotated tokens are persisted so a restart uses them. */
-      /** A file path, or `redis` to share the pair (and one refresh at a time) through REDIS_URL. */
-      tokenStorePath?: string;
-    };
+export type { KitCredentials };
 
 export interface JwtConfig {
   jwksUrl: string;
@@ -256,6 +246,15 @@ export interface Config {
     keyTtlMs: number;
   };
   pageCache: { maxEntries: number; ttlSeconds: number };
+  /** Start-up checks against Kit (not from the environment: fixed behaviour, named here rather than in code). */
+  startup: {
+    /** Pause between two failed attempts. */
+    retryMs: number;
+    /** Retry-After of the 503 answered to SCIM requests before the checks passed. */
+    notReadyRetryAfterSeconds: number;
+    /** How long main.ts waits for the checks before listening anyway (not-ready, still retrying). */
+    listenAfterMs: number;
+  };
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
   shutdownTimeoutMs: number;
@@ -288,6 +287,8 @@ export function secretsOf(config: Config): string[] {
         : [];
   return [...kit, ...config.scim.bearerTokens.map((t) => t.token)];
 }
+
+const STARTUP: Config['startup'] = { retryMs: 5000, notReadyRetryAfterSeconds: 5, listenAfterMs: 10_000 };
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
@@ -360,6 +361,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redis: { commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, probeIntervalMs: e.REDIS_PROBE_INTERVAL_MS },
     limiter: { fallbackReplicas: e.KIT_LIMITER_FALLBACK_REPLICAS, keyTtlMs: e.KIT_LIMITER_KEY_TTL_MS },
     pageCache: { maxEntries: e.PAGE_CACHE_MAX_ENTRIES, ttlSeconds: e.PAGE_CACHE_TTL_SECONDS },
+    startup: STARTUP,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     auditLog: e.AUDIT_LOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

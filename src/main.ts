@@ -96,7 +96,10 @@ async function main(): Promise<void> {
 
   // Check Kit before listening, but never let an unreachable Kit keep the server from starting: it then
   // listens not-ready and the checks keep retrying in the background.
-  await Promise.race([service.bootstrap(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+  await Promise.race([
+    service.bootstrap(),
+    new Promise((resolve) => setTimeout(resolve, effective.startup.listenAfterMs).unref()),
+  ]);
   if (stopping) return;
   try {
     await service.listen(effective.port, effective.host);

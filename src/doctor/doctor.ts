@@ -6,7 +6,7 @@ import { type Clock, systemClock, type TimerHandle } from '../clock';
 import { type Config, ConfigError, loadConfig, secretsOf } from '../config';
 import { maskSecrets } from '../http/logging';
 import { KitClient } from '../kit/client';
-import { findField } from '../kit/customFields';
+import { findField } from '../kit/resources/customFields';
 import { KitAuthError, KitError, KitUnavailableError } from '../kit/errors';
 import { createKitLimiter, type KitLimiter, limiterIdFor } from '../kit/limiter';
 import { RedisTokenStore } from '../kit/redisTokenStore';

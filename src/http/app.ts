@@ -1,11 +1,12 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import SCIMMYRouters from 'scimmy-routers';
-import type { ScimType } from '../scim/errors';
 import type { PublicUrlConfig } from '../config';
+import { ScimBadRequest, ScimNotFound, ScimNotImplemented } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
-import { checkAttributeParams, describeServiceProvider, registerScimSchemas } from '../scim/schemas';
+import { checkAttributeParams } from '../scim/schemas';
+import { applyServiceProviderCapabilities } from '../scim/scimmyGlobals';
 import type { UserDirectory } from '../scim/users';
 import type { AuditSink } from './audit';
 import { type AuthFailureReason, type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
@@ -16,7 +17,6 @@ import { createRequestLogging } from './logging';
 import { labels, type Metrics } from './metrics';
 import { PrototypeGuard } from './prototypeGuard';
 import { requestScopeMiddleware } from './requestScope';
-import { sendScimError } from './scimErrorBody';
 import { sendFailure } from './scimResponses';
 import { scimRoutes } from './scimRoutes';
 
@@ -47,21 +47,21 @@ export interface AppDeps {
 export const MAX_BODY_DEPTH = 64;
 
 /** What is wrong with a body's shape, if anything: too deep, or a key naming JavaScript's object machinery. */
-function bodyShapeProblem(value: unknown, limit: number): { detail: string; scimType: ScimType } | undefined {
+function bodyShapeProblem(value: unknown, limit: number): ScimBadRequest | undefined {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
     if (depth > limit) {
-      return { detail: `The request body is nested deeper than ${limit} levels.`, scimType: 'invalidSyntax' };
+      return new ScimBadRequest('invalidSyntax', `The request body is nested deeper than ${limit} levels.`);
     }
     for (const [key, child] of Object.entries(node as object)) {
       // Own "__proto__" keys survive JSON.parse; any code that copies them by assignment rewrites a prototype.
       const forbidden = forbiddenSegmentOf(key);
       if (forbidden !== undefined) {
-        return {
-          detail: `The request body has the key ${quoteInput(key)}: "${forbidden}" is no attribute name.`,
-          scimType: 'invalidValue',
-        };
+        return new ScimBadRequest(
+          'invalidValue',
+          `The request body has the key ${quoteInput(key)}: "${forbidden}" is no attribute name.`,
+        );
       }
       if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
     }
@@ -72,21 +72,12 @@ function bodyShapeProblem(value: unknown, limit: number): { detail: string; scim
 function limitBodyShape(req: Request, res: Response, next: NextFunction): void {
   const problem =
     req.body !== null && typeof req.body === 'object' ? bodyShapeProblem(req.body, MAX_BODY_DEPTH) : undefined;
-  if (problem) {
-    sendScimError(res, 400, problem.detail, problem.scimType);
-    return;
-  }
-  next();
+  next(problem);
 }
 
 /** Discovery queries reach scimmy's filter parser (through discovery.ts); ours run first (issue #11). */
 function checkDiscoveryQuery(req: Request, res: Response, next: NextFunction): void {
-  try {
-    checkAttributeParams(req.query as Record<string, unknown>);
-  } catch (err) {
-    sendFailure(res, err);
-    return;
-  }
+  checkAttributeParams(req.query as Record<string, unknown>);
   next();
 }
 
@@ -107,7 +98,6 @@ function securityHeaders(_req: Request, res: Response, next: NextFunction): void
 }
 
 export function createApp(deps: AppDeps): express.Express {
-  registerScimSchemas();
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -158,15 +148,14 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Endpoints scimmy-routers would answer with its own internals ("Method 'egress' not implemented…") or a
   // crash (a filter on ServiceProviderConfig): answered here in plain words.
-  scim.all('/.search', (_req, res) => {
-    sendScimError(res, 501, 'Search the root is not supported; POST to /Users/.search or /Groups/.search.');
+  scim.all('/.search', () => {
+    throw new ScimNotImplemented('Search the root is not supported; POST to /Users/.search or /Groups/.search.');
   });
-  scim.all('/Me', (_req, res) => {
-    sendScimError(res, 501, '/Me is not supported: SCIM clients here are provisioning systems, not users.');
+  scim.all('/Me', () => {
+    throw new ScimNotImplemented('/Me is not supported: SCIM clients here are provisioning systems, not users.');
   });
-  describeServiceProvider({ jwt: deps.jwt });
   scim.use(checkDiscoveryQuery);
-  scim.use(discoveryRoutes({ publicUrls: deps.publicUrls, logger: deps.logger }));
+  scim.use(discoveryRoutes({ publicUrls: deps.publicUrls, logger: deps.logger, jwt: deps.jwt }));
 
   // scimmy-routers answers what is left (its own 404s and refusals for /Bulk and the like); authentication
   // has already happened above, so its own handler only has to accept.
@@ -175,34 +164,21 @@ export function createApp(deps: AppDeps): express.Express {
     handler: async () => 'scim-client',
     context: async () => ({}),
   });
-  // The constructor re-declares its own authentication scheme: describe the service provider again after it.
-  describeServiceProvider({ jwt: deps.jwt });
+  // The constructor claims bulk support in scimmy's global configuration: put the true capabilities back.
+  applyServiceProviderCapabilities();
   scim.use(discovery);
   app.use('/scim/v2', scim);
   if (deps.operatorPages) app.use('/status', ...allowlist, deps.operatorPages);
 
-  app.use((_req: Request, res: Response) => {
-    sendScimError(res, 404, 'No such endpoint. The SCIM API is under /scim/v2.');
+  app.use(() => {
+    throw new ScimNotFound('No such endpoint. The SCIM API is under /scim/v2.');
   });
 
-  // Body-parser failures and anything else that escaped a route: always a SCIM error, never express's HTML.
-  app.use((err: any, _req: Request, res: Response, _next: NextFunction) => {
+  // Everything thrown above (typed errors, body-parser failures, anything that escaped a route) leaves here,
+  // through the one translation table: always a SCIM error, never express's HTML.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return;
-    if (err?.type === 'entity.too.large') {
-      sendScimError(res, 413, `The request body exceeds the limit of ${deps.maxBodyBytes} bytes.`);
-    } else if (err?.type === 'entity.parse.failed') {
-      sendScimError(res, 400, 'The request body is not valid JSON.', 'invalidSyntax');
-    } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
-      sendScimError(
-        res,
-        err.status,
-        'The request could not be read.',
-        err.status === 400 ? 'invalidSyntax' : undefined,
-      );
-    } else {
-      deps.logger.error({ err }, 'unhandled error');
-      sendScimError(res, 500, 'Internal server error; the failure was logged with this request’s id.');
-    }
+    sendFailure(res, err, deps.logger);
   });
   return app;
 }

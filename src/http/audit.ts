@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { maskSecrets } from './logging';
+import { currentScope } from './requestScope';
 
 // The audit trail: who changed what in Kit, through which Kit calls, with what outcome. A stream of its own,
 // apart from the application log, so it can be shipped and retained separately; one JSON object per line.
@@ -36,7 +37,27 @@ export interface AuditLogOptions {
 const MAX_DETAIL_LENGTH = 1000;
 
 /** Where the routes send audit entries: the AuditLog, or a tee that also feeds the status page (issue #19). */
-export type AuditSink = Pick<AuditLog, 'record'>;
+export type AuditSink = Pick<AuditLog, 'record' | 'recordForRequest'>;
+
+export type RequestAuditEvent = Pick<AuditEntry, 'operation' | 'resourceType' | 'resourceId' | 'status' | 'detail'> & {
+  actor?: string;
+};
+
+/**
+ * An event of the request being served as an audit entry: its id, the caller (the principal on its scope unless
+ * `actor` names it) and the Kit calls it made so far come from the request scope; the outcome from the status.
+ */
+export function requestAuditEntry(event: RequestAuditEvent): AuditEntry {
+  const scope = currentScope();
+  const { actor, ...rest } = event;
+  return {
+    ...rest,
+    requestId: scope?.requestId ?? '',
+    actor: actor ?? scope?.principal?.name ?? 'unknown',
+    outcome: event.status < 400 ? 'success' : 'failure',
+    kitCalls: (scope?.kitCalls ?? []).map((c) => ({ endpoint: c.endpoint, status: c.status })),
+  };
+}
 
 export class AuditLog {
   private readonly stream: Writable;
@@ -66,6 +87,14 @@ export class AuditLog {
       this.ownsStream = true;
     }
     this.stream.on('error', (err) => this.onError(err));
+  }
+
+  /**
+   * Records an event of the request being served: its id, the caller (the principal on its scope unless
+   * `actor` names it) and the Kit calls it made so far come from the request scope; the outcome from the status.
+   */
+  recordForRequest(event: RequestAuditEvent): void {
+    this.record(requestAuditEntry(event));
   }
 
   record(entry: AuditEntry): void {

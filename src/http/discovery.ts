@@ -2,8 +2,11 @@ import { type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
 import SCIMMY from 'scimmy';
 import type { PublicUrlConfig } from '../config';
+import { ScimForbidden } from '../scim/errors';
+import type { ScimBody } from '../scim/resources';
+import { wantsAttribute } from '../scim/schemas';
+import { authenticationSchemes } from '../scim/scimmyGlobals';
 import { scimBaseUrl } from './publicUrls';
-import { sendScimError } from './scimErrorBody';
 import { sendFailure, sendList, sendScim } from './scimResponses';
 
 // Discovery (RFC 7644 §4): /ServiceProviderConfig, /ResourceTypes, /Schemas. scimmy describes them; these
@@ -11,7 +14,8 @@ import { sendFailure, sendList, sendScim } from './scimResponses';
 // request (scimmy keeps its basepath in module state shared by concurrent requests), and so that a list's
 // itemsPerPage is the number of resources it holds (scimmy reports its default page size, 20).
 
-type Resource = Record<string, any>;
+/** A discovery resource as scimmy renders it (a schema, a resource type, the service provider config). */
+type Resource = ScimBody & { meta?: ScimBody };
 
 // scimmy's typings only declare the (id, config) constructor; a list read takes the query alone, as
 // scimmy-routers calls it.
@@ -20,13 +24,14 @@ function plain(value: unknown): any {
   return JSON.parse(JSON.stringify(value));
 }
 
-export function discoveryRoutes(deps: { publicUrls: PublicUrlConfig; logger?: Logger }): Router {
+export function discoveryRoutes(deps: { publicUrls: PublicUrlConfig; logger?: Logger; jwt?: boolean }): Router {
   const router = Router();
   const located = (req: Request, resource: Resource, path: string): Resource => ({
     ...resource,
     meta: { ...resource.meta, location: `${scimBaseUrl(req, deps.publicUrls)}${path}` },
   });
-  const query = (req: Request) => req.query as Record<string, any>;
+  // The query parser is 'simple' and checkAttributeParams ran first: every value is a string.
+  const query = (req: Request) => req.query as Record<string, string | undefined>;
 
   const list = (endpoint: string, read: (req: Request) => Promise<unknown>, idOf: (r: Resource) => string) => {
     router.get(endpoint, async (req: Request, res: Response) => {
@@ -55,32 +60,36 @@ export function discoveryRoutes(deps: { publicUrls: PublicUrlConfig; logger?: Lo
   list(
     '/Schemas',
     (req) => new (SCIMMY.Resources.Schema as any)(query(req)).read(),
-    (r) => r.id,
+    (r) => String(r.id),
   );
   one(
     '/Schemas',
     (req) => new SCIMMY.Resources.Schema(String(req.params.id), query(req)).read(),
-    (r) => r.id,
+    (r) => String(r.id),
   );
   list(
     '/ResourceTypes',
     (req) => new (SCIMMY.Resources.ResourceType as any)(query(req)).read(),
-    (r) => r.name,
+    (r) => String(r.name),
   );
   one(
     '/ResourceTypes',
     (req) => new SCIMMY.Resources.ResourceType(String(req.params.id), query(req)).read(),
-    (r) => r.name,
+    (r) => String(r.name),
   );
 
   router.get('/ServiceProviderConfig', async (req: Request, res: Response) => {
     // RFC 7644 §4: filtering service provider configuration endpoints is not supported.
     if (query(req).filter !== undefined) {
-      sendScimError(res, 403, 'ServiceProviderConfig does not support filter.');
+      sendFailure(res, new ScimForbidden('ServiceProviderConfig does not support filter.'));
       return;
     }
     try {
       const config = plain(await new (SCIMMY.Resources.ServiceProviderConfig as any)(query(req)).read());
+      // This app's own schemes: scimmy's configuration is shared by every app in the process.
+      const q = query(req);
+      if (wantsAttribute('authenticationSchemes', q.attributes, q.excludedAttributes))
+        config.authenticationSchemes = authenticationSchemes({ jwt: Boolean(deps.jwt) });
       sendScim(res, 200, located(req, config, '/ServiceProviderConfig'));
     } catch (err) {
       sendFailure(res, err, deps.logger);

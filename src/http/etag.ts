@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ScimPreconditionFailed } from '../scim/errors';
+import type { ScimGroup, ScimUser } from '../scim/resources';
 
 // Resource versions (RFC 7644 §3.14): weak ETags, in `meta.version` and the ETag header. Kit keeps no version
 // or updated_at of its own, so a version is a digest of what the server knows of the resource:
@@ -14,16 +15,16 @@ function digest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 27);
 }
 
-export function userVersion(user: Record<string, any>): string {
+export function userVersion(user: ScimUser): string {
   const { groups: _groups, meta, ...rest } = user;
-  const { location: _location, version: _version, ...stamps } = meta ?? {};
+  const { location: _location, version: _version, ...stamps } = meta;
   return `W/"${digest({ ...rest, meta: stamps })}"`;
 }
 
 /** Undefined when the group was read without its members. */
-export function groupVersion(group: Record<string, any>): string | undefined {
+export function groupVersion(group: ScimGroup): string | undefined {
   if (!Array.isArray(group.members)) return undefined;
-  const members = group.members.map((m: { value: unknown }) => String(m.value)).sort();
+  const members = group.members.map((m) => String(m.value)).sort();
   return `W/"${digest({ id: String(group.id), displayName: group.displayName, members })}"`;
 }
 

@@ -1,6 +1,13 @@
 import { createServer, type RequestListener, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { SCIM_CONTENT_TYPE, scimErrorBody } from './scimErrorBody';
+import {
+  ScimBadRequest,
+  type ScimError,
+  ScimHeadersTooLarge,
+  ScimRequestTimeout,
+  ScimServiceUnavailable,
+} from '../scim/errors';
+import { renderScimError, SCIM_CONTENT_TYPE } from './scimErrorBody';
 
 // The HTTP server around the express app, for the two things express cannot see:
 // - requests Node's parser refuses (headers over 16 KB, malformed HTTP) still get a SCIM Error body;
@@ -26,8 +33,13 @@ export interface ScimHttpServer {
 /** What the app's securityHeaders middleware sets, for the answers written here without express. */
 const SECURITY_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' };
 
-function rawScimError(status: number, detail: string, headers: Record<string, string> = {}): string {
-  const body = JSON.stringify(scimErrorBody(status, detail));
+/** How long a client turned away by a draining server waits: another instance can answer at once. */
+const DRAINING_RETRY_SECONDS = 1;
+
+/** The same rendering sendFailure uses, as raw HTTP/1.1 for a socket express never saw. */
+function rawScimError(err: ScimError): string {
+  const { status, headers, body: message } = renderScimError(err);
+  const body = JSON.stringify(message);
   const lines = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
     `Content-Type: ${SCIM_CONTENT_TYPE}`,
@@ -47,14 +59,15 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'HPE_HEADER_OVERFLOW') {
     socket.end(
       rawScimError(
-        431,
-        'The request line and headers exceed the server’s limit of 16 KB. Send long filters in the body of POST /Users/.search or /Groups/.search.',
+        new ScimHeadersTooLarge(
+          'The request line and headers exceed the server’s limit of 16 KB. Send long filters in the body of POST /Users/.search or /Groups/.search.',
+        ),
       ),
     );
   } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    socket.end(rawScimError(408, 'The request did not arrive in time.'));
+    socket.end(rawScimError(new ScimRequestTimeout('The request did not arrive in time.')));
   } else {
-    socket.end(rawScimError(400, 'The request is not valid HTTP/1.1.'));
+    socket.end(rawScimError(new ScimBadRequest(undefined, 'The request is not valid HTTP/1.1.')));
   }
 }
 
@@ -64,13 +77,17 @@ export function createScimHttpServer(app: RequestListener): ScimHttpServer {
 
   const server = createServer((req, res) => {
     if (draining && !HEALTH_PATHS.has((req.url ?? '').split('?')[0])) {
-      const body = JSON.stringify(
-        scimErrorBody(503, 'This server is shutting down; retry the request (another instance will answer it).'),
+      const refusal = renderScimError(
+        new ScimServiceUnavailable(
+          'This server is shutting down; retry the request (another instance will answer it).',
+          DRAINING_RETRY_SECONDS,
+        ),
       );
-      res.writeHead(503, {
+      const body = JSON.stringify(refusal.body);
+      res.writeHead(refusal.status, {
         'Content-Type': SCIM_CONTENT_TYPE,
         'Content-Length': Buffer.byteLength(body),
-        'Retry-After': '1',
+        ...refusal.headers,
         ...SECURITY_HEADERS,
         Connection: 'close',
       });

@@ -1,6 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { sendScimError } from './scimErrorBody';
+import { ScimForbidden } from '../scim/errors';
+import { sendFailure } from './scimResponses';
 
 // SCIM_IP_ALLOWLIST: the networks an IdP calls from (Okta and Entra publish theirs). A caller from anywhere
 // else is refused before its credential is looked at, so a leaked token is useless from outside and a
@@ -57,6 +58,6 @@ export function ipAllowlistMiddleware(allowlist: IpAllowlist, onRefusal?: () => 
       return;
     }
     onRefusal?.();
-    sendScimError(res, 403, 'Requests from this network address are not allowed (SCIM_IP_ALLOWLIST).');
+    sendFailure(res, new ScimForbidden('Requests from this network address are not allowed (SCIM_IP_ALLOWLIST).'));
   };
 }

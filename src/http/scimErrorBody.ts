@@ -1,8 +1,9 @@
 import type { Response } from 'express';
-import type { ScimType } from '../scim/errors';
+import type { ScimError, ScimType } from '../scim/errors';
 
-// Every error this server answers is a SCIM Error message (RFC 7644 §3.12), whoever produces it: the auth
-// layer, the SCIM routes or the fallback error handler. One function keeps the shape and media type identical.
+// Every error this server answers is a SCIM Error message (RFC 7644 §3.12), whoever produces it. One function
+// renders a ScimError (status, body, headers), one writes it through express; httpServer.ts writes the same
+// rendering on raw sockets for the requests express never sees.
 
 export const SCIM_ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
@@ -17,26 +18,30 @@ export interface ScimErrorBody {
   detail?: string;
 }
 
-export function scimErrorBody(status: number, detail?: string, scimType?: ScimType): ScimErrorBody {
-  const body: ScimErrorBody = { schemas: [SCIM_ERROR_SCHEMA], status: String(status) };
-  if (scimType) body.scimType = scimType;
-  if (detail) body.detail = detail;
-  return body;
+export interface RenderedFailure {
+  status: number;
+  /** Retry-After, WWW-Authenticate: what the error asks the client to do next. */
+  headers: Record<string, string>;
+  body: ScimErrorBody;
+}
+
+export function renderScimError(err: ScimError): RenderedFailure {
+  const body: ScimErrorBody = { schemas: [SCIM_ERROR_SCHEMA], status: String(err.status) };
+  if (err.scimType) body.scimType = err.scimType;
+  if (err.detail) body.detail = err.detail;
+  const headers: Record<string, string> = {};
+  if (err.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.retryAfterSeconds);
+  if (err.challenge !== undefined) headers['WWW-Authenticate'] = err.challenge;
+  return { status: err.status, headers, body };
 }
 
 /**
- * Answers with a SCIM Error body. `headers` carries extras such as `Retry-After` or `WWW-Authenticate`.
- * The body is serialised here rather than with `res.json` so the media type can never fall back to
- * `application/json`.
+ * Answers with a SCIM Error body. Serialised here rather than with `res.json` so the media type can never fall
+ * back to `application/json`. Called by sendFailure only: every failure goes through the translation table.
  */
-export function sendScimError(
-  res: Response,
-  status: number,
-  detail?: string,
-  scimType?: ScimType,
-  headers?: Record<string, string>,
-): void {
-  if (headers) for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+export function sendScimError(res: Response, err: ScimError): void {
+  const { status, headers, body } = renderScimError(err);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   res.status(status).setHeader('Content-Type', SCIM_CONTENT_TYPE);
-  res.send(JSON.stringify(scimErrorBody(status, detail, scimType)));
+  res.send(JSON.stringify(body));
 }

@@ -1,9 +1,8 @@
 import type { Response } from 'express';
 import type { Logger } from 'pino';
-import { toScimError } from '../scim/errorTable';
+import { LIST_RESPONSE, type ScimBody, type ScimListResponse } from '../scim/resources';
+import { toScimError } from './errorTable';
 import { SCIM_CONTENT_TYPE, sendScimError } from './scimErrorBody';
-
-export const LIST_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 
 export function sendScim(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
@@ -11,24 +10,27 @@ export function sendScim(res: Response, status: number, body: unknown, headers: 
   res.send(JSON.stringify(body));
 }
 
-export function sendList(res: Response, resources: unknown[], totalResults: number, startIndex: number): void {
-  sendScim(res, 200, {
+export function sendList(res: Response, resources: ScimBody[], totalResults: number, startIndex: number): void {
+  const list: ScimListResponse = {
     schemas: [LIST_RESPONSE],
     totalResults,
     startIndex,
     itemsPerPage: resources.length,
     Resources: resources,
-  });
+  };
+  sendScim(res, 200, list);
 }
 
-/** Renders any failure as the SCIM error the translation table chooses; logs what the client does not see. */
+/**
+ * The one way a failure leaves this server through express: any failure (a ScimError thrown where it arose,
+ * or a Kit, scimmy or body-parsing failure) rendered as the SCIM error the translation table chooses. Logs what
+ * the client does not see.
+ */
 export function sendFailure(res: Response, err: unknown, logger?: Logger): number {
   const scim = toScimError(err);
   if (scim.status >= 500)
     logger?.error({ err: err instanceof Error ? err : String(err), status: scim.status }, 'request failed');
   else logger?.debug({ status: scim.status, detail: scim.detail }, 'request refused');
-  const headers: Record<string, string> = {};
-  if (scim.retryAfterSeconds !== undefined) headers['Retry-After'] = String(scim.retryAfterSeconds);
-  sendScimError(res, scim.status, scim.detail, scim.scimType, headers);
+  sendScimError(res, scim);
   return scim.status;
 }

@@ -5,12 +5,12 @@ import { ScimBadRequest, ScimUnsupportedMediaType } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { quoteInput, summariseIds } from '../scim/inputLimits';
 import { type ListQuery, parseListQuery } from '../scim/listQuery';
+import type { ResourcePage, ScimBody, ScimMeta, ScimResource } from '../scim/resources';
 import { attributeFilter, renderGroup, renderUser, wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditSink } from './audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
 import { scimBaseUrl } from './publicUrls';
-import { currentScope } from './requestScope';
 import { sendFailure, sendList, sendScim } from './scimResponses';
 
 // The resource endpoints of RFC 7644 §3. scimmy-routers' own resource routes are not used for these: its list
@@ -74,34 +74,34 @@ function hasBody(req: Request): boolean {
   return Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
 }
 
-function bodyObject(req: Request): Record<string, any> {
+function bodyObject(req: Request): ScimBody {
   const body = jsonBody(req);
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw new ScimBadRequest('invalidSyntax', 'The request body must be a JSON object (application/scim+json).');
   }
-  return body as Record<string, any>;
+  return body as ScimBody;
 }
 
 /** What a write produced: the resource to answer with (none means 204), and group members it skipped. */
-interface Written {
-  resource?: Record<string, any>;
+interface Written<R extends ScimResource> {
+  resource?: R;
   skipped?: string[];
 }
 
 /** One resource type as the endpoints see it; Users and Groups differ only in these adapters. */
-interface ResourceKind {
+interface ResourceKind<R extends ScimResource> {
   type: 'User' | 'Group';
   sortable: readonly string[];
   /** The costly multi-valued attribute (User.groups, Group.members), fetched only when the client wants it. */
   costly: 'groups' | 'members';
-  render(resource: Record<string, any>, base: string, attrs: ReturnType<typeof attributeFilter>): Record<string, any>;
+  render(resource: R, base: string, attrs: ReturnType<typeof attributeFilter>): ScimBody;
   /** The resource's weak ETag (etag.ts); undefined when what was read cannot tell. */
-  version(resource: Record<string, any>): string | undefined;
-  list(query: ListQuery, withCostly: boolean): Promise<{ resources: Record<string, any>[]; totalResults: number }>;
-  get(id: string, withCostly: boolean): Promise<Record<string, any>>;
-  create(body: Record<string, any>): Promise<Written>;
-  replace(id: string, body: Record<string, any>): Promise<Written>;
-  patch(id: string, body: unknown): Promise<Written>;
+  version(resource: R): string | undefined;
+  list(query: ListQuery, withCostly: boolean): Promise<ResourcePage<R>>;
+  get(id: string, withCostly: boolean): Promise<R>;
+  create(body: ScimBody): Promise<Written<R>>;
+  replace(id: string, body: ScimBody): Promise<Written<R>>;
+  patch(id: string, body: unknown): Promise<Written<R>>;
   delete(id: string): Promise<void>;
 }
 
@@ -127,30 +127,28 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       const more = count > first.length ? ` and ${count - first.length} more` : '';
       detail = `${detail ? `${detail}; ` : ''}${count} members skipped (not users): ${first.join(', ')}${more}`;
     }
-    const scope = currentScope();
-    deps.audit?.record({
-      requestId: scope?.requestId ?? '',
-      actor: (res.locals.principal?.name as string | undefined) ?? 'unknown',
+    deps.audit?.recordForRequest({
+      actor: res.locals.principal?.name as string | undefined,
       operation,
       resourceType: type,
       resourceId: id,
-      outcome: status < 400 ? 'success' : 'failure',
       status,
-      kitCalls: (scope?.kitCalls ?? []).map((c) => ({ endpoint: c.endpoint, status: c.status })),
       detail,
     });
   };
 
-  const mount = (endpoint: string, kind: ResourceKind) => {
+  const mount = <R extends ScimResource>(endpoint: string, kind: ResourceKind<R>) => {
     const wants = (q: { attributes?: string; excludedAttributes?: string }) =>
       wantsAttribute(kind.costly, q.attributes, q.excludedAttributes);
 
     /** Renders with meta.version (when the attributes asked for keep meta at all). */
-    const present = (resource: Record<string, any>, base: string, attrs: ReturnType<typeof attributeFilter>) => {
+    const present = (resource: R, base: string, attrs: ReturnType<typeof attributeFilter>) => {
       const rendered = kind.render(resource, base, attrs);
       const version = kind.version(resource);
-      if (version !== undefined && rendered.meta) rendered.meta.version = version;
-      return { rendered, version };
+      // Rendering keeps meta whenever `attributes` asks for it; it is then the resource's ScimMeta, located.
+      const meta = rendered.meta as ScimMeta | undefined;
+      if (version !== undefined && meta) meta.version = version;
+      return { rendered, meta, version };
     };
 
     const list = async (req: Request, res: Response, params: Record<string, unknown>) => {
@@ -171,7 +169,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     };
 
     const write =
-      (operation: Mutation, status: number, run: (req: Request) => Promise<Written>) =>
+      (operation: Mutation, status: number, run: (req: Request) => Promise<Written<R>>) =>
       async (req: Request, res: Response) => {
         const id = req.params.id === undefined ? undefined : idOf(req);
         try {
@@ -185,9 +183,9 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
           const out = await run(req);
           res.locals.skippedMembers = out.skipped;
           if (out.resource) {
-            const { rendered, version } = present(out.resource, basepath(req), undefined);
+            const { rendered, meta, version } = present(out.resource, basepath(req), undefined);
             const headers: Record<string, string> = version ? { ETag: version } : {};
-            if (operation === 'create') headers.Location = rendered.meta.location;
+            if (operation === 'create' && meta?.location) headers.Location = meta.location;
             sendScim(res, status, rendered, headers);
           } else {
             // RFC 7644 §3.5.2 allows 204 (a group PATCH answering with the group would read its whole membership).

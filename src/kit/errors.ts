@@ -1,5 +1,5 @@
 // The typed error family for everything that goes wrong talking to Kit. Raised by the Kit client only;
-// translated into SCIM errors once, in src/scim/errorTable.ts.
+// translated into SCIM errors once, in src/http/errorTable.ts.
 
 export interface KitErrorInit {
   status?: number;
@@ -64,7 +64,7 @@ export class KitLimiterUnavailableError extends KitUnavailableError {
 
 /**
  * Kit accepted a write but its echo shows a value that did not stick: Kit silently drops values for custom
- * fields that do not exist (kit-integration-notes: "silent field drops").
+ * fields that do not exist (docs/kit/traps.md "Silent field drops").
  */
 export class KitFieldNotStoredError extends KitError {
   readonly fields: string[];

@@ -1,6 +1,6 @@
 import type { Page, Pagination } from './types';
 
-// Kit's cursor pagination (kit-api-v4 "Pagination"): `after` = the previous page's end_cursor, up to 1000 per
+// Kit's cursor pagination (docs/kit/api.md "Pagination"): `after` = the previous page's end_cursor, up to 1000 per
 // page, `include_total_count=true` adds pagination.total_count.
 
 export const MAX_PER_PAGE = 1000;

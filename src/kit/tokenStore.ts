@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { KitCredentials } from './types';
 
 // Kit's refresh tokens rotate: using one invalidates it. The new pair must therefore be on disk before anything
 // else happens, or a restart would come back with a dead refresh token and no way to get a new one.
@@ -84,13 +85,12 @@ export class FileTokenStore implements TokenStore {
   }
 }
 
-/** For tests and for deployments that keep tokens elsewhere. */
-export class MemoryTokenStore implements TokenStore {
-  constructor(private tokens: OAuthTokens | null = null) {}
-  async load(): Promise<OAuthTokens | null> {
-    return this.tokens ? { ...this.tokens } : null;
-  }
-  async save(tokens: OAuthTokens): Promise<void> {
-    this.tokens = { ...tokens };
-  }
+/**
+ * The store a client uses when it is given none: the file named by the OAuth credentials (KIT_TOKEN_STORE), if
+ * any. The one place that default is decided (the service adds only the Redis-backed choice).
+ */
+export function defaultTokenStore(credentials: KitCredentials): TokenStore | undefined {
+  return credentials.kind === 'oauth' && credentials.tokenStorePath
+    ? new FileTokenStore(credentials.tokenStorePath)
+    : undefined;
 }

@@ -1,5 +1,6 @@
-// One exception per SCIM status (RFC 7644 §3.12), raised by the SCIM layer and rendered at the HTTP edge.
-// Kit failures arrive as the KitError family and are translated in src/scim/errorTable.ts, nowhere else.
+// One exception per SCIM status (RFC 7644 §3.12), raised where the failure arises (SCIM layer, auth, the HTTP
+// edge) and rendered by sendFailure (src/http/scimResponses.ts). Failures of other families (Kit's, scimmy's,
+// body parsing) are translated into these in src/http/errorTable.ts, nowhere else.
 
 export type ScimType =
   | 'invalidFilter'
@@ -13,17 +14,30 @@ export type ScimType =
   | 'invalidVers'
   | 'sensitive';
 
+/** The scimTypes RFC 7644 §3.12 gives a 400; `uniqueness` (409) and `tooMany` (413 here) have classes of their own. */
+export type BadRequestScimType = Exclude<ScimType, 'uniqueness' | 'tooMany'>;
+
+export interface ScimErrorOptions {
+  scimType?: ScimType;
+  /** Seconds, sent as Retry-After with 429 and 503. */
+  retryAfterSeconds?: number;
+  /** HTTP authentication challenge (RFC 6750 §3), sent as WWW-Authenticate with 401 and 403. */
+  challenge?: string;
+  cause?: unknown;
+}
+
 export abstract class ScimError extends Error {
   abstract readonly status: number;
   readonly scimType?: ScimType;
-  /** Seconds, sent as Retry-After with 429 and 503. */
   readonly retryAfterSeconds?: number;
+  readonly challenge?: string;
 
-  constructor(detail: string, opts: { scimType?: ScimType; retryAfterSeconds?: number; cause?: unknown } = {}) {
+  constructor(detail: string, opts: ScimErrorOptions = {}) {
     super(detail, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.scimType = opts.scimType;
     this.retryAfterSeconds = opts.retryAfterSeconds;
+    this.challenge = opts.challenge;
   }
 
   get detail(): string {
@@ -33,17 +47,24 @@ export abstract class ScimError extends Error {
 
 export class ScimBadRequest extends ScimError {
   readonly status = 400;
-  constructor(scimType: ScimType, detail: string, cause?: unknown) {
+  constructor(scimType: BadRequestScimType | undefined, detail: string, cause?: unknown) {
     super(detail, { scimType, cause });
   }
 }
 
+/** A missing or bad credential; `challenge` is the WWW-Authenticate answer. */
 export class ScimUnauthorized extends ScimError {
   readonly status = 401;
+  constructor(detail: string, challenge: string) {
+    super(detail, { challenge });
+  }
 }
 
 export class ScimForbidden extends ScimError {
   readonly status = 403;
+  constructor(detail: string, opts: { challenge?: string; cause?: unknown } = {}) {
+    super(detail, opts);
+  }
 }
 
 export class ScimNotFound extends ScimError {
@@ -57,12 +78,25 @@ export class ScimConflict extends ScimError {
   }
 }
 
+/** The request did not arrive in time (Node's request timeout). */
+export class ScimRequestTimeout extends ScimError {
+  readonly status = 408;
+}
+
 export class ScimPreconditionFailed extends ScimError {
   readonly status = 412;
 }
 
 export class ScimPayloadTooLarge extends ScimError {
   readonly status = 413;
+  constructor(detail: string, opts: { scimType?: 'tooMany'; cause?: unknown } = {}) {
+    super(detail, opts);
+  }
+}
+
+/** The request line and headers exceed Node's limit (RFC 6585). */
+export class ScimHeadersTooLarge extends ScimError {
+  readonly status = 431;
 }
 
 export class ScimTooManyRequests extends ScimError {
@@ -95,4 +129,26 @@ export class ScimServiceUnavailable extends ScimError {
 /** A body that is not JSON at all (a form post, text): the Content-Type, not the content, is the problem. */
 export class ScimUnsupportedMediaType extends ScimError {
   readonly status = 415;
+}
+
+/** scimmy reports bad input from schema coercion as a TypeError; only at those call sites is that the client's fault. */
+export function asInvalidValue<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof TypeError) throw new ScimBadRequest('invalidValue', clientWording(err.message), err);
+    throw err;
+  }
+}
+
+/** Phrases of the JavaScript engine, not of scimmy's validation: they would tell the client our internals. */
+const ENGINE_WORDING =
+  /is not a function|Cannot read propert|Cannot set propert|is not iterable|is not a constructor|Cannot convert|Maximum call stack|of undefined|of null|\?\./;
+/** Longest library message passed on; scimmy echoes the offending input, which can be a megabyte. */
+const MAX_DETAIL = 300;
+
+/** A library's message as the client may read it: its own validation wording, never the engine's, clipped. */
+export function clientWording(message: string): string {
+  if (ENGINE_WORDING.test(message)) return 'A value in the request does not fit the SCIM schema of this resource.';
+  return message.length > MAX_DETAIL ? `${message.slice(0, MAX_DETAIL)}…` : message;
 }

@@ -57,9 +57,4 @@ export class SubscriberFieldMap {
     if (key === undefined) throw new Error(`custom field "${label}" is not mapped`);
     return key;
   }
-
-  keyForPath(path: string): string | undefined {
-    const attr = this.attributes.find((a) => a.path.toLowerCase() === path.toLowerCase());
-    return attr ? this.key(attr.label) : undefined;
-  }
 }

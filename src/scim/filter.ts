@@ -22,6 +22,17 @@ const isIsoDate = (v: string) => v.length <= MAX_DATE_LENGTH && ISO_DATE_SHAPE.t
  * does not have is refused by name rather than answered with an empty list that looks like "no such user".
  */
 export function parseFilter(expression: string, isAttribute?: (path: string) => boolean): Dnf {
+  return readFilter(expression, isAttribute).dnf;
+}
+
+/** A parsed filter and the attribute paths it compares ("emails.value", "groups.value"…), from its tree. */
+export interface ParsedFilter {
+  dnf: Dnf;
+  attributes: string[];
+}
+
+/** Like parseFilter, also naming the attributes the filter reads, so callers fetch only what it needs. */
+export function readFilter(expression: string, isAttribute?: (path: string) => boolean): ParsedFilter {
   try {
     const tree = parseFilterTree(expression);
     const terms = termCount(tree);
@@ -30,11 +41,12 @@ export function parseFilter(expression: string, isAttribute?: (path: string) => 
         `it expands to more than ${MAX_FILTER_TERMS} OR'd terms (every AND of ORs multiplies); simplify it or split the query`,
       );
     }
+    const attributes = attributePaths(tree);
     if (isAttribute) {
-      const unknown = attributePaths(tree).find((p) => !isAttribute(p));
+      const unknown = attributes.find((p) => !isAttribute(p));
       if (unknown !== undefined) throw new FilterSyntaxError(`"${unknown}" is not an attribute of this resource type`);
     }
-    return toDnf(tree);
+    return { dnf: toDnf(tree), attributes };
   } catch (err) {
     if (err instanceof FilterSyntaxError)
       throw new ScimBadRequest('invalidFilter', `Invalid filter: ${err.message}.`, err);
@@ -138,7 +150,7 @@ function matchTerm(resource: unknown, term: Record<string, unknown>, prefix = ''
   );
 }
 
-export function matchesFilter(resource: Record<string, unknown>, dnf: Dnf): boolean {
+export function matchesFilter(resource: object, dnf: Dnf): boolean {
   return dnf.some((term) => matchTerm(resource, term));
 }
 

@@ -1,5 +1,5 @@
 import { ScimBadRequest } from './errors';
-import { type Dnf, parseFilter } from './filter';
+import { type Dnf, readFilter } from './filter';
 import { quoteInput } from './inputLimits';
 import { attributeFilter, declaresAttribute } from './schemas';
 
@@ -11,6 +11,8 @@ export const MAX_COUNT = 1000;
 export interface ListQuery {
   filter?: Dnf;
   filterText?: string;
+  /** The attribute paths the filter compares, as the filter's tree names them. */
+  filterAttributes?: string[];
   startIndex: number;
   count: number;
   sortBy?: string;
@@ -53,6 +55,21 @@ function integer(params: Record<string, unknown>, name: string): number | undefi
  */
 export const MAX_START_INDEX = Number.MAX_SAFE_INTEGER;
 
+/**
+ * Whether the query's filter compares the top-level attribute `name` (or a sub-attribute of it, in any
+ * spelling: "groups.value", "groups[display co \"x\"]", the schema-qualified URN form). Read from the parsed
+ * filter, so a value that merely contains the word (`displayName co "groups"`) does not count.
+ */
+export function filterReads(query: Pick<ListQuery, 'filterAttributes'>, name: string): boolean {
+  const wanted = name.toLowerCase();
+  return (query.filterAttributes ?? []).some((path) => {
+    const lower = path.toLowerCase();
+    // "urn:…:User:groups.value": the attribute follows the schema URN's last colon.
+    const unqualified = lower.startsWith('urn:') ? lower.slice(lower.lastIndexOf(':') + 1) : lower;
+    return unqualified.split('.')[0] === wanted;
+  });
+}
+
 export function parseListQuery(
   params: Record<string, unknown>,
   sortable: readonly string[],
@@ -60,7 +77,7 @@ export function parseListQuery(
 ): ListQuery {
   const filterText = single(params, 'filter');
   const isAttribute = resourceType && ((path: string) => declaresAttribute(resourceType, path));
-  const filter = filterText !== undefined ? parseFilter(filterText, isAttribute) : undefined;
+  const parsed = filterText !== undefined ? readFilter(filterText, isAttribute) : undefined;
   // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1, a negative count as 0, a count above the maximum as it.
   const requestedStart = integer(params, 'startIndex') ?? 1;
   if (requestedStart > MAX_START_INDEX) {
@@ -81,8 +98,9 @@ export function parseListQuery(
     throw new ScimBadRequest('invalidValue', 'sortOrder must be "ascending" or "descending".');
   }
   return {
-    filter,
+    filter: parsed?.dnf,
     filterText,
+    filterAttributes: parsed?.attributes,
     startIndex,
     count,
     sortBy: sortBy && sortable.find((s) => s.toLowerCase() === sortBy.toLowerCase()),

@@ -1,5 +1,5 @@
 import { ScimBadRequest } from './errors';
-import { asInvalidValue } from './errorTable';
+import { asInvalidValue } from './errors';
 import { attributePaths, FilterSyntaxError, type PatchPath, parsePatchPath, termCount } from './filterSyntax';
 import { MAX_FILTER_TERMS, MAX_PATCH_OPERATIONS, MAX_PATCH_PATH_LENGTH, quoteInput } from './inputLimits';
 import { declaredAttribute } from './schemas';

@@ -1,6 +1,6 @@
 import type { SubscriberState } from '../kit/types';
 
-// Kit's unsubscribe is one-way and its API has no way back (kit-integration-notes: "irreversible state
+// Kit's unsubscribe is one-way and its API has no way back (docs/kit/traps.md "Irreversible state
 // changes"). Reactivation is refused loudly rather than dropped; this is the one wording operators see.
 export function reactivationDetail(state: SubscriberState, email: string): string {
   return (

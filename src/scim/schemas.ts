@@ -1,91 +1,12 @@
 import SCIMMY from 'scimmy';
 import { ScimBadRequest } from './errors';
-import { KIT_USER } from './fieldMap';
 import { checkAttributePath, FilterSyntaxError } from './filterSyntax';
 import { MAX_ATTRIBUTE_NAMES, MAX_ATTRIBUTE_PATH_LENGTH } from './inputLimits';
+import type { ScimBody, ScimGroup, ScimResource, ScimUser } from './resources';
+import './scimmyGlobals';
 
-// scimmy keeps schemas and resource declarations in module-level state; they are registered once per process
-// and hold no per-app data (handlers receive their services per request), so many apps can share them.
-
-/** Core User attributes Kit cannot hold anywhere; dropped from /Schemas so discovery tells the truth. */
-const UNSUPPORTED_USER_ATTRIBUTES = [
-  'nickName',
-  'profileUrl',
-  'userType',
-  'preferredLanguage',
-  'locale',
-  'timezone',
-  'password',
-  'phoneNumbers',
-  'ims',
-  'photos',
-  'addresses',
-  'entitlements',
-  'roles',
-  'x509Certificates',
-  'name.formatted',
-  'name.middleName',
-  'name.honorificPrefix',
-  'name.honorificSuffix',
-];
-
-const UNSUPPORTED_ENTERPRISE_ATTRIBUTES = ['costCenter', 'division', 'manager'];
-
-let registered = false;
-
-export function kitUserSchema(): InstanceType<typeof SCIMMY.Types.SchemaDefinition> {
-  return new SCIMMY.Types.SchemaDefinition(
-    'KitSubscriber',
-    KIT_USER,
-    'The Kit subscriber behind a SCIM User, as Kit reports it (read-only)',
-    [
-      new SCIMMY.Types.Attribute('string', 'state', {
-        mutable: false,
-        direction: 'out',
-        caseExact: true,
-        canonicalValues: ['active', 'inactive', 'bounced', 'complained', 'cancelled'],
-        description:
-          'Kit subscriber state. Every state but "active" reads as active:false; Kit cannot make a subscriber active again through its API.',
-      }),
-    ],
-  );
-}
-
-export function registerScimSchemas(): void {
-  if (registered) return;
-  registered = true;
-  (SCIMMY.Schemas.User.definition as any).truncate(UNSUPPORTED_USER_ATTRIBUTES);
-  (SCIMMY.Schemas.EnterpriseUser.definition as any).truncate(UNSUPPORTED_ENTERPRISE_ATTRIBUTES);
-  SCIMMY.Resources.declare(
-    SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false).extend(kitUserSchema() as any, false),
-  );
-  SCIMMY.Resources.declare(SCIMMY.Resources.Group);
-}
-
-/** RFC 7643 §5: what this server really supports. scimmy-routers claims bulk and sort; we correct that. */
-export function describeServiceProvider(options: { documentationUri?: string; jwt: boolean }): void {
-  // scimmy appends authentication schemes on every set (and scimmy-routers adds its own per app): start empty.
-  SCIMMY.Config.set('authenticationSchemes', [] as any);
-  SCIMMY.Config.set({
-    documentationUri: options.documentationUri,
-    patch: { supported: true },
-    bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
-    filter: { supported: true, maxResults: 1000 },
-    changePassword: { supported: false },
-    sort: { supported: true },
-    etag: { supported: true },
-    authenticationSchemes: [
-      {
-        type: 'oauthbearertoken',
-        name: 'OAuth Bearer Token',
-        description: options.jwt
-          ? 'Static bearer tokens, or JWTs verified against the configured JWKS (issuer and audience checked)'
-          : 'Static bearer tokens configured in SCIM_BEARER_TOKENS',
-        specUri: 'https://datatracker.ietf.org/doc/html/rfc6750',
-      },
-    ],
-  } as any);
-}
+// The SCIM schemas as this server declares them to scimmy, and what requests may ask of them (attributes,
+// filters' attribute paths). scimmy's process-wide state is set in scimmyGlobals.ts, nowhere else.
 
 type AttributeFilter = InstanceType<typeof SCIMMY.Types.Filter> | undefined;
 
@@ -157,7 +78,6 @@ export function declaresAttribute(resource: 'User' | 'Group', path: string): boo
 
 /** The scimmy attribute definition behind a path, or undefined when the resource type has no such attribute. */
 export function declaredAttribute(resource: 'User' | 'Group', path: string): any {
-  registerScimSchemas();
   const definition = (resource === 'User' ? SCIMMY.Schemas.User : SCIMMY.Schemas.Group).definition as any;
   try {
     const found = definition.attribute(path);
@@ -169,16 +89,16 @@ export function declaredAttribute(resource: 'User' | 'Group', path: string): any
 }
 
 /** RFC 7643 §3: every resource names its schemas, whatever `attributes` asked for (scimmy drops them). */
-function withSchemas(rendered: Record<string, any>, source: Record<string, any>): Record<string, any> {
+function withSchemas(rendered: ScimBody, source: ScimResource): ScimBody {
   return rendered.schemas ? rendered : { schemas: source.schemas, ...rendered };
 }
 
-export function renderUser(user: Record<string, any>, basepath: string, attrs: AttributeFilter): Record<string, any> {
+export function renderUser(user: ScimUser, basepath: string, attrs: AttributeFilter): ScimBody {
   const rendered = JSON.parse(JSON.stringify(new SCIMMY.Schemas.User(user, 'out', `${basepath}/Users`, attrs as any)));
   return withSchemas(rendered, user);
 }
 
-export function renderGroup(group: Record<string, any>, basepath: string, attrs: AttributeFilter): Record<string, any> {
+export function renderGroup(group: ScimGroup, basepath: string, attrs: AttributeFilter): ScimBody {
   const rendered = JSON.parse(
     JSON.stringify(new SCIMMY.Schemas.Group(group, 'out', `${basepath}/Groups`, attrs as any)),
   );

@@ -1,15 +1,14 @@
 import type { Subscriber, SubscriberState } from '../kit/types';
 import { ENTERPRISE_USER, KIT_USER, LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { MAX_EMAIL_LENGTH } from './inputLimits';
+import type { GroupRef, ScimBody, ScimUser } from './resources';
 
-// Pure translation between Kit subscribers and SCIM Users (CONTRACT.md "Resources"). No I/O here.
+// Pure translation between Kit subscribers and SCIM Users (README "The mapping"). No I/O here; groupMapping.ts
+// is its counterpart for Groups.
 
 export const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 
-export interface GroupRef {
-  value: string;
-  display: string;
-}
+export type { GroupRef } from './resources';
 
 /** The Kit side of a SCIM write: what POST /v4/subscribers or PUT /v4/subscribers/{id} should carry. */
 export interface SubscriberWrite {
@@ -36,13 +35,17 @@ export function looksLikeEmail(v: unknown): v is string {
   return dot !== -1 && dot <= domain.length - 2;
 }
 
-function readPath(obj: any, path: string): unknown {
+const member = (obj: unknown, key: string): unknown =>
+  obj !== null && typeof obj === 'object' ? (obj as ScimBody)[key] : undefined;
+
+/** A mapped attribute's value: "name.givenName", or "<schema URN>:<attribute>" for an extension's. */
+function readPath(obj: unknown, path: string): unknown {
   const urn = path.lastIndexOf(':');
-  if (path.startsWith('urn:') && urn > 0) return obj?.[path.slice(0, urn)]?.[path.slice(urn + 1)];
-  return path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj);
+  if (path.startsWith('urn:') && urn > 0) return member(member(obj, path.slice(0, urn)), path.slice(urn + 1));
+  return path.split('.').reduce(member, obj);
 }
 
-function writePath(obj: Record<string, any>, path: string, value: unknown): void {
+function writePath(obj: ScimBody, path: string, value: unknown): void {
   const urn = path.lastIndexOf(':');
   const isUrn = path.startsWith('urn:') && urn > 0;
   const parents = isUrn ? [path.slice(0, urn)] : path.split('.').slice(0, -1);
@@ -50,7 +53,7 @@ function writePath(obj: Record<string, any>, path: string, value: unknown): void
   let container = obj;
   for (const p of parents) {
     if (!container[p]) container[p] = {};
-    container = container[p];
+    container = container[p] as ScimBody;
   }
   container[leaf] = value;
 }
@@ -59,9 +62,11 @@ function writePath(obj: Record<string, any>, path: string, value: unknown): void
  * The email Kit should hold for a SCIM user: userName when it is an email, else emails (primary, else work,
  * else first). Undefined when there is none: Kit cannot hold a subscriber without one.
  */
-export function kitEmailOf(user: any): string | undefined {
-  if (looksLikeEmail(user?.userName)) return user.userName.trim();
-  const emails: any[] = Array.isArray(user?.emails) ? user.emails.filter((e: any) => looksLikeEmail(e?.value)) : [];
+export function kitEmailOf(user: ScimBody): string | undefined {
+  if (looksLikeEmail(user.userName)) return user.userName.trim();
+  const emails = (Array.isArray(user.emails) ? (user.emails as unknown[]) : []).filter(
+    (e): e is ScimBody & { value: string } => looksLikeEmail(member(e, 'value')),
+  );
   const chosen =
     emails.find((e) => e.primary === true) ?? emails.find((e) => String(e.type).toLowerCase() === 'work') ?? emails[0];
   return chosen?.value.trim();
@@ -70,7 +75,7 @@ export function kitEmailOf(user: any): string | undefined {
 const text = (v: unknown): string | null => (v === undefined || v === null || v === '' ? null : String(v));
 
 /** Full mapping of a SCIM user onto Kit: PUT semantics, so every mapped field is present (null clears it). */
-export function userToSubscriberWrite(user: any, map: SubscriberFieldMap, email: string): SubscriberWrite {
+export function userToSubscriberWrite(user: ScimBody, map: SubscriberFieldMap, email: string): SubscriberWrite {
   const fields: Record<string, string | null> = {};
   for (const attr of map.attributes) {
     const value = text(readPath(user, attr.path));
@@ -79,7 +84,7 @@ export function userToSubscriberWrite(user: any, map: SubscriberFieldMap, email:
     fields[map.key(attr.label)] =
       attr.path === 'userName' && value === email && email === email.toLowerCase() ? null : value;
   }
-  return { email_address: email, first_name: text(user?.name?.givenName), fields };
+  return { email_address: email, first_name: text(readPath(user, 'name.givenName')), fields };
 }
 
 export function isActiveState(state: SubscriberState): boolean {
@@ -91,24 +96,24 @@ export function isDeleted(sub: Subscriber, map: SubscriberFieldMap): boolean {
 }
 
 /** The SCIM representation of a subscriber (before scimmy applies attributes/excludedAttributes). */
-export function subscriberToUser(sub: Subscriber, map: SubscriberFieldMap, groups?: GroupRef[]): Record<string, any> {
-  const user: Record<string, any> = {
-    schemas: [CORE_USER],
-    id: String(sub.id),
-  };
+export function subscriberToUser(sub: Subscriber, map: SubscriberFieldMap, groups?: GroupRef[]): ScimUser {
+  // The mapped attributes land where the field map says (paths are configuration), so they are written
+  // into plain JSON first; the fixed attributes below give it the ScimUser shape.
+  const mapped: ScimBody = {};
   for (const attr of map.attributes) {
     const value = sub.fields?.[map.key(attr.label)];
-    if (value !== null && value !== undefined && value !== '') writePath(user, attr.path, value);
+    if (value !== null && value !== undefined && value !== '') writePath(mapped, attr.path, value);
   }
+  const user = { schemas: [CORE_USER], id: String(sub.id), ...mapped } as ScimUser;
   user.userName ??= sub.email_address;
   if (sub.first_name) user.name = { ...user.name, givenName: sub.first_name };
   user.active = isActiveState(sub.state);
   // Kit holds exactly one address per subscriber; report it as the one primary work email.
   user.emails = [{ value: sub.email_address, type: 'work', primary: true }];
   // RFC 7643 §2.4: an empty multi-valued attribute is better left out than sent as [].
-  if (groups?.length) user.groups = groups.map((g) => ({ ...g, type: 'direct' }));
-  if (user[ENTERPRISE_USER]) user.schemas.push(ENTERPRISE_USER);
-  user[KIT_USER] = { state: sub.state };
+  if (groups?.length) user.groups = groups.map((g) => ({ ...g, type: 'direct' as const }));
+  if (user[ENTERPRISE_USER as `urn:${string}`]) user.schemas.push(ENTERPRISE_USER);
+  user[KIT_USER as `urn:${string}`] = { state: sub.state };
   user.schemas.push(KIT_USER);
   const lastModified = sub.fields?.[map.key(LIFECYCLE_FIELDS.lastModified)];
   user.meta = { resourceType: 'User', created: sub.created_at, lastModified: lastModified || sub.created_at };

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock';
-import type { AuditEntry, AuditSink } from '../http/audit';
+import { type AuditEntry, type AuditSink, requestAuditEntry } from '../http/audit';
 import type { LimiterPriority } from '../kit/priorityLanes';
 import { PRIORITIES } from '../kit/priorityLanes';
 import type { KitCallRecord } from '../kit/types';
@@ -111,13 +111,12 @@ export class StatusBoard {
   }
 
   /** The audit trail as the routes see it: every entry goes to `inner` (if any) and a summary is kept here. */
-  auditTrail(inner?: AuditSink): AuditSink {
-    return {
-      record: (entry: AuditEntry) => {
-        this.operationRecorded(entry);
-        inner?.record(entry);
-      },
+  auditTrail(inner?: Pick<AuditSink, 'record'>): AuditSink {
+    const record = (entry: AuditEntry) => {
+      this.operationRecorded(entry);
+      inner?.record(entry);
     };
+    return { record, recordForRequest: (event) => record(requestAuditEntry(event)) };
   }
 
   operationRecorded(entry: AuditEntry): void {

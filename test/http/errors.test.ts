@@ -68,6 +68,27 @@ describe('errors and auth at the HTTP edge', () => {
     expect(res.body.authenticationSchemes[0].type).toBe('oauthbearertoken');
   });
 
+  it('describes each app’s own authentication, whichever app the process built last', async () => {
+    const jwt = await startHarness({
+      env: {
+        SCIM_JWT_JWKS_URL: 'http://127.0.0.1:9/jwks.json',
+        SCIM_JWT_ISSUER: 'https://issuer.example',
+        SCIM_JWT_AUDIENCE: 'convertkit-scim',
+      },
+    });
+    const plain = await startHarness();
+    try {
+      const describe = async (app: Harness) =>
+        (await app.get('/scim/v2/ServiceProviderConfig')).body.authenticationSchemes[0].description as string;
+      expect(await describe(jwt)).toMatch(/JWT/);
+      expect(await describe(plain)).not.toMatch(/JWT/);
+      expect(await describe(jwt)).toMatch(/JWT/);
+    } finally {
+      await plain.close();
+      await jwt.close();
+    }
+  });
+
   it('lists one authentication scheme however many apps the process built', async () => {
     const again = await startHarness();
     try {

@@ -373,7 +373,7 @@ describe('a Kit outage in the middle of a group DELETE', () => {
   });
 });
 
-describe('CONTRACT "Errors": what each kind of Kit failure becomes', () => {
+describe('Errors (src/http/errorTable.ts): what each kind of Kit failure becomes', () => {
   let h: Harness;
   let id: string;
   beforeAll(async () => {

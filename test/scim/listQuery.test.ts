@@ -1,5 +1,5 @@
 import { ScimBadRequest } from '../../src/scim/errors';
-import { MAX_COUNT, parseListQuery } from '../../src/scim/listQuery';
+import { filterReads, MAX_COUNT, parseListQuery } from '../../src/scim/listQuery';
 
 describe('list query parameters (RFC 7644 §3.4.2)', () => {
   it('applies the RFC defaults and bounds', () => {
@@ -27,5 +27,19 @@ describe('list query parameters (RFC 7644 §3.4.2)', () => {
     expect(() => parseListQuery({ count: ['1', '2'] }, ['id'])).toThrow(ScimBadRequest);
     expect(() => parseListQuery({ sortBy: 'nickName' }, ['id'])).toThrow(/sortBy supports/);
     expect(() => parseListQuery({ filter: 'userName xx "a"' }, ['id'])).toThrow(ScimBadRequest);
+  });
+
+  it('names the attributes a filter reads from its tree, not from words in its values', () => {
+    const reads = (filter: string, name: string) => filterReads(parseListQuery({ filter }, ['id'], 'User'), name);
+    expect(reads('displayName co "groups"', 'groups')).toBe(false);
+    expect(reads('userName eq "groups@example.com"', 'groups')).toBe(false);
+    expect(reads('groups.value eq "7"', 'groups')).toBe(true);
+    expect(reads('groups[display co "x"]', 'groups')).toBe(true);
+    expect(reads('urn:ietf:params:scim:schemas:core:2.0:User:groups.value eq "7"', 'groups')).toBe(true);
+    expect(reads('not (userName eq "a") or groups.display sw "E"', 'groups')).toBe(true);
+    expect(filterReads(parseListQuery({}, ['id']), 'groups')).toBe(false);
+    const groups = (filter: string) => filterReads(parseListQuery({ filter }, ['id'], 'Group'), 'members');
+    expect(groups('displayName co "members"')).toBe(false);
+    expect(groups('members.value eq "42"')).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { currentScope } from '../requestScope';
-import { sendScimError } from '../scimErrorBody';
+import { ScimForbidden, ScimServiceUnavailable, ScimTooManyRequests, ScimUnauthorized } from '../../scim/errors';
+import { sendFailure } from '../scimResponses';
 import {
   AuthenticationError,
   type AuthFailureReason,
@@ -19,6 +20,8 @@ export interface AuthMiddlewareOptions {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
+/** A JWKS outage is usually short: the IdP is asked to come back soon, not to give up. */
+const JWKS_RETRY_SECONDS = 5;
 
 /**
  * SCIM searches may be POSTed to `/.search` (RFC 7644 §3.4.3); they read, so a read-only token may send them.
@@ -44,12 +47,12 @@ export function createAuthMiddleware(authenticator: Authenticator, opts: AuthMid
     if (admission && !admission.admitted) {
       opts.onFailure?.('throttled');
       const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
-      sendScimError(
+      sendFailure(
         res,
-        429,
-        `Too many failed authentication attempts from this address; the credential was not checked. Retry in ${seconds} s.`,
-        undefined,
-        { 'Retry-After': String(seconds) },
+        new ScimTooManyRequests(
+          `Too many failed authentication attempts from this address; the credential was not checked. Retry in ${seconds} s.`,
+          seconds,
+        ),
       );
       return;
     }
@@ -66,7 +69,7 @@ export function createAuthMiddleware(authenticator: Authenticator, opts: AuthMid
       if (err.status === 503) {
         // Our JWKS outage is not the client's failure.
         attempt?.settled();
-        sendScimError(res, 503, err.message, undefined, { 'Retry-After': '5' });
+        sendFailure(res, new ScimServiceUnavailable(err.message, JWKS_RETRY_SECONDS, err));
         return;
       }
       // Another scheme (Basic...) is not checked against anything, so it guesses nothing either.
@@ -75,21 +78,18 @@ export function createAuthMiddleware(authenticator: Authenticator, opts: AuthMid
       // RFC 6750 §3: no error code when no credential was sent, invalid_token when one was.
       const challenge =
         err.reason === 'missing' ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="invalid_token"`;
-      sendScimError(res, 401, err.message, undefined, { 'WWW-Authenticate': challenge });
+      sendFailure(res, new ScimUnauthorized(err.message, challenge));
       return;
     }
     // A success settles only this attempt: it never clears the client's failures (see failureThrottle.ts).
     attempt?.settled();
     if (principal.readOnly && !isReadOnlyRequest(req)) {
       opts.onFailure?.('read_only');
-      sendScimError(
+      sendFailure(
         res,
-        403,
-        `The token "${principal.name}" is read-only; it cannot ${req.method} resources.`,
-        undefined,
-        {
-          'WWW-Authenticate': `Bearer realm="${realm}", error="insufficient_scope", scope="${WRITE_SCOPE}"`,
-        },
+        new ScimForbidden(`The token "${principal.name}" is read-only; it cannot ${req.method} resources.`, {
+          challenge: `Bearer realm="${realm}", error="insufficient_scope", scope="${WRITE_SCOPE}"`,
+        }),
       );
       return;
     }

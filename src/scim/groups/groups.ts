@@ -1,30 +1,25 @@
 import SCIMMY from 'scimmy';
 import type { KitApi } from '../../kit/api';
-import { KitNotFoundError, KitValidationError } from '../../kit/errors';
-import type { CallOptions, Tag, TaggedSubscriber } from '../../kit/types';
+import type { CallOptions, Tag } from '../../kit/types';
 import { ScimBadRequest, ScimConflict, ScimNotFound } from '../errors';
-import { asInvalidValue } from '../errorTable';
+import { asInvalidValue } from '../errors';
 import { quoteInput } from '../inputLimits';
 import type { SubscriberFieldMap } from '../fieldMap';
 import { matchesFilter } from '../filter';
-import type { ListQuery } from '../listQuery';
+import { filterReads, type ListQuery } from '../listQuery';
 import { assertSameId, normalizePatch } from '../patchShapes';
-import { isDeleted, subscriberToUser } from '../userMapping';
+import { isCanonicalId, type MemberRef, type ResourcePage, type ScimBody, type ScimGroup } from '../resources';
+import { tagToGroup, unreadMembers } from './groupMapping';
+import { TagMembers } from './tagMembers';
 import { assertMemberBudget, planGroupPatch } from './groupPatch';
 import type { TagMembership } from './membership';
 import { normaliseTagName, RESERVED_TAG_PREFIX, RETIRED_GROUP_PREFIX, type TagCatalog } from './tagCatalog';
 
-// SCIM Groups over Kit tags (CONTRACT.md "Groups"): membership is tagging, DELETE retires the tag (Kit has no
+// SCIM Groups over Kit tags (README "Groups"): membership is tagging, DELETE retires the tag (Kit has no
 // tag deletion) by moving it into the reserved "scim:retired:" name space, which frees its name and hides it.
 
-export const CORE_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-
-export interface MemberRef {
-  value: string;
-  /** Absent when only the id is known (members just added, not read back from Kit). */
-  display?: string;
-  type: 'User';
-}
+export { CORE_GROUP } from './groupMapping';
+export type { MemberRef } from '../resources';
 
 export interface GroupChange {
   /** Members named in the request that are not users (unknown, deleted, or not a subscriber id): skipped. */
@@ -45,32 +40,30 @@ export interface GroupDirectoryDeps {
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
-/** Canonical Kit ids only ("001" is not 1): one resource, one URL. */
-const SUBSCRIBER_ID = /^[1-9]\d{0,14}$/;
 /** From this many removals on, a PATCH with a cold membership index reads the membership instead of guessing. */
-const READ_MEMBERSHIP_FROM = 10;
 
 export class GroupDirectory {
-  constructor(private readonly deps: GroupDirectoryDeps) {}
+  private readonly tagMembers: TagMembers;
+
+  constructor(private readonly deps: GroupDirectoryDeps) {
+    this.tagMembers = new TagMembers(deps);
+  }
 
   // ---- reads ---------------------------------------------------------------------------------------------
 
-  async get(id: string, withMembers: boolean): Promise<Record<string, any>> {
+  async get(id: string, withMembers: boolean): Promise<ScimGroup> {
     const tag = await this.load(id);
-    return this.toGroup(tag, withMembers ? await this.members(tag.id, INTERACTIVE) : undefined);
+    return this.toGroup(tag, withMembers ? await this.tagMembers.read(tag.id, INTERACTIVE) : undefined);
   }
 
-  async list(
-    query: ListQuery,
-    withMembers: boolean,
-  ): Promise<{ resources: Record<string, any>[]; totalResults: number }> {
+  async list(query: ListQuery, withMembers: boolean): Promise<ResourcePage<ScimGroup>> {
     const opts: CallOptions = { priority: 'interactive' };
     // Always Kit's current tag list: an IdP looks groups up by name before pushing, tags made in Kit included.
     const tags = (await this.deps.catalog.groups({ ...opts, fresh: true })).sort((a, b) => a.id - b.id);
-    const needsMembersForFilter = Boolean(query.filterText && /members/i.test(query.filterText));
+    const needsMembersForFilter = filterReads(query, 'members');
     let groups: Array<{ tag: Tag; members?: MemberRef[] }> = [];
     for (const tag of tags) {
-      const members = needsMembersForFilter ? await this.members(tag.id, opts) : undefined;
+      const members = needsMembersForFilter ? await this.tagMembers.read(tag.id, opts) : undefined;
       if (!query.filter || matchesFilter(this.toGroup(tag, members), query.filter)) groups.push({ tag, members });
     }
     if (query.sortBy === 'displayName') {
@@ -79,10 +72,10 @@ export class GroupDirectory {
     if (query.sortOrder === 'descending') groups.reverse();
     const totalResults = groups.length;
     groups = groups.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
-    const resources: Record<string, any>[] = [];
+    const resources: ScimGroup[] = [];
     for (const g of groups) {
       const members = withMembers
-        ? (g.members ?? (await this.members(g.tag.id, { priority: 'background' })))
+        ? (g.members ?? (await this.tagMembers.read(g.tag.id, { priority: 'background' })))
         : undefined;
       resources.push(this.toGroup(g.tag, members));
     }
@@ -91,26 +84,22 @@ export class GroupDirectory {
 
   // ---- writes --------------------------------------------------------------------------------------------
 
-  async create(input: Record<string, any>): Promise<{ group: Record<string, any>; change: GroupChange }> {
+  async create(input: ScimBody): Promise<{ group: ScimGroup; change: GroupChange }> {
     const group = this.coerce(input);
     const displayName = this.requireDisplayName(group);
     const wanted = this.memberIds(group.members);
     await this.assertNameFree(displayName);
-    let tag: Tag;
-    try {
-      tag = await this.deps.kit.tags.create(this.deps.catalog.tagName(displayName), INTERACTIVE);
-    } catch (err) {
-      throw this.nameClash(err, displayName);
-    }
+    const tag = await this.deps.kit.tags.createIfFree(this.deps.catalog.tagName(displayName), INTERACTIVE);
+    if (!tag) throw this.nameClash(displayName);
     this.deps.catalog.remember(tag);
-    const change = await this.addMembers(tag, wanted);
+    const change = await this.tagMembers.add(tag, wanted);
     await this.deps.events.changed();
     const skipped = new Set(change.skipped);
     const added = wanted.filter((m) => !skipped.has(m));
-    return { group: this.toGroup(tag, this.unreadMembers(added)), change };
+    return { group: this.toGroup(tag, unreadMembers(added)), change };
   }
 
-  async replace(id: string, input: Record<string, any>): Promise<{ group: Record<string, any>; change: GroupChange }> {
+  async replace(id: string, input: ScimBody): Promise<{ group: ScimGroup; change: GroupChange }> {
     // Everything that can be checked without Kit is checked before the first Kit call.
     assertSameId(input, id, 'Group');
     const group = this.coerce(input);
@@ -118,19 +107,19 @@ export class GroupDirectory {
     const wanted = this.memberIds(group.members);
     let tag = await this.load(id);
     if (displayName !== this.deps.catalog.displayName(tag)) tag = await this.rename(tag, displayName);
-    const current = await this.members(tag.id, INTERACTIVE);
+    const current = await this.tagMembers.read(tag.id, INTERACTIVE);
     const currentIds = new Set(current.map((m) => m.value));
     const wantedIds = new Set(wanted);
-    const change = await this.addMembers(
+    const change = await this.tagMembers.add(
       tag,
       wanted.filter((m) => !currentIds.has(m)),
     );
-    await this.removeMembers(
+    await this.tagMembers.remove(
       tag,
       current.map((m) => m.value).filter((m) => !wantedIds.has(m)),
     );
     await this.deps.events.changed();
-    return { group: this.toGroup(tag, await this.members(tag.id, INTERACTIVE)), change };
+    return { group: this.toGroup(tag, await this.tagMembers.read(tag.id, INTERACTIVE)), change };
   }
 
   /** Applies a PATCH without reading the membership unless an operation needs it; answers 204 (RFC 7644 §3.5.2). */
@@ -144,21 +133,21 @@ export class GroupDirectory {
     }
     let change: GroupChange = { skipped: [] };
     if (plan.removeAll || plan.replaceMembers) {
-      const current = (await this.members(tag.id, INTERACTIVE)).map((m) => m.value);
+      const current = (await this.tagMembers.read(tag.id, INTERACTIVE)).map((m) => m.value);
       const currentIds = new Set(current);
       const wanted = new Set(plan.replaceMembers ?? []);
-      change = await this.addMembers(
+      change = await this.tagMembers.add(
         tag,
         [...wanted].filter((m) => !currentIds.has(m)),
       );
-      await this.removeMembers(
+      await this.tagMembers.remove(
         tag,
         current.filter((m) => !wanted.has(m)),
       );
     } else {
-      change = await this.addMembers(tag, plan.add);
+      change = await this.tagMembers.add(tag, plan.add);
       // Kit has no bulk untag, so every removal is a call: none is spent on an id shown not to be a member.
-      await this.removeMembers(tag, await this.actualMembers(tag, plan.remove));
+      await this.tagMembers.remove(tag, await this.tagMembers.actualAmong(tag, plan.remove));
     }
     await this.deps.events.changed();
     return change;
@@ -170,19 +159,18 @@ export class GroupDirectory {
     // retired name is chosen free before any member is untagged, so a name clash (a tag made in Kit with that
     // name) cannot leave a group emptied but alive, failing 409 on every retry.
     let retiredName = this.freeRetiredName(tag, await this.deps.catalog.all(INTERACTIVE));
-    const members = await this.members(tag.id, INTERACTIVE, true);
-    await this.removeMembers(
+    const members = await this.tagMembers.read(tag.id, INTERACTIVE, true);
+    await this.tagMembers.remove(
       tag,
       members.map((m) => m.value),
     );
-    let retired: Tag;
-    try {
-      retired = await this.deps.kit.tags.rename(tag.id, retiredName, INTERACTIVE);
-    } catch (err) {
-      if (!(err instanceof KitValidationError && err.isUniquenessClash)) throw err;
+    let retired = await this.deps.kit.tags.renameIfFree(tag.id, retiredName, INTERACTIVE);
+    if (!retired) {
       // Our tag list was stale: read Kit's and take a name free there.
       retiredName = this.freeRetiredName(tag, await this.deps.catalog.all({ ...INTERACTIVE, fresh: true }));
-      retired = await this.deps.kit.tags.rename(tag.id, retiredName, INTERACTIVE);
+      retired = await this.deps.kit.tags.renameIfFree(tag.id, retiredName, INTERACTIVE);
+      if (!retired)
+        throw new ScimConflict(`Kit refused every free retired name for group ${tag.id}; retry the DELETE.`);
     }
     this.deps.catalog.remember(retired);
     await this.deps.events.changed();
@@ -190,45 +178,13 @@ export class GroupDirectory {
 
   // ---- internals -----------------------------------------------------------------------------------------
 
-  private toGroup(tag: Tag, members?: MemberRef[]): Record<string, any> {
-    const group: Record<string, any> = {
-      schemas: [CORE_GROUP],
-      id: String(tag.id),
-      displayName: this.deps.catalog.displayName(tag),
-      meta: { resourceType: 'Group', created: tag.created_at, lastModified: tag.created_at },
-    };
-    if (members) group.members = members;
-    return group;
-  }
-
-  private memberRef(s: TaggedSubscriber): MemberRef {
-    return { value: String(s.id), display: subscriberToUser(s, this.deps.fields).userName, type: 'User' };
-  }
-
-  /** Every user carrying the tag (all states; deleted users are not users). One call per 1,000 members. */
-  private async members(tagId: number, opts: CallOptions, includeDeleted = false): Promise<MemberRef[]> {
-    const refs: MemberRef[] = [];
-    try {
-      for await (const page of this.deps.kit.tags.subscriberPages(tagId, { status: 'all' }, opts)) {
-        for (const s of page.items) {
-          if (includeDeleted || !isDeleted(s, this.deps.fields)) refs.push(this.memberRef(s));
-        }
-      }
-    } catch (err) {
-      if (err instanceof KitNotFoundError) throw new ScimNotFound(`Group ${tagId} not found`);
-      throw err;
-    }
-    return refs;
-  }
-
-  /** The response of a create names the members just added, without reading them back from Kit. */
-  private unreadMembers(ids: string[]): MemberRef[] {
-    return ids.map((id) => ({ value: id, type: 'User' as const }));
+  private toGroup(tag: Tag, members?: MemberRef[]): ScimGroup {
+    return tagToGroup(tag, this.deps.catalog.displayName(tag), members);
   }
 
   private async load(id: string): Promise<Tag> {
     const notFound = new ScimNotFound(`Group ${id} not found`);
-    if (!SUBSCRIBER_ID.test(id)) throw notFound;
+    if (!isCanonicalId(id)) throw notFound;
     let tag = (await this.deps.catalog.all(INTERACTIVE)).get(Number(id));
     if (!tag) {
       // Possibly created through another replica since our tag list was cached.
@@ -239,12 +195,12 @@ export class GroupDirectory {
     return tag;
   }
 
-  private coerce(input: Record<string, any>): Record<string, any> {
+  private coerce(input: ScimBody): ScimBody {
     const { externalId: _ignored, ...rest } = input;
     return JSON.parse(JSON.stringify(asInvalidValue(() => new SCIMMY.Schemas.Group(rest, 'in'))));
   }
 
-  private requireDisplayName(group: Record<string, any>): string {
+  private requireDisplayName(group: ScimBody): string {
     const name = group.displayName;
     if (typeof name !== 'string' || normaliseTagName(name) === '') {
       throw new ScimBadRequest('invalidValue', 'A group needs a displayName (it becomes the Kit tag name).');
@@ -278,21 +234,6 @@ export class GroupDirectory {
   }
 
   /**
-   * Of the ids a PATCH removes, those that may be members. The warm membership index answers for free; with a
-   * cold one, many removals read the group's membership once (ceil(m/1000) calls) rather than spend a DELETE on
-   * each id; a few are cheaper to send as they are (Kit's 404 for a non-member is harmless).
-   */
-  private async actualMembers(tag: Tag, ids: string[]): Promise<string[]> {
-    const candidates = ids.filter((i) => SUBSCRIBER_ID.test(i));
-    if (candidates.length === 0) return [];
-    const indexed = await this.deps.membership.taggedAmong(tag.id, candidates.map(Number));
-    if (indexed) return indexed.map(String);
-    if (candidates.length < READ_MEMBERSHIP_FROM) return candidates;
-    const current = new Set((await this.members(tag.id, INTERACTIVE, true)).map((m) => m.value));
-    return candidates.filter((i) => current.has(i));
-  }
-
-  /**
    * A tag in the reserved "scim:" name space (or outside the group prefix) is no group: creating or renaming
    * into it would answer success and then 404, as if the group had been deleted. Checked before any Kit call.
    */
@@ -315,61 +256,17 @@ export class GroupDirectory {
       throw new ScimConflict(`A group or Kit tag named ${quoteInput(displayName)} already exists (id ${clash.id}).`);
   }
 
-  private nameClash(err: unknown, displayName: string): unknown {
-    if (err instanceof KitValidationError && err.isUniquenessClash) {
-      this.deps.catalog.invalidate();
-      return new ScimConflict(`A group or Kit tag named ${quoteInput(displayName)} already exists.`, err);
-    }
-    return err;
+  /** Kit found the name taken although our tag list did not show it: that list is stale. */
+  private nameClash(displayName: string): ScimConflict {
+    this.deps.catalog.invalidate();
+    return new ScimConflict(`A group or Kit tag named ${quoteInput(displayName)} already exists.`);
   }
 
   private async rename(tag: Tag, displayName: string): Promise<Tag> {
     await this.assertNameFree(displayName, tag.id);
-    try {
-      const renamed = await this.deps.kit.tags.rename(tag.id, this.deps.catalog.tagName(displayName), INTERACTIVE);
-      this.deps.catalog.remember(renamed);
-      return renamed;
-    } catch (err) {
-      throw this.nameClash(err, displayName);
-    }
-  }
-
-  /**
-   * Tags the members with bulk calls (100 per call). Ids that cannot be users — not a number, a deleted user,
-   * or unknown to Kit (reported by Kit's bulk failures) — are skipped, reported, and never half-applied.
-   */
-  private async addMembers(tag: Tag, ids: string[]): Promise<GroupChange> {
-    if (ids.length === 0) return { skipped: [] };
-    const deleted = await this.deps.membership.deletedIds(INTERACTIVE);
-    const skipped = ids.filter((id) => !SUBSCRIBER_ID.test(id) || deleted.has(Number(id)));
-    const skippedIds = new Set(skipped);
-    const valid = ids.filter((id) => !skippedIds.has(id)).map(Number);
-    if (valid.length > 0) {
-      const result = await this.deps.kit.bulk.tagSubscribers(
-        valid.map((subscriber_id) => ({ tag_id: tag.id, subscriber_id })),
-        INTERACTIVE,
-      );
-      const failed = new Set(result.failures.map((f) => f.item.subscriber_id));
-      skipped.push(...[...failed].map(String));
-      this.deps.membership.noteTagged(
-        tag.id,
-        valid.filter((id) => !failed.has(id)),
-        true,
-      );
-    }
-    if (skipped.length > 0) this.deps.events.membersSkipped(String(tag.id), skipped);
-    return { skipped };
-  }
-
-  /** One call per member: Kit has no bulk untag. Already-absent members are fine (idempotent remove). */
-  private async removeMembers(tag: Tag, ids: string[]): Promise<void> {
-    for (const id of ids.filter((i) => SUBSCRIBER_ID.test(i))) {
-      try {
-        await this.deps.kit.tags.untagSubscriber(tag.id, Number(id), INTERACTIVE);
-      } catch (err) {
-        if (!(err instanceof KitNotFoundError)) throw err;
-      }
-    }
-    this.deps.membership.noteTagged(tag.id, ids.filter((i) => SUBSCRIBER_ID.test(i)).map(Number), false);
+    const renamed = await this.deps.kit.tags.renameIfFree(tag.id, this.deps.catalog.tagName(displayName), INTERACTIVE);
+    if (!renamed) throw this.nameClash(displayName);
+    this.deps.catalog.remember(renamed);
+    return renamed;
   }
 }

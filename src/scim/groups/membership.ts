@@ -1,5 +1,4 @@
 import type { KitApi } from '../../kit/api';
-import { KitNotFoundError } from '../../kit/errors';
 import type { CallOptions, Tag } from '../../kit/types';
 import type { GroupRef } from '../userMapping';
 import type { UserGroupsSource } from '../users';
@@ -125,19 +124,11 @@ export class TagMembership implements UserGroupsSource {
     }
   }
 
-  invalidate(): void {
-    this.index = undefined;
-  }
-
   async removeAll(id: number, opts: CallOptions): Promise<void> {
     const tags = await this.kit.subscribers.tags(id, opts);
     for (const tag of tags.filter((t) => this.catalog.isGroup(t))) {
-      try {
-        await this.kit.tags.untagSubscriber(tag.id, id, opts);
-      } catch (err) {
-        // Already untagged (a concurrent change, or a repeated DELETE after an outage): the goal is met.
-        if (!(err instanceof KitNotFoundError)) throw err;
-      }
+      // Already untagged (a concurrent change, or a repeated DELETE after an outage) meets the goal too.
+      await this.kit.tags.untag(tag.id, id, opts);
       this.noteTagged(tag.id, [id], false);
     }
   }

@@ -1,5 +1,4 @@
 import type { KitApi } from '../../kit/api';
-import { KitValidationError } from '../../kit/errors';
 import type { CallOptions, Tag } from '../../kit/types';
 
 // Which Kit tags are SCIM groups. Kit tags are flat and account-wide; the server reserves the "scim:" name
@@ -97,18 +96,9 @@ export class TagCatalog {
   async ensure(name: string, opts: CallOptions): Promise<Tag> {
     const existing = [...(await this.all(opts)).values()].find((t) => t.name.toLowerCase() === name.toLowerCase());
     if (existing) return existing;
-    try {
-      const created = await this.kit.tags.create(name, opts);
-      this.remember(created);
-      return created;
-    } catch (err) {
-      // Another replica starting at the same moment created it first.
-      if (!(err instanceof KitValidationError && err.isUniquenessClash)) throw err;
-      const theirs = [...(await this.all({ ...opts, fresh: true })).values()].find(
-        (t) => t.name.toLowerCase() === name.toLowerCase(),
-      );
-      if (!theirs) throw err;
-      return theirs;
-    }
+    // Another replica starting at the same moment may create it first: then theirs is the one.
+    const { tag } = await this.kit.tags.createOrFind(name, opts);
+    this.remember(tag);
+    return tag;
   }
 }

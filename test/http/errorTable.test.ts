@@ -1,5 +1,5 @@
 import { KitLimiterUnavailableError, KitUnavailableError } from '../../src/kit/errors';
-import { toScimError } from '../../src/scim/errorTable';
+import { toScimError } from '../../src/http/errorTable';
 
 // The one table: which failure becomes which SCIM answer. Only what the table decides is checked here; the
 // HTTP suites check the bodies clients see.

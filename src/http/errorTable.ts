@@ -11,6 +11,7 @@ import {
   KitValidationError,
 } from '../kit/errors';
 import {
+  clientWording,
   ScimBadGateway,
   ScimBadRequest,
   ScimConflict,
@@ -18,12 +19,16 @@ import {
   ScimForbidden,
   ScimInternalError,
   ScimNotFound,
+  ScimPayloadTooLarge,
   ScimServiceUnavailable,
   ScimTooManyRequests,
+  ScimUnsupportedMediaType,
   type ScimType,
-} from './errors';
+} from '../scim/errors';
 
-// The one place where failures become SCIM answers (CONTRACT.md "Errors"). An upstream failure is never a
+// The one place where failures of other families become SCIM errors: Kit's (docs/kit/api.md "Errors"), scimmy's
+// validation, express's body parsing. It lives at the HTTP edge because it is the only code that must know
+// every family; the SCIM layer and the Kit client each know only their own. An upstream failure is never a
 // 404: a reconciliation engine would take it for a deletion.
 
 const retryAfterSeconds = (ms: number | undefined, fallback: number) =>
@@ -99,6 +104,8 @@ export function toScimError(err: unknown): ScimError {
     for (const [type, translate] of kitRules) if (err instanceof type) return translate(err);
     return new ScimBadGateway(`Kit failed: ${err.kitMessage}`, { cause: err });
   }
+  const parsing = bodyParsingError(err);
+  if (parsing) return parsing;
   // scimmy's own validation (schema coercion, PatchOp) raises SCIMMY.Types.Error with a proper status.
   if (err instanceof SCIMMY.Types.Error) {
     const e = err as unknown as { status: number; scimType?: ScimType; message: string };
@@ -107,29 +114,32 @@ export function toScimError(err: unknown): ScimError {
     // scimmy refuses what an endpoint does not support (a filter on discovery, RFC 7644 §4) with a 403.
     if (e.status === 403) return new ScimForbidden(detail, { cause: err });
     if (e.status === 409) return new ScimConflict(detail, err);
+    if (e.scimType === 'uniqueness') return new ScimConflict(detail, err);
+    if (e.scimType === 'tooMany') return new ScimPayloadTooLarge(detail, { scimType: 'tooMany', cause: err });
     if (e.status >= 400 && e.status < 500) return new ScimBadRequest(e.scimType ?? 'invalidValue', detail, err);
   }
   return new ScimInternalError('Internal server error; the failure was logged with this request’s id.', { cause: err });
 }
 
-/** scimmy reports bad input from schema coercion as a TypeError; only at those call sites is that the client's fault. */
-export function asInvalidValue<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof TypeError) throw new ScimBadRequest('invalidValue', clientWording(err.message), err);
-    throw err;
-  }
+/** What express.json (body-parser, through http-errors) throws: a `type` naming the failure, a 4xx status. */
+interface BodyParsingFailure {
+  type?: unknown;
+  status?: unknown;
+  limit?: unknown;
 }
 
-/** Phrases of the JavaScript engine, not of scimmy's validation: they would tell the client our internals. */
-const ENGINE_WORDING =
-  /is not a function|Cannot read propert|Cannot set propert|is not iterable|is not a constructor|Cannot convert|Maximum call stack|of undefined|of null|\?\./;
-/** Longest library message passed on; scimmy echoes the offending input, which can be a megabyte. */
-const MAX_DETAIL = 300;
-
-/** A library's message as the client may read it: its own validation wording, never the engine's, clipped. */
-export function clientWording(message: string): string {
-  if (ENGINE_WORDING.test(message)) return 'A value in the request does not fit the SCIM schema of this resource.';
-  return message.length > MAX_DETAIL ? `${message.slice(0, MAX_DETAIL)}…` : message;
+function bodyParsingError(err: unknown): ScimError | undefined {
+  if (err === null || typeof err !== 'object') return undefined;
+  const e = err as BodyParsingFailure;
+  if (e.type === 'entity.too.large') {
+    return new ScimPayloadTooLarge(`The request body exceeds the limit of ${String(e.limit)} bytes.`, { cause: err });
+  }
+  if (e.type === 'entity.parse.failed')
+    return new ScimBadRequest('invalidSyntax', 'The request body is not valid JSON.', err);
+  if (typeof e.type === 'string' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    // Any other refusal of the body parser: a charset or encoding it cannot decode, a body cut short.
+    if (e.status === 415) return new ScimUnsupportedMediaType('The request could not be read.', { cause: err });
+    return new ScimBadRequest('invalidSyntax', 'The request could not be read.', err);
+  }
+  return undefined;
 }

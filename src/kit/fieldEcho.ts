@@ -1,9 +1,9 @@
-import { KitFieldNotStoredError, KitValidationError } from './errors';
-import type { CustomField, Subscriber } from './types';
+import { KitFieldNotStoredError } from './errors';
+import type { Subscriber } from './types';
 
 // Kit "will ignore custom fields that don't already exist in your account" without an error
-// (kit-integration-notes: silent field drops). Two defences: create the fields we use up front (ensure), and
-// check every write's echo.
+// (docs/kit/traps.md "Silent field drops"). Two defences: create the fields we use up front (ensure), and
+// check every write's echo (here).
 
 export interface SentSubscriber {
   email_address?: string;
@@ -54,40 +54,4 @@ export function verifyEcho(
 ): void {
   const missing = unstoredKeys(sent, echoed, opts);
   if (missing.length > 0) throw new KitFieldNotStoredError(missing, { endpoint });
-}
-
-/** Kit trims labels and keeps them unique; match exactly first, then regardless of case. */
-export function findField(fields: readonly CustomField[], label: string): CustomField | undefined {
-  const wanted = label.trim();
-  return fields.find((f) => f.label === wanted) ?? fields.find((f) => f.label.toLowerCase() === wanted.toLowerCase());
-}
-
-/**
- * label → key for every label, creating the missing fields one by one (Kit's POST /v4/custom_fields takes one
- * label; its bulk variant is asynchronous above a threshold and reports no keys).
- */
-export async function ensureFields(
-  labels: readonly string[],
-  list: () => Promise<CustomField[]>,
-  create: (label: string) => Promise<CustomField>,
-): Promise<Map<string, string>> {
-  const existing = await list();
-  const keys = new Map<string, string>();
-  for (const label of labels) {
-    if (keys.has(label)) continue;
-    let field = findField(existing, label);
-    if (!field) {
-      try {
-        field = await create(label.trim());
-      } catch (err) {
-        // Another replica starting at the same moment created it first: ensuring means "exists", so take theirs.
-        if (!(err instanceof KitValidationError && err.isUniquenessClash)) throw err;
-        field = findField(await list(), label);
-        if (!field) throw err;
-      }
-      existing.push(field);
-    }
-    keys.set(label, field.key);
-  }
-  return keys;
 }

@@ -1,0 +1,60 @@
+import type { KitApi } from '../kit/api';
+import { SubscriberFieldMap } from './fieldMap';
+import { type GroupEvents, GroupDirectory } from './groups/groups';
+import { TagMembership } from './groups/membership';
+import { TagCatalog } from './groups/tagCatalog';
+import { CursorPager } from './paging/cursorPager';
+import type { PageStore } from './paging/pageStore';
+import { UserDirectory, type UserEvents } from './users';
+
+// The SCIM services and how they share state, built from what the start-up checks established (the reserved
+// field keys) without any Kit call of its own: construction only, so it can be read, and tested, on its own.
+
+export interface ScimServices {
+  users: UserDirectory;
+  groups: GroupDirectory;
+  membership: TagMembership;
+  catalog: TagCatalog;
+  fields: SubscriberFieldMap;
+  pageStore: PageStore;
+}
+
+export interface ScimServiceDeps {
+  kit: KitApi;
+  /** Reserved field label → Kit field key, as ensured at start-up. */
+  fieldKeys: Map<string, string>;
+  pageStore: PageStore;
+  /** Lifetime of the tag list, membership index and cached pages. */
+  cacheTtlSeconds: number;
+  groupTagPrefix?: string;
+  /** What users and groups report beyond their answers (metrics, audit, logs); `changed` is wired here. */
+  userEvents: Omit<UserEvents, 'changed'>;
+  groupEvents: Omit<GroupEvents, 'changed'>;
+  now?: () => Date;
+}
+
+export function buildScimServices(deps: ScimServiceDeps): ScimServices {
+  const { kit, pageStore } = deps;
+  const fields = new SubscriberFieldMap(deps.fieldKeys);
+  // Every write on any replica bumps a shared generation; the tag list and the membership index follow it.
+  const validity = { ttlMs: deps.cacheTtlSeconds * 1000, generation: () => pageStore.generation('groups') };
+  const catalog = new TagCatalog(kit, { ...validity, groupPrefix: deps.groupTagPrefix });
+  const membership = new TagMembership(kit, catalog, validity);
+  const pager = new CursorPager(pageStore, { ttlSeconds: deps.cacheTtlSeconds });
+  const users = new UserDirectory({
+    kit,
+    fields,
+    pager,
+    groups: membership,
+    events: { ...deps.userEvents, changed: () => pageStore.bumpGeneration('users') },
+    now: deps.now,
+  });
+  const groups = new GroupDirectory({
+    kit,
+    catalog,
+    membership,
+    fields,
+    events: { ...deps.groupEvents, changed: () => pageStore.bumpGeneration('groups') },
+  });
+  return { users, groups, membership, catalog, fields, pageStore };
+}

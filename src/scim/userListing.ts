@@ -1,0 +1,157 @@
+import type { CallOptions, Subscriber, SubscriberQuery } from '../kit/types';
+import type { UserDirectoryDeps, UserList } from './users';
+import { type Dnf, dateBounds, equalityValues, matchesFilter } from './filter';
+import { filterReads, type ListQuery } from './listQuery';
+import type { WalkSource } from './paging/cursorPager';
+import { type GroupRef, isDeleted, looksLikeEmail, subscriberToUser } from './userMapping';
+
+// Lists of users (GET /Users, POST /Users/.search) and what each costs in Kit calls: a filter Kit can answer
+// by identity is one call per id or email; anything else walks Kit's cursor pages (one call per 1,000
+// subscribers, shared between the pages of one client's walk through the page cache), with what Kit can
+// filter itself pushed down and the rest evaluated on the fetched rows.
+
+const INTERACTIVE: CallOptions = { priority: 'interactive' };
+/** Up to this many ids or emails are looked up one by one; more walk the pages. */
+const MAX_EMAIL_LOOKUPS = 10;
+
+export interface UserListingDeps extends Pick<UserDirectoryDeps, 'kit' | 'fields' | 'pager' | 'groups'> {
+  /** The live, undeleted subscriber behind a SCIM id, if any. */
+  find(id: string): Promise<Subscriber | undefined>;
+}
+
+/** A day as Kit's date filters take it (yyyy-mm-dd, UTC), shifted by whole days. */
+function kitDay(at: number, shiftDays: number): string {
+  return new Date(at + shiftDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+export class UserListing {
+  constructor(private readonly deps: UserListingDeps) {}
+
+  async list(query: ListQuery, withGroups: boolean): Promise<UserList> {
+    const { startIndex, count, filter } = query;
+    const direct = filter ? await this.directLookup(filter) : undefined;
+    let subscribers: Subscriber[];
+    let totalResults: number;
+    if (direct) {
+      const groupsOf = filterReads(query, 'groups')
+        ? await this.deps.groups.ofSubscribers(
+            direct.map((s) => s.id),
+            INTERACTIVE,
+          )
+        : undefined;
+      const matching = direct.filter((s) => this.listed(s, filter, groupsOf?.get(s.id)));
+      this.sortInPlace(matching, query);
+      totalResults = matching.length;
+      subscribers = matching.slice(startIndex - 1, startIndex - 1 + count);
+    } else {
+      const groupsFilter = filterReads(query, 'groups');
+      const snapshot = groupsFilter ? await this.deps.groups.snapshot({ priority: 'background' }) : undefined;
+      const page = await this.deps.pager.window(this.walkSource(query, snapshot), startIndex, count);
+      subscribers = page.items;
+      totalResults = page.totalResults;
+    }
+    const groups = withGroups
+      ? await this.deps.groups.ofSubscribers(
+          subscribers.map((s) => s.id),
+          { priority: direct ? 'interactive' : 'background' },
+        )
+      : undefined;
+    return {
+      resources: subscribers.map((s) =>
+        subscriberToUser(s, this.deps.fields, groups ? (groups.get(s.id) ?? []) : undefined),
+      ),
+      totalResults,
+    };
+  }
+
+  /** Whether a subscriber appears in a list: a user (not tombstoned) matching the filter, if any. */
+  private listed(sub: Subscriber, filter: Dnf | undefined, groups?: GroupRef[]): boolean {
+    if (isDeleted(sub, this.deps.fields)) return false;
+    return !filter || matchesFilter(subscriberToUser(sub, this.deps.fields, groups), filter);
+  }
+
+  /**
+   * Filters Kit can answer by identity: `id eq`, or `userName eq` / `emails.value eq` with email values
+   * (one Kit call each). Anything else walks cursor pages.
+   */
+  private async directLookup(filter: Dnf): Promise<Subscriber[] | undefined> {
+    const ids = equalityValues(filter, ['id']);
+    if (ids && ids.length <= MAX_EMAIL_LOOKUPS) {
+      // Only "no such user" drops out: a Kit failure must not turn into an empty list (read as a deletion).
+      const found = await Promise.all(ids.map((id) => this.deps.find(String(id))));
+      return found.filter((s): s is Subscriber => s !== undefined);
+    }
+    const emails =
+      equalityValues(filter, ['userName']) ??
+      equalityValues(filter, ['emails', 'value']) ??
+      equalityValues(filter, ['emails']);
+    if (emails && emails.length <= MAX_EMAIL_LOOKUPS && emails.every(looksLikeEmail)) {
+      const unique = [...new Set(emails.map((e) => String(e).trim().toLowerCase()))];
+      const found = await Promise.all(unique.map((e) => this.deps.kit.subscribers.findByEmail(e, INTERACTIVE)));
+      return found.filter((s): s is Subscriber => s !== null);
+    }
+    return undefined;
+  }
+
+  private walkSource(
+    query: ListQuery,
+    groups?: { generation: number; of(id: number): GroupRef[] },
+  ): WalkSource<Subscriber> {
+    const kitQuery = this.pushdown(query);
+    const filter = query.filter;
+    const kit = this.deps.kit;
+    const membership = this.deps.groups;
+    return {
+      // A filter on groups depends on memberships too: the walk is only reused while they are unchanged.
+      fingerprint: `users:${JSON.stringify(kitQuery)}:${query.filterText ?? ''}:${groups ? `g${groups.generation}` : ''}`,
+      fetch: async (after, includeTotalCount) => {
+        const page = await kit.subscribers.list(
+          kitQuery,
+          { after, perPage: 1000, includeTotalCount },
+          { priority: 'background' },
+        );
+        return {
+          items: page.items,
+          next: page.pagination.has_next_page ? page.pagination.end_cursor : null,
+          totalCount: page.totalCount,
+        };
+      },
+      visible: (s) => this.listed(s, filter, groups?.of(s.id)),
+      // Without a residual filter the total is Kit's count less the tombstoned (deleted) subscribers.
+      totalFromKit: filter
+        ? undefined
+        : async (kitTotal) =>
+            kitQuery.status === 'active'
+              ? kitTotal
+              : kitTotal - (await membership.deletedCount({ priority: 'background' })),
+    };
+  }
+
+  /** The part of a list query Kit can answer itself; the rest is evaluated on fetched pages. */
+  private pushdown(query: ListQuery): SubscriberQuery {
+    const q: SubscriberQuery = { status: 'all', sort_field: 'id', sort_order: 'asc' };
+    const f = query.filter;
+    if (f && f.length === 1) {
+      const active = equalityValues(f, ['active']);
+      if (active && active.length === 1 && String(active[0]).toLowerCase() === 'true') q.status = 'active';
+      // Kit filters dates by day (yyyy-mm-dd) and does not say whether its bounds are inclusive: widen by a day
+      // on each side so Kit returns a superset, and let the exact filter decide on the rows.
+      const created = dateBounds(f, ['meta', 'created']);
+      if (created?.from !== undefined) q.created_after = kitDay(created.from, -1);
+      if (created?.to !== undefined) q.created_before = kitDay(created.to, +1);
+      // meta.lastModified is the server's own stamp; Kit's updated_at is never earlier than it (any later change
+      // in Kit moves updated_at on), so only a lower bound can be pushed down.
+      const modified = dateBounds(f, ['meta', 'lastModified']);
+      if (modified?.from !== undefined) q.updated_after = kitDay(modified.from, -1);
+    }
+    if (query.sortBy && ['id', 'meta.created'].includes(query.sortBy) && query.sortOrder === 'descending') {
+      q.sort_order = 'desc';
+    }
+    return q;
+  }
+
+  private sortInPlace(subs: Subscriber[], query: ListQuery): void {
+    const dir = query.sortOrder === 'descending' ? -1 : 1;
+    subs.sort((a, b) => (a.id - b.id) * dir);
+  }
+}
