@@ -5,6 +5,7 @@ import path from 'node:path';
 import pino from 'pino';
 import request, { type Response } from 'supertest';
 import { MAX_FILTER_TERMS, MAX_GROUP_MEMBERS_PER_REQUEST } from '../../src/scim/inputLimits';
+import { labels, Metrics } from '../../src/http/metrics';
 import { type Harness, oktaUser, patch, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
 
@@ -139,7 +140,10 @@ describe('prototype keys (finding 1)', () => {
   it('survives a dependency writing to Object.prototype: the write is undone and metrics keep working', async () => {
     // What scimmy's parser used to do mid-request; prom-client then threw in the response's 'close' listener,
     // an uncaught exception that ended the process. That request may fail; the process and the next must not.
-    Object.defineProperty(Object.prototype, 'x', { value: '1', enumerable: true, configurable: true, writable: true });
+    // Non-enumerable here: for the whole request an enumerable key would also reach prom-client's own GC
+    // observer (it builds its label object from a plain literal) whenever a collection happens to run, which is
+    // chance, not this test. The enumerable case for our own label objects is the synchronous test below.
+    Object.defineProperty(Object.prototype, 'x', { value: '1', enumerable: false, configurable: true, writable: true });
     try {
       const res = await request(h.service.app).get('/scim/v2/Groups').set('Authorization', `Bearer ${TOKEN}`);
       expect(res.headers['content-type']).toMatch(/application\/scim\+json/);
@@ -157,6 +161,20 @@ describe('prototype keys (finding 1)', () => {
     const metrics = await request(h.service.app).get('/metrics').set('Authorization', `Bearer ${TOKEN}`);
     expect(metrics.status).toBe(200);
     expect(metrics.text).toMatch(/scim_http_requests_total\{method="GET",route="\/scim\/v2\/Groups",status="200"\}/);
+  });
+});
+
+describe('metric labels under an enumerable prototype key', () => {
+  it('our label objects carry no inherited key, so prom-client accepts them', () => {
+    const registry = new Metrics({ collectDefaults: false });
+    Object.defineProperty(Object.prototype, 'y', { value: '1', enumerable: true, configurable: true, writable: true });
+    try {
+      // Synchronous: nothing else (a GC observer, another request) can run while the key is there.
+      expect(() => registry.reactivationRejected.inc(labels({ operation: 'create' }))).not.toThrow();
+      expect(() => registry.reactivationRejected.inc({ operation: 'create' })).toThrow(/Added label "y"/);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).y;
+    }
   });
 });
 
