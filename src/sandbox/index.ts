@@ -46,6 +46,10 @@ export interface KitSandboxOptions {
   /** Load the account at start, save it (debounced, and on close) to keep it across restarts. */
   dataFile?: string;
   now?: Clock;
+  /** How injected latency (setFaults({latencyMs})) waits; a real timer by default. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Where handler failures are reported; console.error by default. A client that hung up is not one. */
+  reportError?: (message: string, error: unknown) => void;
 }
 
 export interface KitSandbox {
@@ -123,6 +127,8 @@ export async function startKitSandbox(opts: KitSandboxOptions = {}): Promise<Kit
     faults,
     calls,
     now,
+    sleep: opts.sleep,
+    reportError: opts.reportError,
   });
 
   await new Promise<void>((resolve, reject) => {
