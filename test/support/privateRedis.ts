@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
+import { redisAnswers } from './redisPing';
 import { freePort } from './serverProcess';
 
 // A redis-server of the test's own on a free port, to pause (SIGSTOP), kill, restart empty and flush without
@@ -67,11 +68,7 @@ export class PrivateRedis {
       { stdio: 'ignore' },
     );
     for (let i = 0; i < 100; i++) {
-      try {
-        if ((await this.command((r) => r.ping())) === 'PONG') return;
-      } catch {
-        // not up yet
-      }
+      if (await redisAnswers(this.url)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`redis-server did not start on port ${this.port}`);
