@@ -266,7 +266,7 @@ export class Service {
 
   async listen(port: number, host: string): Promise<Server> {
     if (this.closing) throw new Error('the service is shutting down');
-    const http = createScimHttpServer(this.app);
+    const http = createScimHttpServer(this.app, this.clock);
     await new Promise<void>((resolve, reject) => {
       http.server.once('error', reject);
       http.server.listen(port, host, () => {
