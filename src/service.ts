@@ -64,6 +64,8 @@ export class Service {
   private closing?: Promise<void>;
   private readonly redis?: RedisLink;
   private readonly clock: Clock;
+  /** Kit calls sleeping between retries, woken by shutdown (see backoff). */
+  private readonly backoffs = new Set<() => void>();
 
   constructor(private readonly options: ServiceOptions) {
     const { config, logger } = options;
@@ -122,6 +124,8 @@ export class Service {
       limiter: this.limiter,
       timeoutMs: config.kit.timeoutMs,
       maxWaitMs: config.kit.maxWaitMs,
+      now: () => this.clock.now(),
+      sleep: (ms) => this.backoff(ms),
       tokenStore:
         config.kit.credentials.kind === 'oauth' && config.kit.credentials.tokenStorePath
           ? new FileTokenStore(config.kit.credentials.tokenStorePath)
@@ -264,6 +268,20 @@ export class Service {
     };
   }
 
+  /** The Kit client's wait between retries: on the service clock, and cut short by shutdown. */
+  private backoff(ms: number): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.clock.clearTimeout(timer);
+        this.backoffs.delete(wake);
+        resolve();
+      };
+      const timer = this.clock.setTimeout(wake, ms);
+      this.backoffs.add(wake);
+    });
+  }
+
   async listen(port: number, host: string): Promise<Server> {
     if (this.closing) throw new Error('the service is shutting down');
     const http = createScimHttpServer(this.app, this.clock);
@@ -304,7 +322,11 @@ export class Service {
     this.clock.clearTimeout(this.retryTimer);
     this.readiness.beginShutdown();
     this.http?.drain();
-    if (!(await settlesWithin(this.limiter.stop(), remaining(), this.clock))) {
+    const limiterStopped = this.limiter.stop();
+    // Calls waiting between retries are Kit work not yet sent, like those queued in the limiter: woken now,
+    // they meet the stopped limiter and answer a retryable 503 at once instead of after their backoff.
+    for (const wake of [...this.backoffs]) wake();
+    if (!(await settlesWithin(limiterStopped, remaining(), this.clock))) {
       this.options.logger.warn('Kit calls still running at the shutdown deadline');
     }
     if (this.http && !(await this.http.closed(remaining()))) {

@@ -338,4 +338,42 @@ describe('the shutdown deadline, in-process on a clock the test moves', () => {
       await sandbox.close();
     }
   });
+
+  it('answers a request waiting between Kit retries 503 at once, without waiting out its backoff', async () => {
+    const sandbox = await startKitSandbox({ rateLimit: { max: 100000, windowMs: 60000 } });
+    // Waits over a quarter second (the retry backoffs, 1 s here from Kit's Retry-After) end only if the
+    // service ends them: were the backoff slept out, this test would time out.
+    const clock = new JumpClock({ holdAbove: 250 });
+    const service = new Service({
+      config: loadConfig({
+        KIT_API_URL: sandbox.url,
+        KIT_API_KEY: sandbox.apiKey,
+        SCIM_BEARER_TOKENS: `okta=${TOKEN}`,
+        AUDIT_LOG: 'off',
+        LOG_LEVEL: 'silent',
+        KIT_RATE_WINDOW_MS: '200',
+        SHUTDOWN_TIMEOUT_MS: '5000',
+      }),
+      logger: pino({ level: 'silent' }),
+      clock,
+    });
+    try {
+      await service.bootstrap();
+      const server = await service.listen(0, '127.0.0.1');
+      const { port } = server.address() as AddressInfo;
+      const endpoint = 'GET /v4/subscribers/:id';
+      sandbox.setFaults({ endpoints: [endpoint], failNext: 1000, failStatus: 503 });
+      const answer = call(port, 'GET', '/scim/v2/Users/1?excludedAttributes=groups');
+      await waitFor('the first attempt to fail', () => (sandbox.calls().byEndpoint[endpoint] ?? 0) > 0);
+      await service.close();
+      const res = await answer;
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBeDefined();
+      // Nothing more was sent to Kit for it after the shutdown began.
+      expect(sandbox.calls().byEndpoint[endpoint]).toBe(1);
+    } finally {
+      await service.close();
+      await sandbox.close();
+    }
+  });
 });

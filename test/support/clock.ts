@@ -84,7 +84,13 @@ export async function settle(): Promise<void> {
 export class JumpClock implements Clock {
   private offset = 0;
   private seq = 0;
-  private readonly timers = new Map<number, { at: number; fn: () => void; real: NodeJS.Timeout }>();
+  private readonly timers = new Map<number, { at: number; fn: () => void; real?: NodeJS.Timeout }>();
+
+  /**
+   * `holdAbove`: timers longer than this never fire by themselves, only by jump(), so a test can tell "this
+   * ended because the code stopped waiting" from "this ended because the wait ran out".
+   */
+  constructor(private readonly opts: { holdAbove?: number } = {}) {}
 
   now(): number {
     return Date.now() + this.offset;
@@ -93,11 +99,14 @@ export class JumpClock implements Clock {
   setTimeout(fn: () => void, ms: number, opts?: { background?: boolean }): TimerHandle {
     const id = ++this.seq;
     const wait = Math.max(0, ms);
-    const real = setTimeout(() => {
-      this.timers.delete(id);
-      fn();
-    }, wait);
-    if (opts?.background) real.unref();
+    const held = this.opts.holdAbove !== undefined && wait > this.opts.holdAbove;
+    const real = held
+      ? undefined
+      : setTimeout(() => {
+          this.timers.delete(id);
+          fn();
+        }, wait);
+    if (opts?.background) real?.unref();
     this.timers.set(id, { at: this.now() + wait, fn, real });
     return { id } as TimerHandle;
   }
