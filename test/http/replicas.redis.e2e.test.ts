@@ -27,7 +27,11 @@ describeRedis('two replicas sharing one Redis', () => {
       AUDIT_LOG: 'off',
       LOG_LEVEL: 'info',
     };
-    replicas = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+    // Both started before anything is asserted: one that started must be stopped even if the other failed.
+    const started = await Promise.allSettled([startServerProcess(env), startServerProcess(env)]);
+    replicas = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }, 60000);
 
   afterAll(async () => {
