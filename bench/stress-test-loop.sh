@@ -24,11 +24,20 @@ else
   done
   load="$cores node busy loops"
 fi
+test_pgid=""
 stop_load() {
   for pid in "${load_pids[@]}"; do kill "$pid" 2>/dev/null; done
   wait "${load_pids[@]}" 2>/dev/null
 }
-trap stop_load EXIT INT TERM
+# Interrupted: stop the run in progress (its own process group: npm, jest, its workers and the servers they
+# started) and the load, then leave.
+interrupted() {
+  [ -n "$test_pgid" ] && kill -TERM -- "-$test_pgid" 2>/dev/null
+  stop_load
+  exit 130
+}
+trap stop_load EXIT
+trap interrupted INT TERM
 
 echo "npm test x $runs beside $load; logs in $logs"
 passed=0
@@ -36,13 +45,16 @@ failed=0
 durations=()
 for i in $(seq "$runs"); do
   started=$(date +%s.%N)
-  if npm test >"$logs/run-$i.log" 2>&1; then
+  setsid npm test >"$logs/run-$i.log" 2>&1 &
+  test_pgid=$!
+  if wait "$test_pgid"; then
     outcome=pass
     passed=$((passed + 1))
   else
     outcome=FAIL
     failed=$((failed + 1))
   fi
+  test_pgid=""
   seconds=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   durations+=("$seconds")
   printf 'run %d/%d: %s in %.1f s%s\n' "$i" "$runs" "$outcome" "$seconds" \
