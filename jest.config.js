@@ -1,12 +1,37 @@
+// Two tiers (README, Development):
+//   unit: pure code on injected clocks; no sockets, no child processes, no real waiting. Seconds.
+//   e2e:  real HTTP to the Kit sandbox, real Redis, real server processes. Files named *.e2e.test.ts.
+// `npm test` runs both (CI); `npx jest --selectProjects unit` runs the fast tier alone.
+
+/** Settings both tiers share. */
+const common = {
+  // Node's environment, plus a worker that ends each file lean (see the file for why).
+  testEnvironment: '<rootDir>/test/support/leanWorkerEnvironment.ts',
+  roots: ['<rootDir>/test'],
+  // Transpile only (isolatedModules is set in tsconfig.json): `npm run typecheck` checks types once.
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
+};
+
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  // Transpile only: `npm run typecheck` (tsc) checks types once for the whole project.
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
-  globalSetup: '<rootDir>/test/support/redisGlobalSetup.ts',
-  globalTeardown: '<rootDir>/test/support/redisGlobalTeardown.ts',
   testTimeout: 60000,
   maxWorkers: 2,
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '\\.e2e\\.test\\.ts$'],
+      // Refuses sockets and child processes, so a suite that needs them is renamed *.e2e.test.ts.
+      setupFilesAfterEnv: ['<rootDir>/test/support/unitTierGuard.ts'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['**/*.e2e.test.ts'],
+      // Only the e2e tier talks to Redis: find it, or start a private redis-server, once per run.
+      globalSetup: '<rootDir>/test/support/redisGlobalSetup.ts',
+      globalTeardown: '<rootDir>/test/support/redisGlobalTeardown.ts',
+    },
+  ],
 };

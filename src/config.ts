@@ -68,7 +68,13 @@ const HOST_PATTERN =
 
 const envSchema = z
   .object({
-    PORT: positiveInt('PORT').default(8080),
+    // 0: any free port, chosen when listening and logged in the "listening" line (tests, supervisors).
+    PORT: z
+      .string()
+      .regex(/^\d+$/, 'PORT must be a whole number')
+      .transform(Number)
+      .refine((n) => n <= 65535, 'PORT must be at most 65535')
+      .default(8080),
     HOST: z.string().default('0.0.0.0'),
     KIT_API_URL: url('KIT_API_URL').default('https://api.convertkit.com'),
     KIT_API_KEY: optionalString,

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { type Config, ConfigError, loadConfig, secretsOf } from './config';
 import { createLogger } from './http/logging';
 import { type KitSandbox, startKitSandbox } from './sandbox';
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ ...config.log, knownSecrets: secretsOf(effective) });
   if (sandbox) {
     // Deliberately plain lines, first on the console: this is what a new user needs to start curling.
-    const base = `http://localhost:${config.port}/scim/v2`;
+    const base = `http://localhost:${config.port === 0 ? '<port of the "listening" line>' : config.port}/scim/v2`;
     process.stdout.write(
       [
         '',
@@ -101,13 +102,16 @@ async function main(): Promise<void> {
     new Promise((resolve) => setTimeout(resolve, effective.startup.listenAfterMs).unref()),
   ]);
   if (stopping) return;
+  let port: number;
   try {
-    await service.listen(effective.port, effective.host);
+    const server = await service.listen(effective.port, effective.host);
+    // The bound port, which differs from PORT when PORT=0.
+    port = (server.address() as AddressInfo).port;
   } catch (err) {
     if (stopping) return;
     throw err;
   }
-  logger.info({ port: effective.port, sandbox: Boolean(sandbox), redis: Boolean(effective.redisUrl) }, 'listening');
+  logger.info({ port, sandbox: Boolean(sandbox), redis: Boolean(effective.redisUrl) }, 'listening');
 }
 
 function runDoctor(): void {

@@ -58,6 +58,8 @@ export class Service {
   /** The one Redis client of this replica (limiter slots, page caches, OAuth tokens); its health is /readyz's. */
   private readonly redis?: RedisLink;
   private readonly clock: Clock;
+  /** Kit calls sleeping between retries, woken by shutdown (see backoff). */
+  private readonly backoffs = new Set<() => void>();
 
   constructor(private readonly options: ServiceOptions) {
     const { config, logger } = options;
@@ -77,6 +79,8 @@ export class Service {
       limiter: this.limiter,
       timeoutMs: config.kit.timeoutMs,
       maxWaitMs: config.kit.maxWaitMs,
+      now: () => this.clock.now(),
+      sleep: (ms) => this.backoff(ms),
       tokenStore: this.sharedTokenStore(credentials),
       onCall: (rec) => this.onKitCall(rec),
     });
@@ -125,7 +129,7 @@ export class Service {
 
   async listen(port: number, host: string): Promise<Server> {
     if (this.closing) throw new Error('the service is shutting down');
-    const http = createScimHttpServer(this.app);
+    const http = createScimHttpServer(this.app, this.clock);
     await new Promise<void>((resolve, reject) => {
       http.server.once('error', reject);
       http.server.listen(port, host, () => {
@@ -150,11 +154,28 @@ export class Service {
       limiter: this.limiter,
       resources: [this.audit, this.failureThrottle, this.redis],
       stopBackground: () => this.bootstrapper.stop(),
+      wakeBackoffs: () => {
+        for (const wake of [...this.backoffs]) wake();
+      },
       logger: this.options.logger,
       clock: this.clock,
       timeoutMs: this.options.config.shutdownTimeoutMs,
     });
     return this.closing;
+  }
+
+  /** The Kit client's wait between retries: on the service clock, and cut short by shutdown. */
+  private backoff(ms: number): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.clock.clearTimeout(timer);
+        this.backoffs.delete(wake);
+        resolve();
+      };
+      const timer = this.clock.setTimeout(wake, ms);
+      this.backoffs.add(wake);
+    });
   }
 
   private redisLink(url: string): RedisLink {

@@ -1,5 +1,6 @@
 import { createServer, type RequestListener, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { type Clock, systemClock, type TimerHandle } from '../clock';
 import {
   ScimBadRequest,
   type ScimError,
@@ -71,7 +72,8 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   }
 }
 
-export function createScimHttpServer(app: RequestListener): ScimHttpServer {
+/** `clock` times the shutdown deadline (closed()), so tests can reach it without waiting it out. */
+export function createScimHttpServer(app: RequestListener, clock: Clock = systemClock): ScimHttpServer {
   const open = new Set<ServerResponse>();
   let draining = false;
 
@@ -119,12 +121,12 @@ export function createScimHttpServer(app: RequestListener): ScimHttpServer {
     },
     async closed(timeoutMs) {
       if (!closing) return true;
-      let timer: NodeJS.Timeout | undefined;
+      let timer: TimerHandle | undefined;
       const expired = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs));
+        timer = clock.setTimeout(() => resolve(false), Math.max(0, timeoutMs));
       });
       const done = await Promise.race([closing.then(() => true as const), expired]);
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       if (!done) server.closeAllConnections();
       return done;
     },

@@ -15,6 +15,11 @@ export interface ShutdownParts {
   resources: Array<{ close(): void | Promise<void> } | undefined>;
   /** Stops what would start new work on its own (the start-up retries). */
   stopBackground(): void;
+  /**
+   * Wakes Kit calls sleeping between retries: Kit work not yet sent, like the calls queued in the limiter.
+   * Woken after the limiter stopped, they meet it stopped and answer a retryable 503 at once.
+   */
+  wakeBackoffs(): void;
   logger: Logger;
   clock: Clock;
   /** SHUTDOWN_TIMEOUT_MS. */
@@ -38,7 +43,9 @@ export async function shutDown(parts: ShutdownParts): Promise<void> {
   parts.stopBackground();
   parts.readiness.beginShutdown();
   parts.http()?.drain();
-  if (!(await settlesWithin(parts.limiter.stop(), remaining(), clock))) {
+  const limiterStopped = parts.limiter.stop();
+  parts.wakeBackoffs();
+  if (!(await settlesWithin(limiterStopped, remaining(), clock))) {
     logger.warn('Kit calls still running at the shutdown deadline');
   }
   const http = parts.http();

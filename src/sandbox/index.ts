@@ -51,6 +51,10 @@ export interface KitSandboxOptions {
    * the subscriber ('subscriber', the default). Clients must handle both.
    */
   unsubscribeAnswer?: 'subscriber' | 'noContent';
+  /** How injected latency (setFaults({latencyMs})) waits; a real timer by default. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Where handler failures are reported; console.error by default. A client that hung up is not one. */
+  reportError?: (message: string, error: unknown) => void;
 }
 
 export interface KitSandbox {
@@ -128,6 +132,8 @@ export async function startKitSandbox(opts: KitSandboxOptions = {}): Promise<Kit
     faults,
     calls,
     now,
+    sleep: opts.sleep,
+    reportError: opts.reportError,
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -27,6 +27,10 @@ export interface SandboxServerParts {
   faults: FaultInjector;
   calls: CallLog;
   now: Clock;
+  /** How injected latency waits (a real timer by default); tests hand in one they release themselves. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Where a handler failure is reported (console.error by default). */
+  reportError?: (message: string, error: unknown) => void;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -52,24 +56,35 @@ const kitError = (status: number, message: string, headers?: Record<string, stri
   headers,
 });
 
-function replyForError(e: unknown): Reply {
-  if (e instanceof Rejection) return { status: e.status, body: { errors: e.errors }, headers: e.headers };
-  console.error('[kit-sandbox] handler failed:', e);
-  return kitError(500, 'Internal server error');
+/**
+ * The client hung up before its request body was read (a test's dropping proxy, a client timeout): reading
+ * fails with "aborted". Nobody is waiting for an answer and nothing in the sandbox failed, so it is no error.
+ */
+function clientGone(req: IncomingMessage, e: unknown): boolean {
+  return (e as NodeJS.ErrnoException)?.code === 'ECONNRESET' && req.destroyed;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const consoleReport = (message: string, error: unknown) => console.error(message, error);
 
 export function createSandboxServer(parts: SandboxServerParts): Server {
   const kit = new Router(parts.kitRoutes);
   const admin = new Router(parts.adminRoutes);
+  const sleep = parts.sleep ?? realSleep;
+  const report = parts.reportError ?? consoleReport;
+
+  function replyForError(e: unknown, req: IncomingMessage): Reply {
+    if (e instanceof Rejection) return { status: e.status, body: { errors: e.errors }, headers: e.headers };
+    if (!clientGone(req, e)) report('[kit-sandbox] handler failed:', e);
+    return kitError(500, 'Internal server error');
+  }
 
   async function runHandler(match: RouteMatch<Route>, req: IncomingMessage, query: URLSearchParams): Promise<Reply> {
     try {
       const body = await readBody(req);
       return await match.route.handle({ params: match.params, query, body });
     } catch (e) {
-      return replyForError(e);
+      return replyForError(e, req);
     }
   }
 
@@ -125,7 +140,7 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
       }
       answer(await runHandler(match, req, query));
     } catch (e) {
-      answer(replyForError(e));
+      answer(replyForError(e, req));
     } finally {
       parts.calls.record({ at, credential, endpoint: match.endpoint, status });
     }
@@ -145,7 +160,7 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
         : Promise.resolve(send(res, kitError(404, 'Not Found')));
     }
     work.catch((e) => {
-      console.error('[kit-sandbox] request failed:', e);
+      report('[kit-sandbox] request failed:', e);
       if (!res.headersSent) send(res, kitError(500, 'Internal server error'));
     });
   });

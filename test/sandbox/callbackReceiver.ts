@@ -19,14 +19,19 @@ export async function startReceiver() {
   return {
     url: `http://127.0.0.1:${port}`,
     received,
-    /** Resolves once `count` requests have arrived, or rejects after timeoutMs. */
-    async waitFor(count: number, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
-      while (received.length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} deliveries, got ${received.length}`);
+    /**
+     * Resolves once `count` requests have arrived. Each arrival wakes it; a bounded number of 50 ms waits
+     * (`attempts`, 10 s in all) turns a delivery that never comes into a failure instead of a hang.
+     */
+    async waitFor(count: number, attempts = 200) {
+      for (let attempt = 0; received.length < count; attempt++) {
+        if (attempt >= attempts) throw new Error(`expected ${count} deliveries, got ${received.length}`);
         await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 50);
+          const timer = setTimeout(resolve, 50);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
       }
       return received;

@@ -1,10 +1,11 @@
 import { SandboxStore } from '../../src/sandbox';
 
 describe('SandboxStore (direct, synchronous)', () => {
-  it('seeds 100,000 subscribers and tags them across 50 tags in under 2 s', () => {
+  // How fast this runs is a benchmark figure (`npm run bench -- seed`), not something a test can promise on a
+  // shared machine; the test asserts what seeding produces.
+  it('seeds 100,000 subscribers and tags them across 50 tags', () => {
     const store = new SandboxStore(Date.now);
     store.createCustomField('Department');
-    const started = performance.now();
     const seeded = store.seedSubscribers(100_000, { fields: { Department: 'Dept {id}' } });
     const tags = Array.from({ length: 50 }, (_, i) => store.createTag(`Team ${i}`));
     tags.forEach((tag, i) => {
@@ -13,7 +14,6 @@ describe('SandboxStore (direct, synchronous)', () => {
         seeded.ids.filter((_, j) => j % 50 === i),
       );
     });
-    expect(performance.now() - started).toBeLessThan(2_000);
     expect(seeded).toMatchObject({ count: 100_000, firstId: 1, lastId: 100_000 });
     expect(store.counts()).toMatchObject({ subscribers: 100_000, tags: 50, taggings: 100_000 });
     expect(store.getSubscriber(77)!.fields).toEqual({ department: 'Dept 77' });

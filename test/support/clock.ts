@@ -71,3 +71,57 @@ export class ManualClock implements Clock {
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Real time that a test can move ahead. Timers run on their own, as on the system clock (so sockets, the
+ * limiter and the sandbox just work), and `jump(ms)` moves the clock forward, firing at once every timer that
+ * falls due: a deadline is reached without being waited out, and without a stopwatch in the test.
+ */
+export class JumpClock implements Clock {
+  private offset = 0;
+  private seq = 0;
+  private readonly timers = new Map<number, { at: number; fn: () => void; real?: NodeJS.Timeout }>();
+
+  /**
+   * `holdAbove`: timers longer than this never fire by themselves, only by jump(), so a test can tell "this
+   * ended because the code stopped waiting" from "this ended because the wait ran out".
+   */
+  constructor(private readonly opts: { holdAbove?: number } = {}) {}
+
+  now(): number {
+    return Date.now() + this.offset;
+  }
+
+  setTimeout(fn: () => void, ms: number, opts?: { background?: boolean }): TimerHandle {
+    const id = ++this.seq;
+    const wait = Math.max(0, ms);
+    const held = this.opts.holdAbove !== undefined && wait > this.opts.holdAbove;
+    const real = held
+      ? undefined
+      : setTimeout(() => {
+          this.timers.delete(id);
+          fn();
+        }, wait);
+    if (opts?.background) real?.unref();
+    this.timers.set(id, { at: this.now() + wait, fn, real });
+    return { id } as TimerHandle;
+  }
+
+  clearTimeout(handle: TimerHandle | undefined): void {
+    const timer = handle && this.timers.get((handle as { id: number }).id);
+    if (!timer) return;
+    clearTimeout(timer.real);
+    this.timers.delete((handle as { id: number }).id);
+  }
+
+  /** Moves the clock `ms` ahead; timers due by then fire now, in due order. */
+  jump(ms: number): void {
+    this.offset += ms;
+    const due = [...this.timers].filter(([, t]) => t.at <= this.now()).sort(([a, x], [b, y]) => x.at - y.at || a - b);
+    for (const [id, timer] of due) {
+      clearTimeout(timer.real);
+      this.timers.delete(id);
+      timer.fn();
+    }
+  }
+}

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
+import { redisAnswers } from './redisPing';
 import { freePort } from './serverProcess';
 
 // A redis-server of the test's own on a free port, to pause (SIGSTOP), kill, restart empty and flush without
@@ -11,10 +12,22 @@ export class PrivateRedis {
   private child?: ChildProcess;
   private constructor(readonly port: number) {}
 
+  /**
+   * On a free port. redis-server cannot pick one itself (--port 0 turns TCP off), so a port found free here can
+   * be taken by another process before redis-server binds it: then it exits at once, and a new port is tried
+   * (a few times; a redis-server that fails for any other reason fails the same way every time).
+   */
   static async start(): Promise<PrivateRedis> {
-    const r = new PrivateRedis(await freePort());
-    await r.startProcess();
-    return r;
+    for (let attempt = 1; ; attempt++) {
+      const r = new PrivateRedis(await freePort());
+      try {
+        await r.startProcess();
+        return r;
+      } catch (e) {
+        await r.kill();
+        if (!(e instanceof PortTakenError) || attempt >= 5) throw e;
+      }
+    }
   }
 
   get url(): string {
@@ -62,20 +75,31 @@ export class PrivateRedis {
   }
 
   private async startProcess(): Promise<void> {
-    this.child = spawn(
+    const child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
+      { stdio: ['ignore', 'pipe', 'ignore'] },
     );
+    this.child = child;
+    let log = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
     for (let i = 0; i < 100; i++) {
-      try {
-        if ((await this.command((r) => r.ping())) === 'PONG') return;
-      } catch {
-        // not up yet
+      if (await redisAnswers(this.url)) return;
+      if (child.exitCode !== null) {
+        if (/address already in use/i.test(log)) throw new PortTakenError(this.port);
+        throw new Error(`redis-server exited with ${child.exitCode} on port ${this.port}:\n${log}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`redis-server did not start on port ${this.port}`);
+  }
+}
+
+class PortTakenError extends Error {
+  constructor(port: number) {
+    super(`port ${port} was taken before redis-server could bind it`);
   }
 }
 

@@ -1,26 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
+import { redisAnswers as answers } from './redisPing';
 import { freePort } from './serverProcess';
 
 // Redis-backed suites read REDIS_URL. When nothing answers there and a redis-server binary exists, start a
 // private one on a free port for this run. REQUIRE_REDIS=1 (set by .ci/run) turns "no Redis" into a failure.
-
-function answers(url: string): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname, port: Number(u.port || 6379) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => {
-      socket.write('PING\r\n');
-      socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
-    });
-  });
-}
 
 export default async function globalSetup(): Promise<void> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

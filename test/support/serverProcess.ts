@@ -22,12 +22,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts src/main.ts and resolves once it logs "listening". PORT=0: the server binds a free port itself and
+ * logs it. (A port found free here and handed over would be free only until someone else took it: on a busy
+ * machine the server, seconds later, met EADDRINUSE.) A server that does not start is killed, never left.
+ */
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 30000): Promise<ServerProcess> {
-  const port = await freePort();
   const root = path.resolve(__dirname, '../..');
   const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(root, 'src/main.ts')], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    env: { PATH: process.env.PATH ?? '', ...env, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -37,20 +41,31 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   child.stderr!.on('data', (d) => {
     out += d.toString();
   });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}`)), timeoutMs);
-    const check = () => {
-      if (/"msg":"listening"/.test(out)) {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}`)), timeoutMs);
+      const check = () => {
+        const listening = out.match(/"port":(\d+)[^\n]*"msg":"listening"/);
+        if (listening) {
+          clearTimeout(timer);
+          resolve(Number(listening[1]));
+        }
+      };
+      child.stdout!.on('data', check);
+      void exited.then((code) => {
         clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
+        reject(new Error(`server exited with ${code}:\n${out}`));
+      });
     });
-  });
+  } catch (e) {
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    throw e;
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     child,

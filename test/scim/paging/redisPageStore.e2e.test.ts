@@ -4,10 +4,11 @@ import { RedisPageStore } from '../../../src/scim/paging/redisPageStore';
 import { eventually, hasRedisServer, PrivateRedis } from '../../support/privateRedis';
 import { describeRedis, redisUrl } from '../../support/redis';
 import { freePort } from '../../support/serverProcess';
+import { unique } from '../../support/unique';
 
 describeRedis('RedisPageStore against real Redis', () => {
   let redis: Redis;
-  const prefix = `test:${process.pid}:${Date.now()}:`;
+  const prefix = `test:${process.pid}:${unique()}:`;
   beforeAll(() => {
     redis = new Redis(redisUrl!);
   });

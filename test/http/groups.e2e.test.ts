@@ -1,5 +1,6 @@
 import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
+import { unique } from '../support/unique';
 
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const group = (displayName: string, members: Array<number | string> = []) => ({
@@ -23,7 +24,7 @@ const tagged = (tagId: string) => new Set(h.sandbox.store.subscribersOfTag(Numbe
 
 describe('Groups: Okta Group Push', () => {
   it('creates, adds, removes, renames and deletes a pushed group', async () => {
-    const [a, b, c] = seedUsers(3, `okta-push-${Date.now()}-`);
+    const [a, b, c] = seedUsers(3, `okta-push-${unique()}-`);
     const created = await h.post('/scim/v2/Groups', group('Engineering', [a, b]));
     expect(created.status).toBe(201);
     expect(created.headers.location).toMatch(new RegExp(`/Groups/${created.body.id}$`));
@@ -83,7 +84,7 @@ describe('Groups: Okta Group Push', () => {
 
 describe('Groups: Entra ID scenarios', () => {
   it('creates with externalId, adds and removes with value arrays, replaces the name, removes all members', async () => {
-    const [a, b, c] = seedUsers(3, `entra-grp-${Date.now()}-`);
+    const [a, b, c] = seedUsers(3, `entra-grp-${unique()}-`);
     const created = await h.post('/scim/v2/Groups', {
       schemas: [GROUP],
       externalId: '6b0f-entra-group',
@@ -122,7 +123,7 @@ describe('Groups: Entra ID scenarios', () => {
   });
 
   it('replaces the membership with PUT', async () => {
-    const [a, b, c] = seedUsers(3, `entra-put-${Date.now()}-`);
+    const [a, b, c] = seedUsers(3, `entra-put-${unique()}-`);
     const created = await h.post('/scim/v2/Groups', group('Legal', [a, b]));
     const put = await h.put(`/scim/v2/Groups/${created.body.id}`, group('Legal & Risk', [b, c]));
     expect(put.status).toBe(200);
@@ -134,8 +135,8 @@ describe('Groups: Entra ID scenarios', () => {
 
 describe('Groups: members that are not users', () => {
   it('skips unknown, deleted and malformed members without failing or half-applying the rest', async () => {
-    const [a, b] = seedUsers(2, `skip-${Date.now()}-`);
-    const doomed = await h.post('/scim/v2/Users', oktaUser(`doomed.${Date.now()}@example.com`));
+    const [a, b] = seedUsers(2, `skip-${unique()}-`);
+    const doomed = await h.post('/scim/v2/Users', oktaUser(`doomed.${unique()}@example.com`));
     await h.del(`/scim/v2/Users/${doomed.body.id}`);
     const res = await h.post('/scim/v2/Groups', group('Skips', [a, 999999999, doomed.body.id, 'not-an-id', b]));
     expect(res.status).toBe(201);
@@ -150,7 +151,7 @@ describe('Groups: Kit calls', () => {
       [250, 3],
       [1000, 10],
     ] as const) {
-      const ids = seedUsers(n, `push${n}-${Date.now()}-`);
+      const ids = seedUsers(n, `push${n}-${unique()}-`);
       const { result, byEndpoint, total } = await h.kitCalls(() => h.post('/scim/v2/Groups', group(`Push ${n}`, ids)));
       expect(result.status).toBe(201);
       expect(byEndpoint['POST /v4/bulk/tags/subscribers']).toBe(bulk);
@@ -165,7 +166,7 @@ describe('Groups: Kit calls', () => {
   });
 
   it('adds k members with ceil(k/100) bulk calls and removes k with at most k calls, never reading the membership', async () => {
-    const ids = seedUsers(130, `patchcount-${Date.now()}-`);
+    const ids = seedUsers(130, `patchcount-${unique()}-`);
     const created = await h.post('/scim/v2/Groups', group('Counted', ids.slice(0, 5)));
     const add = await h.kitCalls(() =>
       h.patch(
@@ -190,7 +191,7 @@ describe('Groups: Kit calls', () => {
   });
 
   it('keeps every member when 20 PATCHes add different members to one group in parallel', async () => {
-    const ids = seedUsers(20, `parallel-${Date.now()}-`);
+    const ids = seedUsers(20, `parallel-${unique()}-`);
     const created = await h.post('/scim/v2/Groups', group('Parallel'));
     const results = await Promise.all(
       ids.map((m) =>
@@ -209,7 +210,7 @@ describe('Groups: Kit calls', () => {
 
 describe('User.groups', () => {
   it('is on every User read, and a list costs no Kit call per user', async () => {
-    const ids = seedUsers(30, `ugroups-${Date.now()}-`);
+    const ids = seedUsers(30, `ugroups-${unique()}-`);
     const g1 = await h.post('/scim/v2/Groups', group('Readers', ids.slice(0, 10)));
     const g2 = await h.post('/scim/v2/Groups', group('Writers', ids.slice(5, 15)));
     const one = await h.get(`/scim/v2/Users/${ids[7]}`);

@@ -1,5 +1,6 @@
 import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
+import { unique } from '../support/unique';
 
 // RFC 7644 §3.14: weak ETags on Users and Groups (header and meta.version), If-None-Match → 304, and
 // If-Match on PUT/PATCH/DELETE refused with 412 before anything is written to Kit.
@@ -7,7 +8,7 @@ import { expectListResponse, expectScimError } from '../support/scim';
 const CORE_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const WEAK = /^W\/"[A-Za-z0-9_-]+"$/;
 let n = 0;
-const email = () => `etag.${Date.now()}.${n++}@example.com`;
+const email = () => `etag.${unique()}.${n++}@example.com`;
 
 /** Kit endpoints that change something. */
 const writesIn = (byEndpoint: Record<string, number>) => Object.keys(byEndpoint).filter((e) => !e.startsWith('GET'));

@@ -36,7 +36,7 @@ describe('injected faults', () => {
   });
 
   it('applies only to the listed route patterns', async () => {
-    const s = ctx.sandbox.store.addSubscriber({ email_address: `ep${Date.now()}@example.com` });
+    const s = ctx.sandbox.store.addSubscriber({ email_address: 'endpoint-scoped@example.com' });
     ctx.sandbox.setFaults({ failNext: 1, endpoints: ['GET /v4/subscribers/:id'] });
     expect((await ctx.http.get('/v4/subscribers')).status).toBe(200);
     expect((await ctx.http.get('/v4/account')).status).toBe(200);
@@ -54,10 +54,36 @@ describe('injected faults', () => {
   });
 
   it('adds latency before answering', async () => {
-    ctx.sandbox.setFaults({ latencyMs: 150 });
-    const started = Date.now();
-    expect((await ctx.http.get('/v4/account')).status).toBe(200);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    // The sandbox waits through an injected sleep that this test releases: the answer must not arrive before
+    // it, and the wait asked for must be the configured latency. No stopwatch, so a slow machine cannot fail it.
+    const waits: number[] = [];
+    let slept!: () => void;
+    const sleeping = new Promise<'sleeping'>((resolve) => {
+      slept = () => resolve('sleeping');
+    });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const sandbox = await startKitSandbox({
+      sleep: (ms) => {
+        waits.push(ms);
+        slept();
+        return released;
+      },
+    });
+    try {
+      sandbox.setFaults({ latencyMs: 150 });
+      const answer = kitHttp(sandbox).get('/v4/account');
+      expect(await Promise.race([sleeping, answer.then(() => 'answered')])).toBe('sleeping');
+      expect(waits).toEqual([150]);
+      release();
+      expect((await answer).status).toBe(200);
+      expect(sandbox.calls().byStatus).toEqual({ '200': 1 });
+    } finally {
+      release();
+      await sandbox.close();
+    }
   });
 
   it('errorRate with a seed is reproducible', async () => {

@@ -6,6 +6,7 @@ import addFormats from 'ajv-formats';
 import request from 'supertest';
 import YAML from 'yaml';
 import { type Harness, oktaUser, patch, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
+import { unique } from '../support/unique';
 
 // openapi/openapi.yaml against the running server: every response this suite provokes must carry a status the
 // spec declares for its path and method, a media type the spec declares for that status, a body that validates
@@ -443,7 +444,7 @@ describe('openapi/openapi.yaml describes the running server', () => {
   });
 
   describe('Users', () => {
-    const email = `spec.${Date.now()}@example.com`;
+    const email = `spec.${unique()}@example.com`;
     let id: string;
 
     it('POST /Users creates (201 + Location), a duplicate is 409, bad input 400, a read-only token 403', async () => {
@@ -595,10 +596,10 @@ describe('openapi/openapi.yaml describes the running server', () => {
   describe('Groups', () => {
     let userId: string;
     let id: string;
-    const name = `spec-group-${Date.now()}`;
+    const name = `spec-group-${unique()}`;
 
     beforeAll(async () => {
-      const user = await call('post', '/scim/v2/Users', { body: oktaUser(`member.${Date.now()}@example.com`) });
+      const user = await call('post', '/scim/v2/Users', { body: oktaUser(`member.${unique()}@example.com`) });
       expect(user.status).toBe(201);
       userId = user.body.id;
     });
@@ -707,7 +708,7 @@ describe('openapi/openapi.yaml describes the running server', () => {
   describe('upstream failures', () => {
     let id: string;
     beforeAll(async () => {
-      const user = await call('post', '/scim/v2/Users', { body: oktaUser(`upstream.${Date.now()}@example.com`) });
+      const user = await call('post', '/scim/v2/Users', { body: oktaUser(`upstream.${unique()}@example.com`) });
       id = user.body.id;
     });
     afterEach(() => h.sandbox.resetFaults());
@@ -757,8 +758,8 @@ describe('openapi/openapi.yaml describes the running server', () => {
     });
 
     it('no route outside the spec answers 2xx, and each answers a SCIM error', async () => {
-      const user = await call('post', '/scim/v2/Users', { body: oktaUser(`probe.${Date.now()}@example.com`) });
-      const group = await call('post', '/scim/v2/Groups', { body: { displayName: `probe-${Date.now()}` } });
+      const user = await call('post', '/scim/v2/Users', { body: oktaUser(`probe.${unique()}@example.com`) });
+      const group = await call('post', '/scim/v2/Groups', { body: { displayName: `probe-${unique()}` } });
       const concrete = (template: string) =>
         template
           .replace('/Users/{id}', `/Users/${user.body.id}`)

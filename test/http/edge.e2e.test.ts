@@ -3,6 +3,7 @@ import request from 'supertest';
 import { createScimHttpServer } from '../../src/http/httpServer';
 import { type Harness, oktaUser, startHarness } from '../support/harness';
 import { expectScimError } from '../support/scim';
+import { unique } from '../support/unique';
 
 // What every response at the HTTP edge carries, who may reach the SCIM API at all, and how refusals are
 // labelled in metrics.
@@ -20,7 +21,7 @@ describe('security headers on every response', () => {
   afterAll(() => h.close());
 
   it('on successes, discovery and writes', async () => {
-    const created = await h.post('/scim/v2/Users', oktaUser(`headers.${Date.now()}@example.com`));
+    const created = await h.post('/scim/v2/Users', oktaUser(`headers.${unique()}@example.com`));
     expect(created.status).toBe(201);
     expectSecurityHeaders(created);
     expectSecurityHeaders(await h.get(`/scim/v2/Users/${created.body.id}`));

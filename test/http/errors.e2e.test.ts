@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { type Harness, oktaUser, READONLY_TOKEN, startHarness } from '../support/harness';
 import { expectScimError } from '../support/scim';
+import { unique } from '../support/unique';
 
 describe('errors and auth at the HTTP edge', () => {
   let h: Harness;
@@ -112,7 +113,7 @@ describe('errors and auth at the HTTP edge', () => {
   });
 
   it('keeps schemas on a resource whatever attributes asked for', async () => {
-    const created = await h.post('/scim/v2/Users', oktaUser(`attrs.${Date.now()}@example.com`));
+    const created = await h.post('/scim/v2/Users', oktaUser(`attrs.${unique()}@example.com`));
     const res = await h.get(`/scim/v2/Users/${created.body.id}?attributes=userName`);
     expect(res.body).toEqual({
       schemas: expect.arrayContaining(['urn:ietf:params:scim:schemas:core:2.0:User']),
@@ -146,7 +147,7 @@ describe('an upstream outage is never reported as a deletion', () => {
   afterAll(() => h.close());
 
   it('answers 503 with Retry-After, never 404 and never an empty list, while Kit answers 500', async () => {
-    const created = await h.post('/scim/v2/Users', oktaUser(`outage.${Date.now()}@example.com`));
+    const created = await h.post('/scim/v2/Users', oktaUser(`outage.${unique()}@example.com`));
     expect(created.status).toBe(201);
     h.sandbox.setFaults({ errorRate: 1 });
     try {

@@ -1,5 +1,6 @@
 import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
+import { unique } from '../support/unique';
 
 // meta.lastModified is the server's own stamp (Kit returns no updated_at). An IGA delta read
 // (`meta.lastModified gt "T"`) must see every change made through the server, deactivation above all.
@@ -16,7 +17,7 @@ describe('meta.lastModified moves with every change made through the server', ()
   });
   afterAll(() => h.close());
 
-  const run = `${Date.now()}`;
+  const run = unique();
   const deltaSince = async (t: number) => {
     const filter = encodeURIComponent(`meta.lastModified gt "${at(t)}" and userName sw "delta.${run}"`);
     return expectListResponse(await h.get(`/scim/v2/Users?filter=${filter}&count=100`));
@@ -108,7 +109,7 @@ describe('deactivation against Kit’s documented bare 204 unsubscribe answer', 
   afterAll(() => h.close());
 
   it('still costs three Kit calls: the stamped update stands in for a read-back', async () => {
-    const created = await h.post('/scim/v2/Users', oktaUser(`bare204.${Date.now()}@example.com`));
+    const created = await h.post('/scim/v2/Users', oktaUser(`bare204.${unique()}@example.com`));
     const { result, total, byEndpoint } = await h.kitCalls(() =>
       h.patch(`/scim/v2/Users/${created.body.id}`, patch({ op: 'replace', path: 'active', value: false })),
     );
@@ -130,7 +131,7 @@ describe('re-creating a user deleted through SCIM', () => {
   afterAll(() => h.close());
 
   it('is a 409 uniqueness that says the user was deleted and what an operator can do; Kit is not written', async () => {
-    const email = `deleted.${Date.now()}@example.com`;
+    const email = `deleted.${unique()}@example.com`;
     const created = await h.post('/scim/v2/Users', oktaUser(email));
     expect((await h.del(`/scim/v2/Users/${created.body.id}`)).status).toBe(204);
     expectScimError(await h.get(`/scim/v2/Users/${created.body.id}`), 404);

@@ -66,8 +66,13 @@ describe('dataFile persistence', () => {
     const oauth = { clientId: 'c', clientSecret: 's', accessToken: 'a0', refreshToken: 'r0' };
     const first = await startKitSandbox({ dataFile, oauth });
     first.store.addSubscriber({ email_address: 'early@example.com' });
-    await new Promise((r) => setTimeout(r, 600));
-    expect(await readFile(dataFile, 'utf8')).toContain('early@example.com');
+    // Saved while running, without close(): polls the file (every 50 ms, 200 times at most) for the write.
+    let saved = '';
+    for (let attempt = 0; attempt < 200 && !saved.includes('early@example.com'); attempt++) {
+      await new Promise((r) => setTimeout(r, 50));
+      saved = await readFile(dataFile, 'utf8').catch(() => '');
+    }
+    expect(saved).toContain('early@example.com');
 
     const grant = await axios.post(
       `${first.url}/oauth/token`,

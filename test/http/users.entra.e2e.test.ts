@@ -1,5 +1,6 @@
 import { type Harness, patch, startHarness, USER_SCHEMA } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
+import { unique } from '../support/unique';
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 
@@ -24,7 +25,7 @@ describe('Users: Entra ID provisioning scenarios', () => {
   });
 
   let id: string;
-  const upn = `grace.${Date.now()}@contoso.example`;
+  const upn = `grace.${unique()}@contoso.example`;
 
   it('creates a user with the enterprise extension and round-trips every mapped attribute', async () => {
     const res = await h.post('/scim/v2/Users', entraUser(upn));
@@ -74,7 +75,7 @@ describe('Users: Entra ID provisioning scenarios', () => {
   });
 
   it('changes the email (and userName) through emails[type eq "work"].value and userName', async () => {
-    const next = `grace.new.${Date.now()}@contoso.example`;
+    const next = `grace.new.${unique()}@contoso.example`;
     const res = await h.patch(
       `/scim/v2/Users/${id}`,
       patch(
@@ -112,7 +113,7 @@ describe('Users: Entra ID provisioning scenarios', () => {
   });
 
   it('refuses an email already used by another subscriber with 409 uniqueness', async () => {
-    const other = await h.post('/scim/v2/Users', entraUser(`other.${Date.now()}@contoso.example`));
+    const other = await h.post('/scim/v2/Users', entraUser(`other.${unique()}@contoso.example`));
     expect(other.status).toBe(201);
     const taken = h.sandbox.store.getSubscriber(Number(id))!.email_address;
     const res = await h.patch(
@@ -126,7 +127,7 @@ describe('Users: Entra ID provisioning scenarios', () => {
     const res = await h.post('/scim/v2/Users', {
       schemas: [USER_SCHEMA],
       userName: 'GHopper',
-      emails: [{ value: `gh.${Date.now()}@contoso.example`, type: 'work', primary: true }],
+      emails: [{ value: `gh.${unique()}@contoso.example`, type: 'work', primary: true }],
     });
     expect(res.status).toBe(201);
     expect(res.body.userName).toBe('GHopper');
@@ -135,7 +136,7 @@ describe('Users: Entra ID provisioning scenarios', () => {
   });
 
   it('accepts "False" as a string on create and answers 404 for a non-canonical id', async () => {
-    const res = await h.post('/scim/v2/Users', { ...entraUser(`str.${Date.now()}@contoso.example`), active: 'False' });
+    const res = await h.post('/scim/v2/Users', { ...entraUser(`str.${unique()}@contoso.example`), active: 'False' });
     expect(res.status).toBe(201);
     expect(res.body.active).toBe(false);
     expect(h.sandbox.store.getSubscriber(Number(res.body.id))!.state).toBe('inactive');

@@ -1,12 +1,13 @@
 import { type Harness, oktaUser, startHarness } from '../support/harness';
 import { expectListResponse } from '../support/scim';
+import { unique } from '../support/unique';
 
 // Location and meta.location never reflect a Host header nobody vouched for (it would put an attacker's URL
 // into what an IdP stores and follows). Discovery resources follow the same rule as Users and Groups.
 
 const CORE_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 let n = 0;
-const email = () => `loc.${Date.now()}.${n++}@example.com`;
+const email = () => `loc.${unique()}.${n++}@example.com`;
 
 async function urlsSeenWith(h: Harness, host: string): Promise<string[]> {
   const created = await h.post('/scim/v2/Users', oktaUser(email())).set('Host', host);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
+import { unique } from '../support/unique';
 
 // The sequence Okta's SCIM 2.0 "spec" and "CRUD" test suites (Runscope) run against a SCIM server.
 describe('Users: Okta SCIM 2.0 test sequence', () => {
@@ -10,7 +11,7 @@ describe('Users: Okta SCIM 2.0 test sequence', () => {
   });
   afterAll(() => h.close());
 
-  const email = `ada.${Date.now()}@example.com`;
+  const email = `ada.${unique()}@example.com`;
   let id: string;
 
   it('lists users with count=1', async () => {
