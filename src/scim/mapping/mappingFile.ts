@@ -163,11 +163,12 @@ function checkMeaning(file: z.infer<typeof fileSchema>, at: (path: Path, message
   const user: MappedAttribute[] = [];
   const labels = new Map<string, number>();
   file.user.forEach((entry, i) => {
+    const head = entry.scim.trim().split(/[.[]/)[0];
+    if (FIXED_USER_ATTRIBUTES.has(head))
+      return at(['user', i, 'scim'], `${head} has a fixed home in Kit and cannot be mapped`);
     const resolved = resolveSourcePath(entry.scim, schemaOf);
-    if ('error' in resolved) return at(['user', i, 'scim'], `"${entry.scim}" ${resolved.error}`);
+    if ('error' in resolved) return at(['user', i, 'scim'], `"${entry.scim}": ${resolved.error}`);
     const { path, type } = resolved;
-    if (path.schema === CORE_USER && FIXED_USER_ATTRIBUTES.has(path.attribute))
-      return at(['user', i, 'scim'], `${path.attribute} has a fixed home in Kit and cannot be mapped`);
     const clash = user.find((u) => overlaps(u.source, path));
     if (clash) return at(['user', i, 'scim'], `"${path.text}" overlaps "${clash.source.text}", mapped already`);
     let target: KitTarget;
