@@ -149,3 +149,20 @@ describe('convertkit-scim validate', () => {
     expect(run(['a.yaml', 'b.yaml']).code).toBe(2);
   });
 });
+
+describe('SCIM_MAPPING_FILE in the configuration', () => {
+  // Imported here so the rest of this file stays free of config's dependencies.
+  const { ConfigError, loadConfig } = jest.requireActual('../../../src/config') as typeof import('../../../src/config');
+
+  it('loads the named file once, at start-up', () => {
+    const config = loadConfig({ SCIM_MAPPING_FILE: path.join(root, 'mapping/entra-validator.yaml') });
+    expect(config.scim.mapping.user.map((u) => u.source.text)).toContain('addresses');
+    expect(loadConfig({}).scim.mapping).toBe(DEFAULT_MAPPING);
+  });
+
+  it('stops the start-up with the variable, the file and the line of each problem', () => {
+    const file = path.join(root, 'test/fixtures/mapping/broken.yaml');
+    expect(() => loadConfig({ SCIM_MAPPING_FILE: file })).toThrow(ConfigError);
+    expect(() => loadConfig({ SCIM_MAPPING_FILE: file })).toThrow(/SCIM_MAPPING_FILE: .*broken\.yaml: line 8/);
+  });
+});
