@@ -213,3 +213,31 @@ describe('attribute mapping from SCIM_MAPPING_FILE', () => {
     expectScimError(res, 400, 'invalidValue');
   });
 });
+
+describe('a required custom extension', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      env: { SCIM_MAPPING_FILE: path.resolve(__dirname, '../fixtures/mapping/required-extension.yaml') },
+    });
+  });
+  afterAll(() => h.close());
+
+  it('is listed as required in /ResourceTypes and a User without it is refused before any Kit call', async () => {
+    const types = await h.get('/scim/v2/ResourceTypes/User');
+    expect(types.body.schemaExtensions).toContainEqual({ schema: ACME, required: true });
+    const { result, total } = await h.kitCalls(() =>
+      h.post('/scim/v2/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'a@example.com' }),
+    );
+    expectScimError(result, 400, 'invalidValue');
+    expect(result.body.detail).toContain(ACME);
+    expect(total).toBe(0);
+    const ok = await h.post('/scim/v2/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', ACME],
+      userName: 'b@example.com',
+      [ACME]: { costCentre: 'X-1' },
+    });
+    expect(ok.status).toBe(201);
+    expect((await h.get(`/scim/v2/Users/${ok.body.id}`)).body[ACME]).toEqual({ costCentre: 'X-1' });
+  });
+});
