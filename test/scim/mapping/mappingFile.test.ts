@@ -143,6 +143,18 @@ describe('convertkit-scim validate', () => {
     expect(r.err).toMatch(/broken\.yaml: line 8, column 11: "name\.nickname": "nickname" is not a sub-attribute/);
   });
 
+  it('is a sub-command of the binary that exits without starting the server', () => {
+    const { spawnSync } = jest.requireActual('node:child_process') as typeof import('node:child_process');
+    const r = spawnSync(
+      process.execPath,
+      [require.resolve('tsx/cli'), path.join(root, 'src/main.ts'), 'validate', 'test/fixtures/mapping/broken.yaml'],
+      { cwd: root, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/broken\.yaml: line 8/);
+    expect(r.stdout).not.toMatch(/listening|SANDBOX/);
+  });
+
   it('exits 1 for a missing file and 2 for bad arguments', () => {
     expect(run(['/nonexistent/mapping.yaml']).code).toBe(1);
     expect(run([]).code).toBe(2);
