@@ -63,7 +63,7 @@ const ALWAYS_DECLARED = new Set(['userName', 'emails', 'active', 'groups']);
  * truth and filters on them are refused by name. A complex attribute mapped by sub-attribute keeps only those
  * (and `type`, when one value is chosen by type); one mapped whole keeps everything.
  */
-export function unmappedAttributes(p: Pristine, schema: string, mapping: AttributeMapping): string[] {
+function unmappedAttributes(p: Pristine, schema: string, mapping: AttributeMapping): string[] {
   const sources = mapping.user.map((u) => u.source).filter((s) => s.schema === schema);
   const out: string[] = [];
   for (const attribute of p.attributes) {
@@ -99,7 +99,8 @@ function extensionDefinition(ext: ExtensionSchema): InstanceType<typeof SCIMMY.T
         new SCIMMY.Types.Attribute(a.type, a.name, {
           multiValued: a.multiValued,
           required: a.required,
-          caseExact: a.caseExact,
+          // Filters compare strings case-insensitively (filter.ts), so that is what /Schemas says.
+          caseExact: false,
           description: a.description,
           ...MUTABILITY[a.mutability],
         } as any),

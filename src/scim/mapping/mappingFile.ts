@@ -47,7 +47,6 @@ const extensionAttributeSchema = z
     multiValued: z.boolean().default(false),
     mutability: z.enum(['readWrite', 'immutable', 'readOnly', 'writeOnly']).default('readWrite'),
     required: z.boolean().default(false),
-    caseExact: z.boolean().default(false),
     description: z.string().max(1000).default(''),
   })
   .strict();

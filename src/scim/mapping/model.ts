@@ -34,7 +34,6 @@ export interface ExtensionAttribute {
   multiValued: boolean;
   mutability: Mutability;
   required: boolean;
-  caseExact: boolean;
   description: string;
 }
 
