@@ -20,6 +20,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The shipped attribute mappings (SCIM_MAPPING_FILE=mapping/entra-validator.yaml, or a file mounted elsewhere).
+COPY mapping ./mapping
 # The application files stay root-owned (read-only to the server); only /app/data is writable: rotated Kit OAuth
 # tokens (KIT_TOKEN_STORE) and, if configured, an AUDIT_LOG file. Mount a volume there to keep them.
 RUN mkdir -p /app/data && chown node:node /app/data

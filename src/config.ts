@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { type Cidr, parseCidr } from './http/ipAllowlist';
 import type { KitCredentials } from './kit/types';
+import { MappingFileError } from './scim/mapping/mappingFile';
+import { loadMapping } from './scim/mapping/mappingSource';
+import type { AttributeMapping } from './scim/mapping/model';
 
 // Read and validated once, in main.ts; everything below it receives the typed result. Nothing else reads
 // process.env.
@@ -99,6 +102,7 @@ const envSchema = z
     SCIM_JWT_CLOCK_SKEW_SECONDS: z.string().regex(/^\d+$/).transform(Number).default(60),
     SCIM_MAX_BODY_BYTES: positiveInt('SCIM_MAX_BODY_BYTES').default(1048576),
     GROUP_TAG_PREFIX: optionalString,
+    SCIM_MAPPING_FILE: optionalString,
     TRUST_PROXY: optionalString,
     PUBLIC_BASE_URL: optionalString.pipe(
       url('PUBLIC_BASE_URL')
@@ -231,6 +235,9 @@ export interface Config {
     jwt?: JwtConfig;
     maxBodyBytes: number;
     groupTagPrefix?: string;
+    /** Where each SCIM attribute lives in Kit (SCIM_MAPPING_FILE, else the built-in mapping/default.yaml). */
+    mapping: AttributeMapping;
+    mappingFile?: string;
   };
   /** express 'trust proxy': hop count, true, or a list of proxy addresses/subnets. */
   trustProxy?: string | number | boolean;
@@ -294,6 +301,16 @@ export function secretsOf(config: Config): string[] {
   return [...kit, ...config.scim.bearerTokens.map((t) => t.token)];
 }
 
+/** The mapping file's problems (each naming its line) are configuration problems: the server does not start. */
+function mappingOf(file: string | undefined): AttributeMapping {
+  try {
+    return loadMapping(file);
+  } catch (err) {
+    if (err instanceof MappingFileError) throw new ConfigError(err.problems.map((p) => `SCIM_MAPPING_FILE: ${p}`));
+    throw err;
+  }
+}
+
 const STARTUP: Config['startup'] = { retryMs: 5000, notReadyRetryAfterSeconds: 5, listenAfterMs: 10_000 };
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -348,6 +365,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         : undefined,
       maxBodyBytes: e.SCIM_MAX_BODY_BYTES,
       groupTagPrefix: e.GROUP_TAG_PREFIX,
+      mapping: mappingOf(e.SCIM_MAPPING_FILE),
+      mappingFile: e.SCIM_MAPPING_FILE,
     },
     trustProxy:
       e.TRUST_PROXY === undefined

@@ -134,8 +134,21 @@ function runDoctor(): void {
     );
 }
 
-// `convertkit-scim doctor …` (issue #19) checks a configuration before go-live instead of starting the server.
+function runValidate(): void {
+  void import('./scim/mapping/validateCli').then(({ validateCli }) => {
+    const code = validateCli(process.argv.slice(3), {
+      env: process.env,
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+    });
+    process.stdout.write('', () => process.exit(code));
+  });
+}
+
+// `convertkit-scim doctor …` (issue #19) checks a configuration before go-live instead of starting the server;
+// `convertkit-scim validate [file]` (issue #16) checks an attribute mapping file.
 if (process.argv[2] === 'doctor') runDoctor();
+else if (process.argv[2] === 'validate') runValidate();
 else
   main().catch((err) => {
     process.stderr.write(`convertkit-scim failed to start: ${(err as Error).message}\n`);

@@ -19,9 +19,11 @@ import type { KitCallRecord, KitCredentials } from './kit/types';
 import { Bootstrapper } from './lifecycle/bootstrapper';
 import { shutDown } from './lifecycle/shutdown';
 import { RedisLink } from './redis/redisLink';
+import { SubscriberFieldMap } from './scim/fieldMap';
 import { summariseIds } from './scim/inputLimits';
 import { MemoryPageStore, type PageStore } from './scim/paging/pageStore';
 import { RedisPageStore } from './scim/paging/redisPageStore';
+import { declareUserSchemas } from './scim/scimmyGlobals';
 import { buildScimServices, type ScimServices } from './scim/services';
 import { createStatusPage, StatusBoard } from './status';
 
@@ -65,6 +67,8 @@ export class Service {
     const { config, logger } = options;
     const credentials = config.kit.credentials;
     if (!credentials) throw new Error('Service needs Kit credentials (main.ts starts the sandbox otherwise)');
+    // The User schemas (/Schemas, request checks, filters) follow the attribute mapping (issue #16).
+    declareUserSchemas(config.scim.mapping);
     this.metrics = options.metrics ?? new Metrics();
     this.audit =
       config.auditLog === 'off' ? undefined : new AuditLog(config.auditLog, { knownSecrets: secretsOf(config) });
@@ -90,6 +94,7 @@ export class Service {
       logger,
       clock: this.clock,
       settings: config.startup,
+      fieldLabels: SubscriberFieldMap.labels(config.scim.mapping),
       build: (fieldKeys) => this.scimServices(fieldKeys),
     });
     this.app = createApp({
@@ -259,6 +264,7 @@ export class Service {
     return buildScimServices({
       kit: this.kit,
       fieldKeys,
+      mapping: config.scim.mapping,
       pageStore: this.pageStore(),
       cacheTtlSeconds: config.pageCache.ttlSeconds,
       groupTagPrefix: config.scim.groupTagPrefix,

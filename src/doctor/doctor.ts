@@ -229,7 +229,7 @@ export async function runDoctor(
       add('reservedTags', 'skip', 'not run: Kit is not usable');
       add('groupPrefix', 'skip', 'not run: Kit is not usable');
     } else {
-      await checkReservedFields(kit, kitCall, add);
+      await checkReservedFields(kit, kitCall, add, SubscriberFieldMap.labels(config.scim.mapping));
       try {
         tags = await kitCall('tags', () => kit.tags.list(DOCTOR_CALL));
         const present = tags.some((t) => t.name === DELETED_USERS_TAG);
@@ -339,8 +339,12 @@ export async function runDoctor(
 type Add = (id: CheckId, status: CheckStatus, result: string, fix?: string) => void;
 type Waiting = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
-async function checkReservedFields(kit: KitClient, kitCall: Waiting, add: Add): Promise<void> {
-  const labels = SubscriberFieldMap.labels();
+async function checkReservedFields(
+  kit: KitClient,
+  kitCall: Waiting,
+  add: Add,
+  labels: readonly string[] = SubscriberFieldMap.labels(),
+): Promise<void> {
   let existing;
   try {
     existing = await kitCall('custom fields', () => kit.customFields.list(DOCTOR_CALL));

@@ -26,6 +26,8 @@ export interface BootstrapperDeps {
   logger: Logger;
   clock: Clock;
   settings: BootstrapSettings;
+  /** Every custom field label the mapping and the server's bookkeeping need (SubscriberFieldMap.labels). */
+  fieldLabels?: readonly string[];
   /** Builds the SCIM services once the reserved fields exist (no Kit call). */
   build(fieldKeys: Map<string, string>): ScimServices;
 }
@@ -75,7 +77,7 @@ export class Bootstrapper {
       const account = await kit.account(BACKGROUND);
       readiness.set('kit', true);
       logger.info({ account: account.account?.name }, 'Kit credentials accepted');
-      const keys = await kit.customFields.ensure(SubscriberFieldMap.labels(), BACKGROUND);
+      const keys = await kit.customFields.ensure(this.deps.fieldLabels ?? SubscriberFieldMap.labels(), BACKGROUND);
       readiness.set('customFields', true);
       const services = this.deps.build(keys);
       services.membership.useDeletedTag(await services.catalog.ensure(DELETED_USERS_TAG, BACKGROUND));

@@ -1,28 +1,20 @@
+import { DEFAULT_MAPPING } from './mapping/defaultMapping';
+import { type AttributeMapping, fieldLabels, type MappedAttribute } from './mapping/model';
+
 // Which SCIM attributes live in which Kit custom fields. Kit has only email_address and first_name natively;
-// everything else the IdPs send is kept in reserved custom fields that the server creates at start-up
-// (Kit silently drops values for fields that do not exist, so the server never writes one it has not ensured).
+// everything else the IdPs send is kept in custom fields named by the mapping (SCIM_MAPPING_FILE, or the built-in
+// default, mapping/default.yaml), which the server creates at start-up (Kit silently drops values for fields that
+// do not exist, so the server never writes one it has not ensured).
 
-export const ENTERPRISE_USER = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
-export const KIT_USER = 'urn:ietf:params:scim:schemas:extension:kit:2.0:User';
+export { ENTERPRISE_USER, KIT_USER } from './mapping/catalog';
 
-export interface AttributeField {
-  /** SCIM attribute path: `userName`, `name.familyName`, or `<extension URN>:<attribute>`. */
+/** A mapped attribute whose home is a custom field. */
+export interface AttributeField extends MappedAttribute {
+  /** SCIM attribute path as the mapping names it: `userName`, `name.familyName`, `<URN>:<attribute>`. */
   path: string;
   /** The Kit custom field label; Kit derives the key from it. */
   label: string;
 }
-
-export const DEFAULT_ATTRIBUTE_FIELDS: readonly AttributeField[] = [
-  // Only filled when userName is not exactly the subscriber's email (e.g. "jdoe", or different letter case).
-  { path: 'userName', label: 'scim_user_name' },
-  { path: 'name.familyName', label: 'scim_family_name' },
-  { path: 'displayName', label: 'scim_display_name' },
-  { path: 'externalId', label: 'scim_external_id' },
-  { path: 'title', label: 'scim_title' },
-  { path: `${ENTERPRISE_USER}:employeeNumber`, label: 'scim_employee_number' },
-  { path: `${ENTERPRISE_USER}:department`, label: 'scim_department' },
-  { path: `${ENTERPRISE_USER}:organization`, label: 'scim_organization' },
-];
 
 /** Fields the server keeps for its own bookkeeping, held in Kit so every replica and every restart sees them. */
 export const LIFECYCLE_FIELDS = {
@@ -34,22 +26,29 @@ export const LIFECYCLE_FIELDS = {
 
 /** Label → key, as Kit reported them after the bootstrap ensured every label exists. */
 export class SubscriberFieldMap {
+  /** The attributes kept in custom fields. */
   readonly attributes: readonly AttributeField[];
+  /** The attribute kept in Kit's first_name, if any. */
+  readonly firstName?: MappedAttribute;
   private readonly keys: ReadonlyMap<string, string>;
 
   constructor(
     keysByLabel: ReadonlyMap<string, string>,
-    attributes: readonly AttributeField[] = DEFAULT_ATTRIBUTE_FIELDS,
+    readonly mapping: AttributeMapping = DEFAULT_MAPPING,
   ) {
-    this.attributes = attributes;
+    this.attributes = mapping.user.flatMap((a) =>
+      a.target.kind === 'field' ? [{ ...a, path: a.source.text, label: a.target.label }] : [],
+    );
+    this.firstName = mapping.user.find((a) => a.target.kind === 'first_name');
     this.keys = keysByLabel;
-    for (const label of SubscriberFieldMap.labels(attributes)) {
+    for (const label of SubscriberFieldMap.labels(mapping)) {
       if (!keysByLabel.has(label)) throw new Error(`custom field "${label}" was not bootstrapped`);
     }
   }
 
-  static labels(attributes: readonly AttributeField[] = DEFAULT_ATTRIBUTE_FIELDS): string[] {
-    return [...attributes.map((a) => a.label), ...Object.values(LIFECYCLE_FIELDS)];
+  /** Every custom field label the server needs: the mapped ones and its own bookkeeping fields. */
+  static labels(mapping: AttributeMapping = DEFAULT_MAPPING): string[] {
+    return [...fieldLabels(mapping), ...Object.values(LIFECYCLE_FIELDS)];
   }
 
   key(label: string): string {

@@ -20,6 +20,9 @@ export function attributeFilter(attributes?: string, excludedAttributes?: string
 
 function attributeList(param: string, list: string, op: 'pr' | 'np'): AttributeFilter {
   const names = checkAttributeList(param, list);
+  // scimmy 1.3.5 crashes rendering an extension attribute (`<URN>:department`) when `schemas` is filtered out;
+  // schemas are always returned anyway (RFC 7643 §3, withSchemas below), so asking for them changes nothing else.
+  if (op === 'pr' && !names.some((n) => n.toLowerCase() === 'schemas')) names.unshift('schemas');
   const expression = names.map((a) => `${a} ${op}`).join(' and ');
   try {
     return new SCIMMY.Types.Filter(expression);

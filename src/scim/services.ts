@@ -1,5 +1,6 @@
 import type { KitApi } from '../kit/api';
 import { SubscriberFieldMap } from './fieldMap';
+import type { AttributeMapping } from './mapping/model';
 import { type GroupEvents, GroupDirectory } from './groups/groups';
 import { TagMembership } from './groups/membership';
 import { TagCatalog } from './groups/tagCatalog';
@@ -23,6 +24,8 @@ export interface ScimServiceDeps {
   kit: KitApi;
   /** Reserved field label → Kit field key, as ensured at start-up. */
   fieldKeys: Map<string, string>;
+  /** Where each SCIM attribute lives in Kit (config.scim.mapping). */
+  mapping?: AttributeMapping;
   pageStore: PageStore;
   /** Lifetime of the tag list, membership index and cached pages. */
   cacheTtlSeconds: number;
@@ -35,7 +38,7 @@ export interface ScimServiceDeps {
 
 export function buildScimServices(deps: ScimServiceDeps): ScimServices {
   const { kit, pageStore } = deps;
-  const fields = new SubscriberFieldMap(deps.fieldKeys);
+  const fields = new SubscriberFieldMap(deps.fieldKeys, deps.mapping);
   // Every write on any replica bumps a shared generation; the tag list and the membership index follow it.
   const validity = { ttlMs: deps.cacheTtlSeconds * 1000, generation: () => pageStore.generation('groups') };
   const catalog = new TagCatalog(kit, { ...validity, groupPrefix: deps.groupTagPrefix });

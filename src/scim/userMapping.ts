@@ -1,10 +1,13 @@
 import type { Subscriber, SubscriberState } from '../kit/types';
 import { ENTERPRISE_USER, KIT_USER, LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { MAX_EMAIL_LENGTH } from './inputLimits';
+import { readSource, writeSource } from './mapping/sourcePath';
+import { decodeValue, encodeValue } from './mapping/valueCodec';
 import type { GroupRef, ScimBody, ScimUser } from './resources';
 
-// Pure translation between Kit subscribers and SCIM Users (README "The mapping"). No I/O here; groupMapping.ts
-// is its counterpart for Groups.
+// Pure translation between Kit subscribers and SCIM Users (README "The mapping"), as the attribute mapping says
+// (mapping/*.ts: where each attribute lives, and how its value is written as text and read back). No I/O here;
+// groupMapping.ts is its counterpart for Groups.
 
 export const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 
@@ -13,7 +16,8 @@ export type { GroupRef } from './resources';
 /** The Kit side of a SCIM write: what POST /v4/subscribers or PUT /v4/subscribers/{id} should carry. */
 export interface SubscriberWrite {
   email_address: string;
-  first_name: string | null;
+  /** Absent when the mapping gives first_name no attribute: Kit's first name is then left as it is. */
+  first_name?: string | null;
   fields: Record<string, string | null>;
 }
 
@@ -38,26 +42,6 @@ export function looksLikeEmail(v: unknown): v is string {
 const member = (obj: unknown, key: string): unknown =>
   obj !== null && typeof obj === 'object' ? (obj as ScimBody)[key] : undefined;
 
-/** A mapped attribute's value: "name.givenName", or "<schema URN>:<attribute>" for an extension's. */
-function readPath(obj: unknown, path: string): unknown {
-  const urn = path.lastIndexOf(':');
-  if (path.startsWith('urn:') && urn > 0) return member(member(obj, path.slice(0, urn)), path.slice(urn + 1));
-  return path.split('.').reduce(member, obj);
-}
-
-function writePath(obj: ScimBody, path: string, value: unknown): void {
-  const urn = path.lastIndexOf(':');
-  const isUrn = path.startsWith('urn:') && urn > 0;
-  const parents = isUrn ? [path.slice(0, urn)] : path.split('.').slice(0, -1);
-  const leaf = isUrn ? path.slice(urn + 1) : path.split('.').pop()!;
-  let container = obj;
-  for (const p of parents) {
-    if (!container[p]) container[p] = {};
-    container = container[p] as ScimBody;
-  }
-  container[leaf] = value;
-}
-
 /**
  * The email Kit should hold for a SCIM user: userName when it is an email, else emails (primary, else work,
  * else first). Undefined when there is none: Kit cannot hold a subscriber without one.
@@ -72,19 +56,23 @@ export function kitEmailOf(user: ScimBody): string | undefined {
   return chosen?.value.trim();
 }
 
-const text = (v: unknown): string | null => (v === undefined || v === null || v === '' ? null : String(v));
-
-/** Full mapping of a SCIM user onto Kit: PUT semantics, so every mapped field is present (null clears it). */
+/**
+ * Full mapping of a SCIM user onto Kit: PUT semantics, so every mapped field is present (null clears it). A value
+ * Kit cannot hold whole (too long, wrong type) is a 400 naming the attribute, raised before any Kit call.
+ */
 export function userToSubscriberWrite(user: ScimBody, map: SubscriberFieldMap, email: string): SubscriberWrite {
   const fields: Record<string, string | null> = {};
   for (const attr of map.attributes) {
-    const value = text(readPath(user, attr.path));
+    const value = encodeValue(readSource(user, attr.source), attr.type, attr.path);
     // userName is only kept when the email cannot stand for it exactly.
     // Kit lower-cases emails, so a userName in any other letter case is kept in its own field.
     fields[map.key(attr.label)] =
       attr.path === 'userName' && value === email && email === email.toLowerCase() ? null : value;
   }
-  return { email_address: email, first_name: text(readPath(user, 'name.givenName')), fields };
+  const write: SubscriberWrite = { email_address: email, fields };
+  const firstName = map.firstName;
+  if (firstName) write.first_name = encodeValue(readSource(user, firstName.source), 'string', firstName.source.text);
+  return write;
 }
 
 export function isActiveState(state: SubscriberState): boolean {
@@ -101,18 +89,20 @@ export function subscriberToUser(sub: Subscriber, map: SubscriberFieldMap, group
   // into plain JSON first; the fixed attributes below give it the ScimUser shape.
   const mapped: ScimBody = {};
   for (const attr of map.attributes) {
-    const value = sub.fields?.[map.key(attr.label)];
-    if (value !== null && value !== undefined && value !== '') writePath(mapped, attr.path, value);
+    const value = decodeValue(sub.fields?.[map.key(attr.label)], attr.type);
+    if (value !== undefined) writeSource(mapped, attr.source, value);
   }
   const user = { schemas: [CORE_USER], id: String(sub.id), ...mapped } as ScimUser;
   user.userName ??= sub.email_address;
-  if (sub.first_name) user.name = { ...user.name, givenName: sub.first_name };
+  if (sub.first_name && map.firstName) writeSource(user as unknown as ScimBody, map.firstName.source, sub.first_name);
   user.active = isActiveState(sub.state);
   // Kit holds exactly one address per subscriber; report it as the one primary work email.
   user.emails = [{ value: sub.email_address, type: 'work', primary: true }];
   // RFC 7643 §2.4: an empty multi-valued attribute is better left out than sent as [].
   if (groups?.length) user.groups = groups.map((g) => ({ ...g, type: 'direct' as const }));
-  if (user[ENTERPRISE_USER as `urn:${string}`]) user.schemas.push(ENTERPRISE_USER);
+  for (const urn of [ENTERPRISE_USER, ...map.mapping.extensions.map((e) => e.id)]) {
+    if (user[urn as `urn:${string}`]) user.schemas.push(urn);
+  }
   user[KIT_USER as `urn:${string}`] = { state: sub.state };
   user.schemas.push(KIT_USER);
   const lastModified = sub.fields?.[map.key(LIFECYCLE_FIELDS.lastModified)];
@@ -128,7 +118,8 @@ export function subscriberChanges(current: Subscriber, next: SubscriberWrite): P
   const changes: Partial<SubscriberWrite> = {};
   if (next.email_address.toLowerCase() !== current.email_address.toLowerCase())
     changes.email_address = next.email_address;
-  if ((next.first_name ?? null) !== (current.first_name || null)) changes.first_name = next.first_name;
+  if (next.first_name !== undefined && (next.first_name ?? null) !== (current.first_name || null))
+    changes.first_name = next.first_name;
   const fields: Record<string, string | null> = {};
   for (const [key, value] of Object.entries(next.fields)) {
     if ((value ?? null) !== (current.fields?.[key] ?? null)) fields[key] = value;

@@ -81,6 +81,8 @@ export class UserDirectory {
   async create(input: ScimBody): Promise<ScimUser> {
     const user = this.coerce(input);
     const email = this.requireEmail(user);
+    // Mapped before the lookup: a value Kit cannot hold (too long, wrong type) is refused before any Kit call.
+    const write = userToSubscriberWrite(user, this.deps.fields, email);
     const existing = await this.deps.kit.subscribers.findByEmail(email, INTERACTIVE);
     if (existing) {
       // Kit's POST is an upsert: touching it now would overwrite the existing subscriber's name.
@@ -97,7 +99,6 @@ export class UserDirectory {
       }
       throw new ScimConflict(`A user with email ${email} already exists (id ${existing.id}).`);
     }
-    const write = userToSubscriberWrite(user, this.deps.fields, email);
     const { subscriber, created } = await this.deps.kit.subscribers.upsert(
       {
         ...write,
