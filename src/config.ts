@@ -11,6 +11,8 @@ const positiveInt = (name: string) =>
     .transform(Number)
     .refine((n) => n > 0, `${name} must be greater than 0`);
 
+const wholeNumber = (name: string) => z.string().regex(/^\d+$/, `${name} must be a whole number`).transform(Number);
+
 const optionalString = z
   .string()
   .optional()
@@ -119,6 +121,8 @@ const envSchema = z
     KIT_LIMITER_KEY_TTL_MS: positiveInt('KIT_LIMITER_KEY_TTL_MS').default(86_400_000),
     PAGE_CACHE_MAX_ENTRIES: positiveInt('PAGE_CACHE_MAX_ENTRIES').default(40),
     PAGE_CACHE_TTL_SECONDS: positiveInt('PAGE_CACHE_TTL_SECONDS').default(300),
+    LOOKUP_SNAPSHOT_SECONDS: wholeNumber('LOOKUP_SNAPSHOT_SECONDS').default(10),
+    JOURNAL_MAX_SUBSCRIBERS: positiveInt('JOURNAL_MAX_SUBSCRIBERS').default(200_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
     AUDIT_LOG: z.string().default('stdout'),
@@ -253,6 +257,13 @@ export interface Config {
     keyTtlMs: number;
   };
   pageCache: { maxEntries: number; ttlSeconds: number };
+  /** Issue #13: reuse of what was just read, and the journal of subscriber changes. */
+  changes: {
+    /** How long an IdP's lookup stands in for the read before its write; 0 = never. */
+    lookupSnapshotSeconds: number;
+    /** Subscribers whose latest change the journal keeps. */
+    journalMaxSubscribers: number;
+  };
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
   shutdownTimeoutMs: number;
@@ -355,6 +366,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redis: { commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, probeIntervalMs: e.REDIS_PROBE_INTERVAL_MS },
     limiter: { fallbackReplicas: e.KIT_LIMITER_FALLBACK_REPLICAS, keyTtlMs: e.KIT_LIMITER_KEY_TTL_MS },
     pageCache: { maxEntries: e.PAGE_CACHE_MAX_ENTRIES, ttlSeconds: e.PAGE_CACHE_TTL_SECONDS },
+    changes: {
+      lookupSnapshotSeconds: e.LOOKUP_SNAPSHOT_SECONDS,
+      journalMaxSubscribers: e.JOURNAL_MAX_SUBSCRIBERS,
+    },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     auditLog: e.AUDIT_LOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

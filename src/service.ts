@@ -28,6 +28,7 @@ import { CursorPager } from './scim/paging/cursorPager';
 import { MemoryPageStore, type PageStore } from './scim/paging/pageStore';
 import { RedisPageStore } from './scim/paging/redisPageStore';
 import { UserDirectory, type UserEvents } from './scim/users';
+import { buildChangeTracking, type ChangeTracking } from './scim/changeTracking';
 import { RedisLink } from './redis/redisLink';
 
 // The composition root: builds the Kit adapter, the SCIM services and the HTTP app from one validated Config.
@@ -49,6 +50,8 @@ export interface ScimServices {
   catalog: TagCatalog;
   fields: SubscriberFieldMap;
   pageStore: PageStore;
+  /** Issue #13: the change journal and the lookups (snapshot, mirror). */
+  tracking: ChangeTracking;
 }
 
 const BACKGROUND: CallOptions = { priority: 'background' };
@@ -214,7 +217,16 @@ export class Service {
       const membership = new TagMembership(this.kit, catalog, validity);
       membership.useDeletedTag(await catalog.ensure(DELETED_USERS_TAG, BACKGROUND));
       const pager = new CursorPager(pageStore, { ttlSeconds: config.pageCache.ttlSeconds });
+      const tracking = buildChangeTracking({
+        config,
+        kit: this.kit,
+        redis: this.redis,
+        prefix: `kscim:${limiterIdFor(config.kit.baseUrl, config.kit.credentials!, 'changes')}:`,
+        now: () => (this.options.now ? this.options.now().getTime() : this.clock.now()),
+      });
       const users = new UserDirectory({
+        journal: tracking.journal,
+        lookups: tracking.lookups,
         kit: this.kit,
         fields,
         pager,
@@ -236,7 +248,7 @@ export class Service {
           },
         },
       });
-      this.services = { users, groups, membership, catalog, fields, pageStore };
+      this.services = { users, groups, membership, catalog, fields, pageStore, tracking };
       // Warm the membership index so User.groups on filtered lookups costs no Kit call; background priority.
       membership
         .membershipIndex(BACKGROUND)
@@ -276,6 +288,21 @@ export class Service {
         });
       },
       deprovisioned: (kind) => this.metrics.deprovisions.inc(labels({ kind })),
+      createRaced: (email, subscriberId) => {
+        const scope = currentScope();
+        this.audit?.record({
+          requestId: scope?.requestId ?? '',
+          actor: scope?.principal?.name ?? 'unknown',
+          operation: 'createRaced',
+          resourceType: 'User',
+          resourceId: String(subscriberId),
+          outcome: 'failure',
+          status: 409,
+          kitCalls: (scope?.kitCalls ?? []).map((c) => ({ endpoint: c.endpoint, status: c.status })),
+          detail: `${email} was created in Kit between the lookup and the create; Kit's upsert updated subscriber ${subscriberId}`,
+        });
+        this.options.logger.warn({ subscriberId }, 'create raced a subscriber created in Kit; upsert updated it');
+      },
       changed: () => pageStore.bumpGeneration('users'),
     };
   }

@@ -1,6 +1,5 @@
 import SCIMMY from 'scimmy';
 import type { KitApi } from '../kit/api';
-import { KitNotFoundError } from '../kit/errors';
 import type { CallOptions, Subscriber, SubscriberQuery } from '../kit/types';
 import { ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
 import { asInvalidValue } from './errorTable';
@@ -10,6 +9,9 @@ import type { ListQuery } from './listQuery';
 import type { CursorPager, WalkSource } from './paging/cursorPager';
 import { assertSameId, booleanise, checkUserPatch, normalizePatch } from './patchShapes';
 import { deletedUserDetail, reactivationDetail } from './reactivation';
+import { type ChangeJournal, type ChangeKind, JournalUnavailableError } from './journal/changeJournal';
+import { LastModifiedOverlay } from './journal/lastModifiedOverlay';
+import { type ReadPurpose, SubscriberLookups } from './subscriberLookups';
 import {
   type GroupRef,
   isDeleted,
@@ -27,6 +29,11 @@ export interface UserEvents {
   reactivationRejected(operation: UserOperation, email: string): void;
   deprovisioned(kind: 'deactivate' | 'delete', id: string): void;
   changed(): Promise<void>;
+  /**
+   * Kit's upsert answered 200, not 201: someone created this email in Kit between the lookup and the create,
+   * and the upsert has updated that subscriber. Audited; the IdP gets a 409.
+   */
+  createRaced?(email: string, subscriberId: number): void;
 }
 
 /** Group membership as seen from a user (Groups resource, issue #4). */
@@ -49,6 +56,13 @@ export interface UserDirectoryDeps {
   groups: UserGroupsSource;
   events: UserEvents;
   now?: () => Date;
+  /** Where single subscribers are read from (mirror, lookup snapshot, Kit); Kit alone by default. */
+  lookups?: SubscriberLookups;
+  /**
+   * The change journal (issue #13). With it, a deactivation's meta.lastModified is kept there instead of in a
+   * Kit write, and changes learned from Kit (webhooks, re-walks) move meta.lastModified.
+   */
+  journal?: ChangeJournal;
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
@@ -66,22 +80,42 @@ function kitDay(at: number, shiftDays: number): string {
 
 export class UserDirectory {
   private readonly now: () => Date;
+  private readonly lookups: SubscriberLookups;
+  private readonly overlay?: LastModifiedOverlay;
 
   constructor(private readonly deps: UserDirectoryDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.lookups = deps.lookups ?? new SubscriberLookups({ kit: deps.kit });
+    this.overlay = deps.journal ? new LastModifiedOverlay(deps.journal, deps.fields) : undefined;
+  }
+
+  /** Subscribers with the journal's meta.lastModified folded in. */
+  private async known<T extends Subscriber>(subs: T[]): Promise<T[]> {
+    return this.overlay ? this.overlay.apply(subs) : subs;
+  }
+
+  /**
+   * Best effort: the journal's entry for one of the server's own writes. Kit's stamp carries the same time
+   * (the entry uses it, so the journal never moves meta.lastModified past what the write answered).
+   */
+  private async journal(sub: Subscriber, kind: ChangeKind): Promise<void> {
+    const at = Date.parse(sub.fields?.[this.lastModifiedKey] ?? '') || this.now().getTime();
+    await this.deps.journal
+      ?.record({ subscriberId: sub.id, at, kind, source: 'scim', state: sub.state })
+      .catch(() => undefined);
   }
 
   // ---- reads ---------------------------------------------------------------------------------------------
 
   async get(id: string, withGroups = true): Promise<Record<string, any>> {
-    const sub = await this.load(id);
+    const sub = await this.load(id, 'answer');
     const groups = withGroups ? await this.deps.groups.ofSubscriber(sub.id, INTERACTIVE) : undefined;
     return subscriberToUser(sub, this.deps.fields, groups);
   }
 
   async list(query: ListQuery, withGroups = true): Promise<UserList> {
     const { startIndex, count, filter } = query;
-    const direct = filter ? await this.directLookup(filter) : undefined;
+    let direct = filter ? await this.directLookup(filter) : undefined;
     let subscribers: Subscriber[];
     let totalResults: number;
     if (direct) {
@@ -92,6 +126,7 @@ export class UserDirectory {
               INTERACTIVE,
             )
           : undefined;
+      direct = await this.known(direct);
       const matching = direct.filter((s) => this.listed(s, filter, groupsOf?.get(s.id)));
       this.sortInPlace(matching, query);
       totalResults = matching.length;
@@ -122,7 +157,8 @@ export class UserDirectory {
   async create(input: Record<string, any>): Promise<Record<string, any>> {
     const user = this.coerce(input);
     const email = this.requireEmail(user);
-    const existing = await this.deps.kit.subscribers.findByEmail(email, INTERACTIVE);
+    // The IdP's own lookup a moment ago usually answered this already (lookupSnapshot.ts): no second read.
+    const existing = await this.lookups.byEmail(email, 'beforeWrite', INTERACTIVE);
     if (existing) {
       // Kit's POST is an upsert: touching it now would overwrite the existing subscriber's name.
       if (isDeleted(existing, this.deps.fields)) {
@@ -149,7 +185,14 @@ export class UserDirectory {
       INTERACTIVE,
     );
     await this.deps.events.changed();
-    if (!created) throw new ScimConflict(`A user with email ${email} was created concurrently (id ${subscriber.id}).`);
+    await this.lookups.learned(subscriber);
+    if (!created) {
+      this.deps.events.createRaced?.(email, subscriber.id);
+      throw new ScimConflict(
+        `A user with email ${email} was created in Kit concurrently (id ${subscriber.id}), between the lookup and this create; Kit's upsert has updated that subscriber with this request's attributes.`,
+      );
+    }
+    await this.journal(subscriber, 'created');
     return subscriberToUser(subscriber, this.deps.fields, []);
   }
 
@@ -158,7 +201,7 @@ export class UserDirectory {
     assertSameId(input, id, 'User');
     const user = this.coerce(input);
     const email = this.requireEmail(user);
-    const current = await this.load(id);
+    const current = await this.load(id, 'beforeWrite');
     return this.apply(current, user, email, 'replace');
   }
 
@@ -166,7 +209,7 @@ export class UserDirectory {
     // Shape, paths and values are checked against the schema before the two Kit reads a PATCH needs.
     const message = normalizePatch(body, 'User');
     checkUserPatch(message);
-    const current = await this.load(id);
+    const current = await this.load(id, 'beforeWrite');
     const groups = await this.deps.groups.ofSubscriber(current.id, INTERACTIVE);
     const before = subscriberToUser(current, this.deps.fields, groups);
     const source = asInvalidValue(() => new SCIMMY.Schemas.User(before, 'out'));
@@ -181,19 +224,21 @@ export class UserDirectory {
   }
 
   async delete(id: string): Promise<void> {
-    const current = await this.load(id);
+    const current = await this.load(id, 'beforeWrite');
     // Order matters for a Kit outage midway: the tombstone goes last, so a repeated DELETE finishes the job.
     await this.deps.groups.removeAll(current.id, INTERACTIVE);
     if (current.state === 'active') await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE);
     await this.deps.groups.markDeleted(current.id, INTERACTIVE);
     const at = this.now().toISOString();
-    await this.deps.kit.subscribers.update(
+    const tombstoned = await this.deps.kit.subscribers.update(
       current.id,
       // The deletion moves meta.lastModified too, in the same write (no extra Kit call).
       { fields: { [this.deps.fields.key(LIFECYCLE_FIELDS.deletedAt)]: at, [this.lastModifiedKey]: at } },
       INTERACTIVE,
     );
     await this.deps.events.changed();
+    await this.lookups.forget({ email: current.email_address, id: current.id });
+    await this.journal(tombstoned, 'deleted');
     this.deps.events.deprovisioned('delete', id);
   }
 
@@ -218,7 +263,12 @@ export class UserDirectory {
     const changes = subscriberChanges(current, userToSubscriberWrite(user, this.deps.fields, email));
     let sub = current;
     const deactivate = wantsActive === false && current.state === 'active';
-    if (Object.keys(changes).length > 0 || deactivate) {
+    const hasChanges = Object.keys(changes).length > 0;
+    // With a journal, a deactivation that changes nothing else is one Kit call: its meta.lastModified is the
+    // journal's entry, recorded before the one-way unsubscribe for the reason below. A journal that cannot
+    // record it (Redis down) falls back to the stamp in Kit: exact, at today's cost.
+    const stampInJournal = deactivate && !hasChanges && (await this.journalDeactivation(current));
+    if ((hasChanges || deactivate) && !stampInJournal) {
       // Every change moves meta.lastModified, deactivation included: an IGA delta read (`meta.lastModified gt
       // T`) must never miss one. The stamp rides on the one update any other change needs, and is written
       // before the unsubscribe: that is one-way and carries no fields, so a stamp after it could be lost to a
@@ -229,28 +279,58 @@ export class UserDirectory {
         { ...changes, fields: { ...changes.fields, [this.lastModifiedKey]: this.now().toISOString() } },
         INTERACTIVE,
       );
-      if (deactivate) {
-        sub = await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, sub);
-        this.deps.events.deprovisioned('deactivate', String(current.id));
-      }
+      await this.lookups.learned(sub);
+      if (!deactivate) await this.journal(sub, 'updated');
+    }
+    if (deactivate) {
+      sub = await this.unsubscribe(current, sub);
+      if (!stampInJournal) await this.journal(sub, 'deactivated');
+    }
+    if (hasChanges || deactivate) {
       await this.deps.events.changed();
+      [sub] = await this.known([sub]);
     }
     const memberOf = groups ?? (await this.deps.groups.ofSubscriber(current.id, INTERACTIVE));
     return subscriberToUser(sub, this.deps.fields, memberOf);
   }
 
-  /** The subscriber behind a SCIM id; 404 for anything that is not a live, undeleted subscriber. */
-  private async load(id: string): Promise<Subscriber> {
-    // Canonical ids only: "001" is not user 1, so every user has exactly one URL.
-    if (!/^[1-9]\d{0,14}$/.test(id)) throw new ScimNotFound(`User ${id} not found`);
+  private async journalDeactivation(current: Subscriber): Promise<boolean> {
+    if (!this.deps.journal) return false;
     try {
-      const sub = await this.deps.kit.subscribers.get(Number(id), INTERACTIVE);
-      if (isDeleted(sub, this.deps.fields)) throw new ScimNotFound(`User ${id} not found`);
-      return sub;
+      await this.deps.journal.record({
+        subscriberId: current.id,
+        at: this.now().getTime(),
+        kind: 'deactivated',
+        source: 'scim',
+        state: 'inactive',
+      });
+      return true;
     } catch (err) {
-      if (err instanceof KitNotFoundError) throw new ScimNotFound(`User ${id} not found`);
+      if (err instanceof JournalUnavailableError) return false;
       throw err;
     }
+  }
+
+  private async unsubscribe(current: Subscriber, written: Subscriber): Promise<Subscriber> {
+    try {
+      const sub = await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, written);
+      await this.lookups.learned(sub);
+      this.deps.events.deprovisioned('deactivate', String(current.id));
+      return sub;
+    } catch (err) {
+      // Whether Kit applied it is unknown: nothing remembered about this subscriber may stand in for a read.
+      await this.lookups.forget({ email: current.email_address, id: current.id });
+      throw err;
+    }
+  }
+
+  /** The subscriber behind a SCIM id; 404 for anything that is not a live, undeleted subscriber. */
+  private async load(id: string, purpose: ReadPurpose): Promise<Subscriber> {
+    // Canonical ids only: "001" is not user 1, so every user has exactly one URL.
+    if (!/^[1-9]\d{0,14}$/.test(id)) throw new ScimNotFound(`User ${id} not found`);
+    const sub = await this.lookups.byId(Number(id), purpose, INTERACTIVE);
+    if (!sub || isDeleted(sub, this.deps.fields)) throw new ScimNotFound(`User ${id} not found`);
+    return (await this.known([sub]))[0];
   }
 
   private coerce(input: Record<string, any>): Record<string, any> {
@@ -289,7 +369,7 @@ export class UserDirectory {
       // Only "no such user" drops out: a Kit failure must not turn into an empty list (read as a deletion).
       const found = await Promise.all(
         ids.map((id) =>
-          this.load(String(id)).catch((err) => {
+          this.load(String(id), 'answer').catch((err) => {
             if (err instanceof ScimNotFound) return undefined;
             throw err;
           }),
@@ -303,7 +383,7 @@ export class UserDirectory {
       equalityValues(filter, ['emails']);
     if (emails && emails.length <= MAX_EMAIL_LOOKUPS && emails.every(looksLikeEmail)) {
       const unique = [...new Set(emails.map((e) => String(e).trim().toLowerCase()))];
-      const found = await Promise.all(unique.map((e) => this.deps.kit.subscribers.findByEmail(e, INTERACTIVE)));
+      const found = await Promise.all(unique.map((e) => this.lookups.byEmail(e, 'answer', INTERACTIVE)));
       return found.filter((s): s is Subscriber => s !== null);
     }
     return undefined;
@@ -327,7 +407,7 @@ export class UserDirectory {
           { priority: 'background' },
         );
         return {
-          items: page.items,
+          items: await this.known(page.items),
           next: page.pagination.has_next_page ? page.pagination.end_cursor : null,
           totalCount: page.totalCount,
         };

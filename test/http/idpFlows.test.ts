@@ -1,0 +1,142 @@
+import { type Harness, patch, startHarness, USER_SCHEMA } from '../support/harness';
+import { expectListResponse, expectScimError } from '../support/scim';
+
+// Issue #13: an IdP's whole flow, its own lookup included, counted in Kit calls by the sandbox. The lookup
+// leaves a snapshot that the write right after it uses instead of reading Kit again.
+
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const KIT_USER = 'urn:ietf:params:scim:schemas:extension:kit:2.0:User';
+
+const entraUser = (upn: string) => ({
+  schemas: [USER_SCHEMA, ENTERPRISE],
+  externalId: `oid-${upn}`,
+  userName: upn,
+  active: true,
+  displayName: 'Grace Hopper',
+  emails: [{ primary: true, type: 'work', value: upn }],
+  name: { familyName: 'Hopper', givenName: 'Grace' },
+  [ENTERPRISE]: { department: 'Navy' },
+});
+
+const lookup = (h: Harness, upn: string) =>
+  h.get(`/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${upn}"`)}`);
+
+describe('Entra-style flows with the lookup snapshot (mirror off)', () => {
+  let h: Harness;
+  let clock = Math.floor(Date.now() / 1000) * 1000;
+  beforeAll(async () => {
+    h = await startHarness({ now: () => new Date(clock) });
+    // User.groups on a lookup comes from the membership index; warm it as the server does at start-up.
+    await h.service.scim().membership.membershipIndex({ priority: 'background' });
+  });
+  afterAll(() => h.close());
+
+  it('create = the lookup + one upsert: 2 Kit calls', async () => {
+    const upn = `flow.create.${clock}@contoso.example`;
+    const { result, total, byEndpoint } = await h.kitCalls(async () => {
+      const found = await lookup(h, upn);
+      expectListResponse(found, 0);
+      return h.post('/scim/v2/Users', entraUser(upn));
+    });
+    expect(result.status).toBe(201);
+    expect(byEndpoint).toEqual({ 'GET /v4/subscribers': 1, 'POST /v4/subscribers': 1 });
+    expect(total).toBe(2);
+  });
+
+  it('deprovision = the lookup + one unsubscribe: 2 Kit calls, and a delta read sees it', async () => {
+    const upn = `flow.deprov.${clock}@contoso.example`;
+    expect((await h.post('/scim/v2/Users', entraUser(upn))).status).toBe(201);
+    clock += 60_000;
+    const since = clock;
+    clock += 60_000;
+    const { result, total, byEndpoint } = await h.kitCalls(async () => {
+      const [user] = expectListResponse(await lookup(h, upn), 1);
+      return h.patch(`/scim/v2/Users/${user.id}`, patch({ op: 'Replace', path: 'active', value: 'False' }));
+    });
+    expect(result.status).toBe(200);
+    expect(result.body.active).toBe(false);
+    expect(result.body.meta.lastModified).toBe(new Date(clock).toISOString());
+    expect(byEndpoint).toEqual({ 'GET /v4/subscribers': 1, 'POST /v4/subscribers/:id/unsubscribe': 1 });
+    expect(total).toBe(2);
+    expect(h.sandbox.store.getSubscriber(Number(result.body.id))!.state).toBe('inactive');
+
+    // The stamp lives in the journal, not in Kit, and still moves meta.lastModified for delta reads.
+    const filter = encodeURIComponent(`meta.lastModified gt "${new Date(since).toISOString()}"`);
+    const delta = expectListResponse(await h.get(`/scim/v2/Users?filter=${filter}&count=100`));
+    expect(delta.map((u) => [u.id, u.active, u[KIT_USER].state])).toEqual([[result.body.id, false, 'inactive']]);
+    const got = await h.get(`/scim/v2/Users/${result.body.id}`);
+    expect(got.body.meta.lastModified).toBe(new Date(clock).toISOString());
+  });
+
+  it('without a lookup just before, the write reads Kit itself (today’s cost)', async () => {
+    const upn = `flow.cold.${clock}@contoso.example`;
+    const { byEndpoint } = await h.kitCalls(() => h.post('/scim/v2/Users', entraUser(upn)));
+    expect(byEndpoint).toEqual({ 'GET /v4/subscribers': 1, 'POST /v4/subscribers': 1 });
+  });
+
+  it('a snapshot older than LOOKUP_SNAPSHOT_SECONDS is not used', async () => {
+    const upn = `flow.old.${clock}@contoso.example`;
+    expectListResponse(await lookup(h, upn), 0);
+    clock += 10_000; // the default 10 s have passed
+    const { byEndpoint } = await h.kitCalls(() => h.post('/scim/v2/Users', entraUser(upn)));
+    expect(byEndpoint).toEqual({ 'GET /v4/subscribers': 1, 'POST /v4/subscribers': 1 });
+  });
+
+  it('an email created in Kit between the lookup and the create: Kit’s 200 becomes a 409 saying so', async () => {
+    const upn = `flow.race.${clock}@contoso.example`;
+    expectListResponse(await lookup(h, upn), 0);
+    const sneaked = h.sandbox.store.addSubscriber({ email_address: upn, first_name: 'Other' });
+    const res = await h.post('/scim/v2/Users', entraUser(upn));
+    expectScimError(res, 409, 'uniqueness');
+    expect(res.body.detail).toContain('created in Kit concurrently');
+    expect(res.body.detail).toContain(String(sneaked.id));
+  });
+
+  it('the reactivation and 409 rules hold with a snapshot in between', async () => {
+    const upn = `flow.rules.${clock}@contoso.example`;
+    const created = await h.post('/scim/v2/Users', entraUser(upn));
+    const id = created.body.id;
+    expectListResponse(await lookup(h, upn), 1);
+    const off = await h.patch(`/scim/v2/Users/${id}`, patch({ op: 'Replace', path: 'active', value: 'False' }));
+    expect(off.body.active).toBe(false);
+    // The lookup's snapshot said "active"; the server's own unsubscribe replaced it.
+    const { result: again, byEndpoint } = await h.kitCalls(() =>
+      h.patch(`/scim/v2/Users/${id}`, patch({ op: 'Replace', path: 'active', value: 'True' })),
+    );
+    expectScimError(again, 400, 'mutability');
+    expect(byEndpoint['POST /v4/subscribers/:id/unsubscribe']).toBeUndefined();
+    expect(byEndpoint['PUT /v4/subscribers/:id']).toBeUndefined();
+    expectListResponse(await lookup(h, upn), 1);
+    expectScimError(await h.post('/scim/v2/Users', entraUser(upn)), 409, 'uniqueness');
+    expect((await h.del(`/scim/v2/Users/${id}`)).status).toBe(204);
+    expectScimError(await h.get(`/scim/v2/Users/${id}`), 404);
+    expectScimError(await h.patch(`/scim/v2/Users/${id}`, patch({ op: 'Replace', path: 'title', value: 'x' })), 404);
+  });
+});
+
+describe('with LOOKUP_SNAPSHOT_SECONDS=0', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { LOOKUP_SNAPSHOT_SECONDS: '0' } });
+    await h.service.scim().membership.membershipIndex({ priority: 'background' });
+  });
+  afterAll(() => h.close());
+
+  it('every write reads Kit again: create = 3 calls; deactivation still 1 write (stamp in the journal)', async () => {
+    const upn = `nosnap.${Date.now()}@contoso.example`;
+    const create = await h.kitCalls(async () => {
+      expectListResponse(await lookup(h, upn), 0);
+      return h.post('/scim/v2/Users', entraUser(upn));
+    });
+    expect(create.total).toBe(3);
+    const deprov = await h.kitCalls(async () => {
+      const [user] = expectListResponse(await lookup(h, upn), 1);
+      return h.patch(`/scim/v2/Users/${user.id}`, patch({ op: 'Replace', path: 'active', value: 'False' }));
+    });
+    expect(deprov.byEndpoint).toEqual({
+      'GET /v4/subscribers': 1,
+      'GET /v4/subscribers/:id': 1,
+      'POST /v4/subscribers/:id/unsubscribe': 1,
+    });
+  });
+});
