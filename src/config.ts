@@ -123,6 +123,9 @@ const envSchema = z
     PAGE_CACHE_TTL_SECONDS: positiveInt('PAGE_CACHE_TTL_SECONDS').default(300),
     LOOKUP_SNAPSHOT_SECONDS: wholeNumber('LOOKUP_SNAPSHOT_SECONDS').default(10),
     JOURNAL_MAX_SUBSCRIBERS: positiveInt('JOURNAL_MAX_SUBSCRIBERS').default(200_000),
+    MIRROR: z.enum(['on', 'off']).optional(),
+    MIRROR_REFRESH_MINUTES: positiveInt('MIRROR_REFRESH_MINUTES').default(60),
+    KIT_WEBHOOKS: z.enum(['on', 'off']).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
     AUDIT_LOG: z.string().default('stdout'),
@@ -186,6 +189,13 @@ const envSchema = z
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: ['SCIM_IP_ALLOWLIST'], message: (err as Error).message });
       }
+    }
+    if (env.KIT_WEBHOOKS === 'on' && !env.PUBLIC_BASE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KIT_WEBHOOKS'],
+        message: 'Kit webhooks need PUBLIC_BASE_URL (the address Kit delivers to)',
+      });
     }
     if (env.SCIM_JWT_JWKS_URL && !(env.SCIM_JWT_ISSUER && env.SCIM_JWT_AUDIENCE)) {
       ctx.addIssue({
@@ -263,6 +273,11 @@ export interface Config {
     lookupSnapshotSeconds: number;
     /** Subscribers whose latest change the journal keeps. */
     journalMaxSubscribers: number;
+    /** The subscriber mirror (src/scim/mirror); on by default when webhooks are. */
+    mirror: boolean;
+    mirrorRefreshMs: number;
+    /** Register Kit webhooks at start-up (needs PUBLIC_BASE_URL; on by default when it is set). */
+    webhooks: boolean;
   };
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
@@ -293,6 +308,16 @@ export function secretsOf(config: Config): string[] {
         ? [c.accessToken, c.refreshToken, c.clientSecret].filter((v): v is string => !!v)
         : [];
   return [...kit, ...config.scim.bearerTokens.map((t) => t.token)];
+}
+
+/** Webhooks need a public URL for Kit to reach; the mirror follows the webhooks unless set either way. */
+function mirrorAndWebhooks(
+  mirror: 'on' | 'off' | undefined,
+  webhooks: 'on' | 'off' | undefined,
+  publicBaseUrl: string | undefined,
+): { mirror: boolean; webhooks: boolean } {
+  const hooks = publicBaseUrl !== undefined && webhooks !== 'off';
+  return { webhooks: hooks, mirror: mirror === undefined ? hooks : mirror === 'on' };
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -369,6 +394,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     changes: {
       lookupSnapshotSeconds: e.LOOKUP_SNAPSHOT_SECONDS,
       journalMaxSubscribers: e.JOURNAL_MAX_SUBSCRIBERS,
+      ...mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL),
+      mirrorRefreshMs: e.MIRROR_REFRESH_MINUTES * 60_000,
     },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     auditLog: e.AUDIT_LOG,

@@ -71,6 +71,7 @@ export class Service {
   private closing?: Promise<void>;
   private readonly redis?: RedisLink;
   private readonly clock: Clock;
+  private tracking?: ChangeTracking;
 
   constructor(private readonly options: ServiceOptions) {
     const { config, logger } = options;
@@ -220,13 +221,19 @@ export class Service {
       const tracking = buildChangeTracking({
         config,
         kit: this.kit,
+        fields,
         redis: this.redis,
         prefix: `kscim:${limiterIdFor(config.kit.baseUrl, config.kit.credentials!, 'changes')}:`,
         now: () => (this.options.now ? this.options.now().getTime() : this.clock.now()),
+        clock: this.clock,
+        changed: () => pageStore.bumpGeneration('users'),
+        onError: (what, err) => logger.warn({ err: { message: err.message } }, `${what} failed`),
       });
+      this.tracking = tracking;
       const users = new UserDirectory({
         journal: tracking.journal,
         lookups: tracking.lookups,
+        mirror: tracking.mirror,
         kit: this.kit,
         fields,
         pager,
@@ -253,6 +260,8 @@ export class Service {
       membership
         .membershipIndex(BACKGROUND)
         .catch((err) => logger.warn({ err: { message: err.message } }, 'membership index'));
+      // The mirror's first walk (background priority) and its re-walks every MIRROR_REFRESH_MINUTES.
+      tracking.mirror?.start();
       logger.info('start-up checks passed; serving SCIM');
     } catch (err) {
       const reason = err instanceof KitAuthError ? 'Kit rejected the credentials' : (err as Error).message;
@@ -345,6 +354,7 @@ export class Service {
     const budgetMs = Math.max(500, this.options.config.shutdownTimeoutMs - 1000);
     const remaining = () => budgetMs - (this.clock.now() - started);
     this.clock.clearTimeout(this.retryTimer);
+    this.tracking?.mirror?.stop();
     this.readiness.beginShutdown();
     this.http?.drain();
     if (!(await settlesWithin(this.limiter.stop(), remaining(), this.clock))) {

@@ -63,6 +63,13 @@ export interface UserDirectoryDeps {
    * Kit write, and changes learned from Kit (webhooks, re-walks) move meta.lastModified.
    */
   journal?: ChangeJournal;
+  /** The subscriber mirror's pages, for list walks at 0 Kit calls while it is complete (issue #13). */
+  mirror?: MirrorPages;
+}
+
+export interface MirrorPages {
+  complete(): Promise<boolean>;
+  page(after: number | null, order: 'asc' | 'desc'): Promise<{ items: Subscriber[]; next: number | null }>;
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
@@ -134,7 +141,8 @@ export class UserDirectory {
     } else {
       const groupsFilter = query.filterText !== undefined && /groups/i.test(query.filterText);
       const snapshot = groupsFilter ? await this.deps.groups.snapshot({ priority: 'background' }) : undefined;
-      const page = await this.deps.pager.window(this.walkSource(query, snapshot), startIndex, count);
+      const fromMirror = (await this.deps.mirror?.complete()) === true;
+      const page = await this.deps.pager.window(this.walkSource(query, snapshot, fromMirror), startIndex, count);
       subscribers = page.items;
       totalResults = page.totalResults;
     }
@@ -237,7 +245,7 @@ export class UserDirectory {
       INTERACTIVE,
     );
     await this.deps.events.changed();
-    await this.lookups.forget({ email: current.email_address, id: current.id });
+    await this.lookups.learned(tombstoned);
     await this.journal(tombstoned, 'deleted');
     this.deps.events.deprovisioned('delete', id);
   }
@@ -392,11 +400,25 @@ export class UserDirectory {
   private walkSource(
     query: ListQuery,
     groups?: { generation: number; of(id: number): GroupRef[] },
+    fromMirror = false,
   ): WalkSource<Subscriber> {
     const kitQuery = this.pushdown(query);
     const filter = query.filter;
     const kit = this.deps.kit;
     const membership = this.deps.groups;
+    const mirror = this.deps.mirror;
+    if (fromMirror && mirror) {
+      // The same walk over the mirror's pages (by id, 1,000 each): the visibility rule decides every row, so
+      // Kit's pushed-down conditions are not needed; the walk counts its total itself.
+      return {
+        fingerprint: `users:mirror:${kitQuery.sort_order}:${query.filterText ?? ''}:${groups ? `g${groups.generation}` : ''}`,
+        fetch: async (after) => {
+          const page = await mirror.page(after === null ? null : Number(after), kitQuery.sort_order ?? 'asc');
+          return { items: await this.known(page.items), next: page.next === null ? null : String(page.next) };
+        },
+        visible: (s) => this.listed(s, filter, groups?.of(s.id)),
+      };
+    }
     return {
       // A filter on groups depends on memberships too: the walk is only reused while they are unchanged.
       fingerprint: `users:${JSON.stringify(kitQuery)}:${query.filterText ?? ''}:${groups ? `g${groups.generation}` : ''}`,
