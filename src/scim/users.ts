@@ -93,12 +93,14 @@ export class UserDirectory {
   constructor(private readonly deps: UserDirectoryDeps) {
     this.now = deps.now ?? (() => new Date());
     this.lookups = deps.lookups ?? new SubscriberLookups({ kit: deps.kit });
-    this.overlay = deps.journal ? new LastModifiedOverlay(deps.journal, deps.fields) : undefined;
+    this.overlay = deps.journal
+      ? new LastModifiedOverlay(deps.journal, deps.fields, () => this.now().getTime())
+      : undefined;
   }
 
   /** Subscribers with the journal's meta.lastModified folded in. */
-  private async known<T extends Subscriber>(subs: T[]): Promise<T[]> {
-    return this.overlay ? this.overlay.apply(subs) : subs;
+  private async known<T extends Subscriber>(subs: T[], observe = true): Promise<T[]> {
+    return this.overlay ? this.overlay.apply(subs, observe) : subs;
   }
 
   /**
@@ -296,7 +298,7 @@ export class UserDirectory {
     }
     if (hasChanges || deactivate) {
       await this.deps.events.changed();
-      [sub] = await this.known([sub]);
+      [sub] = await this.known([sub], false);
     }
     const memberOf = groups ?? (await this.deps.groups.ofSubscriber(current.id, INTERACTIVE));
     return subscriberToUser(sub, this.deps.fields, memberOf);
@@ -338,7 +340,7 @@ export class UserDirectory {
     if (!/^[1-9]\d{0,14}$/.test(id)) throw new ScimNotFound(`User ${id} not found`);
     const sub = await this.lookups.byId(Number(id), purpose, INTERACTIVE);
     if (!sub || isDeleted(sub, this.deps.fields)) throw new ScimNotFound(`User ${id} not found`);
-    return (await this.known([sub]))[0];
+    return (await this.known([sub], purpose === 'answer'))[0];
   }
 
   private coerce(input: Record<string, any>): Record<string, any> {

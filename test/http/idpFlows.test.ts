@@ -114,6 +114,45 @@ describe('Entra-style flows with the lookup snapshot (mirror off)', () => {
   });
 });
 
+describe('changes made in Kit, mirror and webhooks off', () => {
+  let h: Harness;
+  let clock = Math.floor(Date.now() / 1000) * 1000;
+  beforeAll(async () => {
+    h = await startHarness({ now: () => new Date(clock) });
+  });
+  afterAll(() => h.close());
+
+  it('an unsubscribe clicked in Kit reaches GET /Users/{id} and a delta read, with no SCIM write', async () => {
+    const s = h.sandbox.store.addSubscriber({ email_address: `clicked.${clock}@example.com` });
+    expect((await h.get(`/scim/v2/Users/${s.id}`)).body.active).toBe(true);
+    clock += 60_000;
+    const since = new Date(clock).toISOString();
+    clock += 60_000;
+    h.sandbox.store.setState(s.id, 'inactive');
+    const got = await h.get(`/scim/v2/Users/${s.id}`);
+    expect(got.body.active).toBe(false);
+    // The read found another state than the journal's: that is a change, stamped when it was seen.
+    expect(got.body.meta.lastModified).toBe(new Date(clock).toISOString());
+    const filter = encodeURIComponent(`meta.lastModified gt "${since}"`);
+    const delta = expectListResponse(await h.get(`/scim/v2/Users?filter=${filter}&count=100`));
+    expect(delta.map((u) => [u.id, u.active])).toEqual([[String(s.id), false]]);
+    expect(await h.service.scim().tracking.journal.read(Date.parse(since), 10)).toEqual([
+      { subscriberId: s.id, at: clock, kind: 'state', source: 'reread', state: 'inactive' },
+    ]);
+  });
+
+  it('a subscriber the server never saw active, found not active, reads as changed at the journal’s horizon', async () => {
+    const s = h.sandbox.store.addSubscriber({
+      email_address: `bounced.${clock}@example.com`,
+      created_at: '2020-01-01T00:00:00Z',
+    });
+    h.sandbox.store.setState(s.id, 'bounced');
+    const got = await h.get(`/scim/v2/Users/${s.id}`);
+    expect(got.body.active).toBe(false);
+    expect(Date.parse(got.body.meta.lastModified)).toBeGreaterThan(Date.parse('2020-01-01T00:00:00Z'));
+  });
+});
+
 describe('with LOOKUP_SNAPSHOT_SECONDS=0', () => {
   let h: Harness;
   beforeAll(async () => {

@@ -15,7 +15,8 @@ import type { SubscriberState } from '../../kit/types';
 // its lastModified (shown once more in a delta read, never missed). Issue "SCIM security events" reads the
 // feed (`read`) and listens (`subscribe`).
 
-export type ChangeSource = 'scim' | 'webhook' | 'rewalk';
+/** scim: the server's own write; webhook: a Kit delivery; rewalk: the mirror's walk; reread: any other read. */
+export type ChangeSource = 'scim' | 'webhook' | 'rewalk' | 'reread';
 
 export type ChangeKind = 'created' | 'updated' | 'deactivated' | 'deleted' | 'state';
 
@@ -49,6 +50,13 @@ export interface ChangeJournal {
   record(change: SubscriberChange): Promise<void>;
   /** The latest change times of these subscribers; never throws (a journal that cannot answer says "now"). */
   view(subscriberIds: number[]): Promise<JournalView>;
+  /**
+   * Subscribers as just read from Kit: a state other than the last one the journal knows is a change (source
+   * reread), recorded at `at`; a subscriber it has not seen yet becomes the baseline. With the mirror off
+   * this is how a change made in Kit is seen: by the next read of that subscriber (a GET, a lookup, a walk page
+   * once its cache expires).
+   */
+  observe(subs: Array<{ id: number; state: SubscriberState }>, at: number): Promise<void>;
   /** Changes recorded after `since` (ms), oldest first, at most `limit` (the feed for security events). */
   read(since: number, limit: number): Promise<SubscriberChange[]>;
   /** Called for every change this process records or learns of; returns the unsubscribe function. */

@@ -10,10 +10,16 @@ export class LastModifiedOverlay {
   constructor(
     private readonly journal: ChangeJournal,
     private readonly fields: SubscriberFieldMap,
+    private readonly now: () => number,
   ) {}
 
-  async apply<T extends Subscriber>(subs: T[]): Promise<T[]> {
+  /**
+   * `observe`: the subscribers were just read (Kit, the mirror), so their states may tell the journal of a
+   * change; not for a lookup snapshot, whose seconds-old state could contradict a newer one the journal has.
+   */
+  async apply<T extends Subscriber>(subs: T[], observe = true): Promise<T[]> {
     if (subs.length === 0) return subs;
+    if (observe) await this.journal.observe(subs, this.now());
     const view = await this.journal.view(subs.map((s) => s.id));
     const key = this.fields.key(LIFECYCLE_FIELDS.lastModified);
     return subs.map((s) => {
@@ -23,7 +29,7 @@ export class LastModifiedOverlay {
     });
   }
 
-  async one<T extends Subscriber>(sub: T): Promise<T> {
-    return (await this.apply([sub]))[0];
+  async one<T extends Subscriber>(sub: T, observe = true): Promise<T> {
+    return (await this.apply([sub], observe))[0];
   }
 }

@@ -1,3 +1,4 @@
+import type { SubscriberState } from '../../kit/types';
 import { type ChangeJournal, ChangeListeners, type JournalView, type SubscriberChange } from './changeJournal';
 
 // The journal of one process (no REDIS_URL). Lost on restart: its horizon is then the new start, so every
@@ -15,6 +16,8 @@ export class MemoryJournal implements ChangeJournal {
   /** Latest change per subscriber, in the order they were recorded (oldest first). */
   private readonly latest = new Map<number, number>();
   private readonly feed: SubscriberChange[] = [];
+  /** The last state seen per subscriber (baseline for `observe`), oldest first. */
+  private readonly states = new Map<number, SubscriberState>();
   private readonly listeners = new ChangeListeners();
   private horizon: number;
   private readonly maxFeed: number;
@@ -33,9 +36,30 @@ export class MemoryJournal implements ChangeJournal {
       this.latest.delete(oldestId);
       this.horizon = Math.max(this.horizon, oldestAt);
     }
+    if (change.state) this.see(change.subscriberId, change.state, change.at);
     this.feed.push(change);
     if (this.feed.length > this.maxFeed) this.feed.splice(0, this.feed.length - this.maxFeed);
     this.listeners.emit(change);
+  }
+
+  async observe(subs: Array<{ id: number; state: SubscriberState }>, at: number): Promise<void> {
+    for (const s of subs) {
+      const known = this.states.get(s.id);
+      if (known === undefined) this.see(s.id, s.state, at);
+      else if (known !== s.state)
+        await this.record({ subscriberId: s.id, at, kind: 'state', source: 'reread', state: s.state });
+    }
+  }
+
+  private see(id: number, state: SubscriberState, at: number): void {
+    this.states.delete(id);
+    this.states.set(id, state);
+    if (this.states.size > this.opts.maxSubscribers) {
+      // Forgetting a baseline means a later change of that subscriber could go unseen: the journal is only
+      // complete from now on.
+      this.states.delete(this.states.keys().next().value as number);
+      this.horizon = Math.max(this.horizon, at);
+    }
   }
 
   async view(): Promise<JournalView> {

@@ -1,3 +1,4 @@
+import type { SubscriberState } from '../../kit/types';
 import type { RedisLink } from '../../redis/redisLink';
 import {
   type ChangeJournal,
@@ -18,6 +19,7 @@ import {
 
 const RECORD_LUA = `
 redis.call('SET', KEYS[3], ARGV[3], 'NX')
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[7]) end
 local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if (not prev) or tonumber(prev) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[6])
@@ -32,17 +34,41 @@ if n > tonumber(ARGV[4]) then
 end
 return 1`;
 
+// Baselines and changes of observed states in one pass: returns the ids (with their new state) whose state
+// differs from the one known; unknown ones become the baseline. The state hash is capped like the rest: a
+// forgotten baseline moves the horizon to now (a later change of that subscriber might go unseen).
+const OBSERVE_LUA = `
+redis.call('SET', KEYS[2], ARGV[1], 'NX')
+local changed = {}
+for i = 3, #ARGV, 2 do
+  local known = redis.call('HGET', KEYS[1], ARGV[i])
+  if not known then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  elseif known ~= ARGV[i + 1] then
+    table.insert(changed, ARGV[i])
+    table.insert(changed, ARGV[i + 1])
+  end
+end
+if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], ARGV[1])
+end
+return changed`;
+
 type JournalClient = {
+  kscimJournalObserve(states: string, horizon: string, now: string, max: string, ...pairs: string[]): Promise<string[]>;
   kscimJournalRecord(
     latest: string,
     feed: string,
     horizon: string,
+    states: string,
     id: string,
     at: string,
     now: string,
     max: string,
     maxFeed: string,
     json: string,
+    state: string,
   ): Promise<number>;
 };
 
@@ -55,7 +81,7 @@ export interface RedisJournalOptions {
 export class RedisJournal implements ChangeJournal {
   private readonly listeners = new ChangeListeners();
   private seq = 0;
-  private readonly keys: { latest: string; feed: string; horizon: string };
+  private readonly keys: { latest: string; feed: string; horizon: string; states: string };
 
   constructor(
     private readonly link: RedisLink,
@@ -66,9 +92,11 @@ export class RedisJournal implements ChangeJournal {
       latest: `${prefix}journal:latest`,
       feed: `${prefix}journal:feed`,
       horizon: `${prefix}journal:horizon`,
+      states: `${prefix}journal:states`,
     };
     if (!('kscimJournalRecord' in link.client)) {
-      link.client.defineCommand('kscimJournalRecord', { numberOfKeys: 3, lua: RECORD_LUA });
+      link.client.defineCommand('kscimJournalRecord', { numberOfKeys: 4, lua: RECORD_LUA });
+      link.client.defineCommand('kscimJournalObserve', { numberOfKeys: 2, lua: OBSERVE_LUA });
     }
   }
 
@@ -81,18 +109,47 @@ export class RedisJournal implements ChangeJournal {
           this.keys.latest,
           this.keys.feed,
           this.keys.horizon,
+          this.keys.states,
           String(change.subscriberId),
           String(change.at),
           String(this.opts.now()),
           String(this.opts.maxSubscribers),
           String(this.opts.maxFeed ?? this.opts.maxSubscribers),
           json,
+          change.state ?? '',
         ),
       );
     } catch (err) {
       throw new JournalUnavailableError((err as Error).message);
     }
     this.listeners.emit(change);
+  }
+
+  async observe(subs: Array<{ id: number; state: SubscriberState }>, at: number): Promise<void> {
+    if (subs.length === 0) return;
+    let changed: string[];
+    try {
+      changed = await this.link.run((c) =>
+        (c as unknown as JournalClient).kscimJournalObserve(
+          this.keys.states,
+          this.keys.horizon,
+          String(at),
+          String(this.opts.maxSubscribers),
+          ...subs.flatMap((s) => [String(s.id), s.state]),
+        ),
+      );
+    } catch {
+      return; // unseen now; view() answers "now" for anything not active while Redis is away
+    }
+    for (let i = 0; i < changed.length; i += 2) {
+      await this.record({
+        subscriberId: Number(changed[i]),
+        at,
+        kind: 'state',
+        source: 'reread',
+        state: changed[i + 1] as SubscriberState,
+      }).catch(() => undefined);
+    }
   }
 
   async view(subscriberIds: number[]): Promise<JournalView> {
