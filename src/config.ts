@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { type Cidr, parseCidr } from './http/ipAllowlist';
 
@@ -126,6 +127,13 @@ const envSchema = z
     MIRROR: z.enum(['on', 'off']).optional(),
     MIRROR_REFRESH_MINUTES: positiveInt('MIRROR_REFRESH_MINUTES').default(60),
     KIT_WEBHOOKS: z.enum(['on', 'off']).optional(),
+    KIT_WEBHOOK_SECRET: optionalString.pipe(
+      z
+        .string()
+        .min(32, 'KIT_WEBHOOK_SECRET must be at least 32 characters (openssl rand -hex 32)')
+        .regex(/^[A-Za-z0-9_-]+$/, 'KIT_WEBHOOK_SECRET must be letters, digits, - or _ (it is a URL path segment)')
+        .optional(),
+    ),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
     AUDIT_LOG: z.string().default('stdout'),
@@ -278,6 +286,11 @@ export interface Config {
     mirrorRefreshMs: number;
     /** Register Kit webhooks at start-up (needs PUBLIC_BASE_URL; on by default when it is set). */
     webhooks: boolean;
+    /**
+     * The unguessable path segment of the webhook receiver (Kit does not sign deliveries). KIT_WEBHOOK_SECRET,
+     * else derived from the Kit credential, so every replica and every restart registers the same URL.
+     */
+    webhookSecret?: string;
   };
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
@@ -307,7 +320,18 @@ export function secretsOf(config: Config): string[] {
       : c
         ? [c.accessToken, c.refreshToken, c.clientSecret].filter((v): v is string => !!v)
         : [];
-  return [...kit, ...config.scim.bearerTokens.map((t) => t.token)];
+  const hook = config.changes?.webhookSecret ? [config.changes.webhookSecret] : [];
+  return [...kit, ...config.scim.bearerTokens.map((t) => t.token), ...hook];
+}
+
+/** A secret only holders of the Kit credential can compute: the same on every replica, never sent to Kit as such. */
+function derivedWebhookSecret(credentials: KitCredentials | undefined, baseUrl: string): string | undefined {
+  const key =
+    credentials?.kind === 'apiKey'
+      ? credentials.apiKey
+      : (credentials?.clientSecret ?? credentials?.refreshToken ?? credentials?.accessToken);
+  if (!key) return undefined;
+  return createHmac('sha256', key).update(`convertkit-scim webhooks ${baseUrl}`).digest('base64url').slice(0, 43);
 }
 
 /** Webhooks need a public URL for Kit to reach; the mirror follows the webhooks unless set either way. */
@@ -396,6 +420,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       journalMaxSubscribers: e.JOURNAL_MAX_SUBSCRIBERS,
       ...mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL),
       mirrorRefreshMs: e.MIRROR_REFRESH_MINUTES * 60_000,
+      webhookSecret: mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL).webhooks
+        ? (e.KIT_WEBHOOK_SECRET ?? derivedWebhookSecret(credentials, e.KIT_API_URL))
+        : undefined,
     },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     auditLog: e.AUDIT_LOG,

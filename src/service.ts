@@ -29,6 +29,9 @@ import { MemoryPageStore, type PageStore } from './scim/paging/pageStore';
 import { RedisPageStore } from './scim/paging/redisPageStore';
 import { UserDirectory, type UserEvents } from './scim/users';
 import { buildChangeTracking, type ChangeTracking } from './scim/changeTracking';
+import { WebhookHints } from './scim/webhookHints';
+import { registerWebhooks } from './scim/webhookRegistration';
+import { webhookReceiver } from './http/webhookReceiver';
 import { RedisLink } from './redis/redisLink';
 
 // The composition root: builds the Kit adapter, the SCIM services and the HTTP app from one validated Config.
@@ -72,6 +75,9 @@ export class Service {
   private readonly redis?: RedisLink;
   private readonly clock: Clock;
   private tracking?: ChangeTracking;
+  /** Kit's webhook deliveries, once the services exist (issue #13). */
+  hints?: WebhookHints;
+  private webhookTimer?: TimerHandle;
 
   constructor(private readonly options: ServiceOptions) {
     const { config, logger } = options;
@@ -156,6 +162,10 @@ export class Service {
       jwt: Boolean(config.scim.jwt),
       publicUrls: config.publicUrls,
       trustProxy: config.trustProxy,
+      unloggedRoutes:
+        config.changes.webhooks && config.changes.webhookSecret
+          ? [webhookReceiver({ secret: config.changes.webhookSecret, hints: () => this.hints, logger })]
+          : [],
     });
   }
 
@@ -262,6 +272,16 @@ export class Service {
         .catch((err) => logger.warn({ err: { message: err.message } }, 'membership index'));
       // The mirror's first walk (background priority) and its re-walks every MIRROR_REFRESH_MINUTES.
       tracking.mirror?.start();
+      this.hints = new WebhookHints({
+        kit: this.kit,
+        journal: tracking.journal,
+        mirror: tracking.mirror,
+        snapshot: tracking.snapshot,
+        changed: () => pageStore.bumpGeneration('users'),
+        now: () => (this.options.now ? this.options.now().getTime() : this.clock.now()),
+        onError: (err) => logger.warn({ err: { message: err.message } }, 'Kit webhook delivery not applied'),
+      });
+      this.registerWebhooks();
       logger.info('start-up checks passed; serving SCIM');
     } catch (err) {
       const reason = err instanceof KitAuthError ? 'Kit rejected the credentials' : (err as Error).message;
@@ -278,6 +298,20 @@ export class Service {
       if (this.closing) return;
       this.retryTimer = this.clock.setTimeout(() => void this.bootstrap(), 5000, { background: true });
     }
+  }
+
+  /** Kit's webhooks at start-up, in the background; retried every minute until Kit accepts them. */
+  private registerWebhooks(): void {
+    const { config, logger } = this.options;
+    const base = config.publicUrls.baseUrl;
+    if (!config.changes.webhooks || !config.changes.webhookSecret || !base || this.closing) return;
+    registerWebhooks(this.kit, base, config.changes.webhookSecret).then(
+      (r) => logger.info(r, 'Kit webhooks registered'),
+      (err) => {
+        logger.warn({ err: { message: (err as Error).message } }, 'Kit webhooks not registered; retrying in 60 s');
+        this.webhookTimer = this.clock.setTimeout(() => this.registerWebhooks(), 60_000, { background: true });
+      },
+    );
   }
 
   private userEvents(pageStore: PageStore): UserEvents {
@@ -355,6 +389,7 @@ export class Service {
     const remaining = () => budgetMs - (this.clock.now() - started);
     this.clock.clearTimeout(this.retryTimer);
     this.tracking?.mirror?.stop();
+    this.clock.clearTimeout(this.webhookTimer);
     this.readiness.beginShutdown();
     this.http?.drain();
     if (!(await settlesWithin(this.limiter.stop(), remaining(), this.clock))) {

@@ -35,6 +35,8 @@ export interface AppDeps {
   /** How Location and meta.location are built (PUBLIC_BASE_URL, SCIM_ALLOWED_HOSTS). */
   publicUrls: PublicUrlConfig;
   trustProxy?: string | number | boolean;
+  /** Routes that take no SCIM credential and must not reach the access log (Kit's webhook receiver). */
+  unloggedRoutes?: express.Router[];
 }
 
 /**
@@ -127,6 +129,7 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use(securityHeaders);
   app.use(deps.metrics.httpMiddleware());
+  for (const router of deps.unloggedRoutes ?? []) app.use(router);
   app.use(createRequestLogging(deps.logger));
   app.get('/healthz', deps.readiness.livenessHandler());
   app.get('/readyz', deps.readiness.readinessHandler());

@@ -14,6 +14,7 @@ import type {
   TaggedSubscriber,
   Tagging,
 } from './types';
+import type { KitWebhooksApi } from './webhooks';
 
 /**
  * What the rest of the product may ask of Kit. Implemented by KitClient (src/kit/client.ts), the only code
@@ -79,6 +80,9 @@ export interface KitApi {
       opts?: CallOptions,
     ): Promise<BulkResult<Subscriber, SubscriberInput>>;
   };
+
+  /** Kit's webhooks (src/kit/webhooks.ts). */
+  webhooks: KitWebhooksApi;
 
   customFields: {
     list(opts?: CallOptions): Promise<CustomField[]>;

@@ -18,6 +18,7 @@ import {
   type RetryPolicy,
 } from './retry';
 import { FileTokenStore, type TokenStore } from './tokenStore';
+import { webhookCalls } from './webhooks';
 import { type KitRequest, KitTransport, type Outcome } from './transport';
 import type {
   Account,
@@ -85,6 +86,7 @@ export class KitClient implements KitApi {
   readonly tags: KitApi['tags'];
   readonly bulk: KitApi['bulk'];
   readonly customFields: KitApi['customFields'];
+  readonly webhooks: KitApi['webhooks'] = webhookCalls((req, o, hooks) => this.call(req, o, hooks));
 
   private readonly transport: KitTransport;
   private readonly auth: Authenticator;

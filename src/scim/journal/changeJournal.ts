@@ -57,6 +57,8 @@ export interface ChangeJournal {
    * once its cache expires).
    */
   observe(subs: Array<{ id: number; state: SubscriberState }>, at: number): Promise<void>;
+  /** The last state the journal saw for a subscriber (undefined: never seen, or Redis away). */
+  lastState(subscriberId: number): Promise<SubscriberState | undefined>;
   /** Changes recorded after `since` (ms), oldest first, at most `limit` (the feed for security events). */
   read(since: number, limit: number): Promise<SubscriberChange[]>;
   /** Called for every change this process records or learns of; returns the unsubscribe function. */

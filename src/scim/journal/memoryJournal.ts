@@ -62,6 +62,10 @@ export class MemoryJournal implements ChangeJournal {
     }
   }
 
+  async lastState(subscriberId: number): Promise<SubscriberState | undefined> {
+    return this.states.get(subscriberId);
+  }
+
   async view(): Promise<JournalView> {
     const horizon = this.horizon;
     return { horizon, lastChangeOf: (id) => this.latest.get(id) };

@@ -152,6 +152,15 @@ export class RedisJournal implements ChangeJournal {
     }
   }
 
+  async lastState(subscriberId: number): Promise<SubscriberState | undefined> {
+    try {
+      return ((await this.link.run((c) => c.hget(this.keys.states, String(subscriberId)))) ?? undefined) as
+        SubscriberState | undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async view(subscriberIds: number[]): Promise<JournalView> {
     const now = this.opts.now();
     try {

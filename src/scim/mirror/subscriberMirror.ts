@@ -137,7 +137,7 @@ export class SubscriberMirror implements MirrorReads {
    * read (the server's own writes come back as deliveries too); otherwise it is read from Kit and stored, and
    * a state change goes to the journal.
    */
-  async hint(subscriberId: number, delivered?: Partial<Subscriber>): Promise<void> {
+  async hint(subscriberId: number, delivered?: Partial<Subscriber>, onRead?: () => void): Promise<void> {
     let known: Subscriber | undefined;
     try {
       known = await this.o.store.get(subscriberId);
@@ -148,6 +148,7 @@ export class SubscriberMirror implements MirrorReads {
     if (known && delivered && agrees(known, delivered)) return;
     const readAt = this.o.clock.now();
     let fresh: Subscriber;
+    onRead?.();
     try {
       fresh = await this.o.kit.subscribers.get(subscriberId, BACKGROUND);
     } catch (err) {
