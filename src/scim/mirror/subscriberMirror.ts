@@ -158,18 +158,29 @@ export class SubscriberMirror implements MirrorReads {
     await this.store([fresh], readAt, 'webhook');
   }
 
-  /** One full walk of Kit's subscribers into the mirror; one replica at a time walks. */
-  walk(): Promise<void> {
-    this.walking ??= this.runWalk().finally(() => {
+  /**
+   * One full walk of Kit's subscribers into the mirror; one replica at a time walks. `due`: only when no
+   * replica completed a walk within the refresh period (the timer's walks; a forced one always runs).
+   */
+  walk(due = false): Promise<void> {
+    this.walking ??= this.runWalk(due).finally(() => {
       this.walking = undefined;
     });
     return this.walking;
   }
 
-  private async runWalk(): Promise<void> {
+  private async runWalk(due: boolean): Promise<void> {
     const ttl = Math.max(60_000, this.o.refreshMs);
     try {
       if (!(await this.o.store.claimWalk(this.holder, ttl))) return;
+      if (due && this.missedSince === undefined) {
+        // Another replica may have just walked (they share the mirror): a second walk would be wasted budget.
+        const { completeAt } = await this.o.store.status();
+        if (completeAt !== undefined && this.o.clock.now() - completeAt < this.o.refreshMs * 0.9) {
+          await this.o.store.releaseWalk(this.holder);
+          return;
+        }
+      }
     } catch (err) {
       this.o.onError?.('mirror walk claim', err as Error);
       return;
@@ -263,7 +274,7 @@ export class SubscriberMirror implements MirrorReads {
     this.o.clock.clearTimeout(this.timer);
     this.timer = this.o.clock.setTimeout(
       () => {
-        void this.walk().finally(() => this.schedule(this.o.refreshMs));
+        void this.walk(true).finally(() => this.schedule(this.o.refreshMs));
       },
       ms,
       { background: true },
