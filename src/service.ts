@@ -236,7 +236,9 @@ export class Service {
         prefix: `kscim:${limiterIdFor(config.kit.baseUrl, config.kit.credentials!, 'changes')}:`,
         now: () => (this.options.now ? this.options.now().getTime() : this.clock.now()),
         clock: this.clock,
-        changed: () => pageStore.bumpGeneration('users'),
+        changed: async () => {
+          await pageStore.bumpGeneration('users');
+        },
         onError: (what, err) => logger.warn({ err: { message: err.message } }, `${what} failed`),
       });
       this.tracking = tracking;
@@ -257,7 +259,12 @@ export class Service {
         membership,
         fields,
         events: {
-          changed: () => pageStore.bumpGeneration('groups'),
+          changed: async () => {
+            const generation = await pageStore.bumpGeneration('groups');
+            if (generation === undefined) return;
+            membership.adoptGeneration(generation);
+            catalog.adoptGeneration(generation);
+          },
           // Count and the first few only: a request may name thousands of ids, each of any length.
           membersSkipped: (groupId, ids) => {
             const { count, first } = summariseIds(ids);
@@ -277,7 +284,9 @@ export class Service {
         journal: tracking.journal,
         mirror: tracking.mirror,
         snapshot: tracking.snapshot,
-        changed: () => pageStore.bumpGeneration('users'),
+        changed: async () => {
+          await pageStore.bumpGeneration('users');
+        },
         now: () => (this.options.now ? this.options.now().getTime() : this.clock.now()),
         onError: (err) => logger.warn({ err: { message: err.message } }, 'Kit webhook delivery not applied'),
       });
@@ -346,7 +355,9 @@ export class Service {
         });
         this.options.logger.warn({ subscriberId }, 'create raced a subscriber created in Kit; upsert updated it');
       },
-      changed: () => pageStore.bumpGeneration('users'),
+      changed: async () => {
+        await pageStore.bumpGeneration('users');
+      },
     };
   }
 

@@ -68,6 +68,24 @@ describe('Entra-style flows with the lookup snapshot (mirror off)', () => {
     expect(got.body.meta.lastModified).toBe(new Date(clock).toISOString());
   });
 
+  it('a group push in between keeps both flows at 2 calls (the membership index stays warm)', async () => {
+    const upn = `flow.group.${clock}@contoso.example`;
+    const id = (await h.post('/scim/v2/Users', entraUser(upn))).body.id;
+    const group = await h.post('/scim/v2/Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: `Flow ${clock}`,
+      members: [{ value: id }],
+    });
+    expect(group.status).toBe(201);
+    const { result, byEndpoint } = await h.kitCalls(async () => {
+      const [user] = expectListResponse(await lookup(h, upn), 1);
+      expect(user.groups).toEqual([expect.objectContaining({ value: group.body.id })]);
+      return h.patch(`/scim/v2/Users/${id}`, patch({ op: 'Replace', path: 'active', value: 'False' }));
+    });
+    expect(result.body.active).toBe(false);
+    expect(byEndpoint).toEqual({ 'GET /v4/subscribers': 1, 'POST /v4/subscribers/:id/unsubscribe': 1 });
+  });
+
   it('without a lookup just before, the write reads Kit itself (today’s cost)', async () => {
     const upn = `flow.cold.${clock}@contoso.example`;
     const { byEndpoint } = await h.kitCalls(() => h.post('/scim/v2/Users', entraUser(upn)));
