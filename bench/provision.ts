@@ -1,8 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import Redis from 'ioredis';
 import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../src/config';
+import { limiterIdFor } from '../src/kit/limiter';
 import { startKitSandbox } from '../src/sandbox';
 import { Service } from '../src/service';
 
@@ -186,6 +188,12 @@ async function mirrorMemory(redisUrl?: string) {
     while (!(await t.mirror!.complete())) await new Promise((r) => setTimeout(r, 100));
     redisBytes = await t.mirrorStore!.bytes();
     await shared.close();
+    // The bench's own keys go: a mirror of 100,000 is tens of MB in a Redis other suites share.
+    const redis = new Redis(redisUrl);
+    const prefix = `kscim:${limiterIdFor(sandbox.url, { kind: 'apiKey', apiKey: sandbox.apiKey }, 'changes')}:`;
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 }))
+      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+    redis.disconnect();
   }
   await sandbox.close();
   return { count, heapGrowth: heapAfter - heapBefore, estimate, redisBytes, gc: Boolean(gc) };
