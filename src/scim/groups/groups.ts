@@ -345,10 +345,16 @@ export class GroupDirectory {
     const skippedIds = new Set(skipped);
     const valid = ids.filter((id) => !skippedIds.has(id)).map(Number);
     if (valid.length > 0) {
-      const result = await this.deps.kit.bulk.tagSubscribers(
-        valid.map((subscriber_id) => ({ tag_id: tag.id, subscriber_id })),
-        INTERACTIVE,
-      );
+      const result = await this.deps.kit.bulk
+        .tagSubscribers(
+          valid.map((subscriber_id) => ({ tag_id: tag.id, subscriber_id })),
+          INTERACTIVE,
+        )
+        .catch((err) => {
+          // Some chunks may have been applied: the warm index can no longer say who is a member.
+          this.deps.membership.invalidate();
+          throw err;
+        });
       const failed = new Set(result.failures.map((f) => f.item.subscriber_id));
       skipped.push(...[...failed].map(String));
       this.deps.membership.noteTagged(
@@ -369,7 +375,9 @@ export class GroupDirectory {
       } catch (err) {
         if (!(err instanceof KitNotFoundError)) throw err;
       }
+      // Noted one by one: an outage midway leaves the warm index exact for the ones already untagged (this
+      // replica keeps using it after its own writes, issue #13).
+      this.deps.membership.noteTagged(tag.id, [Number(id)], false);
     }
-    this.deps.membership.noteTagged(tag.id, ids.filter((i) => SUBSCRIBER_ID.test(i)).map(Number), false);
   }
 }
