@@ -127,6 +127,7 @@ const envSchema = z
     MIRROR: z.enum(['on', 'off']).optional(),
     MIRROR_REFRESH_MINUTES: positiveInt('MIRROR_REFRESH_MINUTES').default(60),
     KIT_WEBHOOKS: z.enum(['on', 'off']).optional(),
+    WEBHOOK_SILENCE_SECONDS: positiveInt('WEBHOOK_SILENCE_SECONDS').default(60),
     KIT_WEBHOOK_SECRET: optionalString.pipe(
       z
         .string()
@@ -291,6 +292,8 @@ export interface Config {
      * else derived from the Kit credential, so every replica and every restart registers the same URL.
      */
     webhookSecret?: string;
+    /** How long a delivery for the server's own state change may be overdue before webhooks count as silent. */
+    webhookSilenceMs: number;
   };
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
@@ -420,6 +423,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       journalMaxSubscribers: e.JOURNAL_MAX_SUBSCRIBERS,
       ...mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL),
       mirrorRefreshMs: e.MIRROR_REFRESH_MINUTES * 60_000,
+      webhookSilenceMs: e.WEBHOOK_SILENCE_SECONDS * 1000,
       webhookSecret: mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL).webhooks
         ? (e.KIT_WEBHOOK_SECRET ?? derivedWebhookSecret(credentials, e.KIT_API_URL))
         : undefined,

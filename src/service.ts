@@ -289,6 +289,7 @@ export class Service {
         },
         now: () => (this.options.now ? this.options.now().getTime() : this.clock.now()),
         onError: (err) => logger.warn({ err: { message: err.message } }, 'Kit webhook delivery not applied'),
+        heard: async () => tracking.watch?.heard(),
       });
       this.registerWebhooks();
       logger.info('start-up checks passed; serving SCIM');

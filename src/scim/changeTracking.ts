@@ -11,6 +11,7 @@ import { MemoryMirrorStore } from './mirror/memoryMirrorStore';
 import type { MirrorStore } from './mirror/mirrorStore';
 import { RedisMirrorStore } from './mirror/redisMirrorStore';
 import { SubscriberMirror } from './mirror/subscriberMirror';
+import { WebhookWatch } from './mirror/webhookWatch';
 import { SubscriberLookups } from './subscriberLookups';
 
 // Builds issue #13's parts from the config, for the composition root: the change journal, the lookup
@@ -22,6 +23,8 @@ export interface ChangeTracking {
   snapshot?: LookupSnapshot;
   mirror?: SubscriberMirror;
   mirrorStore?: MirrorStore;
+  /** Whether Kit's webhooks still arrive (mirror and webhooks on). */
+  watch?: WebhookWatch;
   lookups: SubscriberLookups;
 }
 
@@ -77,10 +80,23 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
       onRecovery: o.redis ? (l) => o.redis!.onRecovery(l) : undefined,
     });
   }
+  let watch: WebhookWatch | undefined;
+  if (mirror && changes.webhooks) {
+    const m = mirror;
+    watch = new WebhookWatch({
+      clock: o.clock,
+      graceMs: changes.webhookSilenceMs,
+      link: o.redis,
+      key: `${o.prefix}webhooks:heard`,
+      onRecovered: () => m.rewalkAfterSilence(),
+    });
+    mirror.watchWebhooks(watch);
+  }
   return {
     journal,
     snapshot,
     mirror,
+    watch,
     mirrorStore,
     lookups: new SubscriberLookups({ kit: o.kit, snapshot, mirror }),
   };

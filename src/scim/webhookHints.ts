@@ -29,6 +29,8 @@ export interface WebhookHintsDeps {
   changed: () => Promise<void>;
   now: () => number;
   onError?: (err: Error) => void;
+  /** Every accepted delivery (the webhook watch: deliveries still arrive). */
+  heard?: () => Promise<void>;
 }
 
 export class WebhookHints {
@@ -47,6 +49,7 @@ export class WebhookHints {
     const state = SUBSCRIBER_STATES.includes(sub!.state as SubscriberState) ? sub!.state : undefined;
     const email = typeof sub!.email_address === 'string' ? sub!.email_address : undefined;
     this.delivered += 1;
+    void this.deps.heard?.().catch((err) => this.deps.onError?.(err as Error));
     const previous = this.queue.get(id) ?? Promise.resolve();
     const next = previous
       .then(() => this.handle(id, { state, email_address: email }))

@@ -155,3 +155,52 @@ describe('Kit webhooks and the mirror', () => {
     expect((await h.get(`/scim/v2/Users/${s.id}`)).body.active).toBe(false);
   });
 });
+
+describe('Kit webhooks gone silent', () => {
+  let h: Harness;
+  let server: Server;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    h = await startHarness({
+      env: {
+        PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+        KIT_WEBHOOK_SECRET: SECRET,
+        WEBHOOK_SILENCE_SECONDS: '1',
+      },
+    });
+    server = await h.service.listen(port, '127.0.0.1');
+    await eventually(() => h.sandbox.store.listWebhooks().length === 4);
+    await eventually(() => h.service.scim().tracking.mirror!.complete());
+  });
+  afterAll(async () => {
+    server?.close();
+    await h.close();
+  });
+
+  it('stops answering from the mirror when the server’s own change is not delivered, and walks again once deliveries return', async () => {
+    const mirror = h.service.scim().tracking.mirror!;
+    const other = h.sandbox.store.addSubscriber({ email_address: `silent.other.${Date.now()}@example.com` });
+    const third = h.sandbox.store.addSubscriber({ email_address: `silent.third.${Date.now()}@example.com` });
+    await mirror.walk();
+    expect((await h.kitCalls(() => h.get(`/scim/v2/Users/${other.id}?excludedAttributes=groups`))).total).toBe(0);
+
+    h.sandbox.webhooks.dropDeliveries(true);
+    const upn = `silent.${Date.now()}@example.com`;
+    expect((await h.post('/scim/v2/Users', { schemas: [USER_SCHEMA], userName: upn })).status).toBe(201);
+    h.sandbox.store.setState(other.id, 'inactive'); // its delivery is lost too
+    await eventually(async () => !(await mirror.complete()), 50, 100);
+    // Exact, at today's cost: the mirror would still say active.
+    const read = await h.kitCalls(() => h.get(`/scim/v2/Users/${other.id}?excludedAttributes=groups`));
+    expect(read.result.body.active).toBe(false);
+    expect(read.byEndpoint).toEqual({ 'GET /v4/subscribers/:id': 1 });
+
+    h.sandbox.webhooks.dropDeliveries(false);
+    h.sandbox.store.setState(third.id, 'complained'); // delivered: the webhooks are back
+    await eventually(async () => mirror.complete(), 50, 100);
+    expect(h.sandbox.webhooks.log.some((d) => d.subscriberId === third.id && d.outcome === 204)).toBe(true);
+    const after = await h.kitCalls(() => h.get(`/scim/v2/Users/${other.id}?excludedAttributes=groups`));
+    expect(after.result.body.active).toBe(false);
+    expect(after.total).toBe(0);
+  });
+});

@@ -6,6 +6,7 @@ import type { CallOptions, Subscriber } from '../../kit/types';
 import type { ChangeJournal } from '../journal/changeJournal';
 import type { MirrorReads } from '../subscriberLookups';
 import { compact, expand, type MirrorStore, type PutResult } from './mirrorStore';
+import type { WebhookWatch } from './webhookWatch';
 
 // Every subscriber of the Kit account, kept by the server so that IdP lookups, existence checks before a
 // create, GET /Users/{id} and list walks cost no Kit call (MIRROR=on). Built by one walk of Kit's subscriber
@@ -46,6 +47,9 @@ export interface SubscriberMirrorOptions {
   onRecovery?: (listener: () => void) => void;
 }
 
+/** What the mirror needs of the webhook watch (set when webhooks are registered). */
+export type MirrorWebhookWatch = Pick<WebhookWatch, 'expect' | 'silent'>;
+
 const BACKGROUND: CallOptions = { priority: 'background' };
 const PAGE = 1000;
 
@@ -56,6 +60,7 @@ export class SubscriberMirror implements MirrorReads {
   /** This replica made a write the mirror missed: not to be trusted until a walk completes after it. */
   private missedSince?: number;
   private stopped = false;
+  private watch?: MirrorWebhookWatch;
 
   constructor(private readonly o: SubscriberMirrorOptions) {
     o.onRecovery?.(() => {
@@ -78,9 +83,20 @@ export class SubscriberMirror implements MirrorReads {
     await this.walking;
   }
 
+  /** With webhooks registered: their silence makes the mirror stop answering (webhookWatch.ts). */
+  watchWebhooks(watch: MirrorWebhookWatch): void {
+    this.watch = watch;
+  }
+
+  /** After webhooks were silent: every replica stops trusting the mirror until a walk has caught up. */
+  async rewalkAfterSilence(): Promise<void> {
+    await this.distrust();
+  }
+
   async complete(): Promise<boolean> {
     if (this.missedSince !== undefined) return false;
     try {
+      if (await this.watch?.silent()) return false;
       const { completeAt } = await this.o.store.status();
       return completeAt !== undefined && this.o.clock.now() - completeAt <= 2 * this.o.refreshMs;
     } catch {
@@ -126,7 +142,9 @@ export class SubscriberMirror implements MirrorReads {
   async learned(sub: Subscriber): Promise<void> {
     const at = this.o.clock.now();
     try {
-      await this.o.store.put([compact(sub, this.o.keepFields)], at);
+      const [{ before }] = await this.o.store.put([compact(sub, this.o.keepFields)], at);
+      // A new active subscriber or a changed state: Kit will deliver a webhook for it.
+      if (before ? before.state !== sub.state : sub.state === 'active') this.watch?.expect();
     } catch (err) {
       this.missed(at, err as Error);
     }
