@@ -185,15 +185,21 @@ export class UserDirectory {
       throw new ScimConflict(`A user with email ${email} already exists (id ${existing.id}).`);
     }
     const write = userToSubscriberWrite(user, this.deps.fields, email);
-    const { subscriber, created } = await this.deps.kit.subscribers.upsert(
-      {
-        ...write,
-        fields: { ...this.withoutNulls(write.fields), [this.lastModifiedKey]: this.now().toISOString() },
-        // Kit applies `state` only when the upsert creates the subscriber, which is the case here.
-        state: user.active === false ? 'inactive' : 'active',
-      },
-      INTERACTIVE,
-    );
+    const { subscriber, created } = await this.deps.kit.subscribers
+      .upsert(
+        {
+          ...write,
+          fields: { ...this.withoutNulls(write.fields), [this.lastModifiedKey]: this.now().toISOString() },
+          // Kit applies `state` only when the upsert creates the subscriber, which is the case here.
+          state: user.active === false ? 'inactive' : 'active',
+        },
+        INTERACTIVE,
+      )
+      .catch(async (err) => {
+        // Kit may have created it all the same: the IdP's retry must look again, not trust "absent".
+        await this.lookups.forget({ email });
+        throw err;
+      });
     await this.deps.events.changed();
     await this.lookups.learned(subscriber);
     if (!created) {
