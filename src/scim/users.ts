@@ -69,6 +69,9 @@ export interface UserDirectoryDeps {
 
 export interface MirrorPages {
   complete(): Promise<boolean>;
+  /** O(1) index lookups (the mirror's externalId and non-email userName indexes). */
+  byExternalId(value: string): Promise<Subscriber | undefined>;
+  byUserName(value: string): Promise<Subscriber | undefined>;
   page(after: number | null, order: 'asc' | 'desc'): Promise<{ items: Subscriber[]; next: number | null }>;
 }
 
@@ -402,7 +405,26 @@ export class UserDirectory {
       const found = await Promise.all(unique.map((e) => this.lookups.byEmail(e, 'answer', INTERACTIVE)));
       return found.filter((s): s is Subscriber => s !== null);
     }
-    return undefined;
+    return this.mirrorIndexLookup(filter);
+  }
+
+  /**
+   * `externalId eq` and `userName eq` with values that are not emails, from the mirror's indexes while it is
+   * complete (O(1), 0 Kit calls); otherwise (undefined) a walk answers them. The filter still decides each row.
+   */
+  private async mirrorIndexLookup(filter: Dnf): Promise<Subscriber[] | undefined> {
+    const mirror = this.deps.mirror;
+    if (!mirror) return undefined;
+    const external = equalityValues(filter, ['externalId']);
+    const names = external ? undefined : equalityValues(filter, ['userName']);
+    const values = external ?? names;
+    if (!values || values.length > MAX_EMAIL_LOOKUPS || values.some(looksLikeEmail)) return undefined;
+    if (!(await mirror.complete())) return undefined;
+    const found = await Promise.all(
+      values.map((v) => (external ? mirror.byExternalId(String(v)) : mirror.byUserName(String(v)))),
+    );
+    const unique = new Map(found.filter((s): s is Subscriber => s !== undefined).map((s) => [s.id, s]));
+    return [...unique.values()];
   }
 
   private walkSource(

@@ -55,6 +55,22 @@ describe('the subscriber mirror (memory)', () => {
     expect(expectListResponse(again, 1)[0].id).toBe(result.body.id);
     expect(total).toBe(0);
     expect((await mirror.byExternalId(`oid-${upn}`))?.id).toBe(Number(result.body.id));
+    // externalId eq and a non-email userName eq come from the mirror's indexes.
+    const byExternal = await h.kitCalls(() =>
+      h.get(`/scim/v2/Users?filter=${encodeURIComponent(`externalId eq "oid-${upn}"`)}`),
+    );
+    expect(expectListResponse(byExternal.result, 1)[0].id).toBe(result.body.id);
+    expect(byExternal.total).toBe(0);
+    const named = await h.post('/scim/v2/Users', {
+      schemas: [USER_SCHEMA],
+      userName: `GHopper${clock}`,
+      emails: [{ value: `gh.${clock}@contoso.example`, type: 'work', primary: true }],
+    });
+    const byName = await h.kitCalls(() =>
+      h.get(`/scim/v2/Users?filter=${encodeURIComponent(`userName eq "ghopper${clock}"`)}`),
+    );
+    expect(expectListResponse(byName.result, 1)[0].id).toBe(named.body.id);
+    expect(byName.total).toBe(0);
   });
 
   it('deprovision = 1 Kit call (the unsubscribe), and a delta read sees it', async () => {
@@ -89,7 +105,7 @@ describe('the subscriber mirror (memory)', () => {
       }
     });
     expect(result.seen).toHaveLength(result.totalResults);
-    expect(result.totalResults).toBe(N + 2);
+    expect(result.totalResults).toBe(N + 3);
     expect(total).toBe(0);
   });
 
@@ -113,7 +129,7 @@ describe('the subscriber mirror (memory)', () => {
     // No webhook: the mirror still says active (the staleness bound without webhooks is the refresh period).
     expect((await h.get(`/scim/v2/Users/${target.id}`)).body.active).toBe(true);
     const walk = await h.kitCalls(() => mirror.walk());
-    expect(walk.total).toBe(Math.ceil((N + 3) / 1000));
+    expect(walk.total).toBe(Math.ceil((N + 4) / 1000));
     const got = await h.kitCalls(() => h.get(`/scim/v2/Users/${target.id}`));
     expect(got.result.body.active).toBe(false);
     expect(got.result.body[KIT_USER].state).toBe('inactive');
