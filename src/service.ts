@@ -290,6 +290,7 @@ export class Service {
         now: () => (this.options.now ? this.options.now().getTime() : this.clock.now()),
         onError: (err) => logger.warn({ err: { message: err.message } }, 'Kit webhook delivery not applied'),
         heard: async () => tracking.watch?.heard(),
+        handled: (outcome) => this.metrics.webhookDeliveries.inc(labels({ outcome })),
       });
       this.registerWebhooks();
       logger.info('start-up checks passed; serving SCIM');
@@ -342,6 +343,7 @@ export class Service {
       },
       deprovisioned: (kind) => this.metrics.deprovisions.inc(labels({ kind })),
       createRaced: (email, subscriberId) => {
+        this.metrics.createRaced.inc();
         const scope = currentScope();
         this.audit?.record({
           requestId: scope?.requestId ?? '',

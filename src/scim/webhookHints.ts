@@ -31,6 +31,8 @@ export interface WebhookHintsDeps {
   onError?: (err: Error) => void;
   /** Every accepted delivery (the webhook watch: deliveries still arrive). */
   heard?: () => Promise<void>;
+  /** Each handled delivery: did it need a Kit read? */
+  handled?: (outcome: 'known' | 'read') => void;
 }
 
 export class WebhookHints {
@@ -52,7 +54,7 @@ export class WebhookHints {
     void this.deps.heard?.().catch((err) => this.deps.onError?.(err as Error));
     const previous = this.queue.get(id) ?? Promise.resolve();
     const next = previous
-      .then(() => this.handle(id, { state, email_address: email }))
+      .then(async () => this.deps.handled?.(await this.handle(id, { state, email_address: email })))
       .catch((err) => this.deps.onError?.(err as Error))
       .finally(() => {
         if (this.queue.get(id) === next) this.queue.delete(id);
@@ -70,23 +72,25 @@ export class WebhookHints {
     return { delivered: this.delivered, reads: this.reads };
   }
 
-  private async handle(id: number, delivered: Partial<Subscriber>): Promise<void> {
+  /** Whether the delivery needed a Kit read. */
+  private async handle(id: number, delivered: Partial<Subscriber>): Promise<'known' | 'read'> {
     if (this.deps.mirror) {
-      const before = this.reads;
+      let read = false;
       await this.deps.mirror.hint(id, delivered, () => {
+        read = true;
         this.reads += 1;
       });
-      if (this.reads > before) await this.deps.snapshot?.forget({ id, email: delivered.email_address });
-      return;
+      if (read) await this.deps.snapshot?.forget({ id, email: delivered.email_address });
+      return read ? 'read' : 'known';
     }
     const known = await this.deps.journal.lastState(id);
-    if (delivered.state !== undefined && known === delivered.state) return;
+    if (delivered.state !== undefined && known === delivered.state) return 'known';
     let fresh: Subscriber;
     try {
       this.reads += 1;
       fresh = await this.deps.kit.subscribers.get(id, { priority: 'background' });
     } catch (err) {
-      if (err instanceof KitNotFoundError) return;
+      if (err instanceof KitNotFoundError) return 'read';
       throw err;
     }
     await this.deps.snapshot?.forget({ id, email: fresh.email_address });
@@ -97,7 +101,8 @@ export class WebhookHints {
         await this.deps.journal.record({ subscriberId: id, at, kind: 'state', source: 'webhook', state: fresh.state });
     } else if (known !== fresh.state) {
       await this.deps.journal.record({ subscriberId: id, at, kind: 'state', source: 'webhook', state: fresh.state });
-    } else return;
+    } else return 'read';
     await this.deps.changed();
+    return 'read';
   }
 }

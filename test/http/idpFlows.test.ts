@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { type Harness, patch, startHarness, USER_SCHEMA } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
 
@@ -194,6 +197,41 @@ describe('with LOOKUP_SNAPSHOT_SECONDS=0', () => {
       'GET /v4/subscribers': 1,
       'GET /v4/subscribers/:id': 1,
       'POST /v4/subscribers/:id/unsubscribe': 1,
+    });
+  });
+});
+
+describe('a create that raced a subscriber created in Kit is audited', () => {
+  let h: Harness;
+  const auditFile = path.join(os.tmpdir(), `kscim-audit-${process.pid}-${Date.now()}.jsonl`);
+  beforeAll(async () => {
+    h = await startHarness({ env: { AUDIT_LOG: auditFile } });
+  });
+  afterAll(async () => {
+    await h.close();
+    fs.rmSync(auditFile, { force: true });
+  });
+
+  it('writes a createRaced record naming the subscriber Kit’s upsert updated', async () => {
+    const upn = `audited.race.${Date.now()}@contoso.example`;
+    expectListResponse(await lookup(h, upn), 0);
+    const sneaked = h.sandbox.store.addSubscriber({ email_address: upn });
+    expectScimError(await h.post('/scim/v2/Users', entraUser(upn)), 409, 'uniqueness');
+    await h.service.close();
+    const records = fs
+      .readFileSync(auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const raced = records.filter((r) => r.operation === 'createRaced');
+    expect(raced).toHaveLength(1);
+    expect(raced[0]).toMatchObject({
+      resourceType: 'User',
+      resourceId: String(sneaked.id),
+      outcome: 'failure',
+      status: 409,
+      actor: 'okta',
+      kitCalls: [{ endpoint: 'POST /v4/subscribers', status: 200 }],
     });
   });
 });

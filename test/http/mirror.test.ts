@@ -171,7 +171,8 @@ describe('the subscriber mirror (memory)', () => {
     expect(result.body.detail).toContain('created in Kit concurrently');
     expect(byEndpoint).toEqual({ 'POST /v4/subscribers': 1 });
     expect(h.sandbox.store.getSubscriber(unknown.id)!.first_name).toBe('Grace');
-    // …and the mirror knows it now.
+    // …and the mirror knows it now; the race is counted (and audited).
     expect((await mirror.byEmail(upn))?.id).toBe(unknown.id);
+    expect(await h.service.metrics.registry.metrics()).toMatch(/scim_create_raced_total 1/);
   });
 });

@@ -116,6 +116,8 @@ describe('Kit webhooks and the mirror', () => {
       ['subscriber_activate', 204],
       ['subscriber_unsubscribe', 204],
     ]);
+    const metrics = await h.service.metrics.registry.metrics();
+    expect(metrics).toMatch(/kit_webhook_deliveries_total\{outcome="known"\} [1-9]/);
   });
 
   it('a forged delivery is a hint only: a wrong secret is 404, a false state is checked against Kit', async () => {
