@@ -162,15 +162,20 @@ describe('changes made in Kit, mirror and webhooks off', () => {
     ]);
   });
 
-  it('a subscriber the server never saw active, found not active, reads as changed at the journal’s horizon', async () => {
+  it('a subscriber first seen not active (bounced in Kit, never read before) reads as changed when first seen', async () => {
     const s = h.sandbox.store.addSubscriber({
       email_address: `bounced.${clock}@example.com`,
       created_at: '2020-01-01T00:00:00Z',
     });
     h.sandbox.store.setState(s.id, 'bounced');
+    clock += 60_000;
     const got = await h.get(`/scim/v2/Users/${s.id}`);
     expect(got.body.active).toBe(false);
-    expect(Date.parse(got.body.meta.lastModified)).toBeGreaterThan(Date.parse('2020-01-01T00:00:00Z'));
+    // The bounce happened at a time the server never saw; the first time it can vouch for is this read.
+    expect(got.body.meta.lastModified).toBe(new Date(clock).toISOString());
+    clock += 60_000;
+    // …and it stays that time (a stable ETag), not "now" on every read.
+    expect((await h.get(`/scim/v2/Users/${s.id}`)).body.meta.lastModified).toBe(got.body.meta.lastModified);
   });
 });
 

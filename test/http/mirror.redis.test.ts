@@ -148,3 +148,56 @@ const N = 1500;
     expect(after.total).toBe(0);
   }, 30_000);
 });
+
+(hasRedisServer ? describe : describe.skip)('two replicas, one Redis, mirror off: one change journal', () => {
+  let redis: PrivateRedis;
+  let sandbox: KitSandbox;
+  let a: Service;
+  let b: Service;
+  let clock = Math.floor(Date.now() / 1000) * 1000;
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+    sandbox = await startKitSandbox({ rateLimit: { max: 100000, windowMs: 60000 } });
+    const config = loadConfig({
+      KIT_API_URL: sandbox.url,
+      KIT_API_KEY: sandbox.apiKey,
+      SCIM_BEARER_TOKENS: `idp=${TOKEN}`,
+      REDIS_URL: redis.url,
+      AUDIT_LOG: 'off',
+      LOG_LEVEL: 'silent',
+      KIT_RATE_WINDOW_MS: '200',
+    });
+    const make = () => new Service({ config, logger: pino({ level: 'silent' }), now: () => new Date(clock) });
+    a = make();
+    b = make();
+    await Promise.all([a.bootstrap(), b.bootstrap()]);
+  }, 30_000);
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await sandbox?.close();
+    await redis?.stop();
+  });
+
+  const get = (s: Service, p: string) => request(s.app).get(p).set('Authorization', `Bearer ${TOKEN}`);
+
+  it('a change seen by one replica’s read moves meta.lastModified on both, once', async () => {
+    const s = sandbox.store.addSubscriber({ email_address: `journal.${clock}@example.com` });
+    expect((await get(a, `/scim/v2/Users/${s.id}`)).body.active).toBe(true);
+    clock += 60_000;
+    sandbox.store.setState(s.id, 'complained');
+    const seen = await get(a, `/scim/v2/Users/${s.id}`);
+    expect(seen.body.active).toBe(false);
+    expect(seen.body.meta.lastModified).toBe(new Date(clock).toISOString());
+    clock += 60_000;
+    const other = await get(b, `/scim/v2/Users/${s.id}`);
+    expect(other.body.meta.lastModified).toBe(seen.body.meta.lastModified);
+    expect(other.headers.etag).toBe(seen.headers.etag);
+    const feed = await b.scim().tracking.journal.read(clock - 120_000, 10);
+    expect(feed).toEqual([
+      { subscriberId: s.id, at: clock - 60_000, kind: 'state', source: 'reread', state: 'complained' },
+    ]);
+  });
+});

@@ -52,7 +52,9 @@ export interface ChangeJournal {
   view(subscriberIds: number[]): Promise<JournalView>;
   /**
    * Subscribers as just read from Kit: a state other than the last one the journal knows is a change (source
-   * reread), recorded at `at`; a subscriber it has not seen yet becomes the baseline. With the mirror off
+   * reread), recorded at `at`; so is a subscriber seen for the first time in a state other than active (it
+   * became so at a time the journal never saw, and `at` is the earliest time it can vouch for); any other
+   * subscriber it has not seen yet becomes the baseline. With the mirror off
    * this is how a change made in Kit is seen: by the next read of that subscriber (a GET, a lookup, a walk page
    * once its cache expires).
    */

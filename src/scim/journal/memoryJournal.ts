@@ -45,9 +45,11 @@ export class MemoryJournal implements ChangeJournal {
   async observe(subs: Array<{ id: number; state: SubscriberState }>, at: number): Promise<void> {
     for (const s of subs) {
       const known = this.states.get(s.id);
-      if (known === undefined) this.see(s.id, s.state, at);
-      else if (known !== s.state)
+      // First seen in a state other than active: it became so at a time the journal never saw; now is the only
+      // time it can vouch for (redisJournal.ts, OBSERVE_LUA).
+      if (known === undefined ? s.state !== 'active' : known !== s.state)
         await this.record({ subscriberId: s.id, at, kind: 'state', source: 'reread', state: s.state });
+      else if (known === undefined) this.see(s.id, s.state, at);
     }
   }
 

@@ -34,20 +34,37 @@ if n > tonumber(ARGV[4]) then
 end
 return 1`;
 
-// Baselines and changes of observed states in one pass: returns the ids (with their new state) whose state
-// differs from the one known; unknown ones become the baseline. The state hash is capped like the rest: a
-// forgotten baseline moves the horizon to now (a later change of that subscriber might go unseen).
+// Observed states in one pass. A state other than the one known is a change; so is a subscriber seen for the
+// first time in a state other than active (it became so at some time the journal never saw: now is the only
+// time it can vouch for). Changes are recorded here, as RECORD_LUA would, and returned (id, state pairs) for
+// the listeners; the rest become baselines. The state hash is capped: past the cap it is dropped and the
+// horizon moves to now (a later change of a forgotten subscriber might go unseen otherwise).
 const OBSERVE_LUA = `
 redis.call('SET', KEYS[2], ARGV[1], 'NX')
 local changed = {}
-for i = 3, #ARGV, 2 do
-  local known = redis.call('HGET', KEYS[1], ARGV[i])
-  if not known then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  elseif known ~= ARGV[i + 1] then
-    table.insert(changed, ARGV[i])
-    table.insert(changed, ARGV[i + 1])
+for i = 5, #ARGV, 2 do
+  local id, st = ARGV[i], ARGV[i + 1]
+  local known = redis.call('HGET', KEYS[1], id)
+  if known ~= st then
+    redis.call('HSET', KEYS[1], id, st)
+    if known or st ~= 'active' then
+      table.insert(changed, id)
+      table.insert(changed, st)
+      local prev = redis.call('ZSCORE', KEYS[3], id)
+      if (not prev) or tonumber(prev) < tonumber(ARGV[1]) then redis.call('ZADD', KEYS[3], ARGV[1], id) end
+      redis.call('ZADD', KEYS[4], ARGV[1], cjson.encode({ subscriberId = tonumber(id), at = tonumber(ARGV[1]),
+        kind = 'state', source = 'reread', state = st, n = ARGV[4] .. ':' .. i }))
+    end
   end
+end
+local fn = redis.call('ZCARD', KEYS[4])
+if fn > tonumber(ARGV[3]) then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, fn - tonumber(ARGV[3]) - 1) end
+local n = redis.call('ZCARD', KEYS[3])
+if n > tonumber(ARGV[2]) then
+  local popped = redis.call('ZPOPMIN', KEYS[3], n - tonumber(ARGV[2]))
+  local last = tonumber(popped[#popped])
+  local h = tonumber(redis.call('GET', KEYS[2]))
+  if last > h then redis.call('SET', KEYS[2], popped[#popped]) end
 end
 if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[1])
@@ -56,7 +73,17 @@ end
 return changed`;
 
 type JournalClient = {
-  kscimJournalObserve(states: string, horizon: string, now: string, max: string, ...pairs: string[]): Promise<string[]>;
+  kscimJournalObserve(
+    states: string,
+    horizon: string,
+    latest: string,
+    feed: string,
+    at: string,
+    max: string,
+    maxFeed: string,
+    tag: string,
+    ...pairs: string[]
+  ): Promise<string[]>;
   kscimJournalRecord(
     latest: string,
     feed: string,
@@ -96,7 +123,7 @@ export class RedisJournal implements ChangeJournal {
     };
     if (!('kscimJournalRecord' in link.client)) {
       link.client.defineCommand('kscimJournalRecord', { numberOfKeys: 4, lua: RECORD_LUA });
-      link.client.defineCommand('kscimJournalObserve', { numberOfKeys: 2, lua: OBSERVE_LUA });
+      link.client.defineCommand('kscimJournalObserve', { numberOfKeys: 4, lua: OBSERVE_LUA });
     }
   }
 
@@ -133,8 +160,12 @@ export class RedisJournal implements ChangeJournal {
         (c as unknown as JournalClient).kscimJournalObserve(
           this.keys.states,
           this.keys.horizon,
+          this.keys.latest,
+          this.keys.feed,
           String(at),
           String(this.opts.maxSubscribers),
+          String(this.opts.maxFeed ?? this.opts.maxSubscribers),
+          `${process.pid}.${++this.seq}`,
           ...subs.flatMap((s) => [String(s.id), s.state]),
         ),
       );
@@ -142,13 +173,13 @@ export class RedisJournal implements ChangeJournal {
       return; // unseen now; view() answers "now" for anything not active while Redis is away
     }
     for (let i = 0; i < changed.length; i += 2) {
-      await this.record({
+      this.listeners.emit({
         subscriberId: Number(changed[i]),
         at,
         kind: 'state',
         source: 'reread',
         state: changed[i + 1] as SubscriberState,
-      }).catch(() => undefined);
+      });
     }
   }
 
