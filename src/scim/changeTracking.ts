@@ -63,7 +63,7 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
       ...Object.values(LIFECYCLE_FIELDS).map((l) => o.fields.key(l)),
     ]);
     mirrorStore = o.redis
-      ? new RedisMirrorStore(o.redis, o.prefix, indexKeys)
+      ? new RedisMirrorStore(o.redis, o.prefix, indexKeys, Math.max(86_400_000, 3 * changes.mirrorRefreshMs))
       : new MemoryMirrorStore(indexKeys, () => o.clock.now());
     const kept = [...keep];
     mirror = new SubscriberMirror({

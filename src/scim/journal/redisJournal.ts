@@ -17,6 +17,12 @@ import {
 // Both sets are capped; forgetting the oldest subscriber moves the horizon to its time. All of it in one Lua
 // script, so concurrent replicas never interleave a trim with a record.
 
+/**
+ * A journal no replica has written to or read through for this long is dropped by Redis (a service retired, a
+ * test run): a journal that expired reads like a flushed one (a new horizon), never as "nothing changed".
+ */
+const JOURNAL_IDLE_TTL_MS = 30 * 86_400_000;
+
 const RECORD_LUA = `
 redis.call('SET', KEYS[3], ARGV[3], 'NX')
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[7]) end
@@ -32,6 +38,7 @@ if n > tonumber(ARGV[4]) then
   local h = tonumber(redis.call('GET', KEYS[3]))
   if last > h then redis.call('SET', KEYS[3], popped[#popped]) end
 end
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ${JOURNAL_IDLE_TTL_MS}) end
 return 1`;
 
 // Observed states in one pass. A state other than the one known is a change; so is a subscriber seen for the
@@ -70,6 +77,7 @@ if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[1])
   redis.call('SET', KEYS[2], ARGV[1])
 end
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ${JOURNAL_IDLE_TTL_MS}) end
 return changed`;
 
 type JournalClient = {

@@ -26,6 +26,8 @@ export class RedisMirrorStore implements MirrorStore {
     private readonly link: RedisLink,
     prefix: string,
     private readonly keys: MirrorIndexKeys,
+    /** Every key expires this long after the last completed walk (a retired service leaves nothing behind). */
+    private readonly idleTtlMs = 86_400_000,
   ) {
     const p = `${prefix}m:`;
     this.k = {
@@ -47,7 +49,12 @@ export class RedisMirrorStore implements MirrorStore {
   }
 
   async markComplete(at: number, walkedMaxId: number): Promise<void> {
-    await this.link.run((c) => c.set(this.k.complete, `${at}:${walkedMaxId}`));
+    await this.link.run(async (c) => {
+      const m = c.multi().set(this.k.complete, `${at}:${walkedMaxId}`);
+      for (const key of [this.k.rec, this.k.ids, this.k.email, this.k.ext, this.k.uname, this.k.complete])
+        m.pexpire(key, this.idleTtlMs);
+      await m.exec();
+    });
   }
 
   async markIncomplete(): Promise<void> {
