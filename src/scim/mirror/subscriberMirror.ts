@@ -60,6 +60,8 @@ export class SubscriberMirror implements MirrorReads {
   /** This replica made a write the mirror missed: not to be trusted until a walk completes after it. */
   private missedSince?: number;
   private stopped = false;
+  /** The last walk this replica started failed midway (Kit or Redis away). */
+  private lastWalkFailed = false;
   private watch?: MirrorWebhookWatch;
 
   constructor(private readonly o: SubscriberMirrorOptions) {
@@ -224,7 +226,9 @@ export class SubscriberMirror implements MirrorReads {
       // the next walk. A write this replica missed before the walk started is covered by the walk itself.
       if (this.missedSince !== undefined && this.missedSince < startedAt) this.missedSince = undefined;
       await this.o.store.markComplete(startedAt, walkedMaxId);
+      this.lastWalkFailed = false;
     } catch (err) {
+      this.lastWalkFailed = true;
       this.o.onError?.('mirror walk', err as Error);
     } finally {
       await this.o.store.releaseWalk(this.holder).catch(() => undefined);
@@ -292,7 +296,11 @@ export class SubscriberMirror implements MirrorReads {
     this.o.clock.clearTimeout(this.timer);
     this.timer = this.o.clock.setTimeout(
       () => {
-        void this.walk(true).finally(() => this.schedule(this.o.refreshMs));
+        // A walk that failed (Kit or Redis away) is tried again within a minute, not a whole period later:
+        // until one completes, every read goes to Kit.
+        void this.walk(true).finally(() =>
+          this.schedule(this.lastWalkFailed ? Math.min(60_000, this.o.refreshMs) : this.o.refreshMs),
+        );
       },
       ms,
       { background: true },
