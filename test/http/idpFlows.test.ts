@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Harness, patch, startHarness, USER_SCHEMA } from '../support/harness';
+import pino from 'pino';
+import request from 'supertest';
+import { Service } from '../../src/service';
+import { type Harness, patch, startHarness, TOKEN, USER_SCHEMA } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
 
 // Issue #13: an IdP's whole flow, its own lookup included, counted in Kit calls by the sandbox. The lookup
@@ -238,5 +241,41 @@ describe('a create that raced a subscriber created in Kit is audited', () => {
       actor: 'okta',
       kitCalls: [{ endpoint: 'POST /v4/subscribers', status: 200 }],
     });
+  });
+});
+
+describe('a deactivation kept only in a memory journal survives a restart as a change', () => {
+  let h: Harness;
+  let clock = Math.floor(Date.now() / 1000) * 1000;
+  beforeAll(async () => {
+    h = await startHarness({ now: () => new Date(clock) });
+  });
+  afterAll(() => h.close());
+
+  it('after a restart the deactivated user still shows up in a delta read from before the deactivation', async () => {
+    const upn = `restart.${clock}@contoso.example`;
+    const id = (await h.post('/scim/v2/Users', entraUser(upn))).body.id;
+    clock += 60_000;
+    const since = new Date(clock).toISOString();
+    clock += 60_000;
+    const off = await h.patch(`/scim/v2/Users/${id}`, patch({ op: 'Replace', path: 'active', value: 'False' }));
+    expect(off.body.active).toBe(false);
+    // Kit holds no stamp for it: the journal alone knew. The process restarts with an empty journal.
+    await h.service.close();
+    clock += 60_000;
+    const restarted = new Service({ config: h.config, logger: pino({ level: 'silent' }), now: () => new Date(clock) });
+    await restarted.bootstrap();
+    try {
+      const filter = encodeURIComponent(`meta.lastModified gt "${since}"`);
+      const res = await request(restarted.app)
+        .get(`/scim/v2/Users?filter=${filter}&count=100`)
+        .set('Authorization', `Bearer ${TOKEN}`);
+      const delta = expectListResponse(res);
+      // Reported at the first time the new process can vouch for: never an older time that would hide it.
+      expect(delta.map((u) => [u.id, u.active])).toEqual([[id, false]]);
+      expect(Date.parse(delta[0].meta.lastModified)).toBeGreaterThan(Date.parse(since));
+    } finally {
+      await restarted.close();
+    }
   });
 });
