@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { type Cidr, parseCidr } from './http/ipAllowlist';
 import type { KitCredentials } from './kit/types';
@@ -14,6 +15,8 @@ const positiveInt = (name: string) =>
     .regex(/^\d+$/, `${name} must be a whole number`)
     .transform(Number)
     .refine((n) => n > 0, `${name} must be greater than 0`);
+
+const wholeNumber = (name: string) => z.string().regex(/^\d+$/, `${name} must be a whole number`).transform(Number);
 
 const optionalString = z
   .string()
@@ -130,6 +133,19 @@ const envSchema = z
     KIT_LIMITER_KEY_TTL_MS: positiveInt('KIT_LIMITER_KEY_TTL_MS').default(86_400_000),
     PAGE_CACHE_MAX_ENTRIES: positiveInt('PAGE_CACHE_MAX_ENTRIES').default(40),
     PAGE_CACHE_TTL_SECONDS: positiveInt('PAGE_CACHE_TTL_SECONDS').default(300),
+    LOOKUP_SNAPSHOT_SECONDS: wholeNumber('LOOKUP_SNAPSHOT_SECONDS').default(10),
+    JOURNAL_MAX_SUBSCRIBERS: positiveInt('JOURNAL_MAX_SUBSCRIBERS').default(200_000),
+    MIRROR: z.enum(['on', 'off']).optional(),
+    MIRROR_REFRESH_MINUTES: positiveInt('MIRROR_REFRESH_MINUTES').default(60),
+    KIT_WEBHOOKS: z.enum(['on', 'off']).optional(),
+    WEBHOOK_SILENCE_SECONDS: positiveInt('WEBHOOK_SILENCE_SECONDS').default(60),
+    KIT_WEBHOOK_SECRET: optionalString.pipe(
+      z
+        .string()
+        .min(32, 'KIT_WEBHOOK_SECRET must be at least 32 characters (openssl rand -hex 32)')
+        .regex(/^[A-Za-z0-9_-]+$/, 'KIT_WEBHOOK_SECRET must be letters, digits, - or _ (it is a URL path segment)')
+        .optional(),
+    ),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
     AUDIT_LOG: z.string().default('stdout'),
@@ -196,6 +212,13 @@ const envSchema = z
       } catch (err) {
         ctx.addIssue({ code: 'custom', path: ['SCIM_IP_ALLOWLIST'], message: (err as Error).message });
       }
+    }
+    if (env.KIT_WEBHOOKS === 'on' && !env.PUBLIC_BASE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KIT_WEBHOOKS'],
+        message: 'Kit webhooks need PUBLIC_BASE_URL (the address Kit delivers to)',
+      });
     }
     if (env.SCIM_JWT_JWKS_URL && !(env.SCIM_JWT_ISSUER && env.SCIM_JWT_AUDIENCE)) {
       ctx.addIssue({
@@ -268,6 +291,25 @@ export interface Config {
     /** How long main.ts waits for the checks before listening anyway (not-ready, still retrying). */
     listenAfterMs: number;
   };
+  /** Issue #13: reuse of what was just read, and the journal of subscriber changes. */
+  changes: {
+    /** How long an IdP's lookup stands in for the read before its write; 0 = never. */
+    lookupSnapshotSeconds: number;
+    /** Subscribers whose latest change the journal keeps. */
+    journalMaxSubscribers: number;
+    /** The subscriber mirror (src/scim/mirror); on by default when webhooks are. */
+    mirror: boolean;
+    mirrorRefreshMs: number;
+    /** Register Kit webhooks at start-up (needs PUBLIC_BASE_URL; on by default when it is set). */
+    webhooks: boolean;
+    /**
+     * The unguessable path segment of the webhook receiver (Kit does not sign deliveries). KIT_WEBHOOK_SECRET,
+     * else derived from the Kit credential, so every replica and every restart registers the same URL.
+     */
+    webhookSecret?: string;
+    /** How long a delivery for the server's own state change may be overdue before webhooks count as silent. */
+    webhookSilenceMs: number;
+  };
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
   shutdownTimeoutMs: number;
@@ -298,7 +340,28 @@ export function secretsOf(config: Config): string[] {
       : c
         ? [c.accessToken, c.refreshToken, c.clientSecret].filter((v): v is string => !!v)
         : [];
-  return [...kit, ...config.scim.bearerTokens.map((t) => t.token)];
+  const hook = config.changes?.webhookSecret ? [config.changes.webhookSecret] : [];
+  return [...kit, ...config.scim.bearerTokens.map((t) => t.token), ...hook];
+}
+
+/** A secret only holders of the Kit credential can compute: the same on every replica, never sent to Kit as such. */
+function derivedWebhookSecret(credentials: KitCredentials | undefined, baseUrl: string): string | undefined {
+  const key =
+    credentials?.kind === 'apiKey'
+      ? credentials.apiKey
+      : (credentials?.clientSecret ?? credentials?.refreshToken ?? credentials?.accessToken);
+  if (!key) return undefined;
+  return createHmac('sha256', key).update(`convertkit-scim webhooks ${baseUrl}`).digest('base64url').slice(0, 43);
+}
+
+/** Webhooks need a public URL for Kit to reach; the mirror follows the webhooks unless set either way. */
+function mirrorAndWebhooks(
+  mirror: 'on' | 'off' | undefined,
+  webhooks: 'on' | 'off' | undefined,
+  publicBaseUrl: string | undefined,
+): { mirror: boolean; webhooks: boolean } {
+  const hooks = publicBaseUrl !== undefined && webhooks !== 'off';
+  return { webhooks: hooks, mirror: mirror === undefined ? hooks : mirror === 'on' };
 }
 
 /** The mapping file's problems (each naming its line) are configuration problems: the server does not start. */
@@ -387,6 +450,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     limiter: { fallbackReplicas: e.KIT_LIMITER_FALLBACK_REPLICAS, keyTtlMs: e.KIT_LIMITER_KEY_TTL_MS },
     pageCache: { maxEntries: e.PAGE_CACHE_MAX_ENTRIES, ttlSeconds: e.PAGE_CACHE_TTL_SECONDS },
     startup: STARTUP,
+    changes: {
+      lookupSnapshotSeconds: e.LOOKUP_SNAPSHOT_SECONDS,
+      journalMaxSubscribers: e.JOURNAL_MAX_SUBSCRIBERS,
+      ...mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL),
+      mirrorRefreshMs: e.MIRROR_REFRESH_MINUTES * 60_000,
+      webhookSilenceMs: e.WEBHOOK_SILENCE_SECONDS * 1000,
+      webhookSecret: mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL).webhooks
+        ? (e.KIT_WEBHOOK_SECRET ?? derivedWebhookSecret(credentials, e.KIT_API_URL))
+        : undefined,
+    },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     auditLog: e.AUDIT_LOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -26,6 +26,9 @@ import { RedisPageStore } from './scim/paging/redisPageStore';
 import { declareUserSchemas } from './scim/scimmyGlobals';
 import { buildScimServices, type ScimServices } from './scim/services';
 import { createStatusPage, StatusBoard } from './status';
+import { buildChangeTracking } from './scim/changeTracking';
+import { webhookReceiver } from './http/webhookReceiver';
+import { KitChanges } from './lifecycle/kitChanges';
 
 // The composition root: wires the Kit adapter, the SCIM services and the HTTP app from one validated Config.
 // What the parts do lives in them: start-up checks in lifecycle/bootstrapper.ts, shutdown in
@@ -55,6 +58,8 @@ export class Service {
   private readonly auditTrail: AuditSink;
   private readonly failureThrottle = new FailureThrottle();
   private readonly bootstrapper: Bootstrapper;
+  /** The mirror's walks and Kit's webhooks, beside the IdP's requests (issue #13). */
+  private readonly kitChanges: KitChanges;
   private http?: ScimHttpServer;
   private closing?: Promise<void>;
   /** The one Redis client of this replica (limiter slots, page caches, OAuth tokens); its health is /readyz's. */
@@ -88,6 +93,14 @@ export class Service {
       tokenStore: this.sharedTokenStore(credentials),
       onCall: (rec) => this.onKitCall(rec),
     });
+    this.kitChanges = new KitChanges({
+      kit: this.kit,
+      config,
+      clock: this.clock,
+      logger,
+      now: () => this.now(),
+      handled: (outcome) => this.metrics.webhookDeliveries.inc(labels({ outcome })),
+    });
     this.bootstrapper = new Bootstrapper({
       kit: this.kit,
       readiness: this.readiness,
@@ -96,6 +109,7 @@ export class Service {
       settings: config.startup,
       fieldLabels: SubscriberFieldMap.labels(config.scim.mapping),
       build: (fieldKeys) => this.scimServices(fieldKeys),
+      started: (services) => this.kitChanges.start(services),
     });
     this.app = createApp({
       services: () => this.scim(),
@@ -110,6 +124,10 @@ export class Service {
       jwt: Boolean(config.scim.jwt),
       publicUrls: config.publicUrls,
       trustProxy: config.trustProxy,
+      unloggedRoutes:
+        config.changes.webhooks && config.changes.webhookSecret
+          ? [webhookReceiver({ secret: config.changes.webhookSecret, hints: () => this.kitChanges.hints, logger })]
+          : [],
       operatorPages: createStatusPage({
         config,
         board: this.statusBoard,
@@ -120,6 +138,11 @@ export class Service {
         onLoginFailure: (reason) => this.metrics.authFailures.inc(labels({ reason })),
       }),
     });
+  }
+
+  /** Kit's webhook deliveries, once the services exist (issue #13). */
+  get hints(): KitChanges['hints'] {
+    return this.kitChanges.hints;
   }
 
   /** The SCIM services, or a 503 while the start-up checks against Kit have not passed yet. */
@@ -158,7 +181,10 @@ export class Service {
       http: () => this.http,
       limiter: this.limiter,
       resources: [this.audit, this.failureThrottle, this.redis],
-      stopBackground: () => this.bootstrapper.stop(),
+      stopBackground: () => {
+        this.bootstrapper.stop();
+        this.kitChanges.stop();
+      },
       wakeBackoffs: () => {
         for (const wake of [...this.backoffs]) wake();
       },
@@ -269,6 +295,7 @@ export class Service {
       cacheTtlSeconds: config.pageCache.ttlSeconds,
       groupTagPrefix: config.scim.groupTagPrefix,
       now: this.options.now,
+      changeTracking: (fields) => this.changeTracking(fields),
       userEvents: {
         reactivationRejected: (operation, email) => {
           this.metrics.reactivationRejected.inc(labels({ operation }));
@@ -280,6 +307,17 @@ export class Service {
           });
         },
         deprovisioned: (kind) => this.metrics.deprovisions.inc(labels({ kind })),
+        createRaced: (email, subscriberId) => {
+          this.metrics.createRaced.inc();
+          this.auditTrail.recordForRequest({
+            operation: 'createRaced',
+            resourceType: 'User',
+            resourceId: String(subscriberId),
+            status: 409,
+            detail: `${email} was created in Kit between the lookup and the create; Kit's upsert updated subscriber ${subscriberId}`,
+          });
+          logger.warn({ subscriberId }, 'create raced a subscriber created in Kit; upsert updated it');
+        },
       },
       groupEvents: {
         // Count and the first few only: a request may name thousands of ids, each of any length.
@@ -289,6 +327,30 @@ export class Service {
         },
       },
     });
+  }
+
+  /** The change journal, lookup snapshot and mirror (issue #13): in Redis when there is a link. */
+  private changeTracking(fields: SubscriberFieldMap) {
+    const { config, logger } = this.options;
+    return buildChangeTracking({
+      config,
+      kit: this.kit,
+      fields,
+      redis: this.redis,
+      prefix: `kscim:${limiterIdFor(config.kit.baseUrl, config.kit.credentials!, 'changes')}:`,
+      now: () => this.now(),
+      clock: this.clock,
+      // A change learned from Kit makes cached walk pages stale.
+      changed: async () => {
+        await this.bootstrapper.current().pageStore.bumpGeneration('users');
+      },
+      onError: (what, err) => logger.warn({ err: { message: err.message } }, `${what} failed`),
+    });
+  }
+
+  /** Milliseconds now: the injected `now` (tests stamping lastModified) or the clock. */
+  private now(): number {
+    return this.options.now ? this.options.now().getTime() : this.clock.now();
   }
 
   private pageStore(): PageStore {

@@ -97,3 +97,37 @@ describe('SCIM_IP_ALLOWLIST', () => {
     expect(problems[0]).toMatch(message);
   });
 });
+
+describe('issue #13 settings: snapshot, journal, mirror, webhooks', () => {
+  it('has webhooks and the mirror off without PUBLIC_BASE_URL, and on with it', () => {
+    const off = loadConfig(base);
+    expect(off.changes).toMatchObject({ lookupSnapshotSeconds: 10, mirror: false, webhooks: false });
+    expect(off.changes.webhookSecret).toBeUndefined();
+    const on = loadConfig({ ...base, PUBLIC_BASE_URL: 'https://scim.example.com' });
+    expect(on.changes).toMatchObject({ mirror: true, webhooks: true, mirrorRefreshMs: 3_600_000 });
+    // Derived from the credential: the same on every replica, and masked like every secret.
+    expect(on.changes.webhookSecret).toBe(
+      loadConfig({ ...base, PUBLIC_BASE_URL: 'https://scim.example.com' }).changes.webhookSecret,
+    );
+    expect(on.changes.webhookSecret!.length).toBeGreaterThanOrEqual(32);
+    expect(secretsOf(on)).toContain(on.changes.webhookSecret);
+    expect(loadConfig({ ...base, PUBLIC_BASE_URL: 'https://scim.example.com', MIRROR: 'off' }).changes.mirror).toBe(
+      false,
+    );
+    expect(loadConfig({ ...base, MIRROR: 'on', LOOKUP_SNAPSHOT_SECONDS: '0' }).changes).toMatchObject({
+      mirror: true,
+      webhooks: false,
+      lookupSnapshotSeconds: 0,
+    });
+  });
+
+  it('refuses webhooks without a public URL and a short or URL-unsafe webhook secret, without echoing it', () => {
+    expect(problemsOf({ ...base, KIT_WEBHOOKS: 'on' })[0]).toMatch(/^KIT_WEBHOOKS: .*PUBLIC_BASE_URL/);
+    const short = 'short-secret';
+    const problems = problemsOf({ ...base, KIT_WEBHOOK_SECRET: short });
+    expect(problems[0]).toMatch(/^KIT_WEBHOOK_SECRET: .*at least 32/);
+    expect(problems.join('\n')).not.toContain(short);
+    expect(problemsOf({ ...base, KIT_WEBHOOK_SECRET: `${'x'.repeat(32)}/..` })[0]).toMatch(/URL path segment/);
+    expect(problemsOf({ ...base, MIRROR: 'yes' })[0]).toMatch(/^MIRROR:/);
+  });
+});

@@ -37,6 +37,8 @@ export interface AppDeps {
   trustProxy?: string | number | boolean;
   /** Mounted at /status (issue #19): behind the IP allow-list, with its own sign-in. */
   operatorPages?: express.Router;
+  /** Routes that take no SCIM credential and must not reach the access log (Kit's webhook receiver). */
+  unloggedRoutes?: express.Router[];
 }
 
 /**
@@ -119,6 +121,7 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use(securityHeaders);
   app.use(deps.metrics.httpMiddleware());
+  for (const router of deps.unloggedRoutes ?? []) app.use(router);
   app.use(createRequestLogging(deps.logger));
   app.get('/healthz', deps.readiness.livenessHandler());
   app.get('/readyz', deps.readiness.readinessHandler());

@@ -6,7 +6,15 @@ import { currentScope } from './requestScope';
 // The audit trail: who changed what in Kit, through which Kit calls, with what outcome. A stream of its own,
 // apart from the application log, so it can be shipped and retained separately; one JSON object per line.
 
-export type AuditOperation = 'create' | 'replace' | 'patch' | 'delete' | 'deactivate' | 'reactivationRejected';
+export type AuditOperation =
+  | 'create'
+  | 'replace'
+  | 'patch'
+  | 'delete'
+  | 'deactivate'
+  | 'reactivationRejected'
+  // Kit's upsert answered 200: the email was created in Kit between the lookup and the create (issue #13).
+  | 'createRaced';
 
 export interface AuditEntry {
   /** ISO 8601; defaults to the time of recording. */

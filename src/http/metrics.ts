@@ -30,6 +30,10 @@ export class Metrics {
   readonly limiterQueueDepth: Gauge<'priority'>;
   readonly limiterWait: Histogram<'priority'>;
   readonly reactivationRejected: Counter<'operation'>;
+  /** Issue #13: creates whose upsert found a subscriber created in Kit after the lookup (Kit answered 200). */
+  readonly createRaced: Counter;
+  /** Issue #13: Kit webhook deliveries accepted, and those that needed a Kit read. */
+  readonly webhookDeliveries: Counter<'outcome'>;
   readonly deprovisions: Counter<'kind'>;
   readonly authFailures: Counter<'reason'>;
 
@@ -89,6 +93,17 @@ export class Metrics {
       name: 'scim_reactivation_rejected_total',
       help: 'Requests refused because Kit cannot reactivate a non-active subscriber, by SCIM operation',
       labelNames: ['operation'],
+      registers,
+    });
+    this.createRaced = new Counter({
+      name: 'scim_create_raced_total',
+      help: 'POST /Users whose upsert met a subscriber created in Kit after the lookup (answered 409, audited)',
+      registers,
+    });
+    this.webhookDeliveries = new Counter({
+      name: 'kit_webhook_deliveries_total',
+      help: 'Kit webhook deliveries accepted, by outcome (known: agreed with what the server knew; read: re-read from Kit)',
+      labelNames: ['outcome'],
       registers,
     });
     this.deprovisions = new Counter({

@@ -2,6 +2,7 @@ import type { Bulk } from './resources/bulk';
 import type { CustomFields } from './resources/customFields';
 import type { Subscribers } from './resources/subscribers';
 import type { Tags } from './resources/tags';
+import type { KitWebhooksApi } from './resources/webhooks';
 import type { Account, CallOptions } from './types';
 
 /**
@@ -29,4 +30,6 @@ export interface KitApi {
   >;
   bulk: Pick<Bulk, 'tagSubscribers'>;
   customFields: Pick<CustomFields, 'ensure'>;
+  /** Kit's webhooks (resources/webhooks.ts). */
+  webhooks: KitWebhooksApi;
 }

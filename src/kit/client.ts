@@ -3,6 +3,7 @@ import { Bulk } from './resources/bulk';
 import { CustomFields, type KnownFieldKeys } from './resources/customFields';
 import { Subscribers } from './resources/subscribers';
 import { Tags } from './resources/tags';
+import { webhookCalls, type KitWebhooksApi } from './resources/webhooks';
 import { defaultTokenStore } from './tokenStore';
 import type { KitApi } from './api';
 import type { Account, CallOptions } from './types';
@@ -19,6 +20,7 @@ export class KitClient implements KitApi {
   readonly tags: Tags;
   readonly bulk: Bulk;
   readonly customFields: CustomFields;
+  readonly webhooks: KitWebhooksApi;
   private readonly caller: KitCaller;
 
   constructor(opts: KitClientOptions) {
@@ -29,6 +31,7 @@ export class KitClient implements KitApi {
     this.tags = new Tags(this.caller);
     this.bulk = new Bulk(this.caller);
     this.customFields = new CustomFields(this.caller, fieldKeys);
+    this.webhooks = webhookCalls((req, o, hooks) => this.caller.call(req, o, hooks));
   }
 
   /** GET /v4/account: the cheapest call that proves the credentials (readiness). */

@@ -30,6 +30,8 @@ export interface BootstrapperDeps {
   fieldLabels?: readonly string[];
   /** Builds the SCIM services once the reserved fields exist (no Kit call). */
   build(fieldKeys: Map<string, string>): ScimServices;
+  /** Starts what runs beside the services once they serve (the mirror's walks, Kit webhooks). */
+  started?(services: ScimServices): void;
 }
 
 const BACKGROUND: CallOptions = { priority: 'background' };
@@ -86,6 +88,7 @@ export class Bootstrapper {
       services.membership
         .membershipIndex(BACKGROUND)
         .catch((err) => logger.warn({ err: { message: err.message } }, 'membership index'));
+      this.deps.started?.(services);
       logger.info('start-up checks passed; serving SCIM');
     } catch (err) {
       const rejected = err instanceof KitAuthError;

@@ -55,6 +55,8 @@ export interface KitSandboxOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Where handler failures are reported; console.error by default. A client that hung up is not one. */
   reportError?: (message: string, error: unknown) => void;
+  /** Delays between webhook delivery attempts; default Kit's documented schedule (webhookDelivery.ts). */
+  webhookRetryDelaysMs?: readonly number[];
 }
 
 export interface KitSandbox {
@@ -77,6 +79,8 @@ export interface KitSandbox {
   seed(plan: SeedPlan): SeedReport;
   /** Resolves when every queued (> 100 item) bulk request has been applied and its callback attempted. */
   bulkIdle(): Promise<void>;
+  /** Webhook deliveries: their log, losing them on purpose, and waiting for the ones in flight. */
+  webhooks: Pick<WebhookDelivery, 'log' | 'dropDeliveries' | 'idle'>;
   close(): Promise<void>;
 }
 
@@ -110,7 +114,7 @@ export async function startKitSandbox(opts: KitSandboxOptions = {}): Promise<Kit
   const faults = new FaultInjector();
   const rateWindow = new RollingRateWindow(opts.rateLimit ?? DEFAULT_RATE_LIMIT, now);
   const bulk = new BulkQueue(now);
-  const webhooks = new WebhookDelivery(store);
+  const webhooks = new WebhookDelivery(store, { retryDelaysMs: opts.webhookRetryDelaysMs });
   const ctx: RouteContext = { store, bulk, now, unsubscribeAnswer: opts.unsubscribeAnswer };
   const tokenRoutes = oauthTokenRoutes(oauth);
 
@@ -179,6 +183,11 @@ export async function startKitSandbox(opts: KitSandboxOptions = {}): Promise<Kit
     oauthTokens: () => oauth?.latest(),
     seed: (plan) => seedAccount(store, plan),
     bulkIdle: () => bulk.idle(),
+    webhooks: {
+      log: webhooks.log,
+      dropDeliveries: (drop) => webhooks.dropDeliveries(drop),
+      idle: () => webhooks.idle(),
+    },
     close,
   };
 }

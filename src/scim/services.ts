@@ -6,6 +6,7 @@ import { TagMembership } from './groups/membership';
 import { TagCatalog } from './groups/tagCatalog';
 import { CursorPager } from './paging/cursorPager';
 import type { PageStore } from './paging/pageStore';
+import type { ChangeTracking } from './changeTracking';
 import { UserDirectory, type UserEvents } from './users';
 
 // The SCIM services and how they share state, built from what the start-up checks established (the reserved
@@ -18,6 +19,8 @@ export interface ScimServices {
   catalog: TagCatalog;
   fields: SubscriberFieldMap;
   pageStore: PageStore;
+  /** Issue #13: the change journal and the lookups (snapshot, mirror). */
+  tracking: ChangeTracking;
 }
 
 export interface ScimServiceDeps {
@@ -34,6 +37,8 @@ export interface ScimServiceDeps {
   userEvents: Omit<UserEvents, 'changed'>;
   groupEvents: Omit<GroupEvents, 'changed'>;
   now?: () => Date;
+  /** Builds the change journal, lookup snapshot and mirror over the field map (issue #13). */
+  changeTracking: (fields: SubscriberFieldMap) => ChangeTracking;
 }
 
 export function buildScimServices(deps: ScimServiceDeps): ScimServices {
@@ -44,20 +49,38 @@ export function buildScimServices(deps: ScimServiceDeps): ScimServices {
   const catalog = new TagCatalog(kit, { ...validity, groupPrefix: deps.groupTagPrefix });
   const membership = new TagMembership(kit, catalog, validity);
   const pager = new CursorPager(pageStore, { ttlSeconds: deps.cacheTtlSeconds });
+  const tracking = deps.changeTracking(fields);
   const users = new UserDirectory({
     kit,
     fields,
     pager,
     groups: membership,
-    events: { ...deps.userEvents, changed: () => pageStore.bumpGeneration('users') },
+    events: {
+      ...deps.userEvents,
+      changed: async () => {
+        await pageStore.bumpGeneration('users');
+      },
+    },
     now: deps.now,
+    journal: tracking.journal,
+    lookups: tracking.lookups,
+    mirror: tracking.mirror,
   });
   const groups = new GroupDirectory({
     kit,
     catalog,
     membership,
     fields,
-    events: { ...deps.groupEvents, changed: () => pageStore.bumpGeneration('groups') },
+    events: {
+      ...deps.groupEvents,
+      changed: async () => {
+        // This replica's own write: the caches it kept exact in place stay usable (issue #13).
+        const generation = await pageStore.bumpGeneration('groups');
+        if (generation === undefined) return;
+        membership.adoptGeneration(generation);
+        catalog.adoptGeneration(generation);
+      },
+    },
   });
-  return { users, groups, membership, catalog, fields, pageStore };
+  return { users, groups, membership, catalog, fields, pageStore, tracking };
 }

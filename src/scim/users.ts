@@ -8,6 +8,9 @@ import { isCanonicalId, type ResourcePage, type ScimBody, type ScimUser } from '
 import type { CursorPager } from './paging/cursorPager';
 import { assertSameId, booleanise, checkUserPatch, normalizePatch } from './patchShapes';
 import { deletedUserDetail, reactivationDetail } from './reactivation';
+import { type ChangeJournal, type ChangeKind, JournalUnavailableError } from './journal/changeJournal';
+import { LastModifiedOverlay } from './journal/lastModifiedOverlay';
+import { type ReadPurpose, SubscriberLookups } from './subscriberLookups';
 import { UserListing } from './userListing';
 import {
   type GroupRef,
@@ -25,6 +28,11 @@ export interface UserEvents {
   reactivationRejected(operation: UserOperation, email: string): void;
   deprovisioned(kind: 'deactivate' | 'delete', id: string): void;
   changed(): Promise<void>;
+  /**
+   * Kit's upsert answered 200, not 201: someone created this email in Kit between the lookup and the create,
+   * and the upsert has updated that subscriber. Audited; the IdP gets a 409.
+   */
+  createRaced?(email: string, subscriberId: number): void;
 }
 
 /** Group membership as seen from a user (Groups resource, issue #4). */
@@ -47,6 +55,23 @@ export interface UserDirectoryDeps {
   groups: UserGroupsSource;
   events: UserEvents;
   now?: () => Date;
+  /** Where single subscribers are read from (mirror, lookup snapshot, Kit); Kit alone by default. */
+  lookups?: SubscriberLookups;
+  /**
+   * The change journal (issue #13). With it, a deactivation's meta.lastModified is kept there instead of in a
+   * Kit write, and changes learned from Kit (webhooks, re-walks) move meta.lastModified.
+   */
+  journal?: ChangeJournal;
+  /** The subscriber mirror's pages, for list walks at 0 Kit calls while it is complete (issue #13). */
+  mirror?: MirrorPages;
+}
+
+export interface MirrorPages {
+  complete(): Promise<boolean>;
+  /** O(1) index lookups (the mirror's externalId and non-email userName indexes). */
+  byExternalId(value: string): Promise<Subscriber | undefined>;
+  byUserName(value: string): Promise<Subscriber | undefined>;
+  page(after: number | null, order: 'asc' | 'desc'): Promise<{ items: Subscriber[]; next: number | null }>;
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
@@ -55,18 +80,44 @@ export type UserList = ResourcePage<ScimUser>;
 
 export class UserDirectory {
   private readonly now: () => Date;
-
+  private readonly lookups: SubscriberLookups;
+  private readonly overlay?: LastModifiedOverlay;
   private readonly listing: UserListing;
 
   constructor(private readonly deps: UserDirectoryDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.listing = new UserListing({ ...deps, find: (id) => this.find(id) });
+    this.lookups = deps.lookups ?? new SubscriberLookups({ kit: deps.kit });
+    this.overlay = deps.journal
+      ? new LastModifiedOverlay(deps.journal, deps.fields, () => this.now().getTime())
+      : undefined;
+    this.listing = new UserListing({
+      ...deps,
+      find: (id) => this.find(id, 'answer'),
+      byEmail: (email) => this.lookups.byEmail(email, 'answer', INTERACTIVE),
+      known: (subs) => this.known(subs),
+    });
+  }
+
+  /** Subscribers with the journal's meta.lastModified folded in. */
+  private async known<T extends Subscriber>(subs: T[], observe = true): Promise<T[]> {
+    return this.overlay ? this.overlay.apply(subs, observe) : subs;
+  }
+
+  /**
+   * Best effort: the journal's entry for one of the server's own writes. Kit's stamp carries the same time
+   * (the entry uses it, so the journal never moves meta.lastModified past what the write answered).
+   */
+  private async journal(sub: Subscriber, kind: ChangeKind): Promise<void> {
+    const at = Date.parse(sub.fields?.[this.lastModifiedKey] ?? '') || this.now().getTime();
+    await this.deps.journal
+      ?.record({ subscriberId: sub.id, at, kind, source: 'scim', state: sub.state })
+      .catch(() => undefined);
   }
 
   // ---- reads ---------------------------------------------------------------------------------------------
 
   async get(id: string, withGroups = true): Promise<ScimUser> {
-    const sub = await this.load(id);
+    const sub = await this.load(id, 'answer');
     const groups = withGroups ? await this.deps.groups.ofSubscriber(sub.id, INTERACTIVE) : undefined;
     return subscriberToUser(sub, this.deps.fields, groups);
   }
@@ -83,7 +134,8 @@ export class UserDirectory {
     const email = this.requireEmail(user);
     // Mapped before the lookup: a value Kit cannot hold (too long, wrong type) is refused before any Kit call.
     const write = userToSubscriberWrite(user, this.deps.fields, email);
-    const existing = await this.deps.kit.subscribers.findByEmail(email, INTERACTIVE);
+    // The IdP's own lookup a moment ago usually answered this already (lookupSnapshot.ts): no second read.
+    const existing = await this.lookups.byEmail(email, 'beforeWrite', INTERACTIVE);
     if (existing) {
       // Kit's POST is an upsert: touching it now would overwrite the existing subscriber's name.
       if (isDeleted(existing, this.deps.fields)) {
@@ -99,17 +151,30 @@ export class UserDirectory {
       }
       throw new ScimConflict(`A user with email ${email} already exists (id ${existing.id}).`);
     }
-    const { subscriber, created } = await this.deps.kit.subscribers.upsert(
-      {
-        ...write,
-        fields: { ...this.withoutNulls(write.fields), [this.lastModifiedKey]: this.now().toISOString() },
-        // Kit applies `state` only when the upsert creates the subscriber, which is the case here.
-        state: user.active === false ? 'inactive' : 'active',
-      },
-      INTERACTIVE,
-    );
+    const { subscriber, created } = await this.deps.kit.subscribers
+      .upsert(
+        {
+          ...write,
+          fields: { ...this.withoutNulls(write.fields), [this.lastModifiedKey]: this.now().toISOString() },
+          // Kit applies `state` only when the upsert creates the subscriber, which is the case here.
+          state: user.active === false ? 'inactive' : 'active',
+        },
+        INTERACTIVE,
+      )
+      .catch(async (err) => {
+        // Kit may have created it all the same: the IdP's retry must look again, not trust "absent".
+        await this.lookups.forget({ email });
+        throw err;
+      });
     await this.deps.events.changed();
-    if (!created) throw new ScimConflict(`A user with email ${email} was created concurrently (id ${subscriber.id}).`);
+    await this.lookups.learned(subscriber);
+    if (!created) {
+      this.deps.events.createRaced?.(email, subscriber.id);
+      throw new ScimConflict(
+        `A user with email ${email} was created in Kit concurrently (id ${subscriber.id}), between the lookup and this create; Kit's upsert has updated that subscriber with this request's attributes.`,
+      );
+    }
+    await this.journal(subscriber, 'created');
     return subscriberToUser(subscriber, this.deps.fields, []);
   }
 
@@ -118,7 +183,7 @@ export class UserDirectory {
     assertSameId(input, id, 'User');
     const user = this.coerce(input);
     const email = this.requireEmail(user);
-    const current = await this.load(id);
+    const current = await this.load(id, 'beforeWrite');
     return this.apply(current, user, email, 'replace');
   }
 
@@ -126,7 +191,7 @@ export class UserDirectory {
     // Shape, paths and values are checked against the schema before the two Kit reads a PATCH needs.
     const message = normalizePatch(body, 'User');
     checkUserPatch(message);
-    const current = await this.load(id);
+    const current = await this.load(id, 'beforeWrite');
     const groups = await this.deps.groups.ofSubscriber(current.id, INTERACTIVE);
     const before = subscriberToUser(current, this.deps.fields, groups);
     const source = asInvalidValue(() => new SCIMMY.Schemas.User(before, 'out'));
@@ -141,19 +206,21 @@ export class UserDirectory {
   }
 
   async delete(id: string): Promise<void> {
-    const current = await this.load(id);
+    const current = await this.load(id, 'beforeWrite');
     // Order matters for a Kit outage midway: the tombstone goes last, so a repeated DELETE finishes the job.
     await this.deps.groups.removeAll(current.id, INTERACTIVE);
     if (current.state === 'active') await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE);
     await this.deps.groups.markDeleted(current.id, INTERACTIVE);
     const at = this.now().toISOString();
-    await this.deps.kit.subscribers.update(
+    const tombstoned = await this.deps.kit.subscribers.update(
       current.id,
       // The deletion moves meta.lastModified too, in the same write (no extra Kit call).
       { fields: { [this.deps.fields.key(LIFECYCLE_FIELDS.deletedAt)]: at, [this.lastModifiedKey]: at } },
       INTERACTIVE,
     );
     await this.deps.events.changed();
+    await this.lookups.learned(tombstoned);
+    await this.journal(tombstoned, 'deleted');
     this.deps.events.deprovisioned('delete', id);
   }
 
@@ -178,7 +245,12 @@ export class UserDirectory {
     const changes = subscriberChanges(current, userToSubscriberWrite(user, this.deps.fields, email));
     let sub = current;
     const deactivate = wantsActive === false && current.state === 'active';
-    if (Object.keys(changes).length > 0 || deactivate) {
+    const hasChanges = Object.keys(changes).length > 0;
+    // With a journal, a deactivation that changes nothing else is one Kit call: its meta.lastModified is the
+    // journal's entry, recorded before the one-way unsubscribe for the reason below. A journal that cannot
+    // record it (Redis down) falls back to the stamp in Kit: exact, at today's cost.
+    const stampInJournal = deactivate && !hasChanges && (await this.journalDeactivation(current));
+    if ((hasChanges || deactivate) && !stampInJournal) {
       // Every change moves meta.lastModified, deactivation included: an IGA delta read (`meta.lastModified gt
       // T`) must never miss one. The stamp rides on the one update any other change needs, and is written
       // before the unsubscribe: that is one-way and carries no fields, so a stamp after it could be lost to a
@@ -189,28 +261,68 @@ export class UserDirectory {
         { ...changes, fields: { ...changes.fields, [this.lastModifiedKey]: this.now().toISOString() } },
         INTERACTIVE,
       );
-      if (deactivate) {
-        sub = await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, sub);
-        this.deps.events.deprovisioned('deactivate', String(current.id));
-      }
+      await this.lookups.learned(sub);
+      if (!deactivate) await this.journal(sub, 'updated');
+    }
+    if (deactivate) {
+      sub = await this.unsubscribe(current, sub);
+      if (!stampInJournal) await this.journal(sub, 'deactivated');
+    }
+    if (hasChanges || deactivate) {
       await this.deps.events.changed();
+      [sub] = await this.known([sub], false);
     }
     const memberOf = groups ?? (await this.deps.groups.ofSubscriber(current.id, INTERACTIVE));
     return subscriberToUser(sub, this.deps.fields, memberOf);
   }
 
+  private async journalDeactivation(current: Subscriber): Promise<boolean> {
+    if (!this.deps.journal) return false;
+    try {
+      await this.deps.journal.record({
+        subscriberId: current.id,
+        at: this.now().getTime(),
+        kind: 'deactivated',
+        source: 'scim',
+        state: 'inactive',
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof JournalUnavailableError) return false;
+      throw err;
+    }
+  }
+
+  private async unsubscribe(current: Subscriber, written: Subscriber): Promise<Subscriber> {
+    try {
+      const sub = await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, written);
+      await this.lookups.learned(sub);
+      this.deps.events.deprovisioned('deactivate', String(current.id));
+      return sub;
+    } catch (err) {
+      // Whether Kit applied it is unknown: nothing remembered about this subscriber may stand in for a read.
+      await this.lookups.forget({ email: current.email_address, id: current.id });
+      throw err;
+    }
+  }
+
   /** The subscriber behind a SCIM id; 404 for anything that is not a live, undeleted subscriber. */
-  private async load(id: string): Promise<Subscriber> {
-    const sub = await this.find(id);
+  private async load(id: string, purpose: ReadPurpose): Promise<Subscriber> {
+    const sub = await this.find(id, purpose);
     if (!sub) throw new ScimNotFound(`User ${id} not found`);
     return sub;
   }
 
-  /** The live, undeleted subscriber behind a SCIM id, if any (one Kit call for a canonical id, none otherwise). */
-  private async find(id: string): Promise<Subscriber | undefined> {
+  /**
+   * The live, undeleted subscriber behind a SCIM id, if any (from the mirror or the lookup snapshot when they
+   * can answer, else one Kit call for a canonical id; none for any other id), with the journal's
+   * meta.lastModified folded in.
+   */
+  private async find(id: string, purpose: ReadPurpose): Promise<Subscriber | undefined> {
     if (!isCanonicalId(id)) return undefined;
-    const sub = await this.deps.kit.subscribers.find(Number(id), INTERACTIVE);
-    return sub && !isDeleted(sub, this.deps.fields) ? sub : undefined;
+    const sub = await this.lookups.byId(Number(id), purpose, INTERACTIVE);
+    if (!sub || isDeleted(sub, this.deps.fields)) return undefined;
+    return (await this.known([sub], purpose === 'answer'))[0];
   }
 
   private coerce(input: ScimBody): ScimBody {

@@ -71,8 +71,9 @@ describe('Users: Okta SCIM 2.0 test sequence', () => {
       h.post('/scim/v2/Users', oktaUser(email, { name: { givenName: 'Mallory', familyName: 'X' } })),
     );
     expectScimError(res, 409, 'uniqueness');
-    expect(total).toBe(1);
-    expect(byEndpoint['POST /v4/subscribers']).toBeUndefined();
+    // The lookup, unless the create's own echo (the lookup snapshot, issue #13) still answers it.
+    expect(total).toBeLessThanOrEqual(1);
+    expect(Object.keys(byEndpoint).filter((e) => e !== 'GET /v4/subscribers')).toEqual([]);
     expect(h.sandbox.store.getSubscriber(Number(id))!.first_name).toBe('Ada');
   });
 

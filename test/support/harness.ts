@@ -31,7 +31,7 @@ export interface HarnessOptions {
   /** The server's clock for meta.lastModified stamps. */
   now?: () => Date;
   /** More sandbox options (e.g. Kit's reference answers instead of the integration notes'). */
-  sandbox?: Pick<KitSandboxOptions, 'unsubscribeAnswer'>;
+  sandbox?: Pick<KitSandboxOptions, 'unsubscribeAnswer' | 'webhookRetryDelaysMs'>;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {

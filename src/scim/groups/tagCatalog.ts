@@ -83,6 +83,11 @@ export class TagCatalog {
     return [...(await this.all(opts)).values()].filter((t) => this.isGroup(t));
   }
 
+  /** As TagMembership.adoptGeneration: this replica's own write, kept true in place by `remember`. */
+  adoptGeneration(generation: number): void {
+    if (this.tags && this.tags.gen === generation - 1) this.tags.gen = generation;
+  }
+
   /** Keeps the cache true after a change made through this server. */
   remember(tag: Tag): void {
     this.tags?.byId.set(tag.id, tag);

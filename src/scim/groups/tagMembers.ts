@@ -53,10 +53,16 @@ export class TagMembers {
     const skippedIds = new Set(skipped);
     const valid = ids.filter((id) => !skippedIds.has(id)).map(Number);
     if (valid.length > 0) {
-      const result = await this.deps.kit.bulk.tagSubscribers(
-        valid.map((subscriber_id) => ({ tag_id: tag.id, subscriber_id })),
-        INTERACTIVE,
-      );
+      const result = await this.deps.kit.bulk
+        .tagSubscribers(
+          valid.map((subscriber_id) => ({ tag_id: tag.id, subscriber_id })),
+          INTERACTIVE,
+        )
+        .catch((err) => {
+          // Some chunks may have been applied: the warm index can no longer say who is a member.
+          this.deps.membership.invalidate();
+          throw err;
+        });
       const failed = new Set(result.failures.map((f) => f.item.subscriber_id));
       skipped.push(...[...failed].map(String));
       this.deps.membership.noteTagged(
@@ -73,7 +79,9 @@ export class TagMembers {
   async remove(tag: Tag, ids: string[]): Promise<void> {
     for (const id of ids.filter(isCanonicalId)) {
       await this.deps.kit.tags.untag(tag.id, Number(id), INTERACTIVE);
+      // Noted one by one: an outage midway leaves the warm index exact for the ones already untagged (this
+      // replica keeps using it after its own writes, issue #13).
+      this.deps.membership.noteTagged(tag.id, [Number(id)], false);
     }
-    this.deps.membership.noteTagged(tag.id, ids.filter(isCanonicalId).map(Number), false);
   }
 }

@@ -11,7 +11,8 @@ export interface PageStore {
   get<T>(key: string): Promise<T | undefined>;
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>;
   generation(scope: CacheScope): Promise<number>;
-  bumpGeneration(scope: CacheScope): Promise<void>;
+  /** The new generation, or undefined when it could not be bumped now (it will be, once it can). */
+  bumpGeneration(scope: CacheScope): Promise<number | undefined>;
 }
 
 /**
@@ -51,8 +52,9 @@ export class MemoryPageStore implements PageStore {
     return this.gens[scope];
   }
 
-  async bumpGeneration(scope: CacheScope): Promise<void> {
+  async bumpGeneration(scope: CacheScope): Promise<number | undefined> {
     this.gens[scope] += 1;
+    return this.gens[scope];
   }
 
   get size(): number {

@@ -82,12 +82,13 @@ export class RedisPageStore implements PageStore {
     return -Date.now() - this.failures;
   }
 
-  async bumpGeneration(scope: CacheScope): Promise<void> {
+  async bumpGeneration(scope: CacheScope): Promise<number | undefined> {
     try {
-      await this.generationCommand(scope, 'bump');
+      return Number(await this.generationCommand(scope, 'bump'));
     } catch (err) {
       this.pendingBumps.add(scope);
       this.fail(err);
+      return undefined;
     }
   }
 

@@ -1,0 +1,104 @@
+import type { SubscriberState } from '../../kit/types';
+
+// The journal of subscriber state changes the server knows of, with the time it learned of each: its own
+// writes, Kit's webhooks, and a re-walk of the mirror that finds a subscriber in another state than it knew.
+//
+// Why it exists: Kit returns no updated_at, and meta.lastModified used to be only the server's own stamp in a
+// Kit custom field. A change made in Kit (an unsubscribe click, a bounce, a complaint) never moved it, so an
+// IGA delta read (`meta.lastModified gt T`) missed it; and writing that stamp into Kit costs a Kit call per
+// deactivation. The journal holds the time instead, and meta.lastModified is the later of the Kit stamp and
+// the journal's entry (see effectiveLastModified).
+//
+// Bounded: it keeps the latest change of at most `maxSubscribers` subscribers. It is complete only from its
+// `horizon` on (its creation, or the time of the newest change it had to forget): a subscriber that is not
+// active and has no entry may have changed state any time before the horizon, so it reports the horizon as
+// its lastModified (shown once more in a delta read, never missed). Issue "SCIM security events" reads the
+// feed (`read`) and listens (`subscribe`).
+
+/** scim: the server's own write; webhook: a Kit delivery; rewalk: the mirror's walk; reread: any other read. */
+export type ChangeSource = 'scim' | 'webhook' | 'rewalk' | 'reread';
+
+export type ChangeKind = 'created' | 'updated' | 'deactivated' | 'deleted' | 'state';
+
+export interface SubscriberChange {
+  subscriberId: number;
+  /** When the server learned of the change (ms since the epoch). */
+  at: number;
+  kind: ChangeKind;
+  source: ChangeSource;
+  /** The subscriber's Kit state after the change. */
+  state?: SubscriberState;
+}
+
+/** What the journal knows of some subscribers at one moment. */
+export interface JournalView {
+  /** The journal is complete from this time on (ms since the epoch). */
+  horizon: number;
+  /** Time of the latest change recorded for a subscriber, if any. */
+  lastChangeOf(subscriberId: number): number | undefined;
+}
+
+export class JournalUnavailableError extends Error {
+  constructor(reason: string) {
+    super(`The change journal is unavailable: ${reason}`);
+    this.name = 'JournalUnavailableError';
+  }
+}
+
+export interface ChangeJournal {
+  /** Records a change; throws JournalUnavailableError when it could not be kept (Redis down). */
+  record(change: SubscriberChange): Promise<void>;
+  /** The latest change times of these subscribers; never throws (a journal that cannot answer says "now"). */
+  view(subscriberIds: number[]): Promise<JournalView>;
+  /**
+   * Subscribers as just read from Kit: a state other than the last one the journal knows is a change (source
+   * reread), recorded at `at`; so is a subscriber seen for the first time in a state other than active (it
+   * became so at a time the journal never saw, and `at` is the earliest time it can vouch for); any other
+   * subscriber it has not seen yet becomes the baseline. With the mirror off
+   * this is how a change made in Kit is seen: by the next read of that subscriber (a GET, a lookup, a walk page
+   * once its cache expires).
+   */
+  observe(subs: Array<{ id: number; state: SubscriberState }>, at: number): Promise<void>;
+  /** The last state the journal saw for a subscriber (undefined: never seen, or Redis away). */
+  lastState(subscriberId: number): Promise<SubscriberState | undefined>;
+  /** Changes recorded after `since` (ms), oldest first, at most `limit` (the feed for security events). */
+  read(since: number, limit: number): Promise<SubscriberChange[]>;
+  /** Called for every change this process records or learns of; returns the unsubscribe function. */
+  subscribe(listener: (change: SubscriberChange) => void): () => void;
+}
+
+/**
+ * meta.lastModified as the server can prove it: the later of the Kit stamp and the journal's entry; a
+ * subscriber that is not active and unknown to the journal may have changed before the journal's horizon, so
+ * the horizon stands for it (never an older time that would hide a deactivation from a delta read).
+ */
+export function effectiveLastModified(
+  kitStamp: number,
+  state: SubscriberState,
+  journalAt: number | undefined,
+  horizon: number,
+): number {
+  if (journalAt !== undefined) return Math.max(kitStamp, journalAt);
+  if (state !== 'active' && kitStamp < horizon) return horizon;
+  return kitStamp;
+}
+
+/** Fan-out helper shared by the journal implementations. */
+export class ChangeListeners {
+  private readonly listeners = new Set<(change: SubscriberChange) => void>();
+
+  add(listener: (change: SubscriberChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(change: SubscriberChange): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(change);
+      } catch {
+        // A listener's failure is its own; the journal and the other listeners go on.
+      }
+    }
+  }
+}

@@ -1,0 +1,35 @@
+import type { Subscriber } from '../../kit/types';
+import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from '../fieldMap';
+import { type ChangeJournal, effectiveLastModified } from './changeJournal';
+
+// Puts the journal's knowledge into the subscribers read from Kit (or the mirror) before they become SCIM
+// Users: the lastModified stamp field is set to the effective time (changeJournal.ts), so meta.lastModified,
+// the ETag, delta filters and cached walk pages all see the same value. Copies, never the caller's objects.
+
+export class LastModifiedOverlay {
+  constructor(
+    private readonly journal: ChangeJournal,
+    private readonly fields: SubscriberFieldMap,
+    private readonly now: () => number,
+  ) {}
+
+  /**
+   * `observe`: the subscribers were just read (Kit, the mirror), so their states may tell the journal of a
+   * change; not for a lookup snapshot, whose seconds-old state could contradict a newer one the journal has.
+   */
+  async apply<T extends Subscriber>(subs: T[], observe = true): Promise<T[]> {
+    if (subs.length === 0) return subs;
+    if (observe) await this.journal.observe(subs, this.now());
+    const view = await this.journal.view(subs.map((s) => s.id));
+    const key = this.fields.key(LIFECYCLE_FIELDS.lastModified);
+    return subs.map((s) => {
+      const stamp = Date.parse(s.fields?.[key] || s.created_at) || 0;
+      const effective = effectiveLastModified(stamp, s.state, view.lastChangeOf(s.id), view.horizon);
+      return effective > stamp ? { ...s, fields: { ...s.fields, [key]: new Date(effective).toISOString() } } : s;
+    });
+  }
+
+  async one<T extends Subscriber>(sub: T, observe = true): Promise<T> {
+    return (await this.apply([sub], observe))[0];
+  }
+}

@@ -1,0 +1,62 @@
+import { type KitSandbox, startKitSandbox } from '../../../src/sandbox';
+import { MemoryJournal } from '../../../src/scim/journal/memoryJournal';
+import { MemoryMirrorStore } from '../../../src/scim/mirror/memoryMirrorStore';
+import { SubscriberMirror } from '../../../src/scim/mirror/subscriberMirror';
+import { harness } from '../../kit/support';
+import { ManualClock } from '../../support/clock';
+
+// The mirror's timer: walks at start, then every refresh period; a walk that failed is tried again within a
+// minute. Real Kit client against the sandbox; time is the test's.
+
+describe('SubscriberMirror walks on its clock', () => {
+  let sandbox: KitSandbox;
+  beforeAll(async () => {
+    sandbox = await startKitSandbox({ rateLimit: { max: 100000, windowMs: 60000 } });
+    sandbox.store.seedSubscribers(1500, { emailPrefix: 'timer-' });
+  });
+  afterAll(() => sandbox.close());
+
+  function mirrorOn(clock: ManualClock) {
+    const { client } = harness(sandbox);
+    const mirror = new SubscriberMirror({
+      kit: client,
+      store: new MemoryMirrorStore({ externalId: 'x', userName: 'y' }, () => clock.now()),
+      journal: new MemoryJournal({ now: () => clock.now(), maxSubscribers: 10_000 }),
+      keepFields: new Set(),
+      allFieldKeys: () => [],
+      clock,
+      refreshMs: 3_600_000,
+      changed: async () => undefined,
+    });
+    return mirror;
+  }
+
+  const pages = () => sandbox.calls().byEndpoint['GET /v4/subscribers'] ?? 0;
+
+  it('retries a failed walk after a minute, then walks once per refresh period', async () => {
+    const clock = new ManualClock(Date.now());
+    const mirror = mirrorOn(clock);
+    sandbox.resetCalls();
+    // Kit refuses the first page once (401 is not retried by the client): the start-up walk fails.
+    sandbox.setFaults({ failNext: 1, failStatus: 401, endpoints: ['GET /v4/subscribers'] });
+    mirror.start();
+    await clock.advance(0);
+    await mirror.idle();
+    expect(await mirror.complete()).toBe(false);
+    expect(pages()).toBe(1);
+    await clock.advance(59_000);
+    expect(pages()).toBe(1);
+    await clock.advance(1_000);
+    await mirror.idle();
+    expect(await mirror.complete()).toBe(true);
+    expect(pages()).toBe(1 + 2);
+    // Next one a whole period later, not a minute.
+    await clock.advance(3_599_000);
+    expect(pages()).toBe(3);
+    await clock.advance(1_000);
+    await mirror.idle();
+    expect(pages()).toBe(5);
+    mirror.stop();
+    sandbox.resetFaults();
+  });
+});
