@@ -111,7 +111,7 @@ describe('/status over HTTP', () => {
 
   it('shows a Kit 429 and its retry, the operation it belonged to and the limiter', async () => {
     const created = await h.post('/scim/v2/Users', oktaUser('limited@example.com'));
-    h.sandbox.setFaults({ failNext: 1, failStatus: 429, endpoints: ['GET /v4/subscribers/:id'] });
+    h.sandbox.setFaults({ failNext: 1, failStatus: 429, endpoints: ['PUT /v4/subscribers/:id'] });
     const patched = await h.patch(`/scim/v2/Users/${created.body.id}`, {
       schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
       Operations: [{ op: 'replace', path: 'displayName', value: 'Limited' }],
