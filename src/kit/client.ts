@@ -4,7 +4,7 @@ import { CustomFields, type KnownFieldKeys } from './resources/customFields';
 import { Subscribers } from './resources/subscribers';
 import { Tags } from './resources/tags';
 import { defaultTokenStore } from './tokenStore';
-import type { KitApi } from './api';
+import { type KitApi, V4_CAPABILITIES } from './api';
 import type { Account, CallOptions } from './types';
 
 // Kit v4, one module per Kit resource (resources/*.ts) over one core caller (caller.ts: limiter, credentials,
@@ -15,6 +15,7 @@ export type KitClientOptions = KitCallerOptions;
 export { BULK_CHUNK } from './resources/bulk';
 
 export class KitClient implements KitApi {
+  readonly capabilities = V4_CAPABILITIES;
   readonly subscribers: Subscribers;
   readonly tags: Tags;
   readonly bulk: Bulk;
