@@ -105,6 +105,7 @@ export class Service {
       audit: this.auditTrail,
       maxBodyBytes: config.scim.maxBodyBytes,
       jwt: Boolean(config.scim.jwt),
+      kitCapabilities: this.kit.capabilities,
       publicUrls: config.publicUrls,
       trustProxy: config.trustProxy,
       operatorPages: createStatusPage({
