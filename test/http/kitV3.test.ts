@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig, secretsOf } from '../../src/config';
+import { runDoctor } from '../../src/doctor/doctor';
 import { createLogger } from '../../src/http/logging';
 import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
@@ -88,6 +89,22 @@ describe('Kit v3: the api_secret never leaves the adapter', () => {
     } catch (e) {
       expect((e as Error).message).not.toContain('should_not_be_echoed');
     }
+  });
+});
+
+describe('Kit v3: doctor', () => {
+  it('says it does not check v3 accounts yet, instead of calling the secret refused, and never shows it', async () => {
+    const secret = 'kit_secret_doctor_0123456789abcdef';
+    const report = await runDoctor({
+      KIT_API_URL: 'http://127.0.0.1:9',
+      KIT_API_VERSION: 'v3',
+      KIT_API_SECRET: secret,
+      SCIM_BEARER_TOKENS: 'okta=0123456789abcdef0123456789abcdef',
+    });
+    expect(report.ok).toBe(false);
+    const config = report.checks.find((c) => c.id === 'config')!;
+    expect(config).toMatchObject({ status: 'fail', result: expect.stringMatching(/Kit v3/) });
+    expect(JSON.stringify(report)).not.toContain(secret);
   });
 });
 
