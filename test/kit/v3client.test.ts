@@ -47,6 +47,8 @@ describe('KitV3Client', () => {
     const applied = await client.subscribers.update(sub.id, { fields });
     expect(Object.values(applied.fields).filter((v) => v === 'v')).toHaveLength(11);
     expect(endpoints()).toEqual(['PUT /v3/subscribers/:id', 'GET /v3/subscribers/:id']);
+    // Call records (metrics, logs, audit) name route patterns, never the parameter that carries the secret.
+    expect(JSON.stringify(records)).not.toContain(sb.apiSecret);
   });
 
   it('answers status=all in two runs of page numbers (active, then unsubscribed), totals on request', async () => {
