@@ -89,6 +89,9 @@ const envSchema = z
     KIT_CLIENT_ID: optionalString,
     KIT_CLIENT_SECRET: optionalString,
     KIT_TOKEN_STORE: optionalString,
+    // Kit's legacy v3 API (src/kit/v3/): the api_secret travels as a parameter; README "Kit v3 accounts".
+    KIT_API_VERSION: z.enum(['v4', 'v3']).default('v4'),
+    KIT_API_SECRET: optionalString,
     KIT_RATE_LIMIT_PER_MINUTE: positiveInt('KIT_RATE_LIMIT_PER_MINUTE')
       .default(120)
       .refine((n) => n <= 120, 'KIT_RATE_LIMIT_PER_MINUTE cannot exceed Kit’s limit of 120'),
@@ -178,6 +181,20 @@ const envSchema = z
         message: 'OAuth needs KIT_ACCESS_TOKEN or KIT_REFRESH_TOKEN',
       });
     }
+    if (env.KIT_API_VERSION === 'v3' && (env.KIT_API_KEY || someOauth)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KIT_API_VERSION'],
+        message: 'KIT_API_VERSION=v3 authenticates with KIT_API_SECRET only (no KIT_API_KEY or OAuth variables)',
+      });
+    }
+    if (env.KIT_API_SECRET && env.KIT_API_VERSION !== 'v3') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KIT_API_SECRET'],
+        message: 'KIT_API_SECRET is the v3 credential: set KIT_API_VERSION=v3 with it, or use KIT_API_KEY for v4',
+      });
+    }
     if (env.KIT_TOKEN_STORE === 'redis' && !env.REDIS_URL) {
       ctx.addIssue({
         code: 'custom',
@@ -246,6 +263,8 @@ export interface Config {
     baseUrl: string;
     /** Undefined: no credentials were configured, so main.ts starts the built-in sandbox. */
     credentials?: KitCredentials;
+    /** Which Kit API the client speaks (KIT_API_VERSION); v3 credentials are `v3Secret`. */
+    apiVersion: 'v4' | 'v3';
     ratePerMinute: number;
     /** Kit's rolling window (60 s). Only a sandbox with another window needs a different value. */
     rateWindowMs: number;
@@ -337,9 +356,11 @@ export function secretsOf(config: Config): string[] {
   const kit =
     c?.kind === 'apiKey'
       ? [c.apiKey]
-      : c
-        ? [c.accessToken, c.refreshToken, c.clientSecret].filter((v): v is string => !!v)
-        : [];
+      : c?.kind === 'v3Secret'
+        ? [c.apiSecret]
+        : c
+          ? [c.accessToken, c.refreshToken, c.clientSecret].filter((v): v is string => !!v)
+          : [];
   const hook = config.changes?.webhookSecret ? [config.changes.webhookSecret] : [];
   return [...kit, ...config.scim.bearerTokens.map((t) => t.token), ...hook];
 }
@@ -349,7 +370,9 @@ function derivedWebhookSecret(credentials: KitCredentials | undefined, baseUrl: 
   const key =
     credentials?.kind === 'apiKey'
       ? credentials.apiKey
-      : (credentials?.clientSecret ?? credentials?.refreshToken ?? credentials?.accessToken);
+      : credentials?.kind === 'v3Secret'
+        ? credentials.apiSecret
+        : (credentials?.clientSecret ?? credentials?.refreshToken ?? credentials?.accessToken);
   if (!key) return undefined;
   return createHmac('sha256', key).update(`convertkit-scim webhooks ${baseUrl}`).digest('base64url').slice(0, 43);
 }
@@ -388,7 +411,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const e = parsed.data;
   let credentials: KitCredentials | undefined;
-  if (e.KIT_API_KEY) credentials = { kind: 'apiKey', apiKey: e.KIT_API_KEY };
+  if (e.KIT_API_SECRET) credentials = { kind: 'v3Secret', apiSecret: e.KIT_API_SECRET };
+  else if (e.KIT_API_KEY) credentials = { kind: 'apiKey', apiKey: e.KIT_API_KEY };
   else if (e.KIT_ACCESS_TOKEN || e.KIT_REFRESH_TOKEN)
     credentials = {
       kind: 'oauth',
@@ -404,6 +428,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     kit: {
       baseUrl: e.KIT_API_URL.replace(/\/+$/, ''),
       credentials,
+      apiVersion: e.KIT_API_VERSION,
       ratePerMinute: e.KIT_RATE_LIMIT_PER_MINUTE,
       rateWindowMs: e.KIT_RATE_WINDOW_MS,
       maxWaitMs: e.KIT_MAX_WAIT_MS,

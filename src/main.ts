@@ -27,7 +27,14 @@ async function withSandboxIfNeeded(
     devToken,
     config: {
       ...config,
-      kit: { ...config.kit, baseUrl: sandbox.url, credentials: { kind: 'apiKey', apiKey: sandbox.apiKey } },
+      kit: {
+        ...config.kit,
+        baseUrl: sandbox.url,
+        credentials:
+          config.kit.apiVersion === 'v3'
+            ? { kind: 'v3Secret', apiSecret: sandbox.apiSecret }
+            : { kind: 'apiKey', apiKey: sandbox.apiKey },
+      },
       scim: {
         ...config.scim,
         bearerTokens: devToken ? [{ name: 'dev', token: devToken, readOnly: false }] : config.scim.bearerTokens,

@@ -11,7 +11,9 @@ import { createScimHttpServer, type ScimHttpServer } from './http/httpServer';
 import { IpAllowlist } from './http/ipAllowlist';
 import { labels, Metrics } from './http/metrics';
 import { recordKitCallInScope } from './http/requestScope';
+import type { KitApi } from './kit/api';
 import { KitClient } from './kit/client';
+import { KitV3Client } from './kit/v3/client';
 import { createKitLimiter, type KitLimiter, limiterIdFor } from './kit/limiter';
 import { RedisTokenStore } from './kit/redisTokenStore';
 import { sharedSlots } from './kit/slots';
@@ -24,6 +26,7 @@ import { summariseIds } from './scim/inputLimits';
 import { MemoryPageStore, type PageStore } from './scim/paging/pageStore';
 import { RedisPageStore } from './scim/paging/redisPageStore';
 import { declareUserSchemas } from './scim/scimmyGlobals';
+import { PROVISIONED_USERS_TAG } from './scim/groups/tagCatalog';
 import { buildScimServices, type ScimServices } from './scim/services';
 import { createStatusPage, StatusBoard } from './status';
 import { buildChangeTracking } from './scim/changeTracking';
@@ -48,7 +51,7 @@ export type { ScimServices } from './scim/services';
 
 export class Service {
   readonly app: Express;
-  readonly kit: KitClient;
+  readonly kit: KitApi;
   readonly limiter: KitLimiter;
   readonly metrics: Metrics;
   readonly readiness = new Readiness();
@@ -82,17 +85,20 @@ export class Service {
     this.auditTrail = this.statusBoard.auditTrail(this.audit);
     this.redis = config.redisUrl ? this.redisLink(config.redisUrl) : undefined;
     this.limiter = this.kitLimiter(credentials);
-    this.kit = new KitClient({
+    const transport = {
       baseUrl: config.kit.baseUrl,
-      credentials,
       limiter: this.limiter,
       timeoutMs: config.kit.timeoutMs,
       maxWaitMs: config.kit.maxWaitMs,
       now: () => this.clock.now(),
-      sleep: (ms) => this.backoff(ms),
-      tokenStore: this.sharedTokenStore(credentials),
-      onCall: (rec) => this.onKitCall(rec),
-    });
+      sleep: (ms: number) => this.backoff(ms),
+      onCall: (rec: KitCallRecord) => this.onKitCall(rec),
+    };
+    // The one place that knows which Kit API answers: everything else sees the KitApi port and its capabilities.
+    this.kit =
+      credentials.kind === 'v3Secret'
+        ? new KitV3Client({ ...transport, apiSecret: credentials.apiSecret, provisioningTag: PROVISIONED_USERS_TAG })
+        : new KitClient({ ...transport, credentials, tokenStore: this.sharedTokenStore(credentials) });
     this.kitChanges = new KitChanges({
       kit: this.kit,
       config,
@@ -122,6 +128,7 @@ export class Service {
       audit: this.auditTrail,
       maxBodyBytes: config.scim.maxBodyBytes,
       jwt: Boolean(config.scim.jwt),
+      kitCapabilities: this.kit.capabilities,
       publicUrls: config.publicUrls,
       trustProxy: config.trustProxy,
       unloggedRoutes:

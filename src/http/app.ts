@@ -12,6 +12,7 @@ import type { AuditSink } from './audit';
 import { type AuthFailureReason, type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
 import type { Readiness } from './health';
 import { type IpAllowlist, ipAllowlistMiddleware } from './ipAllowlist';
+import type { KitCapabilities } from '../kit/api';
 import { discoveryRoutes } from './discovery';
 import { createRequestLogging } from './logging';
 import { labels, type Metrics } from './metrics';
@@ -32,6 +33,8 @@ export interface AppDeps {
   ipAllowlist?: IpAllowlist;
   maxBodyBytes: number;
   jwt: boolean;
+  /** What the Kit API behind the port can do, so discovery tells the truth per backend (Kit v3). */
+  kitCapabilities?: KitCapabilities;
   /** How Location and meta.location are built (PUBLIC_BASE_URL, SCIM_ALLOWED_HOSTS). */
   publicUrls: PublicUrlConfig;
   trustProxy?: string | number | boolean;
@@ -158,7 +161,14 @@ export function createApp(deps: AppDeps): express.Express {
     throw new ScimNotImplemented('/Me is not supported: SCIM clients here are provisioning systems, not users.');
   });
   scim.use(checkDiscoveryQuery);
-  scim.use(discoveryRoutes({ publicUrls: deps.publicUrls, logger: deps.logger, jwt: deps.jwt }));
+  scim.use(
+    discoveryRoutes({
+      publicUrls: deps.publicUrls,
+      logger: deps.logger,
+      jwt: deps.jwt,
+      kitCapabilities: deps.kitCapabilities,
+    }),
+  );
 
   // scimmy-routers answers what is left (its own 404s and refusals for /Bulk and the like); authentication
   // has already happened above, so its own handler only has to accept.

@@ -2,6 +2,7 @@ import { type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
 import SCIMMY from 'scimmy';
 import type { PublicUrlConfig } from '../config';
+import type { KitCapabilities } from '../kit/api';
 import { ScimForbidden } from '../scim/errors';
 import type { ScimBody } from '../scim/resources';
 import { wantsAttribute } from '../scim/schemas';
@@ -24,10 +25,31 @@ function plain(value: unknown): any {
   return JSON.parse(JSON.stringify(value));
 }
 
-export function discoveryRoutes(deps: { publicUrls: PublicUrlConfig; logger?: Logger; jwt?: boolean }): Router {
+const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+
+/**
+ * scimmy's schemas are process-wide; what one Kit backend cannot do is said per app here. Without tag renames
+ * (Kit v3) a group's displayName is set at creation and never changed: `immutable` (RFC 7643 §7).
+ */
+function truthfulSchema(resource: Resource, caps?: KitCapabilities): Resource {
+  if (!caps || caps.tagRename || resource.id !== GROUP_SCHEMA || !Array.isArray(resource.attributes)) return resource;
+  return {
+    ...resource,
+    attributes: resource.attributes.map((a: ScimBody) =>
+      a.name === 'displayName' ? { ...a, mutability: 'immutable' } : a,
+    ),
+  };
+}
+
+export function discoveryRoutes(deps: {
+  publicUrls: PublicUrlConfig;
+  logger?: Logger;
+  jwt?: boolean;
+  kitCapabilities?: KitCapabilities;
+}): Router {
   const router = Router();
   const located = (req: Request, resource: Resource, path: string): Resource => ({
-    ...resource,
+    ...truthfulSchema(resource, deps.kitCapabilities),
     meta: { ...resource.meta, location: `${scimBaseUrl(req, deps.publicUrls)}${path}` },
   });
   // The query parser is 'simple' and checkAttributeParams ran first: every value is a string.
@@ -90,6 +112,8 @@ export function discoveryRoutes(deps: { publicUrls: PublicUrlConfig; logger?: Lo
       const q = query(req);
       if (wantsAttribute('authenticationSchemes', q.attributes, q.excludedAttributes))
         config.authenticationSchemes = authenticationSchemes({ jwt: Boolean(deps.jwt) });
+      // Kit v3 lists page by page in two runs (active, then unsubscribed): no order across a whole walk.
+      if (deps.kitCapabilities && !deps.kitCapabilities.cursorPaging && config.sort) config.sort = { supported: false };
       sendScim(res, 200, located(req, config, '/ServiceProviderConfig'));
     } catch (err) {
       sendFailure(res, err, deps.logger);

@@ -8,6 +8,7 @@ import {
   KitRateLimitedError,
   KitRequestError,
   KitUnavailableError,
+  KitWritePendingError,
   KitValidationError,
 } from '../kit/errors';
 import {
@@ -70,6 +71,15 @@ const kitRules: KitRule[] = [
     (e: KitLimiterUnavailableError) =>
       new ScimServiceUnavailable(
         'The shared rate limiter (Redis) that keeps every replica within Kit’s budget is unavailable; nothing was sent to Kit and Kit itself may be fine. Retry later.',
+        retryAfterSeconds(e.retryAfterMs, 5),
+        e,
+      ),
+  ],
+  [
+    KitWritePendingError,
+    (e: KitWritePendingError) =>
+      new ScimServiceUnavailable(
+        'Kit accepted the change but applies it later (its 202 for updates of 11 or more fields), and reading it back does not show it yet. The change is safe to repeat: retry after the given delay.',
         retryAfterSeconds(e.retryAfterMs, 5),
         e,
       ),

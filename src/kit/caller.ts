@@ -41,6 +41,8 @@ export interface KitCallerOptions {
   now?: () => number;
   httpAgent?: http.Agent;
   httpsAgent?: https.Agent;
+  /** See TransportOptions.redact. */
+  redact?: (text: string) => string;
 }
 
 export interface Answer {
@@ -84,6 +86,7 @@ export class KitCaller {
       httpsAgent: opts.httpsAgent,
       onCall: opts.onCall,
       now: this.now,
+      redact: opts.redact,
     });
     this.auth = authenticatorFor(opts.credentials, (body) => this.exchangeToken(body), opts.tokenStore);
   }

@@ -5,7 +5,7 @@ import { Subscribers } from './resources/subscribers';
 import { Tags } from './resources/tags';
 import { webhookCalls, type KitWebhooksApi } from './resources/webhooks';
 import { defaultTokenStore } from './tokenStore';
-import type { KitApi } from './api';
+import { type KitApi, V4_CAPABILITIES } from './api';
 import type { Account, CallOptions } from './types';
 
 // Kit v4, one module per Kit resource (resources/*.ts) over one core caller (caller.ts: limiter, credentials,
@@ -16,6 +16,7 @@ export type KitClientOptions = KitCallerOptions;
 export { BULK_CHUNK } from './resources/bulk';
 
 export class KitClient implements KitApi {
+  readonly capabilities = V4_CAPABILITIES;
   readonly subscribers: Subscribers;
   readonly tags: Tags;
   readonly bulk: Bulk;

@@ -161,11 +161,22 @@ function fingerprint(accessToken?: string, refreshToken?: string): string {
     .slice(0, 32);
 }
 
+/** Kit v3: the api_secret is a parameter each v3 resource adds itself (src/kit/v3/signing.ts); no header. */
+export class ParameterAuth implements Authenticator {
+  async current() {
+    return { headers: {}, version: 'v3-secret' };
+  }
+  async recover(): Promise<boolean> {
+    return false;
+  }
+}
+
 export function authenticatorFor(
   credentials: KitCredentials,
   exchange: TokenExchange,
   store?: TokenStore,
 ): Authenticator {
+  if (credentials.kind === 'v3Secret') return new ParameterAuth();
   return credentials.kind === 'apiKey'
     ? new ApiKeyAuth(credentials.apiKey)
     : new OAuthSession(credentials, exchange, store);

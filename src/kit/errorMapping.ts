@@ -16,6 +16,9 @@ export function kitErrors(body: unknown): string[] {
   if (body && typeof body === 'object') {
     const errors = (body as { errors?: unknown }).errors;
     if (Array.isArray(errors)) return errors.filter((e): e is string => typeof e === 'string');
+    // Kit v3: {"error": "Authorization Failed", "message": "API Key not present"}.
+    const v3 = body as { error?: unknown; message?: unknown };
+    if (typeof v3.error === 'string' && typeof v3.message === 'string') return [v3.message];
     // RFC 6749 §5.2 error response from /oauth/token: the code and description carry no secret.
     const oauth = body as { error?: unknown; error_description?: unknown };
     if (typeof oauth.error === 'string')

@@ -74,5 +74,11 @@ export class KitFieldNotStoredError extends KitError {
   }
 }
 
+/**
+ * Kit answered 202 ("applied later", v3 updates with 11–140 fields) and reading the subscriber back does not show
+ * the change yet. Retryable: the write is idempotent, and Kit usually applies it within seconds.
+ */
+export class KitWritePendingError extends KitUnavailableError {}
+
 /** Any other 4xx we did not expect (400, 405, 409…). */
 export class KitRequestError extends KitError {}

@@ -90,7 +90,9 @@ export function limiterIdFor(baseUrl: string, credentials: KitCredentials, names
   const material =
     credentials.kind === 'apiKey'
       ? ['apiKey', credentials.apiKey]
-      : ['oauth', credentials.clientId ?? credentials.refreshToken ?? credentials.accessToken ?? ''];
+      : credentials.kind === 'v3Secret'
+        ? ['v3Secret', credentials.apiSecret]
+        : ['oauth', credentials.clientId ?? credentials.refreshToken ?? credentials.accessToken ?? ''];
   const digest = createHash('sha256')
     .update([baseUrl.replace(/\/+$/, ''), ...material].join('\n'))
     .digest('hex');

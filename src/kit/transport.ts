@@ -28,6 +28,8 @@ export interface TransportOptions {
   httpsAgent?: https.Agent;
   onCall?: (record: KitCallRecord) => void;
   now?: () => number;
+  /** Masks credentials that travel in URLs (Kit v3's api_secret) in anything this module reports. */
+  redact?: (text: string) => string;
 }
 
 export class KitTransport {
@@ -70,7 +72,8 @@ export class KitTransport {
       });
       outcome = { kind: 'response', status: res.status, data: res.data, headers: flatHeaders(res.headers) };
     } catch (e) {
-      outcome = networkOutcome(e);
+      const failed = networkOutcome(e);
+      outcome = this.opts.redact ? { ...failed, detail: this.opts.redact(failed.detail) } : failed;
     }
     this.opts.onCall?.({
       method: req.method,
@@ -102,7 +105,7 @@ function flatHeaders(headers: unknown): Record<string, string | undefined> {
   return out;
 }
 
-function networkOutcome(e: unknown): Outcome {
+function networkOutcome(e: unknown): Extract<Outcome, { kind: 'network' }> {
   const err = e as { code?: unknown; message?: unknown; name?: unknown };
   if (err?.name === 'CanceledError' || err?.code === 'ERR_CANCELED') {
     return { kind: 'network', code: 'ERR_CANCELED', detail: 'cancelled by the caller' };

@@ -3,6 +3,8 @@
 /** How this server authenticates to Kit (read from the environment by src/config.ts). */
 export type KitCredentials =
   | { kind: 'apiKey'; apiKey: string }
+  /** Kit's legacy v3 API: the api_secret travels as a query or body parameter (src/kit/v3/). */
+  | { kind: 'v3Secret'; apiSecret: string }
   | {
       kind: 'oauth';
       accessToken?: string;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock';
 import type { Readiness } from '../http/health';
-import type { KitClient } from '../kit/client';
+import type { KitApi } from '../kit/api';
 import { KitAuthError } from '../kit/errors';
 import type { CallOptions } from '../kit/types';
 import { ScimServiceUnavailable } from '../scim/errors';
@@ -21,7 +21,7 @@ export interface BootstrapSettings {
 }
 
 export interface BootstrapperDeps {
-  kit: KitClient;
+  kit: KitApi;
   readiness: Readiness;
   logger: Logger;
   clock: Clock;
@@ -83,6 +83,8 @@ export class Bootstrapper {
       readiness.set('customFields', true);
       const services = this.deps.build(keys);
       services.membership.useDeletedTag(await services.catalog.ensure(DELETED_USERS_TAG, BACKGROUND));
+      const provisioning = kit.capabilities.provisioningTag;
+      if (provisioning) await services.catalog.ensure(provisioning, BACKGROUND);
       this.services = services;
       // Warm the membership index so User.groups on filtered lookups costs no Kit call; background priority.
       services.membership

@@ -63,7 +63,12 @@ export class KitChanges {
     const { config, logger, clock } = this.deps;
     const base = config.publicUrls.baseUrl;
     if (!config.changes.webhooks || !config.changes.webhookSecret || !base || this.stopped) return;
-    registerWebhooks(this.deps.kit, base, config.changes.webhookSecret).then(
+    const webhooks = this.deps.kit.webhooks;
+    if (!webhooks) {
+      logger.warn('Kit webhooks are not used with this Kit API version; the mirror learns of Kit changes by walks');
+      return;
+    }
+    registerWebhooks(webhooks, base, config.changes.webhookSecret).then(
       (r) => logger.info(r, 'Kit webhooks registered'),
       (err) => {
         logger.warn({ err: { message: (err as Error).message } }, 'Kit webhooks not registered; retrying in 60 s');

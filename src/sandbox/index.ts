@@ -22,6 +22,8 @@ import { createSandboxServer } from './server';
 import { type SandboxSnapshot, SNAPSHOT_VERSION } from './snapshot';
 import { SandboxStore } from './store';
 import { WebhookDelivery } from './webhookDelivery';
+import { V3Credentials } from './v3/auth';
+import { V3Routes } from './v3/routes';
 
 // A local stand-in for Kit's v4 API (api.convertkit.com), for tests, benchmarks and `npm start` without a Kit
 // account. It behaves as Kit's reference and the integration notes describe, traps included.
@@ -57,12 +59,18 @@ export interface KitSandboxOptions {
   reportError?: (message: string, error: unknown) => void;
   /** Delays between webhook delivery attempts; default Kit's documented schedule (webhookDelivery.ts). */
   webhookRetryDelaysMs?: readonly number[];
+  /** Kit v3's api_secret (default 'kit_secret_' + random hex); v3 also takes `apiKey` as its api_key. */
+  apiSecret?: string;
+  /** v3: how long a 202 update (11–140 fields) waits before it is applied; default 0 (by the next v3 call). */
+  v3UpdateDelayMs?: number;
 }
 
 export interface KitSandbox {
   /** e.g. http://127.0.0.1:54321, no trailing slash: append Kit paths (url + '/v4/subscribers'). */
   url: string;
   apiKey: string;
+  /** Kit v3's api_secret for this account (sent as a parameter, never a header). */
+  apiSecret: string;
   store: SandboxStore;
   calls(): CallStats;
   resetCalls(): void;
@@ -117,6 +125,8 @@ export async function startKitSandbox(opts: KitSandboxOptions = {}): Promise<Kit
   const webhooks = new WebhookDelivery(store, { retryDelaysMs: opts.webhookRetryDelaysMs });
   const ctx: RouteContext = { store, bulk, now, unsubscribeAnswer: opts.unsubscribeAnswer };
   const tokenRoutes = oauthTokenRoutes(oauth);
+  const apiSecret = opts.apiSecret ?? `kit_secret_${randomBytes(16).toString('hex')}`;
+  const v3 = new V3Routes({ store, now, updateDelayMs: opts.v3UpdateDelayMs });
 
   const server = createSandboxServer({
     kitRoutes: [
@@ -127,6 +137,7 @@ export async function startKitSandbox(opts: KitSandboxOptions = {}): Promise<Kit
       ...bulkRoutes(ctx),
       ...webhookRoutes(ctx),
       ...tokenRoutes,
+      ...v3.routes(),
     ],
     openEndpoints: new Set(tokenRoutes.map((r) => `${r.method} ${r.pattern}`)),
     adminRoutes: adminRoutes({ store, calls, faults, rateWindow, oauth, bulk }),
@@ -138,6 +149,7 @@ export async function startKitSandbox(opts: KitSandboxOptions = {}): Promise<Kit
     now,
     sleep: opts.sleep,
     reportError: opts.reportError,
+    v3: { credentials: new V3Credentials(apiSecret, apiKey), beforeHandle: () => v3.applyDue() },
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -167,6 +179,7 @@ export async function startKitSandbox(opts: KitSandboxOptions = {}): Promise<Kit
   return {
     url,
     apiKey,
+    apiSecret,
     store,
     calls: () => calls.stats(),
     resetCalls: () => calls.reset(),

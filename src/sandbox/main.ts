@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     port: wholeNumber('KIT_SANDBOX_PORT') ?? 4010,
     host: process.env.KIT_SANDBOX_HOST || '127.0.0.1',
     apiKey: process.env.KIT_SANDBOX_API_KEY || undefined,
+    apiSecret: process.env.KIT_SANDBOX_API_SECRET || undefined,
     dataFile: process.env.KIT_SANDBOX_DATA_FILE || undefined,
   };
   if (rateMax !== undefined || rateWindowMs !== undefined) {
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     `Kit sandbox listening on ${sandbox.url}`,
     `  KIT_API_URL=${sandbox.url}`,
     `  KIT_API_KEY=${sandbox.apiKey}`,
+    `  (Kit v3: KIT_API_VERSION=v3 KIT_API_SECRET=${sandbox.apiSecret})`,
     `  admin: ${sandbox.url}/__sandbox/… with header X-Sandbox-Admin: <the API key>`,
   ];
   const tokens = sandbox.oauthTokens();

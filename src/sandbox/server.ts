@@ -8,6 +8,7 @@ import { Rejection } from './rejection';
 import { readBody } from './requestBody';
 import type { Reply, Route, RouteMatch } from './router';
 import { Router } from './router';
+import { type V3Credentials, v3ErrorBody } from './v3/auth';
 
 // The HTTP front of the sandbox. A Kit call goes: route match → authenticate (401) → rolling rate window (429)
 // → injected faults (latency, dropped socket, failStatus) → body → handler; every call that matched a Kit
@@ -31,6 +32,8 @@ export interface SandboxServerParts {
   sleep?: (ms: number) => Promise<void>;
   /** Where a handler failure is reported (console.error by default). */
   reportError?: (message: string, error: unknown) => void;
+  /** Kit's v3 API on the same account: auth by parameter, `{error, message}` bodies (src/sandbox/v3/). */
+  v3?: { credentials: V3Credentials; beforeHandle(): void };
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -97,7 +100,61 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
     send(res, match ? await runHandler(match, req, query) : kitError(404, 'Not Found'));
   }
 
+  // ---- v3: the credential is a parameter, so the body is read before authentication ------------------------
+  async function serveV3(req: IncomingMessage, res: ServerResponse, match: RouteMatch<Route>, query: URLSearchParams) {
+    const v3 = parts.v3!;
+    const at = parts.now();
+    let credential = 'none';
+    let status = 0;
+    const answer = (reply: Reply) => {
+      status = reply.status;
+      const errors = (reply.body as { errors?: string[] } | undefined)?.errors;
+      send(res, reply.status >= 400 && errors ? { ...reply, body: v3ErrorBody(reply.status, errors) } : reply);
+    };
+    try {
+      let body: Record<string, unknown>;
+      try {
+        body = await readBody(req);
+      } catch (e) {
+        answer(replyForError(e, req));
+        return;
+      }
+      const caller = v3.credentials.identify(match.endpoint, query, body);
+      if (!caller) {
+        credential = v3.credentials.presentedLabel(query, body);
+        answer(kitError(401, v3.credentials.refusal(query, body)));
+        return;
+      }
+      credential = caller.label;
+      const admission = parts.rateWindow.admit(caller.key);
+      if (!admission.accepted) {
+        answer(kitError(429, 'Rate limit exceeded', { 'retry-after': String(admission.retryAfterSeconds) }));
+        return;
+      }
+      const fault = parts.faults.decide(match.endpoint);
+      if (fault.latencyMs > 0) await sleep(fault.latencyMs);
+      if (fault.outcome.kind === 'drop') {
+        req.socket.destroy();
+        return;
+      }
+      if (fault.outcome.kind === 'fail') {
+        const s = fault.outcome.status;
+        answer(kitError(s, faultMessage(s), s === 429 || s === 503 ? { 'retry-after': '1' } : undefined));
+        return;
+      }
+      v3.beforeHandle();
+      try {
+        answer(await match.route.handle({ params: match.params, query, body }));
+      } catch (e) {
+        answer(replyForError(e, req));
+      }
+    } finally {
+      parts.calls.record({ at, credential, endpoint: match.endpoint, status });
+    }
+  }
+
   async function serveKit(req: IncomingMessage, res: ServerResponse, match: RouteMatch<Route>, query: URLSearchParams) {
+    if (parts.v3 && match.route.pattern.startsWith('/v3/')) return serveV3(req, res, match, query);
     const at = parts.now();
     const open = parts.openEndpoints.has(match.endpoint);
     let credential = 'none';
@@ -157,7 +214,14 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
       const match = kit.match(method, path);
       work = match
         ? serveKit(req, res, match, url.searchParams)
-        : Promise.resolve(send(res, kitError(404, 'Not Found')));
+        : Promise.resolve(
+            send(
+              res,
+              path.startsWith('/v3/')
+                ? { status: 404, body: v3ErrorBody(404, ['Not Found']) }
+                : kitError(404, 'Not Found'),
+            ),
+          );
     }
     work.catch((e) => {
       report('[kit-sandbox] request failed:', e);

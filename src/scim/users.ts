@@ -209,8 +209,15 @@ export class UserDirectory {
     const current = await this.load(id, 'beforeWrite');
     // Order matters for a Kit outage midway: the tombstone goes last, so a repeated DELETE finishes the job.
     await this.deps.groups.removeAll(current.id, INTERACTIVE);
-    if (current.state === 'active') await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE);
-    await this.deps.groups.markDeleted(current.id, INTERACTIVE);
+    // Where tagging subscribes the email (Kit v3), the tombstone tag can only go on while the subscriber is still
+    // active, so before the unsubscribe; a user deactivated earlier is tombstoned by the field alone (README
+    // "Kit v3 accounts").
+    const tagFirst = this.deps.kit.capabilities.taggingSubscribes;
+    if (tagFirst && current.state === 'active') await this.deps.groups.markDeleted(current.id, INTERACTIVE);
+    if (current.state === 'active') {
+      await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, tagFirst ? current : undefined);
+    }
+    if (!tagFirst) await this.deps.groups.markDeleted(current.id, INTERACTIVE);
     const at = this.now().toISOString();
     const tombstoned = await this.deps.kit.subscribers.update(
       current.id,

@@ -26,26 +26,30 @@ export function webhookTarget(baseUrl: string, secret: string, event: string): s
   return `${baseUrl}${WEBHOOK_PATH}/${secret}/${event.replace(/^subscriber\./, '')}`;
 }
 
-export async function registerWebhooks(kit: KitApi, baseUrl: string, secret: string): Promise<RegistrationResult> {
+export async function registerWebhooks(
+  webhooks: NonNullable<KitApi['webhooks']>,
+  baseUrl: string,
+  secret: string,
+): Promise<RegistrationResult> {
   const opts = { priority: 'background' as const };
   const ours = `${baseUrl}${WEBHOOK_PATH}/`;
   const wanted = new Map<string, string>(
     SUBSCRIBER_STATE_EVENTS.map((e) => [webhookTarget(baseUrl, secret, e), e.replace(/^subscriber\./, '')]),
   );
   const result: RegistrationResult = { kept: 0, created: 0, deleted: 0 };
-  for (const hook of await kit.webhooks.list(opts)) {
+  for (const hook of await webhooks.list(opts)) {
     if (!hook.target_url.startsWith(ours)) continue;
     const event = wanted.get(hook.target_url);
     if (event !== undefined && hook.event?.name?.replace(/^subscriber\./, '') === event) {
       wanted.delete(hook.target_url);
       result.kept += 1;
     } else {
-      await kit.webhooks.delete(hook.id, opts);
+      await webhooks.delete(hook.id, opts);
       result.deleted += 1;
     }
   }
   for (const [target, event] of wanted) {
-    await kit.webhooks.create(`subscriber.${event}`, target, opts);
+    await webhooks.create(`subscriber.${event}`, target, opts);
     result.created += 1;
   }
   return result;

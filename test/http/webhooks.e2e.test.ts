@@ -62,7 +62,7 @@ describe('Kit webhooks and the mirror', () => {
     );
     h.sandbox.store.createWebhook({ name: 'subscriber.subscriber_unsubscribe' }, `${base}/kit/webhooks/old-secret/x`);
     h.sandbox.store.createWebhook({ name: 'subscriber.subscriber_unsubscribe' }, 'https://other.example/hook');
-    const { result, byEndpoint } = await h.kitCalls(() => registerWebhooks(h.service.kit, base, SECRET));
+    const { result, byEndpoint } = await h.kitCalls(() => registerWebhooks(h.service.kit.webhooks!, base, SECRET));
     expect(result).toEqual({ kept: 4, created: 0, deleted: 1 });
     expect(byEndpoint).toEqual({ 'GET /v4/webhooks': 1, 'DELETE /v4/webhooks/:id': 1 });
     expect(h.sandbox.store.listWebhooks().map((w) => w.targetUrl)).toContain('https://other.example/hook');

@@ -11,11 +11,15 @@ describe('error shapes', () => {
     for (const res of [
       await ctx.http.get('/v4/forms'),
       await ctx.http.delete('/v4/subscribers/1'),
-      await ctx.http.get('/v3/subscribers'),
+      await ctx.http.get('/v2/subscribers'),
     ]) {
       expect(res.status).toBe(404);
       expect(res.data).toEqual({ errors: ['Not Found'] });
     }
+    // The sandbox speaks v3 too (src/sandbox/v3/): a v3 path it does not know answers in v3's error shape.
+    const v3 = await ctx.http.get('/v3/forms');
+    expect(v3.status).toBe(404);
+    expect(v3.data).toEqual({ error: 'Not Found', message: 'Not Found' });
     expect(ctx.sandbox.calls().total).toBe(0);
   });
 

@@ -7,7 +7,12 @@ import { Service } from '../../src/service';
 export const TOKEN = 'test-token-0123456789abcdef0123456789';
 export const READONLY_TOKEN = 'readonly-token-0123456789abcdef01234567';
 
+/** Which Kit API the server speaks to the sandbox: the end-to-end suites run over both (describe.each). */
+export type Backend = 'v4' | 'v3';
+export const BACKENDS: Backend[] = ['v4', 'v3'];
+
 export interface Harness {
+  backend: Backend;
   sandbox: KitSandbox;
   service: Service;
   config: Config;
@@ -23,6 +28,8 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
+  /** Kit v4 (an API key in a header, the default) or Kit v3 (the api_secret as a parameter). */
+  backend?: Backend;
   env?: Record<string, string>;
   /** The sandbox's rolling window; generous by default so functional tests never wait on it. */
   rateLimit?: { max: number; windowMs: number };
@@ -31,7 +38,7 @@ export interface HarnessOptions {
   /** The server's clock for meta.lastModified stamps. */
   now?: () => Date;
   /** More sandbox options (e.g. Kit's reference answers instead of the integration notes'). */
-  sandbox?: Pick<KitSandboxOptions, 'unsubscribeAnswer' | 'webhookRetryDelaysMs'>;
+  sandbox?: Pick<KitSandboxOptions, 'unsubscribeAnswer' | 'webhookRetryDelaysMs' | 'v3UpdateDelayMs'>;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -39,9 +46,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     rateLimit: opts.rateLimit ?? { max: 100000, windowMs: 60000 },
     ...opts.sandbox,
   });
+  const backend = opts.backend ?? 'v4';
+  const credentials =
+    backend === 'v3' ? { KIT_API_VERSION: 'v3', KIT_API_SECRET: sandbox.apiSecret } : { KIT_API_KEY: sandbox.apiKey };
   const config = loadConfig({
     KIT_API_URL: sandbox.url,
-    KIT_API_KEY: sandbox.apiKey,
+    ...credentials,
     SCIM_BEARER_TOKENS: `okta=${TOKEN}`,
     SCIM_READONLY_BEARER_TOKENS: `iga=${READONLY_TOKEN}`,
     AUDIT_LOG: 'off',
@@ -58,6 +68,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const json = (t: request.Test, body: unknown) =>
     body === undefined ? t : t.set('Content-Type', 'application/scim+json').send(JSON.stringify(body));
   return {
+    backend,
     sandbox,
     service,
     config,

@@ -155,6 +155,17 @@ export class GroupDirectory {
 
   async delete(id: string): Promise<void> {
     const tag = await this.load(id);
+    if (!this.deps.kit.capabilities.tagRename) {
+      // Kit v3 can neither delete nor rename a tag: untag every member and leave the (empty) tag, and with it
+      // the group (README "Kit v3 accounts").
+      const members = await this.tagMembers.read(tag.id, INTERACTIVE, true);
+      await this.tagMembers.remove(
+        tag,
+        members.map((m) => m.value),
+      );
+      await this.deps.events.changed();
+      return;
+    }
     // Members first, the retirement last: a Kit outage midway leaves a group a repeated DELETE finishes. The
     // retired name is chosen free before any member is untagged, so a name clash (a tag made in Kit with that
     // name) cannot leave a group emptied but alive, failing 409 on every retry.
@@ -263,6 +274,13 @@ export class GroupDirectory {
   }
 
   private async rename(tag: Tag, displayName: string): Promise<Tag> {
+    if (!this.deps.kit.capabilities.tagRename) {
+      throw new ScimBadRequest(
+        'mutability',
+        `This Kit account is reached through Kit's v3 API, which cannot rename tags: group ${tag.id} keeps the name ` +
+          `${quoteInput(this.deps.catalog.displayName(tag))}. Create a new group with the new name and move the members.`,
+      );
+    }
     await this.assertNameFree(displayName, tag.id);
     const renamed = await this.deps.kit.tags.renameIfFree(tag.id, this.deps.catalog.tagName(displayName), INTERACTIVE);
     if (!renamed) throw this.nameClash(displayName);

@@ -7,6 +7,12 @@ import type { CallOptions, Tag } from '../../kit/types';
 
 export const RESERVED_TAG_PREFIX = 'scim:';
 export const DELETED_USERS_TAG = 'scim:deleted-users';
+/**
+ * Kit v3 only: v3 has no subscriber create, so every user is provisioned by subscribing its email to this tag
+ * (a form would send its incentive email, a sequence its emails; a tag sends nothing). In the reserved name
+ * space, so it is never a group; it also tells provisioned subscribers from the account's others in the Kit app.
+ */
+export const PROVISIONED_USERS_TAG = 'scim:users';
 export const RETIRED_GROUP_PREFIX = 'scim:retired:';
 
 /**
