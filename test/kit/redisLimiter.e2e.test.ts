@@ -19,6 +19,8 @@ import { uniqueId } from './support';
 interface WorkerResult {
   ok: number;
   failed: string[];
+  /** Exchanges with Kit, retries after a timeout included. */
+  exchanges: number;
 }
 
 function startWorker(env: Record<string, string>): {
@@ -117,7 +119,9 @@ describeRedis('Redis-shared limiter', () => {
     expect(results.map((r) => r.ok)).toEqual([20, 20]);
     expect(results.flatMap((r) => r.failed)).toEqual([]);
     const { log, rateLimited, total } = sb.calls();
-    expect(total).toBe(40);
+    // Every exchange went through the shared book and reached Kit (40, plus any retry of a slow answer).
+    expect(results.flatMap((r) => r.exchanges).reduce((a, b) => a + b)).toBe(total);
+    expect(total).toBeGreaterThanOrEqual(40);
     expect(rateLimited).toBe(0);
     // One shared book starts calls 209 ms apart (10 in any 2 s; up to 12 when late ones bunch); two
     // independent limiters would each do that, 20 in the first 2 s.
