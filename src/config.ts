@@ -92,6 +92,8 @@ const envSchema = z
     SCIM_JWT_CLOCK_SKEW_SECONDS: z.string().regex(/^\d+$/).transform(Number).default(60),
     SCIM_MAX_BODY_BYTES: positiveInt('SCIM_MAX_BODY_BYTES').default(1048576),
     GROUP_TAG_PREFIX: optionalString,
+    // issue #14: `scimmy` renders responses as before the compiled renderer (kept for comparison).
+    SCIM_RENDERER: z.enum(['compiled', 'scimmy']).default('compiled'),
     TRUST_PROXY: optionalString,
     PUBLIC_BASE_URL: optionalString.pipe(
       url('PUBLIC_BASE_URL')
@@ -232,6 +234,7 @@ export interface Config {
     jwt?: JwtConfig;
     maxBodyBytes: number;
     groupTagPrefix?: string;
+    renderer: 'compiled' | 'scimmy';
   };
   /** express 'trust proxy': hop count, true, or a list of proxy addresses/subnets. */
   trustProxy?: string | number | boolean;
@@ -336,6 +339,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         : undefined,
       maxBodyBytes: e.SCIM_MAX_BODY_BYTES,
       groupTagPrefix: e.GROUP_TAG_PREFIX,
+      renderer: e.SCIM_RENDERER,
     },
     trustProxy:
       e.TRUST_PROXY === undefined

@@ -149,6 +149,7 @@ export class Service {
       logger,
       audit: this.audit,
       maxBodyBytes: config.scim.maxBodyBytes,
+      renderer: config.scim.renderer,
       jwt: Boolean(config.scim.jwt),
       publicUrls: config.publicUrls,
       trustProxy: config.trustProxy,

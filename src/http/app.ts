@@ -6,6 +6,7 @@ import type { PublicUrlConfig } from '../config';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
 import { checkAttributeParams, describeServiceProvider, registerScimSchemas } from '../scim/schemas';
+import type { RendererKind } from '../scim/render';
 import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
 import { type AuthFailureReason, type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
@@ -35,6 +36,8 @@ export interface AppDeps {
   /** How Location and meta.location are built (PUBLIC_BASE_URL, SCIM_ALLOWED_HOSTS). */
   publicUrls: PublicUrlConfig;
   trustProxy?: string | number | boolean;
+  /** How SCIM resources are rendered (SCIM_RENDERER); the compiled renderer unless told otherwise. */
+  renderer?: RendererKind;
 }
 
 /**
@@ -151,7 +154,13 @@ export function createApp(deps: AppDeps): express.Express {
   scim.use(limitBodyShape);
   scim.use(stableQuery);
   scim.use(
-    scimRoutes({ services: deps.services, audit: deps.audit, logger: deps.logger, publicUrls: deps.publicUrls }),
+    scimRoutes({
+      services: deps.services,
+      audit: deps.audit,
+      logger: deps.logger,
+      publicUrls: deps.publicUrls,
+      renderer: deps.renderer,
+    }),
   );
 
   // Endpoints scimmy-routers would answer with its own internals ("Method 'egress' not implemented…") or a

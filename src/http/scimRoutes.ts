@@ -5,7 +5,8 @@ import { ScimBadRequest, ScimUnsupportedMediaType } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { quoteInput, summariseIds } from '../scim/inputLimits';
 import { type ListQuery, parseListQuery } from '../scim/listQuery';
-import { attributeFilter, renderGroup, renderUser, wantsAttribute } from '../scim/schemas';
+import { type RenderResource, type RendererKind, type ResourceRenderer, resourceRenderer } from '../scim/render';
+import { wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditLog } from './audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
@@ -24,6 +25,8 @@ export interface ScimRouteDeps {
   logger?: Logger;
   /** Where resource URLs point; without it they are relative (see publicUrls.ts). */
   publicUrls?: PublicUrlConfig;
+  /** The compiled renderer (default) or scimmy's, as before issue #14 (SCIM_RENDERER=scimmy). */
+  renderer?: RendererKind;
 }
 
 const USER_SORTABLE = ['id', 'meta.created'] as const;
@@ -94,7 +97,7 @@ interface ResourceKind {
   sortable: readonly string[];
   /** The costly multi-valued attribute (User.groups, Group.members), fetched only when the client wants it. */
   costly: 'groups' | 'members';
-  render(resource: Record<string, any>, base: string, attrs: ReturnType<typeof attributeFilter>): Record<string, any>;
+  renderer: ResourceRenderer;
   /** The resource's weak ETag (etag.ts); undefined when what was read cannot tell. */
   version(resource: Record<string, any>): string | undefined;
   list(query: ListQuery, withCostly: boolean): Promise<{ resources: Record<string, any>[]; totalResults: number }>;
@@ -146,8 +149,8 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       wantsAttribute(kind.costly, q.attributes, q.excludedAttributes);
 
     /** Renders with meta.version (when the attributes asked for keep meta at all). */
-    const present = (resource: Record<string, any>, base: string, attrs: ReturnType<typeof attributeFilter>) => {
-      const rendered = kind.render(resource, base, attrs);
+    const present = (resource: Record<string, any>, base: string, render: RenderResource) => {
+      const rendered = render(resource, base);
       const version = kind.version(resource);
       if (version !== undefined && rendered.meta) rendered.meta.version = version;
       return { rendered, version };
@@ -156,12 +159,12 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     const list = async (req: Request, res: Response, params: Record<string, unknown>) => {
       try {
         const query = parseListQuery(params, kind.sortable, kind.type);
-        const attrs = attributeFilter(query.attributes, query.excludedAttributes);
+        const render = kind.renderer.prepare(query.attributes, query.excludedAttributes);
         const found = await kind.list(query, wants(query));
         const base = basepath(req);
         sendList(
           res,
-          found.resources.map((r) => present(r, base, attrs).rendered),
+          found.resources.map((r) => present(r, base, render).rendered),
           found.totalResults,
           query.startIndex,
         );
@@ -185,7 +188,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
           const out = await run(req);
           res.locals.skippedMembers = out.skipped;
           if (out.resource) {
-            const { rendered, version } = present(out.resource, basepath(req), undefined);
+            const { rendered, version } = present(out.resource, basepath(req), kind.renderer.prepare());
             const headers: Record<string, string> = version ? { ETag: version } : {};
             if (operation === 'create') headers.Location = rendered.meta.location;
             sendScim(res, status, rendered, headers);
@@ -215,9 +218,9 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       try {
         const q = attributeParams(req);
         // Checked before the Kit read, though applied when rendering.
-        const attrs = attributeFilter(q.attributes, q.excludedAttributes);
+        const render = kind.renderer.prepare(q.attributes, q.excludedAttributes);
         const resource = await kind.get(idOf(req), wants(q));
-        const { rendered, version } = present(resource, basepath(req), attrs);
+        const { rendered, version } = present(resource, basepath(req), render);
         const ifNoneMatch = req.get('If-None-Match');
         if (version !== undefined && ifNoneMatch !== undefined && headerMatches(ifNoneMatch, version)) {
           // RFC 7232 §4.1: a 304 carries the ETag, and no body.
@@ -255,7 +258,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     type: 'User',
     sortable: USER_SORTABLE,
     costly: 'groups',
-    render: renderUser,
+    renderer: resourceRenderer('User', deps.renderer),
     version: userVersion,
     list: (query, withGroups) => users().list(query, withGroups),
     get: (id, withGroups) => users().get(id, withGroups),
@@ -269,7 +272,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     type: 'Group',
     sortable: GROUP_SORTABLE,
     costly: 'members',
-    render: renderGroup,
+    renderer: resourceRenderer('Group', deps.renderer),
     version: groupVersion,
     list: (query, withMembers) => groups().list(query, withMembers),
     get: (id, withMembers) => groups().get(id, withMembers),

@@ -1,0 +1,42 @@
+import { attributeFilter, renderGroup, renderUser } from '../schemas';
+import { groupProjections, renderGroupResource } from './groupRenderer';
+import { renderUserResource, userProjections } from './userRenderer';
+
+// Which renderer answers: the compiled one (projection.ts, the default), or scimmy's Schema per resource as
+// before issue #14 (SCIM_RENDERER=scimmy), kept for the byte-equality test and for the benchmark's side by side.
+
+export type RendererKind = 'compiled' | 'scimmy';
+export const RENDERER_KINDS: readonly RendererKind[] = ['compiled', 'scimmy'];
+
+/** Renders the resources of one answer; built once per request from its `attributes`/`excludedAttributes`. */
+export type RenderResource = (resource: Record<string, any>, basepath: string) => Record<string, any>;
+
+export interface ResourceRenderer {
+  /**
+   * Checks the lists (a bad one is a 400, before any Kit call) and prepares what every resource of the answer
+   * is rendered with.
+   */
+  prepare(attributes?: string, excludedAttributes?: string): RenderResource;
+}
+
+export function resourceRenderer(type: 'User' | 'Group', kind: RendererKind = 'compiled'): ResourceRenderer {
+  if (kind === 'scimmy') {
+    const legacy = type === 'User' ? renderUser : renderGroup;
+    return {
+      prepare(attributes, excludedAttributes) {
+        const filter = attributeFilter(attributes, excludedAttributes);
+        return (resource, basepath) => legacy(resource, basepath, filter);
+      },
+    };
+  }
+  const projections = type === 'User' ? userProjections : groupProjections;
+  const render = type === 'User' ? renderUserResource : renderGroupResource;
+  return {
+    prepare(attributes, excludedAttributes) {
+      // The same checks as ever (attributeFilter refuses what schemas.ts refuses); nothing to check without lists.
+      if (attributes?.trim() || excludedAttributes?.trim()) attributeFilter(attributes, excludedAttributes);
+      const projection = projections.get(attributes, excludedAttributes);
+      return (resource, basepath) => render(resource, basepath, projection);
+    },
+  };
+}
