@@ -208,6 +208,7 @@ export class Service {
             `kscim:${limiterIdFor(config.kit.baseUrl, config.kit.credentials!, 'cache')}:`,
             (err) =>
               logger.warn({ err: { message: err.message } }, 'Redis page cache unavailable; serving without cache'),
+            config.pageCache.maxEntries,
           )
         : new MemoryPageStore(config.pageCache.maxEntries);
       const validity = { ttlMs: config.pageCache.ttlSeconds * 1000, generation: () => pageStore.generation('groups') };
