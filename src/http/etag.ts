@@ -14,10 +14,22 @@ function digest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 27);
 }
 
+/**
+ * Versions of users mapped once from cached subscribers (scim/mappedUsers.ts), by their frozen `meta`: such a
+ * user is the same deep-frozen object (plus per-request groups, which no version covers) for as long as the
+ * cached page lives, so its digest is taken once rather than on every page served (issue #14).
+ */
+const frozenUserVersions = new WeakMap<object, string>();
+
 export function userVersion(user: Record<string, any>): string {
+  const frozen = user.meta !== null && typeof user.meta === 'object' && Object.isFrozen(user.meta);
+  const remembered = frozen ? frozenUserVersions.get(user.meta) : undefined;
+  if (remembered !== undefined) return remembered;
   const { groups: _groups, meta, ...rest } = user;
   const { location: _location, version: _version, ...stamps } = meta ?? {};
-  return `W/"${digest({ ...rest, meta: stamps })}"`;
+  const version = `W/"${digest({ ...rest, meta: stamps })}"`;
+  if (frozen) frozenUserVersions.set(meta, version);
+  return version;
 }
 
 /** Undefined when the group was read without its members. */

@@ -7,6 +7,7 @@ import { asInvalidValue } from './errorTable';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { type Dnf, dateBounds, equalityValues, matchesFilter } from './filter';
 import type { ListQuery } from './listQuery';
+import { mappedUser } from './mappedUsers';
 import type { CursorPager, WalkSource } from './paging/cursorPager';
 import { assertSameId, booleanise, checkUserPatch, normalizePatch } from './patchShapes';
 import { deletedUserDetail, reactivationDetail } from './reactivation';
@@ -110,9 +111,7 @@ export class UserDirectory {
         )
       : undefined;
     return {
-      resources: subscribers.map((s) =>
-        subscriberToUser(s, this.deps.fields, groups ? (groups.get(s.id) ?? []) : undefined),
-      ),
+      resources: subscribers.map((s) => mappedUser(s, this.deps.fields, groups ? (groups.get(s.id) ?? []) : undefined)),
       totalResults,
     };
   }

@@ -1,7 +1,7 @@
 import SCIMMY from 'scimmy';
 import { registerScimSchemas } from '../schemas';
-import { type Projection, ProjectionCache, type ResourceShape, resourceShapeOf } from './projection';
-import { renderResource } from './resourceRenderer';
+import { ProjectionCache, type ResourceShape, resourceShapeOf } from './projection';
+import type { CompiledRender } from './resourceRenderer';
 
 // Groups as SCIM JSON without scimmy on the way out (issue #14); the shape is scimmy's Group definition.
 
@@ -20,7 +20,7 @@ export const groupProjections = new ProjectionCache(groupShape);
 export function renderGroupResource(
   group: Record<string, any>,
   basepath: string,
-  projection: Projection,
+  render: CompiledRender,
 ): Record<string, any> {
-  return renderResource(group, projection, `${basepath}/Groups`);
+  return render(group, `${basepath}/Groups`);
 }

@@ -35,8 +35,8 @@ export function resourceRenderer(type: 'User' | 'Group', kind: RendererKind = 'c
     prepare(attributes, excludedAttributes) {
       // The same checks as ever (attributeFilter refuses what schemas.ts refuses); nothing to check without lists.
       if (attributes?.trim() || excludedAttributes?.trim()) attributeFilter(attributes, excludedAttributes);
-      const projection = projections.get(attributes, excludedAttributes);
-      return (resource, basepath) => render(resource, basepath, projection);
+      const compiled = projections.get(attributes, excludedAttributes);
+      return (resource, basepath) => render(resource, basepath, compiled);
     },
   };
 }

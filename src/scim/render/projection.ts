@@ -1,4 +1,5 @@
 import SCIMMY from 'scimmy';
+import { type CompiledRender, compileRenderer } from './resourceRenderer';
 
 // RFC 7644 §3.4.2.5 `attributes` / `excludedAttributes` as a projection: decided once per request from the schema
 // definitions (the ones scimmy holds, truncated and extended at start-up by schemas.ts), then applied to every
@@ -252,25 +253,25 @@ export function projectionOf(shape: ResourceShape, attributes?: string, excluded
 }
 
 /**
- * Projections of recent requests, by resource type and lists: IdPs send the same few selections over and over
- * (`excludedAttributes=groups` on every page of a walk), so each is worked out once. Bounded: the lists are
- * client text.
+ * Compiled projections of recent requests, by resource type and lists: IdPs send the same few selections over
+ * and over (`excludedAttributes=groups` on every page of a walk), so each is worked out and compiled once.
+ * Bounded: the lists are client text.
  */
 export class ProjectionCache {
-  private readonly entries = new Map<string, Projection>();
+  private readonly entries = new Map<string, CompiledRender>();
 
   constructor(
     private readonly shape: () => ResourceShape,
     private readonly maxEntries = 256,
   ) {}
 
-  get(attributes?: string, excludedAttributes?: string): Projection {
+  get(attributes?: string, excludedAttributes?: string): CompiledRender {
     const key = `${attributes ?? ''}\u0000${excludedAttributes ?? ''}`;
-    let projection = this.entries.get(key);
-    if (projection) return projection;
-    projection = projectionOf(this.shape(), attributes, excludedAttributes);
+    let render = this.entries.get(key);
+    if (render) return render;
+    render = compileRenderer(projectionOf(this.shape(), attributes, excludedAttributes));
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(key, projection);
-    return projection;
+    this.entries.set(key, render);
+    return render;
   }
 }

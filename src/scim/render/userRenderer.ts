@@ -1,7 +1,7 @@
 import SCIMMY from 'scimmy';
 import { registerScimSchemas } from '../schemas';
-import { type Projection, ProjectionCache, type ResourceShape, resourceShapeOf } from './projection';
-import { renderResource } from './resourceRenderer';
+import { ProjectionCache, type ResourceShape, resourceShapeOf } from './projection';
+import type { CompiledRender } from './resourceRenderer';
 
 // Users as SCIM JSON without scimmy on the way out (issue #14). The shape is read from scimmy's User definition
 // after start-up registration (truncated core attributes, enterprise and Kit extensions), so /Schemas and what
@@ -22,7 +22,7 @@ export const userProjections = new ProjectionCache(userShape);
 export function renderUserResource(
   user: Record<string, any>,
   basepath: string,
-  projection: Projection,
+  render: CompiledRender,
 ): Record<string, any> {
-  return renderResource(user, projection, `${basepath}/Users`);
+  return render(user, `${basepath}/Users`);
 }
