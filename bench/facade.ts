@@ -184,7 +184,10 @@ async function measureServer(sandbox: Proc, apiKey: string, renderer: RendererKi
     const emails: string[] = first.Resources.map((u: any) => u.userName);
     const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
     const out: Scenario[] = [];
+    // BENCH_FACADE_ONLY=<text>: only the scenarios whose name contains it (when profiling one, say).
+    const only = process.env.BENCH_FACADE_ONLY;
     const run = async (name: string, opts: LoadOptions) => {
+      if (only && !name.includes(only)) return;
       const figures = await load(server, opts);
       out.push({ name, figures });
       console.log(

@@ -5,10 +5,17 @@ import { SCIM_CONTENT_TYPE, sendScimError } from './scimErrorBody';
 
 export const LIST_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 
-export function sendScim(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/** `json`: the body already serialised (a list answer, see listFragments.ts); `body` is serialised otherwise. */
+export function sendScim(
+  res: Response,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  json?: string,
+): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.status(status).setHeader('Content-Type', SCIM_CONTENT_TYPE);
-  res.send(JSON.stringify(body));
+  res.send(json ?? JSON.stringify(body));
 }
 
 export function sendList(res: Response, resources: unknown[], totalResults: number, startIndex: number): void {

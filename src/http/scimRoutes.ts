@@ -12,7 +12,8 @@ import type { AuditLog } from './audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
 import { scimBaseUrl } from './publicUrls';
 import { currentScope } from './requestScope';
-import { sendFailure, sendList, sendScim } from './scimResponses';
+import { listResponseJson, resourceJson } from './listFragments';
+import { LIST_RESPONSE, sendFailure, sendScim } from './scimResponses';
 
 // The resource endpoints of RFC 7644 §3. scimmy-routers' own resource routes are not used for these: its list
 // path re-slices pages it did not produce (so cursor-backed paging cannot pass through it) and it turns any
@@ -162,11 +163,15 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
         const render = kind.renderer.prepare(query.attributes, query.excludedAttributes);
         const found = await kind.list(query, wants(query));
         const base = basepath(req);
-        sendList(
+        const resources = found.resources.map((r) =>
+          resourceJson(r, base, render, () => present(r, base, render).rendered),
+        );
+        sendScim(
           res,
-          found.resources.map((r) => present(r, base, render).rendered),
-          found.totalResults,
-          query.startIndex,
+          200,
+          undefined,
+          {},
+          listResponseJson(LIST_RESPONSE, resources, found.totalResults, query.startIndex),
         );
       } catch (err) {
         sendFailure(res, err, deps.logger);

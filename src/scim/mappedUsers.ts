@@ -8,7 +8,20 @@ import { type GroupRef, subscriberToUser } from './userMapping';
 // kept, frozen, for as long as the cached page lives (a WeakMap: it goes with the page). Only User.groups,
 // which comes from the membership index and changes on its own, is added per request.
 
-const mapped = new WeakMap<Subscriber, { fields: SubscriberFieldMap; user: Record<string, any> }>();
+interface Mapped {
+  fields: SubscriberFieldMap;
+  user: Record<string, any>;
+  /** The user with the groups it was last listed with, and those groups as text (value and display of each). */
+  withGroups?: { groups: string; user: Record<string, any> };
+}
+
+const mapped = new WeakMap<Subscriber, Mapped>();
+
+function groupsText(groups: GroupRef[]): string {
+  let text = '';
+  for (const g of groups) text += `${g.value}\u0000${g.display}\u0001`;
+  return text;
+}
 
 /** subscriberToUser, memoised for frozen (cached) subscribers; never mutate what it returns. */
 export function mappedUser(sub: Subscriber, fields: SubscriberFieldMap, groups?: GroupRef[]): Record<string, any> {
@@ -19,6 +32,14 @@ export function mappedUser(sub: Subscriber, fields: SubscriberFieldMap, groups?:
     entry = { fields, user: deepFreeze(subscriberToUser(sub, fields)) };
     mapped.set(sub, entry);
   }
-  // The attributes' order is the renderers' concern (they follow the schema), so groups may come last.
-  return groups?.length ? { ...entry.user, groups: groups.map((g) => ({ ...g, type: 'direct' })) } : entry.user;
+  if (!groups?.length) return entry.user;
+  // Memberships change rarely: the user with the same groups is the same frozen object as on the last page
+  // served, which lets a list answer reuse the text it made of it (http/listFragments.ts). The attributes' order
+  // is the renderers' concern (they follow the schema), so groups may come last.
+  const text = groupsText(groups);
+  if (entry.withGroups?.groups !== text) {
+    const user = deepFreeze({ ...entry.user, groups: groups.map((g) => ({ ...g, type: 'direct' })) });
+    entry.withGroups = { groups: text, user };
+  }
+  return entry.withGroups.user;
 }

@@ -32,6 +32,17 @@ describe('users of cached pages are mapped once (issue #14)', () => {
     expect(withGroups).toEqual(subscriberToUser(cached, fields, [{ value: '3', display: 'Eng' }]));
   });
 
+  it('hands out the same frozen user for the same groups, a new one when they change', () => {
+    const cached = deepFreeze(subscriber());
+    const eng = [{ value: '3', display: 'Eng' }];
+    const first = mappedUser(cached, fields, eng);
+    expect(mappedUser(cached, fields, [{ value: '3', display: 'Eng' }])).toBe(first);
+    expect(Object.isFrozen(first.groups[0])).toBe(true);
+    const renamed = mappedUser(cached, fields, [{ value: '3', display: 'Engineering' }]);
+    expect(renamed).not.toBe(first);
+    expect(renamed.groups).toEqual([{ value: '3', display: 'Engineering', type: 'direct' }]);
+  });
+
   it('maps a subscriber that may still change (not frozen) afresh every time', () => {
     const live = subscriber();
     const first = mappedUser(live, fields);

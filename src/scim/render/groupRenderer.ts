@@ -1,7 +1,6 @@
 import SCIMMY from 'scimmy';
 import { registerScimSchemas } from '../schemas';
 import { ProjectionCache, type ResourceShape, resourceShapeOf } from './projection';
-import type { CompiledRender } from './resourceRenderer';
 
 // Groups as SCIM JSON without scimmy on the way out (issue #14); the shape is scimmy's Group definition.
 
@@ -15,12 +14,4 @@ export function groupShape(): ResourceShape {
   return shape;
 }
 
-export const groupProjections = new ProjectionCache(groupShape);
-
-export function renderGroupResource(
-  group: Record<string, any>,
-  basepath: string,
-  render: CompiledRender,
-): Record<string, any> {
-  return render(group, `${basepath}/Groups`);
-}
+export const groupProjections = new ProjectionCache(groupShape, '/Groups');

@@ -1,6 +1,6 @@
 import { attributeFilter, renderGroup, renderUser } from '../schemas';
-import { groupProjections, renderGroupResource } from './groupRenderer';
-import { renderUserResource, userProjections } from './userRenderer';
+import { groupProjections } from './groupRenderer';
+import { userProjections } from './userRenderer';
 
 // Which renderer answers: the compiled one (projection.ts, the default), or scimmy's Schema per resource as
 // before issue #14 (SCIM_RENDERER=scimmy), kept for the byte-equality test and for the benchmark's side by side.
@@ -9,7 +9,13 @@ export type RendererKind = 'compiled' | 'scimmy';
 export const RENDERER_KINDS: readonly RendererKind[] = ['compiled', 'scimmy'];
 
 /** Renders the resources of one answer; built once per request from its `attributes`/`excludedAttributes`. */
-export type RenderResource = (resource: Record<string, any>, basepath: string) => Record<string, any>;
+export type RenderResource = ((resource: Record<string, any>, basepath: string) => Record<string, any>) & {
+  /**
+   * The same function for the same selection on every request, whose output depends on its arguments only: a
+   * list answer may then keep the text it made of a resource that cannot change (http/listFragments.ts).
+   */
+  pure?: boolean;
+};
 
 export interface ResourceRenderer {
   /**
@@ -30,13 +36,11 @@ export function resourceRenderer(type: 'User' | 'Group', kind: RendererKind = 'c
     };
   }
   const projections = type === 'User' ? userProjections : groupProjections;
-  const render = type === 'User' ? renderUserResource : renderGroupResource;
   return {
     prepare(attributes, excludedAttributes) {
       // The same checks as ever (attributeFilter refuses what schemas.ts refuses); nothing to check without lists.
       if (attributes?.trim() || excludedAttributes?.trim()) attributeFilter(attributes, excludedAttributes);
-      const compiled = projections.get(attributes, excludedAttributes);
-      return (resource, basepath) => render(resource, basepath, compiled);
+      return projections.get(attributes, excludedAttributes);
     },
   };
 }

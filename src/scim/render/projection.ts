@@ -1,5 +1,5 @@
 import SCIMMY from 'scimmy';
-import { type CompiledRender, compileRenderer } from './resourceRenderer';
+import { compileRenderer } from './resourceRenderer';
 
 // RFC 7644 §3.4.2.5 `attributes` / `excludedAttributes` as a projection: decided once per request from the schema
 // definitions (the ones scimmy holds, truncated and extended at start-up by schemas.ts), then applied to every
@@ -258,20 +258,32 @@ export function projectionOf(shape: ResourceShape, attributes?: string, excluded
  * Bounded: the lists are client text.
  */
 export class ProjectionCache {
-  private readonly entries = new Map<string, CompiledRender>();
+  private readonly entries = new Map<string, RenderUnder>();
 
+  /** `endpoint`: the resource type's path under the SCIM base URL (`/Users`), for meta.location. */
   constructor(
     private readonly shape: () => ResourceShape,
+    private readonly endpoint: string,
     private readonly maxEntries = 256,
   ) {}
 
-  get(attributes?: string, excludedAttributes?: string): CompiledRender {
+  get(attributes?: string, excludedAttributes?: string): RenderUnder {
     const key = `${attributes ?? ''}\u0000${excludedAttributes ?? ''}`;
     let render = this.entries.get(key);
     if (render) return render;
-    render = compileRenderer(projectionOf(this.shape(), attributes, excludedAttributes));
+    const compiled = compileRenderer(projectionOf(this.shape(), attributes, excludedAttributes));
+    const endpoint = this.endpoint;
+    render = Object.assign(
+      (resource: Record<string, unknown>, basepath: string) => compiled(resource, `${basepath}${endpoint}`),
+      { pure: true as const },
+    );
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(key, render);
     return render;
   }
 }
+
+/** A compiled projection under a SCIM base URL; the same function for the same selection (see `pure`). */
+export type RenderUnder = ((resource: Record<string, any>, basepath: string) => Record<string, any>) & {
+  pure: true;
+};

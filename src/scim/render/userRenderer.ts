@@ -1,7 +1,6 @@
 import SCIMMY from 'scimmy';
 import { registerScimSchemas } from '../schemas';
 import { ProjectionCache, type ResourceShape, resourceShapeOf } from './projection';
-import type { CompiledRender } from './resourceRenderer';
 
 // Users as SCIM JSON without scimmy on the way out (issue #14). The shape is read from scimmy's User definition
 // after start-up registration (truncated core attributes, enterprise and Kit extensions), so /Schemas and what
@@ -17,12 +16,4 @@ export function userShape(): ResourceShape {
   return shape;
 }
 
-export const userProjections = new ProjectionCache(userShape);
-
-export function renderUserResource(
-  user: Record<string, any>,
-  basepath: string,
-  render: CompiledRender,
-): Record<string, any> {
-  return render(user, `${basepath}/Users`);
-}
+export const userProjections = new ProjectionCache(userShape, '/Users');
