@@ -1,11 +1,13 @@
 import { MemoryPageStore } from '../../../src/scim/paging/pageStore';
 
 describe('MemoryPageStore keeps decoded, read-only values (issue #14)', () => {
-  it('hands out the value it decoded once, frozen, and never the caller’s object', async () => {
+  it('hands out the value it keeps as it is, frozen, so nobody can change it', async () => {
     const store = new MemoryPageStore(10);
     const page = [{ id: 1, fields: { a: 'x' } }];
     await store.set('p', page, 60);
-    page[0].fields.a = 'changed by the caller';
+    expect(() => {
+      page[0].fields.a = 'changed by the caller';
+    }).toThrow(TypeError);
     const first = await store.get<typeof page>('p');
     const second = await store.get<typeof page>('p');
     expect(first).toEqual([{ id: 1, fields: { a: 'x' } }]);
