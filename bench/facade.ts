@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import request from 'supertest';
@@ -110,6 +110,11 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
+/** Resets the kernel's peak-RSS mark of a process (VmHWM), so the next reading covers what follows only. */
+function resetPeakRss(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
 function peakRssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
     .split('\n')
@@ -117,11 +122,15 @@ function peakRssMb(pid: number): number {
   return Number(line?.match(/(\d+)/)?.[1] ?? 0) / 1024;
 }
 
+async function metric(server: Proc, name: string): Promise<number> {
+  const res = await request(server.url).get('/metrics').set('Authorization', `Bearer ${TOKEN}`);
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(res.text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
 /** The server's event-loop delay p99 since the previous scrape (prom-client resets it on each collection). */
 async function eventLoopP99Ms(server: Proc): Promise<number> {
-  const res = await request(server.url).get('/metrics').set('Authorization', `Bearer ${TOKEN}`);
-  const m = /^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(res.text);
-  return m ? Number(m[1]) * 1000 : Number.NaN;
+  return (await metric(server, 'nodejs_eventloop_lag_p99_seconds')) * 1000;
 }
 
 interface Figures {
@@ -191,7 +200,7 @@ async function measureServer(sandbox: Proc, apiKey: string, renderer: RendererKi
       const figures = await load(server, opts);
       out.push({ name, figures });
       console.log(
-        `  [${renderer}] ${name}: ${figures.rps.toFixed(0)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.max} ms, loop p99 ${figures.loopP99.toFixed(1)} ms, errors ${figures.errors}`,
+        `  [${renderer}] ${name}: ${figures.rps.toFixed(0)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.max} ms, loop p99 ${figures.loopP99.toFixed(1)} ms, server CPU ${figures.cpu.toFixed(2)} s, errors ${figures.errors}`,
       );
     };
     const page100 = '/scim/v2/Users?startIndex=1&count=100';
@@ -235,6 +244,7 @@ async function measureServer(sandbox: Proc, apiKey: string, renderer: RendererKi
     const walk: autocannon.Request[] = Array.from({ length: pages }, (_, i) => ({
       path: `/scim/v2/Users?startIndex=${i * 100 + 1}&count=100`,
     }));
+    resetPeakRss(server.child.pid!);
     await run(`walk of ${first.totalResults} users, count=100, one at a time`, {
       connections: 1,
       // amount ends the run; the duration only has to outlast it.
@@ -242,8 +252,10 @@ async function measureServer(sandbox: Proc, apiKey: string, renderer: RendererKi
       amount: pages,
       requests: walk,
     });
+    const heap = (await metric(server, 'nodejs_heap_size_used_bytes')) / 1048576;
+    console.log(`  [${renderer}] V8 heap used after the walk: ${heap.toFixed(0)} MB`);
     out.push({
-      name: 'peak RSS (VmHWM), MB',
+      name: 'peak RSS during the walk (VmHWM), MB',
       figures: { rps: peakRssMb(server.child.pid!), p50: 0, p99: 0, max: 0, errors: 0, loopP99: 0, cpu: 0 },
     });
     return out;

@@ -7,6 +7,9 @@ import { type GroupRef, subscriberToUser } from './userMapping';
 // subscriber objects to every request (pageStore.ts), so the SCIM user each one maps to is worked out once and
 // kept, frozen, for as long as the cached page lives (a WeakMap: it goes with the page). Only User.groups,
 // which comes from the membership index and changes on its own, is added per request.
+//
+// Kept from the second time a subscriber is listed: a walk lists each user once, and keeping users (and their
+// texts, see http/listFragments.ts) nobody asks for again only made garbage and work for the collector.
 
 interface Mapped {
   fields: SubscriberFieldMap;
@@ -16,6 +19,7 @@ interface Mapped {
 }
 
 const mapped = new WeakMap<Subscriber, Mapped>();
+const listedOnce = new WeakSet<Subscriber>();
 
 function groupsText(groups: GroupRef[]): string {
   let text = '';
@@ -28,6 +32,10 @@ export function mappedUser(sub: Subscriber, fields: SubscriberFieldMap, groups?:
   // A subscriber that is not frozen may still change (a write's answer): map it afresh.
   if (!Object.isFrozen(sub)) return subscriberToUser(sub, fields, groups);
   let entry = mapped.get(sub);
+  if (!entry && !listedOnce.has(sub)) {
+    listedOnce.add(sub);
+    return subscriberToUser(sub, fields, groups);
+  }
   if (!entry || entry.fields !== fields) {
     entry = { fields, user: deepFreeze(subscriberToUser(sub, fields)) };
     mapped.set(sub, entry);
