@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import request from 'supertest';
@@ -322,8 +323,10 @@ export async function run(): Promise<void> {
     console.log(`seeded ${seeded.body.subscribers.count} subscribers in ${TAGS} tags (${seeded.body.durationMs} ms)`);
     const results: Record<RendererKind, Scenario[]> = { scimmy: [], compiled: [] };
     // BENCH_FACADE_RENDERERS=compiled measures one side only (when profiling, say).
+    console.log(`machine load average (1 min) before the servers: ${loadavg()[0].toFixed(1)} on this machine's cores`);
     const kinds = (process.env.BENCH_FACADE_RENDERERS ?? 'scimmy,compiled').split(',') as RendererKind[];
     for (const kind of kinds) results[kind] = await measureServer(sandbox, apiKey, kind);
+    console.log(`machine load average (1 min) after: ${loadavg()[0].toFixed(1)}`);
     if (kinds.length < 2) return;
 
     const rows: Array<[string, string, string, string]> = [];
