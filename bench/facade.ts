@@ -136,6 +136,8 @@ async function eventLoopP99Ms(server: Proc): Promise<number> {
 
 interface Figures {
   rps: number;
+  /** Requests answered in the run (server CPU per request = cpu / served: the figure load on the machine moves least). */
+  served: number;
   p50: number;
   p99: number;
   max: number;
@@ -160,6 +162,7 @@ async function load(server: Proc, { path: urlPath, ...opts }: LoadOptions): Prom
   const cpu = cpuSeconds(server.child.pid!) - cpu0;
   return {
     rps: result.requests.total / result.duration,
+    served: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     max: result.latency.max,
@@ -257,7 +260,7 @@ async function measureServer(sandbox: Proc, apiKey: string, renderer: RendererKi
     console.log(`  [${renderer}] V8 heap used after the walk: ${heap.toFixed(0)} MB`);
     out.push({
       name: 'peak RSS during the walk (VmHWM), MB',
-      figures: { rps: peakRssMb(server.child.pid!), p50: 0, p99: 0, max: 0, errors: 0, loopP99: 0, cpu: 0 },
+      figures: { rps: peakRssMb(server.child.pid!), served: 0, p50: 0, p99: 0, max: 0, errors: 0, loopP99: 0, cpu: 0 },
     });
     return out;
   } finally {
@@ -346,6 +349,13 @@ export async function run(): Promise<void> {
         '',
       ]);
       rows.push([`  event-loop delay p99, ms`, fmt(o.loopP99, 1), fmt(now.loopP99, 1), '']);
+      const perRequest = (f: Figures) => (f.cpu * 1000) / f.served;
+      rows.push([
+        `  server CPU per request, ms`,
+        fmt(perRequest(o), 2),
+        fmt(perRequest(now), 2),
+        ratio(perRequest(now), perRequest(o)),
+      ]);
       if (old.name.startsWith('walk'))
         rows.push([`  server CPU for the walk, s`, fmt(o.cpu, 2), fmt(now.cpu, 2), ratio(now.cpu, o.cpu)]);
       if (o.errors || now.errors) rows.push([`  errors (non-2xx, timeouts)`, String(o.errors), String(now.errors), '']);
