@@ -2,11 +2,10 @@ import { attributeFilter, renderGroup, renderUser } from '../schemas';
 import { groupProjections } from './groupRenderer';
 import { userProjections } from './userRenderer';
 
-// Which renderer answers: the compiled one (projection.ts, the default), or scimmy's Schema per resource as
+// Which renderer answers: the compiled one (projection.ts + resourceRenderer.ts, the default), or scimmy's Schema per resource as
 // before issue #14 (SCIM_RENDERER=scimmy), kept for the byte-equality test and for the benchmark's side by side.
 
 export type RendererKind = 'compiled' | 'scimmy';
-export const RENDERER_KINDS: readonly RendererKind[] = ['compiled', 'scimmy'];
 
 /** Renders the resources of one answer; built once per request from its `attributes`/`excludedAttributes`. */
 export type RenderResource = ((resource: Record<string, any>, basepath: string) => Record<string, any>) & {
