@@ -109,6 +109,8 @@ const envSchema = z
     SCIM_MAX_BODY_BYTES: positiveInt('SCIM_MAX_BODY_BYTES').default(1048576),
     GROUP_TAG_PREFIX: optionalString,
     SCIM_MAPPING_FILE: optionalString,
+    // issue #14: `scimmy` renders responses as before the compiled renderer (kept for comparison).
+    SCIM_RENDERER: z.enum(['compiled', 'scimmy']).default('compiled'),
     TRUST_PROXY: optionalString,
     PUBLIC_BASE_URL: optionalString.pipe(
       url('PUBLIC_BASE_URL')
@@ -280,6 +282,7 @@ export interface Config {
     /** Where each SCIM attribute lives in Kit (SCIM_MAPPING_FILE, else the built-in mapping/default.yaml). */
     mapping: AttributeMapping;
     mappingFile?: string;
+    renderer: 'compiled' | 'scimmy';
   };
   /** express 'trust proxy': hop count, true, or a list of proxy addresses/subnets. */
   trustProxy?: string | number | boolean;
@@ -455,6 +458,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       groupTagPrefix: e.GROUP_TAG_PREFIX,
       mapping: mappingOf(e.SCIM_MAPPING_FILE),
       mappingFile: e.SCIM_MAPPING_FILE,
+      renderer: e.SCIM_RENDERER,
     },
     trustProxy:
       e.TRUST_PROXY === undefined

@@ -127,6 +127,7 @@ export class Service {
       logger,
       audit: this.auditTrail,
       maxBodyBytes: config.scim.maxBodyBytes,
+      renderer: config.scim.renderer,
       jwt: Boolean(config.scim.jwt),
       kitCapabilities: this.kit.capabilities,
       publicUrls: config.publicUrls,
@@ -367,6 +368,7 @@ export class Service {
       this.redis,
       `kscim:${limiterIdFor(config.kit.baseUrl, config.kit.credentials!, 'cache')}:`,
       (err) => logger.warn({ err: { message: err.message } }, 'Redis page cache unavailable; serving without cache'),
+      config.pageCache.maxEntries,
     );
   }
 }

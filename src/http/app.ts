@@ -7,6 +7,7 @@ import type { GroupDirectory } from '../scim/groups/groups';
 import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
 import { checkAttributeParams } from '../scim/schemas';
 import { applyServiceProviderCapabilities } from '../scim/scimmyGlobals';
+import type { RendererKind } from '../scim/render';
 import type { UserDirectory } from '../scim/users';
 import type { AuditSink } from './audit';
 import { type AuthFailureReason, type Authenticator, createAuthMiddleware, type FailureThrottle } from './auth';
@@ -42,6 +43,8 @@ export interface AppDeps {
   operatorPages?: express.Router;
   /** Routes that take no SCIM credential and must not reach the access log (Kit's webhook receiver). */
   unloggedRoutes?: express.Router[];
+  /** How SCIM resources are rendered (SCIM_RENDERER); the compiled renderer unless told otherwise. */
+  renderer?: RendererKind;
 }
 
 /**
@@ -149,7 +152,13 @@ export function createApp(deps: AppDeps): express.Express {
   scim.use(limitBodyShape);
   scim.use(stableQuery);
   scim.use(
-    scimRoutes({ services: deps.services, audit: deps.audit, logger: deps.logger, publicUrls: deps.publicUrls }),
+    scimRoutes({
+      services: deps.services,
+      audit: deps.audit,
+      logger: deps.logger,
+      publicUrls: deps.publicUrls,
+      renderer: deps.renderer,
+    }),
   );
 
   // Endpoints scimmy-routers would answer with its own internals ("Method 'egress' not implemented…") or a

@@ -4,10 +4,17 @@ import { LIST_RESPONSE, type ScimBody, type ScimListResponse } from '../scim/res
 import { toScimError } from './errorTable';
 import { SCIM_CONTENT_TYPE, sendScimError } from './scimErrorBody';
 
-export function sendScim(res: Response, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/** `json`: the body already serialised (a list answer, see listFragments.ts); `body` is serialised otherwise. */
+export function sendScim(
+  res: Response,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  json?: string,
+): void {
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.status(status).setHeader('Content-Type', SCIM_CONTENT_TYPE);
-  res.send(JSON.stringify(body));
+  res.send(json ?? JSON.stringify(body));
 }
 
 export function sendList(res: Response, resources: ScimBody[], totalResults: number, startIndex: number): void {

@@ -6,12 +6,15 @@ import type { GroupDirectory } from '../scim/groups/groups';
 import { quoteInput, summariseIds } from '../scim/inputLimits';
 import { type ListQuery, parseListQuery } from '../scim/listQuery';
 import type { ResourcePage, ScimBody, ScimMeta, ScimResource } from '../scim/resources';
-import { attributeFilter, renderGroup, renderUser, wantsAttribute } from '../scim/schemas';
+import { LIST_RESPONSE } from '../scim/resources';
+import { type RenderResource, type RendererKind, type ResourceRenderer, resourceRenderer } from '../scim/render';
+import { wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditSink } from './audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
 import { scimBaseUrl } from './publicUrls';
-import { sendFailure, sendList, sendScim } from './scimResponses';
+import { listResponseJson, resourceJson } from './listFragments';
+import { sendFailure, sendScim } from './scimResponses';
 
 // The resource endpoints of RFC 7644 §3. scimmy-routers' own resource routes are not used for these: its list
 // path re-slices pages it did not produce (so cursor-backed paging cannot pass through it) and it turns any
@@ -24,6 +27,8 @@ export interface ScimRouteDeps {
   logger?: Logger;
   /** Where resource URLs point; without it they are relative (see publicUrls.ts). */
   publicUrls?: PublicUrlConfig;
+  /** The compiled renderer (default) or scimmy's, as before issue #14 (SCIM_RENDERER=scimmy). */
+  renderer?: RendererKind;
 }
 
 const USER_SORTABLE = ['id', 'meta.created'] as const;
@@ -94,7 +99,7 @@ interface ResourceKind<R extends ScimResource> {
   sortable: readonly string[];
   /** The costly multi-valued attribute (User.groups, Group.members), fetched only when the client wants it. */
   costly: 'groups' | 'members';
-  render(resource: R, base: string, attrs: ReturnType<typeof attributeFilter>): ScimBody;
+  renderer: ResourceRenderer;
   /** The resource's weak ETag (etag.ts); undefined when what was read cannot tell. */
   version(resource: R): string | undefined;
   list(query: ListQuery, withCostly: boolean): Promise<ResourcePage<R>>;
@@ -142,8 +147,8 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       wantsAttribute(kind.costly, q.attributes, q.excludedAttributes);
 
     /** Renders with meta.version (when the attributes asked for keep meta at all). */
-    const present = (resource: R, base: string, attrs: ReturnType<typeof attributeFilter>) => {
-      const rendered = kind.render(resource, base, attrs);
+    const present = (resource: R, base: string, render: RenderResource) => {
+      const rendered = render(resource, base);
       const version = kind.version(resource);
       // Rendering keeps meta whenever `attributes` asks for it; it is then the resource's ScimMeta, located.
       const meta = rendered.meta as ScimMeta | undefined;
@@ -154,14 +159,18 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     const list = async (req: Request, res: Response, params: Record<string, unknown>) => {
       try {
         const query = parseListQuery(params, kind.sortable, kind.type);
-        const attrs = attributeFilter(query.attributes, query.excludedAttributes);
+        const render = kind.renderer.prepare(query.attributes, query.excludedAttributes);
         const found = await kind.list(query, wants(query));
         const base = basepath(req);
-        sendList(
+        const resources = found.resources.map((r) =>
+          resourceJson(r, base, render, () => present(r, base, render).rendered),
+        );
+        sendScim(
           res,
-          found.resources.map((r) => present(r, base, attrs).rendered),
-          found.totalResults,
-          query.startIndex,
+          200,
+          undefined,
+          {},
+          listResponseJson(LIST_RESPONSE, resources, found.totalResults, query.startIndex),
         );
       } catch (err) {
         sendFailure(res, err, deps.logger);
@@ -183,7 +192,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
           const out = await run(req);
           res.locals.skippedMembers = out.skipped;
           if (out.resource) {
-            const { rendered, meta, version } = present(out.resource, basepath(req), undefined);
+            const { rendered, meta, version } = present(out.resource, basepath(req), kind.renderer.prepare());
             const headers: Record<string, string> = version ? { ETag: version } : {};
             if (operation === 'create' && meta?.location) headers.Location = meta.location;
             sendScim(res, status, rendered, headers);
@@ -213,9 +222,9 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       try {
         const q = attributeParams(req);
         // Checked before the Kit read, though applied when rendering.
-        const attrs = attributeFilter(q.attributes, q.excludedAttributes);
+        const render = kind.renderer.prepare(q.attributes, q.excludedAttributes);
         const resource = await kind.get(idOf(req), wants(q));
-        const { rendered, version } = present(resource, basepath(req), attrs);
+        const { rendered, version } = present(resource, basepath(req), render);
         const ifNoneMatch = req.get('If-None-Match');
         if (version !== undefined && ifNoneMatch !== undefined && headerMatches(ifNoneMatch, version)) {
           // RFC 7232 §4.1: a 304 carries the ETag, and no body.
@@ -253,7 +262,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     type: 'User',
     sortable: USER_SORTABLE,
     costly: 'groups',
-    render: renderUser,
+    renderer: resourceRenderer('User', deps.renderer),
     version: userVersion,
     list: (query, withGroups) => users().list(query, withGroups),
     get: (id, withGroups) => users().get(id, withGroups),
@@ -267,7 +276,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     type: 'Group',
     sortable: GROUP_SORTABLE,
     costly: 'members',
-    render: renderGroup,
+    renderer: resourceRenderer('Group', deps.renderer),
     version: groupVersion,
     list: (query, withMembers) => groups().list(query, withMembers),
     get: (id, withMembers) => groups().get(id, withMembers),

@@ -123,7 +123,15 @@ function restore(p: Pristine): void {
  * /ResourceTypes). scimmy keeps one registry per process, so this is one mapping per process: the service calls
  * it once with its configured mapping (declaring the same mapping again changes nothing).
  */
+/** Bumped each time the User schemas are declared, so what was derived from them (render/) is derived again. */
+let userSchemaGeneration = 0;
+
+export function userSchemasGeneration(): number {
+  return userSchemaGeneration;
+}
+
 export function declareUserSchemas(mapping: AttributeMapping): void {
+  userSchemaGeneration += 1;
   restore(USER);
   restore(ENTERPRISE);
   USER.definition.truncate(unmappedAttributes(USER, CORE_USER, mapping));

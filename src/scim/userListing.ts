@@ -2,6 +2,7 @@ import type { CallOptions, Subscriber, SubscriberQuery } from '../kit/types';
 import type { UserDirectoryDeps, UserList } from './users';
 import { type Dnf, dateBounds, equalityValues, matchesFilter } from './filter';
 import { filterReads, type ListQuery } from './listQuery';
+import { mappedUser } from './mappedUsers';
 import type { WalkSource } from './paging/cursorPager';
 import { type GroupRef, isDeleted, looksLikeEmail, subscriberToUser } from './userMapping';
 
@@ -63,9 +64,8 @@ export class UserListing {
         )
       : undefined;
     return {
-      resources: subscribers.map((s) =>
-        subscriberToUser(s, this.deps.fields, groups ? (groups.get(s.id) ?? []) : undefined),
-      ),
+      // Users of cached (frozen) pages are mapped once and kept (mappedUsers.ts, issue #14).
+      resources: subscribers.map((s) => mappedUser(s, this.deps.fields, groups ? (groups.get(s.id) ?? []) : undefined)),
       totalResults,
     };
   }

@@ -55,7 +55,9 @@ export class CursorPager {
   async window<T>(source: WalkSource<T>, startIndex: number, count: number): Promise<WindowResult<T>> {
     const gen = await this.store.generation('users');
     const walkKey = `walk:${gen}:${source.fingerprint}`;
-    const state: WalkState = (await this.store.get<WalkState>(walkKey)) ?? { pages: [], done: false };
+    // The store hands out read-only values (pageStore.ts): the walk's bookkeeping is extended on a copy.
+    const cached = await this.store.get<WalkState>(walkKey);
+    const state: WalkState = cached ? { ...cached, pages: [...cached.pages] } : { pages: [], done: false };
     const first = startIndex - 1;
     const end = first + count;
     const items: T[] = [];

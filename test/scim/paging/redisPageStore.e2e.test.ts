@@ -38,6 +38,30 @@ describeRedis('RedisPageStore against real Redis', () => {
   });
 });
 
+describeRedis('RedisPageStore decodes each value once per replica (issue #14)', () => {
+  const prefix = `test:decoded:${process.pid}:${Date.now()}:`;
+
+  it('reuses what it decoded while Redis holds the same text, and sees another replica’s write at once', async () => {
+    const [la, lb] = [new RedisLink({ url: redisUrl! }), new RedisLink({ url: redisUrl! })];
+    await Promise.all([la.waitHealthy(5000), lb.waitHealthy(5000)]);
+    const a = new RedisPageStore(la, prefix);
+    const b = new RedisPageStore(lb, prefix);
+    try {
+      await a.set('p0', [{ id: 1 }], 30);
+      const first = await b.get<Array<{ id: number }>>('p0');
+      expect(await b.get('p0')).toBe(first);
+      expect(Object.isFrozen(first![0])).toBe(true);
+      await a.set('p0', [{ id: 2 }], 30);
+      expect(await b.get('p0')).toEqual([{ id: 2 }]);
+    } finally {
+      const raw = new Redis(redisUrl!);
+      await raw.del(`${prefix}p0`);
+      raw.disconnect();
+      await Promise.all([la.close(), lb.close()]);
+    }
+  });
+});
+
 describe('RedisPageStore with Redis unreachable', () => {
   it('fails safe: misses, drops writes, and never repeats a generation', async () => {
     const port = await freePort();

@@ -1,0 +1,15 @@
+import SCIMMY from 'scimmy';
+import '../scimmyGlobals';
+import { ProjectionCache, type ResourceShape, resourceShapeOf } from './projection';
+
+// Groups as SCIM JSON without scimmy on the way out (issue #14); the shape is scimmy's Group definition, as
+// scimmyGlobals.ts declares it when it is first imported (the Group schema does not change with the mapping).
+
+let shape: ResourceShape | undefined;
+
+export function groupShape(): ResourceShape {
+  shape ??= resourceShapeOf(SCIMMY.Schemas.Group.definition);
+  return shape;
+}
+
+export const groupProjections = new ProjectionCache(groupShape, '/Groups');

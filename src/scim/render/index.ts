@@ -1,0 +1,46 @@
+import { attributeFilter, renderGroup, renderUser } from '../schemas';
+import { groupProjections } from './groupRenderer';
+import { userProjections } from './userRenderer';
+
+// Which renderer answers: the compiled one (projection.ts + resourceRenderer.ts, the default), or scimmy's Schema per resource as
+// before issue #14 (SCIM_RENDERER=scimmy), kept for the byte-equality test and for the benchmark's side by side.
+
+export type RendererKind = 'compiled' | 'scimmy';
+
+/** Renders the resources of one answer; built once per request from its `attributes`/`excludedAttributes`. */
+export type RenderResource = ((resource: Record<string, any>, basepath: string) => Record<string, any>) & {
+  /**
+   * The same function for the same selection on every request, whose output depends on its arguments only: a
+   * list answer may then keep the text it made of a resource that cannot change (http/listFragments.ts).
+   */
+  pure?: boolean;
+};
+
+export interface ResourceRenderer {
+  /**
+   * Checks the lists (a bad one is a 400, before any Kit call) and prepares what every resource of the answer
+   * is rendered with.
+   */
+  prepare(attributes?: string, excludedAttributes?: string): RenderResource;
+}
+
+export function resourceRenderer(type: 'User' | 'Group', kind: RendererKind = 'compiled'): ResourceRenderer {
+  if (kind === 'scimmy') {
+    const legacy = type === 'User' ? renderUser : renderGroup;
+    return {
+      prepare(attributes, excludedAttributes) {
+        const filter = attributeFilter(attributes, excludedAttributes);
+        // The legacy renderers are typed per resource type; `type` picked the one that matches.
+        return (resource, basepath) => legacy(resource as never, basepath, filter);
+      },
+    };
+  }
+  const projections = type === 'User' ? userProjections : groupProjections;
+  return {
+    prepare(attributes, excludedAttributes) {
+      // The same checks as ever (attributeFilter refuses what schemas.ts refuses); nothing to check without lists.
+      if (attributes?.trim() || excludedAttributes?.trim()) attributeFilter(attributes, excludedAttributes);
+      return projections.get(attributes, excludedAttributes);
+    },
+  };
+}

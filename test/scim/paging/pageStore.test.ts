@@ -1,0 +1,35 @@
+import { MemoryPageStore } from '../../../src/scim/paging/pageStore';
+
+describe('MemoryPageStore keeps decoded, read-only values (issue #14)', () => {
+  it('hands out the value it keeps as it is, frozen, so nobody can change it', async () => {
+    const store = new MemoryPageStore(10);
+    const page = [{ id: 1, fields: { a: 'x' } }];
+    await store.set('p', page, 60);
+    expect(() => {
+      page[0].fields.a = 'changed by the caller';
+    }).toThrow(TypeError);
+    const first = await store.get<typeof page>('p');
+    const second = await store.get<typeof page>('p');
+    expect(first).toEqual([{ id: 1, fields: { a: 'x' } }]);
+    // The same object twice: no re-parse per request.
+    expect(second).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(Object.isFrozen(first![0].fields)).toBe(true);
+    expect(() => {
+      'use strict';
+      first![0].fields.a = 'y';
+    }).toThrow(TypeError);
+  });
+
+  it('stays within its bound and its TTL', async () => {
+    let now = 0;
+    const store = new MemoryPageStore(2, () => now);
+    await store.set('a', 1, 10);
+    await store.set('b', 2, 10);
+    await store.set('c', 3, 10);
+    expect(store.size).toBe(2);
+    expect(await store.get('a')).toBeUndefined();
+    now = 10_000;
+    expect(await store.get('c')).toBeUndefined();
+  });
+});
