@@ -56,7 +56,9 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
         : new MemoryLookupSnapshot(ttlMs, o.now);
   let mirror: SubscriberMirror | undefined;
   let mirrorStore: MirrorStore | undefined;
-  if (changes.mirror) {
+  if (changes.mirror || changes.lookupMirror) {
+    // The lookup mirror (issue #20) is the same mirror, walked on demand and trusted for PAGE_CACHE_TTL_SECONDS.
+    const onDemand = changes.mirror ? undefined : { freshMs: o.config.pageCache.ttlSeconds * 1000 };
     const indexKeys = { externalId: o.fields.key('scim_external_id'), userName: o.fields.key('scim_user_name') };
     const keep = new Set([
       ...o.fields.attributes.map((a) => o.fields.key(a.label)),
@@ -74,14 +76,15 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
       allFieldKeys: () => kept,
       clock: o.clock,
       now: o.now,
-      refreshMs: changes.mirrorRefreshMs,
+      refreshMs: onDemand ? onDemand.freshMs : changes.mirrorRefreshMs,
+      onDemand,
       changed: o.changed,
       onError: o.onError,
       onRecovery: o.redis ? (l) => o.redis!.onRecovery(l) : undefined,
     });
   }
   let watch: WebhookWatch | undefined;
-  if (mirror && changes.webhooks) {
+  if (mirror && changes.mirror && changes.webhooks) {
     const m = mirror;
     watch = new WebhookWatch({
       clock: o.clock,

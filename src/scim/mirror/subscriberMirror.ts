@@ -39,6 +39,11 @@ export interface SubscriberMirrorOptions {
   /** The time journal entries carry (the server's clock for meta.lastModified). */
   now?: () => number;
   refreshMs: number;
+  /**
+   * Issue #20, MIRROR=lookups: no walk at start-up and no timer; the first filter Kit cannot answer walks it,
+   * and it answers such filters (forFilters) for `freshMs` after that walk, never single reads (complete).
+   */
+  onDemand?: { freshMs: number };
   /** Something visible changed (state learned from Kit): cached walk pages must go. */
   changed: () => Promise<void>;
   onError?: (what: string, err: Error) => void;
@@ -69,8 +74,9 @@ export class SubscriberMirror implements MirrorReads {
     });
   }
 
-  /** Walks now, then every refresh period. */
+  /** Walks now, then every refresh period (a lookup mirror walks only when a filter needs it). */
   start(): void {
+    if (this.o.onDemand) return;
     this.schedule(0);
   }
 
@@ -95,11 +101,32 @@ export class SubscriberMirror implements MirrorReads {
   }
 
   async complete(): Promise<boolean> {
+    // A lookup mirror is as fresh as a cached list walk, not as a single read: GET by id and email lookups
+    // keep asking Kit.
+    if (this.o.onDemand) return false;
+    return this.completeWithin(2 * this.o.refreshMs);
+  }
+
+  /**
+   * Whether filters Kit cannot answer (externalId, displayName, groups.value, ...) may be evaluated over the
+   * mirror. A lookup mirror older than its freshness (or never walked) is walked first, once for any number of
+   * concurrent lookups on this replica and, through the store's walk claim, for every replica; when another
+   * replica holds the claim the answer is false and the caller walks Kit itself (exact, at the old cost).
+   */
+  async forFilters(): Promise<boolean> {
+    const onDemand = this.o.onDemand;
+    if (!onDemand) return this.complete();
+    if (await this.completeWithin(onDemand.freshMs)) return true;
+    await this.walk();
+    return this.completeWithin(onDemand.freshMs);
+  }
+
+  private async completeWithin(ms: number): Promise<boolean> {
     if (this.missedSince !== undefined) return false;
     try {
       if (await this.watch?.silent()) return false;
       const { completeAt } = await this.o.store.status();
-      return completeAt !== undefined && this.o.clock.now() - completeAt <= 2 * this.o.refreshMs;
+      return completeAt !== undefined && this.o.clock.now() - completeAt <= ms;
     } catch {
       return false;
     }
@@ -282,7 +309,8 @@ export class SubscriberMirror implements MirrorReads {
     } catch {
       return; // Redis away again; the next recovery tries again
     }
-    void this.walk();
+    // A lookup mirror is walked again by the next filter that needs it, not eagerly.
+    if (!this.o.onDemand) void this.walk();
   }
 
   private out(rec: Subscriber & { seenAt?: number }): Subscriber {
