@@ -72,6 +72,24 @@ describe('lookups by externalId and other attributes Kit cannot filter (lookup m
     expect(total).toBe(0);
   });
 
+  it('groups.value lookups right after cost 0 Kit calls (memberships from the index, rows from the mirror)', async () => {
+    const member = expectListResponse(await filtered(h, `externalId eq "oid-first-${run}"`), 1)[0];
+    const group = await h.post('/scim/v2/Groups', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: `Lookups ${run}`,
+      members: [{ value: member.id }],
+    });
+    expect(group.status).toBe(201);
+    const { result, byEndpoint } = await h.kitCalls(async () => [
+      await filtered(h, `groups.value eq "${group.body.id}"`),
+      await filtered(h, `groups.value eq "${group.body.id}" and externalId eq "oid-first-${run}"`),
+    ]);
+    expect(expectListResponse(result[0], 1)[0].id).toBe(member.id);
+    expect(expectListResponse(result[1], 1)[0].id).toBe(member.id);
+    // The group's creation keeps the membership index current, and the subscriber pages come from the mirror.
+    expect(byEndpoint).toEqual({});
+  });
+
   it('a user created, renamed or deleted through the server is found (or not) by the next lookup at once', async () => {
     const created = await h.post('/scim/v2/Users', user('second', `oid-second-${run}`));
     expect(created.status).toBe(201);
