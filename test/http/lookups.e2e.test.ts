@@ -58,17 +58,20 @@ describe('lookups by externalId and other attributes Kit cannot filter (lookup m
     expect(byEndpoint).toEqual({ 'GET /v4/subscribers': Math.ceil((N + 1) / 1000) });
   });
 
-  it('displayName, enterprise attributes and sw/co lookups right after cost 0 Kit calls', async () => {
+  it('displayName, enterprise attributes, sw and non-email userName lookups right after cost 0 Kit calls', async () => {
     const { result, total } = await h.kitCalls(async () => [
       await filtered(h, `displayName eq "Ada first ${run}"`),
       await filtered(h, `displayName eq "Nobody ${run}"`),
       await filtered(h, `${ENTERPRISE}:department eq "dept-${run}"`),
       await filtered(h, `externalId sw "oid-first-${run}"`),
+      // A userName that is not an email: Kit cannot look it up, the mirror's index can.
+      await filtered(h, `userName eq "nobody-${run}"`),
     ]);
     expect(expectListResponse(result[0], 1)[0].userName).toBe(`first.${run}@contoso.example`);
     expectListResponse(result[1], 0);
     expect(expectListResponse(result[2], 1)[0].externalId).toBe(`oid-first-${run}`);
     expectListResponse(result[3], 1);
+    expectListResponse(result[4], 0);
     expect(total).toBe(0);
   });
 
