@@ -71,10 +71,15 @@ const N = 1500;
     name: { givenName: 'Ada' },
   });
 
-  it('one walk answers both replicas: 100 lookups with distinct values, half on each', async () => {
+  it('one walk answers both replicas: 100 lookups with distinct values, half on each, the first two at once', async () => {
     const { result, byEndpoint } = await kitCalls(async () => {
-      const answers = [];
-      for (let i = 0; i < 100; i++) answers.push(await byExternalId(i % 2 ? b : a, `oid-nobody-${i}-${run}`));
+      // Both replicas' first lookups arrive together: one walks, the other waits for that walk (not a walk
+      // of Kit of its own).
+      const answers = await Promise.all([
+        byExternalId(a, `oid-nobody-0-${run}`),
+        byExternalId(b, `oid-nobody-1-${run}`),
+      ]);
+      for (let i = 2; i < 100; i++) answers.push(await byExternalId(i % 2 ? b : a, `oid-nobody-${i}-${run}`));
       return answers;
     });
     for (const r of result) expectListResponse(r, 0);
