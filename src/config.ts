@@ -140,7 +140,7 @@ const envSchema = z
     PAGE_CACHE_TTL_SECONDS: positiveInt('PAGE_CACHE_TTL_SECONDS').default(300),
     LOOKUP_SNAPSHOT_SECONDS: wholeNumber('LOOKUP_SNAPSHOT_SECONDS').default(10),
     JOURNAL_MAX_SUBSCRIBERS: positiveInt('JOURNAL_MAX_SUBSCRIBERS').default(200_000),
-    MIRROR: z.enum(['on', 'off']).optional(),
+    MIRROR: z.enum(['on', 'lookups', 'off']).optional(),
     MIRROR_REFRESH_MINUTES: positiveInt('MIRROR_REFRESH_MINUTES').default(60),
     KIT_WEBHOOKS: z.enum(['on', 'off']).optional(),
     WEBHOOK_SILENCE_SECONDS: positiveInt('WEBHOOK_SILENCE_SECONDS').default(60),
@@ -321,6 +321,12 @@ export interface Config {
     journalMaxSubscribers: number;
     /** The subscriber mirror (src/scim/mirror); on by default when webhooks are. */
     mirror: boolean;
+    /**
+     * Issue #20 (MIRROR=lookups, the default without webhooks): the mirror is walked only when a filter Kit
+     * cannot answer (externalId, displayName, groups.value, ...) needs it, answers only such filters, and only
+     * within PAGE_CACHE_TTL_SECONDS of its walk; every other read goes to Kit as with the mirror off.
+     */
+    lookupMirror: boolean;
     mirrorRefreshMs: number;
     /** Register Kit webhooks at start-up (needs PUBLIC_BASE_URL; on by default when it is set). */
     webhooks: boolean;
@@ -382,12 +388,16 @@ function derivedWebhookSecret(credentials: KitCredentials | undefined, baseUrl: 
 
 /** Webhooks need a public URL for Kit to reach; the mirror follows the webhooks unless set either way. */
 function mirrorAndWebhooks(
-  mirror: 'on' | 'off' | undefined,
+  mirror: 'on' | 'lookups' | 'off' | undefined,
   webhooks: 'on' | 'off' | undefined,
   publicBaseUrl: string | undefined,
-): { mirror: boolean; webhooks: boolean } {
+): { mirror: boolean; lookupMirror: boolean; webhooks: boolean } {
   const hooks = publicBaseUrl !== undefined && webhooks !== 'off';
-  return { webhooks: hooks, mirror: mirror === undefined ? hooks : mirror === 'on' };
+  const full = mirror === undefined ? hooks : mirror === 'on';
+  // Without webhooks the full mirror would answer GET /Users/{id} up to MIRROR_REFRESH_MINUTES stale, so the
+  // default is the lookup mirror: as fresh as a cached list walk (PAGE_CACHE_TTL_SECONDS), for filters only.
+  const lookupMirror = mirror === 'lookups' || (mirror === undefined && !hooks);
+  return { webhooks: hooks, mirror: full, lookupMirror };
 }
 
 /** The mapping file's problems (each naming its line) are configuration problems: the server does not start. */

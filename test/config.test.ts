@@ -102,9 +102,13 @@ describe('issue #13 settings: snapshot, journal, mirror, webhooks', () => {
   it('has webhooks and the mirror off without PUBLIC_BASE_URL, and on with it', () => {
     const off = loadConfig(base);
     expect(off.changes).toMatchObject({ lookupSnapshotSeconds: 10, mirror: false, webhooks: false });
+    // Issue #20: without webhooks the lookup mirror is on (filters Kit cannot answer share one walk).
+    expect(off.changes.lookupMirror).toBe(true);
+    expect(loadConfig({ ...base, MIRROR: 'off' }).changes).toMatchObject({ mirror: false, lookupMirror: false });
+    expect(loadConfig({ ...base, MIRROR: 'lookups' }).changes).toMatchObject({ mirror: false, lookupMirror: true });
     expect(off.changes.webhookSecret).toBeUndefined();
     const on = loadConfig({ ...base, PUBLIC_BASE_URL: 'https://scim.example.com' });
-    expect(on.changes).toMatchObject({ mirror: true, webhooks: true, mirrorRefreshMs: 3_600_000 });
+    expect(on.changes).toMatchObject({ mirror: true, lookupMirror: false, webhooks: true, mirrorRefreshMs: 3_600_000 });
     // Derived from the credential: the same on every replica, and masked like every secret.
     expect(on.changes.webhookSecret).toBe(
       loadConfig({ ...base, PUBLIC_BASE_URL: 'https://scim.example.com' }).changes.webhookSecret,

@@ -56,8 +56,13 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
         : new MemoryLookupSnapshot(ttlMs, o.now);
   let mirror: SubscriberMirror | undefined;
   let mirrorStore: MirrorStore | undefined;
-  if (changes.mirror) {
-    const indexKeys = { externalId: o.fields.key('scim_external_id'), userName: o.fields.key('scim_user_name') };
+  if (changes.mirror || changes.lookupMirror) {
+    // The lookup mirror (issue #20) is the same mirror, walked on demand and trusted for PAGE_CACHE_TTL_SECONDS.
+    const onDemand = changes.mirror ? undefined : { freshMs: o.config.pageCache.ttlSeconds * 1000 };
+    const indexKeys = {
+      externalId: indexKey(o.fields, 'scim_external_id'),
+      userName: indexKey(o.fields, 'scim_user_name'),
+    };
     const keep = new Set([
       ...o.fields.attributes.map((a) => o.fields.key(a.label)),
       ...Object.values(LIFECYCLE_FIELDS).map((l) => o.fields.key(l)),
@@ -74,14 +79,15 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
       allFieldKeys: () => kept,
       clock: o.clock,
       now: o.now,
-      refreshMs: changes.mirrorRefreshMs,
+      refreshMs: onDemand ? onDemand.freshMs : changes.mirrorRefreshMs,
+      onDemand,
       changed: o.changed,
       onError: o.onError,
       onRecovery: o.redis ? (l) => o.redis!.onRecovery(l) : undefined,
     });
   }
   let watch: WebhookWatch | undefined;
-  if (mirror && changes.webhooks) {
+  if (mirror && changes.mirror && changes.webhooks) {
     const m = mirror;
     watch = new WebhookWatch({
       clock: o.clock,
@@ -100,4 +106,17 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
     mirrorStore,
     lookups: new SubscriberLookups({ kit: o.kit, snapshot, mirror }),
   };
+}
+
+/**
+ * The field key an index of the mirror reads. A mapping file need not map externalId or userName to a reserved
+ * field; then no subscriber carries the key below, so that index stays empty (and the lookup mirror, on by
+ * default, must not stop the server from starting).
+ */
+function indexKey(fields: SubscriberFieldMap, label: string): string {
+  try {
+    return fields.key(label);
+  } catch {
+    return `unmapped:${label}`;
+  }
 }

@@ -52,7 +52,7 @@ export class UserListing {
     } else {
       const groupsFilter = filterReads(query, 'groups');
       const snapshot = groupsFilter ? await this.deps.groups.snapshot({ priority: 'background' }) : undefined;
-      const fromMirror = (await this.deps.mirror?.complete()) === true;
+      const fromMirror = (await this.mirrorAnswers(query)) === true;
       const page = await this.deps.pager.window(this.walkSource(query, snapshot, fromMirror), startIndex, count);
       subscribers = page.items;
       totalResults = page.totalResults;
@@ -110,12 +110,35 @@ export class UserListing {
     const names = external ? undefined : equalityValues(filter, ['userName']);
     const values = external ?? names;
     if (!values || values.length > MAX_EMAIL_LOOKUPS || values.some(looksLikeEmail)) return undefined;
-    if (!(await mirror.complete())) return undefined;
+    if (!(await mirror.forFilters())) return undefined;
     const found = await Promise.all(
       values.map((v) => (external ? mirror.byExternalId(String(v)) : mirror.byUserName(String(v)))),
     );
     const unique = new Map(found.filter((s): s is Subscriber => s !== undefined).map((s) => [s.id, s]));
     return [...unique.values()];
+  }
+
+  /**
+   * Whether a list walk reads the mirror's pages. A filter Kit cannot narrow (externalId, displayName,
+   * groups.value, enterprise attributes, sw/co/ew) would read every Kit page anyway: any number of them share
+   * one walk of the mirror (issue #20), walked first when it is a lookup mirror. A walk Kit narrows (active,
+   * dates) or an unfiltered one uses the mirror only while it is complete.
+   */
+  private async mirrorAnswers(query: ListQuery): Promise<boolean | undefined> {
+    const mirror = this.deps.mirror;
+    if (!mirror) return false;
+    if (query.filter && this.narrowsNothing(this.pushdown(query))) return mirror.forFilters();
+    return mirror.complete();
+  }
+
+  /** Kit's part of the query is the whole account (no state or date bounds): Kit filters nothing. */
+  private narrowsNothing(q: SubscriberQuery): boolean {
+    return (
+      q.status === 'all' &&
+      q.created_after === undefined &&
+      q.created_before === undefined &&
+      q.updated_after === undefined
+    );
   }
 
   private walkSource(

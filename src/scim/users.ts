@@ -68,6 +68,8 @@ export interface UserDirectoryDeps {
 
 export interface MirrorPages {
   complete(): Promise<boolean>;
+  /** Whether filters Kit cannot answer may be evaluated over the mirror (a lookup mirror walks first; #20). */
+  forFilters(): Promise<boolean>;
   /** O(1) index lookups (the mirror's externalId and non-email userName indexes). */
   byExternalId(value: string): Promise<Subscriber | undefined>;
   byUserName(value: string): Promise<Subscriber | undefined>;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Clock, TimerHandle } from '../../clock';
+import { type Clock, sleepOn, type TimerHandle } from '../../clock';
 import type { KitApi } from '../../kit/api';
 import type { CallOptions, Subscriber } from '../../kit/types';
 import type { ChangeJournal } from '../journal/changeJournal';
@@ -39,6 +39,11 @@ export interface SubscriberMirrorOptions {
   /** The time journal entries carry (the server's clock for meta.lastModified). */
   now?: () => number;
   refreshMs: number;
+  /**
+   * Issue #20, MIRROR=lookups: no walk at start-up and no timer; the first filter Kit cannot answer walks it,
+   * and it answers such filters (forFilters) for `freshMs` after that walk, never single reads (complete).
+   */
+  onDemand?: { freshMs: number };
   /** Something visible changed (state learned from Kit): cached walk pages must go. */
   changed: () => Promise<void>;
   onError?: (what: string, err: Error) => void;
@@ -51,11 +56,16 @@ export type MirrorWebhookWatch = Pick<WebhookWatch, 'expect' | 'silent'>;
 
 const BACKGROUND: CallOptions = { priority: 'background' };
 const PAGE = 1000;
+/** How often a lookup waiting for another replica's walk of the lookup mirror looks whether it has ended. */
+const OTHER_WALK_POLL_MS = 250;
+
+/** How a walk request ended: this replica walked, another replica holds the walk, or it could not run. */
+type WalkOutcome = 'walked' | 'busy' | 'failed';
 
 export class SubscriberMirror implements MirrorReads {
   private readonly holder = randomBytes(8).toString('hex');
   private timer?: TimerHandle;
-  private walking?: Promise<void>;
+  private walking?: Promise<WalkOutcome>;
   /** This replica made a write the mirror missed: not to be trusted until a walk completes after it. */
   private missedSince?: number;
   private stopped = false;
@@ -69,8 +79,9 @@ export class SubscriberMirror implements MirrorReads {
     });
   }
 
-  /** Walks now, then every refresh period. */
+  /** Walks now, then every refresh period (a lookup mirror walks only when a filter needs it). */
   start(): void {
+    if (this.o.onDemand) return;
     this.schedule(0);
   }
 
@@ -95,11 +106,39 @@ export class SubscriberMirror implements MirrorReads {
   }
 
   async complete(): Promise<boolean> {
+    // A lookup mirror is as fresh as a cached list walk, not as a single read: GET by id and email lookups
+    // keep asking Kit.
+    if (this.o.onDemand) return false;
+    return this.completeWithin(2 * this.o.refreshMs);
+  }
+
+  /**
+   * Whether filters Kit cannot answer (externalId, displayName, groups.value, ...) may be evaluated over the
+   * mirror. A lookup mirror older than its freshness (or never walked) is walked first, once for any number of
+   * concurrent lookups on this replica and, through the store's walk claim, for every replica; when another
+   * replica holds the claim the answer is false and the caller walks Kit itself (exact, at the old cost).
+   */
+  async forFilters(): Promise<boolean> {
+    const onDemand = this.o.onDemand;
+    if (!onDemand) return this.complete();
+    if (await this.completeWithin(onDemand.freshMs)) return true;
+    // While another replica walks, wait for its walk rather than walk Kit too (that would cost a walk per
+    // lookup); its claim is renewed at every page and expires if it dies, so the wait is bounded.
+    const giveUpAt = this.o.clock.now() + onDemand.freshMs + 60_000;
+    for (;;) {
+      const outcome = await this.walk();
+      if (await this.completeWithin(onDemand.freshMs)) return true;
+      if (outcome !== 'busy' || this.stopped || this.o.clock.now() >= giveUpAt) return false;
+      await sleepOn(this.o.clock, OTHER_WALK_POLL_MS);
+    }
+  }
+
+  private async completeWithin(ms: number): Promise<boolean> {
     if (this.missedSince !== undefined) return false;
     try {
       if (await this.watch?.silent()) return false;
       const { completeAt } = await this.o.store.status();
-      return completeAt !== undefined && this.o.clock.now() - completeAt <= 2 * this.o.refreshMs;
+      return completeAt !== undefined && this.o.clock.now() - completeAt <= ms;
     } catch {
       return false;
     }
@@ -181,28 +220,33 @@ export class SubscriberMirror implements MirrorReads {
    * One full walk of Kit's subscribers into the mirror; one replica at a time walks. `due`: only when no
    * replica completed a walk within the refresh period (the timer's walks; a forced one always runs).
    */
-  walk(due = false): Promise<void> {
+  walk(due = false): Promise<WalkOutcome> {
     this.walking ??= this.runWalk(due).finally(() => {
       this.walking = undefined;
     });
     return this.walking;
   }
 
-  private async runWalk(due: boolean): Promise<void> {
+  private async runWalk(due: boolean): Promise<WalkOutcome> {
     const ttl = Math.max(60_000, this.o.refreshMs);
     try {
-      if (!(await this.o.store.claimWalk(this.holder, ttl))) return;
+      if (!(await this.o.store.claimWalk(this.holder, ttl))) return 'busy';
+      // A lookup mirror's walk another replica ended between this replica's look and its claim serves as is.
+      if (this.o.onDemand && (await this.completeWithin(this.o.onDemand.freshMs))) {
+        await this.o.store.releaseWalk(this.holder);
+        return 'walked';
+      }
       if (due && this.missedSince === undefined) {
         // Another replica may have just walked (they share the mirror): a second walk would be wasted budget.
         const { completeAt } = await this.o.store.status();
         if (completeAt !== undefined && this.o.clock.now() - completeAt < this.o.refreshMs * 0.9) {
           await this.o.store.releaseWalk(this.holder);
-          return;
+          return 'walked';
         }
       }
     } catch (err) {
       this.o.onError?.('mirror walk claim', err as Error);
-      return;
+      return 'failed';
     }
     const startedAt = this.o.clock.now();
     let walkedMaxId = 0;
@@ -226,9 +270,11 @@ export class SubscriberMirror implements MirrorReads {
       if (this.missedSince !== undefined && this.missedSince < startedAt) this.missedSince = undefined;
       await this.o.store.markComplete(startedAt, walkedMaxId);
       this.lastWalkFailed = false;
+      return 'walked';
     } catch (err) {
       this.lastWalkFailed = true;
       this.o.onError?.('mirror walk', err as Error);
+      return 'failed';
     } finally {
       await this.o.store.releaseWalk(this.holder).catch(() => undefined);
     }
@@ -282,7 +328,8 @@ export class SubscriberMirror implements MirrorReads {
     } catch {
       return; // Redis away again; the next recovery tries again
     }
-    void this.walk();
+    // A lookup mirror is walked again by the next filter that needs it, not eagerly.
+    if (!this.o.onDemand) void this.walk();
   }
 
   private out(rec: Subscriber & { seenAt?: number }): Subscriber {

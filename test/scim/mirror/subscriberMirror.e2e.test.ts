@@ -16,7 +16,7 @@ describe('SubscriberMirror walks on its clock', () => {
   });
   afterAll(() => sandbox.close());
 
-  function mirrorOn(clock: ManualClock) {
+  function mirrorOn(clock: ManualClock, onDemand?: { freshMs: number }) {
     const { client } = harness(sandbox);
     const mirror = new SubscriberMirror({
       kit: client,
@@ -25,7 +25,8 @@ describe('SubscriberMirror walks on its clock', () => {
       keepFields: new Set(),
       allFieldKeys: () => [],
       clock,
-      refreshMs: 3_600_000,
+      refreshMs: onDemand ? onDemand.freshMs : 3_600_000,
+      onDemand,
       changed: async () => undefined,
     });
     return mirror;
@@ -58,5 +59,28 @@ describe('SubscriberMirror walks on its clock', () => {
     expect(pages()).toBe(5);
     mirror.stop();
     sandbox.resetFaults();
+  });
+
+  it('a lookup mirror (issue #20) walks only when a filter needs it, once per freshness period', async () => {
+    const clock = new ManualClock(Date.now());
+    const mirror = mirrorOn(clock, { freshMs: 300_000 });
+    sandbox.resetCalls();
+    mirror.start();
+    await clock.advance(3_600_000);
+    expect(pages()).toBe(0);
+    // Ten lookups at once share one walk of the 1,500 subscribers (2 pages).
+    expect(await Promise.all(Array.from({ length: 10 }, () => mirror.forFilters()))).toEqual(Array(10).fill(true));
+    expect(pages()).toBe(2);
+    // Single reads never trust it: GET by id and email lookups keep asking Kit.
+    expect(await mirror.complete()).toBe(false);
+    await clock.advance(299_000);
+    expect(await mirror.forFilters()).toBe(true);
+    expect(pages()).toBe(2);
+    // Past its freshness the next lookup walks again, once; nothing walks by itself meanwhile.
+    await clock.advance(2_000);
+    expect(pages()).toBe(2);
+    expect(await Promise.all([mirror.forFilters(), mirror.forFilters()])).toEqual([true, true]);
+    expect(pages()).toBe(4);
+    mirror.stop();
   });
 });
