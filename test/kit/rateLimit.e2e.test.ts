@@ -75,9 +75,11 @@ describe('waiting in the limiter', () => {
   it('stop(): queued calls reject with a retryable KitUnavailableError and are never sent', async () => {
     const h = harness(sb, { budget: 2, windowMs: 1000 });
     const calls = Array.from({ length: 5 }, () => h.client.account());
+    // Handled from the start: stop() rejects the queued calls at once, then waits for the one talking to Kit.
+    const outcomes = Promise.allSettled(calls);
     await realSleep(50);
     await h.limiter.stop();
-    const settled = await Promise.allSettled(calls);
+    const settled = await outcomes;
     const fulfilled = settled.filter((s) => s.status === 'fulfilled').length;
     const rejected = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
     expect(fulfilled).toBe(1);

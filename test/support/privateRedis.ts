@@ -104,7 +104,7 @@ class PortTakenError extends Error {
 }
 
 /** Polls `check` until it holds, or fails after `attempts` × `everyMs`. */
-export async function eventually(check: () => Promise<boolean> | boolean, attempts = 100, everyMs = 100) {
+export async function eventually(check: () => Promise<boolean> | boolean, attempts = 300, everyMs = 100) {
   for (let i = 0; i < attempts; i++) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, everyMs));
