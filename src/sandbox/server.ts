@@ -76,6 +76,26 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
   const sleep = parts.sleep ?? realSleep;
   const report = parts.reportError ?? consoleReport;
 
+  /** Applies the fault injected for this endpoint (latency, a dropped connection, a failure); true when answered. */
+  async function injectedFault(
+    endpoint: string,
+    req: IncomingMessage,
+    answer: (reply: Reply) => void,
+  ): Promise<boolean> {
+    const fault = parts.faults.decide(endpoint);
+    if (fault.latencyMs > 0) await sleep(fault.latencyMs);
+    if (fault.outcome.kind === 'drop') {
+      req.socket.destroy();
+      return true;
+    }
+    if (fault.outcome.kind === 'fail') {
+      const s = fault.outcome.status;
+      answer(kitError(s, faultMessage(s), s === 429 || s === 503 ? { 'retry-after': '1' } : undefined));
+      return true;
+    }
+    return false;
+  }
+
   function replyForError(e: unknown, req: IncomingMessage): Reply {
     if (e instanceof Rejection) return { status: e.status, body: { errors: e.errors }, headers: e.headers };
     if (!clientGone(req, e)) report('[kit-sandbox] handler failed:', e);
@@ -131,17 +151,7 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
         answer(kitError(429, 'Rate limit exceeded', { 'retry-after': String(admission.retryAfterSeconds) }));
         return;
       }
-      const fault = parts.faults.decide(match.endpoint);
-      if (fault.latencyMs > 0) await sleep(fault.latencyMs);
-      if (fault.outcome.kind === 'drop') {
-        req.socket.destroy();
-        return;
-      }
-      if (fault.outcome.kind === 'fail') {
-        const s = fault.outcome.status;
-        answer(kitError(s, faultMessage(s), s === 429 || s === 503 ? { 'retry-after': '1' } : undefined));
-        return;
-      }
+      if (await injectedFault(match.endpoint, req, answer)) return;
       v3.beforeHandle();
       try {
         answer(await match.route.handle({ params: match.params, query, body }));
@@ -184,17 +194,7 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
       } else {
         credential = 'oauth-client';
       }
-      const fault = parts.faults.decide(match.endpoint);
-      if (fault.latencyMs > 0) await sleep(fault.latencyMs);
-      if (fault.outcome.kind === 'drop') {
-        req.socket.destroy();
-        return;
-      }
-      if (fault.outcome.kind === 'fail') {
-        const s = fault.outcome.status;
-        answer(kitError(s, faultMessage(s), s === 429 || s === 503 ? { 'retry-after': '1' } : undefined));
-        return;
-      }
+      if (await injectedFault(match.endpoint, req, answer)) return;
       answer(await runHandler(match, req, query));
     } catch (e) {
       answer(replyForError(e, req));
