@@ -125,37 +125,36 @@ describe('tags', () => {
     await h.client.tags.tagSubscriber(tag.id, subscriber.id);
     await h.client.tags.tagSubscriber(tag.id, subscriber.id); // idempotent in Kit
     expect((await h.client.subscribers.tags(subscriber.id)).map((t) => t.name)).toContain('Engineering');
-    const renamed = await h.client.tags.rename(tag.id, 'Engineering (all)');
-    expect(renamed.name).toBe('Engineering (all)');
+    const renamed = await h.client.tags.renameIfFree(tag.id, 'Engineering (all)');
+    expect(renamed?.name).toBe('Engineering (all)');
     const members = await h.client.tags.subscribers(tag.id);
     expect(members.items.map((s) => s.id)).toEqual([subscriber.id]);
-    await h.client.tags.untagSubscriber(tag.id, subscriber.id);
-    await expect(h.client.tags.untagSubscriber(tag.id, subscriber.id)).rejects.toBeInstanceOf(KitNotFoundError);
+    // Idempotent: true when the tag came off, false when it was not there (Kit's 404 is an answer here).
+    expect(await h.client.tags.untag(tag.id, subscriber.id)).toBe(true);
+    expect(await h.client.tags.untag(tag.id, subscriber.id)).toBe(false);
     expect((await h.client.tags.list()).some((t) => t.id === tag.id)).toBe(true);
   });
 
-  it('a duplicate tag name is a uniqueness clash (422)', async () => {
+  it('a duplicate tag name is a uniqueness clash (422); a rename onto it answers null', async () => {
     await h.client.tags.create('Unique name');
     const err = await h.client.tags.create('Unique name').catch((e) => e);
     expect(err).toBeInstanceOf(KitValidationError);
     expect(err.isUniquenessClash).toBe(true);
+    const other = await h.client.tags.create('Other name');
+    expect(await h.client.tags.renameIfFree(other.id, 'Unique name')).toBeNull();
   });
 });
 
 describe('bulk', () => {
   it('chunks by 100 and aggregates per-item failures', async () => {
-    const before = endpointCount('POST /v4/bulk/subscribers');
-    const inputs = Array.from({ length: 230 }, (_, i) => ({ email_address: `bulk-${i}@example.com` }));
-    inputs.splice(150, 0, { email_address: 'broken' });
-    const result = await h.client.bulk.upsertSubscribers(inputs);
-    expect(endpointCount('POST /v4/bulk/subscribers') - before).toBe(3);
-    expect(result.succeeded).toHaveLength(230);
-    expect(result.failures).toEqual([{ item: { email_address: 'broken' }, errors: ['Email address is invalid'] }]);
-
+    const ids = sb.store.seedSubscribers(230, { emailPrefix: 'bulk-' }).ids;
     const tag = await h.client.tags.create('Bulk tag');
-    const taggings = result.succeeded.slice(0, 120).map((s) => ({ tag_id: tag.id, subscriber_id: s.id }));
-    const tagged = await h.client.bulk.tagSubscribers([...taggings, { tag_id: tag.id, subscriber_id: 999_999_999 }]);
-    expect(tagged.succeeded).toHaveLength(120);
+    const before = endpointCount('POST /v4/bulk/tags/subscribers');
+    const taggings = ids.map((id) => ({ tag_id: tag.id, subscriber_id: id }));
+    taggings.splice(150, 0, { tag_id: tag.id, subscriber_id: 999_999_999 });
+    const tagged = await h.client.bulk.tagSubscribers(taggings);
+    expect(endpointCount('POST /v4/bulk/tags/subscribers') - before).toBe(3);
+    expect(tagged.succeeded).toHaveLength(230);
     expect(tagged.failures).toEqual([
       { item: { tag_id: tag.id, subscriber_id: 999_999_999 }, errors: ['Subscriber not found'] },
     ]);
@@ -230,10 +229,13 @@ describe('retries', () => {
   });
 
   it('retries 413 (bulk queue full) on a bulk call', async () => {
-    sb.setFaults({ failNext: 1, failStatus: 413, endpoints: ['POST /v4/bulk/subscribers'] });
-    const res = await h.client.bulk.upsertSubscribers([{ email_address: 'bulk-413@example.com' }]);
+    const [id] = sb.store.seedSubscribers(1, { emailPrefix: 'bulk-413-' }).ids;
+    const tag = await h.client.tags.create('Bulk 413');
+    sb.setFaults({ failNext: 1, failStatus: 413, endpoints: ['POST /v4/bulk/tags/subscribers'] });
+    const before = h.records.length;
+    const res = await h.client.bulk.tagSubscribers([{ tag_id: tag.id, subscriber_id: id }]);
     expect(res.succeeded).toHaveLength(1);
-    expect(h.records.map((r) => r.status)).toEqual([413, 200]);
+    expect(h.records.slice(before).map((r) => r.status)).toEqual([413, 200]);
   });
 });
 
@@ -284,15 +286,16 @@ describe('ambiguous attempts that Kit applied (answer lost after Kit acted)', ()
     const { subscriber } = await h.client.subscribers.upsert({ email_address: 'untag@example.com' });
     await h.client.tags.tagSubscriber(tag.id, subscriber.id);
     proxy.dropNextResponses(1);
-    await t.client.tags.untagSubscriber(tag.id, subscriber.id);
+    // The first attempt removed it: the 404 of the repeat means done, and the tag did come off.
+    expect(await t.client.tags.untag(tag.id, subscriber.id)).toBe(true);
     expect(t.records.map((r) => r.status)).toEqual(['error', 404]);
     expect(sb.store.subscribersOfTag(tag.id)).toEqual([]);
   });
 
-  it('a 404 on a first attempt is still an error', async () => {
+  it('a 404 on a first attempt means the tag was not there: false, not done by us', async () => {
     const tag = await h.client.tags.create('Never tagged');
     const { subscriber } = await h.client.subscribers.upsert({ email_address: 'never-tagged@example.com' });
-    await expect(t.client.tags.untagSubscriber(tag.id, subscriber.id)).rejects.toBeInstanceOf(KitNotFoundError);
+    expect(await t.client.tags.untag(tag.id, subscriber.id)).toBe(false);
   });
 });
 

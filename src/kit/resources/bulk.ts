@@ -1,16 +1,7 @@
 import type { Answer, KitCaller } from '../caller';
-import { withoutUndefined } from '../caller';
 import { KitError } from '../errors';
 import type { KitRequest } from '../transport';
-import type {
-  BulkFailure,
-  BulkResult,
-  CallOptions,
-  Subscriber,
-  SubscriberInput,
-  TaggedSubscriber,
-  Tagging,
-} from '../types';
+import type { BulkFailure, BulkResult, CallOptions, TaggedSubscriber, Tagging } from '../types';
 
 // Kit's bulk endpoints (docs/kit/api.md "Bulk"): synchronous up to 100 items per call, each answer listing the
 // items that failed. Larger inputs are sent in chunks of 100.
@@ -38,27 +29,6 @@ export class Bulk {
       if (!a) continue;
       result.succeeded.push(...((a.data?.subscribers ?? []) as TaggedSubscriber[]));
       for (const f of failuresOf(a)) result.failures.push(taggingFailure(f, chunk));
-    }
-    return result;
-  }
-
-  /** POST /v4/bulk/subscribers in synchronous chunks of 100 (the sandbox tests and the benchmarks seed with it). */
-  async upsertSubscribers(
-    subscribers: SubscriberInput[],
-    opts?: CallOptions,
-  ): Promise<BulkResult<Subscriber, SubscriberInput>> {
-    const result: BulkResult<Subscriber, SubscriberInput> = { succeeded: [], failures: [] };
-    for (const chunk of chunks(subscribers, BULK_CHUNK)) {
-      const body = { subscribers: chunk.map((s) => withoutUndefined({ ...s })) };
-      const a = await this.chunk(
-        { method: 'POST', endpoint: 'POST /v4/bulk/subscribers', path: '/v4/bulk/subscribers', body },
-        chunk,
-        result,
-        opts,
-      );
-      if (!a) continue;
-      result.succeeded.push(...((a.data?.subscribers ?? []) as Subscriber[]));
-      for (const f of failuresOf(a)) result.failures.push(subscriberFailure(f, chunk));
     }
     return result;
   }
@@ -124,17 +94,5 @@ function taggingFailure(f: KitBulkFailure, chunk: Tagging[]): BulkFailure<Taggin
   const subscriberId = Number(t.subscriber_id ?? f.subscriber?.id);
   const item = chunk.find((c) => c.tag_id === tagId && c.subscriber_id === subscriberId) ??
     chunk.find((c) => c.subscriber_id === subscriberId) ?? { tag_id: tagId, subscriber_id: subscriberId };
-  return { item, errors: stringList(f.errors) };
-}
-
-function subscriberFailure(f: KitBulkFailure, chunk: SubscriberInput[]): BulkFailure<SubscriberInput> {
-  const sent = f.subscriber?.email_address;
-  const email = typeof sent === 'string' ? sent.toLowerCase() : undefined;
-  const item =
-    (email && chunk.find((s) => s.email_address.toLowerCase() === email)) ||
-    ({
-      email_address: typeof sent === 'string' ? sent : '',
-      first_name: f.subscriber?.first_name,
-    } as SubscriberInput);
   return { item, errors: stringList(f.errors) };
 }

@@ -63,19 +63,14 @@ export class Tags {
     return { tag: item, created };
   }
 
-  /** PUT /v4/tags/{id}; a name already taken is KitValidationError (isUniquenessClash). */
-  async rename(id: number, name: string, opts?: CallOptions): Promise<Tag> {
-    const a = await this.caller.call(
-      { method: 'PUT', endpoint: 'PUT /v4/tags/:id', path: `/v4/tags/${id}`, body: { name } },
-      opts,
-    );
-    return readTag(a.data);
-  }
-
-  /** Like rename, answering null when the name is taken. */
+  /** PUT /v4/tags/{id}; null when the name is taken (Kit's 422 "already been taken"). */
   async renameIfFree(id: number, name: string, opts?: CallOptions): Promise<Tag | null> {
     try {
-      return await this.rename(id, name, opts);
+      const a = await this.caller.call(
+        { method: 'PUT', endpoint: 'PUT /v4/tags/:id', path: `/v4/tags/${id}`, body: { name } },
+        opts,
+      );
+      return readTag(a.data);
     } catch (err) {
       if (isNameTaken(err)) return null;
       throw err;
@@ -92,14 +87,6 @@ export class Tags {
       },
       opts,
     );
-  }
-
-  /**
-   * DELETE /v4/tags/{id}/subscribers/{id}: Kit's 404 when the subscriber does not carry the tag is
-   * KitNotFoundError, except on a repeat after an ambiguous attempt (the first one removed it).
-   */
-  async untagSubscriber(tagId: number, subscriberId: number, opts?: CallOptions): Promise<void> {
-    await this.untagCall(tagId, subscriberId, opts, (s, ambiguous) => s === 404 && ambiguous);
   }
 
   /**
