@@ -20,6 +20,7 @@ const kept = new WeakMap<object, Kept>();
  * the same output for the same input (`render.pure`); anything else is serialised afresh.
  */
 export function resourceJson(
+  // Any resource type a renderer takes (see RenderResource); only its identity and frozenness matter here.
   resource: Record<string, any>,
   basepath: string,
   render: RenderResource,

@@ -7,7 +7,11 @@ import { userProjections } from './userRenderer';
 
 export type RendererKind = 'compiled' | 'scimmy';
 
-/** Renders the resources of one answer; built once per request from its `attributes`/`excludedAttributes`. */
+/**
+ * Renders the resources of one answer; built once per request from its `attributes`/`excludedAttributes`.
+ * `Record<string, any>`: the compiled projections are generated code reading attributes by name from any
+ * resource type (typed users, groups, and the frozen objects of the page caches alike).
+ */
 export type RenderResource = ((resource: Record<string, any>, basepath: string) => Record<string, any>) & {
   /**
    * The same function for the same selection on every request, whose output depends on its arguments only: a

@@ -291,7 +291,10 @@ export class ProjectionCache {
   }
 }
 
-/** A compiled projection under a SCIM base URL; the same function for the same selection (see `pure`). */
+/**
+ * A compiled projection under a SCIM base URL; the same function for the same selection (see `pure`). Untyped
+ * in and out (`Record<string, any>`) because it is generated code that reads any resource type by name.
+ */
 export type RenderUnder = ((resource: Record<string, any>, basepath: string) => Record<string, any>) & {
   pure: true;
 };
