@@ -40,6 +40,8 @@ export interface AppDeps {
   trustProxy?: string | number | boolean;
   /** Mounted at /status (issue #19): behind the IP allow-list, with its own sign-in. */
   operatorPages?: express.Router;
+  /** Issue 15: security events (poll endpoint, JWKS); they authenticate their receivers themselves. */
+  eventRoutes?: RequestHandler;
   /** Routes that take no SCIM credential and must not reach the access log (Kit's webhook receiver). */
   unloggedRoutes?: express.Router[];
 }
@@ -135,6 +137,8 @@ export function createApp(deps: AppDeps): express.Express {
   const allowlist: RequestHandler[] = deps.ipAllowlist
     ? [ipAllowlistMiddleware(deps.ipAllowlist, () => onFailure('ip_not_allowed'))]
     : [];
+
+  if (deps.eventRoutes) app.use(...allowlist, deps.eventRoutes);
 
   app.get('/metrics', ...allowlist, requestScopeMiddleware(), authenticate, deps.metrics.handler());
 

@@ -1,0 +1,133 @@
+import type { JWK } from 'jose';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock';
+import type { EventsConfig } from '../config';
+import type { RedisLink } from '../redis/redisLink';
+import { MemoryOutbox } from './outbox';
+import { eventRoutes } from './pollRoutes';
+import { EventPublisher } from './publisher';
+import { EventSigner } from './signer';
+
+// Issue 15, SCIM security events: the parts wired from the config for the composition root (service.ts).
+
+export interface SecurityEvents {
+  publisher: EventPublisher;
+  outbox: MemoryOutbox;
+  signer: EventSigner;
+  router: ReturnType<typeof eventRoutes>;
+  close(): Promise<void>;
+}
+
+export interface SecurityEventsDeps {
+  config: EventsConfig;
+  issuer: string;
+  clock: Clock;
+  logger: Logger;
+  registry: Registry;
+  redis?: RedisLink;
+  /** Redis key prefix, unique per Kit account. */
+  prefix: string;
+  /** An audit line for each SET dropped from a full outbox. */
+  audit: (detail: string) => void;
+}
+
+async function signerOf(d: SecurityEventsDeps): Promise<EventSigner> {
+  const previous = d.config.previousPublicKeys as unknown as JWK[];
+  if (d.config.signingKey) return EventSigner.fromJwk(d.config.signingKey as unknown as JWK, previous);
+  if (d.redis) return EventSigner.fromRedis(d.redis, `${d.prefix}events:signing-key`, previous);
+  return EventSigner.fromFile(d.config.keyFile, previous);
+}
+
+export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<SecurityEvents> {
+  const signer = await signerOf(d);
+  const registers = [d.registry];
+  const queued = new Counter({
+    name: 'scim_events_queued_total',
+    help: 'SETs queued',
+    labelNames: ['receiver'],
+    registers,
+  });
+  const delivered = new Counter({
+    name: 'scim_events_delivered_total',
+    help: 'SETs acknowledged by their receiver',
+    labelNames: ['receiver'],
+    registers,
+  });
+  const failed = new Counter({
+    name: 'scim_events_failed_total',
+    help: 'SETs a receiver rejected (setErrs)',
+    labelNames: ['receiver'],
+    registers,
+  });
+  const dropped = new Counter({
+    name: 'scim_events_dropped_total',
+    help: 'SETs dropped from a full outbox',
+    labelNames: ['receiver'],
+    registers,
+  });
+  const outbox = new MemoryOutbox({
+    clock: d.clock,
+    maxEvents: d.config.outboxMax,
+    leaseMs: d.config.leaseMs,
+    onDrop: (receiver, set) => {
+      dropped.inc({ receiver });
+      d.audit(`security event ${set.jti} for ${set.subject} dropped: the outbox of receiver ${receiver} is full`);
+    },
+  });
+  const names = d.config.receivers.map((r) => r.name);
+  new Gauge({
+    name: 'scim_events_pending',
+    help: 'SETs queued and not yet acknowledged',
+    labelNames: ['receiver'],
+    registers,
+    collect() {
+      for (const r of names) this.set({ receiver: r }, outbox.depth(r));
+    },
+  });
+  new Gauge({
+    name: 'scim_events_oldest_pending_seconds',
+    help: 'Age of the oldest SET not yet acknowledged',
+    labelNames: ['receiver'],
+    registers,
+    collect() {
+      for (const r of names) {
+        const at = outbox.oldestQueuedAt(r);
+        this.set({ receiver: r }, at === undefined ? 0 : (d.clock.now() - at) / 1000);
+      }
+    },
+  });
+  const publisher = new EventPublisher({
+    issuer: d.issuer,
+    receivers: d.config.receivers,
+    signer,
+    outbox,
+    logger: d.logger,
+    onQueued: (receiver) => queued.inc({ receiver }),
+  });
+  const router = eventRoutes({
+    receivers: d.config.receivers,
+    outbox,
+    signer,
+    logger: d.logger,
+    maxWaitMs: d.config.maxWaitMs,
+    maxEventsPerPoll: d.config.maxEventsPerPoll,
+    onAcked: (receiver, n) => delivered.inc({ receiver }, n),
+    onRejected: (receiver, n) => failed.inc({ receiver }, n),
+  });
+  d.logger.warn(
+    { receivers: names },
+    'security events: the outbox is in memory (one process, lost on restart); receivers dedupe by jti',
+  );
+  return {
+    publisher,
+    outbox,
+    signer,
+    router,
+    async close() {
+      publisher.detach();
+      outbox.wakeAll();
+      await publisher.idle();
+    },
+  };
+}
