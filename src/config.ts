@@ -161,6 +161,8 @@ const envSchema = z
     SCIM_EVENTS_SIGNING_KEY: optionalString,
     SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS: optionalString,
     SCIM_EVENTS_KEY_FILE: z.string().default('.scim-events-key.json'),
+    SCIM_EVENTS_PUSH: optionalString,
+    SCIM_EVENTS_DEAD_LETTER_SECONDS: positiveInt('SCIM_EVENTS_DEAD_LETTER_SECONDS').default(86_400),
     SCIM_EVENTS_OUTBOX_MAX: positiveInt('SCIM_EVENTS_OUTBOX_MAX').default(100_000),
     SCIM_EVENTS_LEASE_SECONDS: positiveInt('SCIM_EVENTS_LEASE_SECONDS').default(30),
     SCIM_EVENTS_MAX_WAIT_SECONDS: wholeNumber('SCIM_EVENTS_MAX_WAIT_SECONDS')
@@ -364,6 +366,10 @@ export interface EventsConfig {
   /** Longest a long poll is held open. */
   maxWaitMs: number;
   maxEventsPerPoll: number;
+  /** RFC 8935 push: receiver name → endpoint (SCIM_EVENTS_PUSH `name=url`); the others poll. */
+  push: Array<{ receiver: string; url: string }>;
+  /** A pushed SET still undelivered this long after it was queued is dead-lettered. */
+  deadLetterMs: number;
 }
 
 export interface EventReceiverConfig {
@@ -399,6 +405,7 @@ function jsonOf(raw: string | undefined): unknown {
 /** What is wrong with the events settings, naming the variable and the receiver, never a token or a key. */
 function eventsProblems(env: {
   SCIM_EVENTS_RECEIVERS?: string;
+  SCIM_EVENTS_PUSH?: string;
   SCIM_EVENTS_SIGNING_KEY?: string;
   SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS?: string;
   PUBLIC_BASE_URL?: string;
@@ -414,6 +421,14 @@ function eventsProblems(env: {
         `the token of receiver "${r.name}" is ${r.token.length} characters long; tokens must be at least ${MIN_BEARER_TOKEN_LENGTH}`,
       );
     else if (!r.audience) at('SCIM_EVENTS_RECEIVERS', `receiver "${r.name}" has an empty audience`);
+  }
+  for (const entry of listOf(env.SCIM_EVENTS_PUSH)) {
+    const eq = entry.indexOf('=');
+    const name = entry.slice(0, Math.max(eq, 0));
+    if (!receivers.some((r) => r.name === name))
+      at('SCIM_EVENTS_PUSH', `"${name}" is not a receiver of SCIM_EVENTS_RECEIVERS (entries are name=url)`);
+    else if (!url('SCIM_EVENTS_PUSH').safeParse(entry.slice(eq + 1)).success)
+      at('SCIM_EVENTS_PUSH', `the endpoint of receiver "${name}" is not an http(s) URL`);
   }
   if (new Set(receivers.map((r) => r.name)).size !== receivers.length)
     at('SCIM_EVENTS_RECEIVERS', 'receiver names must be unique');
@@ -598,6 +613,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           leaseMs: e.SCIM_EVENTS_LEASE_SECONDS * 1000,
           maxWaitMs: e.SCIM_EVENTS_MAX_WAIT_SECONDS * 1000,
           maxEventsPerPoll: 1000,
+          push: listOf(e.SCIM_EVENTS_PUSH).map((entry) => ({
+            receiver: entry.slice(0, entry.indexOf('=')),
+            url: entry.slice(entry.indexOf('=') + 1),
+          })),
+          deadLetterMs: e.SCIM_EVENTS_DEAD_LETTER_SECONDS * 1000,
         }
       : undefined,
   };

@@ -7,6 +7,7 @@ import type { RedisLink } from '../redis/redisLink';
 import { MemoryOutbox } from './outbox';
 import { eventRoutes } from './pollRoutes';
 import { EventPublisher } from './publisher';
+import { SetPusher } from './pusher';
 import { EventSigner } from './signer';
 
 // Issue 15, SCIM security events: the parts wired from the config for the composition root (service.ts).
@@ -16,6 +17,7 @@ export interface SecurityEvents {
   outbox: MemoryOutbox;
   signer: EventSigner;
   router: ReturnType<typeof eventRoutes>;
+  pusher: SetPusher;
   close(): Promise<void>;
 }
 
@@ -115,6 +117,33 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
     onAcked: (receiver, n) => delivered.inc({ receiver }, n),
     onRejected: (receiver, n) => failed.inc({ receiver }, n),
   });
+  const deadLettered = new Counter({
+    name: 'scim_events_dead_lettered_total',
+    help: 'Pushed SETs given up on after SCIM_EVENTS_DEAD_LETTER_SECONDS',
+    labelNames: ['receiver'],
+    registers,
+  });
+  const tokens = new Map(d.config.receivers.map((r) => [r.name, r.token]));
+  const pusher = new SetPusher(
+    d.config.push.map((p) => ({ receiver: p.receiver, url: p.url, token: tokens.get(p.receiver)! })),
+    {
+      outbox,
+      clock: d.clock,
+      logger: d.logger,
+      deadLetterMs: d.config.deadLetterMs,
+      timeoutMs: 10_000,
+      backoff: { baseMs: 250, maxMs: 60_000 },
+      onDelivered: (receiver) => delivered.inc({ receiver }),
+      onFailed: (receiver) => failed.inc({ receiver }),
+      onDeadLetter: (receiver, set) => {
+        deadLettered.inc({ receiver });
+        d.audit(
+          `security event ${set.jti} for ${set.subject} dead-lettered: receiver ${receiver} did not accept it in time`,
+        );
+      },
+    },
+  );
+  pusher.start();
   d.logger.warn(
     { receivers: names },
     'security events: the outbox is in memory (one process, lost on restart); receivers dedupe by jti',
@@ -124,8 +153,10 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
     outbox,
     signer,
     router,
+    pusher,
     async close() {
       publisher.detach();
+      await pusher.stop();
       outbox.wakeAll();
       await publisher.idle();
     },

@@ -110,6 +110,10 @@ export class MemoryOutbox {
     for (const set of this.waiters.values()) for (const wake of [...set]) wake();
   }
 
+  has(receiver: string, jti: string): boolean {
+    return this.queue(receiver).has(jti);
+  }
+
   depth(receiver: string): number {
     return this.queue(receiver).size;
   }
