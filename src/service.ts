@@ -33,6 +33,7 @@ import { buildChangeTracking } from './scim/changeTracking';
 import { webhookReceiver } from './http/webhookReceiver';
 import { KitChanges } from './lifecycle/kitChanges';
 import { buildSecurityEvents, type SecurityEvents } from './events';
+import { EVENTS_SPC_EXTENSION, securityEventsDiscovery } from './events/discovery';
 
 // The composition root: wires the Kit adapter, the SCIM services and the HTTP app from one validated Config.
 // What the parts do lives in them: start-up checks in lifecycle/bootstrapper.ts, shutdown in
@@ -140,6 +141,9 @@ export class Service {
       // Issue 15: the RFC 8936 poll endpoint and the JWKS, with their own credentials (receiver tokens).
       eventRoutes: config.events
         ? (req, res, next) => (this.securityEvents ? this.securityEvents.router(req, res, next) : next())
+        : undefined,
+      serviceProviderExtension: config.events
+        ? (root) => ({ schema: EVENTS_SPC_EXTENSION, value: securityEventsDiscovery(config.events!, root) })
         : undefined,
       unloggedRoutes:
         config.changes.webhooks && config.changes.webhookSecret

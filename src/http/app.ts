@@ -42,6 +42,8 @@ export interface AppDeps {
   operatorPages?: express.Router;
   /** Issue 15: security events (poll endpoint, JWKS); they authenticate their receivers themselves. */
   eventRoutes?: RequestHandler;
+  /** Issue 15: what ServiceProviderConfig advertises of them. */
+  serviceProviderExtension?: (scimRoot: string) => { schema: string; value: Record<string, unknown> } | undefined;
   /** Routes that take no SCIM credential and must not reach the access log (Kit's webhook receiver). */
   unloggedRoutes?: express.Router[];
 }
@@ -171,6 +173,7 @@ export function createApp(deps: AppDeps): express.Express {
       logger: deps.logger,
       jwt: deps.jwt,
       kitCapabilities: deps.kitCapabilities,
+      serviceProviderExtension: deps.serviceProviderExtension,
     }),
   );
 

@@ -194,6 +194,22 @@ describe('SCIM security events (RFC 9967 SETs, RFC 8936 poll)', () => {
     await iga.drain();
   });
 
+  it('ServiceProviderConfig advertises security events: the event URIs, poll delivery, the endpoint and the JWKS', async () => {
+    const res = await h.get('/scim/v2/ServiceProviderConfig').expect(200);
+    const ext = 'urn:ietf:params:scim:schemas:extension:kit:2.0:ServiceProviderConfig';
+    expect(res.body.schemas).toContain(ext);
+    expect(res.body[ext].securityEvents).toEqual({
+      supported: true,
+      eventUris: expect.arrayContaining([SCIM_EVENT.deactivate, SCIM_EVENT.createNotice, SCIM_EVENT.delete]),
+      delivery: ['urn:ietf:rfc:8936'],
+      pollEndpoint: `${base}/scim/v2/Events`,
+      jwksUri: `${base}/scim/v2/Events/jwks.json`,
+      subjectFormat: 'scim',
+      signingAlgValues: ['ES256'],
+    });
+    expect(JSON.stringify(res.body)).not.toContain(IGA_TOKEN);
+  });
+
   it('the JWKS is public and holds only public keys; the poll endpoint refuses bad credentials and bad bodies in RFC 8936 errors', async () => {
     const jwks = (await (await fetch(`${base}/scim/v2/Events/jwks.json`)).json()) as {
       keys: Array<Record<string, unknown>>;
