@@ -74,7 +74,9 @@ async function pipeline(mode: 'push' | 'poll'): Promise<void> {
     );
   } else {
     const app = express();
-    app.use(eventRoutes({ receivers, outbox, signer, logger, maxWaitMs: 5_000, maxEventsPerPoll: 500 }));
+    app.use(
+      eventRoutes({ receivers, outbox, clock: systemClock, signer, logger, maxWaitMs: 5_000, maxEventsPerPoll: 500 }),
+    );
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

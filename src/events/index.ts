@@ -83,8 +83,8 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
     help: 'SETs queued and not yet acknowledged',
     labelNames: ['receiver'],
     registers,
-    collect() {
-      for (const r of names) this.set({ receiver: r }, outbox.depth(r));
+    async collect() {
+      for (const r of names) this.set({ receiver: r }, await outbox.depth(r).catch(() => 0));
     },
   });
   new Gauge({
@@ -92,9 +92,9 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
     help: 'Age of the oldest SET not yet acknowledged',
     labelNames: ['receiver'],
     registers,
-    collect() {
+    async collect() {
       for (const r of names) {
-        const at = outbox.oldestQueuedAt(r);
+        const at = await outbox.oldestQueuedAt(r).catch(() => undefined);
         this.set({ receiver: r }, at === undefined ? 0 : (d.clock.now() - at) / 1000);
       }
     },
@@ -110,6 +110,7 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
   const router = eventRoutes({
     receivers: d.config.receivers,
     outbox,
+    clock: d.clock,
     signer,
     logger: d.logger,
     maxWaitMs: d.config.maxWaitMs,

@@ -25,11 +25,62 @@ export interface OutboxOptions {
   onDrop?: (receiver: string, dropped: QueuedSet) => void;
 }
 
-export class MemoryOutbox {
-  private readonly queues = new Map<string, Map<string, QueuedSet>>();
+/**
+ * What the publisher, the poll endpoint and the pusher need of an outbox: in memory (below) or in Redis
+ * (redisOutbox.ts, shared by replicas and kept across restarts). Every method may reject (Redis away).
+ */
+export interface Outbox {
+  enqueue(receiver: string, set: Omit<QueuedSet, 'leasedUntil' | 'queuedAt'>): Promise<void>;
+  take(receiver: string, max: number): Promise<QueuedSet[]>;
+  settle(receiver: string, jtis: string[]): Promise<QueuedSet[]>;
+  available(receiver: string): Promise<boolean>;
+  has(receiver: string, jti: string): Promise<boolean>;
+  /** Holds a SET's lease until `until` (a pusher retrying it). */
+  extendLease(receiver: string, jti: string, until: number): Promise<void>;
+  /** Resolves when a SET is queued for the receiver in this process, or `ms` passed. */
+  waitFor(receiver: string, ms: number): Promise<void>;
+  wakeAll(): void;
+  depth(receiver: string): Promise<number>;
+  oldestQueuedAt(receiver: string): Promise<number | undefined>;
+}
+
+/** Local wake-ups for long polls and pushers waiting on a receiver's queue. */
+export class Waiters {
   private readonly waiters = new Map<string, Set<() => void>>();
 
-  constructor(private readonly opts: OutboxOptions) {}
+  constructor(private readonly clock: Clock) {}
+
+  wake(receiver: string): void {
+    for (const wake of [...(this.waiters.get(receiver) ?? [])]) wake();
+  }
+
+  wakeAll(): void {
+    for (const set of this.waiters.values()) for (const wake of [...set]) wake();
+  }
+
+  waitFor(receiver: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const set = this.waiters.get(receiver) ?? new Set();
+      this.waiters.set(receiver, set);
+      const wake = () => {
+        this.clock.clearTimeout(timer);
+        set.delete(wake);
+        resolve();
+      };
+      const timer = this.clock.setTimeout(wake, ms);
+      set.add(wake);
+    });
+  }
+}
+
+/** The synchronous in-memory queues; `MemoryOutbox` is their async face. */
+export class MemoryQueues {
+  private readonly queues = new Map<string, Map<string, QueuedSet>>();
+  readonly waiters: Waiters;
+
+  constructor(private readonly opts: OutboxOptions) {
+    this.waiters = new Waiters(opts.clock);
+  }
 
   private queue(receiver: string): Map<string, QueuedSet> {
     let q = this.queues.get(receiver);
@@ -45,7 +96,7 @@ export class MemoryOutbox {
       q.delete(oldest.jti);
       this.opts.onDrop?.(receiver, oldest);
     }
-    for (const wake of [...(this.waiters.get(receiver) ?? [])]) wake();
+    this.waiters.wake(receiver);
   }
 
   /**
@@ -90,28 +141,13 @@ export class MemoryOutbox {
     return false;
   }
 
-  /** Resolves when a SET is queued for the receiver, or `ms` passed (long polling, RFC 8936 §2.4). */
-  waitFor(receiver: string, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const set = this.waiters.get(receiver) ?? new Set();
-      this.waiters.set(receiver, set);
-      const wake = () => {
-        this.opts.clock.clearTimeout(timer);
-        set.delete(wake);
-        resolve();
-      };
-      const timer = this.opts.clock.setTimeout(wake, ms);
-      set.add(wake);
-    });
-  }
-
-  /** Wakes every long poll (shutdown). */
-  wakeAll(): void {
-    for (const set of this.waiters.values()) for (const wake of [...set]) wake();
-  }
-
   has(receiver: string, jti: string): boolean {
     return this.queue(receiver).has(jti);
+  }
+
+  extendLease(receiver: string, jti: string, until: number): void {
+    const s = this.queue(receiver).get(jti);
+    if (s) s.leasedUntil = Math.max(s.leasedUntil, until);
   }
 
   depth(receiver: string): number {
@@ -121,5 +157,44 @@ export class MemoryOutbox {
   /** Queue time of the oldest SET not yet acknowledged (undefined: none). */
   oldestQueuedAt(receiver: string): number | undefined {
     return this.queue(receiver).values().next().value?.queuedAt;
+  }
+}
+
+export class MemoryOutbox implements Outbox {
+  readonly queues: MemoryQueues;
+
+  constructor(opts: OutboxOptions) {
+    this.queues = new MemoryQueues(opts);
+  }
+
+  async enqueue(receiver: string, set: Omit<QueuedSet, 'leasedUntil' | 'queuedAt'>): Promise<void> {
+    this.queues.enqueue(receiver, set);
+  }
+  async take(receiver: string, max: number): Promise<QueuedSet[]> {
+    return this.queues.take(receiver, max);
+  }
+  async settle(receiver: string, jtis: string[]): Promise<QueuedSet[]> {
+    return this.queues.settle(receiver, jtis);
+  }
+  async available(receiver: string): Promise<boolean> {
+    return this.queues.available(receiver);
+  }
+  async has(receiver: string, jti: string): Promise<boolean> {
+    return this.queues.has(receiver, jti);
+  }
+  async extendLease(receiver: string, jti: string, until: number): Promise<void> {
+    this.queues.extendLease(receiver, jti, until);
+  }
+  waitFor(receiver: string, ms: number): Promise<void> {
+    return this.queues.waiters.waitFor(receiver, ms);
+  }
+  wakeAll(): void {
+    this.queues.waiters.wakeAll();
+  }
+  async depth(receiver: string): Promise<number> {
+    return this.queues.depth(receiver);
+  }
+  async oldestQueuedAt(receiver: string): Promise<number | undefined> {
+    return this.queues.oldestQueuedAt(receiver);
   }
 }

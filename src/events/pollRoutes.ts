@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import type { MemoryOutbox } from './outbox';
+import type { Clock } from '../clock';
+import type { Outbox } from './outbox';
 import type { EventReceiver } from './publisher';
 import type { EventSigner } from './signer';
 
@@ -15,9 +16,13 @@ import type { EventSigner } from './signer';
 export const EVENTS_PATH = '/scim/v2/Events';
 export const JWKS_PATH = '/scim/v2/Events/jwks.json';
 
+/** How often a long poll looks at a shared (Redis) queue again, for SETs other replicas queued. */
+export const LONG_POLL_RECHECK_MS = 500;
+
 export interface PollRouteOptions {
   receivers: EventReceiver[];
-  outbox: MemoryOutbox;
+  outbox: Outbox;
+  clock: Clock;
   signer: EventSigner;
   logger: Logger;
   /** Longest a long poll (returnImmediately false) is held open. */
@@ -93,10 +98,10 @@ export function eventRoutes(o: PollRouteOptions): express.Router {
         setError(res, 400, 'invalid_request', '"returnImmediately" must be a boolean.');
         return;
       }
-      const acked = o.outbox.settle(receiver.name, ack);
+      const acked = await o.outbox.settle(receiver.name, ack);
       if (acked.length) o.onAcked?.(receiver.name, acked.length);
       const errJtis = Object.keys(setErrs);
-      const rejected = o.outbox.settle(receiver.name, errJtis);
+      const rejected = await o.outbox.settle(receiver.name, errJtis);
       if (rejected.length) {
         o.onRejected?.(receiver.name, rejected.length);
         // The receiver's reasons are its own words about our SETs: logged (jti and code), never echoed back.
@@ -110,13 +115,18 @@ export function eventRoutes(o: PollRouteOptions): express.Router {
       }
       // RFC 8936 §2.4: maxEvents 0 acknowledges only; no maxEvents means the transmitter chooses.
       const max = Math.min(maxEvents === undefined ? o.maxEventsPerPoll : (maxEvents as number), o.maxEventsPerPoll);
-      let sets = max > 0 ? o.outbox.take(receiver.name, max) : [];
+      let sets = max > 0 ? await o.outbox.take(receiver.name, max) : [];
       if (sets.length === 0 && max > 0 && !returnImmediately) {
-        // Long poll, bounded: answer as soon as something is queued, or empty after maxWaitMs.
-        const closed = new Promise<void>((r) => res.once('close', () => r()));
-        await Promise.race([o.outbox.waitFor(receiver.name, o.maxWaitMs), closed]);
-        if (res.writableEnded || res.destroyed) return;
-        sets = o.outbox.take(receiver.name, max);
+        // Long poll, bounded: answer as soon as something is queued, or empty after maxWaitMs. A SET queued by
+        // another replica wakes no one here: the queue is looked at again at least every LONG_POLL_RECHECK_MS.
+        let closed = false;
+        res.once('close', () => (closed = true));
+        const deadline = o.clock.now() + o.maxWaitMs;
+        while (sets.length === 0 && !closed && o.clock.now() < deadline) {
+          await o.outbox.waitFor(receiver.name, Math.min(LONG_POLL_RECHECK_MS, deadline - o.clock.now()));
+          if (!closed) sets = await o.outbox.take(receiver.name, max);
+        }
+        if (closed) return;
       }
       res
         .status(200)
@@ -124,7 +134,7 @@ export function eventRoutes(o: PollRouteOptions): express.Router {
         .send(
           JSON.stringify({
             sets: Object.fromEntries(sets.map((s) => [s.jti, s.jwt])),
-            moreAvailable: o.outbox.available(receiver.name),
+            moreAvailable: await o.outbox.available(receiver.name),
           }),
         );
     },

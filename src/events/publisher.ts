@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { currentScope } from '../http/requestScope';
 import type { ChangeJournal, SubscriberChange } from '../scim/journal/changeJournal';
-import type { MemoryOutbox } from './outbox';
+import type { Outbox } from './outbox';
 import { claimsOf, subjectOf } from './securityEvent';
 import type { EventSigner } from './signer';
 
@@ -24,7 +24,7 @@ export interface PublisherOptions {
   issuer: string;
   receivers: EventReceiver[];
   signer: EventSigner;
-  outbox: MemoryOutbox;
+  outbox: Outbox;
   logger: Logger;
   onQueued?: (receiver: string) => void;
 }
@@ -58,12 +58,12 @@ export class EventPublisher {
         try {
           const jti = randomUUID();
           const jwt = await this.opts.signer.sign({ ...claims, jti }, r.audience);
-          this.opts.outbox.enqueue(r.name, { jti, subject, jwt });
+          await this.opts.outbox.enqueue(r.name, { jti, subject, jwt });
           this.opts.onQueued?.(r.name);
         } catch (err) {
           this.opts.logger.error(
             { err: { message: (err as Error).message }, receiver: r.name, subject },
-            'security event could not be signed; not queued',
+            'security event could not be signed or queued; lost',
           );
         }
       }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock';
-import type { MemoryOutbox, QueuedSet } from './outbox';
+import type { Outbox, QueuedSet } from './outbox';
 
 // RFC 8935 push delivery: each SET is POSTed as `application/secevent+jwt` to the receiver's endpoint, one at a
 // time and in queue order, so a receiver sees the SETs of one subject in the order they were made (head-of-line:
@@ -21,7 +21,7 @@ export interface PushTarget {
 }
 
 export interface PusherOptions {
-  outbox: MemoryOutbox;
+  outbox: Outbox;
   clock: Clock;
   logger: Logger;
   deadLetterMs: number;
@@ -69,9 +69,15 @@ export class SetPusher {
 
   private async run(t: PushTarget): Promise<void> {
     while (!this.stopped) {
-      const [next] = this.o.outbox.take(t.receiver, 1);
+      let next: QueuedSet | undefined;
+      try {
+        [next] = await this.o.outbox.take(t.receiver, 1);
+      } catch (err) {
+        this.o.logger.warn({ err: { message: (err as Error).message }, receiver: t.receiver }, 'outbox unavailable');
+      }
       if (!next) {
-        await this.o.outbox.waitFor(t.receiver, 60_000);
+        // Woken by a SET queued in this process; SETs other replicas queued are seen within a second.
+        await this.o.outbox.waitFor(t.receiver, 1_000);
         continue;
       }
       await this.deliver(t, next);
@@ -82,19 +88,19 @@ export class SetPusher {
   private async deliver(t: PushTarget, set: QueuedSet): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
       if (this.o.clock.now() - set.queuedAt > this.o.deadLetterMs) {
-        this.o.outbox.settle(t.receiver, [set.jti]);
+        await this.o.outbox.settle(t.receiver, [set.jti]);
         this.o.onDeadLetter?.(t.receiver, set);
         return;
       }
       const started = this.o.clock.now();
       const outcome = await this.post(t, set);
       if (outcome.kind === 'delivered') {
-        this.o.outbox.settle(t.receiver, [set.jti]);
+        await this.o.outbox.settle(t.receiver, [set.jti]);
         this.o.onDelivered?.(t.receiver, set, this.o.clock.now() - started);
         return;
       }
       if (outcome.kind === 'refused') {
-        this.o.outbox.settle(t.receiver, [set.jti]);
+        await this.o.outbox.settle(t.receiver, [set.jti]);
         this.o.onFailed?.(t.receiver, set, outcome.err);
         this.o.logger.warn(
           { receiver: t.receiver, jti: set.jti, err: outcome.err },
@@ -108,10 +114,10 @@ export class SetPusher {
       const wait = Math.max(1, Math.floor((this.o.random ?? Math.random)() * cap));
       this.o.logger.debug({ receiver: t.receiver, status: outcome.status, wait }, 'SET push failed; retrying');
       // Keep the lease while retrying: no poller takes it meanwhile.
-      set.leasedUntil = Math.max(set.leasedUntil, this.o.clock.now() + wait + this.o.timeoutMs * 2);
+      await this.o.outbox.extendLease(t.receiver, set.jti, this.o.clock.now() + wait + this.o.timeoutMs * 2);
       await this.sleep(wait);
       // Dropped from a full outbox meanwhile (already counted and audited there): nothing left to deliver.
-      if (!this.o.outbox.has(t.receiver, set.jti)) return;
+      if (!(await this.o.outbox.has(t.receiver, set.jti))) return;
     }
   }
 

@@ -1,4 +1,4 @@
-import { MemoryOutbox, type QueuedSet } from '../../src/events/outbox';
+import { MemoryQueues, type QueuedSet } from '../../src/events/outbox';
 import { ManualClock } from '../support/clock';
 
 // The in-memory outbox on a manual clock: bounded (drops the oldest, reported), leases for polled SETs,
@@ -6,10 +6,10 @@ import { ManualClock } from '../support/clock';
 
 const set = (jti: string, subject: string) => ({ jti, subject, jwt: `jwt-${jti}` });
 
-describe('MemoryOutbox', () => {
+describe('MemoryQueues (the in-memory outbox)', () => {
   const make = (maxEvents = 100, onDrop?: (r: string, s: QueuedSet) => void) => {
     const clock = new ManualClock();
-    return { clock, outbox: new MemoryOutbox({ clock, maxEvents, leaseMs: 30_000, onDrop }) };
+    return { clock, outbox: new MemoryQueues({ clock, maxEvents, leaseMs: 30_000, onDrop }) };
   };
 
   it('a full outbox drops the oldest SET and reports it; enqueuing never blocks', () => {
@@ -52,7 +52,7 @@ describe('MemoryOutbox', () => {
   it('a long poll wakes when a SET is queued, or after its wait; the oldest pending age is reported', async () => {
     const { clock, outbox } = make();
     let woke = false;
-    const waiting = outbox.waitFor('iga', 5_000).then(() => (woke = true));
+    const waiting = outbox.waiters.waitFor('iga', 5_000).then(() => (woke = true));
     await clock.advance(1_000);
     expect(woke).toBe(false);
     outbox.enqueue('iga', set('a', 'User:1'));
@@ -61,7 +61,7 @@ describe('MemoryOutbox', () => {
     await clock.advance(2_000);
     expect(clock.now() - outbox.oldestQueuedAt('iga')!).toBe(2_000);
     let timedOut = false;
-    const bounded = outbox.waitFor('other', 5_000).then(() => (timedOut = true));
+    const bounded = outbox.waiters.waitFor('other', 5_000).then(() => (timedOut = true));
     await clock.advance(4_999);
     expect(timedOut).toBe(false);
     await clock.advance(1);
