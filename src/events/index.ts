@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock';
 import type { EventsConfig } from '../config';
 import type { RedisLink } from '../redis/redisLink';
-import { MemoryOutbox } from './outbox';
+import { MemoryOutbox, type Outbox } from './outbox';
+import { RedisOutbox } from './redisOutbox';
 import { eventRoutes } from './pollRoutes';
 import { EventPublisher } from './publisher';
 import { SetPusher } from './pusher';
@@ -14,7 +15,7 @@ import { EventSigner } from './signer';
 
 export interface SecurityEvents {
   publisher: EventPublisher;
-  outbox: MemoryOutbox;
+  outbox: Outbox;
   signer: EventSigner;
   router: ReturnType<typeof eventRoutes>;
   pusher: SetPusher;
@@ -34,10 +35,21 @@ export interface SecurityEventsDeps {
   audit: (detail: string) => void;
 }
 
+/** How long start-up waits for Redis to read (or create) the shared signing key. */
+const REDIS_KEY_WAIT_MS = 10_000;
+
 async function signerOf(d: SecurityEventsDeps): Promise<EventSigner> {
   const previous = d.config.previousPublicKeys as unknown as JWK[];
   if (d.config.signingKey) return EventSigner.fromJwk(d.config.signingKey as unknown as JWK, previous);
-  if (d.redis) return EventSigner.fromRedis(d.redis, `${d.prefix}events:signing-key`, previous);
+  if (d.redis) {
+    // Every replica must sign with one key (receivers may fetch the JWKS from any): wait for Redis at start-up.
+    if (await d.redis.waitHealthy(REDIS_KEY_WAIT_MS))
+      return EventSigner.fromRedis(d.redis, `${d.prefix}events:signing-key`, previous);
+    d.logger.error(
+      { keyFile: d.config.keyFile },
+      'security events: Redis unavailable at start-up; signing with the key file (other replicas may publish another key)',
+    );
+  }
   return EventSigner.fromFile(d.config.keyFile, previous);
 }
 
@@ -68,15 +80,13 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
     labelNames: ['receiver'],
     registers,
   });
-  const outbox = new MemoryOutbox({
-    clock: d.clock,
-    maxEvents: d.config.outboxMax,
-    leaseMs: d.config.leaseMs,
-    onDrop: (receiver, set) => {
-      dropped.inc({ receiver });
-      d.audit(`security event ${set.jti} for ${set.subject} dropped: the outbox of receiver ${receiver} is full`);
-    },
-  });
+  const onDrop = (receiver: string, set: { jti: string; subject: string }) => {
+    dropped.inc({ receiver });
+    d.audit(`security event ${set.jti} for ${set.subject} dropped: the outbox of receiver ${receiver} is full`);
+  };
+  const bounds = { clock: d.clock, maxEvents: d.config.outboxMax, leaseMs: d.config.leaseMs, onDrop };
+  // Durable and shared with REDIS_URL; otherwise one process's, and the operator is told so.
+  const outbox: Outbox = d.redis ? new RedisOutbox(d.redis, { ...bounds, prefix: d.prefix }) : new MemoryOutbox(bounds);
   const names = d.config.receivers.map((r) => r.name);
   new Gauge({
     name: 'scim_events_pending',
@@ -145,10 +155,11 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
     },
   );
   pusher.start();
-  d.logger.warn(
-    { receivers: names },
-    'security events: the outbox is in memory (one process, lost on restart); receivers dedupe by jti',
-  );
+  if (!d.redis)
+    d.logger.warn(
+      { receivers: names },
+      'security events: the outbox is in memory (one process, lost on restart; set REDIS_URL for a durable one); receivers dedupe by jti',
+    );
   return {
     publisher,
     outbox,
