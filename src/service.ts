@@ -196,6 +196,7 @@ export class Service {
       audit: (detail) =>
         this.auditTrail.recordForRequest({
           operation: 'securityEventDropped',
+          actor: 'security-events',
           resourceType: 'User',
           status: 507,
           detail,

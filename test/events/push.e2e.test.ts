@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import pino from 'pino';
 import { SCIM_EVENT } from '../../src/events/securityEvent';
 import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
 import { eventually } from '../support/privateRedis';
@@ -79,6 +81,18 @@ describe('SCIM security events pushed (RFC 8935)', () => {
   let h: Harness;
   let server: Server;
   const receiver = new PushReceiver();
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'scim-events-')), 'key.json');
+  // Everything the server logs, at debug: no receiver token or private key may appear in it.
+  let logged = '';
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _enc, done) {
+        logged += String(chunk);
+        done();
+      },
+    }),
+  );
 
   beforeAll(async () => {
     const port = await freePort();
@@ -90,8 +104,10 @@ describe('SCIM security events pushed (RFC 8935)', () => {
         KIT_WEBHOOKS: 'off',
         SCIM_EVENTS_RECEIVERS: `pushy=${PUSH_TOKEN}@${AUDIENCE}`,
         SCIM_EVENTS_PUSH: `pushy=${receiver.url}`,
-        SCIM_EVENTS_KEY_FILE: join(mkdtempSync(join(tmpdir(), 'scim-events-')), 'key.json'),
+        SCIM_EVENTS_KEY_FILE: keyFile,
+        LOG_LEVEL: 'debug',
       },
+      logger,
     });
     server = await h.service.listen(port, '127.0.0.1');
   });
@@ -140,5 +156,13 @@ describe('SCIM security events pushed (RFC 8935)', () => {
     const text = await h.service.metrics.registry.metrics();
     expect(text).toMatch(/scim_events_failed_total\{receiver="pushy"\} 1\n/);
     expect(text).toMatch(/scim_events_pending\{receiver="pushy"\} 0\n/);
+  });
+
+  it('logs name the receiver and the jti, never the receiver token or the signing key', async () => {
+    expect(logged).toContain('security event refused by its receiver');
+    expect(logged).toContain('SET push failed; retrying');
+    expect(logged).not.toContain(PUSH_TOKEN);
+    const jwk = JSON.parse(readFileSync(keyFile, 'utf8')) as { d: string };
+    expect(logged).not.toContain(jwk.d);
   });
 });
