@@ -166,3 +166,34 @@ describe('SCIM security events pushed (RFC 8935)', () => {
     expect(logged).not.toContain(jwk.d);
   });
 });
+
+describe('SCIM security events pushed to a receiver that never comes back', () => {
+  it('are dead-lettered after SCIM_EVENTS_DEAD_LETTER_SECONDS (metric), and the outbox empties', async () => {
+    const receiver = new PushReceiver();
+    receiver.downFor = Number.MAX_SAFE_INTEGER;
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    await receiver.start(base);
+    const h = await startHarness({
+      env: {
+        PUBLIC_BASE_URL: base,
+        KIT_WEBHOOKS: 'off',
+        SCIM_EVENTS_RECEIVERS: `gone=${PUSH_TOKEN}@${AUDIENCE}`,
+        SCIM_EVENTS_PUSH: `gone=${receiver.url}`,
+        SCIM_EVENTS_DEAD_LETTER_SECONDS: '1',
+        SCIM_EVENTS_KEY_FILE: join(mkdtempSync(join(tmpdir(), 'scim-events-')), 'key.json'),
+      },
+    });
+    try {
+      await h.post('/scim/v2/Users', oktaUser(`gone.${unique()}@example.com`)).expect(201);
+      const metric = async () => h.service.metrics.registry.metrics();
+      await eventually(async () => /scim_events_dead_lettered_total\{receiver="gone"\} 1\n/.test(await metric()), 100);
+      expect(await metric()).toMatch(/scim_events_pending\{receiver="gone"\} 0\n/);
+      expect(receiver.attempts).toBeGreaterThan(1);
+      expect(receiver.received).toEqual([]);
+    } finally {
+      await h.close();
+      receiver.server.close();
+    }
+  });
+});
