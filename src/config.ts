@@ -158,6 +158,18 @@ const envSchema = z
     STATUS_SESSION_TTL_SECONDS: positiveInt('STATUS_SESSION_TTL_SECONDS')
       .default(900)
       .refine((n) => n <= 86_400, 'STATUS_SESSION_TTL_SECONDS must be at most 86400 (a day)'),
+    // Issue 15, SCIM security events (src/events): see parseEventReceivers and README "Security events".
+    SCIM_EVENTS_RECEIVERS: optionalString,
+    SCIM_EVENTS_SIGNING_KEY: optionalString,
+    SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS: optionalString,
+    SCIM_EVENTS_KEY_FILE: z.string().default('.scim-events-key.json'),
+    SCIM_EVENTS_PUSH: optionalString,
+    SCIM_EVENTS_DEAD_LETTER_SECONDS: positiveInt('SCIM_EVENTS_DEAD_LETTER_SECONDS').default(86_400),
+    SCIM_EVENTS_OUTBOX_MAX: positiveInt('SCIM_EVENTS_OUTBOX_MAX').default(100_000),
+    SCIM_EVENTS_LEASE_SECONDS: positiveInt('SCIM_EVENTS_LEASE_SECONDS').default(30),
+    SCIM_EVENTS_MAX_WAIT_SECONDS: wholeNumber('SCIM_EVENTS_MAX_WAIT_SECONDS')
+      .default(25)
+      .refine((n) => n <= 60, 'SCIM_EVENTS_MAX_WAIT_SECONDS must be at most 60'),
   })
   .superRefine((env, ctx) => {
     const oauth = [env.KIT_ACCESS_TOKEN, env.KIT_REFRESH_TOKEN, env.KIT_CLIENT_ID, env.KIT_CLIENT_SECRET];
@@ -239,6 +251,7 @@ const envSchema = z
         message: 'Kit webhooks need PUBLIC_BASE_URL (the address Kit delivers to)',
       });
     }
+    for (const problem of eventsProblems(env)) ctx.addIssue({ code: 'custom', ...problem });
     if (env.SCIM_JWT_JWKS_URL && !(env.SCIM_JWT_ISSUER && env.SCIM_JWT_AUDIENCE)) {
       ctx.addIssue({
         code: 'custom',
@@ -343,6 +356,100 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** The /status page (issue #19): how long a login lasts. */
   status: { sessionTtlSeconds: number };
+  /** Issue 15: SCIM security events; undefined when no receiver is configured. */
+  events?: EventsConfig;
+}
+
+/** Issue 15: SCIM security events (RFC 9967 SETs) for IGA receivers; present only when receivers are configured. */
+export interface EventsConfig {
+  receivers: EventReceiverConfig[];
+  /** A private JWK (SCIM_EVENTS_SIGNING_KEY); else one generated once, kept in Redis or in `keyFile`. */
+  signingKey?: Record<string, unknown>;
+  /** Public JWKs still published after a rotation, for SETs signed with them and still in flight. */
+  previousPublicKeys: Record<string, unknown>[];
+  keyFile: string;
+  /** SETs kept per receiver; past it the oldest is dropped (metric, audit line). */
+  outboxMax: number;
+  /** How long a polled, unacknowledged SET is held back before it is offered again. */
+  leaseMs: number;
+  /** Longest a long poll is held open. */
+  maxWaitMs: number;
+  maxEventsPerPoll: number;
+  /** RFC 8935 push: receiver name → endpoint (SCIM_EVENTS_PUSH `name=url`); the others poll. */
+  push: Array<{ receiver: string; url: string }>;
+  /** A pushed SET still undelivered this long after it was queued is dead-lettered. */
+  deadLetterMs: number;
+}
+
+export interface EventReceiverConfig {
+  name: string;
+  audience: string;
+  token: string;
+}
+
+/**
+ * SCIM_EVENTS_RECEIVERS: comma-separated `name=token` or `name=token@audience` (the audience defaults to the name;
+ * tokens are `openssl rand -hex 32`, so never hold an "@").
+ */
+export function parseEventReceivers(raw: string | undefined): EventReceiverConfig[] {
+  return listOf(raw).map((entry) => {
+    const eq = entry.indexOf('=');
+    const name = eq > 0 ? entry.slice(0, eq) : '';
+    const rest = eq > 0 ? entry.slice(eq + 1) : entry;
+    const at = rest.indexOf('@');
+    const token = at >= 0 ? rest.slice(0, at) : rest;
+    return { name, token, audience: at >= 0 ? rest.slice(at + 1) : name };
+  });
+}
+
+function jsonOf(raw: string | undefined): unknown {
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return null;
+  }
+}
+
+/** What is wrong with the events settings, naming the variable and the receiver, never a token or a key. */
+function eventsProblems(env: {
+  SCIM_EVENTS_RECEIVERS?: string;
+  SCIM_EVENTS_PUSH?: string;
+  SCIM_EVENTS_SIGNING_KEY?: string;
+  SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS?: string;
+  PUBLIC_BASE_URL?: string;
+}): Array<{ path: string[]; message: string }> {
+  const problems: Array<{ path: string[]; message: string }> = [];
+  const receivers = parseEventReceivers(env.SCIM_EVENTS_RECEIVERS);
+  const at = (path: string, message: string) => problems.push({ path: [path], message });
+  for (const r of receivers) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(r.name)) at('SCIM_EVENTS_RECEIVERS', 'every entry needs a name: name=token');
+    else if (r.token.length < MIN_BEARER_TOKEN_LENGTH)
+      at(
+        'SCIM_EVENTS_RECEIVERS',
+        `the token of receiver "${r.name}" is ${r.token.length} characters long; tokens must be at least ${MIN_BEARER_TOKEN_LENGTH}`,
+      );
+    else if (!r.audience) at('SCIM_EVENTS_RECEIVERS', `receiver "${r.name}" has an empty audience`);
+  }
+  for (const entry of listOf(env.SCIM_EVENTS_PUSH)) {
+    const eq = entry.indexOf('=');
+    const name = entry.slice(0, Math.max(eq, 0));
+    if (!receivers.some((r) => r.name === name))
+      at('SCIM_EVENTS_PUSH', `"${name}" is not a receiver of SCIM_EVENTS_RECEIVERS (entries are name=url)`);
+    else if (!url('SCIM_EVENTS_PUSH').safeParse(entry.slice(eq + 1)).success)
+      at('SCIM_EVENTS_PUSH', `the endpoint of receiver "${name}" is not an http(s) URL`);
+  }
+  if (new Set(receivers.map((r) => r.name)).size !== receivers.length)
+    at('SCIM_EVENTS_RECEIVERS', 'receiver names must be unique');
+  if (receivers.length > 0 && !env.PUBLIC_BASE_URL)
+    at('SCIM_EVENTS_RECEIVERS', 'security events need PUBLIC_BASE_URL (their issuer, "iss")');
+  const key = jsonOf(env.SCIM_EVENTS_SIGNING_KEY) as { d?: unknown; kty?: unknown } | null | undefined;
+  if (key !== undefined && (key === null || typeof key !== 'object' || typeof key.d !== 'string'))
+    at('SCIM_EVENTS_SIGNING_KEY', 'must be a private JWK (JSON with "kty" and "d")');
+  const prev = jsonOf(env.SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS) as unknown;
+  if (prev !== undefined && (!Array.isArray(prev) || prev.some((k) => typeof k !== 'object' || k === null || 'd' in k)))
+    at('SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS', 'must be a JSON array of public JWKs (no "d")');
+  return problems;
 }
 
 export interface PublicUrlConfig {
@@ -371,7 +478,14 @@ export function secretsOf(config: Config): string[] {
           ? [c.accessToken, c.refreshToken, c.clientSecret].filter((v): v is string => !!v)
           : [];
   const hook = config.changes?.webhookSecret ? [config.changes.webhookSecret] : [];
-  return [...kit, ...config.scim.bearerTokens.map((t) => t.token), ...hook];
+  const events = config.events
+    ? [
+        ...config.events.receivers.map((r) => r.token),
+        ...(config.events.signingKey ? [JSON.stringify(config.events.signingKey)] : []),
+        ...(typeof config.events.signingKey?.d === 'string' ? [config.events.signingKey.d] : []),
+      ]
+    : [];
+  return [...kit, ...config.scim.bearerTokens.map((t) => t.token), ...hook, ...events];
 }
 
 /** A secret only holders of the Kit credential can compute: the same on every replica, never sent to Kit as such. */
@@ -503,5 +617,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     auditLog: e.AUDIT_LOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     status: { sessionTtlSeconds: e.STATUS_SESSION_TTL_SECONDS },
+    events: e.SCIM_EVENTS_RECEIVERS
+      ? {
+          receivers: parseEventReceivers(e.SCIM_EVENTS_RECEIVERS),
+          signingKey: jsonOf(e.SCIM_EVENTS_SIGNING_KEY) as Record<string, unknown> | undefined,
+          previousPublicKeys: (jsonOf(e.SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS) as Record<string, unknown>[]) ?? [],
+          keyFile: e.SCIM_EVENTS_KEY_FILE,
+          outboxMax: e.SCIM_EVENTS_OUTBOX_MAX,
+          leaseMs: e.SCIM_EVENTS_LEASE_SECONDS * 1000,
+          maxWaitMs: e.SCIM_EVENTS_MAX_WAIT_SECONDS * 1000,
+          maxEventsPerPoll: 1000,
+          push: listOf(e.SCIM_EVENTS_PUSH).map((entry) => ({
+            receiver: entry.slice(0, entry.indexOf('=')),
+            url: entry.slice(entry.indexOf('=') + 1),
+          })),
+          deadLetterMs: e.SCIM_EVENTS_DEAD_LETTER_SECONDS * 1000,
+        }
+      : undefined,
   };
 }

@@ -32,6 +32,8 @@ import { createStatusPage, StatusBoard } from './status';
 import { buildChangeTracking } from './scim/changeTracking';
 import { webhookReceiver } from './http/webhookReceiver';
 import { KitChanges } from './lifecycle/kitChanges';
+import { buildSecurityEvents, type SecurityEvents } from './events';
+import { EVENTS_SPC_EXTENSION, securityEventsDiscovery } from './events/discovery';
 
 // The composition root: wires the Kit adapter, the SCIM services and the HTTP app from one validated Config.
 // What the parts do lives in them: start-up checks in lifecycle/bootstrapper.ts, shutdown in
@@ -68,6 +70,8 @@ export class Service {
   /** The one Redis client of this replica (limiter slots, page caches, OAuth tokens); its health is /readyz's. */
   private readonly redis?: RedisLink;
   private readonly clock: Clock;
+  /** Issue 15: SCIM security events (src/events); built by bootstrap(), since the signing key may be in Redis. */
+  private securityEvents?: SecurityEvents;
   /** Kit calls sleeping between retries, woken by shutdown (see backoff). */
   private readonly backoffs = new Set<() => void>();
 
@@ -115,7 +119,10 @@ export class Service {
       settings: config.startup,
       fieldLabels: SubscriberFieldMap.labels(config.scim.mapping),
       build: (fieldKeys) => this.scimServices(fieldKeys),
-      started: (services) => this.kitChanges.start(services),
+      started: (services) => {
+        this.kitChanges.start(services);
+        this.securityEvents?.publisher.attach(services.tracking.journal);
+      },
     });
     this.app = createApp({
       services: () => this.scim(),
@@ -132,6 +139,13 @@ export class Service {
       kitCapabilities: this.kit.capabilities,
       publicUrls: config.publicUrls,
       trustProxy: config.trustProxy,
+      // Issue 15: the RFC 8936 poll endpoint and the JWKS, with their own credentials (receiver tokens).
+      eventRoutes: config.events
+        ? (req, res, next) => (this.securityEvents ? this.securityEvents.router(req, res, next) : next())
+        : undefined,
+      serviceProviderExtension: config.events
+        ? (root) => ({ schema: EVENTS_SPC_EXTENSION, value: securityEventsDiscovery(config.events!, root) })
+        : undefined,
       unloggedRoutes:
         config.changes.webhooks && config.changes.webhookSecret
           ? [webhookReceiver({ secret: config.changes.webhookSecret, hints: () => this.kitChanges.hints, logger })]
@@ -159,8 +173,36 @@ export class Service {
   }
 
   /** Runs the start-up checks (again, if an earlier attempt failed); see lifecycle/bootstrapper.ts. */
-  bootstrap(): Promise<void> {
+  async bootstrap(): Promise<void> {
+    await this.startSecurityEvents();
     return this.bootstrapper.bootstrap();
+  }
+
+  /** Issue 15: the SET signer, outbox and poll endpoint, before the journal they listen to exists. */
+  get events(): SecurityEvents | undefined {
+    return this.securityEvents;
+  }
+
+  private async startSecurityEvents(): Promise<void> {
+    const { config, logger } = this.options;
+    if (!config.events || this.securityEvents) return;
+    this.securityEvents = await buildSecurityEvents({
+      config: config.events,
+      issuer: config.publicUrls.baseUrl!,
+      clock: this.clock,
+      logger,
+      registry: this.metrics.registry,
+      redis: this.redis,
+      prefix: `kscim:${limiterIdFor(config.kit.baseUrl, config.kit.credentials!, 'events')}:`,
+      audit: (detail) =>
+        this.auditTrail.recordForRequest({
+          operation: 'securityEventDropped',
+          actor: 'security-events',
+          resourceType: 'User',
+          status: 507,
+          detail,
+        }),
+    });
   }
 
   async listen(port: number, host: string): Promise<Server> {
@@ -192,6 +234,7 @@ export class Service {
       stopBackground: () => {
         this.bootstrapper.stop();
         this.kitChanges.stop();
+        void this.securityEvents?.close();
       },
       wakeBackoffs: () => {
         for (const wake of [...this.backoffs]) wake();

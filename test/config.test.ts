@@ -135,3 +135,40 @@ describe('issue #13 settings: snapshot, journal, mirror, webhooks', () => {
     expect(problemsOf({ ...base, MIRROR: 'yes' })[0]).toMatch(/^MIRROR:/);
   });
 });
+
+describe('SCIM security events (issue 15)', () => {
+  const TOKEN = 'r'.repeat(MIN_BEARER_TOKEN_LENGTH);
+  const base = { KIT_API_KEY: 'k7', SCIM_BEARER_TOKENS: 'x'.repeat(40), PUBLIC_BASE_URL: 'https://scim.example.com' };
+
+  it('receivers: name=token@audience, the audience defaulting to the name; tokens and the key are secrets', () => {
+    const key = '{"kty":"EC","crv":"P-256","x":"x","y":"y","d":"private-d-value"}';
+    const config = loadConfig({
+      ...base,
+      SCIM_EVENTS_RECEIVERS: `iga=${TOKEN}@https://iga.example/events,sailpoint=${TOKEN}2`,
+      SCIM_EVENTS_SIGNING_KEY: key,
+    });
+    expect(config.events!.receivers).toEqual([
+      { name: 'iga', token: TOKEN, audience: 'https://iga.example/events' },
+      { name: 'sailpoint', token: `${TOKEN}2`, audience: 'sailpoint' },
+    ]);
+    expect(secretsOf(config)).toEqual(expect.arrayContaining([TOKEN, `${TOKEN}2`, 'private-d-value']));
+    expect(loadConfig(base).events).toBeUndefined();
+  });
+
+  it('refuses short receiver tokens, a missing issuer and a public key as signing key, without echoing secrets', () => {
+    const attempt = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ...base, ...env });
+      } catch (err) {
+        return (err as ConfigError).problems.join('\n');
+      }
+      return '';
+    };
+    const short = attempt({ SCIM_EVENTS_RECEIVERS: 'iga=shorttoken' });
+    expect(short).toMatch(/receiver "iga" is 10 characters long/);
+    expect(short).not.toContain('shorttoken');
+    expect(attempt({ SCIM_EVENTS_RECEIVERS: `iga=${TOKEN}`, PUBLIC_BASE_URL: '' })).toMatch(/PUBLIC_BASE_URL/);
+    expect(attempt({ SCIM_EVENTS_SIGNING_KEY: '{"kty":"EC","x":"1"}' })).toMatch(/SCIM_EVENTS_SIGNING_KEY/);
+    expect(attempt({ SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS: '[{"kty":"EC","d":"x"}]' })).toMatch(/PREVIOUS_PUBLIC_KEYS/);
+  });
+});

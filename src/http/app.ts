@@ -41,6 +41,10 @@ export interface AppDeps {
   trustProxy?: string | number | boolean;
   /** Mounted at /status (issue #19): behind the IP allow-list, with its own sign-in. */
   operatorPages?: express.Router;
+  /** Issue 15: security events (poll endpoint, JWKS); they authenticate their receivers themselves. */
+  eventRoutes?: RequestHandler;
+  /** Issue 15: what ServiceProviderConfig advertises of them. */
+  serviceProviderExtension?: (scimRoot: string) => { schema: string; value: Record<string, unknown> } | undefined;
   /** Routes that take no SCIM credential and must not reach the access log (Kit's webhook receiver). */
   unloggedRoutes?: express.Router[];
   /** How SCIM resources are rendered (SCIM_RENDERER); the compiled renderer unless told otherwise. */
@@ -139,6 +143,8 @@ export function createApp(deps: AppDeps): express.Express {
     ? [ipAllowlistMiddleware(deps.ipAllowlist, () => onFailure('ip_not_allowed'))]
     : [];
 
+  if (deps.eventRoutes) app.use(...allowlist, deps.eventRoutes);
+
   app.get('/metrics', ...allowlist, requestScopeMiddleware(), authenticate, deps.metrics.handler());
 
   const scim = express.Router();
@@ -176,6 +182,7 @@ export function createApp(deps: AppDeps): express.Express {
       logger: deps.logger,
       jwt: deps.jwt,
       kitCapabilities: deps.kitCapabilities,
+      serviceProviderExtension: deps.serviceProviderExtension,
     }),
   );
 

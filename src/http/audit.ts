@@ -14,7 +14,9 @@ export type AuditOperation =
   | 'deactivate'
   | 'reactivationRejected'
   // Kit's upsert answered 200: the email was created in Kit between the lookup and the create (issue #13).
-  | 'createRaced';
+  | 'createRaced'
+  // A SET dropped from a full security-event outbox (issue 15): the receiver never gets it.
+  | 'securityEventDropped';
 
 export interface AuditEntry {
   /** ISO 8601; defaults to the time of recording. */

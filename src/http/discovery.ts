@@ -46,6 +46,8 @@ export function discoveryRoutes(deps: {
   logger?: Logger;
   jwt?: boolean;
   kitCapabilities?: KitCapabilities;
+  /** Issue 15: a ServiceProviderConfig extension advertising security events (src/events/discovery.ts). */
+  serviceProviderExtension?: (scimRoot: string) => { schema: string; value: Record<string, unknown> } | undefined;
 }): Router {
   const router = Router();
   const located = (req: Request, resource: Resource, path: string): Resource => ({
@@ -114,6 +116,11 @@ export function discoveryRoutes(deps: {
         config.authenticationSchemes = authenticationSchemes({ jwt: Boolean(deps.jwt) });
       // Kit v3 lists page by page in two runs (active, then unsubscribed): no order across a whole walk.
       if (deps.kitCapabilities && !deps.kitCapabilities.cursorPaging && config.sort) config.sort = { supported: false };
+      const extension = deps.serviceProviderExtension?.(scimBaseUrl(req, deps.publicUrls));
+      if (extension) {
+        config.schemas = [...(config.schemas ?? []), extension.schema];
+        config[extension.schema] = extension.value;
+      }
       sendScim(res, 200, located(req, config, '/ServiceProviderConfig'));
     } catch (err) {
       sendFailure(res, err, deps.logger);

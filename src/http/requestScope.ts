@@ -10,6 +10,8 @@ import type { Principal } from './auth';
 
 export interface RequestScope {
   requestId: string;
+  /** The request's HTTP method: security events tell a PUT from a PATCH by it (src/events). */
+  method?: string;
   principal?: Principal;
   kitCalls: KitCallRecord[];
   /** Calls left out of `kitCalls` once it reached its cap; see MAX_KIT_CALLS_PER_SCOPE. */
@@ -57,7 +59,7 @@ function defaultRequestId(req: Request): string {
 export function requestScopeMiddleware(opts: RequestScopeOptions = {}): RequestHandler {
   const idOf = opts.requestId ?? defaultRequestId;
   return (req: Request, res: Response, next: NextFunction) => {
-    const scope: RequestScope = { requestId: idOf(req, res), kitCalls: [] };
+    const scope: RequestScope = { requestId: idOf(req, res), method: req.method, kitCalls: [] };
     res.locals.scope = scope;
     storage.run(scope, () => next());
   };

@@ -1,0 +1,88 @@
+import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
+
+// A SET receiver as an IGA tool would write one (RFC 8936 poll, RFC 8417 verification): it fetches the
+// transmitter's JWKS over HTTP and verifies every SET with jose before it believes a claim; it dedupes by jti.
+
+export interface ReceivedSet extends JWTPayload {
+  txn: string;
+  sub_id: { format: string; uri: string };
+  events: Record<string, Record<string, unknown>>;
+}
+
+export class PollingReceiver {
+  readonly received: ReceivedSet[] = [];
+  private readonly seen = new Set<string>();
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+  private pendingAcks: string[] = [];
+
+  constructor(
+    private readonly base: string,
+    private readonly token: string,
+    readonly audience: string,
+  ) {
+    this.jwks = createRemoteJWKSet(new URL(`${base}/scim/v2/Events/jwks.json`));
+  }
+
+  /** Verifies one SET as a receiver must: signature against the JWKS, issuer, audience, typ. */
+  verify(jwt: string): Promise<ReceivedSet> {
+    return jwtVerify(jwt, this.jwks, { issuer: this.base, audience: this.audience, typ: 'secevent+jwt' }).then(
+      (r) => r.payload as ReceivedSet,
+    );
+  }
+
+  async post(body: unknown, token = this.token): Promise<{ status: number; body: any; text: string }> {
+    const res = await fetch(`${this.base}/scim/v2/Events`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.status, body: parsed, text };
+  }
+
+  /** One poll: acknowledges what the last poll brought, returns the raw SETs of this one (verified, deduped). */
+  async poll(opts: { maxEvents?: number; returnImmediately?: boolean; ack?: boolean } = {}): Promise<ReceivedSet[]> {
+    const res = await this.post({
+      ack: this.pendingAcks,
+      maxEvents: opts.maxEvents ?? 100,
+      returnImmediately: opts.returnImmediately ?? true,
+    });
+    if (res.status !== 200) throw new Error(`poll answered ${res.status}: ${res.text}`);
+    this.pendingAcks = [];
+    const fresh: ReceivedSet[] = [];
+    for (const [jti, jwt] of Object.entries(res.body.sets as Record<string, string>)) {
+      const set = await this.verify(jwt);
+      if (set.jti !== jti) throw new Error('the sets key is not the SET jti');
+      if (opts.ack !== false) this.pendingAcks.push(jti);
+      if (this.seen.has(jti)) continue;
+      this.seen.add(jti);
+      this.received.push(set);
+      fresh.push(set);
+    }
+    return fresh;
+  }
+
+  /** Polls until nothing more is available, acknowledging everything. */
+  async drain(): Promise<ReceivedSet[]> {
+    const all: ReceivedSet[] = [];
+    for (;;) {
+      const got = await this.poll();
+      all.push(...got);
+      if (got.length === 0) {
+        await this.poll({ maxEvents: 0 }); // the last acks
+        return all;
+      }
+    }
+  }
+
+  /** The SETs about one resource, in arrival order, as [event URIs] lists. */
+  eventsOf(uri: string, sets: ReceivedSet[] = this.received): string[][] {
+    return sets.filter((s) => s.sub_id.uri === uri).map((s) => Object.keys(s.events));
+  }
+}

@@ -1,0 +1,56 @@
+import { claimsOf, eventsOf, KIT_EVENT_EXTENSION, SCIM_EVENT } from '../../src/events/securityEvent';
+import type { SubscriberChange } from '../../src/scim/journal/changeJournal';
+
+// Which SCIM events (draft-ietf-scim-events URIs) each journal change stands for.
+
+const change = (c: Partial<SubscriberChange>): SubscriberChange => ({
+  subscriberId: 42,
+  at: 1_700_000_000_500,
+  kind: 'state',
+  source: 'webhook',
+  ...c,
+});
+
+describe('SCIM security events from journal changes', () => {
+  it.each([
+    [{ kind: 'created', source: 'scim', state: 'active' }, 'POST', { [SCIM_EVENT.createNotice]: {} }],
+    [{ kind: 'updated', source: 'scim', state: 'active' }, 'PATCH', { [SCIM_EVENT.patchNotice]: {} }],
+    [{ kind: 'updated', source: 'scim', state: 'active' }, 'PUT', { [SCIM_EVENT.putNotice]: {} }],
+    [{ kind: 'deactivated', source: 'scim', state: 'inactive' }, 'PATCH', { [SCIM_EVENT.deactivate]: {} }],
+    [{ kind: 'deleted', source: 'scim' }, 'DELETE', { [SCIM_EVENT.delete]: {} }],
+  ] as const)('a SCIM write %j (%s) is its own event, with no Kit reason', (c, method, events) => {
+    expect(eventsOf(change(c), method)).toEqual(events);
+  });
+
+  it.each([
+    ['inactive', 'unsubscribe'],
+    ['bounced', 'bounce'],
+    ['complained', 'complaint'],
+    ['cancelled', 'cancelled'],
+  ] as const)('Kit state %s learned from Kit is prov:deactivate with reason %s', (state, reason) => {
+    for (const source of ['webhook', 'rewalk', 'reread'] as const)
+      expect(eventsOf(change({ state, source }), undefined)).toEqual({
+        [SCIM_EVENT.deactivate]: { [KIT_EVENT_EXTENSION]: { reason, source } },
+      });
+  });
+
+  it('a subscriber re-activated in Kit is prov:activate; a Kit-side create in a non-active state is both', () => {
+    expect(Object.keys(eventsOf(change({ state: 'active' }), undefined)!)).toEqual([SCIM_EVENT.activate]);
+    expect(Object.keys(eventsOf(change({ kind: 'created', state: 'bounced' }), undefined)!)).toEqual([
+      SCIM_EVENT.createNotice,
+      SCIM_EVENT.deactivate,
+    ]);
+    expect(eventsOf(change({ state: undefined }), undefined)).toBeUndefined();
+  });
+
+  it('claims: issuer, iat in seconds, a txn, and the subject as a relative SCIM URI', () => {
+    const a = claimsOf(change({ state: 'bounced' }), 'https://scim.example.com', undefined)!;
+    const b = claimsOf(change({ state: 'bounced' }), 'https://scim.example.com', undefined)!;
+    expect(a).toMatchObject({
+      iss: 'https://scim.example.com',
+      iat: 1_700_000_000,
+      sub_id: { format: 'scim', uri: '/Users/42' },
+    });
+    expect(a.txn).not.toEqual(b.txn);
+  });
+});
