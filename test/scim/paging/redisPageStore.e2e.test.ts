@@ -39,7 +39,7 @@ describeRedis('RedisPageStore against real Redis', () => {
 });
 
 describeRedis('RedisPageStore decodes each value once per replica (issue #14)', () => {
-  const prefix = `test:decoded:${process.pid}:${Date.now()}:`;
+  const prefix = `test:decoded:${unique()}:`;
 
   it('reuses what it decoded while Redis holds the same text, and sees another replica’s write at once', async () => {
     const [la, lb] = [new RedisLink({ url: redisUrl! }), new RedisLink({ url: redisUrl! })];
