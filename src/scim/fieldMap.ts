@@ -51,6 +51,25 @@ export class SubscriberFieldMap {
     return [...fieldLabels(mapping), ...Object.values(LIFECYCLE_FIELDS)];
   }
 
+  /**
+   * The SCIM attributes behind a set of Kit changes (names only), in the mapping's order: what a security
+   * event's notice names. Kit's email stands for `emails`; the bookkeeping fields name nothing.
+   */
+  attributesOf(changes: {
+    email_address?: string;
+    first_name?: string | null;
+    fields?: Record<string, unknown>;
+  }): string[] {
+    const names: string[] = [];
+    if (changes.email_address !== undefined) names.push('emails');
+    if (changes.first_name !== undefined && this.firstName) names.push(this.firstName.source.text);
+    const changedKeys = new Set(Object.keys(changes.fields ?? {}));
+    for (const a of this.attributes) {
+      if (changedKeys.has(this.key(a.label)) && !names.includes(a.path)) names.push(a.path);
+    }
+    return names;
+  }
+
   key(label: string): string {
     const key = this.keys.get(label);
     if (key === undefined) throw new Error(`custom field "${label}" is not mapped`);

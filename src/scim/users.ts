@@ -109,10 +109,10 @@ export class UserDirectory {
    * Best effort: the journal's entry for one of the server's own writes. Kit's stamp carries the same time
    * (the entry uses it, so the journal never moves meta.lastModified past what the write answered).
    */
-  private async journal(sub: Subscriber, kind: ChangeKind): Promise<void> {
+  private async journal(sub: Subscriber, kind: ChangeKind, attributes?: string[]): Promise<void> {
     const at = Date.parse(sub.fields?.[this.lastModifiedKey] ?? '') || this.now().getTime();
     await this.deps.journal
-      ?.record({ subscriberId: sub.id, at, kind, source: 'scim', state: sub.state })
+      ?.record({ subscriberId: sub.id, at, kind, source: 'scim', state: sub.state, ...(attributes && { attributes }) })
       .catch(() => undefined);
   }
 
@@ -271,7 +271,7 @@ export class UserDirectory {
         INTERACTIVE,
       );
       await this.lookups.learned(sub);
-      if (!deactivate) await this.journal(sub, 'updated');
+      if (!deactivate) await this.journal(sub, 'updated', this.deps.fields.attributesOf(changes));
     }
     if (deactivate) {
       sub = await this.unsubscribe(current, sub);

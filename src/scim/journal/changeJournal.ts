@@ -28,6 +28,8 @@ export interface SubscriberChange {
   source: ChangeSource;
   /** The subscriber's Kit state after the change. */
   state?: SubscriberState;
+  /** The SCIM attributes a SCIM update changed (names only, never values): the security event's notice. */
+  attributes?: string[];
 }
 
 /** What the journal knows of some subscribers at one moment. */
