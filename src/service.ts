@@ -371,6 +371,8 @@ export class Service {
         },
       },
       groupEvents: {
+        // Issue 15: the journal holds subscribers only, so a Group's SCIM write reaches the publisher here.
+        written: (write) => this.securityEvents?.publisher.publishGroup({ ...write, at: this.now() }),
         // Count and the first few only: a request may name thousands of ids, each of any length.
         membersSkipped: (groupId, ids) => {
           const { count, first } = summariseIds(ids);

@@ -3,7 +3,14 @@ import type { Logger } from 'pino';
 import { currentScope } from '../http/requestScope';
 import type { ChangeJournal, SubscriberChange } from '../scim/journal/changeJournal';
 import type { Outbox } from './outbox';
-import { claimsOf, subjectOf } from './securityEvent';
+import {
+  claimsOf,
+  type GroupChangeNotice,
+  groupClaimsOf,
+  groupSubjectOf,
+  type SetClaims,
+  subjectOf,
+} from './securityEvent';
 import type { EventSigner } from './signer';
 
 // Turns every change the journal records or learns of in this process (SCIM writes, Kit webhooks, the mirror's
@@ -52,7 +59,16 @@ export class EventPublisher {
     const method = currentScope()?.method;
     const claims = claimsOf(change, this.opts.issuer, method);
     if (!claims) return;
-    const subject = subjectOf(change);
+    this.queue(claims, subjectOf(change));
+  }
+
+  /** Queues the SETs of one Group change made through SCIM (the journal holds subscribers only). */
+  publishGroup(change: GroupChangeNotice): void {
+    this.queue(groupClaimsOf(change, this.opts.issuer), groupSubjectOf(change));
+  }
+
+  /** One SET per receiver, on the one chain: the outbox keeps every subject's changes in the order made. */
+  private queue(claims: Omit<SetClaims, 'jti'>, subject: string): void {
     this.chain = this.chain.then(async () => {
       for (const r of this.opts.receivers) {
         try {

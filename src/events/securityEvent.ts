@@ -73,7 +73,12 @@ export function eventsOf(change: SubscriberChange, method: ScimMethod): SetClaim
         return { [SCIM_EVENT.createNotice]: {}, [SCIM_EVENT.deactivate]: kit };
       return { [SCIM_EVENT.createNotice]: {} };
     case 'updated':
-      return { [method === 'PUT' ? SCIM_EVENT.putNotice : SCIM_EVENT.patchNotice]: {} };
+      // The draft's notice names the attributes changed (never their values), when the write path knew them.
+      return {
+        [method === 'PUT' ? SCIM_EVENT.putNotice : SCIM_EVENT.patchNotice]: change.attributes?.length
+          ? { attributes: [...change.attributes] }
+          : {},
+      };
     case 'deactivated':
       return { [SCIM_EVENT.deactivate]: kit };
     case 'deleted':
@@ -107,3 +112,35 @@ export function claimsOf(
 
 /** The key ordering per subject rests on: every change of one resource goes out in the order it was made. */
 export const subjectOf = (change: SubscriberChange): string => `User:${change.subscriberId}`;
+
+/** A Group change made through SCIM (groups are Kit tags; the journal holds subscribers only). */
+export interface GroupChangeNotice {
+  groupId: string;
+  kind: 'created' | 'patched' | 'replaced' | 'deleted';
+  /** `displayName` and/or `members`, as the write changed them (names only). */
+  attributes: string[];
+  /** When the change was made (ms since the epoch). */
+  at: number;
+}
+
+/** The claims of one Group change; like a User's, one SET per change, sub_id `/Groups/<id>`. */
+export function groupClaimsOf(change: GroupChangeNotice, issuer: string): Omit<SetClaims, 'jti'> {
+  const notice = change.attributes.length > 0 ? { attributes: [...change.attributes] } : {};
+  const events: SetClaims['events'] =
+    change.kind === 'created'
+      ? { [SCIM_EVENT.createNotice]: notice }
+      : change.kind === 'patched'
+        ? { [SCIM_EVENT.patchNotice]: notice }
+        : change.kind === 'replaced'
+          ? { [SCIM_EVENT.putNotice]: notice }
+          : { [SCIM_EVENT.delete]: {} };
+  return {
+    iss: issuer,
+    iat: Math.floor(change.at / 1000),
+    txn: randomUUID(),
+    sub_id: { format: 'scim', uri: `/Groups/${change.groupId}` },
+    events,
+  };
+}
+
+export const groupSubjectOf = (change: GroupChangeNotice): string => `Group:${change.groupId}`;

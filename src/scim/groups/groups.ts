@@ -26,8 +26,18 @@ export interface GroupChange {
   skipped: string[];
 }
 
+/** A Group change made through SCIM, for the security events: which write, and the attributes it changed. */
+export interface GroupWrite {
+  groupId: string;
+  kind: 'created' | 'patched' | 'replaced' | 'deleted';
+  /** `displayName` and/or `members` (names only). */
+  attributes: string[];
+}
+
 export interface GroupEvents {
   changed(): Promise<void>;
+  /** After a SCIM write to a group succeeded (issue 15: one security event per change); must not throw. */
+  written?(write: GroupWrite): void;
   membersSkipped(groupId: string, ids: string[]): void;
 }
 
@@ -96,6 +106,7 @@ export class GroupDirectory {
     await this.deps.events.changed();
     const skipped = new Set(change.skipped);
     const added = wanted.filter((m) => !skipped.has(m));
+    this.written(tag, 'created', true, added.length > 0);
     return { group: this.toGroup(tag, unreadMembers(added)), change };
   }
 
@@ -106,19 +117,17 @@ export class GroupDirectory {
     const displayName = this.requireDisplayName(group);
     const wanted = this.memberIds(group.members);
     let tag = await this.load(id);
-    if (displayName !== this.deps.catalog.displayName(tag)) tag = await this.rename(tag, displayName);
+    const renamed = displayName !== this.deps.catalog.displayName(tag);
+    if (renamed) tag = await this.rename(tag, displayName);
     const current = await this.tagMembers.read(tag.id, INTERACTIVE);
     const currentIds = new Set(current.map((m) => m.value));
     const wantedIds = new Set(wanted);
-    const change = await this.tagMembers.add(
-      tag,
-      wanted.filter((m) => !currentIds.has(m)),
-    );
-    await this.tagMembers.remove(
-      tag,
-      current.map((m) => m.value).filter((m) => !wantedIds.has(m)),
-    );
+    const toAdd = wanted.filter((m) => !currentIds.has(m));
+    const change = await this.tagMembers.add(tag, toAdd);
+    const toRemove = current.map((m) => m.value).filter((m) => !wantedIds.has(m));
+    await this.tagMembers.remove(tag, toRemove);
     await this.deps.events.changed();
+    this.written(tag, 'replaced', renamed, toAdd.length > change.skipped.length || toRemove.length > 0);
     return { group: this.toGroup(tag, await this.tagMembers.read(tag.id, INTERACTIVE)), change };
   }
 
@@ -128,28 +137,29 @@ export class GroupDirectory {
     const displayName = plan.displayName === undefined ? undefined : this.normalisedName(plan.displayName);
     if (displayName !== undefined) this.assertNotReserved(displayName);
     let tag = await this.load(id);
-    if (displayName !== undefined && displayName !== this.deps.catalog.displayName(tag)) {
-      tag = await this.rename(tag, displayName);
-    }
+    const renamed = displayName !== undefined && displayName !== this.deps.catalog.displayName(tag);
+    if (renamed) tag = await this.rename(tag, displayName);
     let change: GroupChange = { skipped: [] };
+    let toAdd: string[];
+    let toRemove: string[];
     if (plan.removeAll || plan.replaceMembers) {
       const current = (await this.tagMembers.read(tag.id, INTERACTIVE)).map((m) => m.value);
       const currentIds = new Set(current);
       const wanted = new Set(plan.replaceMembers ?? []);
-      change = await this.tagMembers.add(
-        tag,
-        [...wanted].filter((m) => !currentIds.has(m)),
-      );
-      await this.tagMembers.remove(
-        tag,
-        current.filter((m) => !wanted.has(m)),
-      );
+      toAdd = [...wanted].filter((m) => !currentIds.has(m));
+      change = await this.tagMembers.add(tag, toAdd);
+      toRemove = current.filter((m) => !wanted.has(m));
+      await this.tagMembers.remove(tag, toRemove);
     } else {
-      change = await this.tagMembers.add(tag, plan.add);
+      toAdd = plan.add;
+      change = await this.tagMembers.add(tag, toAdd);
       // Kit has no bulk untag, so every removal is a call: none is spent on an id shown not to be a member.
-      await this.tagMembers.remove(tag, await this.tagMembers.actualAmong(tag, plan.remove));
+      toRemove = await this.tagMembers.actualAmong(tag, plan.remove);
+      await this.tagMembers.remove(tag, toRemove);
     }
     await this.deps.events.changed();
+    // An add of an existing member is not told from a new one here: `members` is named whenever one was sent.
+    this.written(tag, 'patched', renamed, toAdd.length > change.skipped.length || toRemove.length > 0);
     return change;
   }
 
@@ -164,6 +174,7 @@ export class GroupDirectory {
         members.map((m) => m.value),
       );
       await this.deps.events.changed();
+      this.written(tag, 'deleted', false, false);
       return;
     }
     // Members first, the retirement last: a Kit outage midway leaves a group a repeated DELETE finishes. The
@@ -185,9 +196,22 @@ export class GroupDirectory {
     }
     this.deps.catalog.remember(retired);
     await this.deps.events.changed();
+    this.written(tag, 'deleted', false, false);
   }
 
   // ---- internals -----------------------------------------------------------------------------------------
+
+  private written(tag: Tag, kind: GroupWrite['kind'], renamed: boolean, membersChanged: boolean): void {
+    const attributes = [
+      ...(renamed || kind === 'created' ? ['displayName'] : []),
+      ...(membersChanged ? ['members'] : []),
+    ];
+    try {
+      this.deps.events.written?.({ groupId: String(tag.id), kind, attributes });
+    } catch {
+      // The write is done; a listener's failure is its own.
+    }
+  }
 
   private toGroup(tag: Tag, members?: MemberRef[]): ScimGroup {
     return tagToGroup(tag, this.deps.catalog.displayName(tag), members);
