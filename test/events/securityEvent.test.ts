@@ -1,4 +1,11 @@
-import { claimsOf, eventsOf, KIT_EVENT_EXTENSION, SCIM_EVENT } from '../../src/events/securityEvent';
+import {
+  claimsOf,
+  eventsOf,
+  groupClaimsOf,
+  groupSubjectOf,
+  KIT_EVENT_EXTENSION,
+  SCIM_EVENT,
+} from '../../src/events/securityEvent';
 import type { SubscriberChange } from '../../src/scim/journal/changeJournal';
 
 // Which SCIM events (draft-ietf-scim-events URIs) each journal change stands for.
@@ -52,5 +59,31 @@ describe('SCIM security events from journal changes', () => {
       sub_id: { format: 'scim', uri: '/Users/42' },
     });
     expect(a.txn).not.toEqual(b.txn);
+  });
+
+  it('an update that knows the attributes it changed names them in the notice', () => {
+    const attributes = ['name.givenName', 'title'];
+    expect(eventsOf(change({ kind: 'updated', source: 'scim', attributes }), 'PATCH')).toEqual({
+      [SCIM_EVENT.patchNotice]: { attributes },
+    });
+    expect(eventsOf(change({ kind: 'updated', source: 'scim', attributes }), 'PUT')).toEqual({
+      [SCIM_EVENT.putNotice]: { attributes },
+    });
+  });
+
+  it.each([
+    ['created', ['displayName', 'members'], { [SCIM_EVENT.createNotice]: { attributes: ['displayName', 'members'] } }],
+    ['patched', ['members'], { [SCIM_EVENT.patchNotice]: { attributes: ['members'] } }],
+    ['replaced', [], { [SCIM_EVENT.putNotice]: {} }],
+    ['deleted', [], { [SCIM_EVENT.delete]: {} }],
+  ] as const)('a Group write %s is its event, sub_id /Groups/<id>', (kind, attributes, events) => {
+    const g = { groupId: '7', kind, attributes: [...attributes], at: 1_700_000_000_500 };
+    expect(groupClaimsOf(g, 'https://scim.example.com')).toMatchObject({
+      iss: 'https://scim.example.com',
+      iat: 1_700_000_000,
+      sub_id: { format: 'scim', uri: '/Groups/7' },
+      events,
+    });
+    expect(groupSubjectOf(g)).toBe('Group:7');
   });
 });

@@ -141,6 +141,54 @@ describe('SCIM security events (RFC 9967 SETs, RFC 8936 poll)', () => {
     expect(mine[3]!.events[SCIM_EVENT.deactivate]).toEqual({});
   });
 
+  it('a User PATCH notice names the attributes changed, never their values', async () => {
+    const email = `names.${unique()}@example.com`;
+    const created = await h.post('/scim/v2/Users', oktaUser(email));
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    await iga.drain();
+    await h
+      .patch(`/scim/v2/Users/${id}`, patch({ op: 'replace', path: 'name.givenName', value: 'Augusta' }))
+      .expect(200);
+    await settle();
+    const mine = (await iga.drain()).filter((x) => x.sub_id.uri === `/Users/${id}`);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.events).toEqual({ [SCIM_EVENT.patchNotice]: { attributes: ['name.givenName'] } });
+    expect(JSON.stringify(mine)).not.toContain('Augusta');
+  });
+
+  it('SCIM Group create, PATCH, PUT and DELETE each yield their event for /Groups/<id>, naming what changed', async () => {
+    const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+    const member = await h.post('/scim/v2/Users', oktaUser(`member.${unique()}@example.com`));
+    expect(member.status).toBe(201);
+    const memberId = member.body.id as string;
+    await settle();
+    await iga.drain();
+    const name = `Events ${unique()}`;
+    const created = await h.post('/scim/v2/Groups', { schemas: [GROUP], displayName: name, members: [] });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    await h
+      .patch(`/scim/v2/Groups/${id}`, patch({ op: 'add', path: 'members', value: [{ value: memberId }] }))
+      .expect(204);
+    await h
+      .put(`/scim/v2/Groups/${id}`, { schemas: [GROUP], id, displayName: `${name} renamed`, members: [] })
+      .expect(200);
+    await h.del(`/scim/v2/Groups/${id}`).expect(204);
+    await settle();
+    const sets = await iga.drain();
+    const mine = sets.filter((x) => x.sub_id.uri === `/Groups/${id}`);
+    expect(mine.map((x) => x.events)).toEqual([
+      { [SCIM_EVENT.createNotice]: { attributes: ['displayName'] } },
+      { [SCIM_EVENT.patchNotice]: { attributes: ['members'] } },
+      { [SCIM_EVENT.putNotice]: { attributes: ['displayName', 'members'] } },
+      { [SCIM_EVENT.delete]: {} },
+    ]);
+    for (const x of mine) expect(x).toMatchObject({ iss: base, aud: AUDIENCE, sub_id: { format: 'scim' } });
+    expect(new Set(mine.map((x) => x.txn)).size).toBe(4);
+    expect(JSON.stringify(mine)).not.toContain(name);
+  });
+
   it('a receiver that stops polling gets everything when it returns, in order per subject', async () => {
     await iga.drain();
     const ids: string[] = [];
