@@ -74,6 +74,15 @@ describe('Subscriber ⇄ SCIM User mapping', () => {
     expect(subscriberChanges(sub, next)).toEqual({ fields: { k_scim_family_name: 'Byron' } });
   });
 
+  it('names the SCIM attributes behind Kit changes (security event notices), never values', () => {
+    expect(map.attributesOf({ fields: { k_scim_family_name: 'Byron' } })).toEqual(['name.familyName']);
+    expect(map.attributesOf({ email_address: 'a@b.example', first_name: 'Augusta' })).toEqual([
+      'emails',
+      'name.givenName',
+    ]);
+    expect(map.attributesOf({})).toEqual([]);
+  });
+
   it('recognises the tombstone', () => {
     expect(isDeleted(sub, map)).toBe(false);
     expect(isDeleted({ ...sub, fields: { ...sub.fields, k_scim_deleted_at: '2024-05-01T00:00:00Z' } }, map)).toBe(true);
