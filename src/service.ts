@@ -338,15 +338,16 @@ export class Service {
 
   private scimServices(fieldKeys: Map<string, string>): ScimServices {
     const { config, logger } = this.options;
+    const pageStore = this.pageStore();
     return buildScimServices({
       kit: this.kit,
       fieldKeys,
       mapping: config.scim.mapping,
-      pageStore: this.pageStore(),
+      pageStore,
       cacheTtlSeconds: config.pageCache.ttlSeconds,
       groupTagPrefix: config.scim.groupTagPrefix,
       now: this.options.now,
-      changeTracking: (fields) => this.changeTracking(fields),
+      changeTracking: (fields) => this.changeTracking(fields, pageStore),
       userEvents: {
         reactivationRejected: (operation, email) => {
           this.metrics.reactivationRejected.inc(labels({ operation }));
@@ -383,7 +384,7 @@ export class Service {
   }
 
   /** The change journal, lookup snapshot and mirror (issue #13): in Redis when there is a link. */
-  private changeTracking(fields: SubscriberFieldMap) {
+  private changeTracking(fields: SubscriberFieldMap, pageStore: PageStore) {
     const { config, logger } = this.options;
     return buildChangeTracking({
       config,
@@ -395,7 +396,7 @@ export class Service {
       clock: this.clock,
       // A change learned from Kit makes cached walk pages stale.
       changed: async () => {
-        await this.bootstrapper.current().pageStore.bumpGeneration('users');
+        await pageStore.bumpGeneration('users');
       },
       onError: (what, err) => logger.warn({ err: { message: err.message } }, `${what} failed`),
     });
