@@ -170,6 +170,9 @@ const envSchema = z
     SCIM_EVENTS_MAX_WAIT_SECONDS: wholeNumber('SCIM_EVENTS_MAX_WAIT_SECONDS')
       .default(25)
       .refine((n) => n <= 60, 'SCIM_EVENTS_MAX_WAIT_SECONDS must be at most 60'),
+    // Issue #18: several Kit accounts, each a tenant of a YAML file (src/tenants/tenantsFile.ts, README
+    // "Several Kit accounts: tenants"); read by loadTenants, not here.
+    TENANTS_FILE: optionalString,
   })
   .superRefine((env, ctx) => {
     const oauth = [env.KIT_ACCESS_TOKEN, env.KIT_REFRESH_TOKEN, env.KIT_CLIENT_ID, env.KIT_CLIENT_SECRET];
@@ -488,8 +491,15 @@ export function secretsOf(config: Config): string[] {
   return [...kit, ...config.scim.bearerTokens.map((t) => t.token), ...hook, ...events];
 }
 
-/** A secret only holders of the Kit credential can compute: the same on every replica, never sent to Kit as such. */
-function derivedWebhookSecret(credentials: KitCredentials | undefined, baseUrl: string): string | undefined {
+/**
+ * A secret only holders of the Kit credential can compute: the same on every replica, never sent to Kit as such.
+ * `tenant` (issue #18) keeps two tenants on one Kit account from deriving the same receiver path.
+ */
+export function derivedWebhookSecret(
+  credentials: KitCredentials | undefined,
+  baseUrl: string,
+  tenant?: string,
+): string | undefined {
   const key =
     credentials?.kind === 'apiKey'
       ? credentials.apiKey
@@ -497,7 +507,9 @@ function derivedWebhookSecret(credentials: KitCredentials | undefined, baseUrl: 
         ? credentials.apiSecret
         : (credentials?.clientSecret ?? credentials?.refreshToken ?? credentials?.accessToken);
   if (!key) return undefined;
-  return createHmac('sha256', key).update(`convertkit-scim webhooks ${baseUrl}`).digest('base64url').slice(0, 43);
+  const label =
+    tenant === undefined ? `convertkit-scim webhooks ${baseUrl}` : `convertkit-scim webhooks ${baseUrl} ${tenant}`;
+  return createHmac('sha256', key).update(label).digest('base64url').slice(0, 43);
 }
 
 /** Webhooks need a public URL for Kit to reach; the mirror follows the webhooks unless set either way. */
