@@ -1,5 +1,6 @@
 import type { Document, LineCounter } from 'yaml';
 import type { Path } from './envInterpolation';
+import { TENANT_ID_PATTERN } from './model';
 
 // Problems of a tenants file, each naming the file, the line and the key path (`tenants.1.kit.apiKey`), and the
 // tenant's id where it is known, so a reload refused on SIGHUP says in one log line what to fix. Messages are
@@ -24,8 +25,7 @@ export class FileProblems {
     const key = path.length ? path.join('.') : 'file';
     const id = path[0] === 'tenants' && typeof path[1] === 'number' ? this.ids[path[1]] : undefined;
     // An id is named only when it is a valid one: an invalid "id" could be anything, a secret pasted by mistake.
-    const tenant =
-      typeof id === 'string' && /^[a-z0-9-]{1,63}$/.test(id) && path[2] !== 'id' ? ` (tenant "${id}")` : '';
+    const tenant = typeof id === 'string' && TENANT_ID_PATTERN.test(id) && path[2] !== 'id' ? ` (tenant "${id}")` : '';
     this.list.push(`${this.name}: ${this.lineOf(path)}: ${key}${tenant}: ${message}`);
   }
 

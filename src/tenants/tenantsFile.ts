@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { isMap, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { type BearerToken, type Config, ConfigError, secretsOf } from '../config';
-import { isForbiddenSegment } from '../scim/inputLimits';
 import { interpolateEnv, type Path } from './envInterpolation';
 import { FileProblems } from './fileProblems';
 import { DEFAULT_TENANT_ID, type TenantsConfig } from './model';
 import { tenantConfigOf } from './tenantConfig';
 import { checkTenantRules } from './tenantRules';
 import { type TenantsFile, tenantsFileSchema } from './tenantsFileSchema';
+import { readYamlFile } from './yamlFile';
 
 // Issue #18: TENANTS_FILE names a YAML file of tenants (tenants.example.yaml); without it the environment
 // describes one tenant, `default`, as before tenants. The file is read at start-up and again on SIGHUP: a file
@@ -62,35 +60,16 @@ export function loadTenants(base: Config, env: Record<string, string | undefined
  * problem (file, line, key path; never a value). Used at start-up and by the SIGHUP reload.
  */
 export function readTenantsFile(file: string, base: Config, env: Record<string, string | undefined>): TenantsConfig {
-  const text = readText(file);
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const { doc, lines, values } = readYamlFile(file, MAX_TENANTS_FILE_BYTES);
   const problems = new FileProblems(file, doc, lines);
-  for (const err of doc.errors) {
-    const { line, col } = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
-    problems.list.push(`${file}: line ${line}, column ${col}: ${err.message.split('\n')[0]}`);
-  }
-  if (problems.any) throw new ConfigError(problems.list);
-  // Prototype keys are refused wherever they appear, before the document becomes JavaScript objects.
-  visit(doc, {
-    Pair(_, pair) {
-      if (isScalar(pair.key) && isForbiddenSegment(String(pair.key.value))) {
-        const { line, col } = lines.linePos(pair.key.range?.[0] ?? 0);
-        problems.list.push(`${file}: line ${line}, column ${col}: "${String(pair.key.value)}" is not allowed as a key`);
-      }
-    },
-  });
-  if (problems.any) throw new ConfigError(problems.list);
-  if (!isMap(doc.contents)) throw new ConfigError([`${file}: line 1: expected a mapping with "version: 1"`]);
-
   const unresolved: Array<{ path: Path; message: string }> = [];
-  const raw = interpolateEnv(doc.toJS({ maxAliasCount: 100 }), env, (path, message) =>
-    unresolved.push({ path, message }),
-  ) as { tenants?: unknown };
+  const referenced = new Set<string>();
+  const report = (path: Path, message: string) => unresolved.push({ path, message });
+  const raw = interpolateEnv(values, { env, report, referenced }) as { tenants?: unknown };
   if (Array.isArray(raw.tenants))
     problems.knowIds(raw.tenants.map((t) => (t && typeof t === 'object' ? (t as { id?: unknown }).id : undefined)));
   for (const u of unresolved) problems.at(u.path, u.message);
-  problems.list.push(...environmentConflicts(env, referencedVariables(text)));
+  problems.list.push(...environmentConflicts(env, referenced));
 
   const parsed = tenantsFileSchema.safeParse(raw);
   if (!parsed.success) {
@@ -126,23 +105,6 @@ function tenantsOf(
     readOnly: true,
   }));
   return { source: { kind: 'file', path: file }, tenants, operatorTokens };
-}
-
-function readText(file: string): string {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new ConfigError([`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
-  }
-  if (bytes.length > MAX_TENANTS_FILE_BYTES)
-    throw new ConfigError([`${file}: larger than ${MAX_TENANTS_FILE_BYTES} bytes`]);
-  return bytes.toString('utf8');
-}
-
-/** The variables a file names as `${VAR}` (comments included: naming one there is as deliberate). */
-function referencedVariables(text: string): Set<string> {
-  return new Set([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]));
 }
 
 /** Tenant settings in the environment beside a tenants file, naming the variable (never its value). */

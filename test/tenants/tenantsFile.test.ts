@@ -273,6 +273,15 @@ describe('rules of the file, each a problem naming the file, line and key', () =
     ]);
   });
 
+  it('refuses an alias bomb without expanding it', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]']
+      .concat(['b', 'c', 'd', 'e', 'f'].map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcde'[i]}`).join(', ')}]`))
+      .join('\n');
+    expect(problemsOf(`version: 1\n${bomb}\ntenants: []\n`)).toEqual([
+      expect.stringMatching(/tenants\.yaml: .*alias/i),
+    ]);
+  });
+
   it('refuses prototype keys', () => {
     expect(problemsOf(`version: 1\n__proto__: {}\ntenants:${tenant('brand-a')}\n`)).toEqual([
       expect.stringMatching(/line 2, column 1: "__proto__" is not allowed as a key/),
@@ -556,6 +565,12 @@ describe('the environment beside TENANTS_FILE', () => {
     const f = write(`version: 1\ntenants:${tenant('brand-a')}\n`.replace('key-of-brand-a', '${KIT_API_KEY}'));
     const [t] = load(f, { KIT_API_KEY: 'kit_from_env' }).tenants;
     expect(t.config.kit.credentials).toEqual({ kind: 'apiKey', apiKey: 'kit_from_env' });
+  });
+
+  it('does not count a variable named only in a comment as the file’s', () => {
+    const f = write(`version: 1\n# apiKey: \${KIT_API_KEY}\ntenants:${tenant('brand-a')}\n`);
+    const env = { KIT_API_KEY: secret('env-kit') };
+    expect(() => load(f, env)).toThrow(/KIT_API_KEY: is set in the environment beside TENANTS_FILE/);
   });
 
   it('keeps the old configuration on a reload: a refused file throws and changes nothing', () => {
