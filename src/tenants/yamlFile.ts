@@ -45,7 +45,15 @@ export function readYamlFile(file: string, maxBytes: number): YamlFile {
   try {
     return { doc, lines, values: doc.toJS({ maxAliasCount: 100 }) as Record<string, unknown> };
   } catch (err) {
-    // An alias bomb, refused by yaml while expanding: named, not expanded.
-    throw new ConfigError([`${file}: ${(err as Error).message.split('\n')[0]}`]);
+    // An alias bomb, refused by yaml while expanding: named at its first alias, not expanded.
+    let at = 0;
+    visit(doc, {
+      Alias(_, node) {
+        at = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const { line, col } = lines.linePos(at);
+    throw new ConfigError([`${file}: line ${line}, column ${col}: ${(err as Error).message.split('\n')[0]}`]);
   }
 }

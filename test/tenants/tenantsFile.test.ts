@@ -49,6 +49,8 @@ function problemsOf(yaml: string, env: Record<string, string | undefined> = {}):
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems;
+    // Each names the file and the line, or (beside the file) the environment variable.
+    for (const p of problems) expect(p.startsWith(`${file}: line `) || /^[A-Z_]+: /.test(p)).toBe(true);
     // Whatever the problem, no secret of the environment or the file is quoted.
     for (const s of [...Object.values(SECRETS), ...Object.values(env)].filter((v) => v && v.length >= 32))
       expect(problems.join('\n')).not.toContain(s);
