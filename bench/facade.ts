@@ -9,6 +9,7 @@ import type { Subscriber } from '../src/kit/types';
 import { SubscriberFieldMap } from '../src/scim/fieldMap';
 import { type RendererKind, resourceRenderer } from '../src/scim/render';
 import { subscriberToUser } from '../src/scim/userMapping';
+import { userSchemaFor } from '../src/scim/userSchema';
 import { freePort } from '../test/support/serverProcess';
 
 // The facade's own cost per request (issue #14): what the SCIM server spends when Kit is not the bottleneck.
@@ -271,7 +272,7 @@ async function measureServer(sandbox: Proc, apiKey: string, renderer: RendererKi
 
 /** CPU seconds to map, render and serialise 1,000 pages of 100 users, as a cached list answer does. */
 function renderCpuSeconds(kind: RendererKind, subscribers: Subscriber[], fields: SubscriberFieldMap): number {
-  const renderer = resourceRenderer('User', kind);
+  const renderer = resourceRenderer(userSchemaFor(fields.mapping), kind);
   const groups = [{ value: '3', display: 'Engineering' }];
   const start = process.cpuUsage();
   for (let page = 0; page < 1000; page++) {

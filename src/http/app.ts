@@ -183,6 +183,7 @@ export function createApp(deps: AppDeps): express.Express {
       jwt: deps.jwt,
       kitCapabilities: deps.kitCapabilities,
       serviceProviderExtension: deps.serviceProviderExtension,
+      services: deps.services,
     }),
   );
 

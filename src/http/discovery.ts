@@ -5,8 +5,10 @@ import type { PublicUrlConfig } from '../config';
 import type { KitCapabilities } from '../kit/api';
 import { ScimForbidden } from '../scim/errors';
 import type { ScimBody } from '../scim/resources';
+import { resourceTypeById, resourceTypeList, schemaById, schemaList } from '../scim/schemaDescriptions';
 import { wantsAttribute } from '../scim/schemas';
 import { authenticationSchemes } from '../scim/scimmyGlobals';
+import type { UserSchema } from '../scim/userSchema';
 import { scimBaseUrl } from './publicUrls';
 import { sendFailure, sendList, sendScim } from './scimResponses';
 
@@ -48,6 +50,11 @@ export function discoveryRoutes(deps: {
   kitCapabilities?: KitCapabilities;
   /** Issue 15: a ServiceProviderConfig extension advertising security events (src/events/discovery.ts). */
   serviceProviderExtension?: (scimRoot: string) => { schema: string; value: Record<string, unknown> } | undefined;
+  /**
+   * The services being served (issue #18): the User schema and resource type are their mapping's. Without them,
+   * scimmy's process-wide registry answers (scimmyGlobals.ts), which holds one mapping for the whole process.
+   */
+  services?: () => { users: { readonly schema: UserSchema } };
 }): Router {
   const router = Router();
   const located = (req: Request, resource: Resource, path: string): Resource => ({
@@ -81,24 +88,34 @@ export function discoveryRoutes(deps: {
     });
   };
 
+  const services = deps.services;
+  const userSchema = services && (() => services().users.schema);
   list(
     '/Schemas',
-    (req) => new (SCIMMY.Resources.Schema as any)(query(req)).read(),
+    userSchema
+      ? async (req) => schemaList(userSchema(), query(req))
+      : (req) => new (SCIMMY.Resources.Schema as any)(query(req)).read(),
     (r) => String(r.id),
   );
   one(
     '/Schemas',
-    (req) => new SCIMMY.Resources.Schema(String(req.params.id), query(req)).read(),
+    userSchema
+      ? async (req) => schemaById(userSchema(), String(req.params.id), query(req))
+      : (req) => new SCIMMY.Resources.Schema(String(req.params.id), query(req)).read(),
     (r) => String(r.id),
   );
   list(
     '/ResourceTypes',
-    (req) => new (SCIMMY.Resources.ResourceType as any)(query(req)).read(),
+    userSchema
+      ? async (req) => resourceTypeList(userSchema(), query(req))
+      : (req) => new (SCIMMY.Resources.ResourceType as any)(query(req)).read(),
     (r) => String(r.name),
   );
   one(
     '/ResourceTypes',
-    (req) => new SCIMMY.Resources.ResourceType(String(req.params.id), query(req)).read(),
+    userSchema
+      ? async (req) => resourceTypeById(userSchema(), String(req.params.id), query(req))
+      : (req) => new SCIMMY.Resources.ResourceType(String(req.params.id), query(req)).read(),
     (r) => String(r.name),
   );
 

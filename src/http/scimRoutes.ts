@@ -8,7 +8,7 @@ import { type ListQuery, parseListQuery } from '../scim/listQuery';
 import type { ResourcePage, ScimBody, ScimMeta, ScimResource } from '../scim/resources';
 import { LIST_RESPONSE } from '../scim/resources';
 import { type RenderResource, type RendererKind, type ResourceRenderer, resourceRenderer } from '../scim/render';
-import { wantsAttribute } from '../scim/schemas';
+import { type AttributeDeclarations, GROUP_ATTRIBUTES, wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditSink } from './audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
@@ -99,7 +99,9 @@ interface ResourceKind<R extends ScimResource> {
   sortable: readonly string[];
   /** The costly multi-valued attribute (User.groups, Group.members), fetched only when the client wants it. */
   costly: 'groups' | 'members';
-  renderer: ResourceRenderer;
+  /** The services' own: the User schema is the one of their mapping (issue #18). */
+  schema(): AttributeDeclarations;
+  renderer(): ResourceRenderer;
   /** The resource's weak ETag (etag.ts); undefined when what was read cannot tell. */
   version(resource: R): string | undefined;
   list(query: ListQuery, withCostly: boolean): Promise<ResourcePage<R>>;
@@ -116,6 +118,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
   const basepath = (req: Request) => scimBaseUrl(req, publicUrls);
   const users = () => deps.services().users;
   const groups = () => deps.services().groups;
+  const groupRenderer = resourceRenderer('Group', deps.renderer);
 
   const audit = (
     res: Response,
@@ -158,8 +161,8 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
 
     const list = async (req: Request, res: Response, params: Record<string, unknown>) => {
       try {
-        const query = parseListQuery(params, kind.sortable, kind.type);
-        const render = kind.renderer.prepare(query.attributes, query.excludedAttributes);
+        const query = parseListQuery(params, kind.sortable, kind.schema());
+        const render = kind.renderer().prepare(query.attributes, query.excludedAttributes);
         const found = await kind.list(query, wants(query));
         const base = basepath(req);
         const resources = found.resources.map((r) =>
@@ -192,7 +195,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
           const out = await run(req);
           res.locals.skippedMembers = out.skipped;
           if (out.resource) {
-            const { rendered, meta, version } = present(out.resource, basepath(req), kind.renderer.prepare());
+            const { rendered, meta, version } = present(out.resource, basepath(req), kind.renderer().prepare());
             const headers: Record<string, string> = version ? { ETag: version } : {};
             if (operation === 'create' && meta?.location) headers.Location = meta.location;
             sendScim(res, status, rendered, headers);
@@ -222,7 +225,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       try {
         const q = attributeParams(req);
         // Checked before the Kit read, though applied when rendering.
-        const render = kind.renderer.prepare(q.attributes, q.excludedAttributes);
+        const render = kind.renderer().prepare(q.attributes, q.excludedAttributes);
         const resource = await kind.get(idOf(req), wants(q));
         const { rendered, version } = present(resource, basepath(req), render);
         const ifNoneMatch = req.get('If-None-Match');
@@ -262,7 +265,8 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     type: 'User',
     sortable: USER_SORTABLE,
     costly: 'groups',
-    renderer: resourceRenderer('User', deps.renderer),
+    schema: () => users().schema,
+    renderer: () => resourceRenderer(users().schema, deps.renderer),
     version: userVersion,
     list: (query, withGroups) => users().list(query, withGroups),
     get: (id, withGroups) => users().get(id, withGroups),
@@ -276,7 +280,8 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     type: 'Group',
     sortable: GROUP_SORTABLE,
     costly: 'members',
-    renderer: resourceRenderer('Group', deps.renderer),
+    schema: () => GROUP_ATTRIBUTES,
+    renderer: () => groupRenderer,
     version: groupVersion,
     list: (query, withMembers) => groups().list(query, withMembers),
     get: (id, withMembers) => groups().get(id, withMembers),

@@ -1,7 +1,7 @@
 import { ScimBadRequest } from './errors';
 import { type Dnf, readFilter } from './filter';
 import { quoteInput } from './inputLimits';
-import { attributeFilter, declaresAttribute } from './schemas';
+import { type AttributeDeclarations, attributeFilter } from './schemas';
 
 // RFC 7644 §3.4.2: filter, sortBy/sortOrder, startIndex/count (1-based), attributes/excludedAttributes.
 
@@ -73,10 +73,11 @@ export function filterReads(query: Pick<ListQuery, 'filterAttributes'>, name: st
 export function parseListQuery(
   params: Record<string, unknown>,
   sortable: readonly string[],
-  resourceType?: 'User' | 'Group',
+  /** The resource type's schema (the mapping's, for Users): a filter on what it does not declare is refused. */
+  schema?: AttributeDeclarations,
 ): ListQuery {
   const filterText = single(params, 'filter');
-  const isAttribute = resourceType && ((path: string) => declaresAttribute(resourceType, path));
+  const isAttribute = schema && ((path: string) => schema.attribute(path) !== undefined);
   const parsed = filterText !== undefined ? readFilter(filterText, isAttribute) : undefined;
   // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1, a negative count as 0, a count above the maximum as it.
   const requestedStart = integer(params, 'startIndex') ?? 1;

@@ -2,7 +2,7 @@ import { ScimBadRequest } from './errors';
 import { asInvalidValue } from './errors';
 import { attributePaths, FilterSyntaxError, type PatchPath, parsePatchPath, termCount } from './filterSyntax';
 import { MAX_FILTER_TERMS, MAX_PATCH_OPERATIONS, MAX_PATCH_PATH_LENGTH, quoteInput } from './inputLimits';
-import { declaredAttribute } from './schemas';
+import type { AttributeDeclarations } from './schemas';
 
 // IdPs send PATCH shapes RFC 7644 §3.5.2 does not quite describe. Entra ID: capitalised ops ("Replace"),
 // booleans as strings ("False"), value objects without a path, `emails[type eq "work"].value` paths.
@@ -122,17 +122,17 @@ export function normalizePatch(body: unknown, resource: 'User' | 'Group'): Patch
 const NOT_WRITTEN = new Set(['schemas', 'id', 'meta']);
 
 /**
- * Checks a normalised User PatchOp against the User schema before any Kit call: every path names an attribute
+ * Checks a normalised User PatchOp against the mapping's User schema before any Kit call: every path names an attribute
  * the User resource has (value filters included), and every value coerces to its attribute's type. scimmy's
  * PatchOp would find the same problems, but only after the two Kit reads it needs the current user for.
  */
-export function checkUserPatch(message: PatchMessage): void {
+export function checkUserPatch(message: PatchMessage, schema: AttributeDeclarations): void {
   message.Operations.forEach((op, i) => {
     if (op.path === undefined) {
       if (op.value && typeof op.value === 'object' && !Array.isArray(op.value)) {
         for (const [key, value] of Object.entries(op.value as Record<string, unknown>)) {
           if (NOT_WRITTEN.has(key.toLowerCase())) continue;
-          const definition = declaredAttribute('User', key.replace(CORE_URN_PREFIX, ''));
+          const definition = schema.attribute(key.replace(CORE_URN_PREFIX, ''));
           // Unknown keys are left to scimmy, which ignores what the schema does not declare.
           if (definition) coerceValue(definition, value, i);
         }
@@ -141,12 +141,12 @@ export function checkUserPatch(message: PatchMessage): void {
     }
     const path = readPatchPath(op.path, i);
     const target = path.subAttribute ? `${path.attribute}.${path.subAttribute}` : path.attribute;
-    const definition = declaredAttribute('User', target);
+    const definition = schema.attribute(target);
     if (!definition) {
       throw new ScimBadRequest('invalidPath', `Operation ${i + 1}: ${quoteInput(target)} is not a User attribute.`);
     }
     if (path.filter) {
-      const unknown = attributePaths(path.filter, path.attribute).find((p) => !declaredAttribute('User', p));
+      const unknown = attributePaths(path.filter, path.attribute).find((p) => !schema.attribute(p));
       if (unknown !== undefined) {
         throw new ScimBadRequest('invalidPath', `Operation ${i + 1}: ${quoteInput(unknown)} is not a User attribute.`);
       }

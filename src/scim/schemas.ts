@@ -3,12 +3,13 @@ import { ScimBadRequest } from './errors';
 import { checkAttributePath, FilterSyntaxError } from './filterSyntax';
 import { MAX_ATTRIBUTE_NAMES, MAX_ATTRIBUTE_PATH_LENGTH } from './inputLimits';
 import type { ScimBody, ScimGroup, ScimResource, ScimUser } from './resources';
-import './scimmyGlobals';
+import type { UserSchema } from './userSchema';
 
-// The SCIM schemas as this server declares them to scimmy, and what requests may ask of them (attributes,
-// filters' attribute paths). scimmy's process-wide state is set in scimmyGlobals.ts, nowhere else.
+// What requests may ask of the SCIM schemas (attributes, filters' attribute paths), and scimmy's renderer. The
+// User schema is the one of the mapping being served (userSchema.ts), passed in; the Group schema is scimmy's
+// own, the same for every mapping.
 
-type AttributeFilter = InstanceType<typeof SCIMMY.Types.Filter> | undefined;
+export type AttributeFilter = InstanceType<typeof SCIMMY.Types.Filter> | undefined;
 
 /** RFC 7644 §3.4.2.5 `attributes` / `excludedAttributes`, in the form scimmy's renderer takes. */
 export function attributeFilter(attributes?: string, excludedAttributes?: string): AttributeFilter {
@@ -74,14 +75,14 @@ function checkAttributeList(param: string, list: string): string[] {
   return names;
 }
 
-/** Whether a resource type's schema (extensions included) declares an attribute path (`name.givenName`, URNs). */
-export function declaresAttribute(resource: 'User' | 'Group', path: string): boolean {
-  return declaredAttribute(resource, path) !== undefined;
+/** The attribute paths a resource type's schema declares, as request checks ask about them. */
+export interface AttributeDeclarations {
+  /** The scimmy attribute definition behind a path (`name.givenName`, URNs), or undefined when not declared. */
+  attribute(path: string): any;
 }
 
-/** The scimmy attribute definition behind a path, or undefined when the resource type has no such attribute. */
-export function declaredAttribute(resource: 'User' | 'Group', path: string): any {
-  const definition = (resource === 'User' ? SCIMMY.Schemas.User : SCIMMY.Schemas.Group).definition as any;
+/** The scimmy attribute definition behind a path in a schema definition (extensions included), if any. */
+export function attributeAt(definition: any, path: string): any {
   try {
     const found = definition.attribute(path);
     // A bare extension URN names the extension itself, not an attribute.
@@ -91,13 +92,17 @@ export function declaredAttribute(resource: 'User' | 'Group', path: string): any
   }
 }
 
+export const GROUP_ATTRIBUTES: AttributeDeclarations = {
+  attribute: (path) => attributeAt(SCIMMY.Schemas.Group.definition, path),
+};
+
 /** RFC 7643 §3: every resource names its schemas, whatever `attributes` asked for (scimmy drops them). */
 function withSchemas(rendered: ScimBody, source: ScimResource): ScimBody {
   return rendered.schemas ? rendered : { schemas: source.schemas, ...rendered };
 }
 
-export function renderUser(user: ScimUser, basepath: string, attrs: AttributeFilter): ScimBody {
-  const rendered = JSON.parse(JSON.stringify(new SCIMMY.Schemas.User(user, 'out', `${basepath}/Users`, attrs as any)));
+export function renderUser(schema: UserSchema, user: ScimUser, basepath: string, attrs: AttributeFilter): ScimBody {
+  const rendered = JSON.parse(JSON.stringify(schema.coerce(user, 'out', `${basepath}/Users`, attrs)));
   return withSchemas(rendered, user);
 }
 

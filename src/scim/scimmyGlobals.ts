@@ -1,152 +1,24 @@
 import SCIMMY from 'scimmy';
-import { KIT_USER } from './fieldMap';
 import { DEFAULT_MAPPING } from './mapping/defaultMapping';
-import type { AttributeMapping, ExtensionSchema, SourcePath } from './mapping/model';
-import { CORE_USER, ENTERPRISE_USER } from './mapping/catalog';
+import type { AttributeMapping } from './mapping/model';
+import { userSchemaFor } from './userSchema';
 
 // The one module that touches scimmy's process-wide state (its schema registry and its service provider
-// configuration). scimmy keeps both in module-level state shared by every app in the process; what is set here
-// is identical for every app, and what differs per app (the authentication schemes) is answered by the app's
-// own discovery route instead, so the last app created no longer decides what the others describe.
-
-export function kitUserSchema(): InstanceType<typeof SCIMMY.Types.SchemaDefinition> {
-  return new SCIMMY.Types.SchemaDefinition(
-    'KitSubscriber',
-    KIT_USER,
-    'The Kit subscriber behind a SCIM User, as Kit reports it (read-only)',
-    [
-      new SCIMMY.Types.Attribute('string', 'state', {
-        mutable: false,
-        direction: 'out',
-        caseExact: true,
-        canonicalValues: ['active', 'inactive', 'bounced', 'complained', 'cancelled'],
-        description:
-          'Kit subscriber state. Every state but "active" reads as active:false; Kit cannot make a subscriber active again through its API.',
-      }),
-    ],
-  );
-}
-
-// ---- the User schemas, generated from the attribute mapping (issue #16) ----------------------------------------
-
-type Definition = {
-  attributes: any[];
-  extend(ext: unknown, required?: boolean): unknown;
-  truncate(t: unknown): unknown;
-};
-
-/** scimmy's built-in definitions, as scimmy made them: the mapping trims copies of these, never loses them. */
-interface Pristine {
-  definition: Definition;
-  attributes: any[];
-  subAttributes: Map<any, any[]>;
-}
-
-function pristine(definition: Definition): Pristine {
-  const complex = definition.attributes.filter((a) => Array.isArray(a.subAttributes));
-  return {
-    definition,
-    attributes: [...definition.attributes],
-    subAttributes: new Map(complex.map((a) => [a, [...a.subAttributes]])),
-  };
-}
-
-const USER = pristine(SCIMMY.Schemas.User.definition as unknown as Definition);
-const ENTERPRISE = pristine(SCIMMY.Schemas.EnterpriseUser.definition as unknown as Definition);
-const KIT_SCHEMA = kitUserSchema();
-
-/** Core attributes whose home in Kit is fixed (README "The mapping"): declared whatever the mapping says. */
-const ALWAYS_DECLARED = new Set(['userName', 'emails', 'active', 'groups']);
+// configuration). scimmy keeps both in module-level state shared by every app in the process; what differs per
+// app is answered by the app's own routes instead (the User schema from its services' mapping, the
+// authentication schemes from its settings), so the last app created no longer decides what the others describe.
 
 /**
- * What scimmy should drop from a schema: every attribute the mapping gives no home in Kit, so /Schemas tells the
- * truth and filters on them are refused by name. A complex attribute mapped by sub-attribute keeps only those
- * (and `type`, when one value is chosen by type); one mapped whole keeps everything.
+ * Puts a mapping's User schema (userSchema.ts) into scimmy's registry, for what still reads it: scimmy's own
+ * resources (scimmy-routers answers what the app's routes leave to it) and SCIMMY.Schemas.declared(). The request
+ * path reads the schema of the services it serves instead, so with several mappings in one process (issue #18)
+ * the last one declared here only decides what those leftovers see.
  */
-function unmappedAttributes(p: Pristine, schema: string, mapping: AttributeMapping): string[] {
-  const sources = mapping.user.map((u) => u.source).filter((s) => s.schema === schema);
-  const out: string[] = [];
-  for (const attribute of p.attributes) {
-    if (attribute.config?.shadow || (schema === CORE_USER && ALWAYS_DECLARED.has(attribute.name))) continue;
-    const mapped = sources.filter((s) => s.attribute === attribute.name);
-    if (mapped.length === 0) {
-      out.push(attribute.name);
-      continue;
-    }
-    const subs = p.subAttributes.get(attribute);
-    if (!subs || mapped.some((s) => s.sub === undefined && s.typeValue === undefined)) continue;
-    const kept = new Set(mapped.flatMap((s: SourcePath) => (s.typeValue !== undefined ? ['type', s.sub] : [s.sub])));
-    if (mapped.some((s) => s.typeValue !== undefined && s.sub === undefined)) continue;
-    for (const sub of subs) if (!kept.has(sub.name)) out.push(`${attribute.name}.${sub.name}`);
-  }
-  return out;
-}
-
-const MUTABILITY = {
-  readWrite: { mutable: true },
-  immutable: { mutable: 'immutable' },
-  readOnly: { mutable: false, direction: 'out' },
-  writeOnly: { mutable: 'writeOnly', returned: 'never', direction: 'in' },
-} as const;
-
-function extensionDefinition(ext: ExtensionSchema): InstanceType<typeof SCIMMY.Types.SchemaDefinition> {
-  return new SCIMMY.Types.SchemaDefinition(
-    ext.name,
-    ext.id,
-    ext.description,
-    ext.attributes.map(
-      (a) =>
-        new SCIMMY.Types.Attribute(a.type, a.name, {
-          multiValued: a.multiValued,
-          required: a.required,
-          // Filters compare strings case-insensitively (filter.ts), so that is what /Schemas says.
-          caseExact: false,
-          description: a.description,
-          ...MUTABILITY[a.mutability],
-        } as any),
-    ),
-  );
-}
-
-/** Extension definitions by their declaration, so declaring the same mapping again reuses the same instances. */
-const declaredExtensions = new Map<string, InstanceType<typeof SCIMMY.Types.SchemaDefinition>>();
-
-function restore(p: Pristine): void {
-  p.definition.attributes.splice(0, p.definition.attributes.length, ...p.attributes);
-  for (const [attribute, subs] of p.subAttributes)
-    attribute.subAttributes.splice(0, attribute.subAttributes.length, ...subs);
-}
-
-/**
- * Declares the User schemas the mapping describes: core and enterprise attributes trimmed to what is mapped, the
- * Kit extension, and every extension the mapping file declares (with its `required` flag, listed in
- * /ResourceTypes). scimmy keeps one registry per process, so this is one mapping per process: the service calls
- * it once with its configured mapping (declaring the same mapping again changes nothing).
- */
-/** Bumped each time the User schemas are declared, so what was derived from them (render/) is derived again. */
-let userSchemaGeneration = 0;
-
-export function userSchemasGeneration(): number {
-  return userSchemaGeneration;
-}
-
 export function declareUserSchemas(mapping: AttributeMapping): void {
-  userSchemaGeneration += 1;
-  restore(USER);
-  restore(ENTERPRISE);
-  USER.definition.truncate(unmappedAttributes(USER, CORE_USER, mapping));
-  ENTERPRISE.definition.truncate(unmappedAttributes(ENTERPRISE, ENTERPRISE_USER, mapping));
-  USER.definition.extend(ENTERPRISE.definition, false);
-  USER.definition.extend(KIT_SCHEMA, false);
-  for (const ext of mapping.extensions) {
-    const key = JSON.stringify(ext);
-    let definition = declaredExtensions.get(key);
-    if (!definition) {
-      definition = extensionDefinition(ext);
-      declaredExtensions.set(key, definition);
-    }
-    USER.definition.extend(definition, ext.required);
-  }
+  // scimmy's User class keeps its definition in a private static: the definition object stays, its attributes
+  // become the schema's own (shared, never trimmed here, so the schema is untouched by a later declaration).
+  const global = SCIMMY.Schemas.User.definition as unknown as { attributes: unknown[] };
+  global.attributes.splice(0, global.attributes.length, ...(userSchemaFor(mapping).definition.attributes as unknown[]));
 }
 
 /**

@@ -8,6 +8,7 @@ import { CursorPager } from './paging/cursorPager';
 import type { PageStore } from './paging/pageStore';
 import type { ChangeTracking } from './changeTracking';
 import { UserDirectory, type UserEvents } from './users';
+import type { UserSchema } from './userSchema';
 
 // The SCIM services and how they share state, built from what the start-up checks established (the reserved
 // field keys) without any Kit call of its own: construction only, so it can be read, and tested, on its own.
@@ -21,6 +22,8 @@ export interface ScimServices {
   pageStore: PageStore;
   /** Issue #13: the change journal and the lookups (snapshot, mirror). */
   tracking: ChangeTracking;
+  /** The User schema of `mapping` (issue #18): services built with another mapping in this process have their own. */
+  userSchema: UserSchema;
 }
 
 export interface ScimServiceDeps {
@@ -82,5 +85,5 @@ export function buildScimServices(deps: ScimServiceDeps): ScimServices {
       },
     },
   });
-  return { users, groups, membership, catalog, fields, pageStore, tracking };
+  return { users, groups, membership, catalog, fields, pageStore, tracking, userSchema: users.schema };
 }

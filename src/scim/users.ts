@@ -12,6 +12,7 @@ import { type ChangeJournal, type ChangeKind, JournalUnavailableError } from './
 import { LastModifiedOverlay } from './journal/lastModifiedOverlay';
 import { type ReadPurpose, SubscriberLookups } from './subscriberLookups';
 import { UserListing } from './userListing';
+import { type UserSchema, userSchemaFor } from './userSchema';
 import {
   type GroupRef,
   isDeleted,
@@ -85,8 +86,11 @@ export class UserDirectory {
   private readonly lookups: SubscriberLookups;
   private readonly overlay?: LastModifiedOverlay;
   private readonly listing: UserListing;
+  /** The User schema of this directory's mapping: coercion, PATCH, request checks, rendering, /Schemas. */
+  readonly schema: UserSchema;
 
   constructor(private readonly deps: UserDirectoryDeps) {
+    this.schema = userSchemaFor(deps.fields.mapping);
     this.now = deps.now ?? (() => new Date());
     this.lookups = deps.lookups ?? new SubscriberLookups({ kit: deps.kit });
     this.overlay = deps.journal
@@ -192,11 +196,11 @@ export class UserDirectory {
   async patch(id: string, body: unknown): Promise<ScimUser> {
     // Shape, paths and values are checked against the schema before the two Kit reads a PATCH needs.
     const message = normalizePatch(body, 'User');
-    checkUserPatch(message);
+    checkUserPatch(message, this.schema);
     const current = await this.load(id, 'beforeWrite');
     const groups = await this.deps.groups.ofSubscriber(current.id, INTERACTIVE);
     const before = subscriberToUser(current, this.deps.fields, groups);
-    const source = asInvalidValue(() => new SCIMMY.Schemas.User(before, 'out'));
+    const source = asInvalidValue(() => this.schema.coerce(before, 'out'));
     let patched: ScimBody | undefined;
     await new SCIMMY.Messages.PatchOp(message as any).apply(source, async (instance) => {
       patched = JSON.parse(JSON.stringify(instance));
@@ -335,7 +339,7 @@ export class UserDirectory {
   }
 
   private coerce(input: ScimBody): ScimBody {
-    const instance = asInvalidValue(() => new SCIMMY.Schemas.User(booleanise(input) as ScimBody, 'in'));
+    const instance = asInvalidValue(() => this.schema.coerce(booleanise(input) as ScimBody, 'in'));
     return JSON.parse(JSON.stringify(instance));
   }
 

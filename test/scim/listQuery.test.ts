@@ -1,5 +1,10 @@
 import { ScimBadRequest } from '../../src/scim/errors';
 import { filterReads, MAX_COUNT, parseListQuery } from '../../src/scim/listQuery';
+import { DEFAULT_MAPPING } from '../../src/scim/mapping/defaultMapping';
+import { GROUP_ATTRIBUTES } from '../../src/scim/schemas';
+import { userSchemaFor } from '../../src/scim/userSchema';
+
+const USER = userSchemaFor(DEFAULT_MAPPING);
 
 describe('list query parameters (RFC 7644 §3.4.2)', () => {
   it('applies the RFC defaults and bounds', () => {
@@ -30,7 +35,7 @@ describe('list query parameters (RFC 7644 §3.4.2)', () => {
   });
 
   it('names the attributes a filter reads from its tree, not from words in its values', () => {
-    const reads = (filter: string, name: string) => filterReads(parseListQuery({ filter }, ['id'], 'User'), name);
+    const reads = (filter: string, name: string) => filterReads(parseListQuery({ filter }, ['id'], USER), name);
     expect(reads('displayName co "groups"', 'groups')).toBe(false);
     expect(reads('userName eq "groups@example.com"', 'groups')).toBe(false);
     expect(reads('groups.value eq "7"', 'groups')).toBe(true);
@@ -38,7 +43,7 @@ describe('list query parameters (RFC 7644 §3.4.2)', () => {
     expect(reads('urn:ietf:params:scim:schemas:core:2.0:User:groups.value eq "7"', 'groups')).toBe(true);
     expect(reads('not (userName eq "a") or groups.display sw "E"', 'groups')).toBe(true);
     expect(filterReads(parseListQuery({}, ['id']), 'groups')).toBe(false);
-    const groups = (filter: string) => filterReads(parseListQuery({ filter }, ['id'], 'Group'), 'members');
+    const groups = (filter: string) => filterReads(parseListQuery({ filter }, ['id'], GROUP_ATTRIBUTES), 'members');
     expect(groups('displayName co "members"')).toBe(false);
     expect(groups('members.value eq "42"')).toBe(true);
   });

@@ -2,7 +2,7 @@ import type { ValueType } from './catalog';
 
 // What a mapping file says, once read and checked (mappingFile.ts): where each SCIM attribute lives in Kit,
 // and the custom extension schemas it declares. Plain data: the SCIM ⇄ Kit translation (userMapping.ts) and
-// the schema declaration (scimmyGlobals.ts) both read it.
+// the User schema (userSchema.ts) both read it.
 
 /** Where a value lives in Kit: its email, its first name, or a custom field (by label; Kit derives the key). */
 export type KitTarget = { kind: 'email_address' } | { kind: 'first_name' } | { kind: 'field'; label: string };

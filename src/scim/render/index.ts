@@ -1,4 +1,5 @@
 import { attributeFilter, renderGroup, renderUser } from '../schemas';
+import type { UserSchema } from '../userSchema';
 import { groupProjections } from './groupRenderer';
 import { userProjections } from './userRenderer';
 
@@ -28,18 +29,20 @@ export interface ResourceRenderer {
   prepare(attributes?: string, excludedAttributes?: string): RenderResource;
 }
 
-export function resourceRenderer(type: 'User' | 'Group', kind: RendererKind = 'compiled'): ResourceRenderer {
+/** `type`: the Group resource type, or the User schema of the mapping being served (userSchema.ts). */
+export function resourceRenderer(type: UserSchema | 'Group', kind: RendererKind = 'compiled'): ResourceRenderer {
   if (kind === 'scimmy') {
-    const legacy = type === 'User' ? renderUser : renderGroup;
     return {
       prepare(attributes, excludedAttributes) {
         const filter = attributeFilter(attributes, excludedAttributes);
         // The legacy renderers are typed per resource type; `type` picked the one that matches.
-        return (resource, basepath) => legacy(resource as never, basepath, filter);
+        return type === 'Group'
+          ? (resource, basepath) => renderGroup(resource as never, basepath, filter)
+          : (resource, basepath) => renderUser(type, resource as never, basepath, filter);
       },
     };
   }
-  const projections = type === 'User' ? userProjections : groupProjections;
+  const projections = type === 'Group' ? groupProjections : userProjections(type);
   return {
     prepare(attributes, excludedAttributes) {
       // The same checks as ever (attributeFilter refuses what schemas.ts refuses); nothing to check without lists.

@@ -2,7 +2,7 @@ import SCIMMY from 'scimmy';
 import { compileRenderer } from './resourceRenderer';
 
 // RFC 7644 §3.4.2.5 `attributes` / `excludedAttributes` as a projection: decided once per request from the schema
-// definitions (the ones scimmy holds, truncated and extended at start-up by schemas.ts), compiled into a plain
+// definitions (the mapping's User schema, userSchema.ts, and scimmy's Group), compiled into a plain
 // render function (resourceRenderer.ts) and applied to every resource of the answer. Building a scimmy Schema per
 // resource instead cost ~0.2 ms each, most of a cached page's time (issue #14).
 //
@@ -76,7 +76,7 @@ function attributeShape(attribute: any): AttributeShape {
   });
 }
 
-/** Reads a scimmy schema definition (after schemas.ts truncated and extended it) into a plain shape. */
+/** Reads a scimmy schema definition (a mapping's User, truncated and extended; the Group) into a plain shape. */
 export function resourceShapeOf(definition: any): ResourceShape {
   const attributes: AttributeShape[] = [];
   const extensions: ExtensionShape[] = [];

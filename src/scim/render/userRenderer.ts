@@ -1,20 +1,31 @@
-import SCIMMY from 'scimmy';
-import { userSchemasGeneration } from '../scimmyGlobals';
+import type { UserSchema } from '../userSchema';
 import { ProjectionCache, type ResourceShape, resourceShapeOf } from './projection';
 
-// Users as SCIM JSON without scimmy on the way out (issue #14). The shape is read from scimmy's User definition
-// as scimmyGlobals.ts declares it from the attribute mapping (truncated core attributes, enterprise, Kit and
-// mapped extensions), so /Schemas and what a User renders cannot drift apart: a mapping declared again (another
-// SCIM_MAPPING_FILE in the same process) is read again.
+// Users as SCIM JSON without scimmy on the way out (issue #14). The shape is read from the User definition of
+// the mapping being served (userSchema.ts: truncated core attributes, enterprise, Kit and mapped extensions), so
+// /Schemas and what a User renders cannot drift apart. Compiled once per schema: equal mappings share one.
 
-let shape: { generation: number; value: ResourceShape } | undefined;
-
-export function userShape(): ResourceShape {
-  const generation = userSchemasGeneration();
-  if (shape?.generation !== generation) {
-    shape = { generation, value: resourceShapeOf(SCIMMY.Schemas.User.definition) };
-  }
-  return shape.value;
+interface Compiled {
+  shape: ResourceShape;
+  projections: ProjectionCache;
 }
 
-export const userProjections = new ProjectionCache(userShape, '/Users');
+const compiled = new WeakMap<UserSchema, Compiled>();
+
+function compiledFor(schema: UserSchema): Compiled {
+  let found = compiled.get(schema);
+  if (!found) {
+    const shape = resourceShapeOf(schema.definition);
+    found = { shape, projections: new ProjectionCache(() => shape, '/Users') };
+    compiled.set(schema, found);
+  }
+  return found;
+}
+
+export function userShape(schema: UserSchema): ResourceShape {
+  return compiledFor(schema).shape;
+}
+
+export function userProjections(schema: UserSchema): ProjectionCache {
+  return compiledFor(schema).projections;
+}

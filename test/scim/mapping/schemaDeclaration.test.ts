@@ -5,8 +5,9 @@ import { DEFAULT_MAPPING } from '../../../src/scim/mapping/defaultMapping';
 import { parseMappingFile } from '../../../src/scim/mapping/mappingFile';
 import { declareUserSchemas } from '../../../src/scim/scimmyGlobals';
 
-// The User schemas scimmy declares (hence /Schemas, request checks and filters) follow the mapping; the default
-// mapping declares exactly what the server declared before mappings were configuration.
+// The User schemas declared in scimmy's registry (what scimmy's own resources read; the request path reads the
+// services' UserSchema, test/scim/userSchema.test.ts) follow the mapping; the default mapping declares exactly
+// what the server declared before mappings were configuration.
 
 type Described = { id: string; attributes: Array<{ name: string; subAttributes?: Array<{ name: string }> }> };
 

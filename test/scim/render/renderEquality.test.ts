@@ -7,7 +7,9 @@ import { resourceRenderer } from '../../../src/scim/render';
 import type { ResourceShape } from '../../../src/scim/render/projection';
 import { groupShape } from '../../../src/scim/render/groupRenderer';
 import { userShape } from '../../../src/scim/render/userRenderer';
+import { DEFAULT_MAPPING } from '../../../src/scim/mapping/defaultMapping';
 import { CORE_USER, subscriberToUser } from '../../../src/scim/userMapping';
+import { userSchemaFor } from '../../../src/scim/userSchema';
 
 // The compiled renderer (issue #14) against the scimmy renderer it replaces: JSON.stringify of both must be
 // equal, over a corpus on file and over generated users and attribute selections.
@@ -30,7 +32,10 @@ const corpus = JSON.parse(readFileSync(path.join(__dirname, '../../fixtures/scim
 type Selection = { attributes?: string; excludedAttributes?: string };
 type Type = 'User' | 'Group';
 
-const shapeOf = (type: Type): ResourceShape => (type === 'User' ? userShape() : groupShape());
+const USER = userSchemaFor(DEFAULT_MAPPING);
+const shapeOf = (type: Type): ResourceShape => (type === 'User' ? userShape(USER) : groupShape());
+/** The renderer's subject: the default mapping's User schema, or the Group resource type. */
+const subject = (type: Type) => (type === 'User' ? USER : 'Group');
 
 /** A name in the schema's letter case, or undefined when the schema does not declare it. */
 function canonical(shape: ResourceShape, raw: string): string | undefined {
@@ -78,7 +83,7 @@ function oracle(type: Type, resource: Record<string, any>, sel: Selection): stri
     return n.slice(0, n.lastIndexOf('.'));
   };
   names = names.filter((n) => !names.includes(parentOf(n)));
-  const old = resourceRenderer(type, 'scimmy');
+  const old = resourceRenderer(subject(type), 'scimmy');
   if (!include) {
     // Excluding nothing known (or only `schemas`, which is always returned) is the whole resource.
     // scimmy also threw when meta.resourceType (required in its meta) was excluded: the oracle drops it after.
@@ -100,7 +105,7 @@ function oracle(type: Type, resource: Record<string, any>, sel: Selection): stri
 
 function compiled(type: Type, resource: Record<string, any>, sel: Selection): string {
   return JSON.stringify(
-    resourceRenderer(type, 'compiled').prepare(sel.attributes, sel.excludedAttributes)(resource, BASE),
+    resourceRenderer(subject(type), 'compiled').prepare(sel.attributes, sel.excludedAttributes)(resource, BASE),
   );
 }
 
@@ -108,7 +113,7 @@ function compiled(type: Type, resource: Record<string, any>, sel: Selection): st
 function scimmy(type: Type, resource: Record<string, any>, sel: Selection): string | undefined {
   try {
     return JSON.stringify(
-      resourceRenderer(type, 'scimmy').prepare(sel.attributes, sel.excludedAttributes)(resource, BASE),
+      resourceRenderer(subject(type), 'scimmy').prepare(sel.attributes, sel.excludedAttributes)(resource, BASE),
     );
   } catch {
     return undefined;
@@ -163,10 +168,10 @@ describe('compiled renderer: byte-equal to the scimmy renderer (issue #14)', () 
 
   it('refuses the selections scimmy refused, with the same error', () => {
     for (const sel of [{ attributes: 'name.__proto__.y' }, { excludedAttributes: 'emails[type eq "work"]' }]) {
-      expect(() => resourceRenderer('User', 'compiled').prepare(sel.attributes, sel.excludedAttributes)).toThrow(
+      expect(() => resourceRenderer(USER, 'compiled').prepare(sel.attributes, sel.excludedAttributes)).toThrow(
         /not a list of attribute names/,
       );
-      expect(() => resourceRenderer('User', 'scimmy').prepare(sel.attributes, sel.excludedAttributes)).toThrow(
+      expect(() => resourceRenderer(USER, 'scimmy').prepare(sel.attributes, sel.excludedAttributes)).toThrow(
         /not a list of attribute names/,
       );
     }

@@ -1,0 +1,205 @@
+import SCIMMY from 'scimmy';
+import { KIT_USER } from './fieldMap';
+import { CORE_USER, ENTERPRISE_USER } from './mapping/catalog';
+import type { AttributeMapping, ExtensionSchema, SourcePath } from './mapping/model';
+import { attributeAt } from './schemas';
+
+// The User schema one attribute mapping describes (issues #16, #18), as a value: each mapping gets its own
+// scimmy definitions, so servers with different mappings in one process never see each other's attributes.
+// scimmy's own `SCIMMY.Schemas.User` is a single process-wide definition; nothing on the request path reads it.
+
+export type SchemaDefinition = InstanceType<typeof SCIMMY.Types.SchemaDefinition>;
+type Attribute = InstanceType<typeof SCIMMY.Types.Attribute>;
+/** A coerced User: scimmy's Schema instance (what PatchOp patches, what JSON.stringify renders). */
+export type UserResource = InstanceType<typeof SCIMMY.Types.Schema>;
+type Filter = InstanceType<typeof SCIMMY.Types.Filter>;
+
+export function kitUserSchema(): SchemaDefinition {
+  return new SCIMMY.Types.SchemaDefinition(
+    'KitSubscriber',
+    KIT_USER,
+    'The Kit subscriber behind a SCIM User, as Kit reports it (read-only)',
+    [
+      new SCIMMY.Types.Attribute('string', 'state', {
+        mutable: false,
+        direction: 'out',
+        caseExact: true,
+        canonicalValues: ['active', 'inactive', 'bounced', 'complained', 'cancelled'],
+        description:
+          'Kit subscriber state. Every state but "active" reads as active:false; Kit cannot make a subscriber active again through its API.',
+      }),
+    ],
+  );
+}
+
+// scimmy's attributes are objects it mutates in place (truncate splices `subAttributes`): every schema works on
+// copies, made from copies taken when this module loads, before anything could have trimmed scimmy's own.
+
+function copyAttribute(a: any): Attribute {
+  return new SCIMMY.Types.Attribute(a.type, a.name, { ...a.config }, (a.subAttributes ?? []).map(copyAttribute));
+}
+
+function copyDefinition(d: any): SchemaDefinition {
+  // The constructor adds the common attributes (schemas, id, externalId, meta) itself.
+  const own = (d.attributes as any[]).filter((a) => a instanceof SCIMMY.Types.Attribute && !a.config.shadow);
+  return new SCIMMY.Types.SchemaDefinition(d.name, d.id, d.description, own.map(copyAttribute));
+}
+
+const PRISTINE_USER = copyDefinition(SCIMMY.Schemas.User.definition);
+const PRISTINE_ENTERPRISE = copyDefinition(SCIMMY.Schemas.EnterpriseUser.definition);
+
+/** Core attributes whose home in Kit is fixed (README "The mapping"): declared whatever the mapping says. */
+const ALWAYS_DECLARED = new Set(['userName', 'emails', 'active', 'groups']);
+
+/**
+ * What to drop from a schema: every attribute the mapping gives no home in Kit, so /Schemas tells the truth and
+ * filters on them are refused by name. A complex attribute mapped by sub-attribute keeps only those (and `type`,
+ * when one value is chosen by type); one mapped whole keeps everything.
+ */
+function unmappedAttributes(definition: SchemaDefinition, schema: string, mapping: AttributeMapping): string[] {
+  const sources = mapping.user.map((u) => u.source).filter((s) => s.schema === schema);
+  const out: string[] = [];
+  for (const attribute of definition.attributes as any[]) {
+    if (attribute.config?.shadow || (schema === CORE_USER && ALWAYS_DECLARED.has(attribute.name))) continue;
+    const mapped = sources.filter((s) => s.attribute === attribute.name);
+    if (mapped.length === 0) {
+      out.push(attribute.name);
+      continue;
+    }
+    const subs: any[] | undefined = attribute.subAttributes;
+    if (!subs || mapped.some((s) => s.sub === undefined && s.typeValue === undefined)) continue;
+    const kept = new Set(mapped.flatMap((s: SourcePath) => (s.typeValue !== undefined ? ['type', s.sub] : [s.sub])));
+    if (mapped.some((s) => s.typeValue !== undefined && s.sub === undefined)) continue;
+    for (const sub of subs) if (!kept.has(sub.name)) out.push(`${attribute.name}.${sub.name}`);
+  }
+  return out;
+}
+
+const MUTABILITY = {
+  readWrite: { mutable: true },
+  immutable: { mutable: 'immutable' },
+  readOnly: { mutable: false, direction: 'out' },
+  writeOnly: { mutable: 'writeOnly', returned: 'never', direction: 'in' },
+} as const;
+
+function extensionDefinition(ext: ExtensionSchema): SchemaDefinition {
+  return new SCIMMY.Types.SchemaDefinition(
+    ext.name,
+    ext.id,
+    ext.description,
+    ext.attributes.map(
+      (a) =>
+        new SCIMMY.Types.Attribute(a.type, a.name, {
+          multiValued: a.multiValued,
+          required: a.required,
+          // Filters compare strings case-insensitively (filter.ts), so that is what /Schemas says.
+          caseExact: false,
+          description: a.description,
+          ...MUTABILITY[a.mutability],
+        } as any),
+    ),
+  );
+}
+
+/** The core User definition a mapping describes: core and enterprise trimmed, Kit and declared extensions added. */
+function userDefinition(mapping: AttributeMapping): SchemaDefinition {
+  const core = copyDefinition(PRISTINE_USER);
+  const enterprise = copyDefinition(PRISTINE_ENTERPRISE);
+  // scimmy's typings take one name; its truncate takes a list of them too.
+  (core as any).truncate(unmappedAttributes(core, CORE_USER, mapping));
+  (enterprise as any).truncate(unmappedAttributes(enterprise, ENTERPRISE_USER, mapping));
+  core.extend(enterprise, false);
+  core.extend(kitUserSchema(), false);
+  for (const ext of mapping.extensions) core.extend(extensionDefinition(ext), ext.required);
+  return core;
+}
+
+type UserResourceClass = new (data: object, direction?: string, basepath?: string, filter?: Filter) => UserResource;
+
+/**
+ * A scimmy Schema class over one definition. scimmy's Schema constructor reads `this.constructor.definition`, and
+ * PatchOp.apply patches `new resource.constructor(resource)` and finalises through `new target.constructor(…)`
+ * (scimmy 1.3.5 lib/messages/patchop.js): a class of its own keeps all of them on this definition, where
+ * `SCIMMY.Schemas.User` would bring in the process-wide one.
+ */
+function resourceClass(definition: SchemaDefinition): UserResourceClass {
+  const Base = SCIMMY.Types.Schema as any;
+  return class MappedUser extends Base {
+    static get id(): string {
+      return definition.id;
+    }
+
+    static get definition(): SchemaDefinition {
+      return definition;
+    }
+
+    constructor(data: object, direction = 'both', basepath?: string, filter?: Filter) {
+      super(data, direction);
+      // As SCIMMY.Schemas.User's constructor does, with this definition.
+      Object.assign(this, (definition as any).coerce(data, direction, basepath, filter));
+    }
+  } as unknown as UserResourceClass;
+}
+
+export class UserSchema {
+  /** The core User definition, its extensions (enterprise, Kit, the mapping's) included. */
+  readonly definition: SchemaDefinition;
+  private readonly Resource: UserResourceClass;
+
+  constructor(readonly mapping: AttributeMapping) {
+    this.definition = userDefinition(mapping);
+    this.Resource = resourceClass(this.definition);
+  }
+
+  /** The extension definitions, in declaration order (as scimmy lists them in /Schemas). */
+  get extensions(): SchemaDefinition[] {
+    return (this.definition.attributes as any[]).filter((a) => a instanceof SCIMMY.Types.SchemaDefinition);
+  }
+
+  /** The scimmy attribute definition behind a path (`name.givenName`, URNs), or undefined when not declared. */
+  attribute(path: string): any {
+    return attributeAt(this.definition, path);
+  }
+
+  /** A User coerced to this schema (scimmy throws its SCIMError on a value that does not fit). */
+  coerce(data: object, direction: 'in' | 'out' | 'both', basepath?: string, filter?: Filter): UserResource {
+    return new this.Resource(data, direction, basepath, filter);
+  }
+
+  /** RFC 7643 §7 descriptions of the core User schema and its extensions, as scimmy's /Schemas renders them. */
+  describe(basepath = ''): Array<Record<string, any>> {
+    return [this.definition, ...this.extensions].map((d: any) => d.describe(basepath));
+  }
+
+  /** RFC 7643 §6 the User resource type, as scimmy's Resource.describe() reads it from a definition. */
+  resourceType(): Record<string, any> {
+    const definition = this.definition as any;
+    const schemaExtensions = this.extensions.map((e: any) => ({ schema: e.id, required: e.required }));
+    return {
+      id: definition.name,
+      name: definition.name,
+      endpoint: SCIMMY.Resources.User.endpoint,
+      description: definition.description,
+      schema: definition.id,
+      ...(schemaExtensions.length ? { schemaExtensions } : {}),
+    };
+  }
+}
+
+// Equal mappings share one schema (and so one compiled renderer, render/userRenderer.ts): by object first, then
+// by content, since each tenant reads its own copy of a mapping file.
+const byObject = new WeakMap<AttributeMapping, UserSchema>();
+const byContent = new Map<string, UserSchema>();
+
+export function userSchemaFor(mapping: AttributeMapping): UserSchema {
+  let schema = byObject.get(mapping);
+  if (schema) return schema;
+  const key = JSON.stringify(mapping);
+  schema = byContent.get(key);
+  if (!schema) {
+    schema = new UserSchema(mapping);
+    byContent.set(key, schema);
+  }
+  byObject.set(mapping, schema);
+  return schema;
+}
