@@ -34,7 +34,12 @@ async function main(): Promise<void> {
     };
   }
 
+  const accountCount = wholeNumber('KIT_SANDBOX_ACCOUNTS') ?? 1;
+  if (accountCount < 1) throw new Error('KIT_SANDBOX_ACCOUNTS must be at least 1 (the default account)');
+
   const sandbox = await startKitSandbox(options);
+  // The count includes the default account and those restored from the data file.
+  while (sandbox.accounts().length < accountCount) sandbox.createAccount();
   const lines = [
     `Kit sandbox listening on ${sandbox.url}`,
     `  KIT_API_URL=${sandbox.url}`,
@@ -45,6 +50,9 @@ async function main(): Promise<void> {
   const tokens = sandbox.oauthTokens();
   if (tokens)
     lines.push(`  OAuth access token: ${tokens.accessToken}`, `  OAuth refresh token: ${tokens.refreshToken}`);
+  for (const account of sandbox.accounts().slice(1)) {
+    lines.push(`  account ${account.id}: KIT_API_KEY=${account.apiKey} KIT_API_SECRET=${account.apiSecret}`);
+  }
   if (options.dataFile) lines.push(`  data file: ${options.dataFile}`);
   console.log(lines.join('\n'));
 

@@ -81,7 +81,8 @@ export interface SeedResult {
   ids: number[];
 }
 
-export interface SandboxAccount {
+/** The account as GET /v4/account describes it. */
+export interface AccountProfile {
   id: number;
   name: string;
   plan_type: string;

@@ -1,9 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { CallLog } from './callLog';
 import type { Clock } from './clock';
 import type { KitCredentials } from './credentials';
 import { type FaultInjector, faultMessage } from './faults';
-import type { RollingRateWindow } from './rateWindow';
+import type { HostedAccount } from './hostedAccount';
 import { Rejection } from './rejection';
 import { readBody } from './requestBody';
 import type { Reply, Route, RouteMatch } from './router';
@@ -14,26 +13,30 @@ import { type V3Credentials, v3ErrorBody } from './v3/auth';
 // → injected faults (latency, dropped socket, failStatus) → body → handler; every call that matched a Kit
 // route is counted with its final status. /oauth/token skips authentication and the rate window (Kit does not
 // meter it). Admin routes under /__sandbox are neither counted, limited nor faulted.
+// Several accounts share the server as they share Kit's base URL: the credential picks the account, whose own
+// route, rate window and call log then serve the call. Calls with no or an unknown credential, and the open
+// endpoints, are the default account's; a revoked key's refused calls are logged by the account it was issued to.
 
 export const ADMIN_PREFIX = '/__sandbox';
 
 export interface SandboxServerParts {
+  /** Every Kit route, bound to the default account; other accounts serve the same endpoints. */
   kitRoutes: Route[];
-  /** Kit routes reachable without a credential and outside the rate window. */
+  /** Kit routes reachable without a credential and outside the rate window; the default account serves them. */
   openEndpoints: Set<string>;
   adminRoutes: Route[];
   adminKey: string;
   credentials: KitCredentials;
-  rateWindow: RollingRateWindow;
+  defaultAccount: HostedAccount;
+  /** Sandbox-wide: the injected faults strike every account's calls. */
   faults: FaultInjector;
-  calls: CallLog;
   now: Clock;
   /** How injected latency waits (a real timer by default); tests hand in one they release themselves. */
   sleep?: (ms: number) => Promise<void>;
   /** Where a handler failure is reported (console.error by default). */
   reportError?: (message: string, error: unknown) => void;
   /** Kit's v3 API on the same account: auth by parameter, `{error, message}` bodies (src/sandbox/v3/). */
-  v3?: { credentials: V3Credentials; beforeHandle(): void };
+  v3?: { credentials: V3Credentials };
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -102,10 +105,16 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
     return kitError(500, 'Internal server error');
   }
 
-  async function runHandler(match: RouteMatch<Route>, req: IncomingMessage, query: URLSearchParams): Promise<Reply> {
+  async function runHandler(
+    route: Route | undefined,
+    match: RouteMatch<Route>,
+    req: IncomingMessage,
+    query: URLSearchParams,
+  ): Promise<Reply> {
     try {
       const body = await readBody(req);
-      return await match.route.handle({ params: match.params, query, body });
+      if (!route) return kitError(404, 'Not Found');
+      return await route.handle({ params: match.params, query, body });
     } catch (e) {
       return replyForError(e, req);
     }
@@ -117,7 +126,7 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
       return;
     }
     const match = admin.match(req.method ?? 'GET', path);
-    send(res, match ? await runHandler(match, req, query) : kitError(404, 'Not Found'));
+    send(res, match ? await runHandler(match.route, match, req, query) : kitError(404, 'Not Found'));
   }
 
   // ---- v3: the credential is a parameter, so the body is read before authentication ------------------------
@@ -125,6 +134,7 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
     const v3 = parts.v3!;
     const at = parts.now();
     let credential = 'none';
+    let account = parts.defaultAccount;
     let status = 0;
     const answer = (reply: Reply) => {
       status = reply.status;
@@ -142,24 +152,27 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
       const caller = v3.credentials.identify(match.endpoint, query, body);
       if (!caller) {
         credential = v3.credentials.presentedLabel(query, body);
+        account = v3.credentials.claimedAccount(query, body) ?? account;
         answer(kitError(401, v3.credentials.refusal(query, body)));
         return;
       }
       credential = caller.label;
-      const admission = parts.rateWindow.admit(caller.key);
+      account = caller.account;
+      const admission = account.rateWindow.admit(caller.key);
       if (!admission.accepted) {
         answer(kitError(429, 'Rate limit exceeded', { 'retry-after': String(admission.retryAfterSeconds) }));
         return;
       }
       if (await injectedFault(match.endpoint, req, answer)) return;
-      v3.beforeHandle();
+      account.beforeV3Call();
+      const route = account.route(match.endpoint);
       try {
-        answer(await match.route.handle({ params: match.params, query, body }));
+        answer(route ? await route.handle({ params: match.params, query, body }) : kitError(404, 'Not Found'));
       } catch (e) {
         answer(replyForError(e, req));
       }
     } finally {
-      parts.calls.record({ at, credential, endpoint: match.endpoint, status });
+      account.calls.record({ at, credential, endpoint: match.endpoint, status });
     }
   }
 
@@ -168,6 +181,8 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
     const at = parts.now();
     const open = parts.openEndpoints.has(match.endpoint);
     let credential = 'none';
+    let account = parts.defaultAccount;
+    let route: Route | undefined = match.route;
     let status = 0;
     const answer = (reply: Reply) => {
       status = reply.status;
@@ -178,11 +193,14 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
         const caller = parts.credentials.identify(req.headers);
         if (!caller) {
           credential = parts.credentials.presentedLabel(req.headers);
+          account = parts.credentials.claimedAccount(req.headers) ?? account;
           answer(kitError(401, 'The access token is invalid'));
           return;
         }
         credential = caller.label;
-        const admission = parts.rateWindow.admit(caller.key);
+        account = caller.account;
+        route = account.route(match.endpoint);
+        const admission = account.rateWindow.admit(caller.key);
         if (!admission.accepted) {
           answer(
             kitError(429, 'Rate limit exceeded. Please wait and try again.', {
@@ -195,11 +213,11 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
         credential = 'oauth-client';
       }
       if (await injectedFault(match.endpoint, req, answer)) return;
-      answer(await runHandler(match, req, query));
+      answer(await runHandler(route, match, req, query));
     } catch (e) {
       answer(replyForError(e, req));
     } finally {
-      parts.calls.record({ at, credential, endpoint: match.endpoint, status });
+      account.calls.record({ at, credential, endpoint: match.endpoint, status });
     }
   }
 

@@ -46,6 +46,16 @@ export interface SandboxSnapshot {
   apiKey: string;
   store: StoreSnapshot;
   oauth?: OAuthSnapshot;
+  /** Accounts added with createAccount / POST /__sandbox/accounts (absent in files saved before they existed). */
+  accounts?: AccountSnapshot[];
+}
+
+/** An added account: its credentials and data. Revocations, rate limits and call logs are not saved. */
+export interface AccountSnapshot {
+  id: number;
+  apiKey: string;
+  apiSecret: string;
+  store: StoreSnapshot;
 }
 
 // ---- the codec: tables ↔ tuples -------------------------------------------------------------------------

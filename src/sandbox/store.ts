@@ -21,8 +21,8 @@ export interface StoreCounts {
 }
 
 export type {
+  AccountProfile,
   NewSubscriber,
-  SandboxAccount,
   SeedOptions,
   SeedResult,
   SubscriberEvent,

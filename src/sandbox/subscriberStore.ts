@@ -6,7 +6,7 @@ import { normaliseEmail } from './email';
 import { type KeyedSequence, SortedArraySequence } from './keyedSequence';
 import type {
   NewSubscriber,
-  SandboxAccount,
+  AccountProfile,
   SeedOptions,
   SeedResult,
   SubscriberEvent,
@@ -25,13 +25,7 @@ const isState = (v: unknown): v is SubscriberState =>
   typeof v === 'string' && (SUBSCRIBER_STATES as readonly string[]).includes(v);
 
 export class SubscriberStore {
-  readonly account: SandboxAccount = {
-    id: 1,
-    name: 'Kit Sandbox',
-    plan_type: 'creator',
-    primary_email_address: 'owner@kit-sandbox.test',
-    created_at: '2024-01-01T00:00:00Z',
-  };
+  readonly account: AccountProfile;
 
   readonly customFields = new CustomFieldCatalog();
 
@@ -41,7 +35,20 @@ export class SubscriberStore {
   private readonly changeListeners: Array<() => void> = [];
   private readonly eventListeners: Array<(e: SubscriberEvent) => void> = [];
 
-  constructor(protected readonly now: Clock) {}
+  /** `profile` tells the accounts of one sandbox apart (webhooks carry the account id); default account 1. */
+  constructor(
+    protected readonly now: Clock,
+    profile: Partial<AccountProfile> = {},
+  ) {
+    this.account = {
+      id: 1,
+      name: 'Kit Sandbox',
+      plan_type: 'creator',
+      primary_email_address: 'owner@kit-sandbox.test',
+      created_at: '2024-01-01T00:00:00Z',
+      ...profile,
+    };
+  }
 
   /** Called after every change (persistence debounces on it). */
   onChange(listener: () => void): void {

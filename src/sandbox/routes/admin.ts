@@ -7,9 +7,11 @@ import { Rejection } from '../rejection';
 import type { Route } from '../router';
 import { type SeedPlan, seedAccount } from '../seedPlan';
 import type { SandboxStore } from '../store';
+import { accountAdminRoutes, type AccountAdministration } from './accountAdmin';
 
 // Out-of-process control of the sandbox (benchmarks, multi-process tests, `npm run sandbox`). Mounted under
-// /__sandbox behind the X-Sandbox-Admin header; never counted, rate-limited or faulted.
+// /__sandbox behind the X-Sandbox-Admin header; never counted, rate-limited or faulted. Except for the
+// accounts routes (accountAdmin.ts), they act on the default account.
 
 export interface AdminParts {
   store: SandboxStore;
@@ -18,12 +20,15 @@ export interface AdminParts {
   rateWindow: RollingRateWindow;
   oauth: OAuthAuthority | null;
   bulk: BulkQueue;
+  accounts: AccountAdministration;
 }
 
-const badRequest = (e: unknown): Rejection => (e instanceof Rejection ? e : new Rejection(400, (e as Error).message));
+export const badRequest = (e: unknown): Rejection =>
+  e instanceof Rejection ? e : new Rejection(400, (e as Error).message);
 
-export function adminRoutes({ store, calls, faults, rateWindow, oauth, bulk }: AdminParts): Route[] {
+export function adminRoutes({ store, calls, faults, rateWindow, oauth, bulk, accounts }: AdminParts): Route[] {
   return [
+    ...accountAdminRoutes(accounts),
     { method: 'GET', pattern: '/__sandbox/calls', handle: () => ({ status: 200, body: calls.stats() }) },
     {
       method: 'DELETE',

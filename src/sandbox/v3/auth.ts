@@ -1,8 +1,11 @@
+import type { AccountDirectory } from '../accountDirectory';
 import { credentialLabel } from '../callLog';
 import type { Caller } from '../credentials';
+import type { HostedAccount } from '../hostedAccount';
 
 // Kit v3 authenticates by a parameter, never a header: `api_secret` (every call) or `api_key` (a few reads and
 // the subscribe calls), in the query string or the JSON body. Kit meters 120 calls per rolling 60 s per key.
+// Each hosted account has its own secret; its v4 API key doubles as its v3 api_key.
 
 /** Endpoints Kit v3 also answers for the public api_key (docs: "All calls that require api_key…"). */
 export const V3_API_KEY_ENDPOINTS = new Set([
@@ -12,21 +15,22 @@ export const V3_API_KEY_ENDPOINTS = new Set([
 ]);
 
 export class V3Credentials {
-  constructor(
-    private readonly apiSecret: string,
-    private readonly apiKey: string,
-  ) {}
+  constructor(private readonly accounts: AccountDirectory) {}
 
   identify(endpoint: string, query: URLSearchParams, body: Record<string, unknown>): Caller | null {
     const secret = param('api_secret', query, body);
-    if (secret !== undefined && secret === this.apiSecret) {
-      return { key: `v3-secret:${secret}`, label: credentialLabel('v3-secret', secret) };
-    }
+    const bySecret = secret === undefined ? undefined : this.accounts.byApiSecret(secret);
+    if (bySecret)
+      return { key: `v3-secret:${secret}`, label: credentialLabel('v3-secret', secret!), account: bySecret };
     const key = param('api_key', query, body);
-    if (key !== undefined && key === this.apiKey && V3_API_KEY_ENDPOINTS.has(endpoint)) {
-      return { key: `v3-key:${key}`, label: credentialLabel('v3-key', key) };
-    }
+    const byKey = key === undefined || !V3_API_KEY_ENDPOINTS.has(endpoint) ? undefined : this.accounts.byApiKey(key);
+    if (byKey) return { key: `v3-key:${key}`, label: credentialLabel('v3-key', key!), account: byKey };
     return null;
+  }
+
+  /** For a refused call: the account the presented (revoked) secret or key was issued to, if any. */
+  claimedAccount(query: URLSearchParams, body: Record<string, unknown>): HostedAccount | undefined {
+    return this.accounts.owner(param('api_secret', query, body)) ?? this.accounts.owner(param('api_key', query, body));
   }
 
   presentedLabel(query: URLSearchParams, body: Record<string, unknown>): string {
