@@ -23,7 +23,8 @@ export interface LimiterLease {
 
 interface Entry {
   limiter: KitLimiter;
-  listeners: Set<LimiterListener>;
+  /** One per lease (not per listener object: two leases may bring the same one), so the count is of users. */
+  users: Set<{ listener: LimiterListener }>;
 }
 
 export interface LimiterRegistryDeps {
@@ -47,20 +48,18 @@ export class LimiterRegistry {
     const id = limiterIdFor(config.kit.baseUrl, credentials);
     let entry = this.entries.get(id);
     if (!entry) {
-      const listeners = new Set<LimiterListener>();
-      entry = { limiter: this.create(id, config, listeners), listeners };
+      const users = new Set<{ listener: LimiterListener }>();
+      entry = { limiter: this.create(id, config, users), users };
       this.entries.set(id, entry);
     }
-    entry.listeners.add(listener);
+    const user = { listener };
+    entry.users.add(user);
     const held = entry;
-    let released = false;
     return {
       limiter: held.limiter,
       release: async () => {
-        if (released) return;
-        released = true;
-        held.listeners.delete(listener);
-        if (held.listeners.size > 0) return;
+        if (!held.users.delete(user)) return;
+        if (held.users.size > 0) return;
         if (this.entries.get(id) === held) this.entries.delete(id);
         await held.limiter.stop();
       },
@@ -84,7 +83,7 @@ export class LimiterRegistry {
     return { stop: () => this.stopAll() };
   }
 
-  private create(id: string, config: Config, listeners: Set<LimiterListener>): KitLimiter {
+  private create(id: string, config: Config, users: Set<{ listener: LimiterListener }>): KitLimiter {
     const { clock, logger, redis } = this.deps;
     return createKitLimiter({
       id,
@@ -107,10 +106,10 @@ export class LimiterRegistry {
           })
         : undefined,
       onQueue: (depth) => {
-        for (const l of listeners) l.onQueue(depth);
+        for (const u of users) u.listener.onQueue(depth);
       },
       onWait: (ms, priority) => {
-        for (const l of listeners) l.onWait(ms, priority);
+        for (const u of users) u.listener.onWait(ms, priority);
       },
     });
   }
