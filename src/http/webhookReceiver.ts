@@ -11,7 +11,8 @@ import type { WebhookHints } from '../scim/webhookHints';
 // Anything else under the path falls through to the SCIM 404.
 //
 // With several tenants (issue #18) each Kit account has its own secret (derived from its credential), which is
-// also what tells the deliveries apart: the secret in the path names the tenant.
+// also what tells the deliveries apart: the secret in the path names the Kit account, and the delivery reaches
+// every tenant on that account (tenants sharing one keep their own mirror and journal).
 
 /** One Kit account's deliveries: its secret, and where they go. */
 export interface WebhookTarget {
@@ -26,13 +27,13 @@ export interface WebhookReceiverDeps {
   targets: () => readonly WebhookTarget[];
 }
 
-/** The target whose secret is `given`; every secret is compared, so timing tells nothing of which matched. */
-function targetOf(targets: readonly WebhookTarget[], given: string): WebhookTarget | undefined {
+/** The targets whose secret is `given`; every secret is compared, so timing tells nothing of which matched. */
+function targetsOf(targets: readonly WebhookTarget[], given: string): WebhookTarget[] {
   const presented = Buffer.from(given);
-  let found: WebhookTarget | undefined;
+  const found: WebhookTarget[] = [];
   for (const target of targets) {
     const expected = Buffer.from(target.secret);
-    if (presented.length === expected.length && timingSafeEqual(presented, expected) && !found) found = target;
+    if (presented.length === expected.length && timingSafeEqual(presented, expected)) found.push(target);
   }
   return found;
 }
@@ -41,25 +42,27 @@ export function webhookReceiver(deps: WebhookReceiverDeps): Router {
   const router = express.Router();
   const json = express.json({ limit: '64kb', type: () => true });
   router.post(`${WEBHOOK_PATH}/:secret/:event`, (req: Request, res: Response, next: NextFunction) => {
-    const target = targetOf(deps.targets(), String(req.params.secret));
-    if (!target) return next();
+    const targets = targetsOf(deps.targets(), String(req.params.secret));
+    if (targets.length === 0) return next();
     json(req, res, (err?: unknown) => {
       if (err) {
         res.status(400).json({ error: 'a Kit webhook delivery is a JSON object with a subscriber' });
         return;
       }
-      const hints = target.hints();
-      if (!hints) {
+      const hints = targets.map((t) => t.hints());
+      // Kit retries a delivery that is not accepted: it comes back once every tenant on the account can take it.
+      if (hints.some((h) => !h)) {
         res.status(503).set('Retry-After', '5').json({ error: 'starting' });
         return;
       }
       const event = String(req.params.event).slice(0, 64);
-      if (!hints.accept(req.body)) {
-        target.logger.warn({ event }, 'Kit webhook delivery without a subscriber id ignored');
+      const accepted = hints.map((h) => h!.accept(req.body));
+      if (!accepted.every(Boolean)) {
+        targets[0].logger.warn({ event }, 'Kit webhook delivery without a subscriber id ignored');
         res.status(400).json({ error: 'a Kit webhook delivery is a JSON object with a subscriber' });
         return;
       }
-      target.logger.debug({ event }, 'Kit webhook delivery accepted');
+      for (const target of targets) target.logger.debug({ event }, 'Kit webhook delivery accepted');
       res.status(204).end();
     });
   });
