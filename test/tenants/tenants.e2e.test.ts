@@ -199,6 +199,25 @@ describe('two tenants on two Kit accounts', () => {
     expect(page.headers.location).toBe('/tenants/a/status/login');
     const login = await request(service.app).get('/tenants/a/status/login');
     expect(login.text).toContain('action="/tenants/a/status/login"');
+    // Signed in with A's token at A's page only; the session cookie is scoped to A's page.
+    const signIn = (tenant: string, token: string) =>
+      request(service.app)
+        .post(`/tenants/${tenant}/status/login`)
+        .set('Host', 'scim.test')
+        .set('Origin', 'http://scim.test')
+        .set('X-Forwarded-For', '10.18.3.1')
+        .type('form')
+        .send({ token });
+    expect((await signIn('b', tokenOf('a'))).status).toBe(401);
+    const signedIn = await signIn('a', tokenOf('a'));
+    expect(signedIn.status).toBe(303);
+    expect(signedIn.headers.location).toBe('/tenants/a/status');
+    const cookie = String(signedIn.headers['set-cookie']);
+    expect(cookie).toContain('Path=/tenants/a/status');
+    const own = await request(service.app).get('/tenants/a/status').set('Cookie', cookie.split(';')[0]);
+    expect(own.status).toBe(200);
+    expect(own.text).toContain('signed in as okta-a');
+    expect((await request(service.app).get('/tenants/b/status').set('Cookie', cookie.split(';')[0])).status).toBe(303);
     expect(service.tenant('a')!.statusBoard).not.toBe(service.tenant('b')!.statusBoard);
     const ops = (id: string) => service.tenant(id)!.statusBoard.snapshot().operations;
     expect(ops('a').length).toBeGreaterThan(0);
