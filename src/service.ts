@@ -70,7 +70,8 @@ function checkTenants(tenants: TenantsConfig): void {
     if (!TENANT_ID_PATTERN.test(t.id)) throw new Error(`tenant id "${t.id.slice(0, 64)}" is not a valid path segment`);
     if (seen.has(t.id)) throw new Error(`tenant ${t.id} is configured twice`);
     seen.add(t.id);
-    if (!t.config.kit.credentials) throw new Error(`tenant ${t.id} has no Kit credentials`);
+    if (!t.config.kit.credentials)
+      throw new Error(`tenant ${t.id} has no Kit credentials (main.ts starts the sandbox otherwise)`);
   }
 }
 
@@ -90,6 +91,8 @@ export class Service {
   private operators: Authenticator;
   /** Tenants a reload took out, finishing their in-flight requests. */
   private readonly retiring = new Set<Tenant>();
+  /** Tenants a reload built and is starting, not yet in the directory. */
+  private readonly starting = new Set<Tenant>();
   private reloading: Promise<unknown> = Promise.resolve();
   private http?: ScimHttpServer;
   private closing?: Promise<void>;
@@ -218,6 +221,25 @@ export class Service {
       throw err;
     }
     this.audit?.rememberSecrets(built.flatMap((t) => secretsOf(t.config)));
+    // Started before they are swapped in, so a changed tenant's requests meet a tenant that serves (the old one
+    // until then), not a 503 while the new one checks Kit. One that fails its checks is swapped in all the same:
+    // the file says so, and it keeps retrying in the background like any tenant at start-up.
+    for (const tenant of built) this.starting.add(tenant);
+    try {
+      await Promise.all(
+        built.map((t) =>
+          t
+            .bootstrap()
+            .catch((err) => t.logger.error({ err: { message: (err as Error).message } }, 'tenant could not start')),
+        ),
+      );
+    } finally {
+      for (const tenant of built) this.starting.delete(tenant);
+    }
+    if (this.closing) {
+      await Promise.all(built.map((t) => t.close(0)));
+      throw new Error('the service is shutting down');
+    }
     const old = [...plan.changed.map((t) => t.id), ...plan.removed].map((id) => this.directory.find(id)!);
     for (const id of plan.removed) this.directory.remove(id);
     for (const tenant of built) this.directory.put(tenant);
@@ -227,15 +249,8 @@ export class Service {
     for (const t of plan.changed)
       logger.info({ tenant: t.id }, 'tenant changed; the previous one closes after its requests');
     for (const id of plan.removed) logger.info({ tenant: id }, 'tenant removed; it closes after its requests');
-    // Retire the old ones in the background: the reload answers once the new ones serve, not when the old drain.
+    // Retired in the background: the reload answers once the new ones serve, not when the old ones drained.
     for (const tenant of old) this.retire(tenant);
-    await Promise.all(
-      built.map((t) =>
-        t
-          .bootstrap()
-          .catch((err) => t.logger.error({ err: { message: (err as Error).message } }, 'tenant could not start')),
-      ),
-    );
     return {
       added: plan.added.map((t) => t.id),
       removed: plan.removed,
@@ -278,7 +293,7 @@ export class Service {
 
   /** Graceful shutdown within SHUTDOWN_TIMEOUT_MS (lifecycle/shutdown.ts); repeated calls share the first. */
   close(): Promise<void> {
-    const every = () => [...this.directory.all(), ...this.retiring];
+    const every = () => [...this.directory.all(), ...this.retiring, ...this.starting];
     this.closing ??= shutDown({
       readiness: this.readiness,
       http: () => this.http,
