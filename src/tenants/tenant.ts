@@ -19,17 +19,14 @@ import { KitV3Client } from '../kit/v3/client';
 import { Bootstrapper } from '../lifecycle/bootstrapper';
 import { KitChanges } from '../lifecycle/kitChanges';
 import type { RedisLink } from '../redis/redisLink';
-import { buildChangeTracking } from '../scim/changeTracking';
-import { SubscriberFieldMap } from '../scim/fieldMap';
 import { PROVISIONED_USERS_TAG } from '../scim/groups/tagCatalog';
-import { summariseIds } from '../scim/inputLimits';
-import { MemoryPageStore, type PageStore } from '../scim/paging/pageStore';
-import { RedisPageStore } from '../scim/paging/redisPageStore';
 import { declareUserSchemas } from '../scim/scimmyGlobals';
-import { buildScimServices, type ScimServices } from '../scim/services';
 import { createStatusPage, StatusBoard } from '../status';
 import type { LimiterLease, LimiterRegistry } from './limiterRegistry';
 import { DEFAULT_TENANT_ID } from './model';
+import { tenantScimServices } from './tenantScim';
+import { SubscriberFieldMap } from '../scim/fieldMap';
+import type { ScimServices } from '../scim/services';
 
 // One Kit account behind the server (issue #18): its Kit client, the limiter of its credential, its start-up
 // checks, caches, change journal and mirror, security events, status board, readiness, credentials and SCIM
@@ -147,7 +144,24 @@ export class Tenant implements TenantEndpoint {
       clock: deps.clock,
       settings: config.startup,
       fieldLabels: SubscriberFieldMap.labels(config.scim.mapping),
-      build: (fieldKeys) => this.scimServices(fieldKeys),
+      build: (fieldKeys) =>
+        tenantScimServices(
+          {
+            kit: this.kit,
+            config,
+            logger: this.logger,
+            metrics: deps.metrics,
+            labels: (extra) => this.labels(extra),
+            audit: this.auditTrail,
+            redis: deps.redis,
+            clock: deps.clock,
+            now: deps.now,
+            nowMs: () => this.now(),
+            redisPrefix: (namespace) => this.redisPrefix(namespace),
+            securityEvents: () => this.securityEvents,
+          },
+          fieldKeys,
+        ),
       started: (services) => {
         this.kitChanges.start(services);
         this.securityEvents?.publisher.attach(services.tracking.journal);
@@ -372,87 +386,8 @@ export class Tenant implements TenantEndpoint {
     return this.readiness.report().checks.kit?.ok === true;
   }
 
-  private scimServices(fieldKeys: Map<string, string>): ScimServices {
-    const { config, logger } = this;
-    const { metrics } = this.deps;
-    const pageStore = this.pageStore();
-    return buildScimServices({
-      kit: this.kit,
-      fieldKeys,
-      mapping: config.scim.mapping,
-      pageStore,
-      cacheTtlSeconds: config.pageCache.ttlSeconds,
-      groupTagPrefix: config.scim.groupTagPrefix,
-      now: this.deps.now,
-      changeTracking: (fields) => this.changeTracking(fields, pageStore),
-      userEvents: {
-        reactivationRejected: (operation, email) => {
-          metrics.reactivationRejected.inc(this.labels({ operation }));
-          this.auditTrail.recordForRequest({
-            operation: 'reactivationRejected',
-            resourceType: 'User',
-            status: operation === 'create' ? 409 : 400,
-            detail: `reactivation of ${email} refused: Kit cannot reactivate through its API`,
-          });
-        },
-        deprovisioned: (kind) => metrics.deprovisions.inc(this.labels({ kind })),
-        createRaced: (email, subscriberId) => {
-          metrics.createRaced.inc(this.labels({}));
-          this.auditTrail.recordForRequest({
-            operation: 'createRaced',
-            resourceType: 'User',
-            resourceId: String(subscriberId),
-            status: 409,
-            detail: `${email} was created in Kit between the lookup and the create; Kit's upsert updated subscriber ${subscriberId}`,
-          });
-          logger.warn({ subscriberId }, 'create raced a subscriber created in Kit; upsert updated it');
-        },
-      },
-      groupEvents: {
-        // Issue 15: the journal holds subscribers only, so a Group's SCIM write reaches the publisher here.
-        written: (write) => this.securityEvents?.publisher.publishGroup({ ...write, at: this.now() }),
-        // Count and the first few only: a request may name thousands of ids, each of any length.
-        membersSkipped: (groupId, ids) => {
-          const { count, first } = summariseIds(ids);
-          logger.warn({ groupId, skippedCount: count, skipped: first }, 'group members skipped: not users');
-        },
-      },
-    });
-  }
-
-  /** The change journal, lookup snapshot and mirror (issue #13): in Redis when there is a link. */
-  private changeTracking(fields: SubscriberFieldMap, pageStore: PageStore) {
-    const { config, logger } = this;
-    return buildChangeTracking({
-      config,
-      kit: this.kit,
-      fields,
-      redis: this.deps.redis,
-      prefix: this.redisPrefix('changes'),
-      now: () => this.now(),
-      clock: this.deps.clock,
-      // A change learned from Kit makes cached walk pages stale.
-      changed: async () => {
-        await pageStore.bumpGeneration('users');
-      },
-      onError: (what, err) => logger.warn({ err: { message: err.message } }, `${what} failed`),
-    });
-  }
-
   /** Milliseconds now: the injected `now` (tests stamping lastModified) or the clock. */
   private now(): number {
     return this.deps.now ? this.deps.now().getTime() : this.deps.clock.now();
-  }
-
-  private pageStore(): PageStore {
-    const { config, logger } = this;
-    const redis = this.deps.redis;
-    if (!redis) return new MemoryPageStore(config.pageCache.maxEntries);
-    return new RedisPageStore(
-      redis,
-      this.redisPrefix('cache'),
-      (err) => logger.warn({ err: { message: err.message } }, 'Redis page cache unavailable; serving without cache'),
-      config.pageCache.maxEntries,
-    );
   }
 }
