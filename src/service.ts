@@ -1,45 +1,37 @@
 import type { Server } from 'node:http';
-import type { Express } from 'express';
+import type { Express, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from './clock';
 import { type Config, secretsOf } from './config';
-import { createApp } from './http/app';
-import { AuditLog, type AuditSink } from './http/audit';
+import { allowlistHandlers, createApp } from './http/app';
+import { AuditLog } from './http/audit';
 import { Authenticator, FailureThrottle } from './http/auth';
 import { Readiness } from './http/health';
 import { createScimHttpServer, type ScimHttpServer } from './http/httpServer';
 import { IpAllowlist } from './http/ipAllowlist';
 import { labels, Metrics } from './http/metrics';
-import { recordKitCallInScope } from './http/requestScope';
 import type { KitApi } from './kit/api';
-import { KitClient } from './kit/client';
-import { KitV3Client } from './kit/v3/client';
-import { createKitLimiter, type KitLimiter, limiterIdFor } from './kit/limiter';
-import { RedisTokenStore } from './kit/redisTokenStore';
-import { sharedSlots } from './kit/slots';
-import type { KitCallRecord, KitCredentials } from './kit/types';
-import { Bootstrapper } from './lifecycle/bootstrapper';
+import type { KitLimiter } from './kit/limiter';
 import { shutDown } from './lifecycle/shutdown';
+import { webhookReceiver, type WebhookTarget } from './http/webhookReceiver';
+import type { KitChanges } from './lifecycle/kitChanges';
 import { RedisLink } from './redis/redisLink';
-import { SubscriberFieldMap } from './scim/fieldMap';
-import { summariseIds } from './scim/inputLimits';
-import { MemoryPageStore, type PageStore } from './scim/paging/pageStore';
-import { RedisPageStore } from './scim/paging/redisPageStore';
-import { declareUserSchemas } from './scim/scimmyGlobals';
-import { PROVISIONED_USERS_TAG } from './scim/groups/tagCatalog';
-import { buildScimServices, type ScimServices } from './scim/services';
-import { createStatusPage, StatusBoard } from './status';
-import { buildChangeTracking } from './scim/changeTracking';
-import { webhookReceiver } from './http/webhookReceiver';
-import { KitChanges } from './lifecycle/kitChanges';
-import { buildSecurityEvents, type SecurityEvents } from './events';
-import { EVENTS_SPC_EXTENSION, securityEventsDiscovery } from './events/discovery';
+import type { ScimServices } from './scim/services';
+import type { SecurityEvents } from './events';
+import type { StatusBoard } from './status';
+import { LimiterRegistry } from './tenants/limiterRegistry';
+import { DEFAULT_TENANT_ID, TENANT_ID_PATTERN, type TenantConfig, type TenantsConfig } from './tenants/model';
+import { processReadinessHandler } from './tenants/readinessReport';
+import { planReload } from './tenants/reloadPlan';
+import { Tenant } from './tenants/tenant';
+import { TenantDirectory } from './tenants/tenantDirectory';
 
-// The composition root: wires the Kit adapter, the SCIM services and the HTTP app from one validated Config.
-// What the parts do lives in them: start-up checks in lifecycle/bootstrapper.ts, shutdown in
-// lifecycle/shutdown.ts, the SCIM object graph in scim/services.ts.
+// The process: the HTTP server and app, Redis, metrics, the audit file, the failure throttle and the IP
+// allow-list, and the tenants it serves (issue #18), each a Kit account with everything that belongs to it
+// (tenants/tenant.ts). Shutdown lives in lifecycle/shutdown.ts; what one tenant is, in tenants/tenant.ts.
 
 export interface ServiceOptions {
+  /** The process-wide settings (port, Redis, audit log, proxies); without `tenants`, also the one tenant. */
   config: Config;
   logger: Logger;
   metrics?: Metrics;
@@ -47,162 +39,237 @@ export interface ServiceOptions {
   now?: () => Date;
   /** Timers and time for the limiter, Redis probes, start-up retries and shutdown (tests). */
   clock?: Clock;
+  /** Several Kit accounts (TENANTS_FILE); without it, the tenant `default` built from `config`. */
+  tenants?: TenantsConfig;
+}
+
+/** What a reload did, by tenant id. */
+export interface ReloadOutcome {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: string[];
 }
 
 export type { ScimServices } from './scim/services';
 
+/** The tenants the environment alone describes: one, `default`, whose tokens are also the operator's. */
+export function environmentTenants(config: Config): TenantsConfig {
+  return {
+    source: { kind: 'environment' },
+    tenants: [{ id: DEFAULT_TENANT_ID, config }],
+    operatorTokens: config.scim.bearerTokens,
+  };
+}
+
+/** What a Service cannot run with; a reload with such a configuration is refused and the old one kept. */
+function checkTenants(tenants: TenantsConfig): void {
+  if (tenants.tenants.length === 0) throw new Error('the tenants configuration names no tenant');
+  const seen = new Set<string>();
+  for (const t of tenants.tenants) {
+    if (!TENANT_ID_PATTERN.test(t.id)) throw new Error(`tenant id "${t.id.slice(0, 64)}" is not a valid path segment`);
+    if (seen.has(t.id)) throw new Error(`tenant ${t.id} is configured twice`);
+    seen.add(t.id);
+    if (!t.config.kit.credentials)
+      throw new Error(`tenant ${t.id} has no Kit credentials (main.ts starts the sandbox otherwise)`);
+  }
+}
+
 export class Service {
   readonly app: Express;
-  readonly kit: KitApi;
-  readonly limiter: KitLimiter;
   readonly metrics: Metrics;
+  /** The process's own checks (Redis) and its shutdown; each tenant has its own (Kit, start-up checks). */
   readonly readiness = new Readiness();
   readonly audit?: AuditLog;
-  /** The /status page's figures (issue #19), fed by the hooks below; `auditTrail` feeds it and the AuditLog. */
-  readonly statusBoard: StatusBoard;
-  private readonly auditTrail: AuditSink;
+  private readonly directory = new TenantDirectory();
+  private readonly limiters: LimiterRegistry;
   private readonly failureThrottle = new FailureThrottle();
-  private readonly bootstrapper: Bootstrapper;
-  /** The mirror's walks and Kit's webhooks, beside the IdP's requests (issue #13). */
-  private readonly kitChanges: KitChanges;
+  private readonly allowlist: RequestHandler[];
+  private readonly ipAllowlist?: IpAllowlist;
+  private readonly labelled: boolean;
+  private tenantsConfig: TenantsConfig;
+  private operators: Authenticator;
+  /** Tenants a reload took out, finishing their in-flight requests. */
+  private readonly retiring = new Set<Tenant>();
+  /** Tenants a reload built and is starting, not yet in the directory. */
+  private readonly starting = new Set<Tenant>();
+  private reloading: Promise<unknown> = Promise.resolve();
   private http?: ScimHttpServer;
   private closing?: Promise<void>;
   /** The one Redis client of this replica (limiter slots, page caches, OAuth tokens); its health is /readyz's. */
   private readonly redis?: RedisLink;
   private readonly clock: Clock;
-  /** Issue 15: SCIM security events (src/events); built by bootstrap(), since the signing key may be in Redis. */
-  private securityEvents?: SecurityEvents;
-  /** Kit calls sleeping between retries, woken by shutdown (see backoff). */
-  private readonly backoffs = new Set<() => void>();
 
   constructor(private readonly options: ServiceOptions) {
     const { config, logger } = options;
-    const credentials = config.kit.credentials;
-    if (!credentials) throw new Error('Service needs Kit credentials (main.ts starts the sandbox otherwise)');
-    // The User schemas (/Schemas, request checks, filters) follow the attribute mapping (issue #16).
-    declareUserSchemas(config.scim.mapping);
+    const tenants = options.tenants ?? environmentTenants(config);
+    checkTenants(tenants);
+    this.tenantsConfig = tenants;
+    // Series and audit lines name their tenant, except those of the environment's one tenant: they stay as they
+    // were before tenants, so existing dashboards and alerts keep working.
+    this.labelled = tenants.source.kind !== 'environment';
     this.metrics = options.metrics ?? new Metrics();
     this.audit =
-      config.auditLog === 'off' ? undefined : new AuditLog(config.auditLog, { knownSecrets: secretsOf(config) });
+      config.auditLog === 'off'
+        ? undefined
+        : new AuditLog(config.auditLog, { knownSecrets: tenants.tenants.flatMap((t) => secretsOf(t.config)) });
     this.clock = options.clock ?? systemClock;
-    this.statusBoard = new StatusBoard(this.clock);
-    this.auditTrail = this.statusBoard.auditTrail(this.audit);
     this.redis = config.redisUrl ? this.redisLink(config.redisUrl) : undefined;
-    this.limiter = this.kitLimiter(credentials);
-    const transport = {
-      baseUrl: config.kit.baseUrl,
-      limiter: this.limiter,
-      timeoutMs: config.kit.timeoutMs,
-      maxWaitMs: config.kit.maxWaitMs,
-      now: () => this.clock.now(),
-      sleep: (ms: number) => this.backoff(ms),
-      onCall: (rec: KitCallRecord) => this.onKitCall(rec),
-    };
-    // The one place that knows which Kit API answers: everything else sees the KitApi port and its capabilities.
-    this.kit =
-      credentials.kind === 'v3Secret'
-        ? new KitV3Client({ ...transport, apiSecret: credentials.apiSecret, provisioningTag: PROVISIONED_USERS_TAG })
-        : new KitClient({ ...transport, credentials, tokenStore: this.sharedTokenStore(credentials) });
-    this.kitChanges = new KitChanges({
-      kit: this.kit,
-      config,
-      clock: this.clock,
-      logger,
-      now: () => this.now(),
-      handled: (outcome) => this.metrics.webhookDeliveries.inc(labels({ outcome })),
-    });
-    this.bootstrapper = new Bootstrapper({
-      kit: this.kit,
-      readiness: this.readiness,
-      logger,
-      clock: this.clock,
-      settings: config.startup,
-      fieldLabels: SubscriberFieldMap.labels(config.scim.mapping),
-      build: (fieldKeys) => this.scimServices(fieldKeys),
-      started: (services) => {
-        this.kitChanges.start(services);
-        this.securityEvents?.publisher.attach(services.tracking.journal);
-      },
-    });
+    this.limiters = new LimiterRegistry({ clock: this.clock, logger, redis: this.redis });
+    this.ipAllowlist = config.ipAllowlist ? new IpAllowlist(config.ipAllowlist) : undefined;
+    this.allowlist = allowlistHandlers(this.ipAllowlist, () =>
+      this.metrics.authFailures.inc(labels({ reason: 'ip_not_allowed' })),
+    );
+    for (const t of tenants.tenants) this.directory.put(this.buildTenant(t));
+    this.operators = this.operatorAuthenticator(tenants);
     this.app = createApp({
-      services: () => this.scim(),
-      authenticator: new Authenticator({ bearerTokens: config.scim.bearerTokens, jwt: config.scim.jwt }),
-      failureThrottle: this.failureThrottle,
-      ipAllowlist: config.ipAllowlist ? new IpAllowlist(config.ipAllowlist) : undefined,
+      tenants: this.directory,
       metrics: this.metrics,
-      readiness: this.readiness,
       logger,
-      audit: this.auditTrail,
-      maxBodyBytes: config.scim.maxBodyBytes,
-      renderer: config.scim.renderer,
-      jwt: Boolean(config.scim.jwt),
-      kitCapabilities: this.kit.capabilities,
-      publicUrls: config.publicUrls,
+      failureThrottle: this.failureThrottle,
+      ipAllowlist: this.ipAllowlist,
       trustProxy: config.trustProxy,
-      // Issue 15: the RFC 8936 poll endpoint and the JWKS, with their own credentials (receiver tokens).
-      eventRoutes: config.events
-        ? (req, res, next) => (this.securityEvents ? this.securityEvents.router(req, res, next) : next())
-        : undefined,
-      serviceProviderExtension: config.events
-        ? (root) => ({ schema: EVENTS_SPC_EXTENSION, value: securityEventsDiscovery(config.events!, root) })
-        : undefined,
-      unloggedRoutes:
-        config.changes.webhooks && config.changes.webhookSecret
-          ? [webhookReceiver({ secret: config.changes.webhookSecret, hints: () => this.kitChanges.hints, logger })]
-          : [],
-      operatorPages: createStatusPage({
-        config,
-        board: this.statusBoard,
-        readiness: this.readiness,
-        limiter: this.limiter,
-        clock: this.clock,
-        failureThrottle: this.failureThrottle,
-        onLoginFailure: (reason) => this.metrics.authFailures.inc(labels({ reason })),
-      }),
+      operatorAuthenticator: () => this.operators,
+      readiness: processReadinessHandler(this.readiness, () => this.directory.all()),
+      liveness: this.readiness.livenessHandler(),
+      unloggedRoutes: [webhookReceiver({ targets: () => this.webhookTargets() })],
     });
+  }
+
+  /** The tenant with this id, if the service serves it. */
+  tenant(id: string): Tenant | undefined {
+    return this.directory.find(id);
+  }
+
+  /** Every tenant served right now. */
+  tenants(): Tenant[] {
+    return this.directory.all();
+  }
+
+  /** The first tenant: the only one when the environment alone configures the server (what tests use). */
+  private get first(): Tenant {
+    return this.directory.all()[0];
+  }
+
+  get kit(): KitApi {
+    return this.first.kit;
+  }
+
+  get limiter(): KitLimiter {
+    return this.first.limiter;
+  }
+
+  /** The /status page's figures (issue #19) of the first tenant. */
+  get statusBoard(): StatusBoard {
+    return this.first.statusBoard;
   }
 
   /** Kit's webhook deliveries, once the services exist (issue #13). */
   get hints(): KitChanges['hints'] {
-    return this.kitChanges.hints;
+    return this.first.hints;
   }
 
-  /** The SCIM services, or a 503 while the start-up checks against Kit have not passed yet. */
+  /** The SCIM services of the first tenant, or a 503 while its start-up checks have not passed yet. */
   scim(): ScimServices {
-    return this.bootstrapper.current();
+    return this.first.scim();
   }
 
-  /** Runs the start-up checks (again, if an earlier attempt failed); see lifecycle/bootstrapper.ts. */
-  async bootstrap(): Promise<void> {
-    await this.startSecurityEvents();
-    return this.bootstrapper.bootstrap();
-  }
-
-  /** Issue 15: the SET signer, outbox and poll endpoint, before the journal they listen to exists. */
+  /** Issue 15: the first tenant's SET signer, outbox and poll endpoint. */
   get events(): SecurityEvents | undefined {
-    return this.securityEvents;
+    return this.first.events;
   }
 
-  private async startSecurityEvents(): Promise<void> {
-    const { config, logger } = this.options;
-    if (!config.events || this.securityEvents) return;
-    this.securityEvents = await buildSecurityEvents({
-      config: config.events,
-      issuer: config.publicUrls.baseUrl!,
-      clock: this.clock,
-      logger,
-      registry: this.metrics.registry,
-      redis: this.redis,
-      prefix: `kscim:${limiterIdFor(config.kit.baseUrl, config.kit.credentials!, 'events')}:`,
-      audit: (detail) =>
-        this.auditTrail.recordForRequest({
-          operation: 'securityEventDropped',
-          actor: 'security-events',
-          resourceType: 'User',
-          status: 507,
-          detail,
-        }),
-    });
+  /**
+   * Runs every tenant's start-up checks, side by side: one whose Kit account fails does not hold up the others
+   * (it keeps retrying in the background). Rejects only when every tenant failed to start.
+   */
+  async bootstrap(): Promise<void> {
+    const tenants = this.directory.all();
+    const outcomes = await Promise.allSettled(tenants.map((t) => t.bootstrap()));
+    const failures = outcomes.flatMap((o, i) =>
+      o.status === 'rejected' ? [{ tenant: tenants[i], err: o.reason }] : [],
+    );
+    for (const { tenant, err } of failures)
+      tenant.logger.error({ err: { message: (err as Error).message } }, 'tenant could not start');
+    if (failures.length > 0 && failures.length === tenants.length) throw failures[0].err;
+  }
+
+  /**
+   * Applies a new tenants configuration (SIGHUP): tenants whose entry is the same keep running untouched;
+   * added ones are built and started; a changed one is rebuilt and swapped in (new requests reach the new one)
+   * while the old one finishes its in-flight requests; a removed one answers 404 to new requests at once and
+   * closes once its in-flight requests are done. A configuration that cannot be built is refused whole, and
+   * the running one kept. Reloads run one at a time.
+   */
+  reload(next: TenantsConfig): Promise<ReloadOutcome> {
+    const run = this.reloading.then(() => this.applyReload(next));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyReload(next: TenantsConfig): Promise<ReloadOutcome> {
+    if (this.closing) throw new Error('the service is shutting down');
+    checkTenants(next);
+    const { logger } = this.options;
+    const plan = planReload(this.tenantsConfig.tenants, next.tenants);
+    // Built before anything is swapped: a tenant that cannot be built leaves the running ones as they are.
+    const built: Tenant[] = [];
+    try {
+      for (const t of [...plan.added, ...plan.changed]) built.push(this.buildTenant(t));
+    } catch (err) {
+      await Promise.all(built.map((t) => t.close(0)));
+      throw err;
+    }
+    this.audit?.rememberSecrets(built.flatMap((t) => secretsOf(t.config)));
+    // Started before they are swapped in, so a changed tenant's requests meet a tenant that serves (the old one
+    // until then), not a 503 while the new one checks Kit. One that fails its checks is swapped in all the same:
+    // the file says so, and it keeps retrying in the background like any tenant at start-up.
+    for (const tenant of built) this.starting.add(tenant);
+    try {
+      await Promise.all(
+        built.map((t) =>
+          t
+            .bootstrap()
+            .catch((err) => t.logger.error({ err: { message: (err as Error).message } }, 'tenant could not start')),
+        ),
+      );
+    } finally {
+      for (const tenant of built) this.starting.delete(tenant);
+    }
+    if (this.closing) {
+      await Promise.all(built.map((t) => t.close(0)));
+      throw new Error('the service is shutting down');
+    }
+    const old = [...plan.changed.map((t) => t.id), ...plan.removed].map((id) => this.directory.find(id)!);
+    for (const id of plan.removed) this.directory.remove(id);
+    for (const tenant of built) this.directory.put(tenant);
+    this.tenantsConfig = next;
+    this.operators = this.operatorAuthenticator(next);
+    for (const t of plan.added) logger.info({ tenant: t.id }, 'tenant added');
+    for (const t of plan.changed)
+      logger.info({ tenant: t.id }, 'tenant changed; the previous one closes after its requests');
+    for (const id of plan.removed) logger.info({ tenant: id }, 'tenant removed; it closes after its requests');
+    // Retired in the background: the reload answers once the new ones serve, not when the old ones drained.
+    for (const tenant of old) this.retire(tenant);
+    return {
+      added: plan.added.map((t) => t.id),
+      removed: plan.removed,
+      changed: plan.changed.map((t) => t.id),
+      unchanged: plan.unchanged,
+    };
+  }
+
+  /** Tenants taken out by reloads and still finishing their requests; settles when all of them closed. */
+  async retired(): Promise<void> {
+    await Promise.all([...this.retiring].map((t) => t.close()));
+  }
+
+  private retire(tenant: Tenant): void {
+    this.retiring.add(tenant);
+    void tenant
+      .close()
+      .catch((err) => tenant.logger.error({ err: { message: (err as Error).message } }, 'tenant did not close'))
+      .finally(() => this.retiring.delete(tenant));
   }
 
   async listen(port: number, host: string): Promise<Server> {
@@ -226,18 +293,17 @@ export class Service {
 
   /** Graceful shutdown within SHUTDOWN_TIMEOUT_MS (lifecycle/shutdown.ts); repeated calls share the first. */
   close(): Promise<void> {
+    const every = () => [...this.directory.all(), ...this.retiring, ...this.starting];
     this.closing ??= shutDown({
       readiness: this.readiness,
       http: () => this.http,
-      limiter: this.limiter,
+      limiter: this.limiters.stopping(),
       resources: [this.audit, this.failureThrottle, this.redis],
       stopBackground: () => {
-        this.bootstrapper.stop();
-        this.kitChanges.stop();
-        void this.securityEvents?.close();
+        for (const tenant of every()) tenant.stopBackground();
       },
       wakeBackoffs: () => {
-        for (const wake of [...this.backoffs]) wake();
+        for (const tenant of every()) tenant.wakeBackoffs();
       },
       logger: this.options.logger,
       clock: this.clock,
@@ -246,17 +312,40 @@ export class Service {
     return this.closing;
   }
 
-  /** The Kit client's wait between retries: on the service clock, and cut short by shutdown. */
-  private backoff(ms: number): Promise<void> {
-    if (this.closing) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        this.clock.clearTimeout(timer);
-        this.backoffs.delete(wake);
-        resolve();
-      };
-      const timer = this.clock.setTimeout(wake, ms);
-      this.backoffs.add(wake);
+  private buildTenant(t: TenantConfig): Tenant {
+    const tenant: Tenant = new Tenant({
+      id: t.id,
+      config: t.config,
+      logger: this.options.logger,
+      metrics: this.metrics,
+      audit: this.audit,
+      redis: this.redis,
+      clock: this.clock,
+      now: this.options.now,
+      limiters: this.limiters,
+      failureThrottle: this.failureThrottle,
+      allowlist: this.allowlist,
+      labelled: this.labelled,
+      otherTenant: (authorization) => this.directory.belongsElsewhere(t.id, authorization),
+    });
+    return tenant;
+  }
+
+  /**
+   * Who may read every tenant's series at /metrics. With the environment's one tenant, its own credentials
+   * (tokens and JWT), as before tenants; otherwise the tenants file's operator tokens.
+   */
+  private operatorAuthenticator(tenants: TenantsConfig): Authenticator {
+    const only = this.directory.only();
+    if (tenants.source.kind === 'environment' && only) return only.authenticator;
+    return new Authenticator({ bearerTokens: tenants.operatorTokens });
+  }
+
+  /** Kit's webhook deliveries reach the tenant whose secret is in their path. */
+  private webhookTargets(): WebhookTarget[] {
+    return this.directory.all().flatMap((t) => {
+      const secret = t.webhookSecret;
+      return secret ? [{ secret, hints: () => t.hints, logger: t.logger }] : [];
     });
   }
 
@@ -278,143 +367,5 @@ export class Service {
           );
       },
     });
-  }
-
-  private kitLimiter(credentials: KitCredentials): KitLimiter {
-    const { config, logger } = this.options;
-    const id = limiterIdFor(config.kit.baseUrl, credentials);
-    return createKitLimiter({
-      id,
-      budget: config.kit.ratePerMinute,
-      windowMs: config.kit.rateWindowMs,
-      clock: this.clock,
-      slots: this.redis
-        ? sharedSlots(this.redis, {
-            id,
-            windowMs: config.kit.rateWindowMs,
-            fallbackReplicas: config.limiter.fallbackReplicas,
-            keyTtlMs: config.limiter.keyTtlMs,
-            onFallback: (fallback, reason) =>
-              fallback
-                ? logger.warn(
-                    { err: { message: reason }, fallbackReplicas: config.limiter.fallbackReplicas },
-                    'shared Kit limiter unavailable; booking from the per-replica fallback budget',
-                  )
-                : logger.info('shared Kit limiter in use again'),
-          })
-        : undefined,
-      onQueue: (depth) => {
-        this.metrics.limiterQueueDepth.set(labels({ priority: 'all' }), depth);
-        this.statusBoard.queueDepth(depth);
-      },
-      onWait: (ms, priority) => {
-        this.metrics.limiterWait.observe(labels({ priority }), ms / 1000);
-        this.statusBoard.kitCallStarted(priority, ms);
-      },
-    });
-  }
-
-  /** KIT_TOKEN_STORE=redis; any other store is the client's own default (defaultTokenStore). */
-  private sharedTokenStore(credentials: KitCredentials): RedisTokenStore | undefined {
-    if (credentials.kind !== 'oauth' || credentials.tokenStorePath !== 'redis' || !this.redis) return undefined;
-    const id = limiterIdFor(this.options.config.kit.baseUrl, credentials, 'oauth');
-    return new RedisTokenStore(this.redis, { id, clock: this.clock });
-  }
-
-  private onKitCall(rec: KitCallRecord): void {
-    this.metrics.recordKitCall(rec);
-    this.statusBoard.kitCallAnswered(rec);
-    recordKitCallInScope(rec);
-    if (rec.status === 401 || rec.status === 403) this.readiness.set('kit', false, 'Kit rejected the credentials');
-    // Kit accepting a call again (the credentials were fixed, an OAuth token refreshed): ready again.
-    else if (typeof rec.status === 'number' && rec.status >= 200 && rec.status < 300 && !this.kitReady()) {
-      this.readiness.set('kit', true);
-    }
-  }
-
-  private kitReady(): boolean {
-    return this.readiness.report().checks.kit?.ok === true;
-  }
-
-  private scimServices(fieldKeys: Map<string, string>): ScimServices {
-    const { config, logger } = this.options;
-    const pageStore = this.pageStore();
-    return buildScimServices({
-      kit: this.kit,
-      fieldKeys,
-      mapping: config.scim.mapping,
-      pageStore,
-      cacheTtlSeconds: config.pageCache.ttlSeconds,
-      groupTagPrefix: config.scim.groupTagPrefix,
-      now: this.options.now,
-      changeTracking: (fields) => this.changeTracking(fields, pageStore),
-      userEvents: {
-        reactivationRejected: (operation, email) => {
-          this.metrics.reactivationRejected.inc(labels({ operation }));
-          this.auditTrail.recordForRequest({
-            operation: 'reactivationRejected',
-            resourceType: 'User',
-            status: operation === 'create' ? 409 : 400,
-            detail: `reactivation of ${email} refused: Kit cannot reactivate through its API`,
-          });
-        },
-        deprovisioned: (kind) => this.metrics.deprovisions.inc(labels({ kind })),
-        createRaced: (email, subscriberId) => {
-          this.metrics.createRaced.inc();
-          this.auditTrail.recordForRequest({
-            operation: 'createRaced',
-            resourceType: 'User',
-            resourceId: String(subscriberId),
-            status: 409,
-            detail: `${email} was created in Kit between the lookup and the create; Kit's upsert updated subscriber ${subscriberId}`,
-          });
-          logger.warn({ subscriberId }, 'create raced a subscriber created in Kit; upsert updated it');
-        },
-      },
-      groupEvents: {
-        // Issue 15: the journal holds subscribers only, so a Group's SCIM write reaches the publisher here.
-        written: (write) => this.securityEvents?.publisher.publishGroup({ ...write, at: this.now() }),
-        // Count and the first few only: a request may name thousands of ids, each of any length.
-        membersSkipped: (groupId, ids) => {
-          const { count, first } = summariseIds(ids);
-          logger.warn({ groupId, skippedCount: count, skipped: first }, 'group members skipped: not users');
-        },
-      },
-    });
-  }
-
-  /** The change journal, lookup snapshot and mirror (issue #13): in Redis when there is a link. */
-  private changeTracking(fields: SubscriberFieldMap, pageStore: PageStore) {
-    const { config, logger } = this.options;
-    return buildChangeTracking({
-      config,
-      kit: this.kit,
-      fields,
-      redis: this.redis,
-      prefix: `kscim:${limiterIdFor(config.kit.baseUrl, config.kit.credentials!, 'changes')}:`,
-      now: () => this.now(),
-      clock: this.clock,
-      // A change learned from Kit makes cached walk pages stale.
-      changed: async () => {
-        await pageStore.bumpGeneration('users');
-      },
-      onError: (what, err) => logger.warn({ err: { message: err.message } }, `${what} failed`),
-    });
-  }
-
-  /** Milliseconds now: the injected `now` (tests stamping lastModified) or the clock. */
-  private now(): number {
-    return this.options.now ? this.options.now().getTime() : this.clock.now();
-  }
-
-  private pageStore(): PageStore {
-    const { config, logger } = this.options;
-    if (!this.redis) return new MemoryPageStore(config.pageCache.maxEntries);
-    return new RedisPageStore(
-      this.redis,
-      `kscim:${limiterIdFor(config.kit.baseUrl, config.kit.credentials!, 'cache')}:`,
-      (err) => logger.warn({ err: { message: err.message } }, 'Redis page cache unavailable; serving without cache'),
-      config.pageCache.maxEntries,
-    );
   }
 }

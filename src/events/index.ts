@@ -1,9 +1,10 @@
 import type { JWK } from 'jose';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock';
 import type { EventsConfig } from '../config';
 import type { RedisLink } from '../redis/redisLink';
+import { EventMetrics } from './eventMetrics';
 import { MemoryOutbox, type Outbox } from './outbox';
 import { RedisOutbox } from './redisOutbox';
 import { eventRoutes } from './pollRoutes';
@@ -28,6 +29,8 @@ export interface SecurityEventsDeps {
   clock: Clock;
   logger: Logger;
   registry: Registry;
+  /** Put on every series of these events (the tenant, when several share the registry). */
+  labels?: Record<string, string>;
   redis?: RedisLink;
   /** Redis key prefix, unique per Kit account. */
   prefix: string;
@@ -55,67 +58,26 @@ async function signerOf(d: SecurityEventsDeps): Promise<EventSigner> {
 
 export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<SecurityEvents> {
   const signer = await signerOf(d);
-  const registers = [d.registry];
-  const queued = new Counter({
-    name: 'scim_events_queued_total',
-    help: 'SETs queued',
-    labelNames: ['receiver'],
-    registers,
-  });
-  const delivered = new Counter({
-    name: 'scim_events_delivered_total',
-    help: 'SETs acknowledged by their receiver',
-    labelNames: ['receiver'],
-    registers,
-  });
-  const failed = new Counter({
-    name: 'scim_events_failed_total',
-    help: 'SETs a receiver rejected (setErrs)',
-    labelNames: ['receiver'],
-    registers,
-  });
-  const dropped = new Counter({
-    name: 'scim_events_dropped_total',
-    help: 'SETs dropped from a full outbox',
-    labelNames: ['receiver'],
-    registers,
-  });
+  const metrics = EventMetrics.of(d.registry);
+  const base = d.labels ?? {};
+  const labelled = (receiver: string) => ({ ...base, receiver });
+  const { queued, delivered, failed, dropped, deadLettered } = metrics;
   const onDrop = (receiver: string, set: { jti: string; subject: string }) => {
-    dropped.inc({ receiver });
+    dropped.inc(labelled(receiver));
     d.audit(`security event ${set.jti} for ${set.subject} dropped: the outbox of receiver ${receiver} is full`);
   };
   const bounds = { clock: d.clock, maxEvents: d.config.outboxMax, leaseMs: d.config.leaseMs, onDrop };
   // Durable and shared with REDIS_URL; otherwise one process's, and the operator is told so.
   const outbox: Outbox = d.redis ? new RedisOutbox(d.redis, { ...bounds, prefix: d.prefix }) : new MemoryOutbox(bounds);
   const names = d.config.receivers.map((r) => r.name);
-  new Gauge({
-    name: 'scim_events_pending',
-    help: 'SETs queued and not yet acknowledged',
-    labelNames: ['receiver'],
-    registers,
-    async collect() {
-      for (const r of names) this.set({ receiver: r }, await outbox.depth(r).catch(() => 0));
-    },
-  });
-  new Gauge({
-    name: 'scim_events_oldest_pending_seconds',
-    help: 'Age of the oldest SET not yet acknowledged',
-    labelNames: ['receiver'],
-    registers,
-    async collect() {
-      for (const r of names) {
-        const at = await outbox.oldestQueuedAt(r).catch(() => undefined);
-        this.set({ receiver: r }, at === undefined ? 0 : (d.clock.now() - at) / 1000);
-      }
-    },
-  });
+  const unwatch = metrics.watch({ labels: base, outbox, receivers: names, clock: d.clock });
   const publisher = new EventPublisher({
     issuer: d.issuer,
     receivers: d.config.receivers,
     signer,
     outbox,
     logger: d.logger,
-    onQueued: (receiver) => queued.inc({ receiver }),
+    onQueued: (receiver) => queued.inc(labelled(receiver)),
   });
   const router = eventRoutes({
     receivers: d.config.receivers,
@@ -125,14 +87,8 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
     logger: d.logger,
     maxWaitMs: d.config.maxWaitMs,
     maxEventsPerPoll: d.config.maxEventsPerPoll,
-    onAcked: (receiver, n) => delivered.inc({ receiver }, n),
-    onRejected: (receiver, n) => failed.inc({ receiver }, n),
-  });
-  const deadLettered = new Counter({
-    name: 'scim_events_dead_lettered_total',
-    help: 'Pushed SETs given up on after SCIM_EVENTS_DEAD_LETTER_SECONDS',
-    labelNames: ['receiver'],
-    registers,
+    onAcked: (receiver, n) => delivered.inc(labelled(receiver), n),
+    onRejected: (receiver, n) => failed.inc(labelled(receiver), n),
   });
   const tokens = new Map(d.config.receivers.map((r) => [r.name, r.token]));
   const pusher = new SetPusher(
@@ -144,10 +100,10 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
       deadLetterMs: d.config.deadLetterMs,
       timeoutMs: 10_000,
       backoff: { baseMs: 250, maxMs: 60_000 },
-      onDelivered: (receiver) => delivered.inc({ receiver }),
-      onFailed: (receiver) => failed.inc({ receiver }),
+      onDelivered: (receiver) => delivered.inc(labelled(receiver)),
+      onFailed: (receiver) => failed.inc(labelled(receiver)),
       onDeadLetter: (receiver, set) => {
-        deadLettered.inc({ receiver });
+        deadLettered.inc(labelled(receiver));
         d.audit(
           `security event ${set.jti} for ${set.subject} dead-lettered: receiver ${receiver} did not accept it in time`,
         );
@@ -167,6 +123,7 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
     router,
     pusher,
     async close() {
+      unwatch();
       publisher.detach();
       await pusher.stop();
       outbox.wakeAll();

@@ -22,6 +22,8 @@ export interface AuditEntry {
   /** ISO 8601; defaults to the time of recording. */
   at?: string;
   requestId: string;
+  /** The tenant (Kit account) the operation was for (issue #18); stamped by the tenant's audit sink. */
+  tenant?: string;
   /** The Principal's name (a configured token name or `jwt:<sub>`), never a credential. */
   actor: string;
   operation: AuditOperation;
@@ -74,7 +76,7 @@ export class AuditLog {
   private readonly ownsStream: boolean;
   private readonly now: () => number;
   private readonly onError: (err: Error) => void;
-  private readonly knownSecrets: string[];
+  private knownSecrets: string[];
   private closed = false;
 
   /**
@@ -97,6 +99,12 @@ export class AuditLog {
       this.ownsStream = true;
     }
     this.stream.on('error', (err) => this.onError(err));
+  }
+
+  /** Secrets of tenants added by a reload: masked like those known at start-up. */
+  rememberSecrets(secrets: string[]): void {
+    const known = new Set(this.knownSecrets);
+    this.knownSecrets = [...this.knownSecrets, ...secrets.filter((s) => s !== '' && !known.has(s))];
   }
 
   /**
@@ -138,6 +146,7 @@ export class AuditLog {
       type: 'audit',
       at: entry.at ?? new Date(this.now()).toISOString(),
       requestId: entry.requestId,
+      tenant: entry.tenant,
       actor: maskSecrets(entry.actor, this.knownSecrets),
       operation: entry.operation,
       resourceType: entry.resourceType,

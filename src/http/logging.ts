@@ -263,6 +263,8 @@ function outcome(req: IncomingMessage, res: ServerResponse): Record<string, unkn
   const locals = (res as Response).locals ?? {};
   return {
     route: routeLabel(req as Request, res as Response),
+    // The tenant the request reached (issue #18); absent for the environment's one tenant, as before tenants.
+    tenant: (locals.tenantLabel as { tenant?: string } | undefined)?.tenant,
     principal: (locals.principal as { name?: string } | undefined)?.name,
     kit: kitSummary(locals.scope as RequestScope | undefined),
   };

@@ -20,114 +20,119 @@ export interface MetricsOptions {
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
-  readonly httpDuration: Histogram<'method' | 'route'>;
-  readonly kitCalls: Counter<'endpoint' | 'status'>;
-  readonly kitCallDuration: Histogram<'endpoint'>;
-  readonly kitRetries: Counter<'endpoint'>;
+  readonly httpRequests: Counter<'method' | 'route' | 'status' | 'tenant'>;
+  readonly httpDuration: Histogram<'method' | 'route' | 'tenant'>;
+  readonly kitCalls: Counter<'endpoint' | 'status' | 'tenant'>;
+  readonly kitCallDuration: Histogram<'endpoint' | 'tenant'>;
+  readonly kitRetries: Counter<'endpoint' | 'tenant'>;
   /** Kit's 429s. No labels: Kit limits per credential, not per endpoint. */
-  readonly kitRateLimited: Counter<string>;
-  readonly limiterQueueDepth: Gauge<'priority'>;
-  readonly limiterWait: Histogram<'priority'>;
-  readonly reactivationRejected: Counter<'operation'>;
+  readonly kitRateLimited: Counter<'tenant'>;
+  readonly limiterQueueDepth: Gauge<'priority' | 'tenant'>;
+  readonly limiterWait: Histogram<'priority' | 'tenant'>;
+  readonly reactivationRejected: Counter<'operation' | 'tenant'>;
   /** Issue #13: creates whose upsert found a subscriber created in Kit after the lookup (Kit answered 200). */
-  readonly createRaced: Counter;
+  readonly createRaced: Counter<'tenant'>;
   /** Issue #13: Kit webhook deliveries accepted, and those that needed a Kit read. */
-  readonly webhookDeliveries: Counter<'outcome'>;
-  readonly deprovisions: Counter<'kind'>;
-  readonly authFailures: Counter<'reason'>;
+  readonly webhookDeliveries: Counter<'outcome' | 'tenant'>;
+  readonly deprovisions: Counter<'kind' | 'tenant'>;
+  readonly authFailures: Counter<'reason' | 'tenant'>;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
     this.httpRequests = new Counter({
       name: 'scim_http_requests_total',
       help: 'SCIM HTTP requests answered, by route pattern and status',
-      labelNames: ['method', 'route', 'status'],
+      labelNames: ['method', 'route', 'status', 'tenant'],
       registers,
     });
     this.httpDuration = new Histogram({
       name: 'scim_http_request_duration_seconds',
       help: 'Time to answer a SCIM HTTP request, by route pattern',
-      labelNames: ['method', 'route'],
+      labelNames: ['method', 'route', 'tenant'],
       buckets: REQUEST_SECONDS,
       registers,
     });
     this.kitCalls = new Counter({
       name: 'kit_api_calls_total',
       help: 'HTTP exchanges with the Kit API, by endpoint pattern and status ("error" when no answer came)',
-      labelNames: ['endpoint', 'status'],
+      labelNames: ['endpoint', 'status', 'tenant'],
       registers,
     });
     this.kitCallDuration = new Histogram({
       name: 'kit_api_call_duration_seconds',
       help: 'Duration of one HTTP exchange with the Kit API',
-      labelNames: ['endpoint'],
+      labelNames: ['endpoint', 'tenant'],
       buckets: REQUEST_SECONDS,
       registers,
     });
     this.kitRetries = new Counter({
       name: 'kit_api_retries_total',
       help: 'Kit API exchanges that were retries of an earlier attempt',
-      labelNames: ['endpoint'],
+      labelNames: ['endpoint', 'tenant'],
       registers,
     });
     this.kitRateLimited = new Counter({
       name: 'kit_api_rate_limited_total',
       help: 'Kit API answers with status 429',
+      labelNames: ['tenant'],
       registers,
     });
     this.limiterQueueDepth = new Gauge({
       name: 'kit_limiter_queue_depth',
       help: 'Kit calls waiting in the rate limiter, by priority',
-      labelNames: ['priority'],
+      labelNames: ['priority', 'tenant'],
       registers,
     });
     this.limiterWait = new Histogram({
       name: 'kit_limiter_wait_seconds',
       help: 'Time a Kit call waited in the rate limiter before starting',
-      labelNames: ['priority'],
+      labelNames: ['priority', 'tenant'],
       buckets: WAIT_SECONDS,
       registers,
     });
     this.reactivationRejected = new Counter({
       name: 'scim_reactivation_rejected_total',
       help: 'Requests refused because Kit cannot reactivate a non-active subscriber, by SCIM operation',
-      labelNames: ['operation'],
+      labelNames: ['operation', 'tenant'],
       registers,
     });
     this.createRaced = new Counter({
       name: 'scim_create_raced_total',
       help: 'POST /Users whose upsert met a subscriber created in Kit after the lookup (answered 409, audited)',
+      labelNames: ['tenant'],
       registers,
     });
     this.webhookDeliveries = new Counter({
       name: 'kit_webhook_deliveries_total',
       help: 'Kit webhook deliveries accepted, by outcome (known: agreed with what the server knew; read: re-read from Kit)',
-      labelNames: ['outcome'],
+      labelNames: ['outcome', 'tenant'],
       registers,
     });
     this.deprovisions = new Counter({
       name: 'scim_deprovisions_total',
       help: 'Users deprovisioned, by kind (deactivate or delete)',
-      labelNames: ['kind'],
+      labelNames: ['kind', 'tenant'],
       registers,
     });
     this.authFailures = new Counter({
       name: 'scim_auth_failures_total',
       help: 'Refused inbound requests, by reason',
-      labelNames: ['reason'],
+      labelNames: ['reason', 'tenant'],
       registers,
     });
     if (opts.collectDefaults ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** The Kit client's onCall hook: one record per HTTP exchange, retries included. */
-  recordKitCall(rec: KitCallRecord): void {
+  /**
+   * The Kit client's onCall hook: one record per HTTP exchange, retries included. `scope` is the tenant's label
+   * (empty for the one tenant the environment describes, whose series stay as they were before tenants).
+   */
+  recordKitCall(rec: KitCallRecord, scope: TenantLabel = {}): void {
     const status = String(rec.status);
-    this.kitCalls.inc(labels({ endpoint: rec.endpoint, status }));
-    this.kitCallDuration.observe(labels({ endpoint: rec.endpoint }), rec.durationMs / 1000);
-    if (rec.status === 429) this.kitRateLimited.inc();
-    if (rec.attempt > 1) this.kitRetries.inc(labels({ endpoint: rec.endpoint }));
+    this.kitCalls.inc(labels({ ...scope, endpoint: rec.endpoint, status }));
+    this.kitCallDuration.observe(labels({ ...scope, endpoint: rec.endpoint }), rec.durationMs / 1000);
+    if (rec.status === 429) this.kitRateLimited.inc(labels({ ...scope }));
+    if (rec.attempt > 1) this.kitRetries.inc(labels({ ...scope, endpoint: rec.endpoint }));
   }
 
   /**
@@ -142,9 +147,11 @@ export class Metrics {
         const route = routeLabel(req, res);
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const status = res.writableFinished ? String(res.statusCode) : 'aborted';
+        // The tenant dispatcher (tenantRoutes.ts) names the tenant a request reached, if any.
+        const scope: TenantLabel = res.locals.tenantLabel ?? {};
         try {
-          this.httpRequests.inc(labels({ method: req.method, route, status }));
-          this.httpDuration.observe(labels({ method: req.method, route }), seconds);
+          this.httpRequests.inc(labels({ ...scope, method: req.method, route, status }));
+          this.httpDuration.observe(labels({ ...scope, method: req.method, route }), seconds);
         } catch {
           // An exception thrown from a 'close' listener is uncaught and ends the process: a lost sample is the
           // lesser harm. (prom-client refuses label sets with unknown keys; see labels() below.)
@@ -154,15 +161,46 @@ export class Metrics {
     };
   }
 
-  /** `GET /metrics` in the Prometheus text format. */
-  handler(): RequestHandler {
-    return async (_req: Request, res: Response) => {
-      const body = await this.registry.metrics();
+  /**
+   * `GET /metrics` in the Prometheus text format: every series, or with `only`, the series labelled with that
+   * tenant (a tenant's credential sees its own figures, never another tenant's nor the process's).
+   */
+  handler(only?: (req: Request, res: Response) => TenantLabel | undefined): RequestHandler {
+    return async (req: Request, res: Response) => {
+      const all = await this.registry.metrics();
+      const tenant = only?.(req, res)?.tenant;
+      const body = tenant === undefined ? all : seriesOfTenant(all, tenant);
       res.setHeader('Content-Type', this.registry.contentType);
       res.setHeader('Cache-Control', 'no-store');
       res.send(body);
     };
   }
+}
+
+/** `{tenant: id}` on the series of a tenant; empty for the one tenant the environment describes. */
+export type TenantLabel = { tenant?: string };
+
+/**
+ * The exposition cut down to the series labelled `tenant="<id>"` (and their HELP/TYPE lines). Tenant ids are
+ * restricted to [a-z0-9-] (tenants/model.ts), so the label needs no escaping and cannot match a prefix of
+ * another id (the closing quote is part of the match).
+ */
+export function seriesOfTenant(exposition: string, tenant: string): string {
+  const marker = `tenant="${tenant}"`;
+  const out: string[] = [];
+  let header: string[] = [];
+  for (const line of exposition.split('\n')) {
+    if (line.startsWith('#')) {
+      // A HELP line opens a new family; its TYPE line follows.
+      if (line.startsWith('# HELP ')) header = [];
+      header.push(line);
+      continue;
+    }
+    if (!line.includes(marker)) continue;
+    out.push(...header, line);
+    header = [];
+  }
+  return out.length ? `${out.join('\n')}\n` : '';
 }
 
 /**
@@ -227,8 +265,19 @@ const INTENDED_ROUTES: Array<[RegExp, string]> = [
   [/^\/metrics\/?$/, '/metrics'],
 ];
 
+/**
+ * `/tenants/{id}/scim/v2/Users` is labelled `/scim/v2/Users` with a `tenant` label: one route label per
+ * endpoint whatever the number of tenants, and one dashboard query for the same endpoint of every tenant.
+ */
+const TENANT_PREFIX = /^\/tenants\/[^/]+(?=\/|$)/;
+
+function withoutTenant(path: string): string {
+  const stripped = path.replace(TENANT_PREFIX, '');
+  return stripped === '' ? '/' : stripped;
+}
+
 function intendedRoute(req: Request): string {
-  const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+  const path = withoutTenant((req.originalUrl ?? req.url ?? '').split('?')[0]);
   for (const [pattern, label] of INTENDED_ROUTES) if (pattern.test(path)) return label;
   return UNMATCHED_ROUTE;
 }
@@ -241,10 +290,10 @@ function intendedRoute(req: Request): string {
  */
 export function routeLabel(req: Request, res: Response): string {
   const named = res.locals.route;
-  if (typeof named === 'string' && named !== '') return named;
+  if (typeof named === 'string' && named !== '') return withoutTenant(named);
   const remembered = res.locals[MATCHED_ROUTE];
-  if (typeof remembered === 'string') return remembered;
+  if (typeof remembered === 'string') return withoutTenant(remembered);
   const path: unknown = req.route?.path;
   if (path === undefined || path === null) return intendedRoute(req);
-  return joinPattern(req.baseUrl ?? '', path);
+  return withoutTenant(joinPattern(req.baseUrl ?? '', path));
 }

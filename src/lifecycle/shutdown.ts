@@ -10,7 +10,8 @@ export interface ShutdownParts {
   readiness: Readiness;
   /** Read when needed: a listen() still opening when the shutdown begins may set it meanwhile. */
   http(): ScimHttpServer | undefined;
-  limiter: KitLimiter;
+  /** Every Kit limiter of the process (one per Kit credential, shared by the tenants on it). */
+  limiter: Pick<KitLimiter, 'stop'>;
   /** Closed last, once nothing can use them any more (audit file, failure throttle, Redis). */
   resources: Array<{ close(): void | Promise<void> } | undefined>;
   /** Stops what would start new work on its own (the start-up retries). */

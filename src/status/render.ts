@@ -38,10 +38,11 @@ ${opts.refresh ? `<meta http-equiv="refresh" content="${REFRESH_SECONDS}">` : ''
 <body>${body}</body></html>`;
 }
 
-export function renderLogin(opts: { error?: string } = {}): string {
+/** `base`: where the page is mounted (`/status`, or `/tenants/{id}/status` for one tenant of several). */
+export function renderLogin(opts: { error?: string; base?: string } = {}): string {
   return page(
     'convertkit-scim status: sign in',
-    `<form class="login" method="post" action="/status/login">
+    `<form class="login" method="post" action="${h(opts.base ?? '/status')}/login">
 <h1>convertkit-scim status</h1>
 <p class="muted">Sign in with a bearer token this server accepts (read-only is enough). The token is exchanged
 for a short-lived session cookie and is not stored.</p>
@@ -54,6 +55,8 @@ ${opts.error ? `<p class="error" role="alert">${h(opts.error)}</p>` : ''}
 }
 
 export interface StatusView {
+  /** Where the page is mounted; `/status` unless told. */
+  base?: string;
   snapshot: StatusSnapshot;
   readiness: ReadinessReport;
   limiter: LimiterCounts & { shared: boolean; spacingMs: number };
@@ -155,7 +158,7 @@ export function renderStatus(v: StatusView): string {
     `<header><h1>convertkit-scim status</h1>
 <span class="replica">replica ${h(v.replica.host)} · pid ${h(v.replica.pid)}</span>
 <span>figures for this replica only · up since ${h(new Date(s.startedAt).toISOString())} · refreshed every ${REFRESH_SECONDS} s · ${h(new Date(s.now).toISOString())}</span>
-<form method="post" action="/status/logout"><span>signed in as ${h(v.signedInAs)}</span> <button type="submit">Sign out</button></form>
+<form method="post" action="${h(v.base ?? '/status')}/logout"><span>signed in as ${h(v.signedInAs)}</span> <button type="submit">Sign out</button></form>
 </header>
 <main>
 <section class="wide" id="budget"><h2>Kit calls per minute, last hour, against the budget (${h(v.budgetPerMinute)} per minute)</h2>

@@ -8,7 +8,9 @@ import { renderLogin, renderStatus } from './render';
 import type { StatusBoard } from './statusBoard';
 import { STATUS_COOKIE, type StatusSessions } from './statusSession';
 
-// Mounted at /status: GET /status (the page), GET/POST /status/login, POST /status/logout.
+// Mounted at /status: GET /status (the page), GET/POST /status/login, POST /status/logout. With several tenants,
+// each has its page at /tenants/{id}/status: links, redirects and the cookie's path follow the mount path
+// (req.baseUrl), so a session of one tenant's page is never sent to another's.
 //
 // Access: only with a bearer token the server already accepts, exchanged through a form for a short-lived
 // HttpOnly, SameSite=Strict session cookie (Secure when the request came over https). SameSite=Strict keeps the
@@ -58,6 +60,11 @@ function originOf(value: string | undefined): string | undefined {
   }
 }
 
+/** The page's mount path as the request reached it (express keeps it in req.baseUrl). */
+function baseOf(req: Request): string {
+  return req.baseUrl || '/status';
+}
+
 export function statusRoutes(deps: StatusRouteDeps): Router {
   const router = Router();
   const publicOrigin = originOf(deps.publicBaseUrl);
@@ -82,7 +89,7 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
       httpOnly: true,
       sameSite: 'strict',
       secure: req.secure || publicOrigin?.startsWith('https:') === true,
-      path: '/status',
+      path: baseOf(req),
       maxAge,
     });
 
@@ -90,13 +97,14 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
     const session = sessionOf(req);
     if (!session) {
       res.setHeader('Cache-Control', 'no-store');
-      res.redirect(303, '/status/login');
+      res.redirect(303, `${baseOf(req)}/login`);
       return;
     }
     sendHtml(
       res,
       200,
       renderStatus({
+        base: baseOf(req),
         snapshot: deps.board.snapshot(),
         readiness: deps.readiness.report(),
         limiter: { ...deps.limiter.counts(), shared: deps.limiter.shared, spacingMs: deps.limiter.spacingMs },
@@ -108,18 +116,18 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
     );
   });
 
-  router.get('/login', (_req, res) => sendHtml(res, 200, renderLogin()));
+  router.get('/login', (req, res) => sendHtml(res, 200, renderLogin({ base: baseOf(req) })));
 
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 4 });
 
   router.post('/login', form, (req, res) => {
     if (!sameOrigin(req)) {
-      sendHtml(res, 403, renderLogin({ error: 'Sign in from this server’s own login page.' }));
+      sendHtml(res, 403, renderLogin({ base: baseOf(req), error: 'Sign in from this server’s own login page.' }));
       return;
     }
     const presented = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
     if (presented === '') {
-      sendHtml(res, 400, renderLogin({ error: 'Enter a bearer token.' }));
+      sendHtml(res, 400, renderLogin({ base: baseOf(req), error: 'Enter a bearer token.' }));
       return;
     }
     const admission = deps.failureThrottle?.admit(req.ip ?? req.socket.remoteAddress ?? 'unknown');
@@ -129,7 +137,10 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
       sendHtml(
         res,
         429,
-        renderLogin({ error: `Too many failed attempts from this address. Try again in ${seconds} s.` }),
+        renderLogin({
+          base: baseOf(req),
+          error: `Too many failed attempts from this address. Try again in ${seconds} s.`,
+        }),
         { 'Retry-After': String(seconds) },
       );
       return;
@@ -138,13 +149,13 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
     if (!token) {
       admission?.attempt.failed();
       deps.onLoginFailure?.('unknown_token');
-      sendHtml(res, 401, renderLogin({ error: 'That token is not one this server accepts.' }));
+      sendHtml(res, 401, renderLogin({ base: baseOf(req), error: 'That token is not one this server accepts.' }));
       return;
     }
     admission?.attempt.settled();
     res.setHeader('Set-Cookie', cookie(req, deps.sessions.issue(token), deps.sessions.ttlSeconds));
     res.setHeader('Cache-Control', 'no-store');
-    res.redirect(303, '/status');
+    res.redirect(303, baseOf(req));
   });
 
   router.post('/logout', form, (req, res) => {
@@ -153,7 +164,7 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
       return;
     }
     res.setHeader('Set-Cookie', cookie(req, '', 0));
-    res.redirect(303, '/status/login');
+    res.redirect(303, `${baseOf(req)}/login`);
   });
 
   // A form body that is too large or malformed: a plain 4xx, never the SCIM error handler's JSON or a 500.

@@ -27,7 +27,9 @@ export type AuthFailureReason =
   /** Refused unchecked: the client has failed too often lately (see failureThrottle.ts). */
   | 'throttled'
   /** Refused unchecked: the caller's address is outside SCIM_IP_ALLOWLIST. */
-  | 'ip_not_allowed';
+  | 'ip_not_allowed'
+  /** A credential of another tenant (issue #18): answered 404, as if this tenant did not exist. */
+  | 'other_tenant';
 
 /** The scope a JWT must carry for write access. */
 export const WRITE_SCOPE = 'scim:write';

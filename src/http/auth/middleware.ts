@@ -1,6 +1,12 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { currentScope } from '../requestScope';
-import { ScimForbidden, ScimServiceUnavailable, ScimTooManyRequests, ScimUnauthorized } from '../../scim/errors';
+import {
+  ScimForbidden,
+  ScimNotFound,
+  ScimServiceUnavailable,
+  ScimTooManyRequests,
+  ScimUnauthorized,
+} from '../../scim/errors';
 import { sendFailure } from '../scimResponses';
 import {
   AuthenticationError,
@@ -17,6 +23,14 @@ export interface AuthMiddlewareOptions {
   onSuccess?(principal: Principal): void;
   failureThrottle?: FailureThrottle;
   realm?: string;
+  /**
+   * Issue #18: whether a credential this authenticator refused is one of another tenant. Such a request is
+   * answered as a path that does not exist (404), never 401 (which would say "this tenant exists, try another
+   * credential") nor 403, and counted as a failure like any wrong credential.
+   */
+  otherTenant?(authorization: string): Promise<boolean>;
+  /** The 404's detail (the same words as for a tenant that does not exist). */
+  notFoundDetail?: string;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
@@ -65,8 +79,8 @@ export function createAuthMiddleware(authenticator: Authenticator, opts: AuthMid
         attempt?.settled();
         throw err;
       }
-      opts.onFailure?.(err.reason);
       if (err.status === 503) {
+        opts.onFailure?.(err.reason);
         // Our JWKS outage is not the client's failure.
         attempt?.settled();
         sendFailure(res, new ScimServiceUnavailable(err.message, JWKS_RETRY_SECONDS, err));
@@ -75,6 +89,14 @@ export function createAuthMiddleware(authenticator: Authenticator, opts: AuthMid
       // Another scheme (Basic...) is not checked against anything, so it guesses nothing either.
       if (err.reason === 'malformed') attempt?.settled();
       else attempt?.failed();
+      if (err.reason !== 'missing' && err.reason !== 'malformed' && opts.otherTenant) {
+        if (await opts.otherTenant(req.headers.authorization ?? '').catch(() => false)) {
+          opts.onFailure?.('other_tenant');
+          sendFailure(res, new ScimNotFound(opts.notFoundDetail ?? 'No such endpoint.'));
+          return;
+        }
+      }
+      opts.onFailure?.(err.reason);
       // RFC 6750 §3: no error code when no credential was sent, invalid_token when one was.
       const challenge =
         err.reason === 'missing' ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="invalid_token"`;

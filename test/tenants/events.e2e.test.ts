@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import type { KitSandbox } from '../../src/sandbox';
+import type { Service } from '../../src/service';
+import { oktaUser, patch } from '../support/harness';
+import { client, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';
+import { unique } from '../support/unique';
+
+// Issue #18 with issue 15: each tenant publishes its own security events, at its own poll endpoint, to its own
+// receivers, counted under its own label.
+
+const receiverToken = (id: string) => `receiver-${id}-token-0123456789abcdef0123456789`;
+
+describe('security events of two tenants', () => {
+  let kitA: KitSandbox;
+  let kitB: KitSandbox;
+  let service: Service;
+  let close: () => Promise<void>;
+  const keys = mkdtempSync(join(tmpdir(), 'scim-tenant-events-'));
+
+  const eventsEnv = (id: string) => ({
+    PUBLIC_BASE_URL: 'https://scim.example',
+    KIT_WEBHOOKS: 'off',
+    SCIM_EVENTS_RECEIVERS: `iga=${receiverToken(id)}@https://iga.example/${id}`,
+    SCIM_EVENTS_KEY_FILE: join(keys, `${id}.json`),
+  });
+
+  const poll = (tenant: string, token: string) =>
+    request(service.app)
+      .post(`/tenants/${tenant}/scim/v2/Events`)
+      .set('Authorization', `Bearer ${token}`)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ returnImmediately: true, maxEvents: 100 }));
+
+  beforeAll(async () => {
+    [kitA, kitB] = await Promise.all([sandboxFor(), sandboxFor()]);
+    ({ service, close } = await startTenants(
+      [tenantConfig('a', kitA, { env: eventsEnv('a') }), tenantConfig('b', kitB, { env: eventsEnv('b') })],
+      processConfig(kitA),
+    ));
+  });
+
+  afterAll(async () => {
+    await close();
+    await Promise.all([kitA.close(), kitB.close()]);
+    rmSync(keys, { recursive: true, force: true });
+  });
+
+  it("a deactivation in A reaches A's receiver only, and is counted under A", async () => {
+    const a = client(service, tokenOf('a'));
+    const made = await a.post('/tenants/a/scim/v2/Users', oktaUser(`evented.${unique()}@a.example`));
+    expect(made.status).toBe(201);
+    const off = await a.patch(
+      `/tenants/a/scim/v2/Users/${made.body.id}`,
+      patch({ op: 'replace', path: 'active', value: false }),
+    );
+    expect(off.status).toBe(200);
+    await service.tenant('a')!.events!.publisher.idle();
+
+    const ofA = await poll('a', receiverToken('a'));
+    expect(ofA.status).toBe(200);
+    expect(Object.keys(ofA.body.sets).length).toBeGreaterThan(0);
+    const ofB = await poll('b', receiverToken('b'));
+    expect(ofB.status).toBe(200);
+    expect(ofB.body.sets).toEqual({});
+    // A receiver's token opens its own tenant's endpoint only.
+    expect((await poll('b', receiverToken('a'))).status).toBe(401);
+
+    const metrics = await service.metrics.registry.metrics();
+    expect(metrics).toMatch(/scim_events_queued_total\{tenant="a",receiver="iga"\} [1-9]/);
+    expect(metrics).not.toMatch(/scim_events_queued_total\{tenant="b",receiver="iga"\} [1-9]/);
+    expect(metrics).toContain('scim_events_pending{tenant="b",receiver="iga"} 0');
+    // The signing keys are the tenants' own.
+    const jwksA = await request(service.app).get('/tenants/a/scim/v2/Events/jwks.json');
+    const jwksB = await request(service.app).get('/tenants/b/scim/v2/Events/jwks.json');
+    expect(jwksA.status).toBe(200);
+    expect(JSON.parse(jwksA.text).keys[0].kid).not.toBe(JSON.parse(jwksB.text).keys[0].kid);
+  });
+});
