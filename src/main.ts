@@ -1,52 +1,62 @@
 #!/usr/bin/env node
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { type Config, ConfigError, loadConfig, secretsOf } from './config';
-import { createLogger } from './http/logging';
-import { type KitSandbox, startKitSandbox } from './sandbox';
+import { createLogger, rememberLogSecrets } from './http/logging';
+import { BuiltInSandbox } from './lifecycle/builtInSandbox';
 import { Service } from './service';
+import type { TenantsConfig } from './tenants/model';
+import { loadTenants, readTenantsFile, secretsOfTenants } from './tenants/tenantsFile';
 
 // Start-up: read and validate the environment once, start the built-in Kit sandbox when no Kit credentials
-// are configured (so a new user can curl the server at once), check Kit, then listen.
+// are configured (so a new user can curl the server at once), check Kit, then listen. SIGHUP reloads the
+// tenants file (issue #18).
 
-async function withSandboxIfNeeded(
-  config: Config,
-): Promise<{ config: Config; sandbox?: KitSandbox; devToken?: string }> {
-  if (config.kit.credentials) {
-    if (config.scim.bearerTokens.length === 0 && !config.scim.jwt) {
-      throw new ConfigError([
-        'SCIM_BEARER_TOKENS or SCIM_JWT_JWKS_URL: with real Kit credentials at least one way for the IdP to authenticate must be configured',
-      ]);
-    }
-    return { config };
-  }
-  const sandbox = await startKitSandbox({ port: config.sandboxPort ?? 0 });
-  const devToken = config.scim.bearerTokens.length === 0 ? `dev-${randomBytes(24).toString('base64url')}` : undefined;
-  return {
-    sandbox,
-    devToken,
-    config: {
-      ...config,
-      kit: {
-        ...config.kit,
-        baseUrl: sandbox.url,
-        credentials:
-          config.kit.apiVersion === 'v3'
-            ? { kind: 'v3Secret', apiSecret: sandbox.apiSecret }
-            : { kind: 'apiKey', apiKey: sandbox.apiKey },
-      },
-      scim: {
-        ...config.scim,
-        bearerTokens: devToken ? [{ name: 'dev', token: devToken, readOnly: false }] : config.scim.bearerTokens,
-      },
-    },
-  };
+/** With real Kit credentials the IdP needs a way in; the sandbox makes one up (builtInSandbox.ts). */
+function checkInboundCredentials(tenants: TenantsConfig): void {
+  const env = tenants.tenants.find((t) => !t.sandbox && t.config.kit.credentials);
+  if (tenants.source.kind === 'environment' && env && env.config.scim.bearerTokens.length === 0 && !env.config.scim.jwt)
+    throw new ConfigError([
+      'SCIM_BEARER_TOKENS or SCIM_JWT_JWKS_URL: with real Kit credentials at least one way for the IdP to authenticate must be configured',
+    ]);
 }
 
-async function main(): Promise<void> {
-  let config: Config;
+/** Deliberately plain lines, first on the console: what a new user needs to start curling. Never a log line. */
+function sandboxBanner(
+  config: Config,
+  sandbox: BuiltInSandbox,
+  tenants: TenantsConfig,
+  devTokens: Map<string, string>,
+) {
+  const port = config.port === 0 ? '<port of the "listening" line>' : String(config.port);
+  const lines = [
+    '',
+    '  convertkit-scim is running against the BUILT-IN KIT SANDBOX (no Kit credentials are set).',
+    '  Nothing reaches the real Kit; data lives in memory and is gone on restart.',
+    `  Kit sandbox: ${sandbox.url}`,
+  ];
+  for (const tenant of tenants.tenants) {
+    const onSandbox = tenant.sandbox || tenants.source.kind === 'environment';
+    if (!onSandbox) continue;
+    const path = tenants.source.kind === 'environment' ? '/scim/v2' : `/tenants/${tenant.id}/scim/v2`;
+    const base = `http://localhost:${port}${path}`;
+    const token = devTokens.get(tenant.id);
+    if (tenants.source.kind === 'file') lines.push(`  Tenant ${tenant.id}:`);
+    lines.push(`  SCIM base URL: ${base}`);
+    lines.push(token ? `  Bearer token for this run: ${token}` : '  Bearer tokens: as configured');
+    if (token) lines.push(`  Try: curl -H "Authorization: Bearer ${token}" ${base}/Users`);
+  }
+  lines.push('', '');
+  process.stdout.write(lines.join('\n'));
+}
+
+/** Reads the configuration, or exits 2 naming what is wrong (never a value). */
+function configuration(): { config: Config; tenants: TenantsConfig } {
   try {
-    config = loadConfig(process.env);
+    const config = loadConfig(process.env);
+    const tenants = loadTenants(config, process.env);
+    checkInboundCredentials(tenants);
+    return { config, tenants };
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -54,25 +64,17 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { config: effective, sandbox, devToken } = await withSandboxIfNeeded(config);
-  const logger = createLogger({ ...config.log, knownSecrets: secretsOf(effective) });
-  if (sandbox) {
-    // Deliberately plain lines, first on the console: this is what a new user needs to start curling.
-    const base = `http://localhost:${config.port === 0 ? '<port of the "listening" line>' : config.port}/scim/v2`;
-    process.stdout.write(
-      [
-        '',
-        '  convertkit-scim is running against the BUILT-IN KIT SANDBOX (no Kit credentials are set).',
-        '  Nothing reaches the real Kit; data lives in memory and is gone on restart.',
-        `  Kit sandbox: ${sandbox.url}`,
-        `  SCIM base URL: ${base}`,
-        devToken ? `  Bearer token for this run: ${devToken}` : '  Bearer tokens: from SCIM_BEARER_TOKENS',
-        devToken ? `  Try: curl -H "Authorization: Bearer ${devToken}" ${base}/Users` : '',
-        '',
-      ].join('\n'),
-    );
-  }
-  const service = new Service({ config: effective, logger });
+}
+
+async function main(): Promise<void> {
+  const { config, tenants: configured } = configuration();
+  const sandbox = new BuiltInSandbox(config.sandboxPort);
+  const { tenants, devTokens } = await sandbox.provide(configured);
+  // The environment's one tenant is also the process configuration (what Service's single-tenant view shows).
+  const effective = tenants.source.kind === 'environment' ? tenants.tenants[0].config : config;
+  const logger = createLogger({ ...config.log, knownSecrets: [...secretsOf(effective), ...secretsOfTenants(tenants)] });
+  if (sandbox.url) sandboxBanner(config, sandbox, tenants, devTokens);
+  const service = new Service({ config: effective, logger, tenants });
 
   // Handlers first: a SIGTERM during the start-up checks must shut down cleanly too, not kill the process.
   let stopping = false;
@@ -89,7 +91,7 @@ async function main(): Promise<void> {
     let code = 0;
     try {
       await service.close();
-      await sandbox?.close();
+      await sandbox.close();
       logger.info('shut down');
     } catch (err) {
       code = 1;
@@ -101,11 +103,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (!stopping) void reloadTenants({ config, sandbox, service, logger, source: configured.source });
+  });
 
   // Check Kit before listening, but never let an unreachable Kit keep the server from starting: it then
   // listens not-ready and the checks keep retrying in the background.
   await Promise.race([
-    service.bootstrap(),
+    service.bootstrap().catch(() => undefined),
     new Promise((resolve) => setTimeout(resolve, effective.startup.listenAfterMs).unref()),
   ]);
   if (stopping) return;
@@ -118,7 +123,39 @@ async function main(): Promise<void> {
     if (stopping) return;
     throw err;
   }
-  logger.info({ port, sandbox: Boolean(sandbox), redis: Boolean(effective.redisUrl) }, 'listening');
+  logger.info(
+    { port, sandbox: Boolean(sandbox.url), redis: Boolean(effective.redisUrl), tenants: tenants.tenants.length },
+    'listening',
+  );
+}
+
+/**
+ * SIGHUP (issue #18): the tenants file is read again and applied without dropping in-flight requests. A file
+ * with any problem is refused whole, the running tenants kept, and the log line names every problem.
+ */
+async function reloadTenants(deps: {
+  config: Config;
+  sandbox: BuiltInSandbox;
+  service: Service;
+  logger: Logger;
+  source: TenantsConfig['source'];
+}): Promise<void> {
+  const { config, sandbox, service, logger, source } = deps;
+  if (source.kind !== 'file') {
+    logger.warn('SIGHUP ignored: there is no TENANTS_FILE to reload (the environment is read once)');
+    return;
+  }
+  try {
+    const read = readTenantsFile(source.path, config, process.env);
+    const { tenants, devTokens } = await sandbox.provide(read);
+    rememberLogSecrets(logger, secretsOfTenants(tenants));
+    const outcome = await service.reload(tenants);
+    if (devTokens.size > 0) sandboxBanner(config, sandbox, tenants, devTokens);
+    logger.info({ file: source.path, ...outcome }, 'tenants file reloaded');
+  } catch (err) {
+    const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+    logger.error({ file: source.path, problems }, 'tenants file refused; the running tenants are kept');
+  }
 }
 
 function runDoctor(): void {

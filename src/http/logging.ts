@@ -129,14 +129,38 @@ function maskValue(value: unknown, knownSecrets: readonly string[], depth = 0): 
   return out;
 }
 
+/** JSON strings escape some characters: a secret holding one appears escaped inside a JSON line. */
+function withEscapedForms(knownSecrets: readonly string[]): string[] {
+  const escaped = knownSecrets.map((s) => JSON.stringify(s).slice(1, -1)).filter((s) => !knownSecrets.includes(s));
+  return [...knownSecrets, ...escaped];
+}
+
+/** The output stream's list (escaped forms included) of each logger's known secrets. */
+const lineSecrets = new WeakMap<readonly string[], string[]>();
+/** Each root logger's known secrets, so a reload can add the new configuration's. */
+const loggerSecrets = new WeakMap<Logger, string[]>();
+
+/**
+ * Adds secrets to those a logger (made by createLogger) masks verbatim: a tenants file reloaded on SIGHUP
+ * brings tokens and Kit keys the logger was not created with. Its child loggers share the lists.
+ */
+export function rememberLogSecrets(logger: Logger, secrets: readonly string[]): void {
+  const known = loggerSecrets.get(logger);
+  if (!known) return;
+  for (const s of secrets) if (s !== '' && !known.includes(s)) known.push(s);
+  const lines = lineSecrets.get(known);
+  if (lines) lines.splice(0, lines.length, ...withEscapedForms(known));
+}
+
 /** Masks every line on its way out; `render` turns the JSON line into its final form (e.g. pretty text). */
 function maskingStream(
   destination: DestinationStream,
   knownSecrets: readonly string[],
   render?: (line: string) => string,
 ): DestinationStream {
-  const escaped = knownSecrets.map((s) => JSON.stringify(s).slice(1, -1)).filter((s) => !knownSecrets.includes(s));
-  const secrets = [...knownSecrets, ...escaped];
+  const secrets = withEscapedForms(knownSecrets);
+  // A reload (SIGHUP, issue #18) brings secrets this stream never saw: the same array, refilled.
+  lineSecrets.set(knownSecrets, secrets);
   const flushable = destination as DestinationStream & { flushSync?: () => void };
   return Object.assign(
     {
@@ -188,6 +212,7 @@ export function createLogger(settings: LogSettings, destination?: DestinationStr
   const prettyFactory = settings.format === 'pretty' ? loadPrettyFactory() : undefined;
   const render = prettyFactory?.({ colorize: false, translateTime: 'SYS:standard', ignore: 'pid,hostname' });
   const logger = pino(options, maskingStream(target, knownSecrets, render));
+  loggerSecrets.set(logger, knownSecrets);
   if (settings.format === 'pretty' && !prettyFactory)
     logger.warn('LOG_FORMAT=pretty needs the pino-pretty package, which is not installed; logging JSON instead');
   return logger;

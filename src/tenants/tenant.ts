@@ -95,8 +95,8 @@ export class Tenant implements TenantEndpoint {
     this.config = config;
     this.label = deps.labelled ? { tenant: id } : {};
     this.logger = deps.logger.child({ tenant: id });
-    // The User schemas (/Schemas, request checks, filters) follow the attribute mapping (issue #16). scimmy's
-    // schemas are process-wide: with several tenants, the last one built declares them.
+    // Requests read the tenant's own UserSchema (scim/userSchema.ts, through its services); scimmy's process-wide
+    // registry, which only scimmy-routers' leftover answers read, follows the last tenant built.
     declareUserSchemas(config.scim.mapping);
     this.statusBoard = new StatusBoard(deps.clock);
     // Every audit line names its tenant; the status board keeps only this tenant's (it is the tenant's own).

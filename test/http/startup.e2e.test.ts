@@ -1,4 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import request from 'supertest';
+import { oktaUser } from '../support/harness';
+import { expectScimError } from '../support/scim';
+import { unique } from '../support/unique';
 import { freePort, type ServerProcess, startServerProcess } from '../support/serverProcess';
 
 // `npm start` as a new user meets it: the real entry point (src/main.ts) in its own process.
@@ -55,5 +61,54 @@ describe('start-up', () => {
         10000,
       ),
     ).rejects.toThrow(/KIT_RATE_LIMIT_PER_MINUTE/);
+  });
+});
+
+describe('start-up with a tenants file of sandbox tenants', () => {
+  let server: ServerProcess | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives each sandbox tenant its own Kit account and a printed token that opens only its own path', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'kscim-start-tenants-'));
+    const file = path.join(dir, 'tenants.yaml');
+    writeFileSync(
+      file,
+      [
+        'version: 1',
+        'tenants:',
+        ...['north', 'south'].flatMap((id) => [`  - id: ${id}`, '    kit:', '      sandbox: true']),
+      ]
+        .concat('')
+        .join('\n'),
+    );
+    server = await startServerProcess({ TENANTS_FILE: file, LOG_LEVEL: 'info', AUDIT_LOG: 'off' });
+    const banner = server.output();
+    expect(banner).toMatch(/BUILT-IN KIT SANDBOX/);
+    const tokenOf = (id: string) =>
+      banner.match(new RegExp(`Tenant ${id}:\\n.*\\n\\s*Bearer token for this run: (\\S+)`))?.[1];
+    const north = tokenOf('north');
+    const south = tokenOf('south');
+    expect(north).toBeDefined();
+    expect(south).toBeDefined();
+    expect(north).not.toBe(south);
+    const as = (token: string, tenant: string) =>
+      request(server!.url).get(`/tenants/${tenant}/scim/v2/Users`).set('Authorization', `Bearer ${token}`);
+    const created = await request(server.url)
+      .post('/tenants/north/scim/v2/Users')
+      .set('Authorization', `Bearer ${north}`)
+      .set('Content-Type', 'application/scim+json')
+      .send(JSON.stringify(oktaUser(`north.${unique()}@example.com`)));
+    expect(created.status).toBe(201);
+    expect((await as(north!, 'north')).body.totalResults).toBe(1);
+    // South's account is another Kit account: north's user is not there.
+    expect((await as(south!, 'south')).body.totalResults).toBe(0);
+    expectScimError(await as(north!, 'south'), 404);
+    // With two tenants the single-tenant base answers where to go instead.
+    expectScimError(await request(server.url).get('/scim/v2/Users').set('Authorization', `Bearer ${north}`), 404);
   });
 });

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 
-// A real convertkit-scim process (src/main.ts through tsx), for multi-replica and shutdown tests.
+// A real convertkit-scim process (src/main.ts through tsx), for multi-replica, shutdown and reload tests.
 
 export interface ServerProcess {
   url: string;
@@ -29,7 +29,9 @@ export function freePort(): Promise<number> {
  */
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 30000): Promise<ServerProcess> {
   const root = path.resolve(__dirname, '../..');
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(root, 'src/main.ts')], {
+  // tsx's loader inside the one process, not its CLI: the CLI runs the server as a child of its own and relays
+  // only SIGINT and SIGTERM, so a SIGHUP (tenants reload, issue #18) would end the CLI instead of reaching us.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
