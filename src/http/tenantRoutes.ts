@@ -4,7 +4,9 @@ import type { ScimRouterDeps } from './app';
 import { createScimRouter } from './app';
 import type { Readiness } from './health';
 import type { Metrics, TenantLabel } from './metrics';
+import { ScimNotFound } from '../scim/errors';
 import { requestScopeMiddleware } from './requestScope';
+import { sendFailure } from './scimResponses';
 
 // Everything one tenant serves (issue #18), relative to where the dispatcher mounts it: `/tenants/{id}`, or the
 // root when it is the only tenant. Only the tenant's own credentials open any of it.
@@ -34,10 +36,29 @@ export interface TenantRouterDeps extends ScimRouterDeps {
   operatorPages?: express.Router;
 }
 
+/**
+ * The events routes check their receivers' tokens themselves, and would answer another tenant's receiver (or
+ * SCIM client) 401 like a stranger: told apart first, it gets the 404 every other path of this tenant gives it.
+ */
+function otherTenantsReceivers(deps: TenantRouterDeps): RequestHandler {
+  return (req, res, next) => {
+    const authorization = req.headers.authorization;
+    if (!authorization || !deps.otherTenant || !req.path.startsWith('/scim/v2/Events')) return next();
+    deps.otherTenant(authorization).then(
+      (elsewhere) => {
+        if (!elsewhere) return next();
+        deps.onAuthFailure?.('other_tenant');
+        sendFailure(res, new ScimNotFound('No such endpoint.'));
+      },
+      () => next(),
+    );
+  };
+}
+
 export function createTenantRouter(deps: TenantRouterDeps): express.Router {
   const router = express.Router();
   router.get('/readyz', deps.readiness.readinessHandler());
-  if (deps.eventRoutes) router.use(...deps.allowlist, deps.eventRoutes);
+  if (deps.eventRoutes) router.use(...deps.allowlist, otherTenantsReceivers(deps), deps.eventRoutes);
   const authenticate = createAuthMiddleware(deps.authenticator, {
     onFailure: deps.onAuthFailure,
     failureThrottle: deps.failureThrottle,

@@ -318,7 +318,10 @@ export class Tenant implements TenantEndpoint {
     if (!config.events || this.securityEvents || this.stopped) return;
     this.securityEvents = await buildSecurityEvents({
       config: config.events,
-      issuer: config.publicUrls.baseUrl!,
+      // A tenant's SETs name it as their issuer, so a receiver of two tenants never takes one's for the other's;
+      // the environment's one tenant keeps the issuer it had before tenants.
+      issuer:
+        this.id === DEFAULT_TENANT_ID ? config.publicUrls.baseUrl! : `${config.publicUrls.baseUrl!}/tenants/${this.id}`,
       clock: this.deps.clock,
       logger: this.logger,
       registry: this.deps.metrics.registry,

@@ -70,7 +70,9 @@ export class TenantDirectory implements TenantDirectoryView {
   private reindex(): void {
     const tokens = new Map<string, Set<string>>();
     for (const tenant of this.tenants.values()) {
-      for (const t of tenant.config.scim.bearerTokens) {
+      // Event receivers' tokens too: a receiver of one tenant learns nothing at another's Events endpoint.
+      const receivers = tenant.config.events?.receivers ?? [];
+      for (const t of [...tenant.config.scim.bearerTokens, ...receivers]) {
         const key = digest(t.token);
         if (!tokens.has(key)) tokens.set(key, new Set());
         tokens.get(key)!.add(tenant.id);

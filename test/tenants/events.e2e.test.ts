@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import type { KitSandbox } from '../../src/sandbox';
 import type { Service } from '../../src/service';
 import { oktaUser, patch } from '../support/harness';
 import { client, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';
+import { expectScimError } from '../support/scim';
 import { unique } from '../support/unique';
 
 // Issue #18 with issue 15: each tenant publishes its own security events, at its own poll endpoint, to its own
@@ -62,11 +64,17 @@ describe('security events of two tenants', () => {
     const ofA = await poll('a', receiverToken('a'));
     expect(ofA.status).toBe(200);
     expect(Object.keys(ofA.body.sets).length).toBeGreaterThan(0);
+    // Signed by A, as A: its SETs name the tenant's own base as issuer.
+    const [set] = Object.values(ofA.body.sets as Record<string, string>);
+    expect(decodeJwt(set).iss).toBe('https://scim.example/tenants/a');
     const ofB = await poll('b', receiverToken('b'));
     expect(ofB.status).toBe(200);
     expect(ofB.body.sets).toEqual({});
-    // A receiver's token opens its own tenant's endpoint only.
-    expect((await poll('b', receiverToken('a'))).status).toBe(401);
+    // A receiver's token opens its own tenant's endpoint only; at another's, it is a path that does not exist.
+    const elsewhere = await poll('b', receiverToken('a'));
+    expectScimError(elsewhere, 404);
+    expect(elsewhere.body.sets).toBeUndefined();
+    expect((await poll('b', 'stranger-token-0123456789abcdef0123456789')).status).toBe(401);
 
     const metrics = await service.metrics.registry.metrics();
     expect(metrics).toMatch(/scim_events_queued_total\{tenant="a",receiver="iga"\} [1-9]/);
