@@ -1,5 +1,6 @@
-import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { z } from 'zod';
+import { readYamlDocument } from '../../yaml/yamlDocument';
 import { isForbiddenSegment } from '../inputLimits';
 import {
   type CatalogAttribute,
@@ -101,29 +102,14 @@ function lineOf(doc: Document, lines: LineCounter, path: Path): string {
 export function parseMappingFile(text: string, name = 'mapping file'): AttributeMapping {
   if (Buffer.byteLength(text) > MAX_MAPPING_FILE_BYTES)
     throw new MappingFileError([`${name}: larger than ${MAX_MAPPING_FILE_BYTES} bytes`]);
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const reading = readYamlDocument(text, name);
+  if (!reading.ok) throw new MappingFileError(reading.problems);
+  const { doc, lines } = reading;
   const problems: string[] = [];
   const at = (path: Path, message: string) => problems.push(`${name}: ${lineOf(doc, lines, path)}: ${message}`);
-  for (const err of doc.errors) {
-    const pos = err.linePos?.[0];
-    problems.push(`${name}: ${pos ? `line ${pos.line}, column ${pos.col}` : 'line 1'}: ${err.message.split('\n')[0]}`);
-  }
-  if (problems.length) throw new MappingFileError(problems);
-  // Prototype keys are refused wherever they appear, before the document becomes JavaScript objects.
-  visit(doc, {
-    Pair(_, pair) {
-      if (isScalar(pair.key) && isForbiddenSegment(String(pair.key.value))) {
-        const { line, col } = lines.linePos(pair.key.range?.[0] ?? 0);
-        problems.push(`${name}: line ${line}, column ${col}: "${String(pair.key.value)}" is not allowed as a key`);
-      }
-    },
-  });
-  if (problems.length) throw new MappingFileError(problems);
-  if (!isMap(doc.contents)) throw new MappingFileError([`${name}: line 1: expected a mapping with "version: 1"`]);
   let parsed: z.infer<typeof fileSchema>;
   try {
-    parsed = fileSchema.parse(doc.toJS({ maxAliasCount: 100 }));
+    parsed = fileSchema.parse(reading.values);
   } catch (err) {
     if (!(err instanceof z.ZodError)) throw err;
     for (const issue of err.issues) {
