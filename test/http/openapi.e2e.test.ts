@@ -5,13 +5,18 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import request from 'supertest';
 import YAML from 'yaml';
+import type { KitSandbox } from '../../src/sandbox';
+import type { Service } from '../../src/service';
 import { type Harness, oktaUser, patch, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
+import { OPERATOR_TOKEN, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';
 import { unique } from '../support/unique';
 
 // openapi/openapi.yaml against the running server: every response this suite provokes must carry a status the
 // spec declares for its path and method, a media type the spec declares for that status, a body that validates
 // against the declared schema and every required header. Every operation in the spec must be exercised (with a
-// 2xx at least once), and no route the app serves may answer 2xx without being in the spec.
+// 2xx at least once, and at every server it names), and no route the app serves may answer 2xx without being in
+// the spec. Tenants (issue #18): the `/scim/v2` operations are served at two bases, the root and
+// `/tenants/{tenant}` (the spec's two `servers`); a server with two tenants is checked route by route too.
 
 const SPEC_FILE = path.join(__dirname, '../../openapi/openapi.yaml');
 const SCHEMAS_ID = 'https://convertkit-scim.invalid/openapi/schemas';
@@ -54,15 +59,41 @@ function follow(ptr: string): { node: any; ptr: string } {
   return { node, ptr };
 }
 
+/** The path part of a server URL, `{variables}` kept: '' for the root, '/tenants/{tenant}' for a tenant. */
+const basePath = (url: string) => url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i, '').replace(/\/$/, '');
+
+/** Where one operation is served: a server's base path followed by the path template. */
+interface Location {
+  base: string;
+  full: string;
+  matcher: RegExp;
+  literalLength: number;
+}
+
 interface SpecOperation {
   key: string;
   method: Method;
   template: string;
   ptr: string;
   op: any;
-  matcher: RegExp;
-  literalLength: number;
+  /** One per server the operation names (its own `servers`, its path item's, else the document's). */
+  locations: Location[];
 }
+
+const locationOf = (base: string, template: string): Location => {
+  const full = `${base}${template}`;
+  return {
+    base,
+    full,
+    matcher: new RegExp(
+      `^${full
+        .split(/\{[^}]+\}/)
+        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('[^/]+')}/?$`,
+    ),
+    literalLength: full.replace(/\{[^}]+\}/g, '').length,
+  };
+};
 
 const operations: SpecOperation[] = Object.entries(spec.paths as Record<string, any>).flatMap(([template, item]) =>
   METHODS.filter((m) => item[m]).map((method) => ({
@@ -71,22 +102,24 @@ const operations: SpecOperation[] = Object.entries(spec.paths as Record<string, 
     template,
     ptr: pointer('paths', template, method),
     op: item[method],
-    matcher: new RegExp(
-      `^${template
-        .split(/\{[^}]+\}/)
-        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-        .join('[^/]+')}/?$`,
+    locations: ((item[method].servers ?? item.servers ?? spec.servers) as Array<{ url: string }>).map((s) =>
+      locationOf(basePath(s.url), template),
     ),
-    literalLength: template.replace(/\{[^}]+\}/g, '').length,
   })),
 );
 
-/** The spec operation answering `method path`: the matching template with the most literal characters. */
-function findOperation(method: string, pathname: string): SpecOperation | undefined {
+/** Every described `METHOD /full/path`, parameters written `{}` (how app routes are compared with them). */
+const normalized = (p: string) => p.replace(/\{[^}]+\}/g, '{}');
+
+/** The spec operation answering `method path`, and where: the matching location with the most literal characters. */
+function locate(method: string, pathname: string): { o: SpecOperation; at: Location } | undefined {
   return operations
-    .filter((o) => o.method === method.toLowerCase() && o.matcher.test(pathname))
-    .sort((a, b) => b.literalLength - a.literalLength)[0];
+    .filter((o) => o.method === method.toLowerCase())
+    .flatMap((o) => o.locations.filter((l) => l.matcher.test(pathname)).map((at) => ({ o, at })))
+    .sort((a, b) => b.at.literalLength - a.at.literalLength)[0];
 }
+
+const findOperation = (method: string, pathname: string) => locate(method, pathname)?.o;
 
 /** Path-level and operation-level parameters, references followed. */
 function parametersOf(o: SpecOperation): Array<{ node: any; ptr: string }> {
@@ -145,6 +178,8 @@ const isValid = (schemaPtr: string, value: unknown) => validatorFor(schemaPtr)(v
 // ---- exchanges with the app, each checked against the spec --------------------------------------------------
 
 const exercised = new Map<string, Set<number>>();
+/** Statuses seen per `METHOD /base/template`, for operations served at several bases. */
+const exercisedAt = new Map<string, Set<number>>();
 
 interface CallOptions {
   /** undefined: the read-write test token; null: no Authorization header. */
@@ -153,14 +188,19 @@ interface CallOptions {
   /** Sent verbatim (e.g. malformed JSON). */
   raw?: string;
   contentType?: string;
+  /** The server asked; the single-tenant harness's unless told. */
+  service?: Service;
+  /** The client's address, as a trusted proxy reports it (X-Forwarded-For; the service must trust proxies). */
+  from?: string;
 }
 
 let h: Harness;
 
 async function call(method: Method, url: string, opts: CallOptions = {}): Promise<request.Response> {
-  let req = request(h.service.app)[method](url);
+  let req = request((opts.service ?? h.service).app)[method](url);
   const token = opts.token === undefined ? TOKEN : opts.token;
   if (token !== null) req = req.set('Authorization', `Bearer ${token}`);
+  if (opts.from !== undefined) req = req.set('X-Forwarded-For', opts.from);
   if (opts.raw !== undefined || opts.body !== undefined) {
     req = req
       .set('Content-Type', opts.contentType ?? 'application/scim+json')
@@ -174,11 +214,15 @@ async function call(method: Method, url: string, opts: CallOptions = {}): Promis
 function checkAgainstSpec(method: Method, url: string, res: request.Response, opts: CallOptions): void {
   const where = `${method.toUpperCase()} ${url} → ${res.status}`;
   const parsed = new URL(url, 'http://localhost');
-  const o = findOperation(method, parsed.pathname);
-  if (!o) throw new Error(`${where}: the spec has no operation for ${method.toUpperCase()} ${parsed.pathname}`);
-  const statuses = exercised.get(o.key) ?? new Set<number>();
-  statuses.add(res.status);
-  exercised.set(o.key, statuses);
+  const found = locate(method, parsed.pathname);
+  if (!found) throw new Error(`${where}: the spec has no operation for ${method.toUpperCase()} ${parsed.pathname}`);
+  const { o } = found;
+  for (const [map, key] of [
+    [exercised, o.key],
+    [exercisedAt, `${method.toUpperCase()} ${found.at.full}`],
+  ] as const) {
+    map.set(key, (map.get(key) ?? new Set<number>()).add(res.status));
+  }
 
   // The status must be one the spec declares for this operation.
   const declared = Object.keys(o.op.responses);
@@ -244,26 +288,102 @@ interface AppRoute {
   path: string;
 }
 
-/** Every route and path-mounted handler express would dispatch to, with `:param` written as `{param}`. */
-function appRoutes(): AppRoute[] {
-  const routes: AppRoute[] = [];
+/** The handler mounted at `/tenants/:tenant` hands each request to that tenant's own router. */
+const TENANT_MOUNT = /:tenant\b/;
+
+/**
+ * Every route and path-mounted handler express would dispatch to, with `:param` written as `{param}`. The
+ * tenant dispatcher (`/tenants/:tenant`) is a plain handler: behind it are the routers of `service`'s tenants,
+ * walked one by one (tenants differ in what they are configured with, e.g. security events).
+ */
+function appRoutes(service: Service = h.service): AppRoute[] {
+  const routes = new Map<string, AppRoute>();
+  const add = (method: Method, p: string) => {
+    const path = p.replace(/:(\w+)/g, '{$1}') || '/';
+    routes.set(`${method} ${path}`, { method, path });
+  };
   const join = (prefix: string, p: string) => (p === '/' ? prefix : `${prefix}${p}`).replace(/\$$/, '');
   const walk = (stack: any[], prefix: string) => {
     for (const layer of stack) {
       if (layer.route) {
-        const full = join(prefix, layer.route.path).replace(/:(\w+)/g, '{$1}') || '/';
         for (const m of Object.keys(layer.route.methods)) {
-          if ((METHODS as readonly string[]).includes(m)) routes.push({ method: m as Method, path: full });
+          if ((METHODS as readonly string[]).includes(m)) add(m as Method, join(prefix, layer.route.path));
         }
       } else if (Array.isArray(layer.handle?.stack)) {
         walk(layer.handle.stack, join(prefix, String(layer.rawPath)));
+      } else if (typeof layer.rawPath === 'string' && TENANT_MOUNT.test(layer.rawPath)) {
+        for (const tenant of service.tenants()) walk(tenant.routes.stack, join(prefix, layer.rawPath));
       } else if (typeof layer.rawPath === 'string' && layer.rawPath !== '/') {
-        for (const m of METHODS) routes.push({ method: m, path: join(prefix, layer.rawPath) });
+        for (const m of METHODS) add(m, join(prefix, layer.rawPath));
       }
     }
   };
-  walk((h.service.app as any).router.stack, '');
-  return routes;
+  walk((service.app as any).router.stack, '');
+  return [...routes.values()];
+}
+
+/** Routes for people, not machines (HTML with their own sign-in; README "Watching it: /status"; test/status). */
+const isStatusPage = (p: string) => /^(\/tenants\/\{tenant\})?\/status(\/|$)/.test(p);
+
+/** A URL for `template` (a full path) that names things that exist: `ids` for the resources, `tenant`. */
+function concrete(template: string, ids: { tenant: string; user: string; group: string }): string {
+  return template
+    .replace('{tenant}', ids.tenant)
+    .replace('/Users/{id}', `/Users/${ids.user}`)
+    .replace('/Groups/{id}', `/Groups/${ids.group}`)
+    .replace('/ResourceTypes/{id}', '/ResourceTypes/User')
+    .replace('/Schemas/{id}', `/Schemas/${CORE_USER}`)
+    .replace(/\{[^}]+\}/g, '1');
+}
+
+/**
+ * Requests `service` would dispatch to a handler that the spec does not describe: its routes outside the spec
+ * (scimmy-routers' /Bulk, /Me, the root /.search, …), and the methods the spec does not declare on the paths
+ * it does describe. Status pages are left out (see isStatusPage).
+ */
+function undescribedRequests(
+  service: Service,
+  ids: { tenant: string; user: string; group: string },
+): Map<string, { method: Method; url: string }> {
+  const probes = new Map<string, { method: Method; url: string }>();
+  for (const r of appRoutes(service)) {
+    if (isStatusPage(r.path)) continue;
+    const url = concrete(r.path, ids);
+    if (!findOperation(r.method, new URL(url, 'http://localhost').pathname))
+      probes.set(`${r.method} ${url}`, { method: r.method, url });
+  }
+  for (const o of operations) {
+    for (const { full } of o.locations) {
+      for (const method of METHODS) {
+        const url = concrete(full, ids);
+        if (!findOperation(method, url)) probes.set(`${method} ${url}`, { method, url });
+      }
+    }
+  }
+  return probes;
+}
+
+/** Sends each probe with `token`; returns those answered 2xx. Every other answer must be a SCIM error. */
+async function answered2xx(
+  service: Service,
+  probes: Iterable<{ method: Method; url: string }>,
+  token: string,
+): Promise<string[]> {
+  const errorSchema = pointer('components', 'schemas', 'ScimError');
+  const succeeded: string[] = [];
+  for (const { method, url } of probes) {
+    const req = request(service.app)[method](url).set('Authorization', `Bearer ${token}`);
+    const res = await (['post', 'put', 'patch'].includes(method)
+      ? req.set('Content-Type', 'application/scim+json').send('{}')
+      : req);
+    if (res.status >= 200 && res.status < 300) succeeded.push(`${method.toUpperCase()} ${url} → ${res.status}`);
+    else {
+      expect(res.headers['content-type']).toMatch(/^application\/scim\+json/);
+      expectValid(errorSchema, JSON.parse(res.text), `${method.toUpperCase()} ${url} → ${res.status}`);
+      expect(res.body.status).toBe(String(res.status));
+    }
+  }
+  return succeeded;
 }
 
 // ---- the suite ----------------------------------------------------------------------------------------------
@@ -285,6 +405,8 @@ describe('openapi/openapi.yaml describes the running server', () => {
           'GET /healthz',
           'GET /readyz',
           'GET /metrics',
+          'GET /tenants/{tenant}/readyz',
+          'GET /tenants/{tenant}/metrics',
           'GET /scim/v2/ServiceProviderConfig',
           'GET /scim/v2/ResourceTypes',
           'GET /scim/v2/ResourceTypes/{id}',
@@ -327,6 +449,39 @@ describe('openapi/openapi.yaml describes the running server', () => {
       }
     });
 
+    it('serves the SCIM API at the root and at /tenants/{tenant}, everything else at the root only', () => {
+      expect(spec.servers.map((s: { url: string }) => basePath(s.url))).toEqual(['', '/tenants/{tenant}']);
+      // Every server variable is defined, with a default (the tenant without a tenants file).
+      for (const server of spec.servers) {
+        for (const [, name] of String(server.url).matchAll(/\{([^}]+)\}/g)) {
+          expect(server.variables?.[name]?.default).toEqual(expect.any(String));
+        }
+      }
+      expect(spec.servers[1].variables.tenant.default).toBe('default');
+      for (const o of operations) {
+        const bases = o.locations.map((l) => l.base);
+        if (o.template.startsWith('/scim/v2/')) expect(bases).toEqual(['', '/tenants/{tenant}']);
+        else expect({ [o.key]: bases }).toEqual({ [o.key]: [''] });
+      }
+      // No two operations share a method and a full path.
+      const served = operations.flatMap((o) => o.locations.map((l) => `${o.method} ${normalized(l.full)}`));
+      expect(new Set(served).size).toBe(served.length);
+      // A tenant's own paths: its readiness without a credential, and a 404 for a tenant that does not exist.
+      const tenantPaths = operations.filter((o) => o.template.startsWith('/tenants/{tenant}/'));
+      expect(tenantPaths.map((o) => o.key).sort()).toEqual([
+        'GET /tenants/{tenant}/metrics',
+        'GET /tenants/{tenant}/readyz',
+      ]);
+      for (const o of tenantPaths) expect(Object.keys(o.op.responses)).toContain('404');
+      expect(spec.paths['/tenants/{tenant}/readyz'].get.security).toEqual([]);
+      // Another tenant's credential, like a tenant that does not exist, is 404 on every tenant-served operation.
+      for (const o of operations.filter((o) => o.locations.some((l) => l.full.startsWith('/tenants/')))) {
+        expect({ [o.key]: Object.keys(o.op.responses) }).toEqual({ [o.key]: expect.arrayContaining(['404']) });
+      }
+      expect(spec.components.securitySchemes.bearer.description).toMatch(/another tenant[^.]*\*\*404\*\*/i);
+      expect(spec.components.responses.NotFound.description).toMatch(/credential of another tenant/);
+    });
+
     it('declares the SCIM media type, bearer security and the error statuses the server uses', () => {
       expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
       expect(spec.security).toEqual([{ bearer: [] }]);
@@ -350,6 +505,7 @@ describe('openapi/openapi.yaml describes the running server', () => {
       }
       expect(spec.paths['/healthz'].get.security).toEqual([]);
       expect(spec.paths['/readyz'].get.security).toEqual([]);
+      expect(spec.paths['/tenants/{tenant}/readyz'].get.security).toEqual([]);
       expect(Object.keys(spec.paths['/scim/v2/Groups/{id}'].patch.responses)).toContain('204');
       expect(Object.keys(spec.paths['/scim/v2/Groups/{id}'].patch.responses)).not.toContain('200');
       expect(Object.keys(spec.paths['/scim/v2/Users/{id}'].patch.responses)).toContain('200');
@@ -388,6 +544,19 @@ describe('openapi/openapi.yaml describes the running server', () => {
       expect(isValid(s('Group'), { id: '1', displayName: 'x', members: [{ value: '1', type: 'Group' }] })).toBe(false);
       expect(isValid(s('PatchOp'), patch({ op: 'Replace', path: 'active', value: 'False' }))).toBe(true);
       expect(isValid(s('PatchOp'), patch({ op: 'merge', path: 'active', value: false }))).toBe(false);
+      // A tenant's readiness has no `tenants`; the process's always lists at least one.
+      const checks = { kit: { ok: true, since: '2026-11-30T00:00:00.000Z' } };
+      const ready = { status: 'ok', shuttingDown: false, checks };
+      expect(isValid(s('ReadinessReport'), ready)).toBe(true);
+      expect(isValid(s('ReadinessReport'), { ...ready, tenants: {} })).toBe(false);
+      const processReport = { ...ready, tenants: { a: { status: 'unavailable', checks } } };
+      expect(isValid(s('ProcessReadinessReport'), processReport)).toBe(true);
+      expect(isValid(s('ProcessReadinessReport'), ready)).toBe(false);
+      expect(isValid(s('ProcessReadinessReport'), { ...ready, tenants: {} })).toBe(false);
+      expect(isValid(s('ProcessReadinessReport'), { ...ready, tenants: { a: { status: 'down', checks } } })).toBe(
+        false,
+      );
+      expect(isValid(s('ProcessReadinessReport'), { ...ready, tenants: { a: ready } })).toBe(false);
     });
   });
 
@@ -401,6 +570,29 @@ describe('openapi/openapi.yaml describes the running server', () => {
       } finally {
         h.service.readiness.shuttingDown = false;
       }
+    });
+
+    it('the one tenant is also at /tenants/default: its readiness, metrics and SCIM API; any other is 404', async () => {
+      const all = await call('get', '/readyz', { token: null });
+      expect(Object.keys(all.body.tenants)).toEqual(['default']);
+      const one = await call('get', '/tenants/default/readyz', { token: null });
+      expect(one.status).toBe(200);
+      expect(one.body.checks).toEqual(all.body.tenants.default.checks);
+      const metrics = await call('get', '/tenants/default/metrics', { token: READONLY_TOKEN });
+      expect(metrics.status).toBe(200);
+      expect(metrics.text).toMatch(/^# HELP /m);
+      expect((await call('get', '/tenants/default/metrics', { token: null })).status).toBe(401);
+      for (const url of ['/tenants/other/readyz', '/tenants/other/metrics', '/tenants/other/scim/v2/Users']) {
+        const none = await call('get', url, { token: url.endsWith('readyz') ? null : TOKEN });
+        expect(none.status).toBe(404);
+        expect(none.body.detail).toBe('No such endpoint.');
+      }
+      const created = await call('post', '/tenants/default/scim/v2/Users', {
+        body: oktaUser(`tenant.${unique()}@example.com`),
+      });
+      expect(created.status).toBe(201);
+      expect(created.headers.location).toBe(`/tenants/default/scim/v2/Users/${created.body.id}`);
+      expect((await call('get', `/scim/v2/Users/${created.body.id}`)).body.userName).toBe(created.body.userName);
     });
 
     it('GET /metrics needs a token and answers Prometheus text', async () => {
@@ -730,11 +922,162 @@ describe('openapi/openapi.yaml describes the running server', () => {
     });
   });
 
+  // Issue #18: two Kit accounts behind one server. Its routes are checked here, while it runs; what it answers
+  // counts towards the coverage checks below.
+  describe('two tenants behind one server', () => {
+    let kitA: KitSandbox;
+    let kitB: KitSandbox;
+    let service: Service;
+    let close: () => Promise<void>;
+    const A = tokenOf('a');
+    const B = tokenOf('b');
+    // Refused credentials count per client address (the failure throttle): each refusal from its own.
+    let client = 0;
+    const from = () => `10.18.7.${++client}`;
+    const ids = { tenant: 'a', user: '1', group: '1' };
+
+    beforeAll(async () => {
+      [kitA, kitB] = await Promise.all([sandboxFor(), sandboxFor()]);
+      ({ service, close } = await startTenants(
+        [tenantConfig('a', kitA), tenantConfig('b', kitB)],
+        processConfig(kitA, { TRUST_PROXY: 'true' }),
+      ));
+    });
+    afterAll(async () => {
+      await close();
+      await Promise.all([kitA.close(), kitB.close()]);
+    });
+
+    it('GET /readyz lists each tenant; GET /tenants/{tenant}/readyz answers for one, 404 for none', async () => {
+      const all = await call('get', '/readyz', { token: null, service });
+      expect(all.status).toBe(200);
+      expect(Object.keys(all.body.tenants).sort()).toEqual(['a', 'b']);
+      expect((await call('get', '/tenants/a/readyz', { token: null, service })).status).toBe(200);
+      const b = service.tenant('b')!.readiness;
+      b.shuttingDown = true;
+      try {
+        const one = await call('get', '/tenants/b/readyz', { token: null, service });
+        expect(one.status).toBe(503);
+        expect(one.body).toMatchObject({ status: 'unavailable', shuttingDown: true });
+        // One tenant is still ready: so is the process, and it says which is not.
+        const still = await call('get', '/readyz', { token: null, service });
+        expect(still.status).toBe(200);
+        expect(still.body.tenants).toMatchObject({ a: { status: 'ok' }, b: { status: 'unavailable' } });
+        service.tenant('a')!.readiness.shuttingDown = true;
+        const none = await call('get', '/readyz', { token: null, service });
+        expect(none.status).toBe(503);
+        expect(none.body.tenants).toMatchObject({ a: { status: 'unavailable' }, b: { status: 'unavailable' } });
+      } finally {
+        b.shuttingDown = false;
+        service.tenant('a')!.readiness.shuttingDown = false;
+      }
+      const unknown = await call('get', '/tenants/nobody/readyz', { token: null, service });
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.detail).toBe('No such endpoint.');
+    });
+
+    it("GET /tenants/{tenant}/metrics takes the tenant's credential (another's is 404); /metrics the operator's", async () => {
+      const own = await call('get', '/tenants/a/metrics', { token: A, service });
+      expect(own.status).toBe(200);
+      expect(own.text).toMatch(/\{[^}]*tenant="a"/);
+      expect(own.text).not.toMatch(/tenant="b"/);
+      const other = await call('get', '/tenants/a/metrics', { token: B, service, from: from() });
+      expect(other.status).toBe(404);
+      expect(other.body.detail).toBe('No such endpoint.');
+      expect((await call('get', '/tenants/a/metrics', { token: null, service })).status).toBe(401);
+      expect((await call('get', '/tenants/nobody/metrics', { token: A, service })).status).toBe(404);
+      const all = await call('get', '/metrics', { token: OPERATOR_TOKEN, service });
+      expect(all.status).toBe(200);
+      expect(all.text).toMatch(/tenant="b"/);
+      expect((await call('get', '/metrics', { token: A, service, from: from() })).status).toBe(401);
+    });
+
+    it("the SCIM API under /tenants/{tenant}, Locations carrying the tenant's base; /scim/v2 at the root is 404", async () => {
+      const user = await call('post', '/tenants/a/scim/v2/Users', {
+        body: oktaUser(`tenant-a.${unique()}@example.com`),
+        token: A,
+        service,
+      });
+      expect(user.status).toBe(201);
+      expect(user.headers.location).toBe(`/tenants/a/scim/v2/Users/${user.body.id}`);
+      expect(user.body.meta.location).toBe(user.headers.location);
+      const group = await call('post', '/tenants/a/scim/v2/Groups', {
+        body: { schemas: [CORE_GROUP], displayName: `tenant-a-${unique()}`, members: [{ value: user.body.id }] },
+        token: A,
+        service,
+      });
+      expect(group.status).toBe(201);
+      expect(group.headers.location).toBe(`/tenants/a/scim/v2/Groups/${group.body.id}`);
+      Object.assign(ids, { user: user.body.id, group: group.body.id });
+      const read = await call('get', `/tenants/a/scim/v2/Users/${user.body.id}`, { token: A, service });
+      expect(read.status).toBe(200);
+      expect(read.body.groups).toEqual([expect.objectContaining({ value: group.body.id })]);
+      expect((await call('get', '/tenants/b/scim/v2/ServiceProviderConfig', { token: B, service })).status).toBe(200);
+      const root = await call('get', '/scim/v2/Users', { token: A, service });
+      expect(root.status).toBe(404);
+      expect(root.body.detail).toContain('/tenants/{id}/scim/v2');
+    });
+
+    it("another tenant's credential, or a tenant that does not exist: 404 on every operation, never 403", async () => {
+      const wrong: string[] = [];
+      let attempts = 0;
+      for (const o of operations) {
+        for (const { full } of o.locations.filter((l) => l.full.startsWith('/tenants/{tenant}/'))) {
+          if (o.op.security?.length === 0) continue; // no credential asked, none refused
+          for (const [tenant, token] of [
+            ['b', A],
+            ['nobody', A],
+          ]) {
+            const url = concrete(full, { ...ids, tenant });
+            const body = ['post', 'put', 'patch'].includes(o.method) ? {} : undefined;
+            const res = await call(o.method, url, { token, service, body, from: from() });
+            attempts++;
+            if (res.status !== 404 || res.body.detail !== 'No such endpoint.') {
+              wrong.push(`${o.method.toUpperCase()} ${url} → ${res.status} ${res.body?.detail}`);
+            }
+          }
+        }
+      }
+      expect(wrong).toEqual([]);
+      // The 19 SCIM operations and the tenant's /metrics, each at two tenants A's credential does not open.
+      expect(attempts).toBe(2 * 20);
+    });
+
+    it('every tenant path the app serves is in the spec, or answers a SCIM error and never 2xx', async () => {
+      const routes = appRoutes(service);
+      const tenantRoutes = new Set(
+        routes.filter((r) => r.path.startsWith('/tenants/{tenant}/')).map((r) => `${r.method} ${normalized(r.path)}`),
+      );
+      expect(tenantRoutes.size).toBeGreaterThan(operations.length);
+      // Described under a tenant, served under a tenant.
+      const missing = operations.flatMap((o) =>
+        o.locations
+          .filter((l) => l.full.startsWith('/tenants/') && !tenantRoutes.has(`${o.method} ${normalized(l.full)}`))
+          .map((l) => `${o.key} at ${l.full}`),
+      );
+      expect(missing).toEqual([]);
+      // Served under a tenant but not described: never a success.
+      const probes = [...undescribedRequests(service, ids).values()].filter((p) => p.url.startsWith('/tenants/a/'));
+      expect(probes.map((p) => `${p.method} ${p.url}`)).toEqual(
+        expect.arrayContaining([
+          'post /tenants/a/scim/v2/Bulk',
+          'get /tenants/a/scim/v2/Me',
+          'delete /tenants/a/readyz',
+        ]),
+      );
+      expect(await answered2xx(service, probes, A)).toEqual([]);
+    });
+  });
+
   // Runs last: the coverage checks read what every exchange above recorded.
   describe('coverage and drift', () => {
-    it('exercised every operation of the spec, each with a 2xx', () => {
+    it('exercised every operation of the spec, each with a 2xx, and each at every server it names', () => {
       const missing = operations.filter((o) => !exercised.has(o.key)).map((o) => o.key);
       expect(missing).toEqual([]);
+      const missingAt = operations.flatMap((o) =>
+        o.locations.map((l) => `${o.method.toUpperCase()} ${l.full}`).filter((k) => !exercisedAt.has(k)),
+      );
+      expect(missingAt).toEqual([]);
       const noSuccess = operations
         .filter((o) => ![...(exercised.get(o.key) ?? [])].some((s) => s >= 200 && s < 300))
         .map((o) => o.key);
@@ -746,61 +1089,40 @@ describe('openapi/openapi.yaml describes the running server', () => {
       for (const status of [400, 401, 403, 404, 409, 413, 415, 429, 502, 503]) expect([...seen]).toContain(status);
     });
 
-    it('every spec operation is a route of the app', () => {
-      const routes = appRoutes();
-      expect(routes.length).toBeGreaterThan(operations.length);
-      const missing = operations
-        .filter(
-          (o) => !routes.some((r) => r.method === o.method && r.path === o.template.replace(/\{[^}]+\}/g, '{id}')),
-        )
-        .map((o) => o.key);
+    it('every spec operation is a route of the app, at every server it names', () => {
+      const routes = new Set(appRoutes().map((r) => `${r.method} ${normalized(r.path)}`));
+      expect(routes.size).toBeGreaterThan(operations.length);
+      const missing = operations.flatMap((o) =>
+        o.locations.filter((l) => !routes.has(`${o.method} ${normalized(l.full)}`)).map((l) => `${o.key} at ${l.full}`),
+      );
       expect(missing).toEqual([]);
+    });
+
+    it("the tenant's base serves the very routes the root /scim/v2 does (one SCIM API, two bases)", () => {
+      const under = (prefix: string) =>
+        appRoutes()
+          .filter((r) => r.path.startsWith(`${prefix}/`))
+          .map((r) => `${r.method} ${r.path.slice(prefix.length)}`)
+          .sort();
+      const atRoot = under('/scim/v2');
+      expect(atRoot).toEqual(expect.arrayContaining(['get /Users', 'patch /Groups/{id}', 'post /Bulk']));
+      expect(under('/tenants/{tenant}/scim/v2')).toEqual(atRoot);
     });
 
     it('no route outside the spec answers 2xx, and each answers a SCIM error', async () => {
       const user = await call('post', '/scim/v2/Users', { body: oktaUser(`probe.${unique()}@example.com`) });
       const group = await call('post', '/scim/v2/Groups', { body: { displayName: `probe-${unique()}` } });
-      const concrete = (template: string) =>
-        template
-          .replace('/Users/{id}', `/Users/${user.body.id}`)
-          .replace('/Groups/{id}', `/Groups/${group.body.id}`)
-          .replace('/ResourceTypes/{id}', '/ResourceTypes/User')
-          .replace('/Schemas/{id}', `/Schemas/${CORE_USER}`)
-          .replace(/\{[^}]+\}/g, '1');
-      const probes = new Map<string, { method: Method; url: string }>();
-      // Routes and path-mounted handlers of the app that the spec does not describe (scimmy-routers' /Bulk,
-      // /Me, the root /.search, …).
-      for (const r of appRoutes()) {
-        // /status is an HTML page for people with its own sign-in (README "Watching it: /status"), not part of
-        // the machine API this document describes; test/status covers it.
-        if (r.path === '/status' || r.path.startsWith('/status/')) continue;
-        const url = concrete(r.path);
-        if (!findOperation(r.method, new URL(url, 'http://localhost').pathname))
-          probes.set(`${r.method} ${url}`, { method: r.method, url });
-      }
-      // Methods the spec does not declare on the paths it does describe.
-      for (const template of Object.keys(spec.paths)) {
-        for (const method of METHODS.filter((m) => !spec.paths[template][m])) {
-          const url = concrete(template);
-          if (!findOperation(method, url)) probes.set(`${method} ${url}`, { method, url });
-        }
-      }
-      expect([...probes.keys()]).toEqual(expect.arrayContaining(['post /scim/v2/Bulk', 'get /scim/v2/Me']));
-      const errorSchema = pointer('components', 'schemas', 'ScimError');
-      const answered2xx: string[] = [];
-      for (const { method, url } of probes.values()) {
-        const req = request(h.service.app)[method](url).set('Authorization', `Bearer ${TOKEN}`);
-        const res = await (['post', 'put', 'patch'].includes(method)
-          ? req.set('Content-Type', 'application/scim+json').send('{}')
-          : req);
-        if (res.status >= 200 && res.status < 300) answered2xx.push(`${method.toUpperCase()} ${url} → ${res.status}`);
-        else {
-          expect(res.headers['content-type']).toMatch(/^application\/scim\+json/);
-          expectValid(errorSchema, JSON.parse(res.text), `${method.toUpperCase()} ${url} → ${res.status}`);
-          expect(res.body.status).toBe(String(res.status));
-        }
-      }
-      expect(answered2xx).toEqual([]);
+      const probes = undescribedRequests(h.service, { tenant: 'default', user: user.body.id, group: group.body.id });
+      expect([...probes.keys()]).toEqual(
+        expect.arrayContaining([
+          'post /scim/v2/Bulk',
+          'get /scim/v2/Me',
+          'post /tenants/default/scim/v2/Bulk',
+          'get /tenants/default/scim/v2/Me',
+          'post /tenants/default/readyz',
+        ]),
+      );
+      expect(await answered2xx(h.service, probes.values(), TOKEN)).toEqual([]);
     });
   });
 });
