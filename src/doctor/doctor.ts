@@ -134,7 +134,7 @@ export async function runDoctor(
   }
   secrets = [...secrets, ...secretsOf(base), ...secretsOfTenants(configured)];
   const file = configured.source.kind === 'file' ? configured.source.path : undefined;
-  const selected = selectTenants(configured, opts.tenant);
+  const selected = selectTenants(configured, opts.tenant, secrets);
 
   const checkable: Checkable[] = [];
   if (file === undefined) {
@@ -262,14 +262,18 @@ export async function runDoctor(
 }
 
 /** The tenants to check: all, or the one `--tenant` names. */
-function selectTenants(configured: TenantsConfig, id: string | undefined): TenantConfig[] {
+function selectTenants(configured: TenantsConfig, id: string | undefined, secrets: string[]): TenantConfig[] {
   if (id === undefined) return configured.tenants;
   const found = configured.tenants.filter((t) => t.id === id);
   if (found.length > 0) return found;
-  // An argument that is not an id could be anything (a token pasted in the wrong place): it is not repeated.
+  // An argument that is not an id could be anything (a token pasted in the wrong place): it is not repeated,
+  // nor one of the configured secrets, which may well look like an id.
   const named = TENANT_ID_PATTERN.test(id) ? `"${id}"` : 'of that id';
   throw new UnknownTenantError(
-    `--tenant: no tenant ${named}; the tenants are ${configured.tenants.map((t) => t.id).join(', ')}`,
+    maskSecrets(
+      `--tenant: no tenant ${named}; the tenants are ${configured.tenants.map((t) => t.id).join(', ')}`,
+      secrets,
+    ),
   );
 }
 
