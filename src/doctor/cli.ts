@@ -1,19 +1,22 @@
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import { type CheckResult, type DoctorReport, runDoctor } from './doctor';
+import { type CheckResult, type DoctorReport, runDoctor, UnknownTenantError } from './doctor';
 
-// `convertkit-scim doctor [--json] [--url URL] [--token TOKEN] [--existing-groups]`, also `npm run doctor`.
+// `convertkit-scim doctor [--json] [--url URL] [--token TOKEN] [--existing-groups] [--tenant ID]`, also
+// `npm run doctor`.
 // Exit codes: 0 every check passed (or did not apply), 1 a check failed, 2 bad arguments.
 // The table goes to stdout; progress while waiting goes to stderr, so `--json` output stays parseable.
 
 const USAGE = `Usage: convertkit-scim doctor [options]
 
-Checks the configuration in the environment (the server's own variables) before go-live.
+Checks the configuration in the environment (the server's own variables, and the tenants file TENANTS_FILE
+names) before go-live: each tenant's Kit account, then Redis and the public URL once.
 
   --json              print the report as JSON (for automation)
   --url URL           also make a dry-run SCIM round-trip against the running server at URL
   --token TOKEN       bearer token for --url (default: SCIM_DOCTOR_TOKEN, else a configured read-only token)
   --existing-groups   tags under GROUP_TAG_PREFIX are this server's groups (re-running after go-live)
+  --tenant ID         check this tenant of the tenants file only
   -h, --help          this text
 
 Exit code 0 when every check passes, 1 when one fails, 2 on bad arguments.
@@ -29,27 +32,46 @@ export interface DoctorIo {
 
 const MARK: Record<CheckResult['status'], string> = { pass: 'PASS', fail: 'FAIL', skip: 'skip' };
 
+// With a tenants file the table gains a first column, the tenant (blank: a check of the whole process), and
+// a line per tenant under it; without one it is the table from before tenants.
+const TENANT_W = 14;
+const SUMMARY: Record<CheckResult['status'], (failed: number) => string> = {
+  pass: () => 'all checks passed',
+  fail: (failed) => `${failed} check(s) failed`,
+  skip: () => 'a sandbox tenant, nothing to check',
+};
+
 export function renderTable(report: DoctorReport, columns = 140): string {
-  const width = Math.max(90, columns);
+  const tenants = report.tenants;
+  const width = Math.max(90, columns) - (tenants ? TENANT_W + 3 : 0);
   const checkW = 30;
   const resultW = Math.floor((width - checkW - 10) * 0.55);
   const fixW = width - checkW - resultW - 10;
   const table = new Table({
-    head: ['check', 'result', 'what to do'],
-    colWidths: [checkW, resultW, fixW],
+    head: [...(tenants ? ['tenant'] : []), 'check', 'result', 'what to do'],
+    colWidths: [...(tenants ? [TENANT_W] : []), checkW, resultW, fixW],
     wordWrap: true,
     wrapOnWordBoundary: true,
     style: { head: [], border: [] },
   });
-  for (const c of report.checks) table.push([c.check, `${MARK[c.status]}  ${c.result}`, c.fix ?? '']);
+  for (const c of report.checks)
+    table.push([...(tenants ? [c.tenant ?? ''] : []), c.check, `${MARK[c.status]}  ${c.result}`, c.fix ?? '']);
   const failed = report.checks.filter((c) => c.status === 'fail').length;
-  return `${table.toString()}\n${
+  const perTenant = (tenants ?? []).map((t) => `  ${t.id}: ${SUMMARY[t.status](t.failed)}\n`).join('');
+  return `${table.toString()}\n${perTenant}${
     report.ok ? 'All checks passed.' : `${failed} check(s) failed: fix them and run doctor again.`
   }\n`;
 }
 
 export async function doctorCli(argv: string[], io: DoctorIo): Promise<number> {
-  let values: { json?: boolean; url?: string; token?: string; 'existing-groups'?: boolean; help?: boolean };
+  let values: {
+    json?: boolean;
+    url?: string;
+    token?: string;
+    'existing-groups'?: boolean;
+    tenant?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -58,6 +80,7 @@ export async function doctorCli(argv: string[], io: DoctorIo): Promise<number> {
         url: { type: 'string' },
         token: { type: 'string' },
         'existing-groups': { type: 'boolean' },
+        tenant: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -83,13 +106,23 @@ export async function doctorCli(argv: string[], io: DoctorIo): Promise<number> {
       return 2;
     }
   }
-  const report = await runDoctor(io.env, {
-    url: values.url,
-    token: values.token ?? (io.env.SCIM_DOCTOR_TOKEN || undefined),
-    existingGroupsOk: values['existing-groups'],
-    progress: (message) => io.stderr(`  … ${message}\n`),
-    onResult: values.json ? undefined : (r) => io.stderr(`  ${MARK[r.status]} ${r.check}\n`),
-  });
+  let report: DoctorReport;
+  try {
+    report = await runDoctor(io.env, {
+      url: values.url,
+      token: values.token ?? (io.env.SCIM_DOCTOR_TOKEN || undefined),
+      existingGroupsOk: values['existing-groups'],
+      tenant: values.tenant,
+      progress: (message) => io.stderr(`  … ${message}\n`),
+      onResult: values.json
+        ? undefined
+        : (r) => io.stderr(`  ${MARK[r.status]} ${r.tenant === undefined ? '' : `[${r.tenant}] `}${r.check}\n`),
+    });
+  } catch (err) {
+    if (!(err instanceof UnknownTenantError)) throw err;
+    io.stderr(`${err.message}\n\n${USAGE}`);
+    return 2;
+  }
   io.stdout(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderTable(report, io.columns));
   return report.ok ? 0 : 1;
 }

@@ -1,64 +1,67 @@
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import axios from 'axios';
-import { type Clock, systemClock, type TimerHandle } from '../clock';
+import { type Clock, systemClock } from '../clock';
 import { type Config, ConfigError, loadConfig, secretsOf } from '../config';
 import { maskSecrets } from '../http/logging';
 import { KitClient } from '../kit/client';
-import { findField } from '../kit/resources/customFields';
-import { KitAuthError, KitError, KitUnavailableError } from '../kit/errors';
 import { createKitLimiter, type KitLimiter, limiterIdFor } from '../kit/limiter';
 import { RedisTokenStore } from '../kit/redisTokenStore';
-import { SharedSlotBook, sharedSlots } from '../kit/slots';
+import { sharedSlots } from '../kit/slots';
 import { FileTokenStore } from '../kit/tokenStore';
-import type { Tag } from '../kit/types';
 import { RedisLink } from '../redis/redisLink';
-import { SubscriberFieldMap } from '../scim/fieldMap';
-import { DELETED_USERS_TAG, RESERVED_TAG_PREFIX } from '../scim/groups/tagCatalog';
+import { TENANT_ID_PATTERN, type TenantConfig, type TenantsConfig } from '../tenants/model';
+import { loadTenants, secretsOfTenants } from '../tenants/tenantsFile';
+import {
+  type Add,
+  CHECKS,
+  type CheckId,
+  type CheckResult,
+  type CheckStatus,
+  KIT_ACCOUNT_CHECKS,
+  progressReporter,
+  until,
+} from './checks';
+import { configVerdict, type ConfigVerdict, tenantVerdict } from './configCheck';
+import { checkKitAccount } from './kitAccount';
+import { checkPublicUrl, checkRedis, redisHost, scimBaseOf, scimRoundTrip, type SlotTarget } from './processChecks';
+import { checkSharedLimiters } from './sharedLimiters';
 
 // `convertkit-scim doctor`: what an operator checks before go-live, in the order a failure blocks the next.
-// It reads the same environment through the same loader as the server, and talks to Kit through the same
-// client behind the same limiter (the shared one in Redis when REDIS_URL is set), so it spends the credential's
-// budget as a replica would: about four Kit calls, plus one per reserved field or tag it has to create.
+// It reads the same environment (and TENANTS_FILE) through the same loaders as the server, and talks to Kit
+// through the same client behind the same limiter (the shared one in Redis when REDIS_URL is set), so it spends
+// each credential's budget as a replica would: about four Kit calls per tenant, plus one per reserved field or
+// tag it has to create. The Kit account checks run once per tenant; the process's (Redis, PUBLIC_BASE_URL) once.
 
-export type CheckStatus = 'pass' | 'fail' | 'skip';
+export { CHECKS, type CheckId, type CheckResult, type CheckStatus } from './checks';
 
-export interface CheckResult {
-  id: CheckId;
-  check: string;
+/** With a tenants file: how each checked tenant fared. */
+export interface TenantSummary {
+  id: string;
+  /** 'skip' for a sandbox tenant (nothing to check), 'fail' when one of its checks failed. */
   status: CheckStatus;
-  result: string;
-  /** What to do: the fix for a failure, advice for a pass worth a second look. */
-  fix?: string;
+  failed: number;
 }
-
-export const CHECKS = {
-  config: 'configuration valid',
-  kitReachable: 'Kit reachable',
-  kitCredential: 'Kit credential accepted',
-  tokenStore: 'OAuth token store writable',
-  reservedFields: 'reserved custom fields',
-  reservedTags: 'reserved tags',
-  groupPrefix: 'GROUP_TAG_PREFIX vs existing tags',
-  redis: 'Redis and the shared limiter',
-  publicUrl: 'PUBLIC_BASE_URL reachable',
-  scimRoundTrip: 'SCIM round-trip (dry run)',
-} as const;
-export type CheckId = keyof typeof CHECKS;
 
 export interface DoctorReport {
   ok: boolean;
   checks: CheckResult[];
+  /** With a tenants file only (the report without one is as before tenants). */
+  tenants?: TenantSummary[];
 }
+
+/** `--tenant` named no tenant of the configuration: a bad argument, not a failed check. */
+export class UnknownTenantError extends Error {}
 
 export interface DoctorOptions {
   /** The running server (its root or its /scim/v2 URL) for the dry-run round-trip. */
   url?: string;
-  /** A SCIM bearer token for the round-trip; default: a configured read-only token, else the first one. */
+  /**
+   * A SCIM bearer token for the round-trip; default: a configured read-only token, else the first one. With a
+   * tenants file it is used only when one tenant is checked (a token identifies one tenant).
+   */
   token?: string;
   /** Tags under GROUP_TAG_PREFIX are this server's own groups (a re-run after go-live), not a clash. */
   existingGroupsOk?: boolean;
+  /** Check this tenant only (its id in the tenants file; `default` without one). */
+  tenant?: string;
   clock?: Clock;
   /** Called while a check waits (for the limiter, Redis, a URL), about once a second. */
   progress?: (message: string) => void;
@@ -69,8 +72,13 @@ export interface DoctorOptions {
   httpTimeoutMs?: number;
 }
 
-// An operator is waiting on every call: interactive, ahead of replicas' background pulls.
-const DOCTOR_CALL = { priority: 'interactive' as const };
+/** A tenant whose configuration can be checked against Kit. */
+interface Checkable {
+  tenant: TenantConfig;
+  credentials: Extract<ConfigVerdict, { status: 'pass' }>['credentials'];
+}
+
+const TENANTS_README = 'README "Several Kit accounts behind one server (tenants)"';
 
 export async function runDoctor(
   env: Record<string, string | undefined>,
@@ -79,498 +87,221 @@ export async function runDoctor(
   const clock = opts.clock ?? systemClock;
   const checks: CheckResult[] = [];
   let secrets: string[] = opts.token ? [opts.token] : [];
-  const add = (id: CheckId, status: CheckStatus, result: string, fix?: string) => {
-    const entry: CheckResult = {
-      id,
-      check: CHECKS[id],
-      status,
-      result: maskSecrets(result, secrets),
-      ...(fix ? { fix: maskSecrets(fix, secrets) } : {}),
+  const addFor =
+    (tenant?: string): Add =>
+    (id, status, result, fix) => {
+      const entry: CheckResult = {
+        id,
+        check: CHECKS[id],
+        status,
+        result: maskSecrets(result, secrets),
+        ...(fix ? { fix: maskSecrets(fix, secrets) } : {}),
+        ...(tenant === undefined ? {} : { tenant }),
+      };
+      checks.push(entry);
+      opts.onResult?.(entry);
     };
-    checks.push(entry);
-    opts.onResult?.(entry);
+  const add = addFor();
+  const skipRest = (ids: readonly CheckId[], reason: string) => {
+    for (const id of ids) if (!checks.some((c) => c.id === id)) add(id, 'skip', reason);
   };
-  const skipRest = (reason: string) => {
-    for (const id of Object.keys(CHECKS) as CheckId[]) {
-      if (!checks.some((c) => c.id === id)) add(id, 'skip', reason);
-    }
-  };
-  const report = (): DoctorReport => ({ ok: checks.every((c) => c.status !== 'fail'), checks });
+  const ok = () => checks.every((c) => c.status !== 'fail');
 
-  // 1. Configuration, by the server's own loader.
-  let config: Config;
+  // 1. Configuration, by the server's own loaders.
+  const fromFile = Boolean(env.TENANTS_FILE?.trim());
+  // The checks of a report without a tenants file, as before tenants (no shared-key check: one key).
+  const environmentChecks = (Object.keys(CHECKS) as CheckId[]).filter((id) => id !== 'sharedLimiter');
+  let base: Config;
+  let configured: TenantsConfig;
   try {
-    config = loadConfig(env);
+    base = loadConfig(env);
+    configured = loadTenants(base, env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     add(
       'config',
       'fail',
       err.problems.join('; '),
-      'Fix the variables named (see README "Configuration"); values are never shown.',
+      fromFile
+        ? `Fix the tenants file at the lines named, or the variables named (see ${TENANTS_README}); values are never shown.`
+        : 'Fix the variables named (see README "Configuration"); values are never shown.',
     );
-    skipRest('not run: the configuration is invalid');
-    return report();
+    skipRest(
+      fromFile ? (Object.keys(CHECKS) as CheckId[]) : environmentChecks,
+      `not run: the ${fromFile ? 'tenants file' : 'configuration'} is invalid`,
+    );
+    return { ok: ok(), checks, ...(fromFile ? { tenants: [] } : {}) };
   }
-  secrets = [...secrets, ...secretsOf(config)];
-  const credentials = config.kit.credentials;
-  if (!credentials) {
+  secrets = [...secrets, ...secretsOf(base), ...secretsOfTenants(configured)];
+  const file = configured.source.kind === 'file' ? configured.source.path : undefined;
+  const selected = selectTenants(configured, opts.tenant, secrets);
+
+  const checkable: Checkable[] = [];
+  if (file === undefined) {
+    // Without a tenants file the report is the one from before tenants: its config check stops everything.
+    const verdict = configVerdict(selected[0].config);
+    if (verdict.status !== 'pass') {
+      add('config', verdict.status, verdict.result, verdict.fix);
+      skipRest(environmentChecks, verdict.skipReason);
+      return { ok: ok(), checks };
+    }
+    add('config', 'pass', verdict.result);
+    checkable.push({ tenant: selected[0], credentials: verdict.credentials });
+  } else {
+    const ids = configured.tenants.map((t) => t.id);
     add(
       'config',
-      'fail',
-      'no Kit credentials: the server would start the built-in Kit sandbox, not talk to Kit',
-      'Set KIT_API_KEY (Kit → Settings → Developer → API keys, v4) or the KIT_ACCESS_TOKEN/KIT_REFRESH_TOKEN/KIT_CLIENT_ID/KIT_CLIENT_SECRET set.',
+      'pass',
+      `tenants file ${file}: ${ids.length} tenant(s) (${ids.join(', ')})` +
+        (opts.tenant === undefined ? '' : `; checking "${opts.tenant}" only`),
     );
-    skipRest('not run: no Kit credentials');
-    return report();
+    // A tenant whose configuration fails does not stop the others: each is its own Kit account.
+    for (const tenant of selected) {
+      const tenantAdd = addFor(tenant.id);
+      const verdict = tenantVerdict(tenant);
+      if (verdict.status === 'pass') {
+        tenantAdd('config', 'pass', verdict.result);
+        checkable.push({ tenant, credentials: verdict.credentials });
+      } else {
+        tenantAdd('config', verdict.status, verdict.result, verdict.fix);
+        // A sandbox tenant is one informational line; a failed one shows what was not checked.
+        if (verdict.status === 'fail') for (const id of KIT_ACCOUNT_CHECKS) tenantAdd(id, 'skip', verdict.skipReason);
+      }
+    }
   }
-  if (credentials.kind === 'v3Secret') {
-    // Its checks speak Kit v4; a v4 call with a v3 secret would report the secret as refused, which is false.
-    add(
-      'config',
-      'fail',
-      'doctor does not check Kit v3 accounts yet (KIT_API_VERSION=v3)',
-      'Start the server and watch /readyz: it turns green once Kit v3 accepts the secret and the reserved fields and tags exist.',
-    );
-    skipRest('not run: Kit v3');
-    return report();
-  }
-  if (config.scim.bearerTokens.length === 0 && !config.scim.jwt) {
-    add(
-      'config',
-      'fail',
-      'no way for the IdP to authenticate: neither SCIM_BEARER_TOKENS nor SCIM_JWT_JWKS_URL is set',
-      'Set SCIM_BEARER_TOKENS="okta=$(openssl rand -hex 32)" (or the SCIM_JWT_* variables).',
-    );
-    skipRest('not run: the configuration is incomplete');
-    return report();
-  }
-  add(
-    'config',
-    'pass',
-    `valid; Kit ${config.kit.baseUrl} with ${credentials.kind === 'apiKey' ? 'an API key' : 'OAuth'}, ` +
-      `${config.scim.bearerTokens.length} SCIM token(s)${config.scim.jwt ? ' and JWTs' : ''}, ` +
-      `budget ${config.kit.ratePerMinute} calls per ${config.kit.rateWindowMs / 1000} s`,
-  );
 
   const waiting = progressReporter(clock, opts.progress);
-  const limiterId = limiterIdFor(config.kit.baseUrl, credentials);
   let link: RedisLink | undefined;
-  let limiter: KitLimiter | undefined;
+  // One limiter per Kit credential, as the server's LimiterRegistry: tenants on one key take turns in one budget.
+  const limiters = new Map<string, KitLimiter>();
   try {
-    if (config.redisUrl) {
+    if (base.redisUrl) {
       link = new RedisLink({
-        url: config.redisUrl,
-        commandTimeoutMs: config.redis.commandTimeoutMs,
-        probeIntervalMs: config.redis.probeIntervalMs,
+        url: base.redisUrl,
+        commandTimeoutMs: base.redis.commandTimeoutMs,
+        probeIntervalMs: base.redis.probeIntervalMs,
         clock,
       });
-      await waiting(`connecting to Redis at ${redisHost(config.redisUrl)}`, () =>
+      await waiting(`connecting to Redis at ${redisHost(base.redisUrl)}`, () =>
         until(() => link!.healthy, opts.redisWaitMs ?? 3000, clock),
       );
     }
-    // The doctor's own Kit calls book from the shared book like a replica; with Redis down, from a local one
-    // (the Redis check below names that failure; the Kit checks should not fail for it too).
-    limiter = createKitLimiter({
-      id: limiterId,
-      budget: config.kit.ratePerMinute,
-      windowMs: config.kit.rateWindowMs,
-      clock,
-      slots:
-        link?.healthy === true
-          ? sharedSlots(link, {
-              id: limiterId,
-              windowMs: config.kit.rateWindowMs,
-              fallbackReplicas: Math.max(1, config.limiter.fallbackReplicas),
-              keyTtlMs: config.limiter.keyTtlMs,
-            })
-          : undefined,
-    });
-    const kit = new KitClient({
-      baseUrl: config.kit.baseUrl,
-      credentials,
-      limiter,
-      timeoutMs: config.kit.timeoutMs,
-      tokenStore:
-        credentials.kind === 'oauth' && credentials.tokenStorePath === 'redis' && link
-          ? new RedisTokenStore(link, { id: limiterIdFor(config.kit.baseUrl, credentials, 'oauth'), clock })
-          : credentials.kind === 'oauth' && credentials.tokenStorePath
-            ? new FileTokenStore(credentials.tokenStorePath)
-            : undefined,
-    });
-    const kitCall = <T>(what: string, fn: () => Promise<T>) => waiting(`${what}: waiting for a Kit call slot`, fn);
 
-    // 2 + 3. Kit reachable, credential accepted: one call answers both.
-    let kitOk = false;
-    try {
-      const account = await kitCall('Kit account', () => kit.account(DOCTOR_CALL));
-      add('kitReachable', 'pass', `${config.kit.baseUrl} answered`);
-      add('kitCredential', 'pass', `accepted for the Kit account "${account.account?.name ?? '(unnamed)'}"`);
-      kitOk = true;
-    } catch (err) {
-      if (err instanceof KitAuthError) {
-        add('kitReachable', 'pass', `${config.kit.baseUrl} answered (HTTP ${err.status ?? 401})`);
-        add(
-          'kitCredential',
-          'fail',
-          `Kit rejected the credential (HTTP ${err.status ?? 401})`,
-          credentials.kind === 'apiKey'
-            ? 'Use a v4 API key (Kit → Settings → Developer): v3 keys and secrets are refused; check it was copied whole.'
-            : 'Refresh the OAuth tokens (a rotated refresh token is single-use); check KIT_CLIENT_ID/SECRET and KIT_TOKEN_STORE.',
-        );
-      } else {
-        add(
-          'kitReachable',
-          'fail',
-          `no usable answer from ${config.kit.baseUrl}: ${explain(err)}`,
-          'Check KIT_API_URL, DNS and that outbound HTTPS to it is allowed (proxy, firewall); retry if Kit reports an outage.',
-        );
-        add('kitCredential', 'skip', 'not run: Kit did not answer');
+    // 2–6. Each tenant's Kit account.
+    let slotTarget: SlotTarget | undefined;
+    for (const { tenant, credentials } of checkable) {
+      const { config } = tenant;
+      const limiterId = limiterIdFor(config.kit.baseUrl, credentials);
+      let limiter = limiters.get(limiterId);
+      if (!limiter) {
+        limiter = limiterFor(limiterId, config, link, clock);
+        limiters.set(limiterId, limiter);
       }
-    }
-
-    // 4. OAuth token store.
-    if (credentials.kind !== 'oauth') add('tokenStore', 'skip', 'not used: an API key');
-    else checkTokenStore(credentials.tokenStorePath, link, add);
-
-    // 5. Reserved custom fields and tags, created as the server's start-up would.
-    let tags: Tag[] | undefined;
-    if (!kitOk) {
-      add('reservedFields', 'skip', 'not run: Kit is not usable');
-      add('reservedTags', 'skip', 'not run: Kit is not usable');
-      add('groupPrefix', 'skip', 'not run: Kit is not usable');
-    } else {
-      await checkReservedFields(kit, kitCall, add, SubscriberFieldMap.labels(config.scim.mapping));
-      try {
-        tags = await kitCall('tags', () => kit.tags.list(DOCTOR_CALL));
-        const present = tags.some((t) => t.name === DELETED_USERS_TAG);
-        if (present) add('reservedTags', 'pass', `"${DELETED_USERS_TAG}" present`);
-        else {
-          try {
-            await kitCall('creating a tag', () => kit.tags.create(DELETED_USERS_TAG, DOCTOR_CALL));
-            add('reservedTags', 'pass', `"${DELETED_USERS_TAG}" was missing and is now created`);
-          } catch (err) {
-            add(
-              'reservedTags',
-              'fail',
-              `"${DELETED_USERS_TAG}" is missing and could not be created: ${explain(err)}`,
-              `Create the tag "${DELETED_USERS_TAG}" in Kit (Grow → Subscribers → Tags), or use a key allowed to create tags.`,
-            );
-          }
-        }
-      } catch (err) {
-        add('reservedTags', 'fail', `could not list tags: ${explain(err)}`, 'See the Kit checks above; retry.');
-      }
-      // 6. The group prefix against the tags the account already has.
-      if (tags) checkGroupPrefix(config.scim.groupTagPrefix, tags, Boolean(opts.existingGroupsOk), add);
-      else add('groupPrefix', 'skip', 'not run: tags could not be listed');
-    }
-
-    // 7. Redis, and one slot booked through the shared limiter.
-    if (!config.redisUrl || !link) add('redis', 'skip', 'REDIS_URL not set: one replica, limiter in process');
-    else if (!link.healthy) {
-      add(
-        'redis',
-        'fail',
-        `Redis at ${redisHost(config.redisUrl)} does not answer: ${link.detail}`,
-        'Start Redis or fix REDIS_URL (host, port, password, rediss:// for TLS); replicas fall back to budget/' +
-          `${config.limiter.fallbackReplicas} each while it is down.`,
-      );
-    } else {
-      const book = new SharedSlotBook({
-        link,
-        id: limiterId,
-        spacingMs: limiter.spacingMs,
-        windowMs: config.kit.rateWindowMs,
-        clock,
-        fallbackReplicas: 0,
-        keyTtlMs: config.limiter.keyTtlMs,
+      slotTarget ??= { limiterId, spacingMs: limiter.spacingMs };
+      const kit = new KitClient({
+        baseUrl: config.kit.baseUrl,
+        credentials,
+        limiter,
+        timeoutMs: config.kit.timeoutMs,
+        tokenStore:
+          credentials.kind === 'oauth' && credentials.tokenStorePath === 'redis' && link
+            ? new RedisTokenStore(link, { id: limiterIdFor(config.kit.baseUrl, credentials, 'oauth'), clock })
+            : credentials.kind === 'oauth' && credentials.tokenStorePath
+              ? new FileTokenStore(credentials.tokenStorePath)
+              : undefined,
       });
-      try {
-        const delay = await waiting('booking a slot in the shared limiter', async () => {
-          const ms = await book.book();
-          // Wait for the slot like a Kit call would: the progress shows how busy the shared budget is.
-          await new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
-          return ms;
-        });
-        add(
-          'redis',
-          book.shared ? 'pass' : 'fail',
-          `Redis at ${redisHost(config.redisUrl)} answers; booked a slot in the shared limiter (it came after ${Math.round(delay)} ms)`,
-        );
-      } catch (err) {
-        add(
-          'redis',
-          'fail',
-          `Redis answers but the shared limiter could not book a slot: ${explain(err)}`,
-          'Redis must allow EVAL/EVALSHA (Lua scripts) and the TIME command; managed Redis with scripting disabled cannot share the limiter.',
-        );
-      }
-    }
-
-    // 8. PUBLIC_BASE_URL, as the IdPs would reach it.
-    const publicUrl = config.publicUrls.baseUrl;
-    if (!publicUrl) add('publicUrl', 'skip', 'PUBLIC_BASE_URL not set');
-    else {
-      const outcome = await waiting(`reaching ${publicUrl}`, () =>
-        httpGet(`${publicUrl}/healthz`, undefined, opts.httpTimeoutMs),
+      const label = file === undefined ? '' : `${tenant.id}: `;
+      await checkKitAccount(
+        {
+          config,
+          credentials,
+          kit,
+          link,
+          existingGroupsOk: Boolean(opts.existingGroupsOk),
+          kitCall: (what, fn) => waiting(`${label}${what}: waiting for a Kit call slot`, fn),
+        },
+        file === undefined ? add : addFor(tenant.id),
       );
-      if (outcome.status === 200 && outcome.data?.status === 'ok')
-        add('publicUrl', 'pass', `${publicUrl}/healthz answered 200`);
-      else
-        add(
-          'publicUrl',
-          'fail',
-          `${publicUrl}/healthz: ${outcome.error ?? `HTTP ${outcome.status}`}`,
-          'PUBLIC_BASE_URL must be the URL IdPs use: check DNS, the TLS certificate and that the load balancer routes /healthz to this server.',
-        );
     }
 
-    // 9. A SCIM round-trip against the running server that changes nothing.
+    // The process's own checks, once.
+    if (file !== undefined) checkSharedLimiters(configured.tenants, selected, add);
+    await checkRedis(base, link, slotTarget, waiting, clock, add);
+    await checkPublicUrl(base.publicUrls.baseUrl, waiting, opts.httpTimeoutMs, add);
+
+    // 9. A SCIM round-trip against the running server that changes nothing, at each tenant's path.
     if (!opts.url) add('scimRoundTrip', 'skip', 'give --url (and --token) to try the running server');
-    else {
-      const token =
-        opts.token ?? config.scim.bearerTokens.find((t) => t.readOnly)?.token ?? config.scim.bearerTokens[0]?.token;
-      if (!token)
-        add(
-          'scimRoundTrip',
-          'fail',
-          'no bearer token to call the server with',
-          'Pass --token (or SCIM_DOCTOR_TOKEN) with a token the server accepts.',
-        );
-      else await scimRoundTrip(opts.url, token, waiting, opts.httpTimeoutMs, add);
-    }
-    return report();
+    else
+      for (const { tenant } of checkable) {
+        const tenantAdd = file === undefined ? add : addFor(tenant.id);
+        // A token identifies one tenant: --token is every tenant's only when one is checked.
+        const given = file === undefined || selected.length === 1 ? opts.token : undefined;
+        const tokens = tenant.config.scim.bearerTokens;
+        const token = given ?? tokens.find((t) => t.readOnly)?.token ?? tokens[0]?.token;
+        if (!token)
+          tenantAdd(
+            'scimRoundTrip',
+            'fail',
+            'no bearer token to call the server with',
+            'Pass --token (or SCIM_DOCTOR_TOKEN) with a token the server accepts.',
+          );
+        else
+          await scimRoundTrip(
+            scimBaseOf(opts.url, file === undefined ? undefined : tenant.id),
+            token,
+            waiting,
+            opts.httpTimeoutMs,
+            tenantAdd,
+          );
+      }
+    return { ok: ok(), checks, ...(file === undefined ? {} : { tenants: summaries(selected, checks) }) };
   } finally {
-    await limiter?.stop();
+    await Promise.all([...limiters.values()].map((l) => l.stop()));
     await link?.close();
   }
 }
 
-type Add = (id: CheckId, status: CheckStatus, result: string, fix?: string) => void;
-type Waiting = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
-
-async function checkReservedFields(
-  kit: KitClient,
-  kitCall: Waiting,
-  add: Add,
-  labels: readonly string[] = SubscriberFieldMap.labels(),
-): Promise<void> {
-  let existing;
-  try {
-    existing = await kitCall('custom fields', () => kit.customFields.list(DOCTOR_CALL));
-  } catch (err) {
-    add('reservedFields', 'fail', `could not list custom fields: ${explain(err)}`, 'See the Kit checks above; retry.');
-    return;
-  }
-  const missing = labels.filter((l) => !findField(existing, l));
-  const created: string[] = [];
-  const failed: string[] = [];
-  let reason = '';
-  for (const label of missing) {
-    try {
-      await kitCall(`creating the custom field ${label}`, () => kit.customFields.create(label, DOCTOR_CALL));
-      created.push(label);
-    } catch (err) {
-      failed.push(label);
-      reason ||= explain(err);
-    }
-  }
-  if (failed.length > 0) {
-    add(
-      'reservedFields',
-      'fail',
-      `missing and could not be created: ${failed.join(', ')} (Kit: ${reason})`,
-      `Create these custom fields in Kit by hand (Grow → Subscribers → Custom fields), with exactly these labels, or use a key allowed to create fields; without them Kit would silently drop the values.`,
-    );
-  } else if (created.length > 0) {
-    add(
-      'reservedFields',
-      'pass',
-      `${labels.length - created.length} of ${labels.length} present; created the missing ${created.join(', ')} (as the server's start-up would)`,
-    );
-  } else add('reservedFields', 'pass', `all ${labels.length} present (${labels.join(', ')})`);
-}
-
-const MAX_NAMED = 5;
-
-function checkGroupPrefix(prefix: string | undefined, tags: Tag[], existingOk: boolean, add: Add): void {
-  const reserved = (t: Tag) => t.name.toLowerCase().startsWith(RESERVED_TAG_PREFIX);
-  if (prefix === undefined) {
-    const groups = tags.filter((t) => !reserved(t));
-    add(
-      'groupPrefix',
-      'pass',
-      `no GROUP_TAG_PREFIX: every tag outside "${RESERVED_TAG_PREFIX}" is a SCIM group (${groups.length} today)`,
-      groups.length > 0
-        ? 'If these are marketing tags, set GROUP_TAG_PREFIX (e.g. "idp:") so the IdP sees only its own groups.'
-        : undefined,
-    );
-    return;
-  }
-  if (prefix.toLowerCase().startsWith(RESERVED_TAG_PREFIX)) {
-    add(
-      'groupPrefix',
-      'fail',
-      `GROUP_TAG_PREFIX "${prefix}" is inside the server's reserved "${RESERVED_TAG_PREFIX}" names: no group could ever be seen`,
-      'Choose a prefix that does not start with "scim:", e.g. "idp:".',
-    );
-    return;
-  }
-  const clashing = tags.filter((t) => t.name.startsWith(prefix) && !reserved(t));
-  if (clashing.length === 0) {
-    add('groupPrefix', 'pass', `no existing tag starts with "${prefix}"`);
-  } else if (existingOk) {
-    add('groupPrefix', 'pass', `${clashing.length} tag(s) start with "${prefix}"; accepted as this server's groups`);
-  } else {
-    const named = clashing.slice(0, MAX_NAMED).map((t) => `"${t.name}"`);
-    const more = clashing.length > MAX_NAMED ? ` and ${clashing.length - MAX_NAMED} more` : '';
-    add(
-      'groupPrefix',
-      'fail',
-      `${clashing.length} existing tag(s) already start with "${prefix}" and would appear in the IdP as groups: ${named.join(', ')}${more}`,
-      `Choose a GROUP_TAG_PREFIX no existing tag uses, or rename those tags in Kit; if this server made them (a re-run after go-live), run doctor with --existing-groups.`,
-    );
-  }
-}
-
-function checkTokenStore(storePath: string | undefined, link: RedisLink | undefined, add: Add): void {
-  if (!storePath) {
-    add('tokenStore', 'fail', 'no KIT_TOKEN_STORE', 'Set KIT_TOKEN_STORE to a path every replica shares, or to redis.');
-    return;
-  }
-  if (storePath === 'redis') {
-    if (link?.healthy) add('tokenStore', 'pass', 'kept in Redis, which answers');
-    else add('tokenStore', 'fail', 'kept in Redis, which does not answer', 'See the Redis check below.');
-    return;
-  }
-  const resolved = path.resolve(storePath);
-  try {
-    // Opening for append creates nothing new and changes nothing in an existing file; a missing file needs a
-    // writable directory instead.
-    if (fs.existsSync(resolved)) fs.closeSync(fs.openSync(resolved, 'a'));
-    else fs.accessSync(path.dirname(resolved), fs.constants.W_OK);
-    add('tokenStore', 'pass', `${resolved} is writable`);
-  } catch (err) {
-    add(
-      'tokenStore',
-      'fail',
-      `${resolved} is not writable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      'Make the file (or its directory) writable by the server user; rotated refresh tokens are lost otherwise and the next restart cannot authenticate.',
-    );
-  }
-}
-
-async function scimRoundTrip(
-  url: string,
-  token: string,
-  waiting: Waiting,
-  timeoutMs: number | undefined,
-  add: Add,
-): Promise<void> {
-  const base = `${url.replace(/\/+$/, '').replace(/\/scim\/v2$/i, '')}/scim/v2`;
-  const spc = await waiting(`calling ${base}`, () => httpGet(`${base}/ServiceProviderConfig`, token, timeoutMs));
-  if (spc.status !== 200 || !JSON.stringify(spc.data ?? '').includes('ServiceProviderConfig')) {
-    add(
-      'scimRoundTrip',
-      'fail',
-      `GET ${base}/ServiceProviderConfig: ${spc.error ?? `HTTP ${spc.status}`}`,
-      roundTripFix(spc.status),
-    );
-    return;
-  }
-  // A userName no one has: a lookup an IdP makes before every create, costing one Kit call and changing nothing.
-  const probe = `doctor-${randomBytes(6).toString('hex')}@doctor.invalid`;
-  const lookup = await waiting('a userName lookup', () =>
-    httpGet(`${base}/Users?filter=${encodeURIComponent(`userName eq "${probe}"`)}&count=1`, token, timeoutMs),
+/** The tenants to check: all, or the one `--tenant` names. */
+function selectTenants(configured: TenantsConfig, id: string | undefined, secrets: string[]): TenantConfig[] {
+  if (id === undefined) return configured.tenants;
+  const found = configured.tenants.filter((t) => t.id === id);
+  if (found.length > 0) return found;
+  // An argument that is not an id could be anything (a token pasted in the wrong place): it is not repeated,
+  // nor one of the configured secrets, which may well look like an id.
+  const named = TENANT_ID_PATTERN.test(id) ? `"${id}"` : 'of that id';
+  throw new UnknownTenantError(
+    maskSecrets(
+      `--tenant: no tenant ${named}; the tenants are ${configured.tenants.map((t) => t.id).join(', ')}`,
+      secrets,
+    ),
   );
-  if (lookup.status !== 200 || lookup.data?.totalResults !== 0) {
-    add(
-      'scimRoundTrip',
-      'fail',
-      `GET ${base}/Users?filter=userName eq "…": ${lookup.error ?? `HTTP ${lookup.status}`}${lookup.data?.detail ? ` (${lookup.data.detail})` : ''}`,
-      roundTripFix(lookup.status),
-    );
-    return;
-  }
-  add('scimRoundTrip', 'pass', `${base}: ServiceProviderConfig and a userName lookup answered 200; nothing changed`);
-}
-
-function roundTripFix(status: number | undefined): string {
-  if (status === 401) return 'The server refused the token: use one from SCIM_BEARER_TOKENS (or --token).';
-  if (status === 403) return 'Refused by SCIM_IP_ALLOWLIST: run doctor from an allowed address.';
-  if (status === 503) return 'The server is not ready: see its /readyz and the checks above.';
-  return 'Check --url (the server root or …/scim/v2) and that the server is running.';
-}
-
-interface HttpOutcome {
-  status?: number;
-  data?: any;
-  error?: string;
-}
-
-async function httpGet(url: string, token: string | undefined, timeoutMs = 5000): Promise<HttpOutcome> {
-  try {
-    const res = await axios.get(url, {
-      timeout: timeoutMs,
-      maxRedirects: 0,
-      validateStatus: () => true,
-      headers: token ? { Authorization: `Bearer ${token}`, Accept: 'application/scim+json' } : {},
-    });
-    return { status: res.status, data: res.data };
-  } catch (err) {
-    return { error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
-  }
-}
-
-/** Host and port of a Redis URL: never its password. */
-function redisHost(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '6379'}`;
-  } catch {
-    return '(unparseable REDIS_URL)';
-  }
-}
-
-function explain(err: unknown): string {
-  if (err instanceof KitError) {
-    const status = err.status === undefined ? '' : `HTTP ${err.status}: `;
-    return `${status}${err instanceof KitUnavailableError || err instanceof KitAuthError ? err.message : err.kitMessage || err.message}`;
-  }
-  return (err as Error).message;
-}
-
-/** Resolves once `ready()` holds or `ms` have passed, polling on the clock. */
-function until(ready: () => boolean, ms: number, clock: Clock): Promise<void> {
-  const deadline = clock.now() + ms;
-  return new Promise((resolve) => {
-    const poll = () => {
-      if (ready() || clock.now() >= deadline) resolve();
-      else clock.setTimeout(poll, 50);
-    };
-    poll();
-  });
 }
 
 /**
- * Runs `fn`, reporting "<what> (N s)" about once a second while it has not finished after the first second:
- * a doctor waiting on a busy shared limiter must not look hung.
+ * The limiter doctor's own Kit calls book from: the shared book in Redis like a replica's; with Redis down, a
+ * local one (the Redis check names that failure; the Kit checks should not fail for it too).
  */
-function progressReporter(clock: Clock, progress?: (message: string) => void): Waiting {
-  return async (what, fn) => {
-    if (!progress) return fn();
-    const started = clock.now();
-    let timer: TimerHandle | undefined;
-    const tick = () => {
-      progress(`${what} (${Math.round((clock.now() - started) / 1000)} s)`);
-      timer = clock.setTimeout(tick, 1000, { background: true });
-    };
-    timer = clock.setTimeout(tick, 1000, { background: true });
-    try {
-      return await fn();
-    } finally {
-      clock.clearTimeout(timer);
-    }
-  };
+function limiterFor(id: string, config: Config, link: RedisLink | undefined, clock: Clock): KitLimiter {
+  return createKitLimiter({
+    id,
+    budget: config.kit.ratePerMinute,
+    windowMs: config.kit.rateWindowMs,
+    clock,
+    slots:
+      link?.healthy === true
+        ? sharedSlots(link, {
+            id,
+            windowMs: config.kit.rateWindowMs,
+            fallbackReplicas: Math.max(1, config.limiter.fallbackReplicas),
+            keyTtlMs: config.limiter.keyTtlMs,
+          })
+        : undefined,
+  });
+}
+
+function summaries(tenants: readonly TenantConfig[], checks: readonly CheckResult[]): TenantSummary[] {
+  return tenants.map((t) => {
+    const failed = checks.filter((c) => c.tenant === t.id && c.status === 'fail').length;
+    return { id: t.id, status: t.sandbox ? 'skip' : failed > 0 ? 'fail' : 'pass', failed };
+  });
 }
