@@ -27,20 +27,19 @@ export class BuiltInSandbox {
 
   /** The tenants with sandbox credentials filled in where they asked for the sandbox (or, alone, had none). */
   async provide(tenants: TenantsConfig): Promise<SandboxedTenants> {
+    const environment = tenants.source.kind === 'environment';
     const devTokens = new Map<string, string>();
     const provided: TenantConfig[] = [];
     for (const tenant of tenants.tenants) {
-      const wanted = tenant.sandbox || (tenants.source.kind === 'environment' && !tenant.config.kit.credentials);
+      const wanted = tenant.sandbox || (environment && !tenant.config.kit.credentials);
       if (!wanted) {
         provided.push(tenant);
         continue;
       }
       const sandbox = await this.started();
-      const account = this.accountOf(tenant.id, sandbox, tenants.source.kind === 'environment');
-      const config = this.withAccount(tenant, sandbox, account, devTokens);
-      provided.push({ ...tenant, config });
+      const account = this.accountOf(tenant.id, sandbox, environment);
+      provided.push({ ...tenant, config: this.withAccount(tenant, sandbox, account, devTokens) });
     }
-    const environment = tenants.source.kind === 'environment';
     return {
       tenants: {
         ...tenants,

@@ -35,6 +35,17 @@ function tenantsYaml(sandbox: KitSandbox, accounts: Record<Id, SandboxAccount>, 
   return ['version: 1', 'tenants:', ...entries, ''].join('\n');
 }
 
+/** The server's first log line holding `message`, once it has been written. */
+async function logLine(server: ServerProcess, message: string): Promise<string> {
+  const line = () =>
+    server
+      .output()
+      .split('\n')
+      .find((l) => l.includes(message));
+  await eventually(() => line() !== undefined);
+  return line()!;
+}
+
 describe('SIGHUP reloads the tenants file', () => {
   let sandbox: KitSandbox;
   let server: ServerProcess | undefined;
@@ -85,11 +96,7 @@ describe('SIGHUP reloads the tenants file', () => {
 
     writeFileSync(file, tenantsYaml(sandbox, accounts, ['a', 'c']));
     server.child.kill('SIGHUP');
-    await eventually(() => /tenants file reloaded/.test(server!.output()));
-    const reloaded = server
-      .output()
-      .split('\n')
-      .find((l) => l.includes('tenants file reloaded'))!;
+    const reloaded = await logLine(server, 'tenants file reloaded');
     expect(JSON.parse(reloaded)).toMatchObject({ added: ['c'], removed: ['b'], unchanged: ['a'] });
 
     // New requests: b is gone (its own token included), c serves, a never noticed.
@@ -109,11 +116,7 @@ describe('SIGHUP reloads the tenants file', () => {
     // A file with a mistake: refused with a line naming it; the running tenants go on.
     writeFileSync(file, `${tenantsYaml(sandbox, accounts, ['a', 'c'])}  - id: Not_Valid\n`);
     server.child.kill('SIGHUP');
-    await eventually(() => /tenants file refused/.test(server!.output()));
-    const refused = server
-      .output()
-      .split('\n')
-      .find((l) => l.includes('tenants file refused'))!;
+    const refused = await logLine(server, 'tenants file refused');
     expect(refused).toContain('tenants.yaml');
     expect(refused).toMatch(/line \d+/);
     expect(refused).not.toContain(TOKENS.a);
