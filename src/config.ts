@@ -274,6 +274,8 @@ export interface JwtConfig {
   clockSkewSeconds: number;
 }
 
+export type JwtDefaults = Pick<JwtConfig, 'algorithms' | 'clockSkewSeconds'>;
+
 export interface Config {
   port: number;
   host: string;
@@ -293,6 +295,8 @@ export interface Config {
   scim: {
     bearerTokens: BearerToken[];
     jwt?: JwtConfig;
+    /** SCIM_JWT_ALGORITHMS and SCIM_JWT_CLOCK_SKEW_SECONDS: `jwt`'s, and those of tenants that leave them out. */
+    jwtDefaults: JwtDefaults;
     maxBodyBytes: number;
     groupTagPrefix?: string;
     /** Where each SCIM attribute lives in Kit (SCIM_MAPPING_FILE, else the built-in mapping/default.yaml). */
@@ -384,6 +388,32 @@ export interface EventsConfig {
   deadLetterMs: number;
 }
 
+/** The events settings as written (SCIM_EVENTS_* or a tenant's `events:`), times in seconds. */
+export interface EventsSettings extends Pick<
+  EventsConfig,
+  'receivers' | 'signingKey' | 'previousPublicKeys' | 'keyFile' | 'outboxMax' | 'push'
+> {
+  leaseSeconds: number;
+  maxWaitSeconds: number;
+  deadLetterSeconds: number;
+}
+
+/** Security events as the server runs them, from the environment's settings or a tenant's. */
+export function eventsConfigOf(s: EventsSettings): EventsConfig {
+  return {
+    receivers: s.receivers,
+    signingKey: s.signingKey,
+    previousPublicKeys: s.previousPublicKeys,
+    keyFile: s.keyFile,
+    outboxMax: s.outboxMax,
+    leaseMs: s.leaseSeconds * 1000,
+    maxWaitMs: s.maxWaitSeconds * 1000,
+    maxEventsPerPoll: 1000,
+    push: s.push,
+    deadLetterMs: s.deadLetterSeconds * 1000,
+  };
+}
+
 export interface EventReceiverConfig {
   name: string;
   audience: string;
@@ -405,8 +435,9 @@ export function parseEventReceivers(raw: string | undefined): EventReceiverConfi
   });
 }
 
-function jsonOf(raw: string | undefined): unknown {
-  if (raw === undefined) return undefined;
+/** A JSON setting: text is parsed (null when it is not JSON); a value already structured (YAML) is kept. */
+export function jsonOf(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw;
   try {
     return JSON.parse(raw);
   } catch {
@@ -561,6 +592,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       clientSecret: e.KIT_CLIENT_SECRET,
       tokenStorePath: e.KIT_TOKEN_STORE ?? '.kit-tokens.json',
     };
+  const jwtDefaults: JwtDefaults = {
+    algorithms: listOf(e.SCIM_JWT_ALGORITHMS),
+    clockSkewSeconds: e.SCIM_JWT_CLOCK_SKEW_SECONDS,
+  };
   return {
     port: e.PORT,
     host: e.HOST,
@@ -580,16 +615,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         ...parseTokens(e.SCIM_READONLY_BEARER_TOKENS, true, 'readonly'),
       ],
       jwt: e.SCIM_JWT_JWKS_URL
-        ? {
-            jwksUrl: e.SCIM_JWT_JWKS_URL,
-            issuer: e.SCIM_JWT_ISSUER!,
-            audience: e.SCIM_JWT_AUDIENCE!,
-            algorithms: e.SCIM_JWT_ALGORITHMS.split(',')
-              .map((a) => a.trim())
-              .filter(Boolean),
-            clockSkewSeconds: e.SCIM_JWT_CLOCK_SKEW_SECONDS,
-          }
+        ? { jwksUrl: e.SCIM_JWT_JWKS_URL, issuer: e.SCIM_JWT_ISSUER!, audience: e.SCIM_JWT_AUDIENCE!, ...jwtDefaults }
         : undefined,
+      jwtDefaults,
       maxBodyBytes: e.SCIM_MAX_BODY_BYTES,
       groupTagPrefix: e.GROUP_TAG_PREFIX,
       mapping: mappingOf(e.SCIM_MAPPING_FILE),
@@ -630,21 +658,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     status: { sessionTtlSeconds: e.STATUS_SESSION_TTL_SECONDS },
     events: e.SCIM_EVENTS_RECEIVERS
-      ? {
+      ? eventsConfigOf({
           receivers: parseEventReceivers(e.SCIM_EVENTS_RECEIVERS),
           signingKey: jsonOf(e.SCIM_EVENTS_SIGNING_KEY) as Record<string, unknown> | undefined,
           previousPublicKeys: (jsonOf(e.SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS) as Record<string, unknown>[]) ?? [],
           keyFile: e.SCIM_EVENTS_KEY_FILE,
           outboxMax: e.SCIM_EVENTS_OUTBOX_MAX,
-          leaseMs: e.SCIM_EVENTS_LEASE_SECONDS * 1000,
-          maxWaitMs: e.SCIM_EVENTS_MAX_WAIT_SECONDS * 1000,
-          maxEventsPerPoll: 1000,
+          leaseSeconds: e.SCIM_EVENTS_LEASE_SECONDS,
+          maxWaitSeconds: e.SCIM_EVENTS_MAX_WAIT_SECONDS,
           push: listOf(e.SCIM_EVENTS_PUSH).map((entry) => ({
             receiver: entry.slice(0, entry.indexOf('=')),
             url: entry.slice(entry.indexOf('=') + 1),
           })),
-          deadLetterMs: e.SCIM_EVENTS_DEAD_LETTER_SECONDS * 1000,
-        }
+          deadLetterSeconds: e.SCIM_EVENTS_DEAD_LETTER_SECONDS,
+        })
       : undefined,
   };
 }

@@ -1,5 +1,13 @@
 import path from 'node:path';
-import { type Config, derivedWebhookSecret, type EventsConfig, type JwtConfig, type KitCredentials } from '../config';
+import {
+  type Config,
+  derivedWebhookSecret,
+  type EventsConfig,
+  eventsConfigOf,
+  jsonOf,
+  type JwtConfig,
+  type KitCredentials,
+} from '../config';
 import { MappingFileError } from '../scim/mapping/mappingFile';
 import { loadMapping } from '../scim/mapping/mappingSource';
 import type { AttributeMapping } from '../scim/mapping/model';
@@ -13,7 +21,6 @@ import type { FileEvents, FileKit, FileTenant } from './tenantsFileSchema';
 export interface TenantBuildContext {
   /** loadConfig(env): the process-wide settings every tenant shares. */
   base: Config;
-  env: Record<string, string | undefined>;
   /** The tenants file's path: mapping files are named relative to its directory. */
   file: string;
   report: (path: Path, message: string) => void;
@@ -54,19 +61,16 @@ function credentialsOf(kit: FileKit, id: string): KitCredentials | undefined {
   return undefined;
 }
 
-/** SCIM_JWT_ALGORITHMS and SCIM_JWT_CLOCK_SKEW_SECONDS stay process-wide defaults (loadConfig validated them). */
-function jwtOf(t: FileTenant, env: Record<string, string | undefined>): JwtConfig | undefined {
+/** A tenant's JWT settings; algorithms and clock skew default to the environment's (config.ts jwtDefaults). */
+function jwtOf(t: FileTenant, base: Config): JwtConfig | undefined {
   if (!t.jwt) return undefined;
-  const algorithms = (env.SCIM_JWT_ALGORITHMS ?? 'RS256,ES256')
-    .split(',')
-    .map((a) => a.trim())
-    .filter(Boolean);
+  const defaults = base.scim.jwtDefaults;
   return {
     jwksUrl: t.jwt.jwksUrl,
     issuer: t.jwt.issuer,
     audience: t.jwt.audience,
-    algorithms: t.jwt.algorithms ?? algorithms,
-    clockSkewSeconds: t.jwt.clockSkewSeconds ?? Number(env.SCIM_JWT_CLOCK_SKEW_SECONDS ?? 60),
+    algorithms: t.jwt.algorithms ?? defaults.algorithms,
+    clockSkewSeconds: t.jwt.clockSkewSeconds ?? defaults.clockSkewSeconds,
   };
 }
 
@@ -91,15 +95,6 @@ function mappingOf(
   }
 }
 
-function jsonOf(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return null;
-  }
-}
-
 function eventsOf(e: FileEvents, id: string, base: Config, at: (p: Path, m: string) => void): EventsConfig | undefined {
   if (!base.publicUrls.baseUrl) at(['receivers'], 'security events need PUBLIC_BASE_URL (their issuer, "iss")');
   const key = jsonOf(e.signingKey) as { d?: unknown } | null | undefined;
@@ -108,19 +103,18 @@ function eventsOf(e: FileEvents, id: string, base: Config, at: (p: Path, m: stri
   const previous = jsonOf(e.previousPublicKeys) ?? [];
   if (!Array.isArray(previous) || previous.some((k) => typeof k !== 'object' || k === null || 'd' in k))
     at(['previousPublicKeys'], 'must be a list of public JWKs (no "d")');
-  return {
+  return eventsConfigOf({
     receivers: e.receivers.map((r) => ({ name: r.name, token: r.token, audience: r.audience ?? r.name })),
     signingKey: key ?? undefined,
     previousPublicKeys: Array.isArray(previous) ? previous : [],
     // Its own key per tenant: a receiver trusts one tenant's issuer, never another's signature.
     keyFile: e.keyFile ?? `.scim-events-key-${id}.json`,
     outboxMax: e.outboxMax,
-    leaseMs: e.leaseSeconds * 1000,
-    maxWaitMs: e.maxWaitSeconds * 1000,
-    maxEventsPerPoll: 1000,
+    leaseSeconds: e.leaseSeconds,
+    maxWaitSeconds: e.maxWaitSeconds,
     push: e.push.map((p) => ({ receiver: p.receiver, url: p.url })),
-    deadLetterMs: e.deadLetterSeconds * 1000,
-  };
+    deadLetterSeconds: e.deadLetterSeconds,
+  });
 }
 
 /** The tenant at `index` of the file; problems go to ctx.report under `tenants.<index>`. */
@@ -148,7 +142,7 @@ export function tenantConfigOf(t: FileTenant, index: number, ctx: TenantBuildCon
         ...t.bearerTokens.map((b) => ({ name: b.name, token: b.token, readOnly: false })),
         ...t.readOnlyBearerTokens.map((b) => ({ name: b.name, token: b.token, readOnly: true })),
       ],
-      jwt: jwtOf(t, ctx.env),
+      jwt: jwtOf(t, base),
       groupTagPrefix: t.groupTagPrefix,
       mapping: mapping?.mapping ?? base.scim.mapping,
       mappingFile: mapping?.mappingFile,

@@ -84,19 +84,13 @@ export function readTenantsFile(file: string, base: Config, env: Record<string, 
     throw new ConfigError(problems.list);
   }
   if (problems.any) throw new ConfigError(problems.list);
-  return tenantsOf(parsed.data, file, base, env, problems);
+  return tenantsOf(parsed.data, file, base, problems);
 }
 
-function tenantsOf(
-  data: TenantsFile,
-  file: string,
-  base: Config,
-  env: Record<string, string | undefined>,
-  problems: FileProblems,
-): TenantsConfig {
+function tenantsOf(data: TenantsFile, file: string, base: Config, problems: FileProblems): TenantsConfig {
   const report = (path: Path, message: string) => problems.at(path, message);
   checkTenantRules(data, base.kit, report);
-  const tenants = data.tenants.map((t, i) => tenantConfigOf(t, i, { base, env, file, report }));
+  const tenants = data.tenants.map((t, i) => tenantConfigOf(t, i, { base, file, report }));
   if (problems.any) throw new ConfigError(problems.list);
   // Operators read /metrics across tenants; nothing they hold may write.
   const operatorTokens: BearerToken[] = (data.operators?.bearerTokens ?? []).map((b) => ({
