@@ -158,6 +158,33 @@ describe('two tenants on two Kit accounts', () => {
     expect(statuses.every((s) => s === 404 || s === 429)).toBe(true);
   });
 
+  it('a hostile tenant segment (prototype names, encodings, huge, nested) is an unknown tenant: 404, Kit untouched', async () => {
+    const before = kitA.calls().total + kitB.calls().total;
+    const segments = [
+      '__proto__',
+      'constructor',
+      'hasOwnProperty',
+      'toString',
+      '%5F%5Fproto%5F%5F',
+      'A',
+      'a%00',
+      'a%2Fscim',
+      '..',
+      '%2e%2e',
+      'a'.repeat(5000),
+      encodeURIComponent('{"a":{"b":[1]}}'),
+      encodeURIComponent('a\u0000\u202e'),
+    ];
+    for (const segment of segments) {
+      const res = await a().get(`/tenants/${segment}/scim/v2/Users`);
+      expect([segment.slice(0, 20), res.status]).toEqual([segment.slice(0, 20), 404]);
+      expect(res.body.Resources).toBeUndefined();
+    }
+    expect(kitA.calls().total + kitB.calls().total).toBe(before);
+    // Nothing of the attempts reached the prototype the directory or express look things up on.
+    expect(({} as Record<string, unknown>).scim).toBeUndefined();
+  });
+
   it('/scim/v2 at the root is no tenant when there are several; the answer points to /tenants/{id}', async () => {
     const res = await a().get('/scim/v2/Users');
     expectScimError(res, 404);
