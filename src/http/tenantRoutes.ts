@@ -2,10 +2,10 @@ import express, { type RequestHandler } from 'express';
 import { createAuthMiddleware } from './auth';
 import type { ScimRouterDeps } from './app';
 import { createScimRouter } from './app';
-import type { Readiness } from './health';
-import type { Metrics, TenantLabel } from './metrics';
+import type { Readiness } from '../platform/readiness';
+import type { Metrics, TenantLabel } from '../platform/metrics';
 import { ScimNotFound } from '../scim/errors';
-import { requestScopeMiddleware } from './requestScope';
+import { requestScopeMiddleware } from '../platform/requestScope';
 import { sendFailure } from './scimResponses';
 
 // Everything one tenant serves (issue #18), relative to where the dispatcher mounts it: `/tenants/{id}`, or the

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Clock, systemClock, type TimerHandle } from '../clock';
+import { type Clock, systemClock, type TimerHandle } from '../platform/clock';
 import type { KitCredentials } from './types';
 import { KitLimiterUnavailableError, KitRateLimitedError, KitUnavailableError } from './errors';
 import { type LimiterPriority, PRIORITIES, PriorityLanes } from './priorityLanes';

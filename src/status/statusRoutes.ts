@@ -2,7 +2,7 @@ import os from 'node:os';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { FailureThrottle } from '../http/auth';
-import type { Readiness } from '../http/health';
+import type { Readiness } from '../platform/readiness';
 import type { KitLimiter } from '../kit/limiter';
 import { renderLogin, renderStatus } from './render';
 import type { StatusBoard } from './statusBoard';

@@ -1,7 +1,7 @@
 import express from 'express';
 import { SignJWT } from 'jose';
 import request from 'supertest';
-import type { BearerToken, JwtConfig } from '../../src/config';
+import type { BearerToken, JwtConfig } from '../../src/config/environment';
 import {
   AuthenticationError,
   Authenticator,
@@ -12,7 +12,7 @@ import {
   type Principal,
   type ThrottleClock,
 } from '../../src/http/auth';
-import { currentScope, requestScopeMiddleware } from '../../src/http/requestScope';
+import { currentScope, requestScopeMiddleware } from '../../src/platform/requestScope';
 import { type JwksServer, type SigningKey, signingKey, signToken, startJwksServer } from '../fixtures/http/jwksServer';
 
 const ISSUER = 'https://idp.example.test/oauth2/default';

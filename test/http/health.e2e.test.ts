@@ -1,6 +1,6 @@
 import express from 'express';
 import request from 'supertest';
-import { Readiness } from '../../src/http/health';
+import { Readiness } from '../../src/platform/readiness';
 
 function app(readiness: Readiness) {
   const server = express();

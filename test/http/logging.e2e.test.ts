@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import express from 'express';
 import request from 'supertest';
-import { createLogger, createRequestLogging, maskSecrets, requestIdFor } from '../../src/http/logging';
-import { recordKitCallInScope, requestScopeMiddleware } from '../../src/http/requestScope';
+import { createLogger, createRequestLogging, maskSecrets, requestIdFor } from '../../src/platform/logging';
+import { recordKitCallInScope, requestScopeMiddleware } from '../../src/platform/requestScope';
 
 class MemoryStream extends Writable {
   readonly chunks: string[] = [];

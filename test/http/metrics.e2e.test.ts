@@ -1,6 +1,6 @@
 import express from 'express';
 import request from 'supertest';
-import { Metrics, routeLabel, UNMATCHED_ROUTE } from '../../src/http/metrics';
+import { Metrics, routeLabel, UNMATCHED_ROUTE } from '../../src/platform/metrics';
 
 function scimApp(metrics: Metrics) {
   const app = express();

@@ -6,7 +6,7 @@ import {
   recordKitCallInScope,
   requestScopeMiddleware,
   runInRequestScope,
-} from '../../src/http/requestScope';
+} from '../../src/platform/requestScope';
 import type { KitCallRecord } from '../../src/kit/types';
 
 const call = (endpoint: string, status: number | 'error' = 200): KitCallRecord => ({

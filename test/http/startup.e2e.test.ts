@@ -7,7 +7,7 @@ import { expectScimError } from '../support/scim';
 import { unique } from '../support/unique';
 import { freePort, type ServerProcess, startServerProcess } from '../support/serverProcess';
 
-// `npm start` as a new user meets it: the real entry point (src/main.ts) in its own process.
+// `npm start` as a new user meets it: the real entry point (src/app/main.ts) in its own process.
 describe('start-up', () => {
   let server: ServerProcess | undefined;
   afterEach(async () => {

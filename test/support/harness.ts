@@ -1,8 +1,8 @@
 import pino, { type Logger } from 'pino';
 import request from 'supertest';
-import { type Config, loadConfig } from '../../src/config';
+import { type Config, loadConfig } from '../../src/config/environment';
 import { type KitSandbox, type KitSandboxOptions, startKitSandbox } from '../../src/sandbox';
-import { Service } from '../../src/service';
+import { Service } from '../../src/app/service';
 
 export const TOKEN = 'test-token-0123456789abcdef0123456789';
 export const READONLY_TOKEN = 'readonly-token-0123456789abcdef01234567';

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 
-// A real convertkit-scim process (src/main.ts through tsx), for multi-replica, shutdown and reload tests.
+// A real convertkit-scim process (src/app/main.ts through tsx), for multi-replica, shutdown and reload tests.
 
 export interface ServerProcess {
   url: string;
@@ -23,7 +23,7 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Starts src/main.ts and resolves once it logs "listening". PORT=0: the server binds a free port itself and
+ * Starts src/app/main.ts and resolves once it logs "listening". PORT=0: the server binds a free port itself and
  * logs it. (A port found free here and handed over would be free only until someone else took it: on a busy
  * machine the server, seconds later, met EADDRINUSE.) A server that does not start is killed, never left.
  */
@@ -31,7 +31,7 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   const root = path.resolve(__dirname, '../..');
   // tsx's loader inside the one process, not its CLI: the CLI runs the server as a child of its own and relays
   // only SIGINT and SIGTERM, so a SIGHUP (tenants reload, issue #18) would end the CLI instead of reaching us.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/app/main.ts')], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],

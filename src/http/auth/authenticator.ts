@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import type { BearerToken, JwtConfig } from '../../config';
+import type { BearerToken, JwtConfig } from '../../config/environment';
 
 // Who is calling: static bearer tokens (optionally read-only) and JWTs verified against a JWKS.
 // Nothing in this file ever puts the presented token into a message, a log field or a response.

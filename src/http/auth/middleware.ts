@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { currentScope } from '../requestScope';
+import { currentScope } from '../../platform/requestScope';
 import {
   ScimForbidden,
   ScimNotFound,
@@ -15,7 +15,7 @@ import {
   type Principal,
   WRITE_SCOPE,
 } from './authenticator';
-import type { FailureThrottle } from './failureThrottle';
+import type { FailureThrottle } from '../../platform/failureThrottle';
 
 export interface AuthMiddlewareOptions {
   /** Called for every refusal, with a reason from a fixed set (a metrics label). */

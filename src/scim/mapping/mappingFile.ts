@@ -1,6 +1,6 @@
 import type { Document, LineCounter } from 'yaml';
 import { z } from 'zod';
-import { readYamlDocument } from '../../yaml/yamlDocument';
+import { readYamlDocument } from '../../platform/yamlDocument';
 import { isForbiddenSegment } from '../inputLimits';
 import {
   type CatalogAttribute,

@@ -147,7 +147,7 @@ describe('convertkit-scim validate', () => {
     const { spawnSync } = jest.requireActual('node:child_process') as typeof import('node:child_process');
     const r = spawnSync(
       process.execPath,
-      [require.resolve('tsx/cli'), path.join(root, 'src/main.ts'), 'validate', 'test/fixtures/mapping/broken.yaml'],
+      [require.resolve('tsx/cli'), path.join(root, 'src/app/main.ts'), 'validate', 'test/fixtures/mapping/broken.yaml'],
       { cwd: root, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 30_000 },
     );
     expect(r.status).toBe(1);
@@ -164,7 +164,9 @@ describe('convertkit-scim validate', () => {
 
 describe('SCIM_MAPPING_FILE in the configuration', () => {
   // Imported here so the rest of this file stays free of config's dependencies.
-  const { ConfigError, loadConfig } = jest.requireActual('../../../src/config') as typeof import('../../../src/config');
+  const { ConfigError, loadConfig } = jest.requireActual(
+    '../../../src/config/environment',
+  ) as typeof import('../../../src/config/environment');
 
   it('loads the named file once, at start-up', () => {
     const config = loadConfig({ SCIM_MAPPING_FILE: path.join(root, 'mapping/entra-validator.yaml') });

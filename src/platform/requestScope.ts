@@ -1,0 +1,66 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { KitCallRecord } from '../kit/types';
+import type { Principal } from '../http/auth';
+
+// What one SCIM request did, reachable from code that never sees `req` (the Kit client's onCall hook, the
+// audit writer deep in a SCIM handler). Work outside a request (reconciliation warm-up, start-up checks)
+// simply has no scope, and recording becomes a no-op.
+
+export interface RequestScope {
+  requestId: string;
+  /** The request's HTTP method: security events tell a PUT from a PATCH by it (src/events). */
+  method?: string;
+  principal?: Principal;
+  kitCalls: KitCallRecord[];
+  /** Calls left out of `kitCalls` once it reached its cap; see MAX_KIT_CALLS_PER_SCOPE. */
+  kitCallsDropped?: number;
+}
+
+/**
+ * A full-account reconciliation page can make many Kit calls inside one request; keeping every record
+ * would let one request grow without bound. The count of the rest is kept instead.
+ */
+export const MAX_KIT_CALLS_PER_SCOPE = 500;
+
+const storage = new AsyncLocalStorage<RequestScope>();
+
+export function runInRequestScope<T>(scope: RequestScope, fn: () => T): T {
+  return storage.run(scope, fn);
+}
+
+export function currentScope(): RequestScope | undefined {
+  return storage.getStore();
+}
+
+export function recordKitCallInScope(rec: KitCallRecord): void {
+  const scope = storage.getStore();
+  if (!scope) return;
+  if (scope.kitCalls.length < MAX_KIT_CALLS_PER_SCOPE) scope.kitCalls.push(rec);
+  else scope.kitCallsDropped = (scope.kitCallsDropped ?? 0) + 1;
+}
+
+export interface RequestScopeOptions {
+  /** Where the request id comes from; by default the id pino-http assigned (`req.id`), else a fresh UUID. */
+  requestId?: (req: Request, res: Response) => string;
+}
+
+function defaultRequestId(req: Request): string {
+  const id = (req as Request & { id?: unknown }).id;
+  return id === undefined || id === null ? randomUUID() : String(id);
+}
+
+/**
+ * Opens a scope for the rest of the middleware chain. `next()` runs inside `storage.run`, so every
+ * continuation express 5 chains from it (async handlers, awaited promises, error handlers) sees the scope.
+ * The scope is also put on `res.locals.scope` for code that has `res` and wants to skip the lookup.
+ */
+export function requestScopeMiddleware(opts: RequestScopeOptions = {}): RequestHandler {
+  const idOf = opts.requestId ?? defaultRequestId;
+  return (req: Request, res: Response, next: NextFunction) => {
+    const scope: RequestScope = { requestId: idOf(req, res), method: req.method, kitCalls: [] };
+    res.locals.scope = scope;
+    storage.run(scope, () => next());
+  };
+}

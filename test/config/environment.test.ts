@@ -1,0 +1,174 @@
+import { ConfigError, loadConfig, MIN_BEARER_TOKEN_LENGTH, secretsOf } from '../../src/config/environment';
+
+// src/config.ts: read and validated once at start-up; a bad value is refused with a message naming the
+// variable, never echoing a secret.
+
+const LONG = 'a'.repeat(MIN_BEARER_TOKEN_LENGTH);
+const base = { KIT_API_KEY: 'kit_0123456789abcdef', SCIM_BEARER_TOKENS: `okta=${LONG}` };
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('bearer token length', () => {
+  it('refuses a token under 32 characters, naming the variable and the entry but not the token', () => {
+    const short = 'Zq81xy7'; // 7 characters
+    const problems = problemsOf({ ...base, SCIM_BEARER_TOKENS: `okta=${LONG},entra=${short}` });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^SCIM_BEARER_TOKENS: the token "entra" is 7 characters long/);
+    expect(problems[0]).toMatch(/at least 32/);
+    expect(problems.join('\n')).not.toContain(short);
+  });
+
+  it('applies to read-only tokens and to bare tokens', () => {
+    const short = 'b'.repeat(MIN_BEARER_TOKEN_LENGTH - 1);
+    const problems = problemsOf({ ...base, SCIM_READONLY_BEARER_TOKENS: short });
+    expect(problems).toEqual([expect.stringMatching(/^SCIM_READONLY_BEARER_TOKENS: the token "readonly-1" is 31/)]);
+    expect(problems.join('\n')).not.toContain(short);
+  });
+
+  it('accepts tokens of 32 characters and more', () => {
+    const config = loadConfig({ ...base, SCIM_READONLY_BEARER_TOKENS: `iga=${'c'.repeat(64)}` });
+    expect(config.scim.bearerTokens.map((t) => [t.name, t.readOnly])).toEqual([
+      ['okta', false],
+      ['iga', true],
+    ]);
+  });
+
+  it('lists every configured secret for masking, whatever its length', () => {
+    const config = loadConfig({ ...base, KIT_API_KEY: 'k7' });
+    expect(secretsOf(config)).toEqual(['k7', LONG]);
+  });
+});
+
+describe('public URLs', () => {
+  it('takes PUBLIC_BASE_URL without its trailing slash, and the allowed hosts lower-cased', () => {
+    const config = loadConfig({
+      ...base,
+      PUBLIC_BASE_URL: 'https://scim.example.com/scim/v2/',
+      SCIM_ALLOWED_HOSTS: 'SCIM.example.com, localhost:8080,[::1]:8080',
+    });
+    expect(config.publicUrls).toEqual({
+      baseUrl: 'https://scim.example.com',
+      allowedHosts: ['scim.example.com', 'localhost:8080', '[::1]:8080'],
+    });
+  });
+
+  it('refuses a PUBLIC_BASE_URL that is not a plain http(s) URL, and a host that is not a host', () => {
+    expect(problemsOf({ ...base, PUBLIC_BASE_URL: 'ftp://x.example' })).toEqual([
+      expect.stringMatching(/^PUBLIC_BASE_URL: /),
+    ]);
+    expect(problemsOf({ ...base, PUBLIC_BASE_URL: 'https://x.example/scim/v2?x=1' })).toEqual([
+      expect.stringMatching(/^PUBLIC_BASE_URL: .*without query/),
+    ]);
+    expect(problemsOf({ ...base, SCIM_ALLOWED_HOSTS: 'good.example, evil.example/path' })).toEqual([
+      'SCIM_ALLOWED_HOSTS: "evil.example/path" is not a host name (with an optional :port)',
+    ]);
+  });
+});
+
+describe('SCIM_IP_ALLOWLIST', () => {
+  it('parses IPv4 and IPv6 ranges and bare addresses', () => {
+    const config = loadConfig({ ...base, SCIM_IP_ALLOWLIST: '203.0.113.0/24, 2001:db8::/32, 198.51.100.7' });
+    expect(config.ipAllowlist).toEqual([
+      { address: '203.0.113.0', prefix: 24, family: 'ipv4' },
+      { address: '2001:db8::', prefix: 32, family: 'ipv6' },
+      { address: '198.51.100.7', prefix: 32, family: 'ipv4' },
+    ]);
+    expect(loadConfig(base).ipAllowlist).toBeUndefined();
+  });
+
+  it.each([
+    ['203.0.113.0/33', /prefix length outside 0-32/],
+    ['2001:db8::/129', /prefix length outside 0-128/],
+    ['203.0.113/24', /not an IP address/],
+    ['example.com', /not an IP address/],
+    ['10.0.0.0/8/1', /not an IP address/],
+    [' , ', /lists no address/],
+  ])('refuses %p at start-up', (value, message) => {
+    const problems = problemsOf({ ...base, SCIM_IP_ALLOWLIST: value });
+    expect(problems).toEqual([expect.stringMatching(/^SCIM_IP_ALLOWLIST: /)]);
+    expect(problems[0]).toMatch(message);
+  });
+});
+
+describe('issue #13 settings: snapshot, journal, mirror, webhooks', () => {
+  it('has webhooks and the mirror off without PUBLIC_BASE_URL, and on with it', () => {
+    const off = loadConfig(base);
+    expect(off.changes).toMatchObject({ lookupSnapshotSeconds: 10, mirror: false, webhooks: false });
+    // Issue #20: without webhooks the lookup mirror is on (filters Kit cannot answer share one walk).
+    expect(off.changes.lookupMirror).toBe(true);
+    expect(loadConfig({ ...base, MIRROR: 'off' }).changes).toMatchObject({ mirror: false, lookupMirror: false });
+    expect(loadConfig({ ...base, MIRROR: 'lookups' }).changes).toMatchObject({ mirror: false, lookupMirror: true });
+    expect(off.changes.webhookSecret).toBeUndefined();
+    const on = loadConfig({ ...base, PUBLIC_BASE_URL: 'https://scim.example.com' });
+    expect(on.changes).toMatchObject({ mirror: true, lookupMirror: false, webhooks: true, mirrorRefreshMs: 3_600_000 });
+    // Derived from the credential: the same on every replica, and masked like every secret.
+    expect(on.changes.webhookSecret).toBe(
+      loadConfig({ ...base, PUBLIC_BASE_URL: 'https://scim.example.com' }).changes.webhookSecret,
+    );
+    expect(on.changes.webhookSecret!.length).toBeGreaterThanOrEqual(32);
+    expect(secretsOf(on)).toContain(on.changes.webhookSecret);
+    expect(loadConfig({ ...base, PUBLIC_BASE_URL: 'https://scim.example.com', MIRROR: 'off' }).changes.mirror).toBe(
+      false,
+    );
+    expect(loadConfig({ ...base, MIRROR: 'on', LOOKUP_SNAPSHOT_SECONDS: '0' }).changes).toMatchObject({
+      mirror: true,
+      webhooks: false,
+      lookupSnapshotSeconds: 0,
+    });
+  });
+
+  it('refuses webhooks without a public URL and a short or URL-unsafe webhook secret, without echoing it', () => {
+    expect(problemsOf({ ...base, KIT_WEBHOOKS: 'on' })[0]).toMatch(/^KIT_WEBHOOKS: .*PUBLIC_BASE_URL/);
+    const short = 'short-secret';
+    const problems = problemsOf({ ...base, KIT_WEBHOOK_SECRET: short });
+    expect(problems[0]).toMatch(/^KIT_WEBHOOK_SECRET: .*at least 32/);
+    expect(problems.join('\n')).not.toContain(short);
+    expect(problemsOf({ ...base, KIT_WEBHOOK_SECRET: `${'x'.repeat(32)}/..` })[0]).toMatch(/URL path segment/);
+    expect(problemsOf({ ...base, MIRROR: 'yes' })[0]).toMatch(/^MIRROR:/);
+  });
+});
+
+describe('SCIM security events (issue 15)', () => {
+  const TOKEN = 'r'.repeat(MIN_BEARER_TOKEN_LENGTH);
+  const base = { KIT_API_KEY: 'k7', SCIM_BEARER_TOKENS: 'x'.repeat(40), PUBLIC_BASE_URL: 'https://scim.example.com' };
+
+  it('receivers: name=token@audience, the audience defaulting to the name; tokens and the key are secrets', () => {
+    const key = '{"kty":"EC","crv":"P-256","x":"x","y":"y","d":"private-d-value"}';
+    const config = loadConfig({
+      ...base,
+      SCIM_EVENTS_RECEIVERS: `iga=${TOKEN}@https://iga.example/events,sailpoint=${TOKEN}2`,
+      SCIM_EVENTS_SIGNING_KEY: key,
+    });
+    expect(config.events!.receivers).toEqual([
+      { name: 'iga', token: TOKEN, audience: 'https://iga.example/events' },
+      { name: 'sailpoint', token: `${TOKEN}2`, audience: 'sailpoint' },
+    ]);
+    expect(secretsOf(config)).toEqual(expect.arrayContaining([TOKEN, `${TOKEN}2`, 'private-d-value']));
+    expect(loadConfig(base).events).toBeUndefined();
+  });
+
+  it('refuses short receiver tokens, a missing issuer and a public key as signing key, without echoing secrets', () => {
+    const attempt = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ...base, ...env });
+      } catch (err) {
+        return (err as ConfigError).problems.join('\n');
+      }
+      return '';
+    };
+    const short = attempt({ SCIM_EVENTS_RECEIVERS: 'iga=shorttoken' });
+    expect(short).toMatch(/receiver "iga" is 10 characters long/);
+    expect(short).not.toContain('shorttoken');
+    expect(attempt({ SCIM_EVENTS_RECEIVERS: `iga=${TOKEN}`, PUBLIC_BASE_URL: '' })).toMatch(/PUBLIC_BASE_URL/);
+    expect(attempt({ SCIM_EVENTS_SIGNING_KEY: '{"kty":"EC","x":"1"}' })).toMatch(/SCIM_EVENTS_SIGNING_KEY/);
+    expect(attempt({ SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS: '[{"kty":"EC","d":"x"}]' })).toMatch(/PREVIOUS_PUBLIC_KEYS/);
+  });
+});
