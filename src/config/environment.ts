@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { type Cidr, parseCidr } from '../http/ipAllowlist';
-import type { KitCredentials } from '../kit/types';
+import { type Cidr, parseCidr } from './cidr';
+import type { KitCredentials } from './kitCredentials';
 import { MappingFileError } from '../scim/mapping/mappingFile';
 import { loadMapping } from '../scim/mapping/mappingSource';
 import type { AttributeMapping } from '../scim/mapping/model';

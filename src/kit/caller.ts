@@ -14,7 +14,8 @@ import {
   parseRetryAfter,
   type RetryPolicy,
 } from './retry';
-import type { CallOptions, KitCallRecord, KitCredentials, Page } from './types';
+import type { KitCredentials } from '../config/kitCredentials';
+import type { CallOptions, KitCallRecord, Page } from './types';
 import type { TokenStore } from './tokenStore';
 import { type KitRequest, KitTransport, type Outcome } from './transport';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { KitCredentials } from './types';
+import type { KitCredentials } from '../config/kitCredentials';
 import { errorForNetwork, errorForStatus } from './errorMapping';
 import { KitAuthError, type KitError } from './errors';
 import type { OAuthTokens, TokenStore } from './tokenStore';

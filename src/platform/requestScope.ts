@@ -2,11 +2,19 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { KitCallRecord } from '../kit/types';
-import type { Principal } from '../http/auth';
 
 // What one SCIM request did, reachable from code that never sees `req` (the Kit client's onCall hook, the
 // audit writer deep in a SCIM handler). Work outside a request (reconciliation warm-up, start-up checks)
 // simply has no scope, and recording becomes a no-op.
+
+/** Who is calling, once authenticated. */
+export interface Principal {
+  /** For logs and the audit trail: the configured token name, or `jwt:<sub>`. Never the credential. */
+  name: string;
+  kind: 'token' | 'jwt';
+  readOnly: boolean;
+  subject?: string;
+}
 
 export interface RequestScope {
   requestId: string;

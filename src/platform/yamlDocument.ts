@@ -1,5 +1,5 @@
 import { type Document, isMap, isScalar, LineCounter, parseDocument, visit } from 'yaml';
-import { isForbiddenSegment } from '../scim/inputLimits';
+import { isForbiddenSegment } from './forbiddenKeys';
 
 // The YAML configuration files (attribute mappings, issue #16; tenants files, issue #18) are read alike: YAML
 // errors and prototype keys refused with their line, aliases bounded, a mapping at the top. The document is

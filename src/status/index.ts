@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { Clock } from '../platform/clock';
 import type { Config } from '../config/environment';
-import type { FailureThrottle } from '../http/auth';
+import type { FailureThrottle } from '../platform/failureThrottle';
 import type { Readiness } from '../platform/readiness';
 import type { KitLimiter } from '../kit/limiter';
 import { statusRoutes } from './statusRoutes';

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
-import type { FailureThrottle } from '../http/auth';
+import type { FailureThrottle } from '../platform/failureThrottle';
 import type { Readiness } from '../platform/readiness';
 import type { KitLimiter } from '../kit/limiter';
 import { renderLogin, renderStatus } from './render';

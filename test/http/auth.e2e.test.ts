@@ -8,10 +8,9 @@ import {
   type AuthenticatorOptions,
   type AuthFailureReason,
   createAuthMiddleware,
-  FailureThrottle,
-  type Principal,
-  type ThrottleClock,
 } from '../../src/http/auth';
+import { FailureThrottle, type ThrottleClock } from '../../src/platform/failureThrottle';
+import type { Principal } from '../../src/platform/requestScope';
 import { currentScope, requestScopeMiddleware } from '../../src/platform/requestScope';
 import { type JwksServer, type SigningKey, signingKey, signToken, startJwksServer } from '../fixtures/http/jwksServer';
 

@@ -1,4 +1,4 @@
-import { clientKey, FailureThrottle, type ThrottleClock } from '../../src/http/auth';
+import { clientKey, FailureThrottle, type ThrottleClock } from '../../src/platform/failureThrottle';
 
 // The throttle alone, driven by an injected clock: every assertion is about counts and order (which
 // attempts are admitted), never about how long anything took.

@@ -1,17 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { BearerToken, JwtConfig } from '../../config/environment';
+import type { Principal } from '../../platform/requestScope';
 
 // Who is calling: static bearer tokens (optionally read-only) and JWTs verified against a JWKS.
 // Nothing in this file ever puts the presented token into a message, a log field or a response.
-
-export interface Principal {
-  /** For logs and the audit trail: the configured token name, or `jwt:<sub>`. Never the credential. */
-  name: string;
-  kind: 'token' | 'jwt';
-  readOnly: boolean;
-  subject?: string;
-}
 
 /** A small, fixed set so it can be a metrics label. */
 export type AuthFailureReason =

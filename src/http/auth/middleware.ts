@@ -8,14 +8,9 @@ import {
   ScimUnauthorized,
 } from '../../scim/errors';
 import { sendFailure } from '../scimResponses';
-import {
-  AuthenticationError,
-  type AuthFailureReason,
-  type Authenticator,
-  type Principal,
-  WRITE_SCOPE,
-} from './authenticator';
+import { AuthenticationError, type AuthFailureReason, type Authenticator, WRITE_SCOPE } from './authenticator';
 import type { FailureThrottle } from '../../platform/failureThrottle';
+import type { Principal } from '../../platform/requestScope';
 
 export interface AuthMiddlewareOptions {
   /** Called for every refusal, with a reason from a fixed set (a metrics label). */

@@ -1,7 +1,7 @@
 import type { Document, LineCounter } from 'yaml';
 import { z } from 'zod';
 import { readYamlDocument } from '../../platform/yamlDocument';
-import { isForbiddenSegment } from '../inputLimits';
+import { isForbiddenSegment } from '../../platform/forbiddenKeys';
 import {
   type CatalogAttribute,
   CORE_USER,

@@ -1,4 +1,4 @@
-import { isForbiddenSegment } from '../inputLimits';
+import { isForbiddenSegment } from '../../platform/forbiddenKeys';
 import { type CatalogAttribute, CORE_USER, type ValueType } from './catalog';
 import type { SourcePath } from './model';
 

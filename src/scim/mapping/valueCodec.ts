@@ -1,5 +1,5 @@
 import { ScimBadRequest } from '../errors';
-import { isForbiddenSegment } from '../inputLimits';
+import { isForbiddenSegment } from '../../platform/forbiddenKeys';
 import type { ValueType } from './catalog';
 
 // SCIM values as Kit holds them: Kit's email, first name and custom fields hold text only, so every mapped value
