@@ -179,7 +179,7 @@ function runDoctor(): void {
 }
 
 function runValidate(): void {
-  void import('../scim/mapping/validateCli').then(({ validateCli }) => {
+  void import('../config/mapping/validateCli').then(({ validateCli }) => {
     const code = validateCli(process.argv.slice(3), {
       env: process.env,
       stdout: (text) => process.stdout.write(text),

@@ -2,9 +2,9 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { type Cidr, parseCidr } from './cidr';
 import type { KitCredentials } from './kitCredentials';
-import { MappingFileError } from '../scim/mapping/mappingFile';
-import { loadMapping } from '../scim/mapping/mappingSource';
-import type { AttributeMapping } from '../scim/mapping/model';
+import { MappingFileError } from './mapping/mappingFile';
+import { loadMapping } from './mapping/mappingSource';
+import type { AttributeMapping } from './mapping/model';
 
 // Read and validated once, in main.ts; everything below it receives the typed result. Nothing else reads
 // process.env.

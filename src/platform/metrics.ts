@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { KitCallRecord } from '../kit/types';
+import type { KitCallRecord } from './kitCallRecord';
 
 // Prometheus metrics. Each Metrics owns its Registry: tests build many apps in one process, and the global
 // registry would refuse the second registration of every name.

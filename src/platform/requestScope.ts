@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { KitCallRecord } from '../kit/types';
+import type { KitCallRecord } from './kitCallRecord';
 
 // What one SCIM request did, reachable from code that never sees `req` (the Kit client's onCall hook, the
 // audit writer deep in a SCIM handler). Work outside a request (reconciliation warm-up, start-up checks)

@@ -8,9 +8,9 @@ import {
   type JwtConfig,
   type KitCredentials,
 } from '../environment';
-import { MappingFileError } from '../../scim/mapping/mappingFile';
-import { loadMapping } from '../../scim/mapping/mappingSource';
-import type { AttributeMapping } from '../../scim/mapping/model';
+import { MappingFileError } from '../mapping/mappingFile';
+import { loadMapping } from '../mapping/mappingSource';
+import type { AttributeMapping } from '../mapping/model';
 import type { Path } from './envInterpolation';
 import type { TenantConfig } from './model';
 import type { FileEvents, FileKit, FileTenant } from './tenantsFileSchema';

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, MIN_BEARER_TOKEN_LENGTH } from '../../../src/config/environment';
-import { DEFAULT_MAPPING } from '../../../src/scim/mapping/defaultMapping';
-import { loadMapping } from '../../../src/scim/mapping/mappingSource';
+import { DEFAULT_MAPPING } from '../../../src/config/mapping/defaultMapping';
+import { loadMapping } from '../../../src/config/mapping/mappingSource';
 import { DEFAULT_TENANT_ID } from '../../../src/config/tenants/model';
 import { loadTenants, readTenantsFile, secretsOfTenants } from '../../../src/config/tenants/tenantsFile';
 

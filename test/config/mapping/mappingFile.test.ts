@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_MAPPING } from '../../../src/scim/mapping/defaultMapping';
-import { MappingFileError, parseMappingFile } from '../../../src/scim/mapping/mappingFile';
-import { validateCli } from '../../../src/scim/mapping/validateCli';
+import { DEFAULT_MAPPING } from '../../../src/config/mapping/defaultMapping';
+import { MappingFileError, parseMappingFile } from '../../../src/config/mapping/mappingFile';
+import { validateCli } from '../../../src/config/mapping/validateCli';
 
 // The mapping file (issue #16): the shipped files, and problems named by line, before the server starts.
 
