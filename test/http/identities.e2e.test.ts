@@ -159,5 +159,18 @@ describe.each(BACKENDS)('Look-alike identities over Kit %s', (backend) => {
       expect(res.status).toBe(200);
       expect(res.body.userName).toBe(held);
     });
+
+    it('answers a userName filter with a look-alike address by the subscriber holding exactly it, not its plain twin', async () => {
+      const email = `dave-${unique()}@example.com`;
+      expect((await h.post('/scim/v2/Users', oktaUser(email))).status).toBe(201);
+      const byFilter = (value: string) =>
+        h.get(`/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${value}"`)}`);
+      expectListResponse(await byFilter(`${email}${ZWSP}`), 0);
+      expect(expectListResponse(await byFilter(email.toUpperCase()), 1)[0].userName).toBe(email);
+      const [id] = h.sandbox.store.seedSubscribers(1, { emailPrefix: `erin${ZWSP}-${unique()}-` }).ids;
+      const held = (await h.get(`/scim/v2/Users/${id}`)).body.userName as string;
+      expect(expectListResponse(await byFilter(held), 1)[0].id).toBe(String(id));
+      expectListResponse(await byFilter(held.replace(ZWSP, '')), 0);
+    });
   });
 });
