@@ -15,11 +15,11 @@
 //     over the budget, is answered 429 like anything refused. The answer to a throttled address thus still says
 //     whether a static token is valid: what makes guessing those hopeless is their length (at least 32
 //     characters, 128 bits and more of `openssl rand -hex 32`), not the throttle;
-//   - a JWT needs an asynchronous signature check, which is what parallel guessing would feed on. Over the
+//   - a JWT needs an asynchronous signature check (and may need a JWKS fetch): the work a flood feeds on. Over the
 //     budget, only a JWT whose unverified header and claims name this server's accepted algorithm, issuer and
 //     audience, and that has not expired, is verified (`admitVouched`), and at most `maxVouchedChecks` such
 //     verifications per address run at once; each invalid one still counts, and is answered 429 like a refused
-//     one. Forging one that verifies takes the issuer's private key, so letting a bounded few through opens no
+//     one. Forging one that verifies takes the issuer's private key, so a bounded number let through opens no
 //     guessing and no flood of parallel verifications; everything else is refused unchecked.
 
 /** The throttle's view of time, injected so tests drive it with a test clock or Jest's fake timers. */
@@ -55,7 +55,8 @@ export interface FailureThrottleOptions {
   maxConcurrentChecks?: number;
   /**
    * Over the budget, the JWT verifications (vouched for by their unverified claims, see above) a client may still
-   * have in flight at once. Default 4: enough for an IdP's parallel requests, too few to matter as guesses.
+   * have in flight at once. Default maxConcurrentChecks: an IdP behind a throttled address keeps the parallelism
+   * it has anywhere, and a forger gains nothing it would not have from a fresh address (and no guess: see above).
    */
   maxVouchedChecks?: number;
   /**
@@ -116,7 +117,7 @@ export class FailureThrottle {
     this.baseDelayMs = opts.baseDelayMs ?? 250;
     this.maxDelayMs = opts.maxDelayMs ?? 5_000;
     this.maxConcurrentChecks = opts.maxConcurrentChecks ?? 16;
-    this.maxVouchedChecks = opts.maxVouchedChecks ?? 4;
+    this.maxVouchedChecks = opts.maxVouchedChecks ?? this.maxConcurrentChecks;
     this.maxTrackedClients = opts.maxTrackedClients ?? 10_000;
     this.clock = opts.clock ?? systemClock;
     const doublings = this.baseDelayMs > 0 ? Math.ceil(Math.log2(Math.max(1, this.maxDelayMs / this.baseDelayMs))) : 0;
