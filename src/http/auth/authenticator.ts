@@ -32,7 +32,7 @@ export type AuthFailureReason =
   | 'jwt_algorithm'
   | 'jwks_unavailable'
   | 'read_only'
-  /** Refused unchecked: the client has failed too often lately (see failureThrottle.ts). */
+  /** Refused: the client has failed too often lately, and the credential is not a valid one (failureThrottle.ts). */
   | 'throttled'
   /** Refused unchecked: the caller's address is outside SCIM_IP_ALLOWLIST. */
   | 'ip_not_allowed'
