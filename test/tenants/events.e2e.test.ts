@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import type { KitSandbox } from '../../src/sandbox';
+import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
 import type { Service } from '../../src/service';
 import { oktaUser, patch } from '../support/harness';
 import { client, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import type { KitSandbox } from '../../src/sandbox';
+import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
 import type { Service } from '../../src/service';
 import { oktaUser, patch } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
