@@ -1,15 +1,21 @@
 # syntax=docker/dockerfile:1
 
 # ---- build: full dependency set, TypeScript → dist/ ------------------------------------------------------------
+# The Kit sandbox workspace package (packages/kit-sandbox) is built here only because the app's build references
+# its type declarations; none of it reaches the runtime stage.
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/kit-sandbox/package.json ./packages/kit-sandbox/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages ./packages
 COPY src ./src
 RUN npm run build
 
 # ---- runtime: production dependencies and dist/ only, as the unprivileged "node" user ---------------------------
+# --omit=dev leaves out the Kit sandbox (a development dependency): without a Kit credential the server stops
+# with one line saying so instead of starting the built-in sandbox.
 FROM node:20-slim AS runtime
 ENV NODE_ENV=production \
     PORT=8080 \

@@ -7,7 +7,10 @@
 const common = {
   // Node's environment, plus a worker that ends each file lean (see the file for why).
   testEnvironment: '<rootDir>/test/support/leanWorkerEnvironment.ts',
-  roots: ['<rootDir>/test'],
+  // The Kit sandbox's own tests live in its workspace package; they run here with the app's.
+  roots: ['<rootDir>/test', '<rootDir>/packages/kit-sandbox/test'],
+  // The workspace package as TypeScript source, so tests need no build step (its built dist/ is for `npm start`).
+  moduleNameMapper: { '^@convertkit-scim/kit-sandbox$': '<rootDir>/packages/kit-sandbox/src' },
   // Transpile only (isolatedModules is set in tsconfig.json): `npm run typecheck` checks types once.
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
 };

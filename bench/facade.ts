@@ -10,7 +10,7 @@ import { SubscriberFieldMap } from '../src/scim/fieldMap';
 import { type RendererKind, resourceRenderer } from '../src/scim/render';
 import { subscriberToUser } from '../src/scim/userMapping';
 import { userSchemaFor } from '../src/scim/userSchema';
-import { freePort } from '../test/support/serverProcess';
+import { freePort, KIT_SANDBOX_MAIN } from '../test/support/serverProcess';
 
 // The facade's own cost per request (issue #14): what the SCIM server spends when Kit is not the bottleneck.
 // The Kit sandbox and the SCIM server run as separate processes, the server with the V8 flags `npm start` uses
@@ -58,7 +58,7 @@ interface Proc {
 
 async function startSandbox(apiKey: string): Promise<Proc> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(ROOT, 'src/sandbox/main.ts')], {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', KIT_SANDBOX_MAIN], {
     env: {
       ...process.env,
       KIT_SANDBOX_PORT: String(port),

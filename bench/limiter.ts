@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import { KitClient } from '../src/kit/client';
 import { createKitLimiter } from '../src/kit/limiter';
 import { KIT_MAX_BUDGET, KIT_WINDOW_MS, maxInWindow } from '../src/kit/spacing';
-import { type KitSandbox, startKitSandbox } from '../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 
 // Sustained calls per minute through the adapter against Kit's real window (120 per rolling 60 s), in one
 // process and in two processes sharing the limiter through Redis. Target: >= 95 % of the budget, zero 429s.

@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../src/config/environment';
-import { startKitSandbox } from '../src/sandbox';
+import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../src/app/service';
 
 // Issue #20: `externalId eq` lookups over BENCH_LOOKUP_SUBSCRIBERS (100,000) subscribers, counted in Kit calls

@@ -5,7 +5,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../src/config/environment';
 import { limiterIdFor } from '../src/kit/limiter';
-import { startKitSandbox } from '../src/sandbox';
+import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import type { SubscriberMirror } from '../src/scim/mirror/subscriberMirror';
 import { Service } from '../src/app/service';
 

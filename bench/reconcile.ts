@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
-import { freePort } from '../test/support/serverProcess';
+import { freePort, KIT_SANDBOX_MAIN } from '../test/support/serverProcess';
 
 // Reconciliation at scale (issue #5): an IGA tool walks every user and every group with members. The Kit
 // sandbox and the SCIM server each run in their own process, the server with the V8 flags `npm start` uses,
@@ -27,7 +27,7 @@ async function waitFor(check: () => Promise<boolean>, what: string): Promise<voi
 
 async function startSandboxProcess(apiKey: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(ROOT, 'src/sandbox/main.ts')], {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', KIT_SANDBOX_MAIN], {
     env: { ...process.env, KIT_SANDBOX_PORT: String(port), KIT_SANDBOX_API_KEY: apiKey },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

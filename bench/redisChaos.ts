@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { maxInWindow } from '../src/kit/spacing';
-import { startKitSandbox } from '../src/sandbox';
+import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { PrivateRedis } from '../test/support/privateRedis';
 import { startServerProcess } from '../test/support/serverProcess';
 

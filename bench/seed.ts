@@ -1,10 +1,10 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { SandboxStore } from '../src/sandbox';
+import { SandboxStore } from '@convertkit-scim/kit-sandbox';
 
 // Seeding the sandbox store (what `POST /__sandbox/seed` and the reconcile benchmark do first): 100,000
 // subscribers with a custom field, tagged across 50 tags, in one synchronous pass. A figure, not a test: the
-// suite asserts what seeding produces (test/sandbox/store.test.ts); how fast it runs depends on the machine
+// suite asserts what seeding produces (packages/kit-sandbox/test/store.test.ts); how fast it runs depends on the machine
 // and on what else runs on it, so it is measured here. BENCH_SEED_SUBSCRIBERS / BENCH_SEED_TAGS scale it.
 
 const SUBSCRIBERS = Number(process.env.BENCH_SEED_SUBSCRIBERS ?? 100_000);

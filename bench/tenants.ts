@@ -5,7 +5,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../src/config/environment';
 import { KIT_MAX_BUDGET, maxInWindow } from '../src/kit/spacing';
-import { type KitSandbox, type SandboxAccount, startKitSandbox } from '../src/sandbox';
+import { type KitSandbox, type SandboxAccount, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../src/app/service';
 import { readTenantsFile } from '../src/config/tenants/tenantsFile';
 

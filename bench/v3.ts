@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import request from 'supertest';
 import { type Backend, BACKENDS, type Harness, oktaUser, patch, startHarness } from '../test/support/harness';
-import { freePort } from '../test/support/serverProcess';
+import { freePort, KIT_SANDBOX_MAIN } from '../test/support/serverProcess';
 
 // Kit v3 next to Kit v4 (issue #17): what each SCIM operation costs in Kit calls on either backend (measured by
 // the sandbox's own call log, in process, on a fast window), then a whole-account /Users walk of
@@ -116,7 +116,7 @@ async function waitFor(check: () => Promise<boolean>, what: string): Promise<voi
 }
 
 function spawnTs(file: string, env: Record<string, string>, flags: string[] = []): ChildProcess {
-  return spawn(process.execPath, [...flags, '--require', 'tsx/cjs', path.join(ROOT, file)], {
+  return spawn(process.execPath, [...flags, '--require', 'tsx/cjs', path.resolve(ROOT, file)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -127,7 +127,7 @@ async function walkAtKitsWindow(backend: Backend): Promise<void> {
   const apiSecret = `kit_secret_${randomBytes(12).toString('hex')}`;
   const sandboxPort = await freePort();
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
-  const sandbox = spawnTs('src/sandbox/main.ts', {
+  const sandbox = spawnTs(KIT_SANDBOX_MAIN, {
     KIT_SANDBOX_PORT: String(sandboxPort),
     KIT_SANDBOX_API_KEY: apiKey,
     KIT_SANDBOX_API_SECRET: apiSecret,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/environment';
-import { type KitSandbox, type SandboxAccount, startKitSandbox } from '../sandbox';
+import type { KitSandbox, SandboxAccount } from '@convertkit-scim/kit-sandbox';
 import type { TenantConfig, TenantsConfig } from '../config/tenants/model';
+import { loadKitSandbox } from './kitSandboxPackage';
 
 // `npm start` without Kit credentials runs on the built-in Kit sandbox, so a new user can curl at once. With a
 // tenants file, every entry with `kit: {sandbox: true}` gets an account of its own on that one sandbox (issue
@@ -56,7 +57,10 @@ export class BuiltInSandbox {
   }
 
   private async started(): Promise<KitSandbox> {
-    this.sandbox ??= await startKitSandbox({ port: this.port ?? 0 });
+    if (!this.sandbox) {
+      const { startKitSandbox } = await loadKitSandbox();
+      this.sandbox = await startKitSandbox({ port: this.port ?? 0 });
+    }
     return this.sandbox;
   }
 

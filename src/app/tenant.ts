@@ -193,6 +193,7 @@ export class Tenant implements TenantEndpoint {
       eventRoutes: config.events
         ? (req, res, next) => (this.securityEvents ? this.securityEvents.router(req, res, next) : next())
         : undefined,
+      eventReceivers: config.events?.receivers,
       serviceProviderExtension: config.events
         ? (root) => ({ schema: EVENTS_SPC_EXTENSION, value: securityEventsDiscovery(config.events!, root) })
         : undefined,

@@ -44,6 +44,16 @@ function sameToken(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** The receiver whose token `authorization` carries (Bearer), if any: a synchronous comparison of every token. */
+export function receiverFor(
+  receivers: readonly EventReceiver[],
+  authorization: string | undefined,
+): EventReceiver | undefined {
+  const m = /^Bearer ([^\s]+)$/.exec(authorization ?? '');
+  if (!m) return undefined;
+  return receivers.find((r) => sameToken(r.token, m[1]!));
+}
+
 function isJtiList(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((j) => typeof j === 'string' && j.length > 0 && j.length <= 200);
 }
@@ -55,11 +65,7 @@ export function eventRoutes(o: PollRouteOptions): express.Router {
     res.type('application/jwk-set+json').send(JSON.stringify(o.signer.jwks()));
   });
 
-  const receiverOf = (req: Request): EventReceiver | undefined => {
-    const m = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
-    if (!m) return undefined;
-    return o.receivers.find((r) => sameToken(r.token, m[1]!));
-  };
+  const receiverOf = (req: Request) => receiverFor(o.receivers, req.headers.authorization);
 
   router.post(
     EVENTS_PATH,

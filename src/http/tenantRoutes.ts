@@ -1,5 +1,7 @@
 import express, { type RequestHandler } from 'express';
-import { createAuthMiddleware } from './auth';
+import { EVENTS_PATH, receiverFor } from '../events/pollRoutes';
+import type { EventReceiver } from '../events/publisher';
+import { createAuthMiddleware, tooManyFailures } from './auth';
 import type { ScimRouterDeps } from './app';
 import { createScimRouter } from './app';
 import type { Readiness } from '../platform/readiness';
@@ -32,33 +34,49 @@ export interface TenantRouterDeps extends ScimRouterDeps {
   label: TenantLabel;
   /** Issue 15: security events (poll endpoint, JWKS); they authenticate their receivers themselves. */
   eventRoutes?: RequestHandler;
+  /** Whose tokens the events routes accept, so refusals can be throttled in front of them. */
+  eventReceivers?: readonly EventReceiver[];
   /** Issue #19: the tenant's status page, behind the IP allow-list with its own sign-in. */
   operatorPages?: express.Router;
 }
 
 /**
- * The events routes check their receivers' tokens themselves, and would answer another tenant's receiver (or
- * SCIM client) 401 like a stranger: told apart first, it gets the 404 every other path of this tenant gives it.
+ * The events routes check their receivers' tokens themselves; in front of them, a receiver token is put through
+ * the failure throttle with the rules of every credential (auth/failureThrottle.ts): a valid one passes, an
+ * invalid one counts and, over the budget, is answered 429. Another tenant's receiver (or SCIM client) gets the
+ * 404 every other path of this tenant gives it, not the 401 of a stranger.
  */
-function otherTenantsReceivers(deps: TenantRouterDeps): RequestHandler {
+function receiverGate(deps: TenantRouterDeps, receivers: readonly EventReceiver[]): RequestHandler {
   return (req, res, next) => {
     const authorization = req.headers.authorization;
-    if (!authorization || !deps.otherTenant || !req.path.startsWith('/scim/v2/Events')) return next();
-    deps.otherTenant(authorization).then(
-      (elsewhere) => {
-        if (!elsewhere) return next();
-        deps.onAuthFailure?.('other_tenant');
-        sendFailure(res, new ScimNotFound('No such endpoint.'));
-      },
-      () => next(),
-    );
+    // As on the SCIM API, only a presented bearer credential can be a guess.
+    if (!/^Bearer\s/i.test(authorization ?? '')) return next();
+    const valid = receiverFor(receivers, authorization) !== undefined;
+    const verdict = deps.failureThrottle?.checked(req.ip ?? req.socket.remoteAddress ?? 'unknown', valid);
+    if (verdict?.refused) {
+      deps.onAuthFailure('throttled');
+      sendFailure(res, tooManyFailures(verdict.retryAfterMs));
+      return;
+    }
+    if (valid) return next();
+    const elsewhere = deps.otherTenant?.(authorization!).catch(() => false) ?? Promise.resolve(false);
+    void elsewhere.then((isElsewhere) => {
+      deps.onAuthFailure(isElsewhere ? 'other_tenant' : 'unknown_token');
+      // A stranger's token goes on to the events routes, which answer it in RFC 8935's words.
+      if (!isElsewhere) return next();
+      sendFailure(res, new ScimNotFound('No such endpoint.'));
+    });
   };
 }
 
 export function createTenantRouter(deps: TenantRouterDeps): express.Router {
   const router = express.Router();
   router.get('/readyz', deps.readiness.readinessHandler());
-  if (deps.eventRoutes) router.use(...deps.allowlist, otherTenantsReceivers(deps), deps.eventRoutes);
+  if (deps.eventRoutes) {
+    // Routed as the events router routes it, so exactly the requests it authenticates pass the gate.
+    router.post(EVENTS_PATH, ...deps.allowlist, receiverGate(deps, deps.eventReceivers ?? []));
+    router.use(...deps.allowlist, deps.eventRoutes);
+  }
   const authenticate = createAuthMiddleware(deps.authenticator, {
     onFailure: deps.onAuthFailure,
     failureThrottle: deps.failureThrottle,

@@ -1,10 +1,26 @@
-// Slows down credential guessing from one client address. Two habits of attackers shape it:
-// - they guess in parallel: a delay applied to each failed answer limits nothing when a hundred guesses are in
-//   flight at once. So the throttle decides *before* a credential is checked, synchronously (one JS turn, so
-//   concurrent requests cannot race past each other), and over its budget it refuses unchecked (429);
-// - they hold a low-value credential (a leaked read-only token): if a success cleared the count, every fifth
-//   request could be a success that buys four more guesses. So nothing but time clears failures: they age
-//   out of the window, whoever succeeds meanwhile (several IdPs may share one NAT address, too).
+// Slows down credential guessing from one client address, and never the right caller at that address. Three
+// habits shape it:
+// - attackers guess in parallel: a delay applied to each failed answer limits nothing when a hundred guesses are
+//   in flight at once. So the throttle decides *before* a credential's outcome is known, synchronously (one JS
+//   turn, so concurrent requests cannot race past each other), and over its budget it refuses (429);
+// - attackers hold a low-value credential (a leaked read-only token): if a success cleared the count, every
+//   fifth request could be a success that buys four more guesses. So nothing but time clears failures: they age
+//   out of the window, whoever succeeds meanwhile;
+// - IdPs share addresses: Okta and Entra provision from shared egress ranges, so one tenant's IdP with a stale
+//   (or another tenant's) token must not stop every other tenant's provisioning from that range. So a credential
+//   that is valid is never refused here because others failed from its address:
+//   - a static token (SCIM bearer, event receiver, /status sign-in) is a synchronous digest lookup, done before
+//     the throttle decides (`checked`): a valid one is served, and takes the open spacing slot when the address
+//     is over its budget, so interleaved successes never buy a guess; an invalid one counts as a failure and,
+//     over the budget, is answered 429 like anything refused. The answer to a throttled address thus still says
+//     whether a static token is valid: what makes guessing those hopeless is their length (at least 32
+//     characters, 128 bits and more of `openssl rand -hex 32`), not the throttle;
+//   - a JWT needs an asynchronous signature check (and may need a JWKS fetch): the work a flood feeds on. Over the
+//     budget, only a JWT whose unverified header and claims name this server's accepted algorithm, issuer and
+//     audience, and that has not expired, is verified (`admitVouched`), and at most `maxVouchedChecks` such
+//     verifications per address run at once; each invalid one still counts, and is answered 429 like a refused
+//     one. Forging one that verifies takes the issuer's private key, so a bounded number let through opens no
+//     guessing and no flood of parallel verifications; everything else is refused unchecked.
 
 /** The throttle's view of time, injected so tests drive it with a test clock or Jest's fake timers. */
 export interface ThrottleClock {
@@ -38,6 +54,12 @@ export interface FailureThrottleOptions {
    */
   maxConcurrentChecks?: number;
   /**
+   * Over the budget, the JWT verifications (vouched for by their unverified claims, see above) a client may still
+   * have in flight at once. Default maxConcurrentChecks: an IdP behind a throttled address keeps the parallelism
+   * it has anywhere, and a forger gains nothing it would not have from a fresh address (and no guess: see above).
+   */
+  maxVouchedChecks?: number;
+  /**
    * The memory bound: at most this many clients are tracked (each a handful of timestamps, well under
    * 200 bytes), the least recently failing one evicted first. Default 10,000, about 2 MB at worst.
    */
@@ -52,13 +74,25 @@ export interface Attempt {
   settled(): void;
 }
 
-export type Admission = { admitted: true; attempt: Attempt } | { admitted: false; retryAfterMs: number };
+export type Admission =
+  | {
+      admitted: true;
+      attempt: Attempt;
+      /** Set when admitted over the budget (`admitVouched`): a credential found invalid is then answered as refused. */
+      overBudget?: { retryAfterMs: number };
+    }
+  | { admitted: false; retryAfterMs: number };
+
+/** The outcome of a credential checked synchronously: refused only when it was invalid and the client throttled. */
+export type CheckedVerdict = { refused: false } | { refused: true; retryAfterMs: number };
 
 interface ClientState {
   /** Failure timestamps inside the window, oldest first. */
   failures: number[];
   /** Checks admitted and not yet settled. */
   pending: number;
+  /** Of those, the JWT verifications admitted over the budget. */
+  vouchedPending: number;
   /** Over the budget, the next check is admitted no earlier than this. */
   nextSlotAt: number;
 }
@@ -70,6 +104,7 @@ export class FailureThrottle {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly maxConcurrentChecks: number;
+  private readonly maxVouchedChecks: number;
   private readonly maxTrackedClients: number;
   /** Timestamps kept per client: past this many the spacing is already at its cap. */
   private readonly kept: number;
@@ -82,6 +117,7 @@ export class FailureThrottle {
     this.baseDelayMs = opts.baseDelayMs ?? 250;
     this.maxDelayMs = opts.maxDelayMs ?? 5_000;
     this.maxConcurrentChecks = opts.maxConcurrentChecks ?? 16;
+    this.maxVouchedChecks = opts.maxVouchedChecks ?? this.maxConcurrentChecks;
     this.maxTrackedClients = opts.maxTrackedClients ?? 10_000;
     this.clock = opts.clock ?? systemClock;
     const doublings = this.baseDelayMs > 0 ? Math.ceil(Math.log2(Math.max(1, this.maxDelayMs / this.baseDelayMs))) : 0;
@@ -104,21 +140,60 @@ export class FailureThrottle {
       if (now < state.nextSlotAt) return { admitted: false, retryAfterMs: state.nextSlotAt - now };
       state.nextSlotAt = now + this.delayFor(failures + state.pending - this.threshold + 1);
     }
+    return { admitted: true, attempt: this.track(key, state, false) };
+  }
+
+  /**
+   * For a JWT whose unverified header and claims name what this server accepts: admitted as by `admit`, and
+   * over the budget still admitted while fewer than `maxVouchedChecks` of them are in flight for this client;
+   * such an attempt carries `overBudget`, and if it fails the caller answers as if it had been refused.
+   */
+  admitVouched(ip: string): Admission {
+    const admission = this.admit(ip);
+    if (admission.admitted) return admission;
+    const key = clientKey(ip);
+    const state = this.stateOf(key, this.clock.now());
+    if (state.vouchedPending >= this.maxVouchedChecks) return admission;
+    return {
+      admitted: true,
+      attempt: this.track(key, state, true),
+      overBudget: { retryAfterMs: admission.retryAfterMs },
+    };
+  }
+
+  /**
+   * For a credential already checked, synchronously (a static token's digest lookup). A valid one is never
+   * refused; it takes the open spacing slot as any admitted check does, so a success never buys a guess. An
+   * invalid one is refused when the client is over its budget, and otherwise counted as a failure.
+   */
+  checked(ip: string, valid: boolean): CheckedVerdict {
+    const admission = this.admit(ip);
+    if (!admission.admitted)
+      return valid ? { refused: false } : { refused: true, retryAfterMs: admission.retryAfterMs };
+    if (valid) admission.attempt.settled();
+    else admission.attempt.failed();
+    return { refused: false };
+  }
+
+  get trackedClients(): number {
+    return this.clients.size;
+  }
+
+  /** Counts a check in flight until its outcome settles it, once. */
+  private track(key: string, state: ClientState, vouched: boolean): Attempt {
     state.pending++;
+    if (vouched) state.vouchedPending++;
     let done = false;
     const settle = (failed: boolean) => {
       if (done) return;
       done = true;
       state.pending--;
+      if (vouched) state.vouchedPending--;
       if (failed) this.recordFailure(key, state);
       else if (state.pending === 0 && state.failures.length === 0 && this.clients.get(key) === state)
         this.clients.delete(key);
     };
-    return { admitted: true, attempt: { failed: () => settle(true), settled: () => settle(false) } };
-  }
-
-  get trackedClients(): number {
-    return this.clients.size;
+    return { failed: () => settle(true), settled: () => settle(false) };
   }
 
   /** Stops the housekeeping timer (shutdown, tests). */
@@ -128,7 +203,7 @@ export class FailureThrottle {
   }
 
   private stateOf(key: string, now: number): ClientState {
-    const state = this.clients.get(key) ?? { failures: [], pending: 0, nextSlotAt: 0 };
+    const state = this.clients.get(key) ?? { failures: [], pending: 0, vouchedPending: 0, nextSlotAt: 0 };
     state.failures = state.failures.filter((t) => now - t < this.windowMs);
     // Re-inserting moves the client to the end, so Map order is least-recently-seen first.
     this.clients.delete(key);
@@ -178,4 +253,9 @@ export function clientKey(ip: string): string {
     .slice(0, 4)
     .map((g) => g.replace(/^0+(?=.)/, '') || '0')
     .join(':')}::/64`;
+}
+
+/** A throttle's wait as a `Retry-After` header value: whole seconds, at least one. */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
 }

@@ -2,6 +2,8 @@ import SCIMMY from 'scimmy';
 import type { KitApi } from '../kit/api';
 import type { CallOptions, Subscriber } from '../kit/types';
 import { asInvalidValue, ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
+import { emailDefect, identityKey } from './identity';
+import { quoteInput } from './inputLimits';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import type { ListQuery } from './listQuery';
 import { isCanonicalId, type ResourcePage, type ScimBody, type ScimUser } from './resources';
@@ -138,6 +140,7 @@ export class UserDirectory {
   async create(input: ScimBody): Promise<ScimUser> {
     const user = this.coerce(input);
     const email = this.requireEmail(user);
+    this.assertHoldableEmail(email);
     // Mapped before the lookup: a value Kit cannot hold (too long, wrong type) is refused before any Kit call.
     const write = userToSubscriberWrite(user, this.deps.fields, email);
     // The IdP's own lookup a moment ago usually answered this already (lookupSnapshot.ts): no second read.
@@ -190,6 +193,7 @@ export class UserDirectory {
     const user = this.coerce(input);
     const email = this.requireEmail(user);
     const current = await this.load(id, 'beforeWrite');
+    this.assertHoldableEmail(email, current);
     return this.apply(current, user, email, 'replace');
   }
 
@@ -208,6 +212,7 @@ export class UserDirectory {
     });
     if (!patched) return before;
     const email = this.requireEmail(patched);
+    this.assertHoldableEmail(email, current);
     return this.apply(current, patched, email, 'patch', groups);
   }
 
@@ -352,6 +357,22 @@ export class UserDirectory {
       );
     }
     return email;
+  }
+
+  /**
+   * An address Kit would hold as a look-alike of another (identity.ts) is refused. The subscriber's own address,
+   * as Kit already holds it (made in Kit directly, say), is kept whatever it contains.
+   */
+  private assertHoldableEmail(email: string, current?: Subscriber): void {
+    const defect =
+      current && email.toLowerCase() === current.email_address.toLowerCase() ? undefined : emailDefect(email);
+    if (defect) {
+      throw new ScimBadRequest(
+        'invalidValue',
+        `The email address ${quoteInput(email)} ${defect}: Kit would store it as an address distinct from the one it ` +
+          `reads as (${quoteInput(identityKey(email))}). Send the address without them.`,
+      );
+    }
   }
 
   private withoutNulls(fields: Record<string, string | null>): Record<string, string> {

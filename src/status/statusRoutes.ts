@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
-import type { FailureThrottle } from '../platform/failureThrottle';
+import { type FailureThrottle, retryAfterSeconds } from '../platform/failureThrottle';
 import type { Readiness } from '../platform/readiness';
 import type { KitLimiter } from '../kit/limiter';
 import { renderLogin, renderStatus } from './render';
@@ -15,8 +15,8 @@ import { STATUS_COOKIE, type StatusSessions } from './statusSession';
 // Access: only with a bearer token the server already accepts, exchanged through a form for a short-lived
 // HttpOnly, SameSite=Strict session cookie (Secure when the request came over https). SameSite=Strict keeps the
 // cookie off cross-site requests, and the login and logout POSTs must also carry this server's Origin, so no
-// other site can log a browser in (login CSRF) or out. Failed logins go through the same failure throttle as
-// SCIM bearer credentials. Answers here are plain HTML or text, never SCIM JSON: a browser reads them.
+// other site can log a browser in (login CSRF) or out. Sign-ins go through the same failure throttle, with the
+// same rules, as SCIM bearer credentials. Answers here are plain HTML or text, never SCIM JSON: a browser reads them.
 
 export interface StatusRouteDeps {
   board: StatusBoard;
@@ -130,10 +130,13 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
       sendHtml(res, 400, renderLogin({ base: baseOf(req), error: 'Enter a bearer token.' }));
       return;
     }
-    const admission = deps.failureThrottle?.admit(req.ip ?? req.socket.remoteAddress ?? 'unknown');
-    if (admission && !admission.admitted) {
+    // The token is a digest lookup, done first: a valid one signs in even from an address others have failed
+    // from (failureThrottle.ts); an invalid one counts, and over the budget is refused with 429.
+    const token = deps.sessions.match(presented);
+    const verdict = deps.failureThrottle?.checked(req.ip ?? req.socket.remoteAddress ?? 'unknown', token !== undefined);
+    if (verdict?.refused) {
       deps.onLoginFailure?.('throttled');
-      const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+      const seconds = retryAfterSeconds(verdict.retryAfterMs);
       sendHtml(
         res,
         429,
@@ -145,14 +148,11 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
       );
       return;
     }
-    const token = deps.sessions.match(presented);
     if (!token) {
-      admission?.attempt.failed();
       deps.onLoginFailure?.('unknown_token');
       sendHtml(res, 401, renderLogin({ base: baseOf(req), error: 'That token is not one this server accepts.' }));
       return;
     }
-    admission?.attempt.settled();
     res.setHeader('Set-Cookie', cookie(req, deps.sessions.issue(token), deps.sessions.ttlSeconds));
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, baseOf(req));

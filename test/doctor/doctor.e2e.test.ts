@@ -7,7 +7,7 @@ import Redis from 'ioredis';
 import { doctorCli } from '../../src/doctor/cli';
 import { type CheckId, type DoctorReport, runDoctor } from '../../src/doctor/doctor';
 import { limiterIdFor } from '../../src/kit/limiter';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { type Harness, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
 import { redisUrl } from '../support/redis';
 import { freePort } from '../support/serverProcess';

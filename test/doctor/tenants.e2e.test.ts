@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { doctorCli } from '../../src/doctor/cli';
 import { type CheckId, type CheckResult, type DoctorReport, runDoctor } from '../../src/doctor/doctor';
-import { type KitSandbox, type SandboxAccount, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, type SandboxAccount, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { startTenants, tenantConfig, tokenOf } from '../support/tenants';
 
 // Issue #18: doctor with a tenants file: each tenant's Kit account checked and labelled with its id, the

@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KIT_EVENT_EXTENSION, SCIM_EVENT } from '../../src/events/securityEvent';
-import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
+import request from 'supertest';
+import { type Harness, oktaUser, patch, startHarness, TOKEN } from '../support/harness';
 import { eventually } from '../support/privateRedis';
 import { freePort } from '../support/serverProcess';
 import { unique } from '../support/unique';
@@ -32,6 +33,8 @@ describe('SCIM security events (RFC 9967 SETs, RFC 8936 poll)', () => {
         SCIM_EVENTS_RECEIVERS: `iga=${IGA_TOKEN}@${AUDIENCE}`,
         SCIM_EVENTS_KEY_FILE: join(mkdtempSync(join(tmpdir(), 'scim-events-')), 'key.json'),
         SCIM_EVENTS_MAX_WAIT_SECONDS: '2',
+        // Tests of refusals name their own client address (X-Forwarded-For), as a proxy would.
+        TRUST_PROXY: 'true',
       },
       sandbox: { webhookRetryDelaysMs: [20, 40] },
     });
@@ -304,5 +307,36 @@ describe('SCIM security events (RFC 9967 SETs, RFC 8936 poll)', () => {
     expect(text).toMatch(/scim_events_queued_total\{receiver="iga"\} [1-9]/);
     expect(text).toMatch(/scim_events_pending\{receiver="iga"\} 0/);
     expect(text).toMatch(/scim_events_oldest_pending_seconds\{receiver="iga"\} 0/);
+  });
+
+  it('receiver token failures go through the failure throttle; the right receiver token is served meanwhile', async () => {
+    const from = '10.15.0.1';
+    const pollAs = (token: string) =>
+      request(h.service.app)
+        .post('/scim/v2/Events')
+        .set('X-Forwarded-For', from)
+        .set('Authorization', `Bearer ${token}`)
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ returnImmediately: true, maxEvents: 0 }));
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await pollAs(`wrong-receiver-${i}-0123456789abcdef0123`)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 429, 429]);
+    const refused = await pollAs('wrong-receiver-again-0123456789abcdef0123');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(refused.text).not.toContain('wrong-receiver');
+
+    const right = await pollAs(IGA_TOKEN);
+    expect(right.status).toBe(200);
+    expect(right.body).toEqual({ sets: {}, moreAvailable: expect.any(Boolean) });
+    // One throttle for every credential: the address's wrong SCIM credentials are refused now too, its right
+    // SCIM token served.
+    const scim = (token: string) =>
+      request(h.service.app).get('/scim/v2/Users').set('X-Forwarded-For', from).set('Authorization', `Bearer ${token}`);
+    expect((await scim('wrong-scim-token-0123456789abcdef0123')).status).toBe(429);
+    expect((await scim(TOKEN)).status).toBe(200);
+    const metrics = await h.service.metrics.registry.metrics();
+    expect(metrics).toMatch(/scim_auth_failures_total\{reason="unknown_token"\} ([6-9]|\d\d)/);
+    expect(metrics).toMatch(/scim_auth_failures_total\{reason="throttled"\} [3-9]/);
   });
 });

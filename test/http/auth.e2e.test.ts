@@ -477,6 +477,84 @@ describe('createAuthMiddleware', () => {
     expect(tally()).toEqual({ missing: 5, malformed: 5 });
   });
 
+  /** Six wrong tokens: the five free failures and the open spacing slot; the address is now throttled. */
+  async function throttle6(server: express.Express) {
+    for (let i = 0; i < 6; i++) {
+      expect((await request(server).get('/Users').set('Authorization', `Bearer wrong-${i}`)).status).toBe(401);
+    }
+    expect((await request(server).get('/Users').set('Authorization', 'Bearer wrong-again')).status).toBe(429);
+  }
+
+  it('serves a valid static token from an address over its budget, and still refuses the wrong ones', async () => {
+    const throttle = new FailureThrottle({ clock: testClock() });
+    const { server, tally } = countingApp(authenticator(), throttle);
+    await throttle6(server);
+    for (let i = 0; i < 10; i++) {
+      const res = await request(server).get('/Users').set('Authorization', `Bearer ${tokens[0].token}`);
+      expect(res.status).toBe(200);
+      expect(res.body.name).toBe('okta');
+    }
+    // A valid read-only token is still only a reader: 403, not 429.
+    expect((await request(server).post('/Users').set('Authorization', `Bearer ${tokens[1].token}`)).status).toBe(403);
+    expect((await request(server).get('/Users').set('Authorization', 'Bearer wrong-still')).status).toBe(429);
+    expect(tally()).toEqual({ unknown_token: 6, throttled: 2, read_only: 1 });
+  });
+
+  it('verifies a JWT naming this issuer and audience while throttled: a signed one is served, a forged one counts', async () => {
+    const clock = testClock();
+    const throttle = new FailureThrottle({ clock });
+    const { server, tally } = countingApp(authenticator(), throttle);
+    await throttle6(server);
+    const signed = await signToken(rsaKey, validClaims);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => request(server).get('/Users').set('Authorization', `Bearer ${signed}`)),
+    );
+    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(answers[0].body.name).toBe('jwt:0oa1okta-client');
+
+    // Forged: the claims are right, the signature is not. Refused, and each one counts as a failure.
+    const forged = await signToken(await signingKey(rsaKey.kid), validClaims);
+    for (let i = 0; i < 3; i++) {
+      const res = await request(server).get('/Users').set('Authorization', `Bearer ${forged}`);
+      expect(res.status).toBe(429);
+      expect(res.headers['www-authenticate']).toBeUndefined();
+    }
+    expect(tally()).toEqual({ unknown_token: 6, throttled: 4 });
+    // 9 failures space the next slots out: 250 ms, then 4 s (with 6 failures the next would be 500 ms away).
+    clock.advance(250);
+    expect((await request(server).get('/Users').set('Authorization', 'Bearer slot')).status).toBe(401);
+    clock.advance(500);
+    expect((await request(server).get('/Users').set('Authorization', 'Bearer slot')).status).toBe(429);
+  });
+
+  it('refuses a JWT unverified while throttled when its claims name another issuer or audience, or it has expired', async () => {
+    const throttle = new FailureThrottle({ clock: testClock() });
+    const { server, tally } = countingApp(authenticator(), throttle);
+    // The key set is fetched once, so a verification of a token with an unknown kid would fetch it again.
+    expect(
+      (
+        await request(server)
+          .get('/Users')
+          .set('Authorization', `Bearer ${await signToken(rsaKey, validClaims)}`)
+      ).status,
+    ).toBe(200);
+    await throttle6(server);
+    const fetches = jwks.fetches;
+    const unknownKey = await signingKey('key-nobody-publishes');
+    for (const claims of [
+      { ...validClaims, iss: 'https://elsewhere.example.test' },
+      { ...validClaims, aud: 'api://another-app' },
+      { ...validClaims, exp: nowSeconds - 3600 },
+    ]) {
+      const res = await request(server)
+        .get('/Users')
+        .set('Authorization', `Bearer ${await signToken(unknownKey, claims)}`);
+      expect(res.status).toBe(429);
+    }
+    expect(jwks.fetches).toBe(fetches);
+    expect(tally()).toEqual({ unknown_token: 6, throttled: 4 });
+  });
+
   it('does not count an unreachable JWKS against the client', async () => {
     jwks.failWith = 503;
     const throttle = new FailureThrottle({ clock: testClock(), threshold: 1 });

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import request, { type Response } from 'supertest';
 import { loadConfig } from '../../src/config/environment';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../../src/app/service';
 import { type ResponseDroppingProxy, startResponseDroppingProxy } from '../fixtures/http/responseDroppingProxy';
 import { type Harness, oktaUser, patch, startHarness, TOKEN } from '../support/harness';

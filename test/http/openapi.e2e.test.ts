@@ -5,7 +5,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import request from 'supertest';
 import YAML from 'yaml';
-import type { KitSandbox } from '../../src/sandbox';
+import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
 import type { Service } from '../../src/app/service';
 import { type Harness, oktaUser, patch, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
 import { OPERATOR_TOKEN, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';

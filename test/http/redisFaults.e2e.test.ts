@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { maxInWindow } from '../../src/kit/spacing';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { eventually, hasRedisServer, PrivateRedis } from '../support/privateRedis';
 import { type ServerProcess, startServerProcess } from '../support/serverProcess';
 

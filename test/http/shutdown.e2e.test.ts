@@ -4,7 +4,7 @@ import net, { type AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../../src/config/environment';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../../src/app/service';
 import { startResponseDroppingProxy } from '../fixtures/http/responseDroppingProxy';
 import { JumpClock } from '../support/clock';

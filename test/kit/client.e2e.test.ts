@@ -5,7 +5,7 @@ import {
   KitUnavailableError,
   KitValidationError,
 } from '../../src/kit/errors';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { type LossyProxy, startLossyProxy } from './fixtures/lossyProxy';
 import { expectNoSecrets, type Harness, harness } from './support';
 

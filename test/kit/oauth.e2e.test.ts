@@ -6,7 +6,7 @@ import { KitAuthError, KitUnavailableError } from '../../src/kit/errors';
 import { RedisTokenStore } from '../../src/kit/redisTokenStore';
 import { FileTokenStore } from '../../src/kit/tokenStore';
 import { RedisLink } from '../../src/platform/redisLink';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { describeRedis, redisUrl } from '../support/redis';
 import { expectNoSecrets, harness, uniqueId } from './support';
 

@@ -1,4 +1,4 @@
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { type Harness, harness } from './support';
 
 // Cursor walks: one Kit call per 1,000 rows.

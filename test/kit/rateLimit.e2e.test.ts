@@ -1,6 +1,6 @@
 import { KitRateLimitedError, KitUnavailableError } from '../../src/kit/errors';
 import { maxInWindow } from '../../src/kit/spacing';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { harness, realSleep } from './support';
 
 // The limiter in front of a real (fake) Kit window: the sandbox counts every arrival on its own clock.

@@ -7,7 +7,7 @@ import { createKitLimiter, type KitLimiter } from '../../src/kit/limiter';
 import { SharedSlotBook, sharedSlots } from '../../src/kit/slots';
 import { maxInWindow } from '../../src/kit/spacing';
 import { RedisLink } from '../../src/platform/redisLink';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { ManualClock } from '../support/clock';
 import { eventually, hasRedisServer, PrivateRedis } from '../support/privateRedis';
 import { describeRedis, redisUrl } from '../support/redis';

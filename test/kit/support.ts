@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { KitClient, type KitClientOptions } from '../../src/kit/client';
 import { createKitLimiter, type KitLimiter } from '../../src/kit/limiter';
 import type { KitCallRecord } from '../../src/kit/types';
-import type { KitSandbox } from '../../src/sandbox';
+import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
 
 // A KitClient wired to a sandbox, recording every exchange and every backoff instead of sleeping through it.
 

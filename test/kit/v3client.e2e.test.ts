@@ -2,8 +2,8 @@ import { KitAuthError, KitUnavailableError, KitWritePendingError } from '../../s
 import { createKitLimiter } from '../../src/kit/limiter';
 import type { KitCallRecord } from '../../src/kit/types';
 import { KitV3Client } from '../../src/kit/v3/client';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
-import { manualClock } from '../sandbox/sandboxHttp';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
+import { ManualClock } from '../support/clock';
 import { expectNoSecrets, uniqueId } from './support';
 
 // The v3 client over HTTP against the sandbox's v3 routes: the port's answers from v3's calls.
@@ -23,10 +23,10 @@ function v3Client(sb: KitSandbox, apiSecret = sb.apiSecret) {
 }
 
 describe('KitV3Client', () => {
-  const clock = manualClock();
+  const clock = new ManualClock();
   let sb: KitSandbox;
   beforeAll(async () => {
-    sb = await startKitSandbox({ now: clock.now, v3UpdateDelayMs: 5_000 });
+    sb = await startKitSandbox({ now: () => clock.now(), v3UpdateDelayMs: 5_000 });
   });
   afterAll(() => sb.close());
 
@@ -42,7 +42,7 @@ describe('KitV3Client', () => {
     expect(pending).toBeInstanceOf(KitUnavailableError);
     expect(pending.retryAfterMs).toBe(5_000);
     expect(endpoints()).toEqual(['PUT /v3/subscribers/:id', 'GET /v3/subscribers/:id']);
-    clock.advance(5_000);
+    await clock.advance(5_000);
     records.length = 0;
     const applied = await client.subscribers.update(sub.id, { fields });
     expect(Object.values(applied.fields).filter((v) => v === 'v')).toHaveLength(11);
@@ -52,7 +52,7 @@ describe('KitV3Client', () => {
   });
 
   it('answers status=all in two runs of page numbers (active, then unsubscribed), totals on request', async () => {
-    const fresh = await startKitSandbox({ now: clock.now });
+    const fresh = await startKitSandbox({ now: () => clock.now() });
     try {
       const ids = fresh.store.seedSubscribers(70).ids;
       fresh.store.setState(ids[0], 'inactive');

@@ -121,6 +121,85 @@ describe('FailureThrottle', () => {
     expect(guess(t, '2001:db8:1:2::abcd')).toBe(false);
   });
 
+  describe('a credential already checked (a static token)', () => {
+    it('is never refused when valid, however far over its budget the address is', () => {
+      const t = new FailureThrottle({ clock: testClock() });
+      for (let i = 0; i < 20; i++) guess(t);
+      expect(guess(t)).toBe(false);
+      for (let i = 0; i < 10; i++) expect(t.checked(IP, true)).toEqual({ refused: false });
+      // Nothing was cleared: a guess is still refused.
+      expect(guess(t)).toBe(false);
+    });
+
+    it('takes the open spacing slot when valid, so a success never buys a guess', () => {
+      const clock = testClock();
+      const t = new FailureThrottle({ clock });
+      for (let i = 0; i < 5; i++) guess(t);
+      expect(t.checked(IP, true)).toEqual({ refused: false });
+      expect(guess(t)).toBe(false);
+      clock.advance(250);
+      expect(guess(t)).toBe(true);
+    });
+
+    it('counts an invalid one as a failure, and refuses it over the budget with the wait', () => {
+      const clock = testClock();
+      const t = new FailureThrottle({ clock });
+      for (let i = 0; i < 5; i++) expect(t.checked(IP, false)).toEqual({ refused: false });
+      expect(t.checked(IP, false)).toEqual({ refused: false }); // the open slot
+      clock.advance(100);
+      expect(t.checked(IP, false)).toEqual({ refused: true, retryAfterMs: 150 });
+      // Failures age out with time only.
+      clock.advance(60_000);
+      expect(t.checked(IP, false)).toEqual({ refused: false });
+    });
+  });
+
+  describe('a JWT vouched for by its unverified claims', () => {
+    it('is admitted as any check while the address is within its budget', () => {
+      const t = new FailureThrottle({ clock: testClock() });
+      const a = t.admitVouched(IP);
+      expect(a).toMatchObject({ admitted: true });
+      expect(a.admitted && a.overBudget).toBeUndefined();
+    });
+
+    it('over the budget, has at most maxVouchedChecks verifications in flight, each marked over budget', () => {
+      const clock = testClock();
+      const t = new FailureThrottle({ clock, maxVouchedChecks: 2 });
+      for (let i = 0; i < 6; i++) guess(t);
+      clock.advance(50);
+      const inFlight = Array.from({ length: 4 }, () => t.admitVouched(IP));
+      expect(inFlight.map((a) => a.admitted)).toEqual([true, true, false, false]);
+      for (const a of inFlight.slice(0, 2)) expect(a.admitted && a.overBudget).toEqual({ retryAfterMs: 200 });
+      // A verified one makes room again; a plain guess is still refused.
+      const [good] = inFlight;
+      if (good.admitted) good.attempt.settled();
+      expect(guess(t)).toBe(false);
+      expect(t.admitVouched(IP).admitted).toBe(true);
+    });
+
+    it('counts a failed verification over the budget as a failure, a verified one not', () => {
+      const clock = testClock();
+      const t = new FailureThrottle({ clock });
+      const forger = IP;
+      const idp = '203.0.113.9';
+      for (const ip of [forger, idp]) for (let i = 0; i < 6; i++) guess(t, ip);
+      for (let i = 0; i < 3; i++) {
+        const forged = t.admitVouched(forger);
+        const signed = t.admitVouched(idp);
+        if (!forged.admitted || !signed.admitted) throw new Error('expected admission');
+        forged.attempt.failed();
+        signed.attempt.settled();
+      }
+      // The next slots are spaced by the failures: 9 for the forger, still 6 for the IdP's address.
+      clock.advance(250);
+      expect(guess(t, forger)).toBe(true);
+      expect(guess(t, idp)).toBe(true);
+      clock.advance(500);
+      expect(guess(t, idp)).toBe(true);
+      expect(guess(t, forger)).toBe(false);
+    });
+  });
+
   describe('with Jest modern fake timers driving the system clock', () => {
     beforeEach(() => jest.useFakeTimers({ now: new Date('2030-01-15T12:00:00Z') }));
     afterEach(() => jest.useRealTimers());

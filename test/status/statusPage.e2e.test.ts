@@ -130,20 +130,28 @@ describe('/status over HTTP', () => {
 });
 
 describe('/status access limits', () => {
-  it('puts failed logins through the failure throttle', async () => {
+  it('puts failed logins through the failure throttle, and lets the right token sign in meanwhile', async () => {
     const h = await startHarness();
     try {
       const answers: number[] = [];
       for (let i = 0; i < 8; i++) answers.push((await login(h, `wrong-token-${i}-0123456789abcdef0123`)).status);
       expect(answers.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
       expect(answers).toContain(429);
-      // Refused unchecked: even the right token meets the 429 while the address is throttled.
+      // A wrong token is still refused, and told when to come back.
+      const wrong = await login(h, 'wrong-token-again-0123456789abcdef0123');
+      expect(wrong.status).toBe(429);
+      expect(Number(wrong.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(wrong.headers['set-cookie']).toBeUndefined();
+      // The right token signs in: failures of others at its address never lock a valid credential out.
       const right = await login(h, READONLY_TOKEN);
-      expect(right.status).toBe(429);
-      expect(Number(right.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-      expect(right.headers['set-cookie']).toBeUndefined();
-      // One throttle for SCIM and /status: the SCIM API is refused to this address now as well.
-      expect((await h.get('/scim/v2/Users')).status).toBe(429);
+      expect(right.status).toBe(303);
+      expect(right.headers['set-cookie']).toBeDefined();
+      // One throttle for SCIM and /status: a wrong SCIM credential from this address is refused now as well,
+      // the right one is served.
+      expect((await h.get('/scim/v2/Users').set('Authorization', 'Bearer wrong-0123456789abcdef01234567')).status).toBe(
+        429,
+      );
+      expect((await h.get('/scim/v2/Users')).status).toBe(200);
       const metrics = await h.service.metrics.registry.metrics();
       expect(metrics).toMatch(/scim_auth_failures_total\{reason="unknown_token"\} [5-8]/);
       expect(metrics).toMatch(/scim_auth_failures_total\{reason="throttled"\} [1-9]/);

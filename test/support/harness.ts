@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 import request from 'supertest';
 import { type Config, loadConfig } from '../../src/config/environment';
-import { type KitSandbox, type KitSandboxOptions, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, type KitSandboxOptions, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../../src/app/service';
 
 export const TOKEN = 'test-token-0123456789abcdef0123456789';

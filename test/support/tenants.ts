@@ -1,7 +1,7 @@
 import pino from 'pino';
 import request from 'supertest';
 import { type Config, loadConfig } from '../../src/config/environment';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../../src/app/service';
 import type { TenantConfig, TenantsConfig } from '../../src/config/tenants/model';
 

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import type { KitSandbox, SandboxAccount } from '../../src/sandbox';
+import type { KitSandbox, SandboxAccount } from '@convertkit-scim/kit-sandbox';
 import type { Service } from '../../src/app/service';
 import { oktaUser } from '../support/harness';
 import { expectScimError } from '../support/scim';

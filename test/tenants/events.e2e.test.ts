@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import type { KitSandbox } from '../../src/sandbox';
+import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
 import type { Service } from '../../src/app/service';
 import { oktaUser, patch } from '../support/harness';
 import { client, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';
@@ -29,9 +29,10 @@ describe('security events of two tenants', () => {
     SCIM_EVENTS_KEY_FILE: join(keys, `${id}.json`),
   });
 
-  const poll = (tenant: string, token: string) =>
+  const poll = (tenant: string, token: string, from?: string) =>
     request(service.app)
       .post(`/tenants/${tenant}/scim/v2/Events`)
+      .set('X-Forwarded-For', from ?? '127.0.0.1')
       .set('Authorization', `Bearer ${token}`)
       .set('Content-Type', 'application/json')
       .send(JSON.stringify({ returnImmediately: true, maxEvents: 100 }));
@@ -40,7 +41,7 @@ describe('security events of two tenants', () => {
     [kitA, kitB] = await Promise.all([sandboxFor(), sandboxFor()]);
     ({ service, close } = await startTenants(
       [tenantConfig('a', kitA, { env: eventsEnv('a') }), tenantConfig('b', kitB, { env: eventsEnv('b') })],
-      processConfig(kitA),
+      processConfig(kitA, { TRUST_PROXY: 'true' }),
     ));
   });
 
@@ -85,5 +86,20 @@ describe('security events of two tenants', () => {
     const jwksB = await request(service.app).get('/tenants/b/scim/v2/Events/jwks.json');
     expect(jwksA.status).toBe(200);
     expect(JSON.parse(jwksA.text).keys[0].kid).not.toBe(JSON.parse(jwksB.text).keys[0].kid);
+  });
+
+  it("another tenant's receiver failing from an address is counted and throttled, never the right receiver", async () => {
+    const from = '10.18.15.1';
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await poll('a', receiverToken('b'), from)).status);
+    expect(statuses).toEqual([404, 404, 404, 404, 404, 404, 429, 429]);
+    const metrics = await service.metrics.registry.metrics();
+    expect(metrics).toContain('scim_auth_failures_total{tenant="a",reason="other_tenant"} 6');
+    expect(metrics).toMatch(/scim_auth_failures_total\{tenant="a",reason="throttled"\} 2/);
+    // The right receivers at that address are served, each at its own tenant.
+    expect((await poll('a', receiverToken('a'), from)).status).toBe(200);
+    expect((await poll('b', receiverToken('b'), from)).status).toBe(200);
+    // A stranger's token from there is refused unchecked.
+    expectScimError(await poll('a', 'stranger-token-0123456789abcdef0123456789', from), 429);
   });
 });

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import type { KitSandbox } from '../../src/sandbox';
+import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
 import type { Service } from '../../src/app/service';
 import { oktaUser } from '../support/harness';
 import { eventually } from '../support/privateRedis';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import { type KitSandbox, type SandboxAccount, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, type SandboxAccount, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { oktaUser } from '../support/harness';
 import { eventually } from '../support/privateRedis';
 import { expectScimError } from '../support/scim';

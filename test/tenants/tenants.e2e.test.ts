@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
-import type { KitSandbox } from '../../src/sandbox';
+import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
 import type { Service } from '../../src/app/service';
 import { oktaUser, patch } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
@@ -156,6 +156,41 @@ describe('two tenants on two Kit accounts', () => {
     expect(statuses.slice(0, 5)).toEqual([404, 404, 404, 404, 404]);
     expect(statuses).toContain(429);
     expect(statuses.every((s) => s === 404 || s === 429)).toBe(true);
+  });
+
+  it("another tenant's token failing from an address never locks that address's valid tokens out", async () => {
+    // One egress address shared by two tenants' IdPs: B's IdP keeps calling A's paths with its own token.
+    const from = '10.18.3.1';
+    const stale = client(service, tokenOf('b'), from);
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await stale.get('/tenants/a/scim/v2/Users')).status);
+    // Checked ones are answered as for a tenant that does not exist; past the budget, refused.
+    expect(statuses.slice(0, 6)).toEqual([404, 404, 404, 404, 404, 404]);
+    expect(statuses.slice(6)).toEqual([429, 429]);
+    const metrics = await service.metrics.registry.metrics();
+    expect(metrics).toMatch(/scim_auth_failures_total\{tenant="a",reason="throttled"\} [2-9]/);
+
+    // A's own IdP at the same address is served, for reads and writes, on every path it uses.
+    const own = client(service, tokenOf('a'), from);
+    const listed = await own.get('/tenants/a/scim/v2/Users');
+    expect(listed.status).toBe(200);
+    expectListResponse(listed);
+    const userOfA = created.a.users[0].id;
+    const written = await own.patch(
+      `/tenants/a/scim/v2/Users/${userOfA}`,
+      patch({ op: 'replace', path: 'active', value: true }),
+    );
+    expect(written.status).toBe(200);
+    expect((await own.get('/tenants/a/metrics')).status).toBe(200);
+    // So is B's token on B's own paths.
+    expect((await stale.get('/tenants/b/scim/v2/Users')).status).toBe(200);
+    // Wrong credentials from that address are still refused unchecked: B's on A, and a token of no one.
+    expect((await stale.get('/tenants/a/scim/v2/Users')).status).toBe(429);
+    const unknown = await client(service, 'not-a-token-of-anyone-0123456789abcdef', from).get(
+      '/tenants/a/scim/v2/Users',
+    );
+    expectScimError(unknown, 429);
+    expect(Number(unknown.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 
   it('a hostile tenant segment (prototype names, encodings, huge, nested) is an unknown tenant: 404, Kit untouched', async () => {

@@ -1,5 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
 import type { BearerToken, JwtConfig } from '../../config/environment';
 import type { Principal } from '../../platform/requestScope';
 
@@ -17,7 +25,7 @@ export type AuthFailureReason =
   | 'jwt_algorithm'
   | 'jwks_unavailable'
   | 'read_only'
-  /** Refused unchecked: the client has failed too often lately (see failureThrottle.ts). */
+  /** Refused: the client has failed too often lately, and the credential is not a valid one (failureThrottle.ts). */
   | 'throttled'
   /** Refused unchecked: the caller's address is outside SCIM_IP_ALLOWLIST. */
   | 'ip_not_allowed'
@@ -106,9 +114,41 @@ export class Authenticator {
     const presented = match[1];
 
     const token = this.matchStaticToken(presented);
-    if (token) return { name: token.name, kind: 'token', readOnly: token.readOnly };
+    if (token) return staticPrincipal(token);
     if (this.jwt && JWT_SHAPE.test(presented)) return this.verifyJwt(presented, this.jwt);
     throw new AuthenticationError('unknown_token', 'The bearer token is not recognised.');
+  }
+
+  /** The principal of a configured static bearer token, synchronously; undefined for anything else. */
+  staticPrincipal(authorizationHeader: string | undefined): Principal | undefined {
+    const presented = BEARER.exec(authorizationHeader ?? '')?.[1];
+    const token = presented === undefined ? undefined : this.matchStaticToken(presented);
+    return token && staticPrincipal(token);
+  }
+
+  /**
+   * Whether the credential is a JWT whose unverified header and claims name this server's algorithms, issuer and
+   * audience and have not expired: one worth verifying while its client is throttled (see failureThrottle.ts).
+   * Anyone can write such claims; only the signature check tells whether they are true.
+   */
+  vouchesFor(authorizationHeader: string | undefined): boolean {
+    const presented = BEARER.exec(authorizationHeader ?? '')?.[1];
+    if (!this.jwt || presented === undefined || !JWT_SHAPE.test(presented)) return false;
+    try {
+      const { alg } = decodeProtectedHeader(presented);
+      const { iss, aud, exp } = decodeJwt(presented);
+      const audiences = Array.isArray(aud) ? aud : [aud];
+      return (
+        typeof alg === 'string' &&
+        this.jwt.algorithms.includes(alg) &&
+        iss === this.jwt.issuer &&
+        audiences.includes(this.jwt.audience) &&
+        typeof exp === 'number' &&
+        exp + this.jwt.clockSkewSeconds > this.now() / 1000
+      );
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -155,6 +195,10 @@ export class Authenticator {
       readOnly: !scopesOf(payload).includes(WRITE_SCOPE),
     };
   }
+}
+
+function staticPrincipal(token: BearerToken): Principal {
+  return { name: token.name, kind: 'token', readOnly: token.readOnly };
 }
 
 /** `scope` (RFC 8693, space-separated) or `scp` (Okta/Entra: a string or an array); empty when absent. */

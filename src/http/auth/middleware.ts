@@ -9,7 +9,7 @@ import {
 } from '../../scim/errors';
 import { sendFailure } from '../scimResponses';
 import { AuthenticationError, type AuthFailureReason, type Authenticator, WRITE_SCOPE } from './authenticator';
-import type { FailureThrottle } from '../../platform/failureThrottle';
+import { type FailureThrottle, retryAfterSeconds } from '../../platform/failureThrottle';
 import type { Principal } from '../../platform/requestScope';
 
 export interface AuthMiddlewareOptions {
@@ -39,11 +39,20 @@ function isReadOnlyRequest(req: Request): boolean {
   return SAFE_METHODS.has(req.method) || (req.method === 'POST' && /\/\.search\/?$/.test(req.path));
 }
 
+/** The answer to a client over its failure budget whose credential was refused. */
+export function tooManyFailures(retryAfterMs: number): ScimTooManyRequests {
+  const seconds = retryAfterSeconds(retryAfterMs);
+  return new ScimTooManyRequests(
+    `Too many failed authentication attempts from this address; the credential was not accepted. Retry in ${seconds} s.`,
+    seconds,
+  );
+}
+
 /**
  * Puts the caller's Principal on `res.locals.principal` (and on the request scope, when one is open), or
  * answers with a SCIM Error: 401 for a missing or bad credential, 403 for a read-only credential on a
- * write, 429 while the client's failures have it throttled (the credential is then not checked at all),
- * 503 when a JWT could not be checked because the JWKS is unreachable.
+ * write, 429 while the client's failures have it throttled and its credential is not one that is valid
+ * (see failureThrottle.ts), 503 when a JWT could not be checked because the JWKS is unreachable.
  */
 export function createAuthMiddleware(authenticator: Authenticator, opts: AuthMiddlewareOptions = {}): RequestHandler {
   const realm = opts.realm ?? 'convertkit-scim';
@@ -51,24 +60,28 @@ export function createAuthMiddleware(authenticator: Authenticator, opts: AuthMid
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     // Only a presented credential can be a guess: a request without one is answered 401 unthrottled and
     // uncounted, so an IdP's connection test without a token does not throttle its later, correct requests.
-    const presented = (req.headers.authorization ?? '').trim() !== '';
-    const admission = presented ? opts.failureThrottle?.admit(ip) : undefined;
+    const authorization = req.headers.authorization;
+    const presented = (authorization ?? '').trim() !== '';
+    const throttle = presented ? opts.failureThrottle : undefined;
+    // A valid static token is known synchronously and is never refused for failures of others at its address
+    // (shared IdP egress); a JWT is admitted over the budget only when its claims vouch for it (failureThrottle.ts).
+    const known = throttle && authenticator.staticPrincipal(authorization);
+    if (known) throttle.checked(ip, true);
+    const admission =
+      !throttle || known
+        ? undefined
+        : authenticator.vouchesFor(authorization)
+          ? throttle.admitVouched(ip)
+          : throttle.admit(ip);
     if (admission && !admission.admitted) {
       opts.onFailure?.('throttled');
-      const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
-      sendFailure(
-        res,
-        new ScimTooManyRequests(
-          `Too many failed authentication attempts from this address; the credential was not checked. Retry in ${seconds} s.`,
-          seconds,
-        ),
-      );
+      sendFailure(res, tooManyFailures(admission.retryAfterMs));
       return;
     }
     const attempt = admission?.attempt;
     let principal: Principal;
     try {
-      principal = await authenticator.authenticate(req.headers.authorization);
+      principal = known ?? (await authenticator.authenticate(authorization));
     } catch (err) {
       if (!(err instanceof AuthenticationError)) {
         attempt?.settled();
@@ -81,11 +94,18 @@ export function createAuthMiddleware(authenticator: Authenticator, opts: AuthMid
         sendFailure(res, new ScimServiceUnavailable(err.message, JWKS_RETRY_SECONDS, err));
         return;
       }
+      // Over the budget only a valid credential is served; an invalid one is answered as refused.
+      if (admission?.admitted && admission.overBudget) {
+        attempt?.failed();
+        opts.onFailure?.('throttled');
+        sendFailure(res, tooManyFailures(admission.overBudget.retryAfterMs));
+        return;
+      }
       // Another scheme (Basic...) is not checked against anything, so it guesses nothing either.
       if (err.reason === 'malformed') attempt?.settled();
       else attempt?.failed();
       if (err.reason !== 'missing' && err.reason !== 'malformed' && opts.otherTenant) {
-        if (await opts.otherTenant(req.headers.authorization ?? '').catch(() => false)) {
+        if (await opts.otherTenant(authorization ?? '').catch(() => false)) {
           opts.onFailure?.('other_tenant');
           sendFailure(res, new ScimNotFound(opts.notFoundDetail ?? 'No such endpoint.'));
           return;

@@ -3,6 +3,7 @@ import type { KitApi } from '../../kit/api';
 import type { CallOptions, Tag } from '../../kit/types';
 import { ScimBadRequest, ScimConflict, ScimNotFound } from '../errors';
 import { asInvalidValue } from '../errors';
+import { identityKey } from '../identity';
 import { quoteInput } from '../inputLimits';
 import type { SubscriberFieldMap } from '../fieldMap';
 import { matchesFilter } from '../filter';
@@ -14,7 +15,13 @@ import type { GroupChange, GroupEvents, GroupWrite } from './groupEvents';
 import { TagMembers } from './tagMembers';
 import { assertMemberBudget, planGroupPatch } from './groupPatch';
 import type { TagMembership } from './membership';
-import { normaliseTagName, RESERVED_TAG_PREFIX, RETIRED_GROUP_PREFIX, type TagCatalog } from './tagCatalog';
+import {
+  isReservedTagName,
+  normaliseTagName,
+  RESERVED_TAG_PREFIX,
+  RETIRED_GROUP_PREFIX,
+  type TagCatalog,
+} from './tagCatalog';
 
 // SCIM Groups over Kit tags (README "Groups"): membership is tagging, DELETE retires the tag (Kit has no
 // tag deletion) by moving it into the reserved "scim:retired:" name space, which frees its name and hides it.
@@ -252,25 +259,39 @@ export class GroupDirectory {
 
   /**
    * A tag in the reserved "scim:" name space (or outside the group prefix) is no group: creating or renaming
-   * into it would answer success and then 404, as if the group had been deleted. Checked before any Kit call.
+   * into it would answer success and then 404, as if the group had been deleted. Compared by identity key, so
+   * that "\u200bscim:deleted-users" or a fullwidth "ｓcim:…" cannot pass for a name outside it. Checked before
+   * any Kit call.
    */
   private assertNotReserved(displayName: string): void {
-    if (!this.deps.catalog.isGroup({ name: this.deps.catalog.tagName(displayName) })) {
-      throw new ScimBadRequest(
-        'invalidValue',
-        `${quoteInput(displayName)} is reserved: tag names starting with "${RESERVED_TAG_PREFIX}" hold this server's own bookkeeping.`,
-      );
-    }
+    const tagName = this.deps.catalog.tagName(displayName);
+    if (this.deps.catalog.isGroup({ name: tagName })) return;
+    const looksAlike = isReservedTagName(tagName) && !tagName.toLowerCase().startsWith(RESERVED_TAG_PREFIX);
+    const why = looksAlike
+      ? ` it looks like a reserved name once normalized (invisible characters removed, Unicode compatibility forms ` +
+        `folded by NFKC, letter case ignored, it reads ${quoteInput(identityKey(tagName))}), and`
+      : '';
+    throw new ScimBadRequest(
+      'invalidValue',
+      `${quoteInput(displayName)} is reserved:${why} tag names starting with "${RESERVED_TAG_PREFIX}" hold this server's own bookkeeping.`,
+    );
   }
 
   private async assertNameFree(displayName: string, except?: number): Promise<void> {
     this.assertNotReserved(displayName);
-    const wanted = this.deps.catalog.tagName(displayName).toLowerCase();
+    const tagName = this.deps.catalog.tagName(displayName);
+    const wanted = identityKey(tagName);
     const clash = [...(await this.deps.catalog.all(INTERACTIVE)).values()].find(
-      (t) => t.name.toLowerCase() === wanted && t.id !== except,
+      (t) => t.id !== except && identityKey(t.name) === wanted,
     );
-    if (clash)
+    if (!clash) return;
+    if (clash.name.toLowerCase() === tagName.toLowerCase())
       throw new ScimConflict(`A group or Kit tag named ${quoteInput(displayName)} already exists (id ${clash.id}).`);
+    throw new ScimConflict(
+      `${quoteInput(displayName)} differs from the existing group or Kit tag ${quoteInput(clash.name)} (id ${clash.id}) ` +
+        'only by invisible characters, Unicode compatibility forms (such as fullwidth letters) or letter case: ' +
+        'they would read as one name.',
+    );
   }
 
   /** Kit found the name taken although our tag list did not show it: that list is stale. */

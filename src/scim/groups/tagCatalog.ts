@@ -1,5 +1,6 @@
 import type { KitApi } from '../../kit/api';
 import type { CallOptions, Tag } from '../../kit/types';
+import { identityKey } from '../identity';
 
 // Which Kit tags are SCIM groups. Kit tags are flat and account-wide; the server reserves the "scim:" name
 // space for its own bookkeeping (the tombstone tag, retired groups), and an operator can narrow groups to a
@@ -14,6 +15,14 @@ export const DELETED_USERS_TAG = 'scim:deleted-users';
  */
 export const PROVISIONED_USERS_TAG = 'scim:users';
 export const RETIRED_GROUP_PREFIX = 'scim:retired:';
+
+/**
+ * Whether a tag name lies in the reserved name space, compared by identity key: "\u200bscim:deleted-users" or
+ * a fullwidth "ｓcim:deleted-users" reads as the reserved name, so it is one.
+ */
+export function isReservedTagName(name: string): boolean {
+  return identityKey(name).startsWith(RESERVED_TAG_PREFIX);
+}
 
 /**
  * A tag name as Kit stores it: Kit strips leading and trailing whitespace and NUL characters (as Ruby's strip
@@ -49,7 +58,7 @@ export class TagCatalog {
   }
 
   isGroup(tag: Pick<Tag, 'name'>): boolean {
-    if (tag.name.toLowerCase().startsWith(RESERVED_TAG_PREFIX)) return false;
+    if (isReservedTagName(tag.name)) return false;
     return this.options.groupPrefix ? tag.name.startsWith(this.options.groupPrefix) : true;
   }
 

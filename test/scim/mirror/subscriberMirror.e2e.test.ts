@@ -1,4 +1,4 @@
-import { type KitSandbox, startKitSandbox } from '../../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { MemoryJournal } from '../../../src/scim/journal/memoryJournal';
 import { MemoryMirrorStore } from '../../../src/scim/mirror/memoryMirrorStore';
 import { SubscriberMirror } from '../../../src/scim/mirror/subscriberMirror';

@@ -1,9 +1,9 @@
-import type { Subscriber, Tag, TaggedSubscriber } from '../kit/types';
+import type { Subscriber, Tag, TaggedSubscriber } from './kitTypes';
 import { kitTimestamp } from './clock';
 import type { FieldRecord } from './customFieldCatalog';
 import type { SubscriberRecord, Tagging, TagRecord, WebhookRecord } from './records';
 
-// Kit's JSON shapes, exactly as src/kit/types.ts describes them. Kit returns every custom field of the account
+// Kit's JSON shapes, exactly as kitTypes.ts describes them. Kit returns every custom field of the account
 // in `fields`, null when the subscriber has no value.
 
 export function subscriberJson(s: SubscriberRecord, fields: readonly FieldRecord[]): Subscriber {

@@ -1,4 +1,4 @@
-import { SUBSCRIBER_STATES, type SubscriberState } from '../kit/types';
+import { SUBSCRIBER_STATES, type SubscriberState } from './kitTypes';
 import type { CustomFieldCatalog } from './customFieldCatalog';
 import { ChangeLog } from './keyedSequence';
 import type { SubscriberRecord, TagRecord } from './records';

@@ -1,4 +1,4 @@
-import type { CustomField } from '../kit/types';
+import type { CustomField } from './kitTypes';
 import { unprocessable } from './rejection';
 
 // Kit's custom fields: the label is unique per account and trimmed; the key is "an ASCII-only, lowercased,

@@ -1,4 +1,4 @@
-import type { SubscriberState, Tag } from '../kit/types';
+import type { SubscriberState, Tag } from './kitTypes';
 import { customFieldJson, type FieldRecord } from './customFieldCatalog';
 import { ChangeLog } from './keyedSequence';
 import type { SubscriberRecord, Tagging, TagRecord, WebhookRecord } from './records';

@@ -1,4 +1,4 @@
-import { SandboxStore } from '../../src/sandbox';
+import { SandboxStore } from '../src';
 
 describe('SandboxStore (direct, synchronous)', () => {
   // How fast this runs is a benchmark figure (`npm run bench -- seed`), not something a test can promise on a

@@ -1,5 +1,5 @@
 import axios from 'axios';
-import { startKitSandbox } from '../../src/sandbox';
+import { startKitSandbox } from '../src';
 import { kitHttp } from './sandboxHttp';
 
 const oauth = { clientId: 'client-1', clientSecret: 'shh', accessToken: 'access-0', refreshToken: 'refresh-0' };

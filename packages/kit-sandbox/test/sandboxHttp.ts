@@ -1,5 +1,5 @@
 import axios, { type AxiosInstance } from 'axios';
-import { type KitSandbox, type KitSandboxOptions, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, type KitSandboxOptions, startKitSandbox } from '../src';
 
 // Real loopback HTTP against a started sandbox. Every status is returned (never thrown) so tests assert on it.
 

@@ -1,4 +1,4 @@
-import { SUBSCRIBER_STATES, type Subscriber, type SubscriberState } from '../kit/types';
+import { SUBSCRIBER_STATES, type Subscriber, type SubscriberState } from './kitTypes';
 import { AccountTables } from './accountTables';
 import type { Clock } from './clock';
 import { CustomFieldCatalog } from './customFieldCatalog';

@@ -1,4 +1,4 @@
-import type { SubscriberState } from '../kit/types';
+import type { SubscriberState } from './kitTypes';
 import type { AccountTables } from './accountTables';
 import { ChangeLog } from './keyedSequence';
 import type { SubscriberRecord, Tagging, TagRecord, WebhookRecord } from './records';

@@ -24,6 +24,7 @@ import { V3Credentials } from './v3/auth';
 
 export type { CallRecord, CallStats } from './callLog';
 export type { Faults } from './faults';
+export { seededRandom } from './faults';
 export type { RateLimit } from './rateWindow';
 export type { SeedPlan, SeedReport } from './seedPlan';
 export type { NewSubscriber, SeedOptions, SeedResult, StoreCounts } from './store';

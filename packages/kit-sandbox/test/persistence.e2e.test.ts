@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import axios from 'axios';
-import { startKitSandbox } from '../../src/sandbox';
+import { startKitSandbox } from '../src';
 import { kitHttp } from './sandboxHttp';
 
 let dir: string;

@@ -1,9 +1,9 @@
 import axios from 'axios';
-import { startKitSandbox, type KitSandbox } from '../../src/sandbox';
+import { startKitSandbox, type KitSandbox } from '../src';
 import { manualClock } from './sandboxHttp';
 
 // The sandbox's Kit v3 routes: auth by parameter, Kit v3's error shape, page numbers of 50, the same account
-// as v4 (kit-api-v3-legacy.txt; src/sandbox/README.md "v3").
+// as v4 (kit-api-v3-legacy.txt; the package README, "v3").
 
 describe('Sandbox: Kit v3', () => {
   let sb: KitSandbox;

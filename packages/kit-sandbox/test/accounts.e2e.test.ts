@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import axios from 'axios';
-import { type KitSandbox, type SandboxAccount, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, type SandboxAccount, startKitSandbox } from '../src';
 import { adminHttp, manualClock } from './sandboxHttp';
 
 // Several Kit accounts on one sandbox (issue #18): one base URL, the credential picks the account, and each

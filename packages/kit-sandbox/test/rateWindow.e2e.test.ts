@@ -1,4 +1,4 @@
-import { startKitSandbox } from '../../src/sandbox';
+import { startKitSandbox } from '../src';
 import { kitHttp, manualClock } from './sandboxHttp';
 
 describe('authentication', () => {

@@ -1,4 +1,4 @@
-import { keyForLabel } from '../../src/sandbox/customFieldCatalog';
+import { keyForLabel } from '../src/customFieldCatalog';
 import { useSandbox } from './sandboxHttp';
 
 const ctx = useSandbox();

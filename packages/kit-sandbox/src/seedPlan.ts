@@ -1,4 +1,4 @@
-import type { Tag } from '../kit/types';
+import type { Tag } from './kitTypes';
 import { unprocessable } from './rejection';
 import type { SandboxStore, SeedOptions } from './store';
 

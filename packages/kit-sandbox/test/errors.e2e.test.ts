@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { startKitSandbox } from '../../src/sandbox';
+import { startKitSandbox } from '../src';
 import { kitHttp, useSandbox } from './sandboxHttp';
 
 const ctx = useSandbox();
@@ -16,7 +16,7 @@ describe('error shapes', () => {
       expect(res.status).toBe(404);
       expect(res.data).toEqual({ errors: ['Not Found'] });
     }
-    // The sandbox speaks v3 too (src/sandbox/v3/): a v3 path it does not know answers in v3's error shape.
+    // The sandbox speaks v3 too (src/v3/): a v3 path it does not know answers in v3's error shape.
     const v3 = await ctx.http.get('/v3/forms');
     expect(v3.status).toBe(404);
     expect(v3.data).toEqual({ error: 'Not Found', message: 'Not Found' });

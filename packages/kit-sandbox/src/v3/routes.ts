@@ -1,4 +1,4 @@
-import type { Subscriber } from '../../kit/types';
+import type { Subscriber } from '../kitTypes';
 import type { Clock } from '../clock';
 import { kitTimestamp } from '../clock';
 import { normaliseEmail } from '../email';

@@ -1,4 +1,4 @@
-import type { SubscriberState } from '../kit/types';
+import type { SubscriberState } from './kitTypes';
 import type { ChangeLog } from './keyedSequence';
 import type { WebhookEventName } from './webhookEvents';
 

@@ -1,4 +1,4 @@
-import { SUBSCRIBER_STATES, type SubscriberState } from '../kit/types';
+import { SUBSCRIBER_STATES, type SubscriberState } from './kitTypes';
 import type { SortOrder } from './pagination';
 import type { SubscriberRecord } from './records';
 import { unprocessable } from './rejection';

@@ -1,6 +1,6 @@
-import { AccountDirectory } from '../../src/sandbox/accountDirectory';
-import { HostedAccount } from '../../src/sandbox/hostedAccount';
-import { SandboxStore } from '../../src/sandbox/store';
+import { AccountDirectory } from '../src/accountDirectory';
+import { HostedAccount } from '../src/hostedAccount';
+import { SandboxStore } from '../src/store';
 
 // Which account a credential names, and what revoking one does, without a socket.
 
