@@ -49,6 +49,6 @@ module.exports = {
     // Type imports are dependencies too: a circle through `import type` still ties two modules together.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    exclude: { path: '^src/sandbox/' },
+    exclude: { path: '^packages/' },
   },
 };

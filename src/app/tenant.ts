@@ -20,6 +20,7 @@ import type { KitCallRecord } from '../kit/types';
 import { KitV3Client } from '../kit/v3/client';
 import { Bootstrapper } from '../scim/bootstrapper';
 import { KitChanges } from './kitChanges';
+import { EVENTS_PATH, receiverFor } from '../events/pollRoutes';
 import type { RedisLink } from '../platform/redisLink';
 import { PROVISIONED_USERS_TAG } from '../scim/groups/tagCatalog';
 import { declareUserSchemas } from '../scim/scimmyGlobals';
@@ -189,11 +190,14 @@ export class Tenant implements TenantEndpoint {
       readiness: this.readiness,
       metrics: deps.metrics,
       label: this.label,
-      // Issue 15: the RFC 8936 poll endpoint and the JWKS, with their own credentials (receiver tokens).
-      eventRoutes: config.events
-        ? (req, res, next) => (this.securityEvents ? this.securityEvents.router(req, res, next) : next())
+      // The RFC 8936 poll endpoint and the JWKS, with their own credentials (receiver tokens).
+      events: config.events
+        ? {
+            pollPath: EVENTS_PATH,
+            routes: (req, res, next) => (this.securityEvents ? this.securityEvents.router(req, res, next) : next()),
+            isReceiver: (authorization) => receiverFor(config.events!.receivers, authorization) !== undefined,
+          }
         : undefined,
-      eventReceivers: config.events?.receivers,
       serviceProviderExtension: config.events
         ? (root) => ({ schema: EVENTS_SPC_EXTENSION, value: securityEventsDiscovery(config.events!, root) })
         : undefined,
