@@ -92,17 +92,9 @@ describe('start-up', () => {
       ),
     ).rejects.toThrow(/KIT_RATE_LIMIT_PER_MINUTE/);
   });
-});
 
-// A deployment that forgot its Kit credential must not provision into an in-memory Kit: src/main.ts as an IdP's
-// operator runs it. The whole matrix of signals is in test/config.test.ts; here the process itself.
-describe('start-up without a Kit credential where something says deployment', () => {
-  let server: ServerProcess | undefined;
-  afterEach(async () => {
-    await server?.stop();
-    server = undefined;
-  });
-
+  // A deployment that forgot its Kit credential must not provision into an in-memory Kit (the whole matrix of
+  // signals is in test/config.test.ts; here the process itself).
   it('NODE_ENV=production with SCIM_BEARER_TOKENS exits 2 with one line naming what to set, no banner, no token', async () => {
     const { code, stdout, stderr } = await runServerProcessToExit({
       NODE_ENV: 'production',
@@ -145,23 +137,21 @@ describe('start-up without a Kit credential where something says deployment', ()
       'SANDBOX: this tenant runs on the built-in in-memory Kit sandbox',
     );
   });
-});
 
-// The port is taken by another process: one line naming PORT, and no token for a server that never listened.
-describe('start-up on a port in use', () => {
-  let holder: net.Server | undefined;
-  afterEach(async () => {
-    await new Promise((resolve) => (holder ? holder.close(resolve) : resolve(undefined)));
-    holder = undefined;
-  });
-
-  it('exits 2 with one line naming PORT and the port, no stack trace, and prints no token', async () => {
-    holder = net.createServer();
+  // The port is taken by another process: one line naming PORT, and no token for a server that never listened.
+  it('on a port in use exits 2 with one line naming PORT and the port, no stack trace, and prints no token', async () => {
+    const holder = net.createServer();
     const port = await new Promise<number>((resolve, reject) => {
-      holder!.once('error', reject);
-      holder!.listen(0, '127.0.0.1', () => resolve((holder!.address() as net.AddressInfo).port));
+      holder.once('error', reject);
+      holder.listen(0, '127.0.0.1', () => resolve((holder.address() as net.AddressInfo).port));
     });
-    const { code, stdout, stderr } = await runServerProcessToExit({ PORT: String(port), LOG_LEVEL: 'info' });
+    let run: Awaited<ReturnType<typeof runServerProcessToExit>>;
+    try {
+      run = await runServerProcessToExit({ PORT: String(port), LOG_LEVEL: 'info' });
+    } finally {
+      holder.close();
+    }
+    const { code, stdout, stderr } = run;
     expect(code).toBe(2);
     expect(refusalLines(stderr)).toEqual([
       `convertkit-scim cannot listen: port ${port} is already in use; set PORT to a free port (or stop what holds ${port})`,
