@@ -1,7 +1,7 @@
 import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../../src/config';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../../src/service';
 import { BACKENDS, TOKEN } from '../support/harness';
 
