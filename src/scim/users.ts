@@ -75,6 +75,8 @@ export interface MirrorPages {
   byExternalId(value: string): Promise<Subscriber | undefined>;
   byUserName(value: string): Promise<Subscriber | undefined>;
   page(after: number | null, order: 'asc' | 'desc'): Promise<{ items: Subscriber[]; next: number | null }>;
+  /** How many subscribers it holds: the rows a filtered walk of it decides. */
+  size(): Promise<number>;
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };

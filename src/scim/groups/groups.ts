@@ -5,7 +5,6 @@ import { ScimBadRequest, ScimConflict, ScimNotFound } from '../errors';
 import { asInvalidValue } from '../errors';
 import { quoteInput } from '../inputLimits';
 import type { SubscriberFieldMap } from '../fieldMap';
-import { matchesFilter } from '../filter';
 import { filterReads, type ListQuery } from '../listQuery';
 import { assertSameId, normalizePatch } from '../patchShapes';
 import { isCanonicalId, type MemberRef, type ResourcePage, type ScimBody, type ScimGroup } from '../resources';
@@ -74,7 +73,7 @@ export class GroupDirectory {
     let groups: Array<{ tag: Tag; members?: MemberRef[] }> = [];
     for (const tag of tags) {
       const members = needsMembersForFilter ? await this.tagMembers.read(tag.id, opts) : undefined;
-      if (!query.filter || matchesFilter(this.toGroup(tag, members), query.filter)) groups.push({ tag, members });
+      if (!query.matches || query.matches(this.toGroup(tag, members))) groups.push({ tag, members });
     }
     if (query.sortBy === 'displayName') {
       groups.sort((a, b) => this.deps.catalog.displayName(a.tag).localeCompare(this.deps.catalog.displayName(b.tag)));
