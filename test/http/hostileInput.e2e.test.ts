@@ -496,3 +496,20 @@ describe('value lists no Kit subscriber can hold', () => {
     expect(fine.status).toBe(201);
   });
 });
+
+describe('group member lists, read without scimmy', () => {
+  it('refuses a member without a user id, on POST and PUT, before any Kit call', async () => {
+    const created = await refusedBeforeKit(
+      () => h.post('/scim/v2/Groups', { schemas: [GROUP_SCHEMA], displayName: 'No Ids', members: [{ display: 'x' }] }),
+      400,
+      'invalidValue',
+    );
+    expect(created.body.detail).toContain('members: each member needs a "value"');
+    await refusedBeforeKit(
+      () =>
+        h.put(`/scim/v2/Groups/${groupId}`, { schemas: [GROUP_SCHEMA], displayName: 'Engineering', members: 'all' }),
+      400,
+      'invalidValue',
+    );
+  });
+});

@@ -10,7 +10,7 @@ import { assertSameId, normalizePatch } from '../patchShapes';
 import { isCanonicalId, type MemberRef, type ResourcePage, type ScimBody, type ScimGroup } from '../resources';
 import { tagToGroup, unreadMembers } from './groupMapping';
 import { TagMembers } from './tagMembers';
-import { assertMemberBudget, planGroupPatch } from './groupPatch';
+import { assertMemberBudget, planGroupPatch, readMemberIds } from './groupPatch';
 import type { TagMembership } from './membership';
 import { normaliseTagName, RESERVED_TAG_PREFIX, RETIRED_GROUP_PREFIX, type TagCatalog } from './tagCatalog';
 
@@ -229,9 +229,11 @@ export class GroupDirectory {
     return tag;
   }
 
+  /** The group as scimmy coerces it, but for `members`: up to 10,000 of them are read by memberIds. */
   private coerce(input: ScimBody): ScimBody {
-    const { externalId: _ignored, ...rest } = input;
-    return JSON.parse(JSON.stringify(asInvalidValue(() => new SCIMMY.Schemas.Group(rest, 'in'))));
+    const { externalId: _ignored, members, ...rest } = input;
+    const group = JSON.parse(JSON.stringify(asInvalidValue(() => new SCIMMY.Schemas.Group(rest, 'in'))));
+    return members === undefined || members === null ? group : { ...group, members };
   }
 
   private requireDisplayName(group: ScimBody): string {
@@ -253,9 +255,10 @@ export class GroupDirectory {
   }
 
   private memberIds(members: unknown): string[] {
-    if (!Array.isArray(members)) return [];
+    if (members === undefined) return [];
+    if (!Array.isArray(members)) throw new ScimBadRequest('invalidValue', 'members must be an array of members.');
     assertMemberBudget(members.length);
-    return [...new Set(members.map((m) => String((m as Record<string, unknown>)?.value ?? '')))].filter(Boolean);
+    return [...new Set(readMemberIds(members, 'members'))].filter(Boolean);
   }
 
   /** `scim:retired:<id>:<name>`, or with a `~n` suffix when a tag already holds that name. */
