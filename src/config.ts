@@ -113,6 +113,7 @@ const envSchema = z
     SCIM_MAPPING_FILE: optionalString,
     // issue #14: `scimmy` renders responses as before the compiled renderer (kept for comparison).
     SCIM_RENDERER: z.enum(['compiled', 'scimmy']).default('compiled'),
+    FILTER_SCAN_BUDGET: positiveInt('FILTER_SCAN_BUDGET').default(10_000_000),
     TRUST_PROXY: optionalString,
     PUBLIC_BASE_URL: optionalString.pipe(
       url('PUBLIC_BASE_URL')
@@ -326,6 +327,11 @@ export interface Config {
     mapping: AttributeMapping;
     mappingFile?: string;
     renderer: 'compiled' | 'scimmy';
+    /**
+     * Terms × rows one request's filtered scan may cost: a filter's OR'd terms times the subscribers it has to
+     * decide (the mirror's or Kit's pages). Past it the answer is 400 tooMany, not seconds of one core.
+     */
+    filterScanBudget: number;
   };
   /** express 'trust proxy': hop count, true, or a list of proxy addresses/subnets. */
   trustProxy?: string | number | boolean;
@@ -698,6 +704,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       mapping: mappingOf(e.SCIM_MAPPING_FILE),
       mappingFile: e.SCIM_MAPPING_FILE,
       renderer: e.SCIM_RENDERER,
+      filterScanBudget: e.FILTER_SCAN_BUDGET,
     },
     trustProxy:
       e.TRUST_PROXY === undefined

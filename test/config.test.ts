@@ -275,4 +275,15 @@ describe('the built-in Kit sandbox: only where nothing says "deployment"', () =>
   it('KIT_SANDBOX takes on or off', () => {
     expect(problemsOf({ KIT_SANDBOX: 'yes' })).toEqual([expect.stringMatching(/^KIT_SANDBOX: /)]);
   });
+
+describe('FILTER_SCAN_BUDGET', () => {
+  it('defaults to 10,000,000 terms × rows, takes a whole number above 0 and refuses anything else by name', () => {
+    expect(loadConfig(base).scim.filterScanBudget).toBe(10_000_000);
+    expect(loadConfig({ ...base, FILTER_SCAN_BUDGET: '250000' }).scim.filterScanBudget).toBe(250_000);
+    for (const bad of ['0', '-5', '1e6', 'lots']) {
+      expect(problemsOf({ ...base, FILTER_SCAN_BUDGET: bad })).toEqual([
+        expect.stringMatching(/^FILTER_SCAN_BUDGET: FILTER_SCAN_BUDGET must be (a whole number|greater than 0)$/),
+      ]);
+    }
+  });
 });
