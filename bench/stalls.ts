@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
 import { loadConfig } from '../src/config';
-import { startKitSandbox } from '../src/sandbox';
+import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../src/service';
 
 // Whether one request can hold the event loop: the hostile catalogue (README "Hostile input") against a

@@ -275,6 +275,7 @@ describe('the built-in Kit sandbox: only where nothing says "deployment"', () =>
   it('KIT_SANDBOX takes on or off', () => {
     expect(problemsOf({ KIT_SANDBOX: 'yes' })).toEqual([expect.stringMatching(/^KIT_SANDBOX: /)]);
   });
+});
 
 describe('FILTER_SCAN_BUDGET', () => {
   it('defaults to 10,000,000 terms × rows, takes a whole number above 0 and refuses anything else by name', () => {

@@ -3,7 +3,6 @@ import type { KitApi } from '../kit/api';
 import type { CallOptions, Subscriber } from '../kit/types';
 import { asInvalidValue, ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
 import { emailDefect, identityKey } from './identity';
-import { quoteInput } from './inputLimits';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { crowdedArray, MAX_USER_VALUES, quoteInput } from './inputLimits';
 import type { ListQuery } from './listQuery';
