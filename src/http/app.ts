@@ -265,9 +265,10 @@ export function createApp(deps: AppDeps): express.Express {
     );
   app.get('/metrics', ...allowlist, requestScopeMiddleware(), authenticateOperator, deps.metrics.handler());
 
-  // Issue #18: /tenants/{id}/... is the tenant's; a tenant that does not exist is a 404 like any unknown path.
+  // /tenants/{id}/... is the tenant's; a tenant that does not exist is a 404 like any unknown path. Routing
+  // ignores letter case, and so does the id: tenant ids are lower case (tenants/model.ts).
   app.use('/tenants/:tenant', (req: Request, res: Response, next: NextFunction) => {
-    const tenant = deps.tenants.find(String(req.params.tenant));
+    const tenant = deps.tenants.find(String(req.params.tenant).toLowerCase());
     if (!tenant) throw new ScimNotFound(NO_SUCH_ENDPOINT);
     tenant.handle(req, res, next);
   });
