@@ -20,6 +20,8 @@ const SEED = Number(process.env.FC_SEED ?? 0xca5e);
 const VARIANTS = Number(process.env.FUZZ_VARIANTS ?? 1500);
 /** Requests in flight at once: enough to keep the server busy, no more. */
 const IN_FLIGHT = 6;
+/** Some 3,000 to 4,000 requests per test: a loaded machine needs more than the default minute. */
+const TEST_TIMEOUT_MS = 240_000;
 
 const SCHEMA_ID = 'urn:ietf:params:scim:schemas:core:2.0:User';
 
@@ -115,6 +117,8 @@ interface Mode {
   targets: Target[];
   /** Authorization header values, `undefined` for none. */
   credentials: Array<string | undefined>;
+  /** The `tenant` label values the series may carry: the configured ids (none for the environment's tenant). */
+  tenantIds: string[];
 }
 
 /** A distinct client address per request (TRUST_PROXY), so the failure throttle never turns a 401 into a 429. */
@@ -191,8 +195,12 @@ async function expectBoundedSeries(mode: Mode): Promise<void> {
   const statuses = await sendAll(mode, fuzzedProbes(mode));
   // The fuzz reached answers of every kind, not one refusal repeated.
   for (const status of [200, 401, 404]) expect(statuses).toContain(status);
-  const added = [...(await seriesOf(mode.registry))].filter((s) => !established.has(s));
+  const after = await seriesOf(mode.registry);
+  const added = [...after].filter((s) => !established.has(s));
   expect(added).toEqual([]);
+  // A tenant label is a configured tenant's id, never a segment as sent (A, %61, nobody).
+  const tenantLabels = new Set([...after].flatMap((s) => [...s.matchAll(/"tenant":"([^"]*)"/g)].map((m) => m[1])));
+  expect([...tenantLabels].sort()).toEqual(mode.tenantIds);
 }
 
 async function listen(service: Service): Promise<string> {
@@ -201,49 +209,70 @@ async function listen(service: Service): Promise<string> {
 }
 
 describe('metric series under case and percent-encoding variants of real paths', () => {
-  it("one tenant (the environment's): the root, /tenants/default and an unknown tenant", async () => {
-    const h = await startHarness({ env: { TRUST_PROXY: 'true' } });
-    try {
-      await expectBoundedSeries({
-        service: h.service,
-        registry: h.service.metrics.registry,
-        base: await listen(h.service),
-        targets: targetsAt(['', '/tenants/default', '/tenants/nobody']),
-        credentials: [`Bearer ${READONLY_TOKEN}`, 'Bearer not-a-token-0123456789abcdef0123456', undefined],
-      });
-    } finally {
-      await h.close();
-    }
-  });
+  it(
+    "one tenant (the environment's): the root, /tenants/default and an unknown tenant",
+    async () => {
+      const h = await startHarness({ env: { TRUST_PROXY: 'true' } });
+      try {
+        await expectBoundedSeries({
+          service: h.service,
+          registry: h.service.metrics.registry,
+          base: await listen(h.service),
+          targets: targetsAt(['', '/tenants/default', '/tenants/nobody']),
+          credentials: [`Bearer ${READONLY_TOKEN}`, 'Bearer not-a-token-0123456789abcdef0123456', undefined],
+          tenantIds: [],
+        });
+      } finally {
+        await h.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('two tenants (a tenants file): each tenant, an unknown tenant and the root', async () => {
-    let kit: KitSandbox | undefined;
-    let close: (() => Promise<void>) | undefined;
-    try {
-      kit = await sandboxFor();
-      const readOnly = (id: string) => ({
-        SCIM_READONLY_BEARER_TOKENS: `iga-${id}=readonly-${id}-0123456789abcdef0123456789`,
-      });
-      const started = await startTenants(
-        [tenantConfig('a', kit, { env: readOnly('a') }), tenantConfig('b', kit, { env: readOnly('b') })],
-        processConfig(kit, { TRUST_PROXY: 'true' }),
-      );
-      close = started.close;
-      await expectBoundedSeries({
-        service: started.service,
-        registry: started.service.metrics.registry,
-        base: await listen(started.service),
-        targets: targetsAt(['', '/tenants/a', '/tenants/b', '/tenants/nobody']),
-        credentials: [
-          'Bearer readonly-a-0123456789abcdef0123456789',
-          `Bearer ${OPERATOR_TOKEN}`,
-          'Bearer not-a-token-0123456789abcdef0123456',
-          undefined,
-        ],
-      });
-    } finally {
-      await close?.();
-      await kit?.close();
-    }
-  });
+  it(
+    'two tenants (a tenants file): each tenant, an unknown tenant and the root',
+    async () => {
+      let kit: KitSandbox | undefined;
+      let close: (() => Promise<void>) | undefined;
+      try {
+        kit = await sandboxFor();
+        const readOnly = (id: string) => ({
+          SCIM_READONLY_BEARER_TOKENS: `iga-${id}=readonly-${id}-0123456789abcdef0123456789`,
+        });
+        const started = await startTenants(
+          [tenantConfig('a', kit, { env: readOnly('a') }), tenantConfig('b', kit, { env: readOnly('b') })],
+          processConfig(kit, { TRUST_PROXY: 'true' }),
+        );
+        close = started.close;
+        const base = await listen(started.service);
+        await expectBoundedSeries({
+          service: started.service,
+          registry: started.service.metrics.registry,
+          base,
+          targets: targetsAt(['', '/tenants/a', '/tenants/b', '/tenants/nobody']),
+          credentials: [
+            'Bearer readonly-a-0123456789abcdef0123456789',
+            `Bearer ${OPERATOR_TOKEN}`,
+            'Bearer not-a-token-0123456789abcdef0123456',
+            undefined,
+          ],
+          tenantIds: ['a', 'b'],
+        });
+        // The tenant id is matched in any letter case too: this is tenant a, counted as a.
+        const before = await started.service.metrics.registry.metrics();
+        const res = await fetch(`${base}/TENANTS/A/SCIM/V2/Schemas`, {
+          headers: { Authorization: 'Bearer readonly-a-0123456789abcdef0123456789', 'X-Forwarded-For': nextClient() },
+        });
+        expect(res.status).toBe(200);
+        const counted =
+          /scim_http_requests_total\{tenant="a",method="GET",route="\/scim\/v2\/Schemas",status="200"\} (\d+)/;
+        const count = (text: string) => Number(text.match(counted)?.[1]);
+        expect(count(await started.service.metrics.registry.metrics())).toBe(count(before) + 1);
+      } finally {
+        await close?.();
+        await kit?.close();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
