@@ -266,9 +266,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/metrics', ...allowlist, requestScopeMiddleware(), authenticateOperator, deps.metrics.handler());
 
   // /tenants/{id}/... is the tenant's; a tenant that does not exist is a 404 like any unknown path. Routing
-  // ignores letter case, and so does the id: tenant ids are lower case (tenants/model.ts).
+  // ignores the letter case of the path's literal parts (`/TENANTS/a` is `/tenants/a`); the id is a value,
+  // compared exactly like a resource id.
   app.use('/tenants/:tenant', (req: Request, res: Response, next: NextFunction) => {
-    const tenant = deps.tenants.find(String(req.params.tenant).toLowerCase());
+    const tenant = deps.tenants.find(String(req.params.tenant));
     if (!tenant) throw new ScimNotFound(NO_SUCH_ENDPOINT);
     tenant.handle(req, res, next);
   });

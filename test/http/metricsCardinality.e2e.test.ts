@@ -255,9 +255,9 @@ describe('metric series under case and percent-encoding variants of real paths',
           ],
           tenantIds: ['a', 'b'],
         });
-        // The tenant id is matched in any letter case too: this is tenant a, counted as a.
+        // The path's literal parts are matched in any letter case, the tenant id exactly: tenant a, counted as a.
         const before = await started.service.metrics.registry.metrics();
-        const res = await fetch(`${base}/TENANTS/A/SCIM/V2/Schemas`, {
+        const res = await fetch(`${base}/TENANTS/a/SCIM/V2/Schemas`, {
           headers: { Authorization: 'Bearer readonly-a-0123456789abcdef0123456789', 'X-Forwarded-For': nextClient() },
         });
         expect(res.status).toBe(200);
