@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import type { Registry } from 'prom-client';
-import type { KitSandbox } from '../../src/sandbox';
+import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
 import type { Service } from '../../src/service';
 import { READONLY_TOKEN, startHarness } from '../support/harness';
 import { OPERATOR_TOKEN, processConfig, sandboxFor, startTenants, tenantConfig } from '../support/tenants';
