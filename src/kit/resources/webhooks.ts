@@ -1,5 +1,5 @@
 import { unreadAnswer, webhookAnswer, webhookPage } from '../answers';
-import { type KitCaller } from '../caller';
+import type { KitCaller } from '../caller';
 import { collectAll, cursorPages, pageQuery } from '../pagination';
 import type { CallOptions } from '../types';
 
