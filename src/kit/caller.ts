@@ -109,7 +109,7 @@ export class KitCaller {
   }
 
   /** The KitError a refusal stands for (for refusals a hook accepted and the caller rejects after all). */
-  errorFor(refusal: Refusal, endpoint: string): KitError {
+  private errorFor(refusal: Refusal, endpoint: string): KitError {
     return errorForStatus(refusal.status, refusal.refused, endpoint);
   }
 
