@@ -39,7 +39,7 @@ export class BuiltInSandbox {
       }
       const sandbox = await this.started();
       const account = this.accountOf(tenant.id, sandbox, environment);
-      provided.push({ ...tenant, config: this.withAccount(tenant, sandbox, account, devTokens) });
+      provided.push({ ...tenant, sandbox: true, config: this.withAccount(tenant, sandbox, account, devTokens) });
     }
     return {
       tenants: {

@@ -9,10 +9,14 @@ import type { Tenant } from './tenant';
 
 export interface TenantReadiness {
   status: ReadinessReport['status'];
+  /** On the built-in in-memory Kit sandbox: whatever it provisions is gone on restart. */
+  sandbox: boolean;
   checks: ReadinessReport['checks'];
 }
 
 export interface ProcessReadinessReport extends ReadinessReport {
+  /** Whether any tenant runs on the built-in sandbox: a deployment must never say true unnoticed. */
+  sandbox: boolean;
   tenants: Record<string, TenantReadiness>;
 }
 
@@ -21,11 +25,17 @@ export function processReadiness(process: Readiness, tenants: Tenant[]): Process
   const byTenant: Record<string, TenantReadiness> = {};
   for (const tenant of tenants) {
     const report = tenant.readiness.report();
-    byTenant[tenant.id] = { status: report.status, checks: report.checks };
+    byTenant[tenant.id] = { status: report.status, sandbox: tenant.sandbox, checks: report.checks };
   }
   const ready = process.ready && tenants.some((t) => t.ready);
   const checks = tenants.length === 1 ? { ...own.checks, ...byTenant[tenants[0].id].checks } : own.checks;
-  return { status: ready ? 'ok' : 'unavailable', shuttingDown: own.shuttingDown, checks, tenants: byTenant };
+  return {
+    status: ready ? 'ok' : 'unavailable',
+    shuttingDown: own.shuttingDown,
+    sandbox: tenants.some((t) => t.sandbox),
+    checks,
+    tenants: byTenant,
+  };
 }
 
 export function processReadinessHandler(process: Readiness, tenants: () => Tenant[]): RequestHandler {

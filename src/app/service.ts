@@ -328,6 +328,7 @@ export class Service {
       allowlist: this.allowlist,
       labelled: this.labelled,
       otherTenant: (authorization) => this.directory.belongsElsewhere(t.id, authorization),
+      sandbox: t.sandbox,
     });
     return tenant;
   }

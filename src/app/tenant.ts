@@ -58,6 +58,8 @@ export interface TenantDeps {
   labelled: boolean;
   /** Whether a credential this tenant refused is another tenant's (answered 404). */
   otherTenant(authorization: string): Promise<boolean>;
+  /** Its Kit is the built-in in-memory sandbox (lifecycle/builtInSandbox.ts): /readyz and /status say so. */
+  sandbox?: boolean;
 }
 
 export class Tenant implements TenantEndpoint {
@@ -66,7 +68,8 @@ export class Tenant implements TenantEndpoint {
   readonly kit: KitApi;
   readonly limiter: KitLimiter;
   /** Kit and the start-up checks of this tenant; Redis is the process's (service.ts). */
-  readonly readiness = new Readiness();
+  readonly readiness: Readiness;
+  readonly sandbox: boolean;
   readonly statusBoard: StatusBoard;
   readonly authenticator: Authenticator;
   readonly logger: Logger;
@@ -96,6 +99,8 @@ export class Tenant implements TenantEndpoint {
     if (!credentials) throw new Error(`tenant ${id} needs Kit credentials`);
     this.id = id;
     this.config = config;
+    this.sandbox = deps.sandbox === true;
+    this.readiness = new Readiness({ sandbox: this.sandbox });
     this.label = deps.labelled ? { tenant: id } : {};
     this.logger = deps.logger.child({ tenant: id });
     // Requests read the tenant's own UserSchema (scim/userSchema.ts, through its services); scimmy's process-wide

@@ -45,6 +45,7 @@ export function tenantScimServices(d: TenantScimDeps, fieldKeys: Map<string, str
     mapping: config.scim.mapping,
     pageStore,
     cacheTtlSeconds: config.pageCache.ttlSeconds,
+    filterScanBudget: config.scim.filterScanBudget,
     groupTagPrefix: config.scim.groupTagPrefix,
     now: d.now,
     changeTracking: (fields) => changeTracking(d, fields, pageStore),

@@ -99,6 +99,8 @@ const envSchema = z
     KIT_MAX_WAIT_MS: positiveInt('KIT_MAX_WAIT_MS').default(25000),
     KIT_TIMEOUT_MS: positiveInt('KIT_TIMEOUT_MS').default(15000),
     KIT_SANDBOX_PORT: positiveInt('KIT_SANDBOX_PORT').optional(),
+    // on: the built-in sandbox even where the environment says "deployment"; off: never; unset: see kitSandboxMode.
+    KIT_SANDBOX: z.enum(['on', 'off']).optional(),
     SCIM_BEARER_TOKENS: optionalString,
     SCIM_READONLY_BEARER_TOKENS: optionalString,
     SCIM_JWT_JWKS_URL: optionalString.pipe(url('SCIM_JWT_JWKS_URL').optional()),
@@ -111,6 +113,7 @@ const envSchema = z
     SCIM_MAPPING_FILE: optionalString,
     // issue #14: `scimmy` renders responses as before the compiled renderer (kept for comparison).
     SCIM_RENDERER: z.enum(['compiled', 'scimmy']).default('compiled'),
+    FILTER_SCAN_BUDGET: positiveInt('FILTER_SCAN_BUDGET').default(10_000_000),
     TRUST_PROXY: optionalString,
     PUBLIC_BASE_URL: optionalString.pipe(
       url('PUBLIC_BASE_URL')
@@ -196,6 +199,21 @@ const envSchema = z
         code: 'custom',
         path: ['KIT_ACCESS_TOKEN'],
         message: 'OAuth needs KIT_ACCESS_TOKEN or KIT_REFRESH_TOKEN',
+      });
+    }
+    if (env.KIT_SANDBOX === 'on' && (env.KIT_API_KEY || someOauth || env.KIT_API_SECRET)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KIT_SANDBOX'],
+        message: 'KIT_SANDBOX=on runs on the built-in sandbox, yet a Kit credential is set too: unset one of them',
+      });
+    }
+    if (env.KIT_SANDBOX === 'on' && env.TENANTS_FILE) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['KIT_SANDBOX'],
+        message:
+          "KIT_SANDBOX=on is for the environment's one tenant: with TENANTS_FILE give an entry kit: {sandbox: true}",
       });
     }
     if (env.KIT_API_VERSION === 'v3' && (env.KIT_API_KEY || someOauth)) {
@@ -292,6 +310,12 @@ export interface Config {
     timeoutMs: number;
   };
   sandboxPort?: number;
+  /**
+   * KIT_SANDBOX. `auto`: the environment's tenant without a Kit credential runs on the built-in sandbox unless
+   * something says "deployment" (then the server does not start); `on`: it does whatever else is set; `off`:
+   * never, nor a tenants file's `sandbox: true` entries.
+   */
+  sandboxMode: 'on' | 'off' | 'auto';
   scim: {
     bearerTokens: BearerToken[];
     jwt?: JwtConfig;
@@ -303,6 +327,11 @@ export interface Config {
     mapping: AttributeMapping;
     mappingFile?: string;
     renderer: 'compiled' | 'scimmy';
+    /**
+     * Terms × rows one request's filtered scan may cost: a filter's OR'd terms times the subscribers it has to
+     * decide (the mirror's or Kit's pages). Past it the answer is 400 tooMany, not seconds of one core.
+     */
+    filterScanBudget: number;
   };
   /** express 'trust proxy': hop count, true, or a list of proxy addresses/subnets. */
   trustProxy?: string | number | boolean;
@@ -495,7 +524,12 @@ export interface PublicUrlConfig {
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    // One problem is one line: what a console shows first is the whole story.
+    super(
+      problems.length === 1
+        ? `Invalid configuration: ${problems[0]}`
+        : `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -569,15 +603,61 @@ function mappingOf(file: string | undefined): AttributeMapping {
 
 const STARTUP: Config['startup'] = { retryMs: 5000, notReadyRetryAfterSeconds: 5, listenAfterMs: 10_000 };
 
+/** Variables that only a deployment sets: an IdP's way in, or NODE_ENV=production (the Docker image's). */
+function deploymentSignals(env: Record<string, string | undefined>): string[] {
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  return [
+    ...['SCIM_BEARER_TOKENS', 'SCIM_READONLY_BEARER_TOKENS'].filter(set),
+    ...Object.keys(env)
+      .filter((name) => name.startsWith('SCIM_JWT_') && set(name))
+      .sort(),
+    ...(env.NODE_ENV?.trim() === 'production' ? ['NODE_ENV=production'] : []),
+  ];
+}
+
+const KIT_CREDENTIAL_VARIABLES = [
+  'KIT_API_KEY',
+  'KIT_ACCESS_TOKEN',
+  'KIT_REFRESH_TOKEN',
+  'KIT_CLIENT_ID',
+  'KIT_CLIENT_SECRET',
+  'KIT_API_SECRET',
+] as const;
+
+/**
+ * The built-in sandbox is for trying the server out. A deployment that forgot its Kit credential would otherwise
+ * provision into an in-memory Kit that forgets everything on restart while /readyz says 200, so it does not
+ * start. One line: what to set, and the explicit way to run on the sandbox anyway. From the raw environment,
+ * so it is reported together with any other problem.
+ */
+function missingKitCredential(env: Record<string, string | undefined>): string | undefined {
+  const value = (name: string) => (env[name] ?? '').trim();
+  const mode = value('KIT_SANDBOX');
+  if (value('TENANTS_FILE') || mode === 'on' || KIT_CREDENTIAL_VARIABLES.some((name) => value(name))) return undefined;
+  const signals = mode === 'off' ? [] : deploymentSignals(env);
+  if (mode !== 'off' && signals.length === 0) return undefined;
+  const why =
+    mode === 'off'
+      ? 'and KIT_SANDBOX=off rules out the built-in sandbox'
+      : `yet ${signals.join(', ')} ${signals.length === 1 ? 'says' : 'say'} this is a deployment`;
+  return (
+    `KIT_API_KEY: no Kit credential is set, ${why}: set KIT_API_KEY (or KIT_ACCESS_TOKEN/KIT_REFRESH_TOKEN with ` +
+    'KIT_CLIENT_ID/KIT_CLIENT_SECRET, or KIT_API_SECRET with KIT_API_VERSION=v3), or KIT_SANDBOX=on to run on the ' +
+    'built-in in-memory Kit sandbox anyway'
+  );
+}
+
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
+  const sandboxProblem = missingKitCredential(env);
+  if (!parsed.success || sandboxProblem) {
     // Messages name the variable, never echo its value: it may be a secret.
-    throw new ConfigError(
-      parsed.error.issues.map(
+    throw new ConfigError([
+      ...(parsed.error?.issues ?? []).map(
         (i) => `${i.path.join('.') || 'environment'}: ${i.message.replace(/^Invalid input: /, '')}`,
       ),
-    );
+      ...(sandboxProblem ? [sandboxProblem] : []),
+    ]);
   }
   const e = parsed.data;
   let credentials: KitCredentials | undefined;
@@ -609,6 +689,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       timeoutMs: e.KIT_TIMEOUT_MS,
     },
     sandboxPort: e.KIT_SANDBOX_PORT,
+    sandboxMode: e.KIT_SANDBOX ?? 'auto',
     scim: {
       bearerTokens: [
         ...parseTokens(e.SCIM_BEARER_TOKENS, false, 'token'),
@@ -623,6 +704,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       mapping: mappingOf(e.SCIM_MAPPING_FILE),
       mappingFile: e.SCIM_MAPPING_FILE,
       renderer: e.SCIM_RENDERER,
+      filterScanBudget: e.FILTER_SCAN_BUDGET,
     },
     trustProxy:
       e.TRUST_PROXY === undefined

@@ -266,7 +266,9 @@ export function createApp(deps: AppDeps): express.Express {
     );
   app.get('/metrics', ...allowlist, requestScopeMiddleware(), authenticateOperator, deps.metrics.handler());
 
-  // Issue #18: /tenants/{id}/... is the tenant's; a tenant that does not exist is a 404 like any unknown path.
+  // /tenants/{id}/... is the tenant's; a tenant that does not exist is a 404 like any unknown path. Routing
+  // ignores the letter case of the path's literal parts (`/TENANTS/a` is `/tenants/a`); the id is a value,
+  // compared exactly like a resource id.
   app.use('/tenants/:tenant', (req: Request, res: Response, next: NextFunction) => {
     const tenant = deps.tenants.find(String(req.params.tenant));
     if (!tenant) throw new ScimNotFound(NO_SUCH_ENDPOINT);

@@ -1,10 +1,9 @@
 import type http from 'node:http';
 import type https from 'node:https';
-import { type Authenticator, authenticatorFor, TOKEN_ENDPOINT } from './credentials';
-import { errorForNetwork, errorForStatus } from './errorMapping';
+import { type Authenticator, authenticatorFor } from './credentials';
+import { errorForNetwork, errorForStatus, errorForUnreadableAnswer } from './errorMapping';
 import { type KitError, KitRateLimitedError, type KitValidationError } from './errors';
 import type { KitLimiter, LimiterPriority } from './limiter';
-import { toPage } from './pagination';
 import {
   backoffMs,
   DEFAULT_RETRY_POLICY,
@@ -14,14 +13,16 @@ import {
   parseRetryAfter,
   type RetryPolicy,
 } from './retry';
+import type { HttpExchange, KitRequest } from './request';
 import type { KitCredentials } from '../config/kitCredentials';
-import type { CallOptions, KitCallRecord, Page } from './types';
+import type { CallOptions, KitCallRecord } from './types';
 import type { TokenStore } from './tokenStore';
-import { type KitRequest, KitTransport, type Outcome } from './transport';
+import { KitTransport, type Outcome } from './transport';
 
 // The core every Kit resource module calls through: one logical call = as many HTTP exchanges as the retry
-// rules allow, each admitted by the credential's limiter and carrying the current credential. Resource modules
-// (resources/*.ts) know Kit's URLs and body shapes; this file knows neither.
+// rules and the request's own declaration allow, each admitted by the credential's limiter and carrying the
+// current credential. Resource modules (resources/*.ts, v3/*.ts) describe each request: Kit's URL, the body, the
+// answer's shape and whether it may be repeated; this file knows none of them.
 
 export interface KitCallerOptions {
   /** e.g. https://api.convertkit.com (no /v4). */
@@ -46,10 +47,18 @@ export interface KitCallerOptions {
   redact?: (text: string) => string;
 }
 
-export interface Answer {
+/** Kit's 2xx answer, parsed with the request's `answer` schema. */
+export interface Answer<T> {
   status: number;
-  data: any; // Kit's JSON body; each resource module reads the shape its endpoint documents.
+  data: T;
   /** An earlier attempt failed in a way that Kit may nonetheless have applied. */
+  ambiguousBefore: boolean;
+}
+
+/** A final non-2xx answer the caller accepted (CallHooks.acceptStatus): Kit's error body, unparsed. */
+export interface Refusal {
+  status: number;
+  refused: unknown;
   ambiguousBefore: boolean;
 }
 
@@ -59,6 +68,14 @@ export interface CallHooks {
    * caller resolves itself (createOrFind), or a 404 on the repeat of an untag Kit already applied.
    */
   acceptStatus?: (status: number, ambiguousBefore: boolean) => boolean;
+}
+
+/** Requests `call` sends: a 'uniqueName' request is repeated only through createOrFind, which resolves the clash. */
+export type PlainRequest<T> = KitRequest<T> & { repeat: 'idempotent' | 'once' };
+export type UniqueNameRequest<T> = KitRequest<T> & { repeat: 'uniqueName' };
+
+export function isRefusal<T>(a: Answer<T> | Refusal): a is Refusal {
+  return 'refused' in a;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -89,17 +106,31 @@ export class KitCaller {
       now: this.now,
       redact: opts.redact,
     });
-    this.auth = authenticatorFor(opts.credentials, (body) => this.exchangeToken(body), opts.tokenStore);
+    this.auth = authenticatorFor(opts.credentials, (req) => this.exchangeToken(req), opts.tokenStore);
   }
 
-  async page<T>(req: KitRequest, key: string, opts?: CallOptions): Promise<Page<T>> {
-    const a = await this.call(req, opts);
-    return toPage<T>(a.data, key);
+  /** The KitError a refusal stands for (for refusals a hook accepted and the caller rejects after all). */
+  private errorFor(refusal: Refusal, endpoint: string): KitError {
+    return errorForStatus(refusal.status, refusal.refused, endpoint);
   }
 
-  /** The KitError a final non-2xx answer stands for (for answers a hook accepted and the caller rejects after all). */
-  errorFor(answer: Answer, endpoint: string): KitError {
-    return errorForStatus(answer.status, answer.data, endpoint);
+  /** One logical call answered 2xx; throws the KitError of the last failure. */
+  async call<T>(req: PlainRequest<T>, opts?: CallOptions): Promise<Answer<T>> {
+    return (await this.exchange(req, opts, {})) as Answer<T>;
+  }
+
+  /** call, answering the parsed body only. */
+  async data<T>(req: PlainRequest<T>, opts?: CallOptions): Promise<T> {
+    return (await this.call(req, opts)).data;
+  }
+
+  /** Like call, but a final status `acceptStatus` accepts is answered as a Refusal instead of thrown. */
+  callAccepting<T>(
+    req: PlainRequest<T>,
+    opts: CallOptions | undefined,
+    acceptStatus: NonNullable<CallHooks['acceptStatus']>,
+  ): Promise<Answer<T> | Refusal> {
+    return this.exchange(req, opts, { acceptStatus });
   }
 
   /**
@@ -109,16 +140,15 @@ export class KitCaller {
    * it). Returns the thing and whether this call created it.
    */
   async createOrFind<T>(
-    req: KitRequest,
+    req: UniqueNameRequest<T>,
     opts: CallOptions | undefined,
-    read: (data: any) => T,
     lookup: () => Promise<T | undefined>,
     clash: 'find' | 'own',
   ): Promise<{ item: T; created: boolean }> {
-    const a = await this.call(req, opts, {
+    const a = await this.exchange(req, opts, {
       acceptStatus: (s, ambiguous) => s === 422 && (clash === 'find' || ambiguous),
     });
-    if (a.status !== 422) return { item: read(a.data), created: true };
+    if (!isRefusal(a)) return { item: a.data, created: true };
     const taken = this.errorFor(a, req.endpoint) as KitValidationError;
     if (!taken.isUniquenessClash) throw taken;
     const found = await lookup();
@@ -127,10 +157,14 @@ export class KitCaller {
   }
 
   /**
-   * One logical call: as many exchanges as the retry rules allow, each admitted by the limiter. Throws the
-   * KitError of the last failure.
+   * One logical call: as many exchanges as the request's declaration and the retry rules allow, each admitted by
+   * the limiter. A 2xx is parsed with the request's schema. Throws the KitError of the last failure.
    */
-  async call(req: KitRequest, opts: CallOptions = {}, hooks: CallHooks = {}): Promise<Answer> {
+  private async exchange<T>(
+    req: KitRequest<T>,
+    opts: CallOptions = {},
+    hooks: CallHooks,
+  ): Promise<Answer<T> | Refusal> {
     const maxWaitMs = opts.maxWaitMs ?? this.defaultMaxWaitMs;
     const deadline = maxWaitMs === undefined ? undefined : this.now() + maxWaitMs;
     let ambiguous = false;
@@ -160,7 +194,9 @@ export class KitCaller {
       }
 
       if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) {
-        return { status: outcome.status, data: outcome.data, ambiguousBefore: ambiguous };
+        const parsed = req.answer.safeParse(outcome.data);
+        if (!parsed.success) throw errorForUnreadableAnswer(outcome.status, req.endpoint, parsed.error.issues);
+        return { status: outcome.status, data: parsed.data, ambiguousBefore: ambiguous };
       }
       if (outcome.kind === 'response' && outcome.status === 401 && !renewedAuth) {
         renewedAuth = true;
@@ -168,12 +204,12 @@ export class KitCaller {
       }
       const status = outcome.kind === 'response' ? outcome.status : undefined;
       if (status !== undefined && hooks.acceptStatus?.(status, ambiguous)) {
-        return { status, data: (outcome as { data: unknown }).data, ambiguousBefore: ambiguous };
+        return { status, refused: (outcome as { data: unknown }).data, ambiguousBefore: ambiguous };
       }
 
       const failure = {
-        method: req.method,
-        endpoint: req.endpoint,
+        repeat: req.repeat,
+        queued: req.queued,
         status,
         errorCode: outcome.kind === 'network' ? outcome.code : undefined,
         attempt,
@@ -202,12 +238,12 @@ export class KitCaller {
   }
 
   /**
-   * POST /oauth/token for the OAuth session: reported through onCall, never retried (see retry.ts). It bypasses
-   * the limiter: Kit meters its v4 API per credential, not the OAuth token endpoint, and the calls waiting for
-   * the new token would otherwise queue behind it.
+   * POST /oauth/token for the OAuth session: reported through onCall, sent once. It bypasses the limiter: Kit
+   * meters its v4 API per credential, not the OAuth token endpoint, and the calls waiting for the new token
+   * would otherwise queue behind it.
    */
-  private exchangeToken(body: Record<string, string>): Promise<Outcome> {
-    return this.transport.send({ method: 'POST', endpoint: TOKEN_ENDPOINT, path: '/oauth/token', body }, {}, 1);
+  private exchangeToken(req: HttpExchange): Promise<Outcome> {
+    return this.transport.send(req, {}, 1);
   }
 }
 

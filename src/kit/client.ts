@@ -1,3 +1,4 @@
+import { accountAnswer } from './answers';
 import { KitCaller, type KitCallerOptions } from './caller';
 import { Bulk } from './resources/bulk';
 import { CustomFields, type KnownFieldKeys } from './resources/customFields';
@@ -32,12 +33,14 @@ export class KitClient implements KitApi {
     this.tags = new Tags(this.caller);
     this.bulk = new Bulk(this.caller);
     this.customFields = new CustomFields(this.caller, fieldKeys);
-    this.webhooks = webhookCalls((req, o, hooks) => this.caller.call(req, o, hooks));
+    this.webhooks = webhookCalls(this.caller);
   }
 
   /** GET /v4/account: the cheapest call that proves the credentials (readiness). */
   async account(opts?: CallOptions): Promise<Account> {
-    const a = await this.caller.call({ method: 'GET', endpoint: 'GET /v4/account', path: '/v4/account' }, opts);
-    return a.data as Account;
+    return this.caller.data(
+      { method: 'GET', endpoint: 'GET /v4/account', path: '/v4/account', repeat: 'idempotent', answer: accountAnswer },
+      opts,
+    );
   }
 }

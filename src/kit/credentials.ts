@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { KitCredentials } from '../config/kitCredentials';
-import { errorForNetwork, errorForStatus } from './errorMapping';
+import { type OAuthTokenAnswer, oauthTokenAnswer } from './answers';
+import { errorForNetwork, errorForStatus, errorForUnreadableAnswer } from './errorMapping';
 import { KitAuthError, type KitError } from './errors';
 import type { OAuthTokens, TokenStore } from './tokenStore';
+import type { HttpExchange, KitRequest } from './request';
 import type { Outcome } from './transport';
 
 // How a request proves who we are to Kit, and how an OAuth session survives token expiry and rotation.
@@ -27,10 +29,25 @@ export class ApiKeyAuth implements Authenticator {
   }
 }
 
-/** POST /oauth/token, performed by the client so it is rate-limited and reported like every other call. */
-export type TokenExchange = (body: Record<string, string>) => Promise<Outcome>;
+/** Sends POST /oauth/token once, through the client's transport so it is reported like every other call. */
+export type TokenExchange = (req: HttpExchange) => Promise<Outcome>;
 
 export const TOKEN_ENDPOINT = 'POST /oauth/token';
+
+/**
+ * The refresh, sent once: Kit rotates the refresh token, so after an attempt whose answer was lost the token may
+ * be spent, and a repeat cannot be told apart from a replay. It bypasses the limiter (KitCaller.exchangeToken).
+ */
+function tokenRequest(body: Record<string, string>): KitRequest<OAuthTokenAnswer> {
+  return {
+    method: 'POST',
+    endpoint: TOKEN_ENDPOINT,
+    path: '/oauth/token',
+    body,
+    repeat: 'once',
+    answer: oauthTokenAnswer,
+  };
+}
 
 /**
  * Bearer tokens with Kit's refresh flow. Kit rotates refresh tokens (using one invalidates it and its access
@@ -125,13 +142,15 @@ export class OAuthSession implements Authenticator {
       client_id: this.credentials.clientId,
     };
     if (this.credentials.clientSecret) body.client_secret = this.credentials.clientSecret;
-    const outcome = await this.exchange(body);
+    const request = tokenRequest(body);
+    const outcome = await this.exchange(request);
     if (outcome.kind === 'network') throw errorForNetwork(outcome.code, outcome.detail, TOKEN_ENDPOINT);
-    const data = outcome.data as { access_token?: unknown; refresh_token?: unknown };
-    if (outcome.status >= 200 && outcome.status < 300 && typeof data?.access_token === 'string') {
+    if (outcome.status >= 200 && outcome.status < 300) {
+      const answer = request.answer.safeParse(outcome.data);
+      if (!answer.success) throw errorForUnreadableAnswer(outcome.status, TOKEN_ENDPOINT, answer.error.issues);
       const next: OAuthTokens = {
-        accessToken: data.access_token,
-        refreshToken: typeof data.refresh_token === 'string' ? data.refresh_token : refreshToken,
+        accessToken: answer.data.access_token,
+        refreshToken: answer.data.refresh_token ?? refreshToken,
         seed: this.seed,
         rotatedAt: new Date().toISOString(),
       };

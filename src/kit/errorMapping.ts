@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import {
   KitAuthError,
   type KitError,
@@ -6,6 +7,7 @@ import {
   KitRateLimitedError,
   KitRequestError,
   KitUnavailableError,
+  KitUnreadableAnswerError,
   KitValidationError,
 } from './errors';
 
@@ -51,4 +53,20 @@ export function errorForNetwork(code: string, detail: string, endpoint: string, 
     retryAfterMs,
     cause,
   });
+}
+
+/**
+ * A 2xx whose body does not match the shape Kit documents. The message names where it differs (path and what was
+ * expected), never the values: a body may carry subscribers' data.
+ */
+export function errorForUnreadableAnswer(status: number, endpoint: string, issues: z.core.$ZodIssue[]): KitError {
+  const where = issues.slice(0, 3).map((i) => {
+    const expected = 'expected' in i && typeof i.expected === 'string' ? ` (expected ${i.expected})` : '';
+    return `${i.path.length > 0 ? i.path.join('.') : 'body'}: ${i.code}${expected}`;
+  });
+  const more = issues.length > 3 ? `; ${issues.length - 3} more` : '';
+  return new KitUnreadableAnswerError(
+    `Kit answered ${status} to ${endpoint} with a body that is not the shape Kit documents (${where.join('; ')}${more})`,
+    { status, endpoint },
+  );
 }

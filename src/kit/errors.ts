@@ -80,5 +80,11 @@ export class KitFieldNotStoredError extends KitError {
  */
 export class KitWritePendingError extends KitUnavailableError {}
 
+/**
+ * Kit answered 2xx with a body that is not the shape it documents (a proxy's page, a changed or broken API): the
+ * request may have been applied, its answer cannot be used. Never retried; an upstream failure (502) for the IdP.
+ */
+export class KitUnreadableAnswerError extends KitError {}
+
 /** Any other 4xx we did not expect (400, 405, 409…). */
 export class KitRequestError extends KitError {}

@@ -1,4 +1,4 @@
-import type { Page, Pagination } from './types';
+import type { Page } from './types';
 
 // Kit's cursor pagination (docs/kit/api.md "Pagination"): `after` = the previous page's end_cursor, up to 1000 per
 // page, `include_total_count=true` adds pagination.total_count.
@@ -15,22 +15,6 @@ export function pageQuery(
     per_page: Math.min(MAX_PER_PAGE, Math.max(1, page.perPage ?? MAX_PER_PAGE)),
     include_total_count: page.includeTotalCount ? 'true' : undefined,
   };
-}
-
-/** One Kit list answer as a Page; `key` names the array ("subscribers", "tags", "custom_fields"). */
-export function toPage<T>(data: unknown, key: string): Page<T> {
-  const body = (data ?? {}) as Record<string, unknown>;
-  const items = Array.isArray(body[key]) ? (body[key] as T[]) : [];
-  const raw = (body.pagination ?? {}) as Partial<Pagination> & { total_count?: unknown };
-  const pagination: Pagination = {
-    has_previous_page: Boolean(raw.has_previous_page),
-    has_next_page: Boolean(raw.has_next_page),
-    start_cursor: raw.start_cursor ?? null,
-    end_cursor: raw.end_cursor ?? null,
-    per_page: typeof raw.per_page === 'number' ? raw.per_page : items.length,
-  };
-  const total = raw.total_count ?? body.total_count;
-  return typeof total === 'number' ? { items, pagination, totalCount: total } : { items, pagination };
 }
 
 /** Walks the pages, one Kit call each, until Kit says there is no next page. */

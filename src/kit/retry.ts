@@ -13,43 +13,20 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 8000 };
 
 /**
- * Which calls may be sent again after an *ambiguous* failure (5xx, timeout, connection reset), i.e. when Kit
- * may or may not have applied the first attempt. Keyed by route pattern.
- *
- * | call                                            | safe | why                                                            |
- * |-------------------------------------------------|------|----------------------------------------------------------------|
- * | GET (every read)                                | yes  | no effect                                                      |
- * | PUT /v4/subscribers/:id                         | yes  | idempotent: the same payload sets the same values              |
- * | PUT /v4/tags/:id                                | yes  | idempotent rename                                              |
- * | POST /v4/subscribers/:id/unsubscribe            | yes  | idempotent: an inactive subscriber stays inactive              |
- * | POST /v4/tags/:tag_id/subscribers/:id           | yes  | idempotent: Kit answers 200 when the tag is already there      |
- * | DELETE /v4/tags/:tag_id/subscribers/:id         | yes  | idempotent; a 404 after an ambiguous attempt means "done"      |
- * | POST /v4/bulk/tags/subscribers                  | yes  | a set of taggings, each idempotent                             |
- * | POST /v4/bulk/subscribers                       | yes  | upserts keyed by email, same payload                           |
- * | POST /v4/subscribers                            | yes  | Kit's upsert dedupes by email, so a repeat cannot duplicate;   |
- * |                                                 |      | the client reports created:true when the final 200 follows an  |
- * |                                                 |      | ambiguous attempt (that attempt most likely created it)        |
- * | POST /v4/tags, POST /v4/custom_fields           | yes  | a repeat may answer 422 "already been taken": the client then  |
- * |                                                 |      | looks the tag/field up by name and returns it                  |
- * | POST /oauth/token                               | no   | the refresh token rotates: the first attempt may have consumed |
- * |                                                 |      | it, and a repeat cannot be told apart from a replay            |
- * | anything else                                   | no   | unknown effect                                                 |
+ * What sending a request again does after an *ambiguous* failure (5xx, timeout, connection reset), when Kit may
+ * or may not have applied the first attempt. Each request states its own (src/kit/request.ts), where it is made:
+ * - 'idempotent': a repeat has the effect of one attempt (every read; updates to given values; tagging and
+ *   untagging; unsubscribing; Kit's upserts keyed by email). Repeated.
+ * - 'uniqueName': creates a thing whose name Kit keeps unique (a tag, a custom field). Not idempotent: when the
+ *   first attempt was applied, the repeat is refused 422 "already been taken". Repeated only through
+ *   KitCaller.createOrFind, which answers that refusal by looking the name up.
+ * - 'once': a repeat could act twice (a second webhook) or cannot be told apart from a replay (the OAuth
+ *   refresh, whose refresh token the first attempt may have consumed). Never repeated after an ambiguous failure.
  *
  * Failures Kit answered *before* doing anything (429, 413 "bulk queue full") and connections that never
- * reached Kit (refused, DNS) are safe to repeat for every call.
+ * reached Kit (refused, DNS) are safe to repeat whatever the declaration.
  */
-export const SAFE_TO_REPEAT: ReadonlySet<string> = new Set([
-  'PUT /v4/subscribers/:id',
-  'PUT /v4/tags/:id',
-  'POST /v4/subscribers/:id/unsubscribe',
-  'POST /v4/tags/:tag_id/subscribers/:id',
-  'DELETE /v4/tags/:tag_id/subscribers/:id',
-  'POST /v4/bulk/tags/subscribers',
-  'POST /v4/bulk/subscribers',
-  'POST /v4/subscribers',
-  'POST /v4/tags',
-  'POST /v4/custom_fields',
-]);
+export type Repeat = 'idempotent' | 'uniqueName' | 'once';
 
 /** Network error codes meaning the request may have reached Kit and been applied. */
 const AMBIGUOUS_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'ESOCKETTIMEDOUT']);
@@ -57,9 +34,10 @@ const AMBIGUOUS_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ECONNRESET', 'EPI
 const UNSENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 export interface FailedAttempt {
-  method: string;
-  /** Route pattern, e.g. "PUT /v4/subscribers/:id". */
-  endpoint: string;
+  /** What the request declared about being sent again. */
+  repeat: Repeat;
+  /** Kit queues the request behind the account's other bulk requests (see KitRequest.queued). */
+  queued?: boolean;
   /** HTTP status when Kit answered. */
   status?: number;
   /** Node/axios error code when it did not (ECONNRESET, ECONNABORTED…). */
@@ -69,15 +47,11 @@ export interface FailedAttempt {
   maxAttempts?: number;
 }
 
-function isBulk(endpoint: string): boolean {
-  return endpoint.startsWith('POST /v4/bulk/');
-}
-
 /** Kit did not act on the request: repeating it is safe whatever the call. */
-export function wasNotProcessed(f: Pick<FailedAttempt, 'endpoint' | 'status' | 'errorCode'>): boolean {
+export function wasNotProcessed(f: Pick<FailedAttempt, 'queued' | 'status' | 'errorCode'>): boolean {
   if (f.status === 429) return true;
-  // 413 on a bulk route is Kit's "queued bulk requests limit"; elsewhere it means the body is too big.
-  if (f.status === 413) return isBulk(f.endpoint);
+  // 413 on a queued (bulk) request is Kit's "queued bulk requests limit"; elsewhere it means the body is too big.
+  if (f.status === 413) return f.queued === true;
   return f.status === undefined && f.errorCode !== undefined && UNSENT_CODES.has(f.errorCode);
 }
 
@@ -89,18 +63,14 @@ export function isAmbiguous(f: Pick<FailedAttempt, 'status' | 'errorCode'>): boo
 }
 
 /** Transient from our side: retrying later could succeed (whether or not *we* may retry this call). */
-export function isTransient(f: Pick<FailedAttempt, 'endpoint' | 'status' | 'errorCode'>): boolean {
+export function isTransient(f: Pick<FailedAttempt, 'queued' | 'status' | 'errorCode'>): boolean {
   return wasNotProcessed(f) || isAmbiguous(f);
-}
-
-export function isSafeToRepeat(method: string, endpoint: string): boolean {
-  return method.toUpperCase() === 'GET' || SAFE_TO_REPEAT.has(endpoint);
 }
 
 export function isRetryable(f: FailedAttempt): boolean {
   if (f.attempt >= (f.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts)) return false;
   if (wasNotProcessed(f)) return true;
-  return isAmbiguous(f) && isSafeToRepeat(f.method, f.endpoint);
+  return isAmbiguous(f) && f.repeat !== 'once';
 }
 
 /**

@@ -1,21 +1,12 @@
 import type http from 'node:http';
 import type https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
+import type { HttpExchange, Query } from './request';
 import type { KitCallRecord } from './types';
 
 // One HTTP exchange with Kit, never throwing: every answer (2xx or not) and every network failure comes back
 // as an Outcome, and is reported once through onCall. Axios errors are reduced to code + message here because
 // they carry the request config, i.e. our credentials.
-
-export interface KitRequest {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  /** The route pattern, e.g. "GET /v4/subscribers/:id": the only label that leaves this module. */
-  endpoint: string;
-  /** The concrete path, e.g. "/v4/subscribers/42". */
-  path: string;
-  query?: Record<string, string | number | boolean | undefined | null>;
-  body?: unknown;
-}
 
 export type Outcome =
   | { kind: 'response'; status: number; data: unknown; headers: Record<string, string | undefined> }
@@ -55,7 +46,7 @@ export class KitTransport {
   }
 
   async send(
-    req: KitRequest,
+    req: HttpExchange,
     authHeaders: Record<string, string>,
     attempt: number,
     signal?: AbortSignal,
@@ -87,7 +78,7 @@ export class KitTransport {
   }
 }
 
-function queryString(query: KitRequest['query']): string {
+function queryString(query: Query | undefined): string {
   if (!query) return '';
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) params.append(k, String(v));

@@ -15,6 +15,8 @@ export interface CheckState {
 export interface ReadinessReport {
   status: 'ok' | 'unavailable';
   shuttingDown: boolean;
+  /** A tenant's: whether it runs on the built-in in-memory Kit sandbox, never the real Kit. */
+  sandbox?: boolean;
   checks: Record<string, { ok: boolean; detail?: string; since: string }>;
 }
 
@@ -25,9 +27,12 @@ export class Readiness {
   /** Set (or call beginShutdown) once shutdown starts: /readyz then answers 503 whatever the checks say. */
   shuttingDown = false;
   private readonly now: () => number;
+  private readonly sandbox?: boolean;
 
-  constructor(opts: { now?: () => number } = {}) {
+  /** `sandbox`: a tenant's readiness says whether the Kit behind it is the built-in sandbox. */
+  constructor(opts: { now?: () => number; sandbox?: boolean } = {}) {
     this.now = opts.now ?? Date.now;
+    this.sandbox = opts.sandbox;
   }
 
   /** Declares a check that must pass before the server is ready; it starts out failing. */
@@ -59,7 +64,12 @@ export class Readiness {
           ? { ok: state.ok, since: state.since }
           : { ok: state.ok, detail: state.detail, since: state.since };
     }
-    return { status: this.ready ? 'ok' : 'unavailable', shuttingDown: this.shuttingDown, checks };
+    return {
+      status: this.ready ? 'ok' : 'unavailable',
+      shuttingDown: this.shuttingDown,
+      ...(this.sandbox === undefined ? {} : { sandbox: this.sandbox }),
+      checks,
+    };
   }
 
   /** GET /healthz: 200 for as long as the process can answer at all. */

@@ -80,12 +80,14 @@ export class Bootstrapper {
       readiness.set('kit', true);
       logger.info({ account: account.account?.name }, 'Kit credentials accepted');
       const keys = await kit.customFields.ensure(this.deps.fieldLabels ?? SubscriberFieldMap.labels(), BACKGROUND);
-      readiness.set('customFields', true);
       const services = this.deps.build(keys);
       services.membership.useDeletedTag(await services.catalog.ensure(DELETED_USERS_TAG, BACKGROUND));
       const provisioning = kit.capabilities.provisioningTag;
       if (provisioning) await services.catalog.ensure(provisioning, BACKGROUND);
       this.services = services;
+      // Only now, with the reserved tags in place and current() serving: a load balancer that sees 200 on
+      // /readyz sends the IdP's first request at once, and it must not meet the 503 of a server still starting.
+      readiness.set('customFields', true);
       // Warm the membership index so User.groups on filtered lookups costs no Kit call; background priority.
       services.membership
         .membershipIndex(BACKGROUND)

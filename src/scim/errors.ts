@@ -14,7 +14,7 @@ export type ScimType =
   | 'invalidVers'
   | 'sensitive';
 
-/** The scimTypes RFC 7644 §3.12 gives a 400; `uniqueness` (409) and `tooMany` (413 here) have classes of their own. */
+/** The scimTypes RFC 7644 §3.12 gives a 400; `uniqueness` (409) and `tooMany` (a body: 413; a filter: 400) have classes of their own. */
 export type BadRequestScimType = Exclude<ScimType, 'uniqueness' | 'tooMany'>;
 
 export interface ScimErrorOptions {
@@ -49,6 +49,17 @@ export class ScimBadRequest extends ScimError {
   readonly status = 400;
   constructor(scimType: BadRequestScimType | undefined, detail: string, cause?: unknown) {
     super(detail, { scimType, cause });
+  }
+}
+
+/**
+ * RFC 7644 §3.12 tooMany as a 400: the filter would cost more than the server is willing to calculate (its
+ * terms × the rows it has to decide exceed the scan budget).
+ */
+export class ScimFilterTooCostly extends ScimError {
+  readonly status = 400;
+  constructor(detail: string) {
+    super(detail, { scimType: 'tooMany' });
   }
 }
 

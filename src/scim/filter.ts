@@ -1,13 +1,18 @@
 import { ScimBadRequest } from './errors';
-import { attributePaths, FilterSyntaxError, parseFilterTree, termCount, toDnf } from './filterSyntax';
+import { attributePaths, type FilterNode, FilterSyntaxError, parseFilterTree, termCount, toDnf } from './filterSyntax';
 import { MAX_FILTER_TERMS } from './inputLimits';
 
 // RFC 7644 §3.4.2.2 filters. src/scim/filterSyntax.ts reads the full grammar (within the budgets of
-// src/scim/inputLimits.ts) into disjunctive normal form: an array of OR'd terms, each an AND of attribute
-// expressions, in the shape scimmy used to produce. We evaluate that form ourselves because scimmy's matcher
-// compares strings case-sensitively, and SCIM says userName, emails and most strings are case-insensitive.
+// src/scim/inputLimits.ts) into a tree. The tree is compiled once into a predicate (compileFilter) that decides
+// every row; its disjunctive normal form (an array of OR'd terms, each an AND of attribute expressions) tells
+// what can be pushed down to Kit (equalityValues, dateBounds). We evaluate filters ourselves because scimmy's
+// matcher compares strings case-sensitively, and SCIM says userName, emails and most strings are
+// case-insensitive.
 
 export type Dnf = Array<Record<string, unknown>>;
+
+/** Whether one resource (a SCIM User or Group as plain JSON) matches a filter. */
+export type FilterPredicate = (resource: unknown) => boolean;
 
 /** Attributes whose comparisons are case-exact (RFC 7643 §4.1, §3.1). Everything else compares case-insensitively. */
 const CASE_EXACT = new Set(['id', 'externalid', 'members.value', 'groups.value']);
@@ -29,6 +34,10 @@ export function parseFilter(expression: string, isAttribute?: (path: string) => 
 export interface ParsedFilter {
   dnf: Dnf;
   attributes: string[];
+  /** OR'd terms once multiplied out (at most MAX_FILTER_TERMS): what a row costs against the scan budget. */
+  terms: number;
+  /** The compiled filter. */
+  matches: FilterPredicate;
 }
 
 /** Like parseFilter, also naming the attributes the filter reads, so callers fetch only what it needs. */
@@ -46,7 +55,7 @@ export function readFilter(expression: string, isAttribute?: (path: string) => b
       const unknown = attributes.find((p) => !isAttribute(p));
       if (unknown !== undefined) throw new FilterSyntaxError(`"${unknown}" is not an attribute of this resource type`);
     }
-    return { dnf: toDnf(tree), attributes };
+    return { dnf: toDnf(tree), attributes, terms, matches: compileFilter(tree) };
   } catch (err) {
     if (err instanceof FilterSyntaxError)
       throw new ScimBadRequest('invalidFilter', `Invalid filter: ${err.message}.`, err);
@@ -72,89 +81,145 @@ function lookup(obj: unknown, attr: string): unknown {
   return key === undefined ? undefined : obj[key];
 }
 
-function compare(actual: unknown, op: string, expected: unknown, caseExact: boolean): boolean {
-  if (op === 'pr')
-    return actual !== undefined && actual !== null && actual !== '' && !(Array.isArray(actual) && !actual.length);
-  if (Array.isArray(actual)) {
-    // A multi-valued attribute matches when any of its values does (complex values compare on "value").
-    return actual.some((v) => compare(isPlainObject(v) ? v.value : v, op, expected, caseExact));
-  }
-  if (actual === undefined || actual === null) return false;
-  if (typeof actual === 'boolean') {
-    // Entra ID sends booleans as strings ("False").
-    const want = typeof expected === 'string' ? expected.toLowerCase() === 'true' : expected;
-    if (op === 'eq') return actual === want;
-    if (op === 'ne') return actual !== want;
-    return false;
-  }
-  if (typeof expected === 'string' && typeof actual === 'string' && isIsoDate(actual) && isIsoDate(expected)) {
-    const a = Date.parse(actual);
-    const b = Date.parse(expected);
-    if (!Number.isNaN(a) && !Number.isNaN(b) && ['eq', 'ne', 'gt', 'ge', 'lt', 'le'].includes(op)) {
-      return { eq: a === b, ne: a !== b, gt: a > b, ge: a >= b, lt: a < b, le: a <= b }[op as 'eq'];
+const isPresent = (v: unknown) => v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0);
+
+const DATE_OPERATORS = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
+
+/**
+ * One comparison with its literal prepared once (lower-cased, parsed as a date): a test of one attribute value.
+ * A multi-valued attribute matches when any of its values does (complex values compare on "value").
+ */
+function comparator(op: string, expected: unknown, caseExact: boolean): (actual: unknown) => boolean {
+  if (op === 'pr') return isPresent;
+  if (op === 'np') return (actual) => !isPresent(actual);
+  // Entra ID sends booleans as strings ("False").
+  const wantBoolean = typeof expected === 'string' ? expected.toLowerCase() === 'true' : expected;
+  const expectedDate =
+    typeof expected === 'string' && isIsoDate(expected) && DATE_OPERATORS.has(op) ? Date.parse(expected) : Number.NaN;
+  const b = (typeof expected === 'string' && !caseExact ? expected.toLowerCase() : expected) as any;
+  const bText = String(b);
+  const expectedText = String(expected);
+  const one = (actual: unknown): boolean => {
+    if (Array.isArray(actual)) return actual.some((v) => one(isPlainObject(v) ? v.value : v));
+    if (actual === undefined || actual === null) return false;
+    if (typeof actual === 'boolean') {
+      if (op === 'eq') return actual === wantBoolean;
+      if (op === 'ne') return actual !== wantBoolean;
+      return false;
+    }
+    if (!Number.isNaN(expectedDate) && typeof actual === 'string' && isIsoDate(actual)) {
+      const at = Date.parse(actual);
+      if (!Number.isNaN(at)) {
+        return {
+          eq: at === expectedDate,
+          ne: at !== expectedDate,
+          gt: at > expectedDate,
+          ge: at >= expectedDate,
+          lt: at < expectedDate,
+          le: at <= expectedDate,
+        }[op as 'eq'];
+      }
+    }
+    const a = (typeof actual === 'number' ? actual : caseExact ? String(actual) : String(actual).toLowerCase()) as any;
+    switch (op) {
+      case 'eq':
+        return a === b || (typeof actual === 'number' && String(actual) === expectedText);
+      case 'ne':
+        return !(a === b || (typeof actual === 'number' && String(actual) === expectedText));
+      case 'co':
+        return String(a).includes(bText);
+      case 'sw':
+        return String(a).startsWith(bText);
+      case 'ew':
+        return String(a).endsWith(bText);
+      case 'gt':
+        return typeof a === typeof b && a > b;
+      case 'ge':
+        return typeof a === typeof b && a >= b;
+      case 'lt':
+        return typeof a === typeof b && a < b;
+      case 'le':
+        return typeof a === typeof b && a <= b;
+      default:
+        return false;
+    }
+  };
+  return one;
+}
+
+/** Keys as our resources spell them: SCIM names start lower-case, so `UserName` finds `userName` directly. */
+const keyOf = (name: string) => `${name[0].toLowerCase()}${name.slice(1)}`;
+
+/** `name.givenName` → ["name", "givenName"]; `<URN>:manager.value` → ["<URN>", "manager", "value"]. */
+function segmentsOf(path: string): string[] {
+  if (!path.toLowerCase().startsWith('urn:')) return path.split('.').map(keyOf);
+  const cut = path.lastIndexOf(':');
+  return [
+    path.slice(0, cut),
+    ...path
+      .slice(cut + 1)
+      .split('.')
+      .map(keyOf),
+  ];
+}
+
+/**
+ * A test on the values under `segments`: through a multi-valued attribute on the way down (`emails.value`,
+ * `groups[...]`) it holds when it holds for any of the values.
+ */
+function atPath(segments: string[], test: (value: unknown) => boolean): (resource: unknown) => boolean {
+  const [head, ...rest] = segments;
+  const lower = head.toLowerCase();
+  const read = (resource: unknown): unknown => {
+    if (!isPlainObject(resource)) return undefined;
+    if (Object.prototype.hasOwnProperty.call(resource, head)) return resource[head];
+    const key = Object.keys(resource).find((k) => k.toLowerCase() === lower);
+    return key === undefined ? undefined : resource[key];
+  };
+  if (rest.length === 0) return (resource) => test(read(resource));
+  const below = atPath(rest, test);
+  return (resource) => {
+    const value = read(resource);
+    return Array.isArray(value) ? value.some(below) : below(value ?? {});
+  };
+}
+
+function compileNode(node: FilterNode, prefix: string): FilterPredicate {
+  switch (node.kind) {
+    case 'compare': {
+      const path = prefix ? `${prefix}.${node.path}` : node.path;
+      const test = comparator(node.op, node.value, CASE_EXACT.has(path.toLowerCase()));
+      return atPath(segmentsOf(node.path), test);
+    }
+    case 'not': {
+      const inner = compileNode(node.item, prefix);
+      return (resource) => !inner(resource);
+    }
+    case 'and': {
+      const items = node.items.map((i) => compileNode(i, prefix));
+      return (resource) => items.every((item) => item(resource));
+    }
+    case 'or': {
+      const items = node.items.map((i) => compileNode(i, prefix));
+      return (resource) => items.some((item) => item(resource));
+    }
+    case 'valuePath': {
+      // emails[type eq "work" and value co "x"]: one and the same value satisfies the whole bracket.
+      const inner = compileNode(node.filter, node.attribute);
+      return atPath(segmentsOf(node.attribute), (value) =>
+        Array.isArray(value) ? value.some(inner) : inner(value ?? {}),
+      );
     }
   }
-  const norm = (v: unknown) => (typeof v === 'string' && !caseExact ? v.toLowerCase() : v);
-  const a = norm(typeof actual === 'number' ? actual : String(actual)) as any;
-  const b = norm(expected) as any;
-  switch (op) {
-    case 'eq':
-      return a === b || (typeof actual === 'number' && String(actual) === String(expected));
-    case 'ne':
-      return !(a === b || (typeof actual === 'number' && String(actual) === String(expected)));
-    case 'co':
-      return String(a).includes(String(b));
-    case 'sw':
-      return String(a).startsWith(String(b));
-    case 'ew':
-      return String(a).endsWith(String(b));
-    case 'gt':
-      return typeof a === typeof b && a > b;
-    case 'ge':
-      return typeof a === typeof b && a >= b;
-    case 'lt':
-      return typeof a === typeof b && a < b;
-    case 'le':
-      return typeof a === typeof b && a <= b;
-    default:
-      return false;
-  }
 }
 
-function matchExpression(actual: unknown, expr: unknown[], path: string): boolean {
-  const negate = String(expr[0]).toLowerCase() === 'not';
-  const [op, expected] = (negate ? expr.slice(1) : expr) as [string, unknown];
-  const lowerOp = op.toLowerCase();
-  const result =
-    lowerOp === 'np'
-      ? !compare(actual, 'pr', undefined, false)
-      : compare(actual, lowerOp, expected, CASE_EXACT.has(path.toLowerCase()));
-  return negate ? !result : result;
-}
-
-function matchAttribute(resource: unknown, attr: string, expr: unknown, path: string): boolean {
-  const actual = lookup(resource, attr);
-  if (isPlainObject(expr)) {
-    // Complex attribute filter (emails[type eq "work"]) or sub-attribute path (name.familyName).
-    if (Array.isArray(actual)) return actual.some((item) => matchTerm(item, expr, path));
-    return matchTerm(actual ?? {}, expr, path);
-  }
-  if (Array.isArray(expr) && expr.some(isPlainObject)) {
-    // Conditions on one attribute are ANDed, whether expressions or complex filters.
-    return expr.every((e) => matchAttribute(resource, attr, e, path));
-  }
-  const expressions = (Array.isArray(expr) && Array.isArray(expr[0]) ? expr : [expr]) as unknown[][];
-  return expressions.every((e) => matchExpression(actual, e, path));
-}
-
-function matchTerm(resource: unknown, term: Record<string, unknown>, prefix = ''): boolean {
-  return Object.entries(term).every(([attr, expr]) =>
-    matchAttribute(resource, attr, expr, prefix ? `${prefix}.${attr}` : attr),
-  );
-}
-
-export function matchesFilter(resource: object, dnf: Dnf): boolean {
-  return dnf.some((term) => matchTerm(resource, term));
+/**
+ * The filter as one predicate, built once per request: a closure per node of the parse tree, with every literal
+ * prepared. Evaluating the tree rather than its disjunctive normal form makes a row cost its comparisons (at
+ * most MAX_FILTER_COMPARISONS), never its terms: `(a or b) and …` eight times is 16 comparisons, not 256 terms.
+ */
+export function compileFilter(tree: FilterNode): FilterPredicate {
+  return compileNode(tree, '');
 }
 
 /** `attr eq value` constraints that every disjunct carries, for pushdown to Kit. */

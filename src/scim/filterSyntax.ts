@@ -312,7 +312,7 @@ export function termCount(node: FilterNode, limit = MAX_FILTER_TERMS): number {
   return count(node, false);
 }
 
-// ---- disjunctive normal form, in the shape src/scim/filter.ts evaluates ----------------------------------------
+// ---- disjunctive normal form, in the shape src/scim/filter.ts reads for pushdown to Kit --------------------------
 
 type Item = { literal: FilterNode & { kind: 'compare' }; negate: boolean } | { valuePath: string; conj: Item[] };
 

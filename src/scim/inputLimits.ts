@@ -28,6 +28,33 @@ export const MAX_PATCH_OPERATIONS = 1000;
  * request can spend: adding costs ceil(k/100) bulk calls, removing one call per actual member.
  */
 export const MAX_GROUP_MEMBERS_PER_REQUEST = 10_000;
+/**
+ * Values in one multi-valued attribute of a User body (emails, phoneNumbers, addresses…). Kit keeps one email
+ * and a few fields per subscriber; scimmy's schema coercion costs ~0.1 ms a value in one synchronous pass, so a
+ * 1 MB body of 40,000 emails held the event loop for seconds before this bound.
+ */
+export const MAX_USER_VALUES = 100;
+
+/**
+ * The first array in a body holding more than `max` values, as a path (`emails`, `Operations[0].value`), or
+ * undefined. One pass over what JSON parsing already bounded (SCIM_MAX_BODY_BYTES, 64 levels).
+ */
+export function crowdedArray(body: unknown, max: number, path = ''): string | undefined {
+  if (Array.isArray(body)) {
+    if (body.length > max) return path || 'the body';
+    for (let i = 0; i < body.length; i++) {
+      const found = crowdedArray(body[i], max, `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+  } else if (body !== null && typeof body === 'object') {
+    for (const [key, value] of Object.entries(body)) {
+      const found = crowdedArray(value, max, path ? `${path}.${key}` : key);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
 /** Skipped member ids written out in full to a log line or audit record; the rest is a count. */
 export const SKIPPED_IDS_LOGGED = 20;
 /** RFC 5321: a forward path holds at most 254 characters of address; anything longer is no email. */

@@ -1,5 +1,5 @@
 import { ScimBadRequest } from './errors';
-import { type Dnf, readFilter } from './filter';
+import { type Dnf, type FilterPredicate, readFilter } from './filter';
 import { quoteInput } from './inputLimits';
 import { type AttributeDeclarations, attributeFilter } from './schemas';
 
@@ -9,7 +9,12 @@ export const DEFAULT_COUNT = 100;
 export const MAX_COUNT = 1000;
 
 export interface ListQuery {
+  /** The filter's disjunctive normal form: what can be pushed down to Kit. */
   filter?: Dnf;
+  /** The filter compiled once: what decides every row. */
+  matches?: FilterPredicate;
+  /** The filter's OR'd terms: what one row costs against the scan budget. */
+  filterTerms?: number;
   filterText?: string;
   /** The attribute paths the filter compares, as the filter's tree names them. */
   filterAttributes?: string[];
@@ -100,6 +105,8 @@ export function parseListQuery(
   }
   return {
     filter: parsed?.dnf,
+    matches: parsed?.matches,
+    filterTerms: parsed?.terms,
     filterText,
     filterAttributes: parsed?.attributes,
     startIndex,

@@ -35,6 +35,8 @@ export interface ScimServiceDeps {
   pageStore: PageStore;
   /** Lifetime of the tag list, membership index and cached pages. */
   cacheTtlSeconds: number;
+  /** Terms × rows one request's filtered scan may cost (FILTER_SCAN_BUDGET). */
+  filterScanBudget: number;
   groupTagPrefix?: string;
   /** What users and groups report beyond their answers (metrics, audit, logs); `changed` is wired here. */
   userEvents: Omit<UserEvents, 'changed'>;
@@ -51,7 +53,7 @@ export function buildScimServices(deps: ScimServiceDeps): ScimServices {
   const validity = { ttlMs: deps.cacheTtlSeconds * 1000, generation: () => pageStore.generation('groups') };
   const catalog = new TagCatalog(kit, { ...validity, groupPrefix: deps.groupTagPrefix });
   const membership = new TagMembership(kit, catalog, validity);
-  const pager = new CursorPager(pageStore, { ttlSeconds: deps.cacheTtlSeconds });
+  const pager = new CursorPager(pageStore, { ttlSeconds: deps.cacheTtlSeconds, scanBudget: deps.filterScanBudget });
   const tracking = deps.changeTracking(fields);
   const users = new UserDirectory({
     kit,

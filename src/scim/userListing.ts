@@ -1,10 +1,10 @@
 import type { CallOptions, Subscriber, SubscriberQuery } from '../kit/types';
 import type { UserDirectoryDeps, UserList } from './users';
-import { type Dnf, dateBounds, equalityValues, matchesFilter } from './filter';
+import { type Dnf, dateBounds, equalityValues } from './filter';
 import { filterReads, type ListQuery } from './listQuery';
 import { mappedUser } from './mappedUsers';
 import type { WalkSource } from './paging/cursorPager';
-import { type GroupRef, isDeleted, looksLikeEmail, subscriberToUser } from './userMapping';
+import { filterView, type GroupRef, isDeleted, looksLikeEmail, userPartsOf } from './userMapping';
 
 // Lists of users (GET /Users, POST /Users/.search) and what each costs in Kit calls: a filter Kit can answer
 // by identity is one call per id or email; anything else walks Kit's cursor pages (one call per 1,000
@@ -45,7 +45,8 @@ export class UserListing {
           )
         : undefined;
       direct = await this.deps.known(direct);
-      const matching = direct.filter((s) => this.listed(s, filter, groupsOf?.get(s.id)));
+      const listed = this.listedBy(query);
+      const matching = direct.filter((s) => listed(s, groupsOf?.get(s.id)));
       this.sortInPlace(matching, query);
       totalResults = matching.length;
       subscribers = matching.slice(startIndex - 1, startIndex - 1 + count);
@@ -70,10 +71,16 @@ export class UserListing {
     };
   }
 
-  /** Whether a subscriber appears in a list: a user (not tombstoned) matching the filter, if any. */
-  private listed(sub: Subscriber, filter: Dnf | undefined, groups?: GroupRef[]): boolean {
-    if (isDeleted(sub, this.deps.fields)) return false;
-    return !filter || matchesFilter(subscriberToUser(sub, this.deps.fields, groups), filter);
+  /**
+   * Whether a subscriber appears in a list: a user (not tombstoned) matching the filter, if any. The filter
+   * reads a view of the subscriber holding only the attributes it compares; the page answered is mapped in full.
+   */
+  private listedBy(query: ListQuery): (sub: Subscriber, groups?: GroupRef[]) => boolean {
+    const fields = this.deps.fields;
+    const matches = query.matches;
+    if (!matches) return (sub) => !isDeleted(sub, fields);
+    const parts = userPartsOf(query.filterAttributes ?? []);
+    return (sub, groups) => !isDeleted(sub, fields) && matches(filterView(sub, fields, parts, groups));
   }
 
   /**
@@ -147,7 +154,8 @@ export class UserListing {
     fromMirror = false,
   ): WalkSource<Subscriber> {
     const kitQuery = this.pushdown(query);
-    const filter = query.filter;
+    const listed = this.listedBy(query);
+    const rowCost = query.filterTerms ?? 0;
     const kit = this.deps.kit;
     const membership = this.deps.groups;
     const mirror = this.deps.mirror;
@@ -156,11 +164,17 @@ export class UserListing {
       // Kit's pushed-down conditions are not needed; the walk counts its total itself.
       return {
         fingerprint: `users:mirror:${kitQuery.sort_order}:${query.filterText ?? ''}:${groups ? `g${groups.generation}` : ''}`,
-        fetch: async (after) => {
+        fetch: async (after, includeTotalCount) => {
           const page = await mirror.page(after === null ? null : Number(after), kitQuery.sort_order ?? 'asc');
-          return { items: await this.deps.known(page.items), next: page.next === null ? null : String(page.next) };
+          return {
+            items: await this.deps.known(page.items),
+            next: page.next === null ? null : String(page.next),
+            // The rows a filtered walk will decide, so a filter over budget is refused before it starts.
+            totalCount: includeTotalCount ? await mirror.size() : undefined,
+          };
         },
-        visible: (s) => this.listed(s, filter, groups?.of(s.id)),
+        visible: (s) => listed(s, groups?.of(s.id)),
+        rowCost,
       };
     }
     return {
@@ -178,9 +192,10 @@ export class UserListing {
           totalCount: page.totalCount,
         };
       },
-      visible: (s) => this.listed(s, filter, groups?.of(s.id)),
+      visible: (s) => listed(s, groups?.of(s.id)),
+      rowCost,
       // Without a residual filter the total is Kit's count less the tombstoned (deleted) subscribers.
-      totalFromKit: filter
+      totalFromKit: query.filter
         ? undefined
         : async (kitTotal) =>
             kitQuery.status === 'active'

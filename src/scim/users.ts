@@ -3,8 +3,8 @@ import type { KitApi } from '../kit/api';
 import type { CallOptions, Subscriber } from '../kit/types';
 import { asInvalidValue, ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
 import { emailDefect, identityKey } from './identity';
-import { quoteInput } from './inputLimits';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
+import { crowdedArray, MAX_USER_VALUES, quoteInput } from './inputLimits';
 import type { ListQuery } from './listQuery';
 import { isCanonicalId, type ResourcePage, type ScimBody, type ScimUser } from './resources';
 import type { CursorPager } from './paging/cursorPager';
@@ -77,6 +77,8 @@ export interface MirrorPages {
   byExternalId(value: string): Promise<Subscriber | undefined>;
   byUserName(value: string): Promise<Subscriber | undefined>;
   page(after: number | null, order: 'asc' | 'desc'): Promise<{ items: Subscriber[]; next: number | null }>;
+  /** How many subscribers it holds: the rows a filtered walk of it decides. */
+  size(): Promise<number>;
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
@@ -200,6 +202,7 @@ export class UserDirectory {
   async patch(id: string, body: unknown): Promise<ScimUser> {
     // Shape, paths and values are checked against the schema before the two Kit reads a PATCH needs.
     const message = normalizePatch(body, 'User');
+    message.Operations.forEach((o, i) => this.assertFewValues(o.value, `Operations[${i}].value`));
     checkUserPatch(message, this.schema);
     const current = await this.load(id, 'beforeWrite');
     const groups = await this.deps.groups.ofSubscriber(current.id, INTERACTIVE);
@@ -343,7 +346,19 @@ export class UserDirectory {
     return (await this.known([sub], purpose === 'answer'))[0];
   }
 
+  /** Refuses, before scimmy reads it, a User value list no Kit subscriber could hold. */
+  private assertFewValues(body: unknown, path?: string): void {
+    const crowded = crowdedArray(body, MAX_USER_VALUES, path);
+    if (crowded !== undefined) {
+      throw new ScimBadRequest(
+        'invalidValue',
+        `${quoteInput(crowded)} holds more than ${MAX_USER_VALUES} values; a User may have at most ${MAX_USER_VALUES} in one attribute.`,
+      );
+    }
+  }
+
   private coerce(input: ScimBody): ScimBody {
+    this.assertFewValues(input);
     const instance = asInvalidValue(() => this.schema.coerce(booleanise(input) as ScimBody, 'in'));
     return JSON.parse(JSON.stringify(instance));
   }

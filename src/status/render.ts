@@ -24,7 +24,8 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:3px 8px;
 .legend span{display:inline-block;margin-right:12px}.sw{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:middle}
 form.login{max-width:420px;margin:48px auto;background:#fff;padding:24px;border-radius:6px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 form.login input[type=password]{width:100%;padding:6px;margin:8px 0 12px;box-sizing:border-box}
-.error{color:#c62828}button{padding:6px 14px}`;
+.error{color:#c62828}button{padding:6px 14px}
+.sandbox-banner{background:#c62828;color:#fff;margin:0;padding:10px 24px;font-weight:600;letter-spacing:.02em}`;
 
 const COLOURS: Record<string, string> = { retry: '#e07a5f', interactive: '#3d5a80', background: '#98c1d9' };
 
@@ -132,6 +133,11 @@ function readinessTable(r: ReadinessReport): string {
   return `<p class="${r.status === 'ok' ? 'ok' : 'fail'}">${r.status === 'ok' ? 'Ready' : 'Not ready'}${r.shuttingDown ? ' (shutting down)' : ''}</p><table>${rows}</table>`;
 }
 
+/** Above everything else: an operator must never take the sandbox for the real Kit account. */
+const SANDBOX_BANNER =
+  '<p class="sandbox-banner" role="alert">SANDBOX: this tenant runs on the built-in in-memory Kit sandbox, not on Kit. ' +
+  'Nothing provisioned here reaches Kit, and it is gone when the server restarts.</p>\n';
+
 export function renderStatus(v: StatusView): string {
   const { snapshot: s, limiter: l } = v;
   const hour = s.minutes.reduce(
@@ -155,7 +161,7 @@ export function renderStatus(v: StatusView): string {
     : 'this process only (no REDIS_URL)';
   return page(
     'convertkit-scim status',
-    `<header><h1>convertkit-scim status</h1>
+    `${v.readiness.sandbox ? SANDBOX_BANNER : ''}<header><h1>convertkit-scim status</h1>
 <span class="replica">replica ${h(v.replica.host)} · pid ${h(v.replica.pid)}</span>
 <span>figures for this replica only · up since ${h(new Date(s.startedAt).toISOString())} · refreshed every ${REFRESH_SECONDS} s · ${h(new Date(s.now).toISOString())}</span>
 <form method="post" action="${h(v.base ?? '/status')}/logout"><span>signed in as ${h(v.signedInAs)}</span> <button type="submit">Sign out</button></form>

@@ -172,3 +172,119 @@ describe('SCIM security events (issue 15)', () => {
     expect(attempt({ SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS: '[{"kty":"EC","d":"x"}]' })).toMatch(/PREVIOUS_PUBLIC_KEYS/);
   });
 });
+
+describe('the built-in Kit sandbox: only where nothing says "deployment"', () => {
+  const TOKEN = `okta=${'d'.repeat(64)}`;
+  const JWT = {
+    SCIM_JWT_JWKS_URL: 'https://idp.example.com/jwks',
+    SCIM_JWT_ISSUER: 'https://idp.example.com',
+    SCIM_JWT_AUDIENCE: 'convertkit-scim',
+  };
+  // Each alone says the server is deployed for an IdP, not tried out.
+  const signals: Array<[string, Record<string, string>]> = [
+    ['SCIM_BEARER_TOKENS', { SCIM_BEARER_TOKENS: TOKEN }],
+    ['SCIM_READONLY_BEARER_TOKENS', { SCIM_READONLY_BEARER_TOKENS: `iga=${'e'.repeat(64)}` }],
+    ['SCIM_JWT_AUDIENCE, SCIM_JWT_ISSUER, SCIM_JWT_JWKS_URL', JWT],
+    ['SCIM_JWT_CLOCK_SKEW_SECONDS', { SCIM_JWT_CLOCK_SKEW_SECONDS: '30' }],
+    ['NODE_ENV=production', { NODE_ENV: 'production' }],
+  ];
+
+  it('without any configuration runs on the sandbox', () => {
+    const config = loadConfig({});
+    expect(config.kit.credentials).toBeUndefined();
+    expect(config.sandboxMode).toBe('auto');
+    expect(loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'debug' }).kit.credentials).toBeUndefined();
+  });
+
+  it.each(signals)('%s without a Kit credential stops the start-up with one line naming what to set', (named, env) => {
+    const problems = problemsOf(env);
+    expect(problems).toHaveLength(1);
+    const { message } = new ConfigError(problems);
+    expect(message.split('\n')).toHaveLength(1);
+    expect(problems[0]).toMatch(/^KIT_API_KEY: no Kit credential is set, yet /);
+    expect(problems[0]).toContain(named);
+    for (const variable of ['KIT_ACCESS_TOKEN', 'KIT_API_SECRET with KIT_API_VERSION=v3', 'KIT_SANDBOX=on'])
+      expect(problems[0]).toContain(variable);
+    for (const value of Object.values(env).filter((v) => v.length > 10)) expect(message).not.toContain(value);
+  });
+
+  it.each(signals)('%s with KIT_SANDBOX=on runs on the sandbox all the same', (_named, env) => {
+    const config = loadConfig({ ...env, KIT_SANDBOX: 'on' });
+    expect(config.kit.credentials).toBeUndefined();
+    expect(config.sandboxMode).toBe('on');
+  });
+
+  it('names every signal at once', () => {
+    expect(problemsOf({ SCIM_BEARER_TOKENS: TOKEN, NODE_ENV: 'production' })).toEqual([
+      expect.stringMatching(/yet SCIM_BEARER_TOKENS, NODE_ENV=production say this is a deployment/),
+    ]);
+  });
+
+  it('KIT_SANDBOX=off refuses to start without a Kit credential, even with no other setting', () => {
+    expect(problemsOf({ KIT_SANDBOX: 'off' })).toEqual([
+      expect.stringMatching(
+        /^KIT_API_KEY: no Kit credential is set, and KIT_SANDBOX=off rules out the built-in sandbox: set KIT_API_KEY/,
+      ),
+    ]);
+    expect(loadConfig({ ...base, KIT_SANDBOX: 'off' }).sandboxMode).toBe('off');
+  });
+
+  it('is beside the other problems, not instead of them', () => {
+    expect(problemsOf({ SCIM_BEARER_TOKENS: TOKEN, KIT_RATE_LIMIT_PER_MINUTE: '500' })).toEqual([
+      expect.stringMatching(/^KIT_RATE_LIMIT_PER_MINUTE: /),
+      expect.stringMatching(/^KIT_API_KEY: no Kit credential is set/),
+    ]);
+  });
+
+  it('any Kit credential is a real Kit account: the signals are what a deployment needs', () => {
+    for (const credentials of [
+      { KIT_API_KEY: 'kit_0123456789abcdef' },
+      { KIT_ACCESS_TOKEN: 'access-0123456789' },
+      { KIT_API_VERSION: 'v3', KIT_API_SECRET: 'kit_secret_0123456789abcdef' },
+    ])
+      expect(
+        loadConfig({ ...credentials, SCIM_BEARER_TOKENS: TOKEN, NODE_ENV: 'production' }).kit.credentials,
+      ).toBeDefined();
+  });
+
+  it('KIT_SANDBOX=on beside a Kit credential is ambiguous and refused', () => {
+    const kitCredentials: Array<Record<string, string>> = [
+      { KIT_API_KEY: 'kit_0123456789abcdef' },
+      { KIT_REFRESH_TOKEN: 'refresh-0123456789', KIT_CLIENT_ID: 'app', KIT_CLIENT_SECRET: 'app-secret-0123456789' },
+      { KIT_API_VERSION: 'v3', KIT_API_SECRET: 'kit_secret_0123456789abcdef' },
+    ];
+    for (const credentials of kitCredentials) {
+      const problems = problemsOf({ ...credentials, KIT_SANDBOX: 'on' });
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /^KIT_SANDBOX: KIT_SANDBOX=on runs on the built-in sandbox, yet a Kit credential is set too/,
+        ),
+      ]);
+      for (const value of Object.values(credentials).filter((v) => v.length > 10))
+        expect(problems.join('\n')).not.toContain(value);
+    }
+  });
+
+  it('with TENANTS_FILE the file decides: no rule for the environment, and KIT_SANDBOX=on is refused', () => {
+    expect(loadConfig({ TENANTS_FILE: 'tenants.yaml', NODE_ENV: 'production' }).kit.credentials).toBeUndefined();
+    expect(problemsOf({ TENANTS_FILE: 'tenants.yaml', KIT_SANDBOX: 'on' })).toEqual([
+      expect.stringMatching(/^KIT_SANDBOX: .*with TENANTS_FILE give an entry kit: \{sandbox: true\}/),
+    ]);
+  });
+
+  it('KIT_SANDBOX takes on or off', () => {
+    expect(problemsOf({ KIT_SANDBOX: 'yes' })).toEqual([expect.stringMatching(/^KIT_SANDBOX: /)]);
+  });
+});
+
+describe('FILTER_SCAN_BUDGET', () => {
+  it('defaults to 10,000,000 terms × rows, takes a whole number above 0 and refuses anything else by name', () => {
+    expect(loadConfig(base).scim.filterScanBudget).toBe(10_000_000);
+    expect(loadConfig({ ...base, FILTER_SCAN_BUDGET: '250000' }).scim.filterScanBudget).toBe(250_000);
+    for (const bad of ['0', '-5', '1e6', 'lots']) {
+      expect(problemsOf({ ...base, FILTER_SCAN_BUDGET: bad })).toEqual([
+        expect.stringMatching(/^FILTER_SCAN_BUDGET: FILTER_SCAN_BUDGET must be (a whole number|greater than 0)$/),
+      ]);
+    }
+  });
+});

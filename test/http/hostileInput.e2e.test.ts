@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import request, { type Response } from 'supertest';
-import { MAX_FILTER_TERMS, MAX_GROUP_MEMBERS_PER_REQUEST } from '../../src/scim/inputLimits';
+import { MAX_FILTER_TERMS, MAX_GROUP_MEMBERS_PER_REQUEST, MAX_USER_VALUES } from '../../src/scim/inputLimits';
 import { labels, Metrics } from '../../src/platform/metrics';
 import { type Harness, oktaUser, patch, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
@@ -463,5 +463,53 @@ describe('smaller findings (7)', () => {
     expect(
       (await h.put(`/scim/v2/Users/${userId}`, { ...oktaUser('hostile.target@example.com'), id: userId })).status,
     ).toBe(200);
+  });
+});
+
+describe('value lists no Kit subscriber can hold', () => {
+  it('refuses a User with more than MAX_USER_VALUES values in one attribute before scimmy reads it', async () => {
+    const emails = Array.from({ length: MAX_USER_VALUES + 1 }, (_, i) => ({ value: `many.${i}@example.com` }));
+    const created = await refusedBeforeKit(
+      () => h.post('/scim/v2/Users', { ...oktaUser('many.values@example.com'), emails }),
+      400,
+      'invalidValue',
+    );
+    expect(created.body.detail).toContain('"emails"');
+    expect(created.body.detail).toContain(String(MAX_USER_VALUES));
+    const replaced = await refusedBeforeKit(
+      () => h.put(`/scim/v2/Users/${userId}`, { ...oktaUser('hostile.target@example.com'), emails }),
+      400,
+      'invalidValue',
+    );
+    expect(replaced.body.detail).toContain('"emails"');
+    const patched = await refusedBeforeKit(
+      () => h.patch(`/scim/v2/Users/${userId}`, patch({ op: 'add', path: 'emails', value: emails })),
+      400,
+      'invalidValue',
+    );
+    expect(patched.body.detail).toContain('"Operations[0].value"');
+    // At the bound it is an ordinary write.
+    const fine = await h.post('/scim/v2/Users', {
+      ...oktaUser('many.values@example.com'),
+      emails: emails.slice(0, MAX_USER_VALUES),
+    });
+    expect(fine.status).toBe(201);
+  });
+});
+
+describe('group member lists, read without scimmy', () => {
+  it('refuses a member without a user id, on POST and PUT, before any Kit call', async () => {
+    const created = await refusedBeforeKit(
+      () => h.post('/scim/v2/Groups', { schemas: [GROUP_SCHEMA], displayName: 'No Ids', members: [{ display: 'x' }] }),
+      400,
+      'invalidValue',
+    );
+    expect(created.body.detail).toContain('members: each member needs a "value"');
+    await refusedBeforeKit(
+      () =>
+        h.put(`/scim/v2/Groups/${groupId}`, { schemas: [GROUP_SCHEMA], displayName: 'Engineering', members: 'all' }),
+      400,
+      'invalidValue',
+    );
   });
 });

@@ -1,6 +1,6 @@
 import express from 'express';
 import request from 'supertest';
-import { Metrics, routeLabel, UNMATCHED_ROUTE } from '../../src/platform/metrics';
+import { methodLabel, Metrics, routeLabel, UNMATCHED_ROUTE } from '../../src/platform/metrics';
 
 function scimApp(metrics: Metrics) {
   const app = express();
@@ -67,6 +67,22 @@ describe('Metrics', () => {
     for (const raw of ['12345', '67890', '555', '999', 'jane']) expect(labels.join('\n')).not.toContain(raw);
   });
 
+  it('labels every letter-case spelling of a route with its pattern as the code writes it', async () => {
+    const metrics = new Metrics({ collectDefaults: false });
+    const app = scimApp(metrics);
+    expect((await request(app).get('/SCIM/V2/Users/1')).status).toBe(200);
+    expect((await request(app).get('/sCiM/v2/uSeRs/2')).status).toBe(200);
+    expect((await request(app).get('/scim/V2/USERS')).status).toBe(200);
+    expect((await request(app).patch('/Scim/v2/users/3')).status).toBe(500);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('scim_http_requests_total{method="GET",route="/scim/v2/Users/:id",status="200"} 2');
+    expect(text).toContain('scim_http_requests_total{method="GET",route="/scim/v2/Users",status="200"} 1');
+    expect(text).toContain('scim_http_requests_total{method="PATCH",route="/scim/v2/Users/:id",status="500"} 1');
+    const labels = (text.match(/\{[^}]*\}/g) ?? []).join('\n');
+    for (const spelling of ['SCIM', 'sCiM', 'Scim', 'V2', 'uSeRs', 'USERS', 'users'])
+      expect(labels).not.toContain(spelling);
+  });
+
   it('labels a route whose handler failed into the error handler by its pattern', async () => {
     const metrics = new Metrics({ collectDefaults: false });
     const app = scimApp(metrics);
@@ -124,5 +140,36 @@ describe('routeLabel', () => {
     const req = { baseUrl: '/scim/v2' } as express.Request;
     const res = { locals: {} } as express.Response;
     expect(routeLabel(req, res)).toBe(UNMATCHED_ROUTE);
+  });
+
+  it("takes the mount path from the code, never the client's spelling, with or without a tenant", () => {
+    const res = () => ({ locals: {} }) as express.Response;
+    const matched = (baseUrl: string, path: string, originalUrl: string) =>
+      ({ baseUrl, route: { path }, originalUrl }) as express.Request;
+    expect(routeLabel(matched('/SCIM/v2', '/Users/:id', '/SCIM/v2/Users/1'), res())).toBe('/scim/v2/Users/:id');
+    expect(routeLabel(matched('/TeNaNtS/Acme/ScIm/V2', '/Schemas', '/TeNaNtS/Acme/ScIm/V2/Schemas'), res())).toBe(
+      '/scim/v2/Schemas',
+    );
+    expect(routeLabel(matched('/Tenants/a', '/metrics', '/Tenants/a/METRICS'), res())).toBe('/metrics');
+    expect(routeLabel(matched('/STATUS', '/login', '/STATUS/login'), res())).toBe('/status/login');
+    // A mount path the code does not know (a library's own router): the fixed set of intended routes decides.
+    expect(routeLabel(matched('/scim/v2/USERS', '/:id', '/scim/v2/USERS/7'), res())).toBe('/scim/v2/Users/:id');
+    expect(routeLabel(matched('/SCIM/v2/Whatever', '/:id', '/SCIM/v2/Whatever/7'), res())).toBe(UNMATCHED_ROUTE);
+  });
+
+  it('labels a request refused before routing with its intended route in any letter case, tenant prefix included', () => {
+    const refused = (originalUrl: string) => ({ baseUrl: '', originalUrl }) as express.Request;
+    const res = () => ({ locals: {} }) as express.Response;
+    expect(routeLabel(refused('/TENANTS/a/SCIM/V2/USERS/.SEARCH'), res())).toBe('/scim/v2/Users/.search');
+    expect(routeLabel(refused('/Metrics'), res())).toBe('/metrics');
+    expect(routeLabel(refused('/scim/v2/%55sers'), res())).toBe(UNMATCHED_ROUTE);
+  });
+});
+
+describe('methodLabel', () => {
+  it('keeps the seven methods a SCIM server is asked for and counts any other as OTHER', () => {
+    for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+      expect(methodLabel(method)).toBe(method);
+    for (const method of ['PROPFIND', 'MKCOL', 'TRACE', 'CONNECT', 'SEARCH']) expect(methodLabel(method)).toBe('OTHER');
   });
 });

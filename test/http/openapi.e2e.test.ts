@@ -549,8 +549,19 @@ describe('openapi/openapi.yaml describes the running server', () => {
       const ready = { status: 'ok', shuttingDown: false, checks };
       expect(isValid(s('ReadinessReport'), ready)).toBe(true);
       expect(isValid(s('ReadinessReport'), { ...ready, tenants: {} })).toBe(false);
-      const processReport = { ...ready, tenants: { a: { status: 'unavailable', checks } } };
+      // Whether the built-in sandbox stands in for Kit: a tenant may say, the process and each tenant entry must.
+      expect(isValid(s('ReadinessReport'), { ...ready, sandbox: true })).toBe(true);
+      expect(isValid(s('ReadinessReport'), { ...ready, sandbox: 'yes' })).toBe(false);
+      const processReport = {
+        ...ready,
+        sandbox: false,
+        tenants: { a: { status: 'unavailable', sandbox: false, checks } },
+      };
       expect(isValid(s('ProcessReadinessReport'), processReport)).toBe(true);
+      expect(isValid(s('ProcessReadinessReport'), { ...processReport, sandbox: undefined })).toBe(false);
+      expect(
+        isValid(s('ProcessReadinessReport'), { ...processReport, tenants: { a: { status: 'unavailable', checks } } }),
+      ).toBe(false);
       expect(isValid(s('ProcessReadinessReport'), ready)).toBe(false);
       expect(isValid(s('ProcessReadinessReport'), { ...ready, tenants: {} })).toBe(false);
       expect(isValid(s('ProcessReadinessReport'), { ...ready, tenants: { a: { status: 'down', checks } } })).toBe(

@@ -3,6 +3,7 @@ import {
   KitFieldNotStoredError,
   KitNotFoundError,
   KitUnavailableError,
+  KitUnreadableAnswerError,
   KitValidationError,
 } from '../../src/kit/errors';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
@@ -228,6 +229,25 @@ describe('retries', () => {
     await t.limiter.stop();
   });
 
+  it('a 503 on an idempotent write is repeated after Kit’s Retry-After; on a once-only write it is not', async () => {
+    const tag = await h.client.tags.create('Retry-After tagging');
+    const { subscriber } = await h.client.subscribers.upsert({ email_address: 'retry-after@example.com' });
+    h.records.length = 0;
+    sb.setFaults({ failNext: 1, failStatus: 503, endpoints: ['POST /v4/tags/:tag_id/subscribers/:id'] });
+    await h.client.tags.tagSubscriber(tag.id, subscriber.id);
+    expect(h.records.map((r) => r.status)).toEqual([503, 201]);
+    expect(h.delays).toEqual([1000]); // the sandbox's Retry-After: 1, not the 8 ms backoff
+
+    h.records.length = 0;
+    sb.setFaults({ failNext: 1, failStatus: 503, endpoints: ['POST /v4/webhooks'] });
+    const err = await h.client.webhooks
+      .create('subscriber.subscriber_activate', 'https://hooks.example.com/503')
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(KitUnavailableError);
+    expect(err.retryAfterMs).toBe(1000);
+    expect(h.records.map((r) => r.status)).toEqual([503]);
+  });
+
   it('retries 413 (bulk queue full) on a bulk call', async () => {
     const [id] = sb.store.seedSubscribers(1, { emailPrefix: 'bulk-413-' }).ids;
     const tag = await h.client.tags.create('Bulk 413');
@@ -296,6 +316,113 @@ describe('ambiguous attempts that Kit applied (answer lost after Kit acted)', ()
     const tag = await h.client.tags.create('Never tagged');
     const { subscriber } = await h.client.subscribers.upsert({ email_address: 'never-tagged@example.com' });
     expect(await t.client.tags.untag(tag.id, subscriber.id)).toBe(false);
+  });
+});
+
+describe('timeouts after Kit applied the request: each request is repeated as it declares', () => {
+  let proxy: LossyProxy;
+  let t: Harness;
+  beforeEach(async () => {
+    proxy = await startLossyProxy(sb.url);
+    // Long enough for any answer that is not withheld; a withheld one always ends in this timeout.
+    t = harness(sb, { baseUrl: proxy.url, timeoutMs: 1000 });
+  });
+  afterEach(async () => {
+    await t.limiter.stop();
+    await proxy.close();
+  });
+
+  it('a timed-out tagging (idempotent) is repeated: 2 calls, tagged once', async () => {
+    const tag = await h.client.tags.create('Timed-out tagging');
+    const { subscriber } = await h.client.subscribers.upsert({ email_address: 'timed-out-tagging@example.com' });
+    const before = endpointCount('POST /v4/tags/:tag_id/subscribers/:id');
+    proxy.withholdNextResponses(1);
+    await t.client.tags.tagSubscriber(tag.id, subscriber.id);
+    expect(t.records.map((r) => [r.status, r.errorCode])).toEqual([
+      ['error', 'ETIMEDOUT'],
+      [200, undefined],
+    ]);
+    expect(endpointCount('POST /v4/tags/:tag_id/subscribers/:id') - before).toBe(2);
+    expect(sb.store.subscribersOfTag(tag.id)).toEqual([subscriber.id]);
+  });
+
+  it('a timed-out tag creation (unique name) is repeated, and its 422 answered by a lookup: 3 calls, 1 tag', async () => {
+    const before = { create: endpointCount('POST /v4/tags'), list: endpointCount('GET /v4/tags') };
+    proxy.withholdNextResponses(1);
+    const tag = await t.client.tags.create('Timed-out creation');
+    expect(t.records.map((r) => [r.endpoint, r.status, r.errorCode])).toEqual([
+      ['POST /v4/tags', 'error', 'ETIMEDOUT'],
+      ['POST /v4/tags', 422, undefined],
+      ['GET /v4/tags', 200, undefined],
+    ]);
+    expect(endpointCount('POST /v4/tags') - before.create).toBe(2);
+    expect(endpointCount('GET /v4/tags') - before.list).toBe(1);
+    expect(sb.store.listTags().filter((x) => x.name === 'Timed-out creation')).toEqual([
+      expect.objectContaining({ id: tag.id }),
+    ]);
+  });
+
+  it('a timed-out webhook creation (once) is not repeated: 1 call, KitUnavailableError, 1 webhook in Kit', async () => {
+    const before = endpointCount('POST /v4/webhooks');
+    const webhooksBefore = sb.store.listWebhooks().length;
+    proxy.withholdNextResponses(1);
+    const err = await t.client.webhooks
+      .create('subscriber.subscriber_unsubscribe', 'https://hooks.example.com/once')
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(KitUnavailableError);
+    expect(endpointCount('POST /v4/webhooks') - before).toBe(1);
+    expect(sb.store.listWebhooks()).toHaveLength(webhooksBefore + 1);
+  });
+
+  it('a webhook deletion (idempotent) whose answer is lost is repeated, and the repeat’s 404 means done', async () => {
+    const hook = await h.client.webhooks.create('subscriber.subscriber_unsubscribe', 'https://hooks.example.com/gone');
+    proxy.dropNextResponses(1);
+    await t.client.webhooks.delete(hook.id);
+    expect(t.records.map((r) => [r.endpoint, r.status])).toEqual([
+      ['DELETE /v4/webhooks/:id', 'error'],
+      ['DELETE /v4/webhooks/:id', 404],
+    ]);
+    expect(sb.store.listWebhooks().map((w) => w.id)).not.toContain(hook.id);
+  });
+
+  it('a webhook deletion’s 404 on a first attempt is still KitNotFoundError', async () => {
+    const err = await t.client.webhooks.delete(987_654).catch((e) => e);
+    expect(err).toBeInstanceOf(KitNotFoundError);
+    expect(t.records).toHaveLength(1);
+  });
+});
+
+describe('answers that are not the shape Kit documents', () => {
+  it('a malformed read is KitUnreadableAnswerError naming the route and what differs, not retried', async () => {
+    const { subscriber } = await h.client.subscribers.upsert({ email_address: 'malformed-read@example.com' });
+    h.records.length = 0;
+    sb.setFaults({ malformedNext: 1, endpoints: ['GET /v4/subscribers/:id'] });
+    const err = await h.client.subscribers.get(subscriber.id).catch((e) => e);
+    expect(err).toBeInstanceOf(KitUnreadableAnswerError);
+    expect(err.status).toBe(200);
+    expect(err.endpoint).toBe('GET /v4/subscribers/:id');
+    expect(err.message).toBe(
+      'Kit answered 200 to GET /v4/subscribers/:id with a body that is not the shape Kit documents (subscriber: invalid_type (expected object))',
+    );
+    expect(h.records.map((r) => r.status)).toEqual([200]);
+  });
+
+  it('a malformed answer to a write is the same error after one call; the body’s values appear nowhere', async () => {
+    sb.setFaults({ malformedNext: 1, endpoints: ['POST /v4/subscribers'] });
+    const before = endpointCount('POST /v4/subscribers');
+    const err = await h.client.subscribers.upsert({ email_address: 'malformed-write@example.com' }).catch((e) => e);
+    expect(err).toBeInstanceOf(KitUnreadableAnswerError);
+    expect(endpointCount('POST /v4/subscribers') - before).toBe(1);
+    // The sandbox applied it: the answer, not the request, was broken.
+    expect(sb.store.findByEmail('malformed-write@example.com')).toBeDefined();
+    expect(`${err.message} ${JSON.stringify(err)}`).not.toMatch(/Injected fault|malformed-write@/);
+  });
+
+  it('a list answer without its array and pagination is refused as a whole', async () => {
+    sb.setFaults({ malformedNext: 1, endpoints: ['GET /v4/tags'] });
+    const err = await h.client.tags.list().catch((e) => e);
+    expect(err).toBeInstanceOf(KitUnreadableAnswerError);
+    expect(err.message).toMatch(/tags: invalid_type \(expected array\); pagination: invalid_type/);
   });
 });
 

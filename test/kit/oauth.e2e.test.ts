@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { KitCredentials } from '../../src/config/environment';
-import { KitAuthError, KitUnavailableError } from '../../src/kit/errors';
+import { KitAuthError, KitUnavailableError, KitUnreadableAnswerError } from '../../src/kit/errors';
 import { RedisTokenStore } from '../../src/kit/redisTokenStore';
 import { FileTokenStore } from '../../src/kit/tokenStore';
 import { RedisLink } from '../../src/platform/redisLink';
@@ -122,6 +122,18 @@ describe('OAuth refresh', () => {
     expect(err).toBeInstanceOf(KitUnavailableError);
     expect(err.endpoint).toBe('POST /oauth/token');
     expect(refreshes()).toBe(1);
+    await c.limiter.stop();
+  });
+
+  it('a token answer without an access token is KitUnreadableAnswerError, sent once, no token in it', async () => {
+    const c = harness(sb, { credentials });
+    sb.expireAccessTokens();
+    sb.setFaults({ malformedNext: 1, endpoints: ['POST /oauth/token'] });
+    const err = await c.client.account().catch((e) => e);
+    expect(err).toBeInstanceOf(KitUnreadableAnswerError);
+    expect(err.message).toMatch(/POST \/oauth\/token .*access_token: invalid_type/);
+    expect(refreshes()).toBe(1);
+    expectNoSecrets(err, [oauth.clientSecret, oauth.refreshToken, oauth.accessToken]);
     await c.limiter.stop();
   });
 

@@ -3,80 +3,62 @@ import {
   DEFAULT_RETRY_POLICY,
   isAmbiguous,
   isRetryable,
+  isTransient,
   parseRetryAfter,
-  SAFE_TO_REPEAT,
+  type Repeat,
   wasNotProcessed,
 } from '../../src/kit/retry';
 
 const attempt1 = { attempt: 1 };
+const ambiguousFailures = [
+  { status: 500 },
+  { status: 502 },
+  { status: 503 },
+  { errorCode: 'ETIMEDOUT' },
+  { errorCode: 'ECONNABORTED' },
+  { errorCode: 'ECONNRESET' },
+  { errorCode: 'EPIPE' },
+];
 
-describe('isRetryable: ambiguous failures only for calls safe to repeat', () => {
-  const safe = [
-    ['GET', 'GET /v4/subscribers'],
-    ['GET', 'GET /v4/subscribers/:id'],
-    ['PUT', 'PUT /v4/subscribers/:id'],
-    ['PUT', 'PUT /v4/tags/:id'],
-    ['POST', 'POST /v4/subscribers/:id/unsubscribe'],
-    ['POST', 'POST /v4/tags/:tag_id/subscribers/:id'],
-    ['DELETE', 'DELETE /v4/tags/:tag_id/subscribers/:id'],
-    ['POST', 'POST /v4/bulk/tags/subscribers'],
-    ['POST', 'POST /v4/bulk/subscribers'],
-    ['POST', 'POST /v4/subscribers'],
-    ['POST', 'POST /v4/tags'],
-    ['POST', 'POST /v4/custom_fields'],
-  ] as const;
-  const unsafe = [
-    ['POST', 'POST /oauth/token'],
-    ['POST', 'POST /v4/broadcasts'],
-    ['DELETE', 'DELETE /v4/webhooks/:id'],
-  ] as const;
+describe('isRetryable: ambiguous failures are repeated as the request declares', () => {
+  it.each<Repeat>(['idempotent', 'uniqueName'])(
+    'a %s request is repeated after a 5xx, a timeout or a reset',
+    (repeat) => {
+      for (const f of ambiguousFailures) expect(isRetryable({ repeat, ...f, ...attempt1 })).toBe(true);
+    },
+  );
 
-  it.each(safe)('%s %s is retried after 500, 503, a timeout and a reset', (method, endpoint) => {
-    for (const f of [
-      { status: 500 },
-      { status: 503 },
-      { errorCode: 'ETIMEDOUT' },
-      { errorCode: 'ECONNABORTED' },
-      { errorCode: 'ECONNRESET' },
-      { errorCode: 'EPIPE' },
-    ]) {
-      expect(isRetryable({ method, endpoint, ...f, ...attempt1 })).toBe(true);
-    }
+  it('a request declared once (a webhook creation, the OAuth refresh) is never repeated after one', () => {
+    for (const f of ambiguousFailures) expect(isRetryable({ repeat: 'once', ...f, ...attempt1 })).toBe(false);
   });
 
-  it.each(unsafe)('%s %s is not repeated after an ambiguous failure', (method, endpoint) => {
-    for (const f of [{ status: 500 }, { status: 502 }, { errorCode: 'ETIMEDOUT' }, { errorCode: 'ECONNRESET' }]) {
-      expect(isRetryable({ method, endpoint, ...f, ...attempt1 })).toBe(false);
-    }
-  });
+  it.each<Repeat>(['idempotent', 'uniqueName', 'once'])(
+    'a %s request is repeated when Kit did not process it (429, refused connection)',
+    (repeat) => {
+      expect(isRetryable({ repeat, status: 429, ...attempt1 })).toBe(true);
+      expect(isRetryable({ repeat, errorCode: 'ECONNREFUSED', ...attempt1 })).toBe(true);
+      expect(isRetryable({ repeat, errorCode: 'ENOTFOUND', ...attempt1 })).toBe(true);
+    },
+  );
 
-  it.each(unsafe)('%s %s is repeated when Kit did not process it (429, refused connection)', (method, endpoint) => {
-    expect(isRetryable({ method, endpoint, status: 429, ...attempt1 })).toBe(true);
-    expect(isRetryable({ method, endpoint, errorCode: 'ECONNREFUSED', ...attempt1 })).toBe(true);
-  });
-
-  it('413 is Kit’s bulk queue being full only on bulk routes', () => {
-    expect(isRetryable({ method: 'POST', endpoint: 'POST /v4/bulk/subscribers', status: 413, ...attempt1 })).toBe(true);
-    expect(isRetryable({ method: 'PUT', endpoint: 'PUT /v4/subscribers/:id', status: 413, ...attempt1 })).toBe(false);
-    expect(wasNotProcessed({ endpoint: 'POST /v4/bulk/tags/subscribers', status: 413 })).toBe(true);
+  it('413 is Kit’s bulk queue being full only for a queued request', () => {
+    expect(isRetryable({ repeat: 'idempotent', queued: true, status: 413, ...attempt1 })).toBe(true);
+    expect(isRetryable({ repeat: 'idempotent', status: 413, ...attempt1 })).toBe(false);
+    expect(wasNotProcessed({ queued: true, status: 413 })).toBe(true);
+    expect(isTransient({ status: 413 })).toBe(false);
   });
 
   it('never retries answers that would not change (4xx other than 429)', () => {
     for (const status of [400, 401, 403, 404, 409, 422]) {
-      expect(isRetryable({ method: 'GET', endpoint: 'GET /v4/subscribers/:id', status, ...attempt1 })).toBe(false);
+      expect(isRetryable({ repeat: 'idempotent', status, ...attempt1 })).toBe(false);
     }
   });
 
   it('stops at maxAttempts', () => {
-    const f = { method: 'GET', endpoint: 'GET /v4/account', status: 500 };
+    const f = { repeat: 'idempotent' as const, status: 500 };
     expect(isRetryable({ ...f, attempt: DEFAULT_RETRY_POLICY.maxAttempts - 1 })).toBe(true);
     expect(isRetryable({ ...f, attempt: DEFAULT_RETRY_POLICY.maxAttempts })).toBe(false);
     expect(isRetryable({ ...f, attempt: 2, maxAttempts: 2 })).toBe(false);
-  });
-
-  it('the table names every non-GET route the client calls except the token endpoint', () => {
-    expect(SAFE_TO_REPEAT.has('POST /oauth/token')).toBe(false);
-    expect([...SAFE_TO_REPEAT].every((e) => !e.startsWith('GET '))).toBe(true);
   });
 
   it('classifies which failures Kit may have applied', () => {

@@ -1,5 +1,5 @@
 import { ScimBadRequest } from '../../src/scim/errors';
-import { dateBounds, equalityValues, matchesFilter, parseFilter } from '../../src/scim/filter';
+import { dateBounds, equalityValues, parseFilter, readFilter } from '../../src/scim/filter';
 
 const ada = {
   id: '42',
@@ -12,7 +12,7 @@ const ada = {
   'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { employeeNumber: '7' },
 };
 
-const match = (f: string) => matchesFilter(ada, parseFilter(f));
+const match = (f: string, resource: unknown = ada) => readFilter(f).matches(resource);
 
 describe('SCIM filters (RFC 7644 §3.4.2.2)', () => {
   it('compares userName and emails case-insensitively', () => {
@@ -78,5 +78,51 @@ describe('SCIM filters (RFC 7644 §3.4.2.2)', () => {
       dateBounds(parseFilter('meta.created gt "2024-01-01" or userName eq "x"'), ['meta', 'created']),
     ).toBeUndefined();
     expect(dateBounds(parseFilter('userName eq "x"'), ['meta', 'created'])).toBeUndefined();
+  });
+
+  it('decides a 256-term filter by its 16 comparisons: any one pair of each AND is enough', () => {
+    const pairs = (n: number, hit: number) =>
+      Array.from({ length: n }, (_, i) =>
+        i === hit
+          ? '(userName eq "ada@example.com" or displayName eq "b")'
+          : `(userName eq "q${i}" or name.givenName eq "ADA")`,
+      ).join(' and ');
+    const parsed = readFilter(pairs(8, 3));
+    expect(parsed.terms).toBe(256);
+    expect(parsed.matches(ada)).toBe(true);
+    expect(readFilter(pairs(8, 3).replace('name.givenName eq "ADA"', 'name.givenName eq "Bob"')).matches(ada)).toBe(
+      false,
+    );
+  });
+
+  it('finds attributes in any letter case, extension attributes by URN, and nothing on non-objects', () => {
+    expect(match('USERNAME eq "ada@example.com" and Name.FamilyName eq "lovelace"')).toBe(true);
+    expect(match('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:EmployeeNumber eq "7"')).toBe(true);
+    expect(match('urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "8"')).toBe(false);
+    expect(match('userName pr', null)).toBe(false);
+    expect(match('userName np', 'text')).toBe(true);
+  });
+
+  it('holds a bracket to one and the same value of a multi-valued attribute', () => {
+    const two = {
+      ...ada,
+      emails: [
+        { value: 'a@x.io', type: 'home' },
+        { value: 'b@x.io', type: 'work' },
+      ],
+    };
+    expect(match('emails[type eq "work" and value eq "b@x.io"]', two)).toBe(true);
+    expect(match('emails[type eq "work" and value eq "a@x.io"]', two)).toBe(false);
+    expect(match('emails[type eq "work"].value eq "b@x.io"', two)).toBe(true);
+    expect(match('emails[type eq "home" or type eq "other"]', two)).toBe(true);
+  });
+
+  it('negates a comparison on a multi-valued attribute as a whole: not a member of the group', () => {
+    const member = { id: '1', groups: [{ value: '5' }, { value: '6' }] };
+    expect(match('groups.value eq "5"', member)).toBe(true);
+    expect(match('not (groups.value eq "5")', member)).toBe(false);
+    expect(match('not (groups.value eq "7")', member)).toBe(true);
+    // Group ids are case-exact; numbers compare with their text.
+    expect(match('groups[value eq "5"]', { groups: [{ value: 5 }] })).toBe(true);
   });
 });

@@ -62,6 +62,8 @@ describe('/status over HTTP', () => {
     expect(page.status).toBe(200);
     expect(page.text).toContain('signed in as iga');
     expect(page.text).not.toContain(READONLY_TOKEN);
+    // A real Kit account (the harness's key): no SANDBOX banner (test/http/startup.e2e.test.ts shows it).
+    expect(page.text).not.toContain('SANDBOX');
   });
 
   it('refuses a cookie whose payload was changed (a read-only session made read-write)', async () => {

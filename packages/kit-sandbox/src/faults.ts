@@ -1,6 +1,6 @@
 // Injected failures, so the Kit client's retries, backoff and error mapping can be tested against the kinds of
 // trouble Kit documents: 500 ("the server is overloaded or you encounter a bug"), 413 (bulk queue full), 429,
-// slow answers and dropped connections. Deterministic when seeded, and failNext is exact.
+// slow answers, dropped connections and answers in a shape Kit does not document. Deterministic when seeded, and failNext is exact.
 
 export interface Faults {
   /** Share (0..1) of calls answered 500 {errors:["Internal server error"]}. */
@@ -12,20 +12,29 @@ export interface Faults {
   /** The next N matching calls answer failStatus. */
   failNext: number;
   failStatus: number;
+  /**
+   * The next N matching calls are answered 200 with a body that is not the shape Kit documents (what a proxy's
+   * page or a changed API looks like to the client), after the handler ran: the call may have been applied.
+   */
+  malformedNext: number;
   /** Route patterns ("GET /v4/subscribers/:id"); when set, faults apply only to these. */
   endpoints?: string[];
   /** Seeds the pseudo-random choices for errorRate and dropRate. */
   seed?: number;
 }
 
-export type FaultOutcome = { kind: 'none' } | { kind: 'drop' } | { kind: 'fail'; status: number };
+export type FaultOutcome =
+  { kind: 'none' } | { kind: 'drop' } | { kind: 'fail'; status: number } | { kind: 'malformed' };
 
 export interface FaultDecision {
   latencyMs: number;
   outcome: FaultOutcome;
 }
 
-const NO_FAULTS: Faults = { errorRate: 0, latencyMs: 0, dropRate: 0, failNext: 0, failStatus: 500 };
+const NO_FAULTS: Faults = { errorRate: 0, latencyMs: 0, dropRate: 0, failNext: 0, failStatus: 500, malformedNext: 0 };
+
+/** The 200 body of a `malformed` fault: none of the keys any Kit answer documents. */
+export const MALFORMED_BODY = { unexpected: 'Injected fault: a body that is not the shape Kit documents' };
 
 /** mulberry32: small, fast, good enough to spread injected faults reproducibly. */
 export function seededRandom(seed: number): () => number {
@@ -64,6 +73,7 @@ export class FaultInjector {
     if (partial.dropRate !== undefined) next.dropRate = rate(partial.dropRate, 'dropRate');
     if (partial.latencyMs !== undefined) next.latencyMs = whole(partial.latencyMs, 'latencyMs');
     if (partial.failNext !== undefined) next.failNext = whole(partial.failNext, 'failNext');
+    if (partial.malformedNext !== undefined) next.malformedNext = whole(partial.malformedNext, 'malformedNext');
     if (partial.failStatus !== undefined) {
       const status = whole(partial.failStatus, 'failStatus');
       if (status < 400 || status > 599) throw new Error('failStatus must be an HTTP error status (400..599)');
@@ -94,6 +104,10 @@ export class FaultInjector {
     if (f.failNext > 0) {
       f.failNext--;
       return { latencyMs: f.latencyMs, outcome: { kind: 'fail', status: f.failStatus } };
+    }
+    if (f.malformedNext > 0) {
+      f.malformedNext--;
+      return { latencyMs: f.latencyMs, outcome: { kind: 'malformed' } };
     }
     if (f.dropRate > 0 && this.random() < f.dropRate) return { latencyMs: f.latencyMs, outcome: { kind: 'drop' } };
     if (f.errorRate > 0 && this.random() < f.errorRate) {

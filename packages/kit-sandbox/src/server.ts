@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Clock } from './clock';
 import type { KitCredentials } from './credentials';
-import { type FaultInjector, faultMessage } from './faults';
+import { type FaultInjector, faultMessage, MALFORMED_BODY } from './faults';
 import type { HostedAccount } from './hostedAccount';
 import { Rejection } from './rejection';
 import { readBody } from './requestBody';
@@ -10,7 +10,8 @@ import { Router } from './router';
 import { type V3Credentials, v3ErrorBody } from './v3/auth';
 
 // The HTTP front of the sandbox. A Kit call goes: route match → authenticate (401) → rolling rate window (429)
-// → injected faults (latency, dropped socket, failStatus) → body → handler; every call that matched a Kit
+// → injected faults (latency, dropped socket, failStatus) → body → handler (→ a malformed 200 in place of its
+// answer, when injected); every call that matched a Kit
 // route is counted with its final status. /oauth/token skips authentication and the rate window (Kit does not
 // meter it). Admin routes under /__sandbox are neither counted, limited nor faulted.
 // Several accounts share the server as they share Kit's base URL: the credential picks the account, whose own
@@ -70,6 +71,11 @@ function clientGone(req: IncomingMessage, e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'ECONNRESET' && req.destroyed;
 }
 
+/** A handler's success replaced by a body that is not the shape Kit documents (the `malformedNext` fault). */
+function malformed(reply: Reply): Reply {
+  return reply.status >= 200 && reply.status < 300 ? { status: 200, body: MALFORMED_BODY } : reply;
+}
+
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const consoleReport = (message: string, error: unknown) => console.error(message, error);
 
@@ -79,24 +85,27 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
   const sleep = parts.sleep ?? realSleep;
   const report = parts.reportError ?? consoleReport;
 
-  /** Applies the fault injected for this endpoint (latency, a dropped connection, a failure); true when answered. */
+  /**
+   * Applies the fault injected for this endpoint (latency, a dropped connection, a failure): 'answered' when it
+   * answered the call, 'malformed' when the handler's answer is to be replaced (see malformed()).
+   */
   async function injectedFault(
     endpoint: string,
     req: IncomingMessage,
     answer: (reply: Reply) => void,
-  ): Promise<boolean> {
+  ): Promise<'answered' | 'malformed' | 'none'> {
     const fault = parts.faults.decide(endpoint);
     if (fault.latencyMs > 0) await sleep(fault.latencyMs);
     if (fault.outcome.kind === 'drop') {
       req.socket.destroy();
-      return true;
+      return 'answered';
     }
     if (fault.outcome.kind === 'fail') {
       const s = fault.outcome.status;
       answer(kitError(s, faultMessage(s), s === 429 || s === 503 ? { 'retry-after': '1' } : undefined));
-      return true;
+      return 'answered';
     }
-    return false;
+    return fault.outcome.kind === 'malformed' ? 'malformed' : 'none';
   }
 
   function replyForError(e: unknown, req: IncomingMessage): Reply {
@@ -163,11 +172,13 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
         answer(kitError(429, 'Rate limit exceeded', { 'retry-after': String(admission.retryAfterSeconds) }));
         return;
       }
-      if (await injectedFault(match.endpoint, req, answer)) return;
+      const fault = await injectedFault(match.endpoint, req, answer);
+      if (fault === 'answered') return;
       account.beforeV3Call();
       const route = account.route(match.endpoint);
       try {
-        answer(route ? await route.handle({ params: match.params, query, body }) : kitError(404, 'Not Found'));
+        const reply = route ? await route.handle({ params: match.params, query, body }) : kitError(404, 'Not Found');
+        answer(fault === 'malformed' ? malformed(reply) : reply);
       } catch (e) {
         answer(replyForError(e, req));
       }
@@ -212,8 +223,10 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
       } else {
         credential = 'oauth-client';
       }
-      if (await injectedFault(match.endpoint, req, answer)) return;
-      answer(await runHandler(route, match, req, query));
+      const fault = await injectedFault(match.endpoint, req, answer);
+      if (fault === 'answered') return;
+      const reply = await runHandler(route, match, req, query);
+      answer(fault === 'malformed' ? malformed(reply) : reply);
     } catch (e) {
       answer(replyForError(e, req));
     } finally {

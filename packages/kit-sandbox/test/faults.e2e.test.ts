@@ -44,6 +44,17 @@ describe('injected faults', () => {
     expect((await ctx.http.get(`/v4/subscribers/${s.id}`)).status).toBe(200);
   });
 
+  it('malformedNext applies the next N calls and answers them 200 with a body Kit never sends', async () => {
+    ctx.sandbox.setFaults({ malformedNext: 1, endpoints: ['POST /v4/tags'] });
+    const res = await ctx.http.post('/v4/tags', { name: 'malformed-answer' });
+    expect(res.status).toBe(200);
+    expect(res.data).not.toHaveProperty('tag');
+    expect(ctx.sandbox.store.findTagByName('malformed-answer')).toBeDefined();
+    const again = await ctx.http.post('/v4/tags', { name: 'well-formed-answer' });
+    expect(again.status).toBe(201);
+    expect(again.data.tag).toMatchObject({ name: 'well-formed-answer' });
+  });
+
   it('dropRate destroys the socket without an answer (socket hang up), and counts the call with status 0', async () => {
     ctx.sandbox.setFaults({ dropRate: 1 });
     await expect(ctx.http.get('/v4/account')).rejects.toMatchObject({ code: 'ECONNRESET' });

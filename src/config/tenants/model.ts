@@ -18,7 +18,10 @@ export interface TenantConfig {
    * that take a Config take this one.
    */
   config: Config;
-  /** The entry asked for the built-in Kit sandbox (`kit: {sandbox: true}`): main.ts opens an account for it. */
+  /**
+   * The entry asked for the built-in Kit sandbox (`kit: {sandbox: true}`), or is the environment's tenant the
+   * sandbox serves: main.ts opens an account for it.
+   */
   sandbox?: boolean;
 }
 

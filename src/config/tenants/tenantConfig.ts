@@ -123,6 +123,8 @@ export function tenantConfigOf(t: FileTenant, index: number, ctx: TenantBuildCon
   const at = (p: Path, message: string) => ctx.report(['tenants', index, ...p], message);
   const baseUrl = baseUrlOf(t.kit, base.kit);
   const credentials = credentialsOf(t.kit, t.id);
+  if (t.kit.sandbox && base.sandboxMode === 'off')
+    at(['kit', 'sandbox'], 'KIT_SANDBOX=off rules out the built-in sandbox: give this tenant a Kit credential');
   if (credentials?.kind === 'oauth' && credentials.tokenStorePath === 'redis' && !base.redisUrl)
     at(['kit', 'oauth', 'tokenStore'], 'tokenStore: redis needs REDIS_URL');
   const mapping = mappingOf(t, (p, m) => at(p, m), ctx.file);

@@ -34,9 +34,10 @@ const JWKS_RETRY_SECONDS = 5;
 
 /**
  * SCIM searches may be POSTed to `/.search` (RFC 7644 §3.4.3); they read, so a read-only token may send them.
+ * In any letter case, as routing matches them.
  */
 function isReadOnlyRequest(req: Request): boolean {
-  return SAFE_METHODS.has(req.method) || (req.method === 'POST' && /\/\.search\/?$/.test(req.path));
+  return SAFE_METHODS.has(req.method) || (req.method === 'POST' && /\/\.search\/?$/i.test(req.path));
 }
 
 /** The answer to a client over its failure budget whose credential was refused. */

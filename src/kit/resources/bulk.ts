@@ -1,6 +1,6 @@
-import type { Answer, KitCaller } from '../caller';
+import { bulkTaggingAnswer } from '../answers';
+import type { KitCaller, PlainRequest } from '../caller';
 import { KitError } from '../errors';
-import type { KitRequest } from '../transport';
 import type { BulkFailure, BulkResult, CallOptions, TaggedSubscriber, Tagging } from '../types';
 
 // Kit's bulk endpoints (docs/kit/api.md "Bulk"): synchronous up to 100 items per call, each answer listing the
@@ -15,20 +15,24 @@ export class Bulk {
   async tagSubscribers(taggings: Tagging[], opts?: CallOptions): Promise<BulkResult<TaggedSubscriber, Tagging>> {
     const result: BulkResult<TaggedSubscriber, Tagging> = { succeeded: [], failures: [] };
     for (const chunk of chunks(taggings, BULK_CHUNK)) {
-      const a = await this.chunk(
+      const answer = await this.chunk(
         {
           method: 'POST',
           endpoint: 'POST /v4/bulk/tags/subscribers',
           path: '/v4/bulk/tags/subscribers',
           body: { taggings: chunk },
+          // A set of taggings, each idempotent.
+          repeat: 'idempotent',
+          queued: true,
+          answer: bulkTaggingAnswer,
         },
         chunk,
         result,
         opts,
       );
-      if (!a) continue;
-      result.succeeded.push(...((a.data?.subscribers ?? []) as TaggedSubscriber[]));
-      for (const f of failuresOf(a)) result.failures.push(taggingFailure(f, chunk));
+      if (!answer) continue;
+      result.succeeded.push(...answer.subscribers);
+      for (const f of failuresOf(answer.failures)) result.failures.push(taggingFailure(f, chunk));
     }
     return result;
   }
@@ -37,14 +41,14 @@ export class Bulk {
    * One synchronous bulk call. A chunk Kit refuses as a whole (422, 404…) becomes a failure of each of its
    * items; auth, rate-limit and availability errors concern every chunk and are thrown.
    */
-  private async chunk<TIn>(
-    req: KitRequest,
+  private async chunk<TIn, TOut>(
+    req: PlainRequest<TOut>,
     chunk: TIn[],
     result: { failures: BulkFailure<TIn>[] },
     opts?: CallOptions,
-  ): Promise<Answer | undefined> {
+  ): Promise<TOut | undefined> {
     try {
-      return await this.caller.call(req, opts);
+      return await this.caller.data(req, opts);
     } catch (e) {
       if (
         e instanceof KitError &&
@@ -70,11 +74,8 @@ interface KitBulkFailure {
   subscriber?: { id?: unknown; email_address?: unknown; first_name?: unknown };
 }
 
-function failuresOf(a: Answer): KitBulkFailure[] {
-  const failures: unknown = a.data?.failures;
-  return Array.isArray(failures)
-    ? failures.filter((f): f is KitBulkFailure => f !== null && typeof f === 'object')
-    : [];
+function failuresOf(failures: unknown[]): KitBulkFailure[] {
+  return failures.filter((f): f is KitBulkFailure => f !== null && typeof f === 'object');
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {

@@ -1,3 +1,4 @@
+import { customFieldAnswer, customFieldPage } from '../answers';
 import type { KitCaller } from '../caller';
 import { collectAll, cursorPages, pageQuery } from '../pagination';
 import type { CallOptions, CustomField } from '../types';
@@ -25,9 +26,15 @@ export class CustomFields {
   async list(opts?: CallOptions): Promise<CustomField[]> {
     const fields = await collectAll(
       cursorPages((after) =>
-        this.caller.page<CustomField>(
-          { method: 'GET', endpoint: 'GET /v4/custom_fields', path: '/v4/custom_fields', query: pageQuery({ after }) },
-          'custom_fields',
+        this.caller.data(
+          {
+            method: 'GET',
+            endpoint: 'GET /v4/custom_fields',
+            path: '/v4/custom_fields',
+            query: pageQuery({ after }),
+            repeat: 'idempotent',
+            answer: customFieldPage,
+          },
           opts,
         ),
       ),
@@ -63,9 +70,16 @@ export class CustomFields {
 
   private async createWith(label: string, clash: 'find' | 'own', opts?: CallOptions): Promise<CustomField> {
     const { item } = await this.caller.createOrFind(
-      { method: 'POST', endpoint: 'POST /v4/custom_fields', path: '/v4/custom_fields', body: { label } },
+      {
+        method: 'POST',
+        endpoint: 'POST /v4/custom_fields',
+        path: '/v4/custom_fields',
+        body: { label },
+        // Labels are unique: a repeat after Kit created the field is refused 422 "already been taken".
+        repeat: 'uniqueName',
+        answer: customFieldAnswer.transform((a) => a.custom_field),
+      },
       opts,
-      (data: { custom_field: CustomField }) => data.custom_field,
       async () => findField(await this.list(opts), label),
       clash,
     );

@@ -1,4 +1,5 @@
-import { type Answer, type KitCaller, withoutUndefined } from '../caller';
+import { subscriberAnswer, subscriberPage, subscriberTagPage, unsubscribeAnswer } from '../answers';
+import { type Answer, isRefusal, type KitCaller, withoutUndefined } from '../caller';
 import { collectAll, cursorPages, pageQuery } from '../pagination';
 import type {
   CallOptions,
@@ -23,14 +24,15 @@ export class Subscribers {
 
   /** One page of GET /v4/subscribers (per_page defaults to 1000). */
   list(query: SubscriberQuery, page: PageRequest = {}, opts?: CallOptions): Promise<Page<Subscriber>> {
-    return this.caller.page<Subscriber>(
+    return this.caller.data(
       {
         method: 'GET',
         endpoint: 'GET /v4/subscribers',
         path: '/v4/subscribers',
         query: { ...query, ...pageQuery(page) },
+        repeat: 'idempotent',
+        answer: subscriberPage,
       },
-      'subscribers',
       opts,
     );
   }
@@ -41,21 +43,13 @@ export class Subscribers {
 
   /** GET /v4/subscribers/{id}; a missing subscriber is KitNotFoundError. */
   async get(id: number, opts?: CallOptions): Promise<Subscriber> {
-    const a = await this.caller.call(
-      { method: 'GET', endpoint: 'GET /v4/subscribers/:id', path: `/v4/subscribers/${id}` },
-      opts,
-    );
-    return a.data.subscriber as Subscriber;
+    return (await this.caller.data(this.getRequest(id), opts)).subscriber;
   }
 
   /** Like get, but Kit's 404 is an answer: null when no subscriber has that id. */
   async find(id: number, opts?: CallOptions): Promise<Subscriber | null> {
-    const a = await this.caller.call(
-      { method: 'GET', endpoint: 'GET /v4/subscribers/:id', path: `/v4/subscribers/${id}` },
-      opts,
-      { acceptStatus: (s) => s === 404 },
-    );
-    return a.status === 404 ? null : (a.data.subscriber as Subscriber);
+    const a = await this.caller.callAccepting(this.getRequest(id), opts, (s) => s === 404);
+    return isRefusal(a) ? null : a.data.subscriber;
   }
 
   /** Exact match over every state (status=all), regardless of case; null when no subscriber has that email. */
@@ -78,7 +72,11 @@ export class Subscribers {
       fields: input.fields,
     });
     const endpoint = 'POST /v4/subscribers';
-    const a = await this.caller.call({ method: 'POST', endpoint, path: '/v4/subscribers', body }, opts);
+    // Kit's upsert is keyed by email: a repeat finds what the first attempt created and sets the same values.
+    const a = await this.caller.call(
+      { method: 'POST', endpoint, path: '/v4/subscribers', body, repeat: 'idempotent', answer: subscriberAnswer },
+      opts,
+    );
     const subscriber = this.checkedEcho(input, a, endpoint);
     const created = a.status === 201 || a.status === 202 || (a.status === 200 && a.ambiguousBefore);
     return { subscriber, created };
@@ -92,7 +90,10 @@ export class Subscribers {
       fields: input.fields,
     });
     const endpoint = 'PUT /v4/subscribers/:id';
-    const a = await this.caller.call({ method: 'PUT', endpoint, path: `/v4/subscribers/${id}`, body }, opts);
+    const a = await this.caller.call(
+      { method: 'PUT', endpoint, path: `/v4/subscribers/${id}`, body, repeat: 'idempotent', answer: subscriberAnswer },
+      opts,
+    );
     return this.checkedEcho(input, a, endpoint);
   }
 
@@ -102,43 +103,59 @@ export class Subscribers {
    * just wrote it (Kit's unsubscribe changes nothing but the state).
    */
   async unsubscribe(id: number, opts?: CallOptions, current?: Subscriber): Promise<Subscriber> {
-    const a = await this.caller.call(
+    const echoed = await this.caller.data(
       {
         method: 'POST',
         endpoint: 'POST /v4/subscribers/:id/unsubscribe',
         path: `/v4/subscribers/${id}/unsubscribe`,
         body: {},
+        // An inactive subscriber stays inactive.
+        repeat: 'idempotent',
+        answer: unsubscribeAnswer,
       },
       opts,
     );
-    if (a.data?.subscriber?.state) return a.data.subscriber as Subscriber;
+    if (echoed.subscriber) return echoed.subscriber;
     if (current?.id === id) return { ...current, state: 'inactive' };
     return this.get(id, opts);
   }
 
   /** Every tag of one subscriber (all pages). */
   async tags(id: number, opts?: CallOptions): Promise<Tag[]> {
-    const items = await collectAll(
+    return collectAll(
       cursorPages((after) =>
-        this.caller.page<Tag & { tagged_at?: string; added_at?: string }>(
+        this.caller.data(
           {
             method: 'GET',
             endpoint: 'GET /v4/subscribers/:id/tags',
             path: `/v4/subscribers/${id}/tags`,
             query: pageQuery({ after }),
+            repeat: 'idempotent',
+            answer: subscriberTagPage,
           },
-          'tags',
           opts,
         ),
       ),
     );
-    // This list carries tagged_at instead of created_at; Tag needs a date, the tagging one is what Kit has.
-    return items.map((t) => ({ id: t.id, name: t.name, created_at: t.created_at ?? t.tagged_at ?? t.added_at ?? '' }));
+  }
+
+  private getRequest(id: number) {
+    return {
+      method: 'GET',
+      endpoint: 'GET /v4/subscribers/:id',
+      path: `/v4/subscribers/${id}`,
+      repeat: 'idempotent',
+      answer: subscriberAnswer,
+    } as const;
   }
 
   /** Kit drops unknown fields silently: what it echoes must hold what was sent. */
-  private checkedEcho(sent: SubscriberInput | SubscriberUpdate, a: Answer, endpoint: string): Subscriber {
-    const subscriber = a.data.subscriber as Subscriber;
+  private checkedEcho(
+    sent: SubscriberInput | SubscriberUpdate,
+    a: Answer<{ subscriber: Subscriber }>,
+    endpoint: string,
+  ): Subscriber {
+    const subscriber = a.data.subscriber;
     verifyEcho(sent, subscriber, endpoint, {
       fieldValuesPending: a.status === 202,
       knownFieldKeys: this.fieldKeys.keys,

@@ -1,4 +1,5 @@
-import type { KitCaller } from '../caller';
+import { tagAnswer, tagPage, taggedSubscriberPage, unreadAnswer } from '../answers';
+import { isRefusal, type KitCaller, type UniqueNameRequest } from '../caller';
 import { KitValidationError } from '../errors';
 import { collectAll, cursorPages, pageQuery } from '../pagination';
 import type { CallOptions, Page, PageRequest, SubscriberState, Tag, TaggedSubscriber } from '../types';
@@ -22,9 +23,15 @@ export class Tags {
   list(opts?: CallOptions): Promise<Tag[]> {
     return collectAll(
       cursorPages((after) =>
-        this.caller.page<Tag>(
-          { method: 'GET', endpoint: 'GET /v4/tags', path: '/v4/tags', query: pageQuery({ after }) },
-          'tags',
+        this.caller.data(
+          {
+            method: 'GET',
+            endpoint: 'GET /v4/tags',
+            path: '/v4/tags',
+            query: pageQuery({ after }),
+            repeat: 'idempotent',
+            answer: tagPage,
+          },
           opts,
         ),
       ),
@@ -36,9 +43,7 @@ export class Tags {
    * attempt took it: then the tag it created is answered.
    */
   async create(name: string, opts?: CallOptions): Promise<Tag> {
-    return (
-      await this.caller.createOrFind(this.createRequest(name), opts, readTag, () => this.lookup(name, opts), 'own')
-    ).item;
+    return (await this.caller.createOrFind(this.createRequest(name), opts, () => this.lookup(name, opts), 'own')).item;
   }
 
   /** POST /v4/tags, answering null when the name is taken (a clash the caller reports as its own conflict). */
@@ -56,7 +61,6 @@ export class Tags {
     const { item, created } = await this.caller.createOrFind(
       this.createRequest(name),
       opts,
-      readTag,
       () => this.lookup(name, opts),
       'find',
     );
@@ -66,11 +70,19 @@ export class Tags {
   /** PUT /v4/tags/{id}; null when the name is taken (Kit's 422 "already been taken"). */
   async renameIfFree(id: number, name: string, opts?: CallOptions): Promise<Tag | null> {
     try {
-      const a = await this.caller.call(
-        { method: 'PUT', endpoint: 'PUT /v4/tags/:id', path: `/v4/tags/${id}`, body: { name } },
+      const answer = await this.caller.data(
+        {
+          method: 'PUT',
+          endpoint: 'PUT /v4/tags/:id',
+          path: `/v4/tags/${id}`,
+          body: { name },
+          // A rename to a given name: a repeat sets the same name.
+          repeat: 'idempotent',
+          answer: tagAnswer,
+        },
         opts,
       );
-      return readTag(a.data);
+      return answer.tag;
     } catch (err) {
       if (isNameTaken(err)) return null;
       throw err;
@@ -84,6 +96,9 @@ export class Tags {
         endpoint: 'POST /v4/tags/:tag_id/subscribers/:id',
         path: `/v4/tags/${tagId}/subscribers/${subscriberId}`,
         body: {},
+        // Kit answers 200 when the subscriber already carries the tag.
+        repeat: 'idempotent',
+        answer: unreadAnswer,
       },
       opts,
     );
@@ -94,8 +109,19 @@ export class Tags {
    * when Kit says it did not carry it (a concurrent change, or a repeated DELETE after an outage).
    */
   async untag(tagId: number, subscriberId: number, opts?: CallOptions): Promise<boolean> {
-    const a = await this.untagCall(tagId, subscriberId, opts, (s) => s === 404);
-    return a.status !== 404 || a.ambiguousBefore;
+    const a = await this.caller.callAccepting(
+      {
+        method: 'DELETE',
+        endpoint: 'DELETE /v4/tags/:tag_id/subscribers/:id',
+        path: `/v4/tags/${tagId}/subscribers/${subscriberId}`,
+        // A repeat finds the tag gone (404): the first attempt removed it.
+        repeat: 'idempotent',
+        answer: unreadAnswer,
+      },
+      opts,
+      (s) => s === 404,
+    );
+    return !isRefusal(a) || a.ambiguousBefore;
   }
 
   /** One page of GET /v4/tags/{id}/subscribers. */
@@ -105,14 +131,15 @@ export class Tags {
     page: PageRequest = {},
     opts?: CallOptions,
   ): Promise<Page<TaggedSubscriber>> {
-    return this.caller.page<TaggedSubscriber>(
+    return this.caller.data(
       {
         method: 'GET',
         endpoint: 'GET /v4/tags/:tag_id/subscribers',
         path: `/v4/tags/${tagId}/subscribers`,
         query: { status: query.status, ...pageQuery(page) },
+        repeat: 'idempotent',
+        answer: taggedSubscriberPage,
       },
-      'subscribers',
       opts,
     );
   }
@@ -125,33 +152,22 @@ export class Tags {
     return cursorPages((after) => this.subscribers(tagId, query, { after }, opts));
   }
 
-  private createRequest(name: string) {
-    return { method: 'POST' as const, endpoint: 'POST /v4/tags', path: '/v4/tags', body: { name } };
+  /** Not idempotent: a repeat after Kit created the tag is refused 422 "already been taken" (createOrFind). */
+  private createRequest(name: string): UniqueNameRequest<Tag> {
+    return {
+      method: 'POST',
+      endpoint: 'POST /v4/tags',
+      path: '/v4/tags',
+      body: { name },
+      repeat: 'uniqueName',
+      answer: tagAnswer.transform((a) => a.tag),
+    };
   }
 
   private async lookup(name: string, opts?: CallOptions): Promise<Tag | undefined> {
     return findTag(await this.list(opts), name);
   }
-
-  private untagCall(
-    tagId: number,
-    subscriberId: number,
-    opts: CallOptions | undefined,
-    acceptStatus: (status: number, ambiguousBefore: boolean) => boolean,
-  ) {
-    return this.caller.call(
-      {
-        method: 'DELETE',
-        endpoint: 'DELETE /v4/tags/:tag_id/subscribers/:id',
-        path: `/v4/tags/${tagId}/subscribers/${subscriberId}`,
-      },
-      opts,
-      { acceptStatus },
-    );
-  }
 }
-
-const readTag = (data: { tag: Tag }): Tag => data.tag;
 
 function isNameTaken(err: unknown): boolean {
   return err instanceof KitValidationError && err.isUniquenessClash;

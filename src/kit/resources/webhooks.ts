@@ -1,6 +1,6 @@
-import { collectAll, cursorPages, pageQuery, toPage } from '../pagination';
-import type { CallHooks } from '../caller';
-import type { KitRequest } from '../transport';
+import { unreadAnswer, webhookAnswer, webhookPage } from '../answers';
+import type { KitCaller } from '../caller';
+import { collectAll, cursorPages, pageQuery } from '../pagination';
 import type { CallOptions } from '../types';
 
 // Kit's webhooks (kit-api-v4 "Webhooks": GET/POST /v4/webhooks, DELETE /v4/webhooks/{id}). Kit answers the
@@ -22,37 +22,53 @@ export interface KitWebhooksApi {
   delete(id: number, opts?: CallOptions): Promise<void>;
 }
 
-type Call = (req: KitRequest, opts?: CallOptions, hooks?: CallHooks) => Promise<{ status: number; data: any }>;
-
 /** The webhook calls over the client's one exchange loop (limiter, retries, errors). */
-export function webhookCalls(call: Call): KitWebhooksApi {
+export function webhookCalls(caller: KitCaller): KitWebhooksApi {
   return {
     list: (o) =>
       collectAll(
-        cursorPages(async (after) => {
-          const a = await call(
-            { method: 'GET', endpoint: 'GET /v4/webhooks', path: '/v4/webhooks', query: pageQuery({ after }) },
+        cursorPages((after) =>
+          caller.data(
+            {
+              method: 'GET',
+              endpoint: 'GET /v4/webhooks',
+              path: '/v4/webhooks',
+              query: pageQuery({ after }),
+              repeat: 'idempotent',
+              answer: webhookPage,
+            },
             o,
-          );
-          return toPage<KitWebhook>(a.data, 'webhooks');
-        }),
+          ),
+        ),
       ),
     create: async (event, targetUrl, o) => {
-      const a = await call(
+      const answer = await caller.data(
         {
           method: 'POST',
           endpoint: 'POST /v4/webhooks',
           path: '/v4/webhooks',
           body: { target_url: targetUrl, event: { name: event } },
+          // Kit takes the same target and event twice: a repeat would deliver every event twice.
+          repeat: 'once',
+          answer: webhookAnswer,
         },
         o,
       );
-      return a.data.webhook as KitWebhook;
+      return answer.webhook;
     },
     delete: async (id, o) => {
-      await call({ method: 'DELETE', endpoint: 'DELETE /v4/webhooks/:id', path: `/v4/webhooks/${id}` }, o, {
-        acceptStatus: (status, ambiguousBefore) => ambiguousBefore && status === 404,
-      });
+      await caller.callAccepting(
+        {
+          method: 'DELETE',
+          endpoint: 'DELETE /v4/webhooks/:id',
+          path: `/v4/webhooks/${id}`,
+          // A repeat finds the webhook gone (404): the first attempt deleted it.
+          repeat: 'idempotent',
+          answer: unreadAnswer,
+        },
+        o,
+        (status, ambiguousBefore) => ambiguousBefore && status === 404,
+      );
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { KitApi, KitCapabilities } from '../api';
 import type { Account, CallOptions } from '../types';
+import { v3AccountAnswer } from './answers';
 import { type V3CallerOptions, V3Core } from './core';
 import { V3CustomFields } from './customFields';
 import { V3Subscribers } from './subscribers';
@@ -46,13 +47,21 @@ export class KitV3Client implements KitApi {
 
   /** GET /v3/account, answered in the port's (v4) shape. */
   async account(opts?: CallOptions): Promise<Account> {
-    const a = await this.core.call({ method: 'GET', endpoint: 'GET /v3/account', path: '/v3/account' }, opts);
-    const d = a.data ?? {};
+    const d = await this.core.data(
+      {
+        method: 'GET',
+        endpoint: 'GET /v3/account',
+        path: '/v3/account',
+        repeat: 'idempotent',
+        answer: v3AccountAnswer,
+      },
+      opts,
+    );
     return {
-      user: { email: String(d.primary_email_address ?? '') },
+      user: { email: d.primary_email_address ?? '' },
       account: {
         id: 0,
-        name: String(d.name ?? ''),
+        name: d.name ?? '',
         plan_type: d.plan_type,
         primary_email_address: d.primary_email_address,
       },

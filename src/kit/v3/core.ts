@@ -1,5 +1,11 @@
-import { KitCaller, type KitCallerOptions } from '../caller';
-import type { KitRequest } from '../transport';
+import {
+  type Answer,
+  KitCaller,
+  type KitCallerOptions,
+  type PlainRequest,
+  type Refusal,
+  type UniqueNameRequest,
+} from '../caller';
 import type { CallOptions } from '../types';
 import { secretRedactor, signed } from './signing';
 
@@ -24,17 +30,25 @@ export class V3Core {
     });
   }
 
-  call(req: KitRequest, opts?: CallOptions, accept404 = false) {
-    return this.caller.call(signed(req, this.apiSecret), opts, accept404 ? { acceptStatus: (s) => s === 404 } : {});
+  call<T>(req: PlainRequest<T>, opts?: CallOptions): Promise<Answer<T>> {
+    return this.caller.call(signed(req, this.apiSecret), opts);
+  }
+
+  async data<T>(req: PlainRequest<T>, opts?: CallOptions): Promise<T> {
+    return (await this.call(req, opts)).data;
+  }
+
+  /** call, a 404 answered as a Refusal instead of thrown. */
+  callAccepting404<T>(req: PlainRequest<T>, opts?: CallOptions): Promise<Answer<T> | Refusal> {
+    return this.caller.callAccepting(signed(req, this.apiSecret), opts, (s) => s === 404);
   }
 
   createOrFind<T>(
-    req: KitRequest,
+    req: UniqueNameRequest<T>,
     opts: CallOptions | undefined,
-    read: (d: any) => T,
     lookup: () => Promise<T | undefined>,
     clash: 'find' | 'own',
   ) {
-    return this.caller.createOrFind(signed(req, this.apiSecret), opts, read, lookup, clash);
+    return this.caller.createOrFind(signed(req, this.apiSecret), opts, lookup, clash);
   }
 }

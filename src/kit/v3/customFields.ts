@@ -1,5 +1,6 @@
 import { findField } from '../resources/customFields';
 import type { CallOptions, CustomField } from '../types';
+import { v3CustomFieldCreatedAnswer, v3CustomFieldsAnswer } from './answers';
 import type { V3Core } from './core';
 
 // Kit v3's custom fields: listed in one call, created by label.
@@ -8,11 +9,16 @@ export class V3CustomFields {
   constructor(private readonly core: V3Core) {}
 
   async list(opts?: CallOptions): Promise<CustomField[]> {
-    const a = await this.core.call(
-      { method: 'GET', endpoint: 'GET /v3/custom_fields', path: '/v3/custom_fields' },
+    const { custom_fields: fields } = await this.core.data(
+      {
+        method: 'GET',
+        endpoint: 'GET /v3/custom_fields',
+        path: '/v3/custom_fields',
+        repeat: 'idempotent',
+        answer: v3CustomFieldsAnswer,
+      },
       opts,
     );
-    const fields = (Array.isArray(a.data?.custom_fields) ? a.data.custom_fields : []) as CustomField[];
     this.core.fieldKeys = new Set(fields.map((f) => f.key));
     return fields;
   }
@@ -28,9 +34,16 @@ export class V3CustomFields {
         const wanted = label.trim();
         field = (
           await this.core.createOrFind(
-            { method: 'POST', endpoint: 'POST /v3/custom_fields', path: '/v3/custom_fields', body: { label: wanted } },
+            {
+              method: 'POST',
+              endpoint: 'POST /v3/custom_fields',
+              path: '/v3/custom_fields',
+              body: { label: wanted },
+              // Labels are unique: a repeat after Kit created the field is refused 422 "already been taken".
+              repeat: 'uniqueName',
+              answer: v3CustomFieldCreatedAnswer,
+            },
             opts,
-            (d: CustomField & { custom_field?: CustomField }) => d.custom_field ?? d,
             async () => findField(await this.list(opts), wanted),
             'find',
           )

@@ -1,5 +1,6 @@
-import { withoutUndefined } from '../caller';
-import { KitRequestError, KitWritePendingError } from '../errors';
+import { subscriberAnswer, unsubscribeAnswer } from '../answers';
+import { isRefusal, withoutUndefined } from '../caller';
+import { KitWritePendingError } from '../errors';
 import { unstoredKeys, verifyEcho } from '../fieldEcho';
 import type {
   CallOptions,
@@ -11,6 +12,7 @@ import type {
   SubscriberUpdate,
   Tag,
 } from '../types';
+import { v3SubscriberListAnswer, v3SubscriberTagsAnswer, v3SubscriptionAnswer } from './answers';
 import type { V3Core } from './core';
 import { nextCursor, readCursor, type Segment } from './pageCursor';
 import type { V3Tags } from './tags';
@@ -74,20 +76,12 @@ export class V3Subscribers {
   }
 
   async get(id: number, opts?: CallOptions): Promise<Subscriber> {
-    const a = await this.core.call(
-      { method: 'GET', endpoint: 'GET /v3/subscribers/:id', path: `/v3/subscribers/${id}` },
-      opts,
-    );
-    return a.data.subscriber as Subscriber;
+    return (await this.core.data(v3SubscriberRequest(id), opts)).subscriber;
   }
 
   async find(id: number, opts?: CallOptions): Promise<Subscriber | null> {
-    const a = await this.core.call(
-      { method: 'GET', endpoint: 'GET /v3/subscribers/:id', path: `/v3/subscribers/${id}` },
-      opts,
-      true,
-    );
-    return a.status === 404 ? null : (a.data.subscriber as Subscriber);
+    const a = await this.core.callAccepting404(v3SubscriberRequest(id), opts);
+    return isRefusal(a) ? null : a.data.subscriber;
   }
 
   /** GET /v3/subscribers?email_address= among the active, then among the unsubscribed: 1 call, or 2 when not active. */
@@ -110,18 +104,19 @@ export class V3Subscribers {
   async upsert(input: SubscriberInput, opts?: CallOptions): Promise<{ subscriber: Subscriber; created: boolean }> {
     const tag = await this.provisioning(opts);
     const endpoint = 'POST /v3/tags/:tag_id/subscribe';
-    const a = await this.core.call(
+    const { subscription } = await this.core.data(
       {
         method: 'POST',
         endpoint,
         path: `/v3/tags/${tag.id}/subscribe`,
         body: withoutUndefined({ email: input.email_address, first_name: input.first_name, fields: input.fields }),
+        // Keyed by email: a repeat finds the subscriber and the tagging the first attempt made, sets the same values.
+        repeat: 'idempotent',
+        answer: v3SubscriptionAnswer,
       },
       opts,
     );
-    const id = Number(a.data?.subscription?.subscriber?.id);
-    if (!Number.isSafeInteger(id))
-      throw new KitRequestError(`Kit answered ${endpoint} without a subscriber id`, { endpoint });
+    const id = subscription.subscriber.id;
     let subscriber = await this.get(id, opts);
     verifyEcho(input, subscriber, endpoint, { knownFieldKeys: this.core.fieldKeys });
     if (input.state && input.state !== 'active') subscriber = await this.unsubscribe(id, opts, subscriber);
@@ -140,9 +135,20 @@ export class V3Subscribers {
       first_name: input.first_name,
       fields: input.fields,
     });
-    const a = await this.core.call({ method: 'PUT', endpoint, path: `/v3/subscribers/${id}`, body }, opts);
+    const a = await this.core.call(
+      {
+        method: 'PUT',
+        endpoint,
+        path: `/v3/subscribers/${id}`,
+        body,
+        // Sets given values: a repeat sets the same ones.
+        repeat: 'idempotent',
+        answer: subscriberAnswer,
+      },
+      opts,
+    );
     if (a.status !== 202) {
-      const subscriber = a.data.subscriber as Subscriber;
+      const subscriber = a.data.subscriber;
       verifyEcho(input, subscriber, endpoint, { knownFieldKeys: this.core.fieldKeys });
       return subscriber;
     }
@@ -160,20 +166,23 @@ export class V3Subscribers {
   /** PUT /v3/unsubscribe by email: the email comes from `current`, or one read. */
   async unsubscribe(id: number, opts?: CallOptions, current?: Subscriber): Promise<Subscriber> {
     const known = current?.id === id ? current : await this.get(id, opts);
-    const a = await this.core.call(
-      { method: 'PUT', endpoint: 'PUT /v3/unsubscribe', path: '/v3/unsubscribe', body: { email: known.email_address } },
+    const { subscriber: echoed } = await this.core.data(
+      {
+        method: 'PUT',
+        endpoint: 'PUT /v3/unsubscribe',
+        path: '/v3/unsubscribe',
+        body: { email: known.email_address },
+        // An unsubscribed email stays unsubscribed.
+        repeat: 'idempotent',
+        answer: unsubscribeAnswer,
+      },
       opts,
     );
-    const echoed = a.data?.subscriber as Subscriber | undefined;
     return echoed?.state && echoed.state !== 'active' ? echoed : { ...known, state: 'inactive' };
   }
 
   async tags(id: number, opts?: CallOptions): Promise<Tag[]> {
-    const a = await this.core.call(
-      { method: 'GET', endpoint: 'GET /v3/subscribers/:id/tags', path: `/v3/subscribers/${id}/tags` },
-      opts,
-    );
-    return ((a.data?.tags ?? []) as Tag[]).map((t) => ({ id: t.id, name: t.name, created_at: t.created_at ?? '' }));
+    return (await this.core.data(v3SubscriberTagsRequest(id), opts)).tags;
   }
 
   private provisioning(opts?: CallOptions): Promise<Tag> {
@@ -192,7 +201,7 @@ export class V3Subscribers {
     page: number,
     opts?: CallOptions,
   ): Promise<{ subscribers: Subscriber[]; total_subscribers: number; total_pages: number }> {
-    const a = await this.core.call(
+    const d = await this.core.data(
       {
         method: 'GET',
         endpoint: 'GET /v3/subscribers',
@@ -207,16 +216,34 @@ export class V3Subscribers {
           updated_to: day(query.updated_before),
           sort_order: query.sort_order === 'desc' ? 'desc' : undefined,
         },
+        repeat: 'idempotent',
+        answer: v3SubscriberListAnswer,
       },
       opts,
     );
-    const d = a.data ?? {};
-    return {
-      subscribers: Array.isArray(d.subscribers) ? d.subscribers : [],
-      total_subscribers: Number(d.total_subscribers) || 0,
-      total_pages: Number(d.total_pages) || 1,
-    };
+    // An empty list has no pages; it is walked as one empty page.
+    return { ...d, total_pages: Math.max(1, d.total_pages) };
   }
+}
+
+export function v3SubscriberRequest(id: number) {
+  return {
+    method: 'GET',
+    endpoint: 'GET /v3/subscribers/:id',
+    path: `/v3/subscribers/${id}`,
+    repeat: 'idempotent',
+    answer: subscriberAnswer,
+  } as const;
+}
+
+export function v3SubscriberTagsRequest(id: number) {
+  return {
+    method: 'GET',
+    endpoint: 'GET /v3/subscribers/:id/tags',
+    path: `/v3/subscribers/${id}/tags`,
+    repeat: 'idempotent',
+    answer: v3SubscriberTagsAnswer,
+  } as const;
 }
 
 /** Kit v3 date filters take a day (yyyy-mm-dd). */

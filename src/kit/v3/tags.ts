@@ -1,24 +1,24 @@
 import { KitError, KitNotFoundError, KitRequestError, KitValidationError } from '../errors';
+import { unreadAnswer } from '../answers';
+import { isRefusal, type UniqueNameRequest } from '../caller';
 import { findTag } from '../resources/tags';
-import type { KitRequest } from '../transport';
 import type {
   BulkResult,
   CallOptions,
   Page,
   PageRequest,
-  Subscriber,
   SubscriberState,
   Tag,
   TaggedSubscriber,
   Tagging,
 } from '../types';
+import { v3SubscriptionAnswer, v3TagCreatedAnswer, v3TagSubscriptionsAnswer, v3TagsAnswer } from './answers';
 import type { V3Core } from './core';
+import { v3SubscriberRequest, v3SubscriberTagsRequest } from './subscribers';
 import { nextCursor, readCursor } from './pageCursor';
 
 // Kit v3's tag endpoints behind the port's Tags and Bulk (docs/kit/v3.md "Tags"): no rename, no bulk, and
 // tagging means subscribing an email, so a subscriber that is not active is never tagged.
-
-type TagSubscription = { created_at?: string; subscriber: Subscriber };
 
 export class V3Tags {
   /** Tags by name as last seen in Kit's answers (the provisioning tag is found here without a call). */
@@ -37,8 +37,10 @@ export class V3Tags {
 
   /** GET /v3/tags: every tag in one call (v3 does not paginate tags). */
   async list(opts?: CallOptions): Promise<Tag[]> {
-    const a = await this.core.call({ method: 'GET', endpoint: 'GET /v3/tags', path: '/v3/tags' }, opts);
-    const tags = (a.data?.tags ?? []) as Tag[];
+    const { tags } = await this.core.data(
+      { method: 'GET', endpoint: 'GET /v3/tags', path: '/v3/tags', repeat: 'idempotent', answer: v3TagsAnswer },
+      opts,
+    );
     this.byName.clear();
     tags.forEach((t) => this.note(t));
     return tags;
@@ -46,9 +48,7 @@ export class V3Tags {
 
   async createIfFree(name: string, opts?: CallOptions): Promise<Tag | null> {
     try {
-      return (
-        await this.core.createOrFind(this.createRequest(name), opts, readTag, () => this.lookup(name, opts), 'own')
-      ).item;
+      return (await this.core.createOrFind(this.createRequest(name), opts, () => this.lookup(name, opts), 'own')).item;
     } catch (err) {
       if (err instanceof KitValidationError && err.isUniquenessClash) return null;
       throw err;
@@ -59,7 +59,6 @@ export class V3Tags {
     const { item, created } = await this.core.createOrFind(
       this.createRequest(name),
       opts,
-      readTag,
       () => this.lookup(name, opts),
       'find',
     );
@@ -81,46 +80,44 @@ export class V3Tags {
 
   /** tagSubscriber, answering the subscriber tagged (for the bulk answer). */
   async tagOne(tagId: number, subscriberId: number, opts?: CallOptions): Promise<TaggedSubscriber> {
-    const get = await this.core.call(
-      { method: 'GET', endpoint: 'GET /v3/subscribers/:id', path: `/v3/subscribers/${subscriberId}` },
-      opts,
-    );
-    const sub = get.data.subscriber as Subscriber;
+    const { subscriber: sub } = await this.core.data(v3SubscriberRequest(subscriberId), opts);
     if (sub.state !== 'active') {
-      const tags = await this.core.call(
-        { method: 'GET', endpoint: 'GET /v3/subscribers/:id/tags', path: `/v3/subscribers/${subscriberId}/tags` },
-        opts,
-      );
-      if (((tags.data?.tags ?? []) as Tag[]).some((t) => t.id === tagId)) return { ...sub, tagged_at: '' };
+      const { tags } = await this.core.data(v3SubscriberTagsRequest(subscriberId), opts);
+      if (tags.some((t) => t.id === tagId)) return { ...sub, tagged_at: '' };
       throw new KitRequestError(
         `Kit v3 tags by subscribing the email, which would re-subscribe ${sub.state} subscriber ${sub.id}: not tagged`,
         { endpoint: 'POST /v3/tags/:tag_id/subscribe', errors: ['the subscriber is not active'] },
       );
     }
-    const a = await this.core.call(
+    const { subscription } = await this.core.data(
       {
         method: 'POST',
         endpoint: 'POST /v3/tags/:tag_id/subscribe',
         path: `/v3/tags/${tagId}/subscribe`,
         body: { email: sub.email_address },
+        // Tagging an active subscriber again changes nothing.
+        repeat: 'idempotent',
+        answer: v3SubscriptionAnswer,
       },
       opts,
     );
-    return { ...sub, tagged_at: String(a.data?.subscription?.created_at ?? '') };
+    return { ...sub, tagged_at: subscription.created_at ?? '' };
   }
 
   /** DELETE /v3/subscribers/{id}/tags/{tag_id}; false when Kit says the subscriber did not carry it. */
   async untag(tagId: number, subscriberId: number, opts?: CallOptions): Promise<boolean> {
-    const a = await this.core.call(
+    const a = await this.core.callAccepting404(
       {
         method: 'DELETE',
         endpoint: 'DELETE /v3/subscribers/:id/tags/:tag_id',
         path: `/v3/subscribers/${subscriberId}/tags/${tagId}`,
+        // A repeat finds the tag gone (404): the first attempt removed it.
+        repeat: 'idempotent',
+        answer: unreadAnswer,
       },
       opts,
-      true,
     );
-    return a.status !== 404 || a.ambiguousBefore;
+    return !isRefusal(a) || a.ambiguousBefore;
   }
 
   /** One page (50) of GET /v3/tags/{id}/subscriptions; `perPage` is ignored, the total is always there. */
@@ -131,18 +128,19 @@ export class V3Tags {
     opts?: CallOptions,
   ): Promise<Page<TaggedSubscriber>> {
     const at = readCursor(page.after, 'a');
-    const a = await this.core.call(
+    const d = await this.core.data(
       {
         method: 'GET',
         endpoint: 'GET /v3/tags/:tag_id/subscriptions',
         path: `/v3/tags/${tagId}/subscriptions`,
         query: { page: at.page, subscriber_state: query.status === 'active' ? 'active' : undefined },
+        repeat: 'idempotent',
+        answer: v3TagSubscriptionsAnswer,
       },
       opts,
     );
-    const d = a.data ?? {};
-    const rows = (Array.isArray(d.subscriptions) ? d.subscriptions : []) as TagSubscription[];
-    const next = nextCursor(at, Number(d.total_pages) || 1, ['a']);
+    const rows = d.subscriptions;
+    const next = nextCursor(at, Math.max(1, d.total_pages), ['a']);
     return {
       items: rows.map((r) => ({ ...r.subscriber, tagged_at: r.created_at ?? '' })),
       pagination: {
@@ -152,7 +150,7 @@ export class V3Tags {
         end_cursor: next,
         per_page: rows.length,
       },
-      totalCount: Number(d.total_subscriptions) || 0,
+      totalCount: d.total_subscriptions,
     };
   }
 
@@ -170,8 +168,16 @@ export class V3Tags {
     }
   }
 
-  private createRequest(name: string): KitRequest {
-    return { method: 'POST', endpoint: 'POST /v3/tags', path: '/v3/tags', body: { tag: { name } } };
+  /** Not idempotent: a repeat after Kit created the tag is refused 422 "already been taken" (createOrFind). */
+  private createRequest(name: string): UniqueNameRequest<Tag> {
+    return {
+      method: 'POST',
+      endpoint: 'POST /v3/tags',
+      path: '/v3/tags',
+      body: { tag: { name } },
+      repeat: 'uniqueName',
+      answer: v3TagCreatedAnswer,
+    };
   }
 
   private async lookup(name: string, opts?: CallOptions): Promise<Tag | undefined> {
@@ -202,8 +208,4 @@ export class V3Bulk {
     }
     return result;
   }
-}
-
-function readTag(d: Tag & { tag?: Tag }): Tag {
-  return d.tag ?? d;
 }

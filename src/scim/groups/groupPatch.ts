@@ -27,12 +27,17 @@ export function assertMemberBudget(named: number): void {
   }
 }
 
-function readMemberIds(value: unknown, index: number): string[] {
+/**
+ * The user ids of a member list (`[{ "value": "42" }, …]`, or one member), read by us rather than by scimmy's
+ * schema coercion, which costs ~0.2 ms a member in one synchronous pass (seconds for 10,000). `where` names
+ * the list in the error: "Operation 2", "members".
+ */
+export function readMemberIds(value: unknown, where: string): string[] {
   const list = Array.isArray(value) ? value : [value];
   return list.map((m) => {
     const id = m && typeof m === 'object' ? (m as Record<string, unknown>).value : m;
     if (typeof id !== 'string' && typeof id !== 'number') {
-      throw new ScimBadRequest('invalidValue', `Operation ${index + 1}: each member needs a "value" (a user id).`);
+      throw new ScimBadRequest('invalidValue', `${where}: each member needs a "value" (a user id).`);
     }
     return String(id);
   });
@@ -72,7 +77,7 @@ export function planGroupPatch(message: PatchMessage): GroupPatchPlan {
   const memberIds = (value: unknown, index: number): string[] => {
     named += Array.isArray(value) ? value.length : 1;
     assertMemberBudget(named);
-    return readMemberIds(value, index);
+    return readMemberIds(value, `Operation ${index + 1}`);
   };
   const filteredMembers = (path: string, index: number): string[] => {
     const ids = readFilteredMembers(path, index);

@@ -6,14 +6,13 @@ import { asInvalidValue } from '../errors';
 import { identityKey } from '../identity';
 import { quoteInput } from '../inputLimits';
 import type { SubscriberFieldMap } from '../fieldMap';
-import { matchesFilter } from '../filter';
 import { filterReads, type ListQuery } from '../listQuery';
 import { assertSameId, normalizePatch } from '../patchShapes';
 import { isCanonicalId, type MemberRef, type ResourcePage, type ScimBody, type ScimGroup } from '../resources';
 import { tagToGroup, unreadMembers } from './groupMapping';
 import type { GroupChange, GroupEvents, GroupWrite } from './groupEvents';
 import { TagMembers } from './tagMembers';
-import { assertMemberBudget, planGroupPatch } from './groupPatch';
+import { assertMemberBudget, planGroupPatch, readMemberIds } from './groupPatch';
 import type { TagMembership } from './membership';
 import {
   isReservedTagName,
@@ -63,7 +62,7 @@ export class GroupDirectory {
     let groups: Array<{ tag: Tag; members?: MemberRef[] }> = [];
     for (const tag of tags) {
       const members = needsMembersForFilter ? await this.tagMembers.read(tag.id, opts) : undefined;
-      if (!query.filter || matchesFilter(this.toGroup(tag, members), query.filter)) groups.push({ tag, members });
+      if (!query.matches || query.matches(this.toGroup(tag, members))) groups.push({ tag, members });
     }
     if (query.sortBy === 'displayName') {
       groups.sort((a, b) => this.deps.catalog.displayName(a.tag).localeCompare(this.deps.catalog.displayName(b.tag)));
@@ -219,9 +218,11 @@ export class GroupDirectory {
     return tag;
   }
 
+  /** The group as scimmy coerces it, but for `members`: up to 10,000 of them are read by memberIds. */
   private coerce(input: ScimBody): ScimBody {
-    const { externalId: _ignored, ...rest } = input;
-    return JSON.parse(JSON.stringify(asInvalidValue(() => new SCIMMY.Schemas.Group(rest, 'in'))));
+    const { externalId: _ignored, members, ...rest } = input;
+    const group = JSON.parse(JSON.stringify(asInvalidValue(() => new SCIMMY.Schemas.Group(rest, 'in'))));
+    return members === undefined || members === null ? group : { ...group, members };
   }
 
   private requireDisplayName(group: ScimBody): string {
@@ -243,9 +244,10 @@ export class GroupDirectory {
   }
 
   private memberIds(members: unknown): string[] {
-    if (!Array.isArray(members)) return [];
+    if (members === undefined) return [];
+    if (!Array.isArray(members)) throw new ScimBadRequest('invalidValue', 'members must be an array of members.');
     assertMemberBudget(members.length);
-    return [...new Set(members.map((m) => String((m as Record<string, unknown>)?.value ?? '')))].filter(Boolean);
+    return [...new Set(readMemberIds(members, 'members'))].filter(Boolean);
   }
 
   /** `scim:retired:<id>:<name>`, or with a `~n` suffix when a tag already holds that name. */

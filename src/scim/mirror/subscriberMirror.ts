@@ -173,6 +173,11 @@ export class SubscriberMirror implements MirrorReads {
     return rec ? this.out(rec) : undefined;
   }
 
+  /** How many subscribers the mirror holds. */
+  async size(): Promise<number> {
+    return this.o.store.count();
+  }
+
   /** One page of the mirror for a list walk (0 Kit calls). */
   async page(after: number | null, order: 'asc' | 'desc'): Promise<{ items: Subscriber[]; next: number | null }> {
     const p = await this.o.store.page(after, PAGE, order);

@@ -1,4 +1,5 @@
 import type { PageStore } from './pageStore';
+import { RowScan } from './rowScan';
 
 // SCIM pages (startIndex/count, 1-based) over Kit's cursor pages (after/per_page 1000). A walk remembers,
 // per Kit page, the cursor that fetches it and how many of its rows are visible; a client walking the whole
@@ -15,6 +16,8 @@ export interface WalkSource<T> {
   fingerprint: string;
   fetch(after: string | null, includeTotalCount: boolean): Promise<KitPageFetch<T>>;
   visible(item: T): boolean;
+  /** What deciding one row costs against the scan budget: the filter's OR'd terms (0 or absent: nothing). */
+  rowCost?: number;
   /**
    * Exact number of visible rows computed from Kit's total_count on the first page, when the visibility rule
    * allows it; undefined means the walk has to reach the end to know the total.
@@ -36,6 +39,8 @@ interface WalkState {
 
 export interface PagerOptions {
   ttlSeconds: number;
+  /** Terms × rows one request's filtered scan may cost (FILTER_SCAN_BUDGET); past it the answer is 400 tooMany. */
+  scanBudget?: number;
 }
 
 export interface WindowResult<T> {
@@ -64,6 +69,10 @@ export class CursorPager {
     let seen = 0;
     let i = 0;
     let dirty = false;
+    const scan = new RowScan({
+      perRow: source.rowCost ?? 0,
+      budget: this.options.scanBudget ?? Number.POSITIVE_INFINITY,
+    });
 
     while (seen < end || state.total === undefined) {
       const needRows = seen < end && seen + (state.pages[i]?.visible ?? Number.POSITIVE_INFINITY) > first;
@@ -73,7 +82,8 @@ export class CursorPager {
         if (state.done) break;
         const after = i === 0 ? null : state.pages[i - 1].next;
         const fetched = await this.fetchOnce(source, after, i === 0 && state.total === undefined);
-        rows = fetched.items.filter((r) => source.visible(r));
+        if (fetched.totalCount !== undefined) scan.expect(fetched.totalCount);
+        rows = await scan.filter(fetched.items, (r) => source.visible(r));
         desc = { after, next: fetched.next, visible: rows.length };
         state.pages.push(desc);
         if (!fetched.next) state.done = true;
@@ -87,7 +97,7 @@ export class CursorPager {
         if (!rows) {
           // Evicted: fetch that one Kit page again from its remembered cursor.
           const fetched = await this.fetchOnce(source, desc.after, false);
-          rows = fetched.items.filter((r) => source.visible(r));
+          rows = await scan.filter(fetched.items, (r) => source.visible(r));
           await this.store.set(`${walkKey}:p${i}`, rows, this.options.ttlSeconds);
         }
       }

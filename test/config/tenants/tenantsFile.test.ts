@@ -347,6 +347,16 @@ tenants:
     ]);
   });
 
+  it('a sandbox tenant is explicit, even with NODE_ENV=production; KIT_SANDBOX=off refuses it', () => {
+    const sandbox = `version: 1\ntenants:\n  - id: try-out\n    kit: { sandbox: true }\n`;
+    expect(load(write(sandbox), { NODE_ENV: 'production' }).tenants[0].sandbox).toBe(true);
+    expect(problemsOf(sandbox, { KIT_SANDBOX: 'off' })).toEqual([
+      expect.stringMatching(
+        /line 4, .*tenants\.0\.kit\.sandbox \(tenant "try-out"\): KIT_SANDBOX=off rules out the built-in sandbox/,
+      ),
+    ]);
+  });
+
   it('apiSecret (v3) only with apiVersion v3', () => {
     const v3 = (version: string) =>
       `version: 1\ntenants:\n  - id: brand-a\n    kit:\n      apiSecret: \${BRAND_A_KIT_KEY}${version}\n    bearerTokens:\n      - { name: okta, token: "\${BRAND_A_OKTA_TOKEN}" }\n`;
@@ -552,7 +562,7 @@ describe('the environment beside TENANTS_FILE', () => {
           ...(name.startsWith('SCIM_JWT') ? { SCIM_JWT_ISSUER: 'i', SCIM_JWT_AUDIENCE: 'a' } : {}),
         };
         const f = file();
-        readTenantsFile(f, loadConfig({ ...env, PUBLIC_BASE_URL: 'https://scim.example.test' }), env);
+        readTenantsFile(f, loadConfig({ ...env, TENANTS_FILE: f, PUBLIC_BASE_URL: 'https://scim.example.test' }), env);
       } catch (err) {
         problems = (err as ConfigError).problems;
       }

@@ -1,3 +1,4 @@
+import { ScimFilterTooCostly } from '../../../src/scim/errors';
 import { CursorPager, type WalkSource } from '../../../src/scim/paging/cursorPager';
 import { MemoryPageStore } from '../../../src/scim/paging/pageStore';
 
@@ -71,5 +72,23 @@ describe('CursorPager', () => {
     const page = await pager.window({ ...src, totalFromKit: undefined }, 1, 5);
     expect(page.totalResults).toBe(2000);
     expect(calls).toHaveLength(3);
+  });
+
+  it('refuses a filtered walk whose rows × terms cannot fit the scan budget before deciding any row', async () => {
+    const pager = new CursorPager(new MemoryPageStore(100), { ttlSeconds: 60, scanBudget: 10_000 });
+    let decided = 0;
+    const { src, calls } = source(2000, 1000);
+    const costly: WalkSource<number> = {
+      ...src,
+      rowCost: 8,
+      visible: () => ++decided > 0,
+      totalFromKit: undefined,
+    };
+    await expect(pager.window(costly, 1, 10)).rejects.toBeInstanceOf(ScimFilterTooCostly);
+    expect(decided).toBe(0);
+    expect(calls).toHaveLength(1);
+    // Within budget (5 terms × 2,000 rows), the same walk is answered.
+    const page = await pager.window({ ...costly, fingerprint: 'cheaper', rowCost: 5 }, 1, 10);
+    expect(page.totalResults).toBe(2000);
   });
 });

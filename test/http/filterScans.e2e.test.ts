@@ -1,0 +1,88 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Harness, startHarness, USER_SCHEMA } from '../support/harness';
+import { expectListResponse, expectScimError } from '../support/scim';
+import { unique } from '../support/unique';
+
+// A filter within the server's limits over a lookup mirror of 20,000 subscribers: its scan must leave the event
+// loop to other requests between chunks, and a filter whose terms × rows exceed FILTER_SCAN_BUDGET is refused
+// before it scans. Order is read from events (which answer arrived first), never from durations.
+
+const N = 20_000;
+/** Terms × rows one request may cost here: 64 terms × 20,000 rows fit, 256 × 20,000 do not. */
+const BUDGET = 3_000_000;
+
+/** `pairs` ANDed OR-pairs: 2^pairs OR'd terms once multiplied out. */
+const pairsFilter = (pairs: number, hit?: { index: number; displayName: string }) =>
+  Array.from({ length: pairs }, (_, i) =>
+    i === hit?.index
+      ? `(userName eq "q${i}" or displayName eq "${hit.displayName}")`
+      : `(userName eq "q${i}" or displayName pr)`,
+  ).join(' and ');
+
+describe('filtered scans leave the event loop to other requests, within a budget', () => {
+  let h: Harness;
+  let server: Server;
+  let base: string;
+  const run = unique();
+  const displayName = `Scan Target ${run}`;
+
+  beforeAll(async () => {
+    h = await startHarness({ env: { FILTER_SCAN_BUDGET: String(BUDGET) } });
+    h.sandbox.store.seedSubscribers(N, { emailPrefix: 'scanned-' });
+    const created = await h.post('/scim/v2/Users', {
+      schemas: [USER_SCHEMA],
+      userName: `scan.target.${run}@contoso.example`,
+      displayName,
+    });
+    expect(created.status).toBe(201);
+    // Walks the lookup mirror once, so the scans below read memory only (no Kit call, no I/O of their own).
+    expectListResponse(await h.get(`/scim/v2/Users?filter=${encodeURIComponent('externalId eq "warm"')}`), 0);
+    server = createServer(h.service.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await h.close();
+  });
+
+  it('answers /healthz while a 64-term filter scans 20,000 subscribers, and the filter is still exact', async () => {
+    const filter = pairsFilter(6, { index: 2, displayName });
+    const answered: string[] = [];
+    let filterDone = false;
+    const scan = h.get(`/scim/v2/Users?count=1&filter=${encodeURIComponent(filter)}`).then((res) => {
+      answered.push('filter');
+      filterDone = true;
+      return res;
+    });
+    // One probe after another, each sent only once the previous one was answered, until the filter is.
+    while (!filterDone) {
+      const probe = await fetch(`${base}/healthz`);
+      expect(probe.status).toBe(200);
+      await probe.arrayBuffer();
+      answered.push('healthz');
+    }
+    const res = await scan;
+    const [found] = expectListResponse(res, 1);
+    expect(found.displayName).toBe(displayName);
+    // A scan in one synchronous pass answers no probe sent after it began: here several come first.
+    expect(answered.indexOf('filter')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('refuses a 256-term filter over 20,000 subscribers with 400 tooMany naming the budget', async () => {
+    const { result: res, total } = await h.kitCalls(() =>
+      h.get(`/scim/v2/Users?count=1&filter=${encodeURIComponent(pairsFilter(8))}`),
+    );
+    expectScimError(res, 400, 'tooMany');
+    expect(res.body.detail).toContain('FILTER_SCAN_BUDGET');
+    expect(res.body.detail).toContain('3,000,000');
+    expect(res.body.detail).toContain('256');
+    expect(total).toBe(0);
+    // Nothing half-done is kept: the next filter over the same mirror is answered in full.
+    expectListResponse(
+      await h.get(`/scim/v2/Users?count=1&filter=${encodeURIComponent(`displayName eq "${displayName}"`)}`),
+      1,
+    );
+  });
+});
