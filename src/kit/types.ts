@@ -130,6 +130,8 @@ export interface CallOptions {
   /** Give up (with a retryable error) when the call cannot start before this many ms have passed. */
   maxWaitMs?: number;
   signal?: AbortSignal;
+  /** The call's first exchange is leaving for Kit: what it reads is what Kit holds from now on. */
+  onSent?: () => void;
 }
 
 /** One record per HTTP exchange with Kit, for metrics, logs and the audit trail. */

@@ -40,17 +40,20 @@ export class KitChanges {
     // The mirror's first walk (background priority) and its re-walks every MIRROR_REFRESH_MINUTES.
     tracking.mirror?.start();
     const { logger, config } = this.deps;
+    const budget = new RereadBudget({
+      ratePerWindow: config.kit.ratePerMinute,
+      sharePercent: config.changes.webhookRereadSharePercent,
+      windowMs: config.kit.rateWindowMs,
+      clock: this.deps.clock,
+    });
     this.hints = new WebhookHints({
       kit: this.deps.kit,
       journal: tracking.journal,
       mirror: tracking.mirror,
       snapshot: tracking.snapshot,
-      budget: new RereadBudget({
-        ratePerWindow: config.kit.ratePerMinute,
-        sharePercent: config.changes.webhookRereadSharePercent,
-        windowMs: config.kit.rateWindowMs,
-        clock: this.deps.clock,
-      }),
+      budget,
+      holdMs: budget.intervalMs,
+      clock: this.deps.clock,
       changed: async () => {
         await services.pageStore.bumpGeneration('users');
       },
@@ -66,6 +69,7 @@ export class KitChanges {
   stop(): void {
     this.stopped = true;
     this.services?.tracking.mirror?.stop();
+    this.hints?.stop();
     this.deps.clock.clearTimeout(this.retryTimer);
   }
 

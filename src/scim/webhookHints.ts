@@ -1,3 +1,4 @@
+import type { Clock, TimerHandle } from '../clock';
 import type { KitApi } from '../kit/api';
 import { SUBSCRIBER_STATES, type Subscriber, type SubscriberState } from '../kit/types';
 import type { ChangeJournal } from './journal/changeJournal';
@@ -35,9 +36,10 @@ export const DELIVERY_DROP_REASONS = ['over_budget', 'pending_full'] as const;
 export type DeliveryDropReason = (typeof DELIVERY_DROP_REASONS)[number];
 
 /**
- * Subscribers whose delivery is being handled (checked against the mirror, or re-read) at a time, a few hundred
- * bytes each. A delivery over the re-read budget leaves at once, so this bounds memory only when deliveries come
- * faster than the mirror can check them.
+ * Subscribers pending at a time (a delivery being checked against the mirror, a re-read, a hold), a few hundred
+ * bytes each. Re-read ones stay for their hold, at most about the budget's share per window; a delivery over the
+ * budget leaves at once. So the bound is reached only when deliveries come faster than the mirror can check them
+ * (Redis slow), and it keeps memory flat then.
  */
 export const MAX_PENDING_SUBSCRIBERS = 1000;
 
@@ -48,6 +50,9 @@ export interface WebhookHintsDeps {
   snapshot?: LookupSnapshot;
   /** Grants each Kit re-read (webhookRereadBudget.ts); a refused one drops the delivery. */
   budget: Pick<RereadBudget, 'take'>;
+  /** How long after its re-read a subscriber's further deliveries wait, joined into one round. */
+  holdMs: number;
+  clock: Clock;
   maxPending?: number;
   /** Cached walk pages must go. */
   changed: () => Promise<void>;
@@ -61,23 +66,29 @@ export interface WebhookHintsDeps {
   dropped?: (reason: DeliveryDropReason) => void;
 }
 
-/** A subscriber whose delivery is being handled. */
+/** A subscriber whose delivery is being handled, or who was re-read less than a hold ago. */
 interface Pending {
-  /** The latest delivery that arrived meanwhile: handled once more afterwards (Kit may have read the old state). */
+  /** The latest delivery not answered yet: handled in a round of its own after this one (and its hold). */
   next?: Partial<Subscriber>;
-  done: Promise<void>;
+  hold?: { timer: TimerHandle; ended: Promise<void>; end: () => void };
 }
 
 export class WebhookHints {
   /**
-   * One pending handling per subscriber: a delivery for a subscriber already pending joins it (the later
-   * delivery is handled once after it, however many arrived), so repeating one id costs at most two reads.
+   * One pending handling per subscriber. A delivery for a subscriber already pending joins it: one arriving
+   * before the pending read left for Kit is answered by that read; one arriving after it may describe a change
+   * the read missed, so the latest such delivery is handled in one more round, once the subscriber's hold
+   * (holdMs after its read) has passed. However many deliveries name one subscriber, they cost at most one
+   * read per hold.
    */
   private readonly pending = new Map<number, Pending>();
+  /** Rounds being handled now (holds excluded), for idle(). */
+  private readonly rounds = new Set<Promise<void>>();
   private readonly maxPending: number;
   private delivered = 0;
   private reads = 0;
   private drops = 0;
+  private stopped = false;
 
   constructor(private readonly deps: WebhookHintsDeps) {
     this.maxPending = deps.maxPending ?? MAX_PENDING_SUBSCRIBERS;
@@ -103,38 +114,90 @@ export class WebhookHints {
       this.drop('pending_full');
       return true;
     }
-    const entry: Pending = { done: Promise.resolve() };
+    const entry: Pending = {};
     this.pending.set(id, entry);
-    entry.done = this.run(id, entry, delivered);
+    this.round(id, entry, delivered);
     return true;
   }
 
-  /** Resolves when every accepted delivery has been handled. */
-  async idle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending.values()].map((p) => p.done));
-  }
-
-  stats(): { delivered: number; reads: number; dropped: number } {
-    return { delivered: this.delivered, reads: this.reads, dropped: this.drops };
-  }
-
-  private async run(id: number, entry: Pending, first: Partial<Subscriber>): Promise<void> {
-    let delivered: Partial<Subscriber> | undefined = first;
-    try {
-      while (delivered) {
-        try {
-          const outcome = await this.handle(id, delivered);
-          if (outcome === 'refused') this.drop('over_budget');
-          else this.deps.handled?.(outcome);
-        } catch (err) {
-          this.deps.onError?.(err as Error);
-        }
-        delivered = entry.next;
-        entry.next = undefined;
-      }
-    } finally {
-      this.pending.delete(id);
+  /**
+   * Resolves when every accepted delivery has been handled: holds are waited out where a delivery waits for
+   * one, unless `holds` is false (then only the rounds running now are).
+   */
+  async idle({ holds = true } = {}): Promise<void> {
+    for (;;) {
+      const waits = [...this.rounds];
+      if (holds) for (const entry of this.pending.values()) if (entry.next && entry.hold) waits.push(entry.hold.ended);
+      if (waits.length === 0) return;
+      await Promise.allSettled(waits);
     }
+  }
+
+  /** No further rounds: the holds end now, their waiting deliveries unhandled (shutdown). */
+  stop(): void {
+    this.stopped = true;
+    for (const entry of this.pending.values()) {
+      if (!entry.hold) continue;
+      this.deps.clock.clearTimeout(entry.hold.timer);
+      entry.hold.end();
+    }
+    this.pending.clear();
+  }
+
+  /** `held`: deliveries waiting for their subscriber's hold to pass. */
+  stats(): { delivered: number; reads: number; dropped: number; held: number } {
+    let held = 0;
+    for (const entry of this.pending.values()) if (entry.next && entry.hold) held++;
+    return { delivered: this.delivered, reads: this.reads, dropped: this.drops, held };
+  }
+
+  private round(id: number, entry: Pending, delivered: Partial<Subscriber>): void {
+    const done = this.handleRound(id, entry, delivered).finally(() => this.rounds.delete(done));
+    this.rounds.add(done);
+  }
+
+  private async handleRound(id: number, entry: Pending, delivered: Partial<Subscriber>): Promise<void> {
+    let outcome: 'known' | 'read' | 'refused' = 'known';
+    try {
+      outcome = await this.handle(id, delivered, () => this.sent(entry));
+      if (outcome === 'refused') this.drop('over_budget');
+      else this.deps.handled?.(outcome);
+    } catch (err) {
+      this.deps.onError?.(err as Error);
+    }
+    if (this.stopped) return;
+    if (outcome !== 'read') {
+      this.next(id, entry);
+      return;
+    }
+    // Kit delivers a change within seconds of it: a change made just after this read comes as a delivery
+    // during the hold and gets its round after it.
+    let end = () => {};
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    const timer = this.deps.clock.setTimeout(
+      () => {
+        end();
+        this.next(id, entry);
+      },
+      this.deps.holdMs,
+      { background: true },
+    );
+    entry.hold = { timer, ended, end };
+  }
+
+  /** The subscriber's next round, if a delivery is waiting; else it is no longer pending. */
+  private next(id: number, entry: Pending): void {
+    entry.hold = undefined;
+    const delivered = entry.next;
+    entry.next = undefined;
+    if (delivered && !this.stopped) this.round(id, entry, delivered);
+    else this.pending.delete(id);
+  }
+
+  /** The round's read left for Kit: the deliveries that arrived before it are answered by it. */
+  private sent(entry: Pending): void {
+    if (entry.next) this.deps.handled?.('joined');
+    entry.next = undefined;
   }
 
   private drop(reason: DeliveryDropReason): void {
@@ -149,16 +212,20 @@ export class WebhookHints {
     return true;
   }
 
-  private async handle(id: number, delivered: Partial<Subscriber>): Promise<'known' | 'read' | 'refused'> {
+  private async handle(
+    id: number,
+    delivered: Partial<Subscriber>,
+    onSent: () => void,
+  ): Promise<'known' | 'read' | 'refused'> {
     if (this.deps.mirror) {
-      const outcome = await this.deps.mirror.hint(id, delivered, () => this.admit());
+      const outcome = await this.deps.mirror.hint(id, delivered, { admit: () => this.admit(), onSent });
       if (outcome === 'read') await this.deps.snapshot?.forget({ id, email: delivered.email_address });
       return outcome;
     }
     const known = await this.deps.journal.lastState(id);
     if (delivered.state !== undefined && known === delivered.state) return 'known';
     if (!this.admit()) return 'refused';
-    const fresh = await this.deps.kit.subscribers.find(id, { priority: 'webhook' });
+    const fresh = await this.deps.kit.subscribers.find(id, { priority: 'webhook', onSent });
     if (!fresh) return 'read';
     await this.deps.snapshot?.forget({ id, email: fresh.email_address });
     const at = this.deps.now();

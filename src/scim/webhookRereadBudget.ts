@@ -21,11 +21,14 @@ export function rereadsPerWindow(ratePerWindow: number, sharePercent: number): n
 
 export class RereadBudget {
   readonly perWindow: number;
+  /** The window's length over its re-reads: how long one subscriber waits between two of them (its hold). */
+  readonly intervalMs: number;
   /** Start times of the re-reads granted within the last window, oldest first (at most perWindow). */
   private readonly granted: number[] = [];
 
   constructor(private readonly o: RereadBudgetOptions) {
     this.perWindow = rereadsPerWindow(o.ratePerWindow, o.sharePercent);
+    this.intervalMs = Math.ceil(o.windowMs / this.perWindow);
   }
 
   /** Grants one re-read now, or refuses when the window's share is spent. */

@@ -14,6 +14,7 @@ describe('RereadBudget', () => {
   it('grants the share within a window, refuses the rest, and grants again as the window rolls past each one', async () => {
     const clock = new ManualClock();
     const budget = new RereadBudget({ ratePerWindow: 30, sharePercent: 10, windowMs: 60_000, clock });
+    expect(budget.intervalMs).toBe(20_000);
     expect([budget.take(), budget.take(), budget.take(), budget.take()]).toEqual([true, true, true, false]);
     await clock.advance(30_000);
     expect(budget.take()).toBe(false);

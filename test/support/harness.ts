@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import type { Clock } from '../../src/clock';
 import request from 'supertest';
 import { type Config, loadConfig } from '../../src/config';
 import { type KitSandbox, type KitSandboxOptions, startKitSandbox } from '@convertkit-scim/kit-sandbox';
@@ -37,6 +38,8 @@ export interface HarnessOptions {
   logger?: Logger;
   /** The server's clock for meta.lastModified stamps. */
   now?: () => Date;
+  /** The service's timers and time (limiter, mirror, webhook holds); the system clock by default. */
+  clock?: Clock;
   /** More sandbox options (e.g. Kit's reference answers instead of the integration notes'). */
   sandbox?: Pick<KitSandboxOptions, 'unsubscribeAnswer' | 'webhookRetryDelaysMs' | 'v3UpdateDelayMs'>;
 }
@@ -61,7 +64,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     KIT_RATE_WINDOW_MS: '200',
     ...opts.env,
   });
-  const service = new Service({ config, logger: opts.logger ?? pino({ level: 'silent' }), now: opts.now });
+  const service = new Service({
+    config,
+    logger: opts.logger ?? pino({ level: 'silent' }),
+    now: opts.now,
+    clock: opts.clock,
+  });
   await service.bootstrap();
   const app = service.app;
   const auth = (t: request.Test) => t.set('Authorization', `Bearer ${TOKEN}`);

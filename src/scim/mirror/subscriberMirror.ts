@@ -55,13 +55,18 @@ export interface SubscriberMirrorOptions {
 export type MirrorWebhookWatch = Pick<WebhookWatch, 'expect' | 'silent'>;
 
 const BACKGROUND: CallOptions = { priority: 'background' };
-const WEBHOOK_REREAD: CallOptions = { priority: 'webhook' };
 const PAGE = 1000;
 /** How often a lookup waiting for another replica's walk of the lookup mirror looks whether it has ended. */
 const OTHER_WALK_POLL_MS = 250;
 
 /** What a webhook hint cost: nothing (the mirror agreed), a Kit read, or nothing because the read was refused. */
 export type HintOutcome = 'known' | 'read' | 'refused';
+
+/** How a hint may read Kit: whether the read is granted, and who to tell when it leaves for Kit. */
+export interface HintRead {
+  admit?: () => boolean;
+  onSent?: () => void;
+}
 
 /** How a walk request ended: this replica walked, another replica holds the walk, or it could not run. */
 type WalkOutcome = 'walked' | 'busy' | 'failed';
@@ -201,15 +206,11 @@ export class SubscriberMirror implements MirrorReads {
 
   /**
    * A Kit webhook named this subscriber. When the delivery's subscriber agrees with the mirror, nothing is
-   * read (the server's own writes come back as deliveries too); otherwise, when `admit` grants the read (the
-   * re-read budget), it is read from Kit in the limiter's webhook lane and stored, and a state change goes to the
-   * journal. A refused read leaves the mirror as it was: the next walk corrects it.
+   * read (the server's own writes come back as deliveries too); otherwise, when `read.admit` grants it (the
+   * re-read budget), the subscriber is read from Kit in the limiter's webhook lane and stored, and a state change
+   * goes to the journal. A refused read leaves the mirror as it was: the next walk corrects it.
    */
-  async hint(
-    subscriberId: number,
-    delivered?: Partial<Subscriber>,
-    admit: () => boolean = () => true,
-  ): Promise<HintOutcome> {
+  async hint(subscriberId: number, delivered?: Partial<Subscriber>, read: HintRead = {}): Promise<HintOutcome> {
     let known: Subscriber | undefined;
     try {
       known = await this.o.store.get(subscriberId);
@@ -218,11 +219,11 @@ export class SubscriberMirror implements MirrorReads {
       return 'known';
     }
     if (known && delivered && agrees(known, delivered)) return 'known';
-    if (!admit()) return 'refused';
+    if (read.admit && !read.admit()) return 'refused';
     const readAt = this.o.clock.now();
     let fresh: Subscriber | null;
     try {
-      fresh = await this.o.kit.subscribers.find(subscriberId, WEBHOOK_REREAD);
+      fresh = await this.o.kit.subscribers.find(subscriberId, { priority: 'webhook', onSent: read.onSent });
     } catch (err) {
       this.o.onError?.('webhook re-read', err as Error);
       return 'read';
