@@ -1,9 +1,8 @@
 import type { Server } from 'node:http';
 import request from 'supertest';
-import { type Harness, oktaUser, READONLY_TOKEN, startHarness } from '../support/harness';
+import { type Harness, oktaUser, READONLY_TOKEN, startListeningHarness } from '../support/harness';
 import { JumpClock } from '../support/clock';
 import { eventually } from '../support/privateRedis';
-import { freePort } from '../support/serverProcess';
 import { unique } from '../support/unique';
 
 // Forged Kit webhook deliveries (Kit does not sign them; whoever has the receiver's URL can send any number)
@@ -27,16 +26,11 @@ describe('a flood of forged Kit webhook deliveries', () => {
   let base: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    h = await startHarness({
-      env: { PUBLIC_BASE_URL: base, KIT_WEBHOOK_SECRET: SECRET, KIT_RATE_WINDOW_MS: String(WINDOW_MS) },
+    ({ h, server, base } = await startListeningHarness({
+      env: { KIT_WEBHOOK_SECRET: SECRET, KIT_RATE_WINDOW_MS: String(WINDOW_MS) },
       sandbox: { webhookRetryDelaysMs: [20, 40] },
       clock,
-    });
-    server = await h.service.listen(port, '127.0.0.1');
-    await eventually(() => h.sandbox.store.listWebhooks().length === 4);
-    await eventually(() => h.service.scim().tracking.mirror!.complete());
+    }));
   });
   afterAll(async () => {
     server?.close();
