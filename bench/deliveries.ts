@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../src/config';
-import { startKitSandbox } from '../src/sandbox';
+import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../src/service';
 
 // A flood of forged Kit webhook deliveries: BENCH_DELIVERIES (3,000) for distinct subscriber ids, posted

@@ -1,7 +1,7 @@
 import { MemoryJournal } from '../../src/scim/journal/memoryJournal';
 import { type DeliveryDropReason, type DeliveryOutcome, WebhookHints } from '../../src/scim/webhookHints';
 import { RereadBudget } from '../../src/scim/webhookRereadBudget';
-import { type KitSandbox, startKitSandbox } from '../../src/sandbox';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { harness } from '../kit/support';
 import { ManualClock } from '../support/clock';
 
