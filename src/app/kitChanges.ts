@@ -3,7 +3,8 @@ import type { Clock, TimerHandle } from '../platform/clock';
 import type { Config } from '../config/environment';
 import type { KitApi } from '../kit/api';
 import type { ScimServices } from '../scim/services';
-import { WebhookHints } from '../scim/webhookHints';
+import { type DeliveryDropReason, type DeliveryOutcome, WebhookHints } from '../scim/webhookHints';
+import { RereadBudget } from '../scim/webhookRereadBudget';
 import { registerWebhooks } from '../scim/webhookRegistration';
 
 // What the server learns from Kit beside the IdP's requests (issue #13), started once the SCIM services serve:
@@ -18,7 +19,9 @@ export interface KitChangesDeps {
   /** Time for journal entries (the service's `now` when tests inject one). */
   now(): number;
   /** Each handled delivery: did it need a Kit read? (metrics) */
-  handled(outcome: 'known' | 'read'): void;
+  handled(outcome: DeliveryOutcome): void;
+  /** Each dropped delivery, and why (metrics, /status). */
+  dropped(reason: DeliveryDropReason): void;
 }
 
 export class KitChanges {
@@ -36,12 +39,21 @@ export class KitChanges {
     this.services = services;
     // The mirror's first walk (background priority) and its re-walks every MIRROR_REFRESH_MINUTES.
     tracking.mirror?.start();
-    const { logger } = this.deps;
+    const { logger, config } = this.deps;
+    const budget = new RereadBudget({
+      ratePerWindow: config.kit.ratePerMinute,
+      sharePercent: config.changes.webhookRereadSharePercent,
+      windowMs: config.kit.rateWindowMs,
+      clock: this.deps.clock,
+    });
     this.hints = new WebhookHints({
       kit: this.deps.kit,
       journal: tracking.journal,
       mirror: tracking.mirror,
       snapshot: tracking.snapshot,
+      budget,
+      holdMs: budget.intervalMs,
+      clock: this.deps.clock,
       changed: async () => {
         await services.pageStore.bumpGeneration('users');
       },
@@ -49,6 +61,7 @@ export class KitChanges {
       onError: (err) => logger.warn({ err: { message: err.message } }, 'Kit webhook delivery not applied'),
       heard: async () => tracking.watch?.heard(),
       handled: (outcome) => this.deps.handled(outcome),
+      dropped: (reason) => this.deps.dropped(reason),
     });
     this.register();
   }
@@ -56,6 +69,7 @@ export class KitChanges {
   stop(): void {
     this.stopped = true;
     this.services?.tracking.mirror?.stop();
+    this.hints?.stop();
     this.deps.clock.clearTimeout(this.retryTimer);
   }
 

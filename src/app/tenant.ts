@@ -144,6 +144,10 @@ export class Tenant implements TenantEndpoint {
       logger: this.logger,
       now: () => this.now(),
       handled: (outcome) => deps.metrics.webhookDeliveries.inc(this.labels({ outcome })),
+      dropped: (reason) => {
+        deps.metrics.webhookDeliveriesDropped.inc(this.labels({ reason }));
+        this.statusBoard.webhookDeliveryDropped(reason);
+      },
     });
     this.bootstrapper = new Bootstrapper({
       kit: this.kit,

@@ -147,6 +147,9 @@ const envSchema = z
     MIRROR_REFRESH_MINUTES: positiveInt('MIRROR_REFRESH_MINUTES').default(60),
     KIT_WEBHOOKS: z.enum(['on', 'off']).optional(),
     WEBHOOK_SILENCE_SECONDS: positiveInt('WEBHOOK_SILENCE_SECONDS').default(60),
+    WEBHOOK_REREAD_SHARE: positiveInt('WEBHOOK_REREAD_SHARE')
+      .default(10)
+      .refine((n) => n <= 100, 'WEBHOOK_REREAD_SHARE is a percentage of KIT_RATE_LIMIT_PER_MINUTE: at most 100'),
     KIT_WEBHOOK_SECRET: optionalString.pipe(
       z
         .string()
@@ -386,6 +389,11 @@ export interface Config {
     webhookSecret?: string;
     /** How long a delivery for the server's own state change may be overdue before webhooks count as silent. */
     webhookSilenceMs: number;
+    /**
+     * The percentage of the Kit budget (per rate window) that re-reads asked for by webhook deliveries may
+     * spend; deliveries beyond it are dropped (the mirror's walks correct what they would have).
+     */
+    webhookRereadSharePercent: number;
   };
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
@@ -731,6 +739,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ...mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL),
       mirrorRefreshMs: e.MIRROR_REFRESH_MINUTES * 60_000,
       webhookSilenceMs: e.WEBHOOK_SILENCE_SECONDS * 1000,
+      webhookRereadSharePercent: e.WEBHOOK_REREAD_SHARE,
       webhookSecret: mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL).webhooks
         ? (e.KIT_WEBHOOK_SECRET ?? derivedWebhookSecret(credentials, e.KIT_API_URL))
         : undefined,

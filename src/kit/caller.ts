@@ -179,6 +179,7 @@ export class KitCaller {
           async () => {
             const auth = await this.auth.current();
             version = auth.version;
+            if (attempt === 1) opts.onSent?.();
             return this.transport.send(req, auth.headers, attempt, opts.signal);
           },
           {

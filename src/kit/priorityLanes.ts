@@ -2,7 +2,7 @@ import type { CallPriority } from './types';
 
 /** Retried calls (already admitted once, e.g. after a 429) go ahead of everything else. */
 export type LimiterPriority = 'retry' | CallPriority;
-export const PRIORITIES: readonly LimiterPriority[] = ['retry', 'interactive', 'background'];
+export const PRIORITIES: readonly LimiterPriority[] = ['retry', 'interactive', 'background', 'webhook'];
 
 /**
  * FIFO lanes served strictly in priority order. Items can be withdrawn from the middle: a call whose caller

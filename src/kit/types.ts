@@ -102,15 +102,18 @@ export interface BulkResult<TOk, TIn> {
 
 /**
  * Interactive calls (an IdP waiting on a SCIM answer) go ahead of background calls (reconciliation pulls,
- * cache warming) in the limiter's queue.
+ * cache warming, mirror walks) in the limiter's queue, and those go ahead of the re-reads a Kit webhook delivery
+ * asks for: deliveries are unsigned, so whoever knows the receiver's URL decides how many there are.
  */
-export type CallPriority = 'interactive' | 'background';
+export type CallPriority = 'interactive' | 'background' | 'webhook';
 
 export interface CallOptions {
   priority?: CallPriority;
   /** Give up (with a retryable error) when the call cannot start before this many ms have passed. */
   maxWaitMs?: number;
   signal?: AbortSignal;
+  /** The call's first exchange is leaving for Kit: what it reads is what Kit holds from now on. */
+  onSent?: () => void;
 }
 
 export type { KitCallRecord } from '../platform/kitCallRecord';

@@ -34,6 +34,7 @@ export class Metrics {
   readonly createRaced: Counter<'tenant'>;
   /** Issue #13: Kit webhook deliveries accepted, and those that needed a Kit read. */
   readonly webhookDeliveries: Counter<'outcome' | 'tenant'>;
+  readonly webhookDeliveriesDropped: Counter<'reason' | 'tenant'>;
   readonly deprovisions: Counter<'kind' | 'tenant'>;
   readonly authFailures: Counter<'reason' | 'tenant'>;
 
@@ -104,8 +105,14 @@ export class Metrics {
     });
     this.webhookDeliveries = new Counter({
       name: 'kit_webhook_deliveries_total',
-      help: 'Kit webhook deliveries accepted, by outcome (known: agreed with what the server knew; read: re-read from Kit)',
+      help: 'Kit webhook deliveries accepted, by outcome (known: agreed with what the server knew; read: re-read from Kit; joined: a later delivery for the same subscriber was handled instead)',
       labelNames: ['outcome', 'tenant'],
+      registers,
+    });
+    this.webhookDeliveriesDropped = new Counter({
+      name: 'kit_webhook_deliveries_dropped_total',
+      help: 'Kit webhook deliveries accepted but not acted on, by reason (over_budget: the re-read share of the Kit budget was spent; pending_full: too many subscribers pending); the mirror walk corrects them',
+      labelNames: ['reason', 'tenant'],
       registers,
     });
     this.deprovisions = new Counter({

@@ -27,7 +27,12 @@ form.login input[type=password]{width:100%;padding:6px;margin:8px 0 12px;box-siz
 .error{color:#c62828}button{padding:6px 14px}
 .sandbox-banner{background:#c62828;color:#fff;margin:0;padding:10px 24px;font-weight:600;letter-spacing:.02em}`;
 
-const COLOURS: Record<string, string> = { retry: '#e07a5f', interactive: '#3d5a80', background: '#98c1d9' };
+const COLOURS: Record<string, string> = {
+  retry: '#e07a5f',
+  interactive: '#3d5a80',
+  background: '#98c1d9',
+  webhook: '#b8b8d1',
+};
 
 function page(title: string, body: string, opts: { refresh?: boolean } = {}): string {
   return `<!doctype html>
@@ -187,6 +192,7 @@ ${budgetChart(s.minutes, v.budgetPerMinute)}
 <tr><td>reactivations refused (Kit cannot reactivate)</td><td class="num reactivation-refusals">${h(s.totals.reactivationRefusals)}</td></tr>
 <tr><td>group members skipped (not users)</td><td class="num skipped-members">${h(s.totals.skippedMembers)}</td></tr>
 <tr><td>provisioning operations</td><td class="num">${h(s.totals.operations)}</td></tr>
+<tr><td>Kit webhook deliveries dropped (re-read budget spent / too many pending)</td><td class="num webhook-drops">${h(s.totals.webhookDeliveriesDropped.over_budget)} / ${h(s.totals.webhookDeliveriesDropped.pending_full)}</td></tr>
 </table></section>
 <section id="readiness"><h2>Readiness</h2>${readinessTable(v.readiness)}</section>
 <section class="wide" id="operations"><h2>Last ${h(s.operations.length)} provisioning operations (newest first)</h2>${operationsTable(s.operations)}</section>

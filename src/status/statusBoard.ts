@@ -3,6 +3,7 @@ import { type AuditEntry, type AuditSink, requestAuditEntry } from '../platform/
 import type { LimiterPriority } from '../kit/priorityLanes';
 import { PRIORITIES } from '../kit/priorityLanes';
 import type { KitCallRecord } from '../kit/types';
+import { DELIVERY_DROP_REASONS, type DeliveryDropReason } from '../scim/webhookHints';
 
 // What the status page shows, gathered from what the server already measures: the limiter's onWait/onQueue
 // hooks, the Kit client's onCall records and the audit trail. Per replica (each process keeps its own), in
@@ -53,7 +54,13 @@ export interface StatusSnapshot {
   minutes: MinuteBucket[];
   /** Newest first. */
   operations: OperationSummary[];
-  totals: { reactivationRefusals: number; skippedMembers: number; operations: number };
+  totals: {
+    reactivationRefusals: number;
+    skippedMembers: number;
+    operations: number;
+    /** Kit webhook deliveries dropped (re-read budget spent, too many pending), by reason. */
+    webhookDeliveriesDropped: Record<DeliveryDropReason, number>;
+  };
 }
 
 function emptyBucket(startsAt: number): MinuteBucket {
@@ -81,6 +88,10 @@ export class StatusBoard {
   private operationCount = 0;
   private reactivationRefusals = 0;
   private skippedMembers = 0;
+  private readonly webhookDrops = Object.fromEntries(DELIVERY_DROP_REASONS.map((r) => [r, 0])) as Record<
+    DeliveryDropReason,
+    number
+  >;
   readonly startedAt: number;
 
   constructor(private readonly clock: Clock) {
@@ -108,6 +119,11 @@ export class StatusBoard {
     if (rec.status === 429) bucket.rateLimited++;
     if (rec.status === 'error') bucket.transportErrors++;
     if (rec.attempt > 1) bucket.retries++;
+  }
+
+  /** A Kit webhook delivery was dropped rather than re-read. */
+  webhookDeliveryDropped(reason: DeliveryDropReason): void {
+    this.webhookDrops[reason]++;
   }
 
   /** The audit trail as the routes see it: every entry goes to `inner` (if any) and a summary is kept here. */
@@ -163,6 +179,7 @@ export class StatusBoard {
         reactivationRefusals: this.reactivationRefusals,
         skippedMembers: this.skippedMembers,
         operations: this.operationCount,
+        webhookDeliveriesDropped: { ...this.webhookDrops },
       },
     };
   }

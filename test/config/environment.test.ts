@@ -134,6 +134,14 @@ describe('issue #13 settings: snapshot, journal, mirror, webhooks', () => {
     expect(problemsOf({ ...base, KIT_WEBHOOK_SECRET: `${'x'.repeat(32)}/..` })[0]).toMatch(/URL path segment/);
     expect(problemsOf({ ...base, MIRROR: 'yes' })[0]).toMatch(/^MIRROR:/);
   });
+
+  it('gives webhook re-reads 10 % of the Kit budget by default, and refuses a share that is not 1 to 100', () => {
+    expect(loadConfig(base).changes.webhookRereadSharePercent).toBe(10);
+    expect(loadConfig({ ...base, WEBHOOK_REREAD_SHARE: '25' }).changes.webhookRereadSharePercent).toBe(25);
+    expect(problemsOf({ ...base, WEBHOOK_REREAD_SHARE: '0' })[0]).toMatch(/^WEBHOOK_REREAD_SHARE: .*greater than 0/);
+    expect(problemsOf({ ...base, WEBHOOK_REREAD_SHARE: '101' })[0]).toMatch(/^WEBHOOK_REREAD_SHARE: .*at most 100/);
+    expect(problemsOf({ ...base, WEBHOOK_REREAD_SHARE: '10%' })[0]).toMatch(/^WEBHOOK_REREAD_SHARE: .*whole number/);
+  });
 });
 
 describe('SCIM security events (issue 15)', () => {

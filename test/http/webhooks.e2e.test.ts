@@ -1,10 +1,9 @@
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { registerWebhooks } from '../../src/scim/webhookRegistration';
-import { type Harness, patch, startHarness, USER_SCHEMA } from '../support/harness';
+import { type Harness, patch, startListeningHarness, USER_SCHEMA } from '../support/harness';
 import { eventually } from '../support/privateRedis';
 import { expectListResponse } from '../support/scim';
-import { freePort } from '../support/serverProcess';
 import { unique } from '../support/unique';
 
 // Issue #13: Kit webhooks. The server listens on a real port so the sandbox can deliver to it, registers its
@@ -27,16 +26,11 @@ describe('Kit webhooks and the mirror', () => {
   let clock = Math.floor(Date.now() / 1000) * 1000;
 
   beforeAll(async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    h = await startHarness({
-      env: { PUBLIC_BASE_URL: base, KIT_WEBHOOK_SECRET: SECRET },
+    ({ h, server, base } = await startListeningHarness({
+      env: { KIT_WEBHOOK_SECRET: SECRET },
       now: () => new Date(clock),
       sandbox: { webhookRetryDelaysMs: [20, 40] },
-    });
-    server = await h.service.listen(port, '127.0.0.1');
-    await eventually(() => h.sandbox.store.listWebhooks().length === 4);
-    await eventually(() => h.service.scim().tracking.mirror!.complete());
+    }));
     await h.service.scim().membership.membershipIndex({ priority: 'background' });
   });
   afterAll(async () => {
@@ -164,17 +158,9 @@ describe('Kit webhooks gone silent', () => {
   let server: Server;
 
   beforeAll(async () => {
-    const port = await freePort();
-    h = await startHarness({
-      env: {
-        PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-        KIT_WEBHOOK_SECRET: SECRET,
-        WEBHOOK_SILENCE_SECONDS: '1',
-      },
-    });
-    server = await h.service.listen(port, '127.0.0.1');
-    await eventually(() => h.sandbox.store.listWebhooks().length === 4);
-    await eventually(() => h.service.scim().tracking.mirror!.complete());
+    ({ h, server } = await startListeningHarness({
+      env: { KIT_WEBHOOK_SECRET: SECRET, WEBHOOK_SILENCE_SECONDS: '1' },
+    }));
   });
   afterAll(async () => {
     server?.close();

@@ -82,6 +82,20 @@ describe('priorities', () => {
     await Promise.all(all);
     expect(order).toEqual(['bg0', 'bg1', 'retry0', 'int0', 'int1', 'bg2', 'bg3', 'bg4', 'bg5']);
   });
+
+  it('serves webhook re-reads last: a mirror walk page or an IdP call queued after them goes first', async () => {
+    const l = limiter(100, 2000); // 20 ms apart
+    const order: string[] = [];
+    const job = (name: string) => async () => void order.push(name);
+    const all = Array.from({ length: 5 }, (_, i) => l.schedule(job(`hook${i}`), { priority: 'webhook' }));
+    await clock.advance(5); // hook0 ran at once, hook1 holds the next slot
+    all.push(l.schedule(job('walk0'), { priority: 'background' }));
+    all.push(l.schedule(job('int0'), { priority: 'interactive' }));
+    expect(l.counts().byPriority).toEqual({ retry: 0, interactive: 1, background: 1, webhook: 3 });
+    await clock.runAll();
+    await Promise.all(all);
+    expect(order).toEqual(['hook0', 'hook1', 'int0', 'walk0', 'hook2', 'hook3', 'hook4']);
+  });
 });
 
 describe('maxWaitMs', () => {

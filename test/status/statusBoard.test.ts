@@ -30,6 +30,7 @@ describe('StatusBoard', () => {
     const board = new StatusBoard(clock);
     board.kitCallStarted('interactive', 10);
     board.kitCallStarted('background', 30);
+    board.kitCallStarted('webhook', 0);
     board.queueDepth(4);
     board.queueDepth(2);
     board.kitCallAnswered({ method: 'GET', endpoint: 'GET /v4/account', status: 429, durationMs: 5, attempt: 1 });
@@ -43,15 +44,15 @@ describe('StatusBoard', () => {
     const [previous, current] = minutes.slice(-2);
     expect(previous).toMatchObject({
       startsAt: START,
-      calls: { interactive: 1, background: 1, retry: 1 },
+      calls: { interactive: 1, background: 1, webhook: 1, retry: 1 },
       rateLimited: 1,
       retries: 1,
       peakQueueDepth: 4,
-      waits: 3,
+      waits: 4,
       totalWaitMs: 1040,
       maxWaitMs: 1000,
     });
-    expect(current.calls).toEqual({ retry: 0, interactive: 1, background: 0 });
+    expect(current.calls).toEqual({ retry: 0, interactive: 1, background: 0, webhook: 0 });
     expect(minutes[0].startsAt).toBe(START + 60_000 - (MINUTES_KEPT - 1) * 60_000);
   });
 
@@ -87,7 +88,20 @@ describe('StatusBoard', () => {
     expect(s.operations[2]).toMatchObject({ resourceId: '60', kitCalls: 2, failedKitCalls: 0 });
     expect(s.operations.at(-1)!.resourceId).toBe('13');
     expect(JSON.stringify(s)).not.toContain('ada@example.com');
-    expect(s.totals).toEqual({ reactivationRefusals: 1, skippedMembers: 3, operations: 62 });
+    expect(s.totals).toEqual({
+      reactivationRefusals: 1,
+      skippedMembers: 3,
+      operations: 62,
+      webhookDeliveriesDropped: { over_budget: 0, pending_full: 0 },
+    });
+  });
+
+  it('counts dropped Kit webhook deliveries by reason, since start', () => {
+    const board = new StatusBoard(new ManualClock(START));
+    board.webhookDeliveryDropped('over_budget');
+    board.webhookDeliveryDropped('over_budget');
+    board.webhookDeliveryDropped('pending_full');
+    expect(board.snapshot().totals.webhookDeliveriesDropped).toEqual({ over_budget: 2, pending_full: 1 });
   });
 
   it('draws a bar for a minute with a few calls against a large budget, and escapes what it prints', () => {

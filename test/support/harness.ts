@@ -1,8 +1,12 @@
+import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
+import type { Clock } from '../../src/platform/clock';
 import request from 'supertest';
 import { type Config, loadConfig } from '../../src/config/environment';
 import { type KitSandbox, type KitSandboxOptions, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../../src/app/service';
+import { eventually } from './privateRedis';
+import { freePort } from './serverProcess';
 
 export const TOKEN = 'test-token-0123456789abcdef0123456789';
 export const READONLY_TOKEN = 'readonly-token-0123456789abcdef01234567';
@@ -37,6 +41,8 @@ export interface HarnessOptions {
   logger?: Logger;
   /** The server's clock for meta.lastModified stamps. */
   now?: () => Date;
+  /** The service's timers and time (limiter, mirror, webhook holds); the system clock by default. */
+  clock?: Clock;
   /** More sandbox options (e.g. Kit's reference answers instead of the integration notes'). */
   sandbox?: Pick<KitSandboxOptions, 'unsubscribeAnswer' | 'webhookRetryDelaysMs' | 'v3UpdateDelayMs'>;
 }
@@ -61,7 +67,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     KIT_RATE_WINDOW_MS: '200',
     ...opts.env,
   });
-  const service = new Service({ config, logger: opts.logger ?? pino({ level: 'silent' }), now: opts.now });
+  const service = new Service({
+    config,
+    logger: opts.logger ?? pino({ level: 'silent' }),
+    now: opts.now,
+    clock: opts.clock,
+  });
   await service.bootstrap();
   const app = service.app;
   const auth = (t: request.Test) => t.set('Authorization', `Bearer ${TOKEN}`);
@@ -88,6 +99,27 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await sandbox.close();
     },
   };
+}
+
+export interface ListeningHarness {
+  h: Harness;
+  server: Server;
+  /** The server's URL, also its PUBLIC_BASE_URL. */
+  base: string;
+}
+
+/**
+ * A harness whose server listens on a free loopback port, PUBLIC_BASE_URL pointing there, so the sandbox
+ * delivers Kit webhooks to it; resolves once its webhooks are registered and the mirror has been walked.
+ */
+export async function startListeningHarness(opts: HarnessOptions = {}): Promise<ListeningHarness> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const h = await startHarness({ ...opts, env: { PUBLIC_BASE_URL: base, ...opts.env } });
+  const server = await h.service.listen(port, '127.0.0.1');
+  await eventually(() => h.sandbox.store.listWebhooks().length === 4);
+  await eventually(() => h.service.scim().tracking.mirror!.complete());
+  return { h, server, base };
 }
 
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';

@@ -59,6 +59,15 @@ const PAGE = 1000;
 /** How often a lookup waiting for another replica's walk of the lookup mirror looks whether it has ended. */
 const OTHER_WALK_POLL_MS = 250;
 
+/** What a webhook hint cost: nothing (the mirror agreed), a Kit read, or nothing because the read was refused. */
+export type HintOutcome = 'known' | 'read' | 'refused';
+
+/** How a hint may read Kit: whether the read is granted, and who to tell when it leaves for Kit. */
+export interface HintRead {
+  admit?: () => boolean;
+  onSent?: () => void;
+}
+
 /** How a walk request ended: this replica walked, another replica holds the walk, or it could not run. */
 type WalkOutcome = 'walked' | 'busy' | 'failed';
 
@@ -197,28 +206,30 @@ export class SubscriberMirror implements MirrorReads {
 
   /**
    * A Kit webhook named this subscriber. When the delivery's subscriber agrees with the mirror, nothing is
-   * read (the server's own writes come back as deliveries too); otherwise it is read from Kit and stored, and
-   * a state change goes to the journal.
+   * read (the server's own writes come back as deliveries too); otherwise, when `read.admit` grants it (the
+   * re-read budget), the subscriber is read from Kit in the limiter's webhook lane and stored, and a state change
+   * goes to the journal. A refused read leaves the mirror as it was: the next walk corrects it.
    */
-  async hint(subscriberId: number, delivered?: Partial<Subscriber>, onRead?: () => void): Promise<void> {
+  async hint(subscriberId: number, delivered?: Partial<Subscriber>, read: HintRead = {}): Promise<HintOutcome> {
     let known: Subscriber | undefined;
     try {
       known = await this.o.store.get(subscriberId);
     } catch (err) {
       this.missed(this.o.clock.now(), err as Error);
-      return;
+      return 'known';
     }
-    if (known && delivered && agrees(known, delivered)) return;
+    if (known && delivered && agrees(known, delivered)) return 'known';
+    if (read.admit && !read.admit()) return 'refused';
     const readAt = this.o.clock.now();
     let fresh: Subscriber | null;
-    onRead?.();
     try {
-      fresh = await this.o.kit.subscribers.find(subscriberId, BACKGROUND);
+      fresh = await this.o.kit.subscribers.find(subscriberId, { priority: 'webhook', onSent: read.onSent });
     } catch (err) {
       this.o.onError?.('webhook re-read', err as Error);
-      return;
+      return 'read';
     }
     if (fresh) await this.store([fresh], readAt, 'webhook');
+    return 'read';
   }
 
   /**
