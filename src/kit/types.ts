@@ -117,3 +117,10 @@ export interface CallOptions {
 }
 
 export type { KitCallRecord } from '../platform/kitCallRecord';
+
+/** A webhook as Kit lists it; Kit answers the event name without its "subscriber." prefix. */
+export interface KitWebhook {
+  id: number;
+  event: { name: string; tag_id?: number | null; form_id?: number | null; [k: string]: unknown };
+  target_url: string;
+}
