@@ -1,7 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import { createAuthMiddleware, tooManyFailures } from './auth';
-import type { ScimRouterDeps } from './app';
-import { createScimRouter } from './app';
+import { createScimRouter, type ScimRouterDeps } from './scimRouter';
 import type { Readiness } from '../platform/readiness';
 import type { Metrics, TenantLabel } from '../platform/metrics';
 import { ScimNotFound } from '../scim/errors';
