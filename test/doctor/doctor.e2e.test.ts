@@ -56,9 +56,12 @@ describe('doctor', () => {
     expect(sandbox.calls().total).toBe(0);
   });
 
-  it('fails without Kit credentials: the server would run on the built-in sandbox', async () => {
+  it('fails without Kit credentials where IdP credentials say deployment: the server would refuse to start', async () => {
     const report = await runDoctor({ ...SCIM_TOKENS });
-    expect(statusOf(report, 'config')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/KIT_API_KEY/) });
+    expect(statusOf(report, 'config')).toMatchObject({
+      status: 'fail',
+      result: expect.stringMatching(/^KIT_API_KEY: no Kit credential is set, yet SCIM_BEARER_TOKENS.*KIT_SANDBOX=on/),
+    });
     expect(report.ok).toBe(false);
   });
 
