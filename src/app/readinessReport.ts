@@ -1,4 +1,3 @@
-import type { Request, RequestHandler, Response } from 'express';
 import type { Readiness, ReadinessReport } from '../platform/readiness';
 import type { Tenant } from './tenant';
 
@@ -35,15 +34,5 @@ export function processReadiness(process: Readiness, tenants: Tenant[]): Process
     sandbox: tenants.some((t) => t.sandbox),
     checks,
     tenants: byTenant,
-  };
-}
-
-export function processReadinessHandler(process: Readiness, tenants: () => Tenant[]): RequestHandler {
-  return (_req: Request, res: Response) => {
-    const report = processReadiness(process, tenants());
-    res.status(report.status === 'ok' ? 200 : 503);
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-store');
-    res.send(JSON.stringify(report));
   };
 }

@@ -22,7 +22,8 @@ import type { SecurityEvents } from '../events';
 import type { StatusBoard } from '../status';
 import { LimiterRegistry } from './limiterRegistry';
 import { DEFAULT_TENANT_ID, TENANT_ID_PATTERN, type TenantConfig, type TenantsConfig } from '../config/tenants/model';
-import { processReadinessHandler } from './readinessReport';
+import { processReadiness } from './readinessReport';
+import { livenessHandler, readinessHandler } from '../http/health';
 import { planReload } from './reloadPlan';
 import { Tenant } from './tenant';
 import { TenantDirectory } from './tenantDirectory';
@@ -131,8 +132,8 @@ export class Service {
       ipAllowlist: this.ipAllowlist,
       trustProxy: config.trustProxy,
       operatorAuthenticator: () => this.operators,
-      readiness: processReadinessHandler(this.readiness, () => this.directory.all()),
-      liveness: this.readiness.livenessHandler(),
+      readiness: readinessHandler(() => processReadiness(this.readiness, this.directory.all())),
+      liveness: livenessHandler(),
       unloggedRoutes: [webhookReceiver({ targets: () => this.webhookTargets() })],
     });
   }

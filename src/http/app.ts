@@ -5,11 +5,12 @@ import { type AuthFailureReason, type Authenticator, createAuthMiddleware } from
 import type { FailureThrottle } from '../platform/failureThrottle';
 import type { TenantEndpoint } from './tenantRoutes';
 import { type IpAllowlist, ipAllowlistMiddleware } from './ipAllowlist';
-import { createRequestLogging } from '../platform/logging';
+import { createRequestLogging } from './requestLogging';
 import { labels, type Metrics } from '../platform/metrics';
 import { PrototypeGuard } from './prototypeGuard';
-import { requestScopeMiddleware } from '../platform/requestScope';
+import { requestScopeMiddleware } from './requestScopeMiddleware';
 import { sendFailure } from './scimResponses';
+import { httpMetricsMiddleware, metricsEndpoint } from './httpMetrics';
 import { NO_SUCH_ENDPOINT } from './scimRouter';
 
 /** What the process serves around its tenants: health, the operator's /metrics, and the dispatch to tenants. */
@@ -97,7 +98,7 @@ export function createApp(deps: AppDeps): express.Express {
     ),
   );
   app.use(securityHeaders);
-  app.use(deps.metrics.httpMiddleware());
+  app.use(httpMetricsMiddleware(deps.metrics));
   for (const router of deps.unloggedRoutes ?? []) app.use(router);
   app.use(createRequestLogging(deps.logger));
   app.get('/healthz', deps.liveness);
@@ -112,7 +113,7 @@ export function createApp(deps: AppDeps): express.Express {
       res,
       next,
     );
-  app.get('/metrics', ...allowlist, requestScopeMiddleware(), authenticateOperator, deps.metrics.handler());
+  app.get('/metrics', ...allowlist, requestScopeMiddleware(), authenticateOperator, metricsEndpoint(deps.metrics));
 
   // /tenants/{id}/... is the tenant's; a tenant that does not exist is a 404 like any unknown path. Routing
   // ignores the letter case of the path's literal parts (`/TENANTS/a` is `/tenants/a`); the id is a value,

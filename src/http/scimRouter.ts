@@ -14,7 +14,7 @@ import { type AuthFailureReason, type Authenticator, createAuthMiddleware } from
 import type { FailureThrottle } from '../platform/failureThrottle';
 import type { KitCapabilities } from '../kit/api';
 import { discoveryRoutes } from './discovery';
-import { requestScopeMiddleware } from '../platform/requestScope';
+import { requestScopeMiddleware } from './requestScopeMiddleware';
 import { scimRoutes } from './scimRoutes';
 
 // One tenant's SCIM API: authentication with the tenant's credentials, request limits, the resource endpoints

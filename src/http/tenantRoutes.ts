@@ -4,8 +4,10 @@ import { createScimRouter, type ScimRouterDeps } from './scimRouter';
 import type { Readiness } from '../platform/readiness';
 import type { Metrics, TenantLabel } from '../platform/metrics';
 import { ScimNotFound } from '../scim/errors';
-import { requestScopeMiddleware } from '../platform/requestScope';
+import { requestScopeMiddleware } from './requestScopeMiddleware';
 import { sendFailure } from './scimResponses';
+import { readinessHandler } from './health';
+import { metricsEndpoint } from './httpMetrics';
 
 // Everything one tenant serves (issue #18), relative to where the dispatcher mounts it: `/tenants/{id}`, or the
 // root when it is the only tenant. Only the tenant's own credentials open any of it.
@@ -75,7 +77,10 @@ function receiverGate(deps: TenantRouterDeps, events: TenantEventRoutes): Reques
 
 export function createTenantRouter(deps: TenantRouterDeps): express.Router {
   const router = express.Router();
-  router.get('/readyz', deps.readiness.readinessHandler());
+  router.get(
+    '/readyz',
+    readinessHandler(() => deps.readiness.report()),
+  );
   if (deps.events) {
     router.post(deps.events.pollPath, ...deps.allowlist, receiverGate(deps, deps.events));
     router.use(...deps.allowlist, deps.events.routes);
@@ -91,7 +96,7 @@ export function createTenantRouter(deps: TenantRouterDeps): express.Router {
     requestScopeMiddleware(),
     authenticate,
     // A tenant without a label is the only one: its figures are all there is.
-    deps.metrics.handler(() => (deps.label.tenant === undefined ? undefined : deps.label)),
+    metricsEndpoint(deps.metrics, () => (deps.label.tenant === undefined ? undefined : deps.label)),
   );
   router.use('/scim/v2', createScimRouter(deps));
   if (deps.operatorPages) router.use('/status', ...deps.allowlist, deps.operatorPages);

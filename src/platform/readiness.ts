@@ -1,4 +1,3 @@
-import type { Request, RequestHandler, Response } from 'express';
 import { maskSecrets } from './logging';
 
 // Liveness and readiness for orchestrators and load balancers. Both endpoints answer without credentials,
@@ -72,21 +71,6 @@ export class Readiness {
     };
   }
 
-  /** GET /healthz: 200 for as long as the process can answer at all. */
-  livenessHandler(): RequestHandler {
-    return (_req: Request, res: Response) => {
-      sendJson(res, 200, { status: 'ok' });
-    };
-  }
-
-  /** GET /readyz: 200 when every registered check passes and no shutdown has begun, else 503. */
-  readinessHandler(): RequestHandler {
-    return (_req: Request, res: Response) => {
-      const report = this.report();
-      sendJson(res, report.status === 'ok' ? 200 : 503, report);
-    };
-  }
-
   private timestamp(): string {
     return new Date(this.now()).toISOString();
   }
@@ -96,11 +80,4 @@ export class Readiness {
 function clean(detail: string): string {
   const masked = maskSecrets(detail).replace(/\s+/g, ' ').trim();
   return masked.length > MAX_DETAIL_LENGTH ? `${masked.slice(0, MAX_DETAIL_LENGTH - 1)}…` : masked;
-}
-
-function sendJson(res: Response, status: number, body: unknown): void {
-  res.status(status);
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-store');
-  res.send(JSON.stringify(body));
 }

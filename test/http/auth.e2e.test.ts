@@ -11,7 +11,8 @@ import {
 } from '../../src/http/auth';
 import { FailureThrottle, type ThrottleClock } from '../../src/platform/failureThrottle';
 import type { Principal } from '../../src/platform/requestScope';
-import { currentScope, requestScopeMiddleware } from '../../src/platform/requestScope';
+import { currentScope } from '../../src/platform/requestScope';
+import { requestScopeMiddleware } from '../../src/http/requestScopeMiddleware';
 import { type JwksServer, type SigningKey, signingKey, signToken, startJwksServer } from '../fixtures/http/jwksServer';
 
 const ISSUER = 'https://idp.example.test/oauth2/default';
