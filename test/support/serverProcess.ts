@@ -5,7 +5,7 @@ import path from 'node:path';
 // A real convertkit-scim process (src/app/main.ts through tsx), for multi-replica, shutdown and reload tests.
 
 /** The Kit sandbox's standalone entry (`npm run sandbox`), for benchmarks that run Kit in a process of its own. */
-export const KIT_SANDBOX_MAIN = require.resolve('@convertkit-scim/kit-sandbox/src/app/main.ts');
+export const KIT_SANDBOX_MAIN = require.resolve('@convertkit-scim/kit-sandbox/src/main.ts');
 
 export interface ServerProcess {
   url: string;
