@@ -40,4 +40,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 # Node is PID 1: the server handles SIGTERM/SIGINT itself (graceful shutdown within SHUTDOWN_TIMEOUT_MS).
 # Same V8 heap cap as `npm start`: the server keeps little live data; without a cap V8 grows the heap lazily
 # on large hosts (bench/reconcile measures the process run this way).
-CMD ["node", "--max-old-space-size=192", "dist/main.js"]
+CMD ["node", "--max-old-space-size=192", "dist/app/main.js"]

@@ -1,9 +1,9 @@
 import { createServer, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/environment';
 import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
-import { Service } from '../src/service';
+import { Service } from '../src/app/service';
 
 // A flood of forged Kit webhook deliveries: BENCH_DELIVERIES (3,000) for distinct subscriber ids, posted
 // BENCH_DELIVERY_CONCURRENCY (50) at a time to the receiver, while an IdP creates a user every 250 ms. Prints the

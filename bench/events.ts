@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import express from 'express';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import pino from 'pino';
-import { systemClock } from '../src/clock';
+import { systemClock } from '../src/platform/clock';
 import { MemoryOutbox } from '../src/events/outbox';
 import { eventRoutes } from '../src/events/pollRoutes';
 import { EventPublisher } from '../src/events/publisher';

@@ -81,7 +81,7 @@ async function startServer(sandbox: Proc, apiKey: string, renderer: RendererKind
     : [];
   const child = spawn(
     process.execPath,
-    [...startFlags(), ...profile, '--require', 'tsx/cjs', path.join(ROOT, 'src/main.ts')],
+    [...startFlags(), ...profile, '--require', 'tsx/cjs', path.join(ROOT, 'src/app/main.ts')],
     {
       env: {
         ...process.env,

@@ -2,9 +2,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import pino from 'pino';
 import request from 'supertest';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/environment';
 import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
-import { Service } from '../src/service';
+import { Service } from '../src/app/service';
 
 // Issue #20: `externalId eq` lookups over BENCH_LOOKUP_SUBSCRIBERS (100,000) subscribers, counted in Kit calls
 // (the sandbox's own counters) with latency per lookup. The default configuration without webhooks

@@ -3,11 +3,11 @@ import { runInNewContext } from 'node:vm';
 import Redis from 'ioredis';
 import pino from 'pino';
 import request from 'supertest';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/environment';
 import { limiterIdFor } from '../src/kit/limiter';
 import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import type { SubscriberMirror } from '../src/scim/mirror/subscriberMirror';
-import { Service } from '../src/service';
+import { Service } from '../src/app/service';
 
 // An IdP's whole flow, counted in Kit calls (issue #13): BENCH_USERS (1,000) Entra-style users, each looked
 // up by userName and created, then added to a group (PATCH /Groups add, 100 members a request, as Entra

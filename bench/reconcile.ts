@@ -44,7 +44,7 @@ function startFlags(): string[] {
 
 async function startServerProcess(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...startFlags(), '--require', 'tsx/cjs', path.join(ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...startFlags(), '--require', 'tsx/cjs', path.join(ROOT, 'src/app/main.ts')], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

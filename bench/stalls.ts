@@ -2,9 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/environment';
 import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
-import { Service } from '../src/service';
+import { Service } from '../src/app/service';
 
 // Whether one request can hold the event loop: the hostile catalogue (README "Hostile input") against a
 // server whose lookup mirror holds BENCH_STALL_SUBSCRIBERS (100,000) subscribers, each case with a /healthz

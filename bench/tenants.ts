@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/environment';
 import { KIT_MAX_BUDGET, maxInWindow } from '../src/kit/spacing';
 import { type KitSandbox, type SandboxAccount, startKitSandbox } from '@convertkit-scim/kit-sandbox';
-import { Service } from '../src/service';
-import { readTenantsFile } from '../src/tenants/tenantsFile';
+import { Service } from '../src/app/service';
+import { readTenantsFile } from '../src/config/tenants/tenantsFile';
 
 // Issue #18: Kit's rolling window holds per Kit key however many tenants use the key. Two tenants' IdPs send
 // userName lookups (one Kit call each) as fast as they are answered, for BENCH_TENANTS_SECONDS (130: more than

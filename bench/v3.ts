@@ -149,7 +149,7 @@ async function walkAtKitsWindow(backend: Backend): Promise<void> {
     const credentials: Record<string, string> =
       backend === 'v3' ? { KIT_API_VERSION: 'v3', KIT_API_SECRET: apiSecret } : { KIT_API_KEY: apiKey };
     server = spawnTs(
-      'src/main.ts',
+      'src/app/main.ts',
       {
         ...credentials,
         KIT_API_URL: sandboxUrl,

@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { KitClient } from '../../src/kit/client';
 import { createKitLimiter } from '../../src/kit/limiter';
 import { sharedSlots } from '../../src/kit/slots';
-import { RedisLink } from '../../src/redis/redisLink';
+import { RedisLink } from '../../src/platform/redisLink';
 
 // One replica for the two-process limiter benchmark: joins the Redis-shared limiter, prints "ready", waits for
 // "go" on stdin, then keeps CONCURRENCY callers busy until DURATION_MS is over and prints a JSON summary.

@@ -1,4 +1,4 @@
-import { type Clock, type TimerHandle } from '../clock';
+import { type Clock, type TimerHandle } from '../platform/clock';
 import { KitAuthError, KitError, KitUnavailableError } from '../kit/errors';
 
 // What every doctor check shares: the result shape, the check names, and the helpers for waiting visibly.

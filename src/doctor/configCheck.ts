@@ -1,5 +1,5 @@
-import type { Config, KitCredentials } from '../config';
-import type { TenantConfig } from '../tenants/model';
+import type { Config, KitCredentials } from '../config/environment';
+import type { TenantConfig } from '../config/tenants/model';
 import type { CheckStatus } from './checks';
 
 // Whether one configuration (the environment's, or one tenant's) can be checked against Kit, and what it is.

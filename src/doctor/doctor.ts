@@ -1,14 +1,14 @@
-import { type Clock, systemClock } from '../clock';
-import { type Config, ConfigError, loadConfig, secretsOf } from '../config';
-import { maskSecrets } from '../http/logging';
+import { type Clock, systemClock } from '../platform/clock';
+import { type Config, ConfigError, loadConfig, secretsOf } from '../config/environment';
+import { maskSecrets } from '../platform/logging';
 import { KitClient } from '../kit/client';
 import { createKitLimiter, type KitLimiter, limiterIdFor } from '../kit/limiter';
 import { RedisTokenStore } from '../kit/redisTokenStore';
 import { sharedSlots } from '../kit/slots';
 import { FileTokenStore } from '../kit/tokenStore';
-import { RedisLink } from '../redis/redisLink';
-import { TENANT_ID_PATTERN, type TenantConfig, type TenantsConfig } from '../tenants/model';
-import { loadTenants, secretsOfTenants } from '../tenants/tenantsFile';
+import { RedisLink } from '../platform/redisLink';
+import { TENANT_ID_PATTERN, type TenantConfig, type TenantsConfig } from '../config/tenants/model';
+import { loadTenants, secretsOfTenants } from '../config/tenants/tenantsFile';
 import {
   type Add,
   CHECKS,

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config, KitCredentials } from '../config';
+import type { Config, KitCredentials } from '../config/environment';
 import { KitClient } from '../kit/client';
 import { KitAuthError } from '../kit/errors';
 import { findField } from '../kit/resources/customFields';
 import type { Tag } from '../kit/types';
-import type { RedisLink } from '../redis/redisLink';
+import type { RedisLink } from '../platform/redisLink';
 import { SubscriberFieldMap } from '../scim/fieldMap';
 import { DELETED_USERS_TAG, RESERVED_TAG_PREFIX } from '../scim/groups/tagCatalog';
 import { type Add, DOCTOR_CALL, explain, type Waiting } from './checks';

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import axios from 'axios';
-import type { Clock } from '../clock';
-import type { Config } from '../config';
+import type { Clock } from '../platform/clock';
+import type { Config } from '../config/environment';
 import { SharedSlotBook } from '../kit/slots';
-import type { RedisLink } from '../redis/redisLink';
+import type { RedisLink } from '../platform/redisLink';
 import { type Add, explain, type Waiting } from './checks';
 
 // The checks of the whole process, made once whatever the tenants: Redis and its shared limiter, the public

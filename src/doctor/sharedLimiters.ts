@@ -1,5 +1,5 @@
 import { limiterIdFor } from '../kit/limiter';
-import type { TenantConfig } from '../tenants/model';
+import type { TenantConfig } from '../config/tenants/model';
 import type { Add } from './checks';
 
 // Kit counts calls per key, so tenants on one key share one limiter and one budget (src/tenants/limiterRegistry).

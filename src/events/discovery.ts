@@ -1,4 +1,4 @@
-import type { EventsConfig } from '../config';
+import type { EventsConfig } from '../config/environment';
 import { SCIM_EVENT } from './securityEvent';
 import { EVENTS_PATH, JWKS_PATH } from './pollRoutes';
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Clock } from '../clock';
+import type { Clock } from '../platform/clock';
 import type { Outbox } from './outbox';
 
 // The security events' series. prom-client refuses a metric name registered twice in one registry, and one

@@ -1,9 +1,9 @@
 import type { JWK } from 'jose';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { Clock } from '../clock';
-import type { EventsConfig } from '../config';
-import type { RedisLink } from '../redis/redisLink';
+import type { Clock } from '../platform/clock';
+import type { EventsConfig } from '../config/environment';
+import type { RedisLink } from '../platform/redisLink';
 import { EventMetrics } from './eventMetrics';
 import { MemoryOutbox, type Outbox } from './outbox';
 import { RedisOutbox } from './redisOutbox';

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock';
+import type { Clock } from '../platform/clock';
 
 // Per-receiver queues of signed SETs waiting for delivery. In memory: one process's, lost on restart (the server
 // says so loudly at start-up; a durable outbox in Redis is not built yet, see README "Security events").

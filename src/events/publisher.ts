@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { currentScope } from '../http/requestScope';
+import { currentScope } from '../platform/requestScope';
 import type { ChangeJournal, SubscriberChange } from '../scim/journal/changeJournal';
 import type { Outbox } from './outbox';
 import {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../clock';
+import type { Clock } from '../platform/clock';
 import type { Outbox, QueuedSet } from './outbox';
 
 // RFC 8935 push delivery: each SET is POSTed as `application/secevent+jwt` to the receiver's endpoint, one at a

@@ -1,5 +1,5 @@
-import type { Clock } from '../clock';
-import type { RedisLink } from '../redis/redisLink';
+import type { Clock } from '../platform/clock';
+import type { RedisLink } from '../platform/redisLink';
 import { type Outbox, type QueuedSet, Waiters } from './outbox';
 
 // The outbox shared by every replica and kept across restarts (REDIS_URL). Per receiver, under the service's

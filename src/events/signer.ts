@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike, SignJWT } from 'jose';
-import type { RedisLink } from '../redis/redisLink';
+import type { RedisLink } from '../platform/redisLink';
 
 // Signs SETs (RFC 8417 §2.3: JWS, `typ: secevent+jwt`) with ES256 unless the configured key says otherwise, and
 // publishes the public half as a JWKS that receivers fetch (jose's createRemoteJWKSet on their side).

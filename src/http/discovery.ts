@@ -1,7 +1,7 @@
 import { type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
 import SCIMMY from 'scimmy';
-import type { PublicUrlConfig } from '../config';
+import type { PublicUrlConfig } from '../config/environment';
 import type { KitCapabilities } from '../kit/api';
 import { ScimForbidden } from '../scim/errors';
 import type { ScimBody } from '../scim/resources';

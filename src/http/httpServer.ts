@@ -1,6 +1,6 @@
 import { createServer, type RequestListener, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { type Clock, systemClock, type TimerHandle } from '../clock';
+import { type Clock, systemClock, type TimerHandle } from '../platform/clock';
 import {
   ScimBadRequest,
   type ScimError,

@@ -2,32 +2,11 @@ import { BlockList, isIP } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ScimForbidden } from '../scim/errors';
 import { sendFailure } from './scimResponses';
+import type { Cidr } from '../config/cidr';
 
 // SCIM_IP_ALLOWLIST: the networks an IdP calls from (Okta and Entra publish theirs). A caller from anywhere
 // else is refused before its credential is looked at, so a leaked token is useless from outside and a
 // guesser costs no token check, no JWKS fetch and no failure-throttle entry.
-
-export interface Cidr {
-  address: string;
-  prefix: number;
-  family: 'ipv4' | 'ipv6';
-}
-
-/**
- * `203.0.113.0/24`, `2001:db8::/32`, or a bare address (a /32 or /128). Throws with a message that names the
- * entry (network addresses are not secrets).
- */
-export function parseCidr(entry: string): Cidr {
-  const [address, prefixText, ...rest] = entry.trim().split('/');
-  const version = isIP(address ?? '');
-  if (rest.length > 0 || version === 0) throw new Error(`"${entry.trim()}" is not an IP address or CIDR range`);
-  const family = version === 4 ? 'ipv4' : 'ipv6';
-  const max = version === 4 ? 32 : 128;
-  if (prefixText === undefined) return { address, prefix: max, family };
-  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max)
-    throw new Error(`"${entry.trim()}" has a prefix length outside 0-${max}`);
-  return { address, prefix: Number(prefixText), family };
-}
 
 export class IpAllowlist {
   private readonly list = new BlockList();

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { PublicUrlConfig } from '../config';
+import type { PublicUrlConfig } from '../config/environment';
 
 // Where Location and meta.location point. The Host header is the client's to write: reflected as is, a
 // crafted Host puts an attacker's URL into responses an IdP stores and follows (and into anything that caches

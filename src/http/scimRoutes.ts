@@ -1,6 +1,6 @@
 import { type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
-import type { PublicUrlConfig } from '../config';
+import type { PublicUrlConfig } from '../config/environment';
 import { ScimBadRequest, ScimUnsupportedMediaType } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { quoteInput, summariseIds } from '../scim/inputLimits';
@@ -10,7 +10,7 @@ import { LIST_RESPONSE } from '../scim/resources';
 import { type RenderResource, type RendererKind, type ResourceRenderer, resourceRenderer } from '../scim/render';
 import { type AttributeDeclarations, GROUP_ATTRIBUTES, wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
-import type { AuditSink } from './audit';
+import type { AuditSink } from '../platform/audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
 import { scimBaseUrl } from './publicUrls';
 import { listResponseJson, resourceJson } from './listFragments';

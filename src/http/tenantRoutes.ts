@@ -1,14 +1,13 @@
 import express, { type RequestHandler } from 'express';
-import { EVENTS_PATH, receiverFor } from '../events/pollRoutes';
-import type { EventReceiver } from '../events/publisher';
 import { createAuthMiddleware, tooManyFailures } from './auth';
-import type { ScimRouterDeps } from './app';
-import { createScimRouter } from './app';
-import type { Readiness } from './health';
-import type { Metrics, TenantLabel } from './metrics';
+import { createScimRouter, type ScimRouterDeps } from './scimRouter';
+import type { Readiness } from '../platform/readiness';
+import type { Metrics, TenantLabel } from '../platform/metrics';
 import { ScimNotFound } from '../scim/errors';
-import { requestScopeMiddleware } from './requestScope';
+import { requestScopeMiddleware } from './requestScopeMiddleware';
 import { sendFailure } from './scimResponses';
+import { readinessHandler } from './health';
+import { metricsEndpoint } from './httpMetrics';
 
 // Everything one tenant serves (issue #18), relative to where the dispatcher mounts it: `/tenants/{id}`, or the
 // root when it is the only tenant. Only the tenant's own credentials open any of it.
@@ -27,15 +26,22 @@ export interface TenantEndpoint {
   readonly routes?: { stack: unknown[] };
 }
 
+/** A tenant's security-event routes, and how to tell its receivers' tokens so refusals can be throttled. */
+export interface TenantEventRoutes {
+  /** Where receivers poll (POST), so exactly the requests the routes authenticate pass the gate. */
+  pollPath: string;
+  routes: RequestHandler;
+  /** Whether `authorization` (the header as sent) carries one of the tenant's receiver tokens. */
+  isReceiver(authorization: string | undefined): boolean;
+}
+
 export interface TenantRouterDeps extends ScimRouterDeps {
   readiness: Readiness;
   metrics: Metrics;
   /** The tenant's label on the series; its /metrics shows only those. Empty: everything (the one tenant). */
   label: TenantLabel;
-  /** Issue 15: security events (poll endpoint, JWKS); they authenticate their receivers themselves. */
-  eventRoutes?: RequestHandler;
-  /** Whose tokens the events routes accept, so refusals can be throttled in front of them. */
-  eventReceivers?: readonly EventReceiver[];
+  /** Security events (poll endpoint, JWKS); they authenticate their receivers themselves. */
+  events?: TenantEventRoutes;
   /** Issue #19: the tenant's status page, behind the IP allow-list with its own sign-in. */
   operatorPages?: express.Router;
 }
@@ -46,12 +52,12 @@ export interface TenantRouterDeps extends ScimRouterDeps {
  * invalid one counts and, over the budget, is answered 429. Another tenant's receiver (or SCIM client) gets the
  * 404 every other path of this tenant gives it, not the 401 of a stranger.
  */
-function receiverGate(deps: TenantRouterDeps, receivers: readonly EventReceiver[]): RequestHandler {
+function receiverGate(deps: TenantRouterDeps, events: TenantEventRoutes): RequestHandler {
   return (req, res, next) => {
     const authorization = req.headers.authorization;
     // As on the SCIM API, only a presented bearer credential can be a guess.
     if (!/^Bearer\s/i.test(authorization ?? '')) return next();
-    const valid = receiverFor(receivers, authorization) !== undefined;
+    const valid = events.isReceiver(authorization);
     const verdict = deps.failureThrottle?.checked(req.ip ?? req.socket.remoteAddress ?? 'unknown', valid);
     if (verdict?.refused) {
       deps.onAuthFailure('throttled');
@@ -71,11 +77,13 @@ function receiverGate(deps: TenantRouterDeps, receivers: readonly EventReceiver[
 
 export function createTenantRouter(deps: TenantRouterDeps): express.Router {
   const router = express.Router();
-  router.get('/readyz', deps.readiness.readinessHandler());
-  if (deps.eventRoutes) {
-    // Routed as the events router routes it, so exactly the requests it authenticates pass the gate.
-    router.post(EVENTS_PATH, ...deps.allowlist, receiverGate(deps, deps.eventReceivers ?? []));
-    router.use(...deps.allowlist, deps.eventRoutes);
+  router.get(
+    '/readyz',
+    readinessHandler(() => deps.readiness.report()),
+  );
+  if (deps.events) {
+    router.post(deps.events.pollPath, ...deps.allowlist, receiverGate(deps, deps.events));
+    router.use(...deps.allowlist, deps.events.routes);
   }
   const authenticate = createAuthMiddleware(deps.authenticator, {
     onFailure: deps.onAuthFailure,
@@ -88,7 +96,7 @@ export function createTenantRouter(deps: TenantRouterDeps): express.Router {
     requestScopeMiddleware(),
     authenticate,
     // A tenant without a label is the only one: its figures are all there is.
-    deps.metrics.handler(() => (deps.label.tenant === undefined ? undefined : deps.label)),
+    metricsEndpoint(deps.metrics, () => (deps.label.tenant === undefined ? undefined : deps.label)),
   );
   router.use('/scim/v2', createScimRouter(deps));
   if (deps.operatorPages) router.use('/status', ...deps.allowlist, deps.operatorPages);

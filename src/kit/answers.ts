@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { KitWebhook } from './resources/webhooks';
 import {
   type Account,
   type CustomField,
@@ -8,6 +7,7 @@ import {
   type Subscriber,
   type Tag,
   type TaggedSubscriber,
+  type KitWebhook,
 } from './types';
 
 // Kit's answers as Kit documents them (kit-api-v4.txt), parsed where they enter: a 2xx body that does not match

@@ -14,7 +14,8 @@ import {
   type RetryPolicy,
 } from './retry';
 import type { HttpExchange, KitRequest } from './request';
-import type { CallOptions, KitCallRecord, KitCredentials } from './types';
+import type { KitCredentials } from '../config/kitCredentials';
+import type { CallOptions, KitCallRecord } from './types';
 import type { TokenStore } from './tokenStore';
 import { KitTransport, type Outcome } from './transport';
 

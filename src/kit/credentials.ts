@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { KitCredentials } from './types';
+import type { KitCredentials } from '../config/kitCredentials';
 import { type OAuthTokenAnswer, oauthTokenAnswer } from './answers';
 import { errorForNetwork, errorForStatus, errorForUnreadableAnswer } from './errorMapping';
 import { KitAuthError, type KitError } from './errors';

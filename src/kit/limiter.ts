@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type Clock, systemClock, type TimerHandle } from '../clock';
-import type { KitCredentials } from './types';
+import { type Clock, systemClock, type TimerHandle } from '../platform/clock';
+import type { KitCredentials } from '../config/kitCredentials';
 import { KitLimiterUnavailableError, KitRateLimitedError, KitUnavailableError } from './errors';
 import { type LimiterPriority, PRIORITIES, PriorityLanes } from './priorityLanes';
 import { LocalSlotBook, type SlotBook } from './slots';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import { type Clock, sleepOn, systemClock } from '../clock';
-import { type RedisLink, RedisUnavailableError } from '../redis/redisLink';
+import { type Clock, sleepOn, systemClock } from '../platform/clock';
+import { type RedisLink, RedisUnavailableError } from '../platform/redisLink';
 import { KitUnavailableError } from './errors';
 import { type OAuthTokens, parseStoredTokens, type TokenStore } from './tokenStore';
 

@@ -1,5 +1,5 @@
-import type { Clock } from '../clock';
-import type { RedisLink } from '../redis/redisLink';
+import type { Clock } from '../platform/clock';
+import type { RedisLink } from '../platform/redisLink';
 import { KitLimiterUnavailableError } from './errors';
 
 // Where call start times are booked. The limiter asks for one slot at a time and waits until it comes; the

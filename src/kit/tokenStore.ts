@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { KitCredentials } from './types';
+import type { KitCredentials } from '../config/kitCredentials';
 
 // Kit's refresh tokens rotate: using one invalidates it. The new pair must therefore be on disk before anything
 // else happens, or a restart would come back with a dead refresh token and no way to get a new one.

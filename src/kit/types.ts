@@ -1,23 +1,5 @@
 // Kit (ConvertKit) v4 domain types, as the API returns them. Nothing here knows SCIM.
 
-/** How this server authenticates to Kit (read from the environment by src/config.ts). */
-export type KitCredentials =
-  | { kind: 'apiKey'; apiKey: string }
-  /** Kit's legacy v3 API: the api_secret travels as a query or body parameter (src/kit/v3/). */
-  | { kind: 'v3Secret'; apiSecret: string }
-  | {
-      kind: 'oauth';
-      accessToken?: string;
-      refreshToken?: string;
-      clientId?: string;
-      clientSecret?: string;
-      /**
-       * Where rotated tokens are persisted so a restart uses them: a file path, or `redis` to share the pair (and
-       * one refresh at a time) through REDIS_URL.
-       */
-      tokenStorePath?: string;
-    };
-
 export const SUBSCRIBER_STATES = ['active', 'inactive', 'bounced', 'complained', 'cancelled'] as const;
 export type SubscriberState = (typeof SUBSCRIBER_STATES)[number];
 export type SubscriberStatusFilter = SubscriberState | 'all';
@@ -134,14 +116,11 @@ export interface CallOptions {
   onSent?: () => void;
 }
 
-/** One record per HTTP exchange with Kit, for metrics, logs and the audit trail. */
-export interface KitCallRecord {
-  method: string;
-  /** The route pattern, e.g. "GET /v4/subscribers/:id", never the concrete URL (no ids or emails in labels). */
-  endpoint: string;
-  status: number | 'error';
-  durationMs: number;
-  attempt: number;
-  /** The network error code (ECONNRESET, ETIMEDOUT…) when status is 'error'. */
-  errorCode?: string;
+export type { KitCallRecord } from '../platform/kitCallRecord';
+
+/** A webhook as Kit lists it; Kit answers the event name without its "subscriber." prefix. */
+export interface KitWebhook {
+  id: number;
+  event: { name: string; tag_id?: number | null; form_id?: number | null; [k: string]: unknown };
+  target_url: string;
 }

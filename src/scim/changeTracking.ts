@@ -1,7 +1,7 @@
-import type { Clock } from '../clock';
-import type { Config } from '../config';
+import type { Clock } from '../platform/clock';
+import type { Config } from '../config/environment';
 import type { KitApi } from '../kit/api';
-import type { RedisLink } from '../redis/redisLink';
+import type { RedisLink } from '../platform/redisLink';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import type { ChangeJournal } from './journal/changeJournal';
 import { MemoryJournal } from './journal/memoryJournal';

@@ -1,12 +1,12 @@
-import { DEFAULT_MAPPING } from './mapping/defaultMapping';
-import { type AttributeMapping, fieldLabels, type MappedAttribute } from './mapping/model';
+import { DEFAULT_MAPPING } from '../config/mapping/defaultMapping';
+import { type AttributeMapping, fieldLabels, type MappedAttribute } from '../config/mapping/model';
 
 // Which SCIM attributes live in which Kit custom fields. Kit has only email_address and first_name natively;
 // everything else the IdPs send is kept in custom fields named by the mapping (SCIM_MAPPING_FILE, or the built-in
 // default, mapping/default.yaml), which the server creates at start-up (Kit silently drops values for fields that
 // do not exist, so the server never writes one it has not ensured).
 
-export { ENTERPRISE_USER, KIT_USER } from './mapping/catalog';
+export { ENTERPRISE_USER, KIT_USER } from '../config/mapping/catalog';
 
 /** A mapped attribute whose home is a custom field. */
 export interface AttributeField extends MappedAttribute {

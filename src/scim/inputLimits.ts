@@ -1,3 +1,5 @@
+import { isForbiddenSegment } from '../platform/forbiddenKeys';
+
 // Budgets for what one request may ask of the parsers (issue #11: one request must never take the server down).
 // Every limit is checked before the input reaches scimmy or any other library, on text whose length is already
 // capped, so the work a refused request costs is linear in what it sent. README "Request limits" lists them.
@@ -57,17 +59,6 @@ export function crowdedArray(body: unknown, max: number, path = ''): string | un
 export const SKIPPED_IDS_LOGGED = 20;
 /** RFC 5321: a forward path holds at most 254 characters of address; anything longer is no email. */
 export const MAX_EMAIL_LENGTH = 254;
-
-/**
- * Path segments that name JavaScript's object machinery rather than data. scimmy 1.3.5 turns attribute paths
- * into nested objects by plain assignment, so `name.__proto__.x` in a filter writes Object.prototype.x for the
- * whole process. No SCIM schema has attributes of these names: they are refused wherever a path or key arrives.
- */
-const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
-
-export function isForbiddenSegment(segment: string): boolean {
-  return FORBIDDEN_SEGMENTS.has(segment.toLowerCase());
-}
 
 /** The forbidden segment in a dotted or URN-qualified path, if any. */
 export function forbiddenSegmentOf(path: string): string | undefined {

@@ -1,4 +1,4 @@
-import type { RedisLink } from '../redis/redisLink';
+import type { RedisLink } from '../platform/redisLink';
 import type { Subscriber } from '../kit/types';
 
 // What an IdP's lookup just read from Kit, kept for a few seconds (LOOKUP_SNAPSHOT_SECONDS) so the write that

@@ -83,5 +83,3 @@ export interface ResourcePage<T extends ScimResource> {
   resources: T[];
   totalResults: number;
 }
-
-export type { PatchMessage, PatchOperation } from './patchShapes';

@@ -3,7 +3,7 @@ import { ScimBadRequest } from './errors';
 import { checkAttributePath, FilterSyntaxError } from './filterSyntax';
 import { MAX_ATTRIBUTE_NAMES, MAX_ATTRIBUTE_PATH_LENGTH } from './inputLimits';
 import type { ScimBody, ScimGroup, ScimResource, ScimUser } from './resources';
-import type { UserSchema } from './userSchema';
+import { attributeAt, type UserSchema } from './userSchema';
 
 // What requests may ask of the SCIM schemas (attributes, filters' attribute paths), and scimmy's renderer. The
 // User schema is the one of the mapping being served (userSchema.ts), passed in; the Group schema is scimmy's
@@ -79,17 +79,6 @@ function checkAttributeList(param: string, list: string): string[] {
 export interface AttributeDeclarations {
   /** The scimmy attribute definition behind a path (`name.givenName`, URNs), or undefined when not declared. */
   attribute(path: string): any;
-}
-
-/** The scimmy attribute definition behind a path in a schema definition (extensions included), if any. */
-export function attributeAt(definition: any, path: string): any {
-  try {
-    const found = definition.attribute(path);
-    // A bare extension URN names the extension itself, not an attribute.
-    return found instanceof SCIMMY.Types.SchemaDefinition ? undefined : found;
-  } catch {
-    return undefined;
-  }
 }
 
 export const GROUP_ATTRIBUTES: AttributeDeclarations = {

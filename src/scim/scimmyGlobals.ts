@@ -1,6 +1,6 @@
 import SCIMMY from 'scimmy';
-import { DEFAULT_MAPPING } from './mapping/defaultMapping';
-import type { AttributeMapping } from './mapping/model';
+import { DEFAULT_MAPPING } from '../config/mapping/defaultMapping';
+import type { AttributeMapping } from '../config/mapping/model';
 import { userSchemaFor } from './userSchema';
 
 // The one module that touches scimmy's process-wide state (its schema registry and its service provider

@@ -1,6 +1,6 @@
 import type { KitApi } from '../kit/api';
 import { SubscriberFieldMap } from './fieldMap';
-import type { AttributeMapping } from './mapping/model';
+import type { AttributeMapping } from '../config/mapping/model';
 import { type GroupEvents, GroupDirectory } from './groups/groups';
 import { TagMembership } from './groups/membership';
 import { TagCatalog } from './groups/tagCatalog';

@@ -1,5 +1,8 @@
 import type { CallOptions, Subscriber, SubscriberQuery } from '../kit/types';
-import type { UserDirectoryDeps, UserList } from './users';
+import type { KitApi } from '../kit/api';
+import type { SubscriberFieldMap } from './fieldMap';
+import type { CursorPager } from './paging/cursorPager';
+import type { MirrorPages, UserGroupsSource, UserList } from './userSources';
 import { type Dnf, dateBounds, equalityValues } from './filter';
 import { filterReads, type ListQuery } from './listQuery';
 import { mappedUser } from './mappedUsers';
@@ -15,7 +18,12 @@ const INTERACTIVE: CallOptions = { priority: 'interactive' };
 /** Up to this many ids or emails are looked up one by one; more walk the pages. */
 const MAX_EMAIL_LOOKUPS = 10;
 
-export interface UserListingDeps extends Pick<UserDirectoryDeps, 'kit' | 'fields' | 'pager' | 'groups' | 'mirror'> {
+export interface UserListingDeps {
+  kit: KitApi;
+  fields: SubscriberFieldMap;
+  pager: CursorPager;
+  groups: UserGroupsSource;
+  mirror?: MirrorPages;
   /** The live, undeleted subscriber behind a SCIM id, if any. */
   find(id: string): Promise<Subscriber | undefined>;
   /** The subscriber with this email (any state), or null: from the mirror while complete, else Kit. */

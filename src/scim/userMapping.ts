@@ -1,7 +1,7 @@
 import type { Subscriber, SubscriberState } from '../kit/types';
 import { ENTERPRISE_USER, KIT_USER, LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { MAX_EMAIL_LENGTH } from './inputLimits';
-import { readSource, writeSource } from './mapping/sourcePath';
+import { readSource, writeSource } from '../config/mapping/sourcePath';
 import { decodeValue, encodeValue } from './mapping/valueCodec';
 import type { GroupRef, ScimBody, ScimUser } from './resources';
 

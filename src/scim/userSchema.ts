@@ -1,8 +1,7 @@
 import SCIMMY from 'scimmy';
 import { KIT_USER } from './fieldMap';
-import { CORE_USER, ENTERPRISE_USER } from './mapping/catalog';
-import type { AttributeMapping, ExtensionSchema, SourcePath } from './mapping/model';
-import { attributeAt } from './schemas';
+import { CORE_USER, ENTERPRISE_USER } from '../config/mapping/catalog';
+import type { AttributeMapping, ExtensionSchema, SourcePath } from '../config/mapping/model';
 
 // The User schema one attribute mapping describes (issues #16, #18), as a value: each mapping gets its own
 // scimmy definitions, so servers with different mappings in one process never see each other's attributes.
@@ -10,6 +9,17 @@ import { attributeAt } from './schemas';
 
 export type SchemaDefinition = InstanceType<typeof SCIMMY.Types.SchemaDefinition>;
 type Attribute = InstanceType<typeof SCIMMY.Types.Attribute>;
+/** The scimmy attribute definition behind a path in a schema definition (extensions included), if any. */
+export function attributeAt(definition: any, path: string): any {
+  try {
+    const found = definition.attribute(path);
+    // A bare extension URN names the extension itself, not an attribute.
+    return found instanceof SCIMMY.Types.SchemaDefinition ? undefined : found;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A coerced User: scimmy's Schema instance (what PatchOp patches, what JSON.stringify renders). */
 export type UserResource = InstanceType<typeof SCIMMY.Types.Schema>;
 type Filter = InstanceType<typeof SCIMMY.Types.Filter>;

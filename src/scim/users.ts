@@ -6,7 +6,7 @@ import { emailDefect, identityKey } from './identity';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { crowdedArray, MAX_USER_VALUES, quoteInput } from './inputLimits';
 import type { ListQuery } from './listQuery';
-import { isCanonicalId, type ResourcePage, type ScimBody, type ScimUser } from './resources';
+import { isCanonicalId, type ScimBody, type ScimUser } from './resources';
 import type { CursorPager } from './paging/cursorPager';
 import { assertSameId, booleanise, checkUserPatch, normalizePatch } from './patchShapes';
 import { deletedUserDetail, reactivationDetail } from './reactivation';
@@ -14,6 +14,7 @@ import { type ChangeJournal, type ChangeKind, JournalUnavailableError } from './
 import { LastModifiedOverlay } from './journal/lastModifiedOverlay';
 import { type ReadPurpose, SubscriberLookups } from './subscriberLookups';
 import { UserListing } from './userListing';
+import type { MirrorPages, UserGroupsSource, UserList } from './userSources';
 import { type UserSchema, userSchemaFor } from './userSchema';
 import {
   type GroupRef,
@@ -38,19 +39,6 @@ export interface UserEvents {
   createRaced?(email: string, subscriberId: number): void;
 }
 
-/** Group membership as seen from a user (Groups resource, issue #4). */
-export interface UserGroupsSource {
-  ofSubscriber(id: number, opts: CallOptions): Promise<GroupRef[]>;
-  ofSubscribers(ids: number[], opts: CallOptions): Promise<Map<number, GroupRef[]>>;
-  /** Takes every group tag off a subscriber (before it is deleted). */
-  removeAll(id: number, opts: CallOptions): Promise<void>;
-  /** The tag that marks deleted subscribers, so lists can count them in one call. */
-  markDeleted(id: number, opts: CallOptions): Promise<void>;
-  deletedCount(opts: CallOptions): Promise<number>;
-  /** Membership of every user at once, for filters on `groups` evaluated while walking pages. */
-  snapshot(opts: CallOptions): Promise<{ generation: number; of(id: number): GroupRef[] }>;
-}
-
 export interface UserDirectoryDeps {
   kit: KitApi;
   fields: SubscriberFieldMap;
@@ -69,21 +57,7 @@ export interface UserDirectoryDeps {
   mirror?: MirrorPages;
 }
 
-export interface MirrorPages {
-  complete(): Promise<boolean>;
-  /** Whether filters Kit cannot answer may be evaluated over the mirror (a lookup mirror walks first; #20). */
-  forFilters(): Promise<boolean>;
-  /** O(1) index lookups (the mirror's externalId and non-email userName indexes). */
-  byExternalId(value: string): Promise<Subscriber | undefined>;
-  byUserName(value: string): Promise<Subscriber | undefined>;
-  page(after: number | null, order: 'asc' | 'desc'): Promise<{ items: Subscriber[]; next: number | null }>;
-  /** How many subscribers it holds: the rows a filtered walk of it decides. */
-  size(): Promise<number>;
-}
-
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
-
-export type UserList = ResourcePage<ScimUser>;
 
 export class UserDirectory {
   private readonly now: () => Date;

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../clock';
+import type { Clock, TimerHandle } from '../platform/clock';
 import type { KitApi } from '../kit/api';
 import { SUBSCRIBER_STATES, type Subscriber, type SubscriberState } from '../kit/types';
 import type { ChangeJournal } from './journal/changeJournal';

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock';
+import type { Clock } from '../platform/clock';
 
 // How many Kit re-reads webhook deliveries may start in any rolling rate window. Kit does not sign its
 // deliveries, so their number is whatever the sender of the receiver's URL chooses; without a budget of their

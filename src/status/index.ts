@@ -1,8 +1,8 @@
 import type { Router } from 'express';
-import type { Clock } from '../clock';
-import type { Config } from '../config';
-import type { FailureThrottle } from '../http/auth';
-import type { Readiness } from '../http/health';
+import type { Clock } from '../platform/clock';
+import type { Config } from '../config/environment';
+import type { FailureThrottle } from '../platform/failureThrottle';
+import type { Readiness } from '../platform/readiness';
 import type { KitLimiter } from '../kit/limiter';
 import { statusRoutes } from './statusRoutes';
 import type { StatusBoard } from './statusBoard';

@@ -1,5 +1,5 @@
 import escapeHtml from 'escape-html';
-import type { ReadinessReport } from '../http/health';
+import type { ReadinessReport } from '../platform/readiness';
 import type { LimiterCounts } from '../kit/limiter';
 import { PRIORITIES } from '../kit/priorityLanes';
 import type { MinuteBucket, OperationSummary, StatusSnapshot } from './statusBoard';

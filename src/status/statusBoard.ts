@@ -1,5 +1,5 @@
-import type { Clock } from '../clock';
-import { type AuditEntry, type AuditSink, requestAuditEntry } from '../http/audit';
+import type { Clock } from '../platform/clock';
+import { type AuditEntry, type AuditSink, requestAuditEntry } from '../platform/audit';
 import type { LimiterPriority } from '../kit/priorityLanes';
 import { PRIORITIES } from '../kit/priorityLanes';
 import type { KitCallRecord } from '../kit/types';

@@ -1,8 +1,8 @@
 import os from 'node:os';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
-import { type FailureThrottle, retryAfterSeconds } from '../http/auth';
-import type { Readiness } from '../http/health';
+import { type FailureThrottle, retryAfterSeconds } from '../platform/failureThrottle';
+import type { Readiness } from '../platform/readiness';
 import type { KitLimiter } from '../kit/limiter';
 import { renderLogin, renderStatus } from './render';
 import type { StatusBoard } from './statusBoard';

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Clock } from '../clock';
-import type { BearerToken } from '../config';
+import type { Clock } from '../platform/clock';
+import type { BearerToken } from '../config/environment';
 
 // The status page's session: a bearer token the server already knows is exchanged, once, for a short-lived
 // cookie. The cookie is stateless (a payload and its HMAC), so any replica with the same configuration accepts

@@ -302,7 +302,7 @@ describe('convertkit-scim doctor (the binary)', () => {
       // Asynchronously: the sandbox answering the child runs on this process's event loop.
       const child = spawn(
         process.execPath,
-        [require.resolve('tsx/cli'), path.join(root, 'src/main.ts'), 'doctor', '--json'],
+        [require.resolve('tsx/cli'), path.join(root, 'src/app/main.ts'), 'doctor', '--json'],
         {
           cwd: root,
           env: { PATH: process.env.PATH ?? '', ...envFor(sandbox, { KIT_API_KEY: 'kit_notthekey0123456789' }) },

@@ -1,9 +1,9 @@
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/config/environment';
 import { renderTable } from '../../src/doctor/cli';
 import type { DoctorReport } from '../../src/doctor/doctor';
 import { scimBaseOf } from '../../src/doctor/processChecks';
 import { tenantsSharingKitKeys } from '../../src/doctor/sharedLimiters';
-import type { TenantConfig } from '../../src/tenants/model';
+import type { TenantConfig } from '../../src/config/tenants/model';
 
 // Issue #18: the pure parts of a tenant-aware doctor: its table, the SCIM base of a tenant, shared Kit keys.
 

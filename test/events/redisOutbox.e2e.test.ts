@@ -1,8 +1,8 @@
-import { systemClock } from '../../src/clock';
+import { systemClock } from '../../src/platform/clock';
 import type { QueuedSet } from '../../src/events/outbox';
 import { RedisOutbox } from '../../src/events/redisOutbox';
 import { EventSigner } from '../../src/events/signer';
-import { RedisLink } from '../../src/redis/redisLink';
+import { RedisLink } from '../../src/platform/redisLink';
 import { ManualClock } from '../support/clock';
 import { describeRedis, redisUrl } from '../support/redis';
 import { unique } from '../support/unique';

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import pino from 'pino';
 import request from 'supertest';
-import { Service } from '../../src/service';
+import { Service } from '../../src/app/service';
 import { SCIM_EVENT } from '../../src/events/securityEvent';
 import { type Harness, oktaUser, startHarness, TOKEN } from '../support/harness';
 import { describeRedis, redisUrl } from '../support/redis';

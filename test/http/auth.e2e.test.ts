@@ -1,18 +1,18 @@
 import express from 'express';
 import { SignJWT } from 'jose';
 import request from 'supertest';
-import type { BearerToken, JwtConfig } from '../../src/config';
+import type { BearerToken, JwtConfig } from '../../src/config/environment';
 import {
   AuthenticationError,
   Authenticator,
   type AuthenticatorOptions,
   type AuthFailureReason,
   createAuthMiddleware,
-  FailureThrottle,
-  type Principal,
-  type ThrottleClock,
 } from '../../src/http/auth';
-import { currentScope, requestScopeMiddleware } from '../../src/http/requestScope';
+import { FailureThrottle, type ThrottleClock } from '../../src/platform/failureThrottle';
+import type { Principal } from '../../src/platform/requestScope';
+import { currentScope } from '../../src/platform/requestScope';
+import { requestScopeMiddleware } from '../../src/http/requestScopeMiddleware';
 import { type JwksServer, type SigningKey, signingKey, signToken, startJwksServer } from '../fixtures/http/jwksServer';
 
 const ISSUER = 'https://idp.example.test/oauth2/default';

@@ -168,8 +168,8 @@ describe('an upstream outage is never reported as a deletion', () => {
   });
 
   it('answers 502 (never 401) when Kit rejects our own credentials', async () => {
-    const { loadConfig } = await import('../../src/config');
-    const { Service } = await import('../../src/service');
+    const { loadConfig } = await import('../../src/config/environment');
+    const { Service } = await import('../../src/app/service');
     const pino = (await import('pino')).default;
     const config = loadConfig({
       KIT_API_URL: h.sandbox.url,

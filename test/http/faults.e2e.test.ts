@@ -1,8 +1,8 @@
 import pino from 'pino';
 import request, { type Response } from 'supertest';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/config/environment';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
-import { Service } from '../../src/service';
+import { Service } from '../../src/app/service';
 import { type ResponseDroppingProxy, startResponseDroppingProxy } from '../fixtures/http/responseDroppingProxy';
 import { type Harness, oktaUser, patch, startHarness, TOKEN } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';

@@ -1,11 +1,15 @@
 import express from 'express';
 import request from 'supertest';
-import { Readiness } from '../../src/http/health';
+import { livenessHandler, readinessHandler } from '../../src/http/health';
+import { Readiness } from '../../src/platform/readiness';
 
 function app(readiness: Readiness) {
   const server = express();
-  server.get('/healthz', readiness.livenessHandler());
-  server.get('/readyz', readiness.readinessHandler());
+  server.get('/healthz', livenessHandler());
+  server.get(
+    '/readyz',
+    readinessHandler(() => readiness.report()),
+  );
   return server;
 }
 

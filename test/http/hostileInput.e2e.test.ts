@@ -5,7 +5,7 @@ import path from 'node:path';
 import pino from 'pino';
 import request, { type Response } from 'supertest';
 import { MAX_FILTER_TERMS, MAX_GROUP_MEMBERS_PER_REQUEST, MAX_USER_VALUES } from '../../src/scim/inputLimits';
-import { labels, Metrics } from '../../src/http/metrics';
+import { labels, Metrics } from '../../src/platform/metrics';
 import { type Harness, oktaUser, patch, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
-import { Service } from '../../src/service';
+import { Service } from '../../src/app/service';
 import { type Harness, patch, startHarness, TOKEN, USER_SCHEMA } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
 import { unique } from '../support/unique';

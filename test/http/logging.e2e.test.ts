@@ -1,8 +1,10 @@
 import { Writable } from 'node:stream';
 import express from 'express';
 import request from 'supertest';
-import { createLogger, createRequestLogging, maskSecrets, requestIdFor } from '../../src/http/logging';
-import { recordKitCallInScope, requestScopeMiddleware } from '../../src/http/requestScope';
+import { createLogger, maskSecrets } from '../../src/platform/logging';
+import { createRequestLogging, requestIdFor } from '../../src/http/requestLogging';
+import { recordKitCallInScope } from '../../src/platform/requestScope';
+import { requestScopeMiddleware } from '../../src/http/requestScopeMiddleware';
 
 class MemoryStream extends Writable {
   readonly chunks: string[] = [];

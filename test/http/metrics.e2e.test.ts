@@ -1,11 +1,18 @@
 import express from 'express';
 import request from 'supertest';
-import { methodLabel, Metrics, routeLabel, UNMATCHED_ROUTE } from '../../src/http/metrics';
+import { Metrics } from '../../src/platform/metrics';
+import {
+  httpMetricsMiddleware,
+  methodLabel,
+  metricsEndpoint,
+  routeLabel,
+  UNMATCHED_ROUTE,
+} from '../../src/http/httpMetrics';
 
 function scimApp(metrics: Metrics) {
   const app = express();
-  app.use(metrics.httpMiddleware());
-  app.get('/metrics', metrics.handler());
+  app.use(httpMetricsMiddleware(metrics));
+  app.get('/metrics', metricsEndpoint(metrics));
   const scim = express.Router();
   scim.get('/Users/:id', (_req, res) => {
     res.json({ ok: true });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import type { Registry } from 'prom-client';
 import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
-import type { Service } from '../../src/service';
+import type { Service } from '../../src/app/service';
 import { READONLY_TOKEN, startHarness } from '../support/harness';
 import { OPERATOR_TOKEN, processConfig, sandboxFor, startTenants, tenantConfig } from '../support/tenants';
 

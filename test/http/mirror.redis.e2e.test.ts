@@ -1,8 +1,8 @@
 import pino from 'pino';
 import request from 'supertest';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/config/environment';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
-import { Service } from '../../src/service';
+import { Service } from '../../src/app/service';
 import { eventually, hasRedisServer, PrivateRedis } from '../support/privateRedis';
 import { expectListResponse } from '../support/scim';
 

@@ -6,7 +6,7 @@ import addFormats from 'ajv-formats';
 import request from 'supertest';
 import YAML from 'yaml';
 import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
-import type { Service } from '../../src/service';
+import type { Service } from '../../src/app/service';
 import { type Harness, oktaUser, patch, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
 import { OPERATOR_TOKEN, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';
 import { unique } from '../support/unique';

@@ -4,9 +4,9 @@ import {
   currentScope,
   MAX_KIT_CALLS_PER_SCOPE,
   recordKitCallInScope,
-  requestScopeMiddleware,
   runInRequestScope,
-} from '../../src/http/requestScope';
+} from '../../src/platform/requestScope';
+import { requestScopeMiddleware } from '../../src/http/requestScopeMiddleware';
 import type { KitCallRecord } from '../../src/kit/types';
 
 const call = (endpoint: string, status: number | 'error' = 200): KitCallRecord => ({

@@ -3,9 +3,9 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/config/environment';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
-import { Service } from '../../src/service';
+import { Service } from '../../src/app/service';
 import { startResponseDroppingProxy } from '../fixtures/http/responseDroppingProxy';
 import { JumpClock } from '../support/clock';
 import { type Harness, oktaUser, startHarness, TOKEN } from '../support/harness';
@@ -83,7 +83,7 @@ interface Server {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** src/main.ts in its own process (test/support/serverProcess.ts), against the given sandbox. */
+/** src/app/main.ts in its own process (test/support/serverProcess.ts), against the given sandbox. */
 async function startServer(sandbox: KitSandbox, env: Record<string, string>): Promise<Server> {
   const proc = await startServerProcess({
     KIT_API_URL: sandbox.url,

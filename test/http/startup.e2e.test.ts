@@ -27,7 +27,7 @@ async function statusPage(url: string, token: string): Promise<string> {
   return page.text;
 }
 
-// `npm start` as a new user meets it: the real entry point (src/main.ts) in its own process.
+// `npm start` as a new user meets it: the real entry point (src/app/main.ts) in its own process.
 describe('start-up', () => {
   let server: ServerProcess | undefined;
   afterEach(async () => {

@@ -183,7 +183,7 @@ describe.each(BACKENDS)('Users: Okta SCIM 2.0 test sequence (Kit %s)', (backend)
 });
 
 async function startHarnessOn(h: Harness) {
-  const { Service } = await import('../../src/service');
+  const { Service } = await import('../../src/app/service');
   const pino = (await import('pino')).default;
   const request = (await import('supertest')).default;
   const service = new Service({ config: h.config, logger: pino({ level: 'silent' }) });

@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { KitCredentials } from '../../src/config';
+import type { KitCredentials } from '../../src/config/environment';
 import { KitAuthError, KitUnavailableError, KitUnreadableAnswerError } from '../../src/kit/errors';
 import { RedisTokenStore } from '../../src/kit/redisTokenStore';
 import { FileTokenStore } from '../../src/kit/tokenStore';
-import { RedisLink } from '../../src/redis/redisLink';
+import { RedisLink } from '../../src/platform/redisLink';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { describeRedis, redisUrl } from '../support/redis';
 import { expectNoSecrets, harness, uniqueId } from './support';

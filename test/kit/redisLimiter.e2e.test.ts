@@ -1,12 +1,12 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import path from 'node:path';
-import { systemClock } from '../../src/clock';
+import { systemClock } from '../../src/platform/clock';
 import { KitClient } from '../../src/kit/client';
 import { KitLimiterUnavailableError } from '../../src/kit/errors';
 import { createKitLimiter, type KitLimiter } from '../../src/kit/limiter';
 import { SharedSlotBook, sharedSlots } from '../../src/kit/slots';
 import { maxInWindow } from '../../src/kit/spacing';
-import { RedisLink } from '../../src/redis/redisLink';
+import { RedisLink } from '../../src/platform/redisLink';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { ManualClock } from '../support/clock';
 import { eventually, hasRedisServer, PrivateRedis } from '../support/privateRedis';

@@ -1,6 +1,6 @@
 import { ScimBadRequest } from '../../src/scim/errors';
 import { filterReads, MAX_COUNT, parseListQuery } from '../../src/scim/listQuery';
-import { DEFAULT_MAPPING } from '../../src/scim/mapping/defaultMapping';
+import { DEFAULT_MAPPING } from '../../src/config/mapping/defaultMapping';
 import { GROUP_ATTRIBUTES } from '../../src/scim/schemas';
 import { userSchemaFor } from '../../src/scim/userSchema';
 

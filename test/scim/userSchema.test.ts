@@ -1,6 +1,6 @@
 import path from 'node:path';
 import SCIMMY from 'scimmy';
-import { loadMapping } from '../../src/scim/mapping/mappingSource';
+import { loadMapping } from '../../src/config/mapping/mappingSource';
 import { checkUserPatch, normalizePatch } from '../../src/scim/patchShapes';
 import { resourceRenderer } from '../../src/scim/render';
 import { userShape } from '../../src/scim/render/userRenderer';

@@ -1,8 +1,8 @@
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig } from '../../src/config/environment';
 import { StatusBoard, MINUTES_KEPT, OPERATIONS_KEPT } from '../../src/status/statusBoard';
 import { StatusSessions } from '../../src/status/statusSession';
 import { budgetChart } from '../../src/status/render';
-import type { AuditEntry } from '../../src/http/audit';
+import type { AuditEntry } from '../../src/platform/audit';
 import { ManualClock } from '../support/clock';
 
 const START = Date.UTC(2030, 0, 1, 12, 0, 0);

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import request from 'supertest';
-import { createLogger } from '../../src/http/logging';
+import { createLogger } from '../../src/platform/logging';
 import { type Harness, oktaUser, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
 
 // /status over HTTP: who gets in, what the cookie is, what a forged or cross-site request gets, and that the

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../src/clock';
+import type { Clock, TimerHandle } from '../../src/platform/clock';
 
 /**
  * A clock that moves only when told. Timers fire in due order as `advance` passes them, with pending promise

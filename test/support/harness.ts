@@ -1,10 +1,10 @@
 import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
-import type { Clock } from '../../src/clock';
+import type { Clock } from '../../src/platform/clock';
 import request from 'supertest';
-import { type Config, loadConfig } from '../../src/config';
+import { type Config, loadConfig } from '../../src/config/environment';
 import { type KitSandbox, type KitSandboxOptions, startKitSandbox } from '@convertkit-scim/kit-sandbox';
-import { Service } from '../../src/service';
+import { Service } from '../../src/app/service';
 import { eventually } from './privateRedis';
 import { freePort } from './serverProcess';
 

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 
-// A real convertkit-scim process (src/main.ts through tsx), for multi-replica, shutdown and reload tests.
+// A real convertkit-scim process (src/app/main.ts through tsx), for multi-replica, shutdown and reload tests.
 
 /** The Kit sandbox's standalone entry (`npm run sandbox`), for benchmarks that run Kit in a process of its own. */
 export const KIT_SANDBOX_MAIN = require.resolve('@convertkit-scim/kit-sandbox/src/main.ts');
@@ -26,7 +26,7 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Starts src/main.ts and resolves once it logs "listening". PORT=0: the server binds a free port itself and
+ * Starts src/app/main.ts and resolves once it logs "listening". PORT=0: the server binds a free port itself and
  * logs it. (A port found free here and handed over would be free only until someone else took it: on a busy
  * machine the server, seconds later, met EADDRINUSE.) A server that does not start is killed, never left.
  */
@@ -69,7 +69,7 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   };
 }
 
-/** src/main.ts on 127.0.0.1 with only `env` (PORT included), its stdout and stderr in one text as they came. */
+/** src/app/main.ts on 127.0.0.1 with only `env` (PORT included), its stdout and stderr in one text as they came. */
 function spawnServer(env: Record<string, string>): {
   child: ChildProcess;
   output(): string;
@@ -78,7 +78,7 @@ function spawnServer(env: Record<string, string>): {
   const root = path.resolve(__dirname, '../..');
   // tsx's loader inside the one process, not its CLI: the CLI runs the server as a child of its own and relays
   // only SIGINT and SIGTERM, so a SIGHUP (tenants reload, issue #18) would end the CLI instead of reaching us.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/app/main.ts')], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -94,7 +94,7 @@ function spawnServer(env: Record<string, string>): {
 }
 
 /**
- * Runs src/main.ts until it exits on its own (a start-up it refuses), with `env` as given (PORT included):
+ * Runs src/app/main.ts until it exits on its own (a start-up it refuses), with `env` as given (PORT included):
  * its exit code, and stdout and stderr apart. Killed, and the test failed, if it is still running at `timeoutMs`.
  */
 export async function runServerProcessToExit(

@@ -1,9 +1,9 @@
 import pino from 'pino';
 import request from 'supertest';
-import { type Config, loadConfig } from '../../src/config';
+import { type Config, loadConfig } from '../../src/config/environment';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
-import { Service } from '../../src/service';
-import type { TenantConfig, TenantsConfig } from '../../src/tenants/model';
+import { Service } from '../../src/app/service';
+import type { TenantConfig, TenantsConfig } from '../../src/config/tenants/model';
 
 // Several Kit accounts behind one Service (issue #18): each tenant's Config is loaded from its own environment,
 // as the tenants file's loader builds them (the process settings shared, the Kit credential and SCIM tokens

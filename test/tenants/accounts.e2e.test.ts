@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { KitSandbox, SandboxAccount } from '@convertkit-scim/kit-sandbox';
-import type { Service } from '../../src/service';
+import type { Service } from '../../src/app/service';
 import { oktaUser } from '../support/harness';
 import { expectScimError } from '../support/scim';
 import { client, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';

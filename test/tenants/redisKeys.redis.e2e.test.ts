@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
-import type { Service } from '../../src/service';
+import type { Service } from '../../src/app/service';
 import { oktaUser } from '../support/harness';
 import { hasRedisServer, PrivateRedis } from '../support/privateRedis';
 import { client, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';

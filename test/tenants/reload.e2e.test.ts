@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
-import type { Service } from '../../src/service';
+import type { Service } from '../../src/app/service';
 import { oktaUser } from '../support/harness';
 import { eventually } from '../support/privateRedis';
 import { expectListResponse, expectScimError } from '../support/scim';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import type { KitSandbox } from '@convertkit-scim/kit-sandbox';
-import type { Service } from '../../src/service';
+import type { Service } from '../../src/app/service';
 import { oktaUser, patch } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
 import {

@@ -8,18 +8,11 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
-import type { BearerToken, JwtConfig } from '../../config';
+import type { BearerToken, JwtConfig } from '../../config/environment';
+import type { Principal } from '../../platform/requestScope';
 
 // Who is calling: static bearer tokens (optionally read-only) and JWTs verified against a JWKS.
 // Nothing in this file ever puts the presented token into a message, a log field or a response.
-
-export interface Principal {
-  /** For logs and the audit trail: the configured token name, or `jwt:<sub>`. Never the credential. */
-  name: string;
-  kind: 'token' | 'jwt';
-  readOnly: boolean;
-  subject?: string;
-}
 
 /** A small, fixed set so it can be a metrics label. */
 export type AuthFailureReason =

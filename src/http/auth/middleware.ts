@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { currentScope } from '../requestScope';
+import { currentScope } from '../../platform/requestScope';
 import {
   ScimForbidden,
   ScimNotFound,
@@ -8,14 +8,9 @@ import {
   ScimUnauthorized,
 } from '../../scim/errors';
 import { sendFailure } from '../scimResponses';
-import {
-  AuthenticationError,
-  type AuthFailureReason,
-  type Authenticator,
-  type Principal,
-  WRITE_SCOPE,
-} from './authenticator';
-import type { FailureThrottle } from './failureThrottle';
+import { AuthenticationError, type AuthFailureReason, type Authenticator, WRITE_SCOPE } from './authenticator';
+import { type FailureThrottle, retryAfterSeconds } from '../../platform/failureThrottle';
+import type { Principal } from '../../platform/requestScope';
 
 export interface AuthMiddlewareOptions {
   /** Called for every refusal, with a reason from a fixed set (a metrics label). */
@@ -52,10 +47,6 @@ export function tooManyFailures(retryAfterMs: number): ScimTooManyRequests {
     `Too many failed authentication attempts from this address; the credential was not accepted. Retry in ${seconds} s.`,
     seconds,
   );
-}
-
-export function retryAfterSeconds(ms: number): number {
-  return Math.max(1, Math.ceil(ms / 1000));
 }
 
 /**

@@ -1,17 +1,11 @@
 import { unreadAnswer, webhookAnswer, webhookPage } from '../answers';
 import type { KitCaller } from '../caller';
 import { collectAll, cursorPages, pageQuery } from '../pagination';
-import type { CallOptions } from '../types';
+import type { CallOptions, KitWebhook } from '../types';
 
 // Kit's webhooks (kit-api-v4 "Webhooks": GET/POST /v4/webhooks, DELETE /v4/webhooks/{id}). Kit answers the
 // event name without its "subscriber." prefix. Kit does not sign deliveries: whoever knows a target URL can
 // post to it, so a receiver must treat a delivery as a hint, never as the truth.
-
-export interface KitWebhook {
-  id: number;
-  event: { name: string; tag_id?: number | null; form_id?: number | null; [k: string]: unknown };
-  target_url: string;
-}
 
 export interface KitWebhooksApi {
   /** Every webhook of the account (all pages). */

@@ -12,7 +12,8 @@ import type {
   SubscriberUpdate,
   Tag,
 } from '../types';
-import { v3SubscriberListAnswer, v3SubscriberTagsAnswer, v3SubscriptionAnswer } from './answers';
+import { v3SubscriberListAnswer, v3SubscriptionAnswer } from './answers';
+import { v3SubscriberRequest, v3SubscriberTagsRequest } from './subscriberReads';
 import type { V3Core } from './core';
 import { nextCursor, readCursor, type Segment } from './pageCursor';
 import type { V3Tags } from './tags';
@@ -224,26 +225,6 @@ export class V3Subscribers {
     // An empty list has no pages; it is walked as one empty page.
     return { ...d, total_pages: Math.max(1, d.total_pages) };
   }
-}
-
-export function v3SubscriberRequest(id: number) {
-  return {
-    method: 'GET',
-    endpoint: 'GET /v3/subscribers/:id',
-    path: `/v3/subscribers/${id}`,
-    repeat: 'idempotent',
-    answer: subscriberAnswer,
-  } as const;
-}
-
-export function v3SubscriberTagsRequest(id: number) {
-  return {
-    method: 'GET',
-    endpoint: 'GET /v3/subscribers/:id/tags',
-    path: `/v3/subscribers/${id}/tags`,
-    repeat: 'idempotent',
-    answer: v3SubscriberTagsAnswer,
-  } as const;
 }
 
 /** Kit v3 date filters take a day (yyyy-mm-dd). */

@@ -14,7 +14,7 @@ import type {
 } from '../types';
 import { v3SubscriptionAnswer, v3TagCreatedAnswer, v3TagSubscriptionsAnswer, v3TagsAnswer } from './answers';
 import type { V3Core } from './core';
-import { v3SubscriberRequest, v3SubscriberTagsRequest } from './subscribers';
+import { v3SubscriberRequest, v3SubscriberTagsRequest } from './subscriberReads';
 import { nextCursor, readCursor } from './pageCursor';
 
 // Kit v3's tag endpoints behind the port's Tags and Bulk (docs/kit/v3.md "Tags"): no rename, no bulk, and

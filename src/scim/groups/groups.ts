@@ -10,6 +10,7 @@ import { filterReads, type ListQuery } from '../listQuery';
 import { assertSameId, normalizePatch } from '../patchShapes';
 import { isCanonicalId, type MemberRef, type ResourcePage, type ScimBody, type ScimGroup } from '../resources';
 import { tagToGroup, unreadMembers } from './groupMapping';
+import type { GroupChange, GroupEvents, GroupWrite } from './groupEvents';
 import { TagMembers } from './tagMembers';
 import { assertMemberBudget, planGroupPatch, readMemberIds } from './groupPatch';
 import type { TagMembership } from './membership';
@@ -26,26 +27,7 @@ import {
 
 export { CORE_GROUP } from './groupMapping';
 export type { MemberRef } from '../resources';
-
-export interface GroupChange {
-  /** Members named in the request that are not users (unknown, deleted, or not a subscriber id): skipped. */
-  skipped: string[];
-}
-
-/** A Group change made through SCIM, for the security events: which write, and the attributes it changed. */
-export interface GroupWrite {
-  groupId: string;
-  kind: 'created' | 'patched' | 'replaced' | 'deleted';
-  /** `displayName` and/or `members` (names only). */
-  attributes: string[];
-}
-
-export interface GroupEvents {
-  changed(): Promise<void>;
-  /** After a SCIM write to a group succeeded (issue 15: one security event per change); must not throw. */
-  written?(write: GroupWrite): void;
-  membersSkipped(groupId: string, ids: string[]): void;
-}
+export type { GroupChange, GroupEvents, GroupWrite } from './groupEvents';
 
 export interface GroupDirectoryDeps {
   kit: KitApi;

@@ -1,7 +1,7 @@
 import type { KitApi } from '../../kit/api';
 import type { CallOptions, Tag } from '../../kit/types';
 import type { GroupRef } from '../userMapping';
-import type { UserGroupsSource } from '../users';
+import type { UserGroupsSource } from '../userSources';
 import type { CacheValidity, TagCatalog } from './tagCatalog';
 
 // User.groups is read-only in SCIM and lives in Kit as tags. A single user costs one call (its tags); a list

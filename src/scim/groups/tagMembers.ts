@@ -2,7 +2,10 @@ import type { CallOptions, Tag } from '../../kit/types';
 import { isCanonicalId, type MemberRef } from '../resources';
 import { isDeleted } from '../userMapping';
 import { subscriberToMember } from './groupMapping';
-import type { GroupChange, GroupDirectoryDeps } from './groups';
+import type { KitApi } from '../../kit/api';
+import type { SubscriberFieldMap } from '../fieldMap';
+import type { GroupChange, GroupEvents } from './groupEvents';
+import type { TagMembership } from './membership';
 
 // A group's members in Kit: the subscribers carrying its tag. Reading costs one call per 1,000 members; adding
 // is bulk (100 per call); removing is one call per member, since Kit has no bulk untag, so none is spent on an
@@ -12,8 +15,15 @@ const INTERACTIVE: CallOptions = { priority: 'interactive' };
 /** From this many removals on, a PATCH with a cold membership index reads the membership instead of guessing. */
 const READ_MEMBERSHIP_FROM = 10;
 
+export interface TagMembersDeps {
+  kit: KitApi;
+  membership: TagMembership;
+  fields: SubscriberFieldMap;
+  events: GroupEvents;
+}
+
 export class TagMembers {
-  constructor(private readonly deps: Pick<GroupDirectoryDeps, 'kit' | 'membership' | 'fields' | 'events'>) {}
+  constructor(private readonly deps: TagMembersDeps) {}
 
   /** Every user carrying the tag (all states; deleted users are not users). One call per 1,000 members. */
   async read(tagId: number, opts: CallOptions, includeDeleted = false): Promise<MemberRef[]> {

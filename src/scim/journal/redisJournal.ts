@@ -1,5 +1,5 @@
 import type { SubscriberState } from '../../kit/types';
-import type { RedisLink } from '../../redis/redisLink';
+import type { RedisLink } from '../../platform/redisLink';
 import {
   type ChangeJournal,
   ChangeListeners,

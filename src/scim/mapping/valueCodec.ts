@@ -1,6 +1,6 @@
 import { ScimBadRequest } from '../errors';
-import { isForbiddenSegment } from '../inputLimits';
-import type { ValueType } from './catalog';
+import { isForbiddenSegment } from '../../platform/forbiddenKeys';
+import type { ValueType } from '../../config/mapping/catalog';
 
 // SCIM values as Kit holds them: Kit's email, first name and custom fields hold text only, so every mapped value
 // is written as text and read back into its SCIM type, exactly: `true` comes back a boolean, 42 a number, a

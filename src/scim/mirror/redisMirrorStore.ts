@@ -1,4 +1,4 @@
-import type { RedisLink } from '../../redis/redisLink';
+import type { RedisLink } from '../../platform/redisLink';
 import type { Subscriber } from '../../kit/types';
 import {
   type MirrorRecord,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Clock, sleepOn, type TimerHandle } from '../../clock';
+import { type Clock, sleepOn, type TimerHandle } from '../../platform/clock';
 import type { KitApi } from '../../kit/api';
 import type { CallOptions, Subscriber } from '../../kit/types';
 import type { ChangeJournal } from '../journal/changeJournal';

@@ -1,5 +1,5 @@
-import type { Clock } from '../../clock';
-import type { RedisLink } from '../../redis/redisLink';
+import type { Clock } from '../../platform/clock';
+import type { RedisLink } from '../../platform/redisLink';
 
 // Whether Kit's webhooks are still arriving. Kit sends no heartbeat, but the server's own state changes (a
 // create makes an active subscriber, a deactivation unsubscribes one) come back as deliveries within seconds.

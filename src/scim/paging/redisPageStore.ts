@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { RedisLink } from '../../redis/redisLink';
+import type { RedisLink } from '../../platform/redisLink';
 import { type CacheScope, deepFreeze, type PageStore } from './pageStore';
 
 // Walk state and Kit pages in Redis, so any replica behind the load balancer can serve the next page of a

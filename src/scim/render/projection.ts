@@ -1,5 +1,4 @@
 import SCIMMY from 'scimmy';
-import { compileRenderer } from './resourceRenderer';
 
 // RFC 7644 §3.4.2.5 `attributes` / `excludedAttributes` as a projection: decided once per request from the schema
 // definitions (the mapping's User schema, userSchema.ts, and scimmy's Group), compiled into a plain
@@ -251,50 +250,3 @@ export function projectionOf(shape: ResourceShape, attributes?: string, excluded
     extensions: Object.freeze(extensions),
   });
 }
-
-/**
- * Compiled projections of recent requests, by resource type and lists: IdPs send the same few selections over
- * and over (`excludedAttributes=groups` on every page of a walk), so each is worked out and compiled once.
- * Bounded: the lists are client text.
- */
-export class ProjectionCache {
-  private readonly entries = new Map<string, RenderUnder>();
-
-  /** `endpoint`: the resource type's path under the SCIM base URL (`/Users`), for meta.location. */
-  constructor(
-    private readonly shape: () => ResourceShape,
-    private readonly endpoint: string,
-    private readonly maxEntries = 256,
-  ) {}
-
-  private shapeSeen?: ResourceShape;
-
-  get(attributes?: string, excludedAttributes?: string): RenderUnder {
-    const shape = this.shape();
-    // The schema was declared again (another mapping): every compiled projection belongs to the old one.
-    if (shape !== this.shapeSeen) {
-      this.entries.clear();
-      this.shapeSeen = shape;
-    }
-    const key = `${attributes ?? ''}\u0000${excludedAttributes ?? ''}`;
-    let render = this.entries.get(key);
-    if (render) return render;
-    const compiled = compileRenderer(projectionOf(shape, attributes, excludedAttributes));
-    const endpoint = this.endpoint;
-    render = Object.assign(
-      (resource: Record<string, unknown>, basepath: string) => compiled(resource, `${basepath}${endpoint}`),
-      { pure: true as const },
-    );
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(key, render);
-    return render;
-  }
-}
-
-/**
- * A compiled projection under a SCIM base URL; the same function for the same selection (see `pure`). Untyped
- * in and out (`Record<string, any>`) because it is generated code that reads any resource type by name.
- */
-export type RenderUnder = ((resource: Record<string, any>, basepath: string) => Record<string, any>) & {
-  pure: true;
-};

@@ -1,5 +1,6 @@
 import type { UserSchema } from '../userSchema';
-import { ProjectionCache, type ResourceShape, resourceShapeOf } from './projection';
+import { type ResourceShape, resourceShapeOf } from './projection';
+import { ProjectionCache } from './projectionCache';
 
 // Users as SCIM JSON without scimmy on the way out (issue #14). The shape is read from the User definition of
 // the mapping being served (userSchema.ts: truncated core attributes, enterprise, Kit and mapped extensions), so

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import SCIMMY from 'scimmy';
-import { DEFAULT_MAPPING } from '../../../src/scim/mapping/defaultMapping';
-import { parseMappingFile } from '../../../src/scim/mapping/mappingFile';
+import { DEFAULT_MAPPING } from '../../../src/config/mapping/defaultMapping';
+import { parseMappingFile } from '../../../src/config/mapping/mappingFile';
 import { declareUserSchemas } from '../../../src/scim/scimmyGlobals';
 
 // The User schemas declared in scimmy's registry (what scimmy's own resources read; the request path reads the

@@ -1,6 +1,6 @@
-import { CORE_USER } from '../../../src/scim/mapping/catalog';
-import type { SourcePath } from '../../../src/scim/mapping/model';
-import { readSource, writeSource } from '../../../src/scim/mapping/sourcePath';
+import { CORE_USER } from '../../../src/config/mapping/catalog';
+import type { SourcePath } from '../../../src/config/mapping/model';
+import { readSource, writeSource } from '../../../src/config/mapping/sourcePath';
 import {
   decodeValue,
   encodeValue,

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { RedisLink } from '../../../src/redis/redisLink';
+import { RedisLink } from '../../../src/platform/redisLink';
 import { RedisPageStore } from '../../../src/scim/paging/redisPageStore';
 import { eventually, hasRedisServer, PrivateRedis } from '../../support/privateRedis';
 import { describeRedis, redisUrl } from '../../support/redis';

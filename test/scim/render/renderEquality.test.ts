@@ -7,7 +7,7 @@ import { resourceRenderer } from '../../../src/scim/render';
 import type { ResourceShape } from '../../../src/scim/render/projection';
 import { groupShape } from '../../../src/scim/render/groupRenderer';
 import { userShape } from '../../../src/scim/render/userRenderer';
-import { DEFAULT_MAPPING } from '../../../src/scim/mapping/defaultMapping';
+import { DEFAULT_MAPPING } from '../../../src/config/mapping/defaultMapping';
 import { CORE_USER, subscriberToUser } from '../../../src/scim/userMapping';
 import { userSchemaFor } from '../../../src/scim/userSchema';
 

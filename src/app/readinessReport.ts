@@ -1,0 +1,38 @@
+import type { Readiness, ReadinessReport } from '../platform/readiness';
+import type { Tenant } from './tenant';
+
+// GET /readyz of a process with tenants (issue #18). The process is ready when its own checks (Redis) pass and
+// at least one tenant is: a load balancer must keep sending traffic while any Kit account can be served, and a
+// tenant whose Kit key was revoked must not take the others out of rotation. Each tenant's checks are listed.
+// With exactly one tenant the top-level `checks` also carry its checks, as before tenants.
+
+export interface TenantReadiness {
+  status: ReadinessReport['status'];
+  /** On the built-in in-memory Kit sandbox: whatever it provisions is gone on restart. */
+  sandbox: boolean;
+  checks: ReadinessReport['checks'];
+}
+
+export interface ProcessReadinessReport extends ReadinessReport {
+  /** Whether any tenant runs on the built-in sandbox: a deployment must never say true unnoticed. */
+  sandbox: boolean;
+  tenants: Record<string, TenantReadiness>;
+}
+
+export function processReadiness(process: Readiness, tenants: Tenant[]): ProcessReadinessReport {
+  const own = process.report();
+  const byTenant: Record<string, TenantReadiness> = {};
+  for (const tenant of tenants) {
+    const report = tenant.readiness.report();
+    byTenant[tenant.id] = { status: report.status, sandbox: tenant.sandbox, checks: report.checks };
+  }
+  const ready = process.ready && tenants.some((t) => t.ready);
+  const checks = tenants.length === 1 ? { ...own.checks, ...byTenant[tenants[0].id].checks } : own.checks;
+  return {
+    status: ready ? 'ok' : 'unavailable',
+    shuttingDown: own.shuttingDown,
+    sandbox: tenants.some((t) => t.sandbox),
+    checks,
+    tenants: byTenant,
+  };
+}

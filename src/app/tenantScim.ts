@@ -1,0 +1,114 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../platform/clock';
+import type { Config } from '../config/environment';
+import type { SecurityEvents } from '../events';
+import type { AuditSink } from '../platform/audit';
+import type { Metrics } from '../platform/metrics';
+import type { KitApi } from '../kit/api';
+import type { RedisLink } from '../platform/redisLink';
+import { buildChangeTracking } from '../scim/changeTracking';
+import type { SubscriberFieldMap } from '../scim/fieldMap';
+import { summariseIds } from '../scim/inputLimits';
+import { MemoryPageStore, type PageStore } from '../scim/paging/pageStore';
+import { RedisPageStore } from '../scim/paging/redisPageStore';
+import { buildScimServices, type ScimServices } from '../scim/services';
+
+// One tenant's SCIM services (issue #18), built once its start-up checks against Kit passed: the object graph of
+// scim/services.ts with the tenant's caches, change tracking, metrics label and audit trail plugged in.
+
+export interface TenantScimDeps {
+  kit: KitApi;
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  /** The tenant's label added to a label set (tenant.ts). */
+  labels<T extends Record<string, string>>(extra: T): T;
+  audit: AuditSink;
+  redis?: RedisLink;
+  clock: Clock;
+  /** Injected clock for lastModified (tests). */
+  now?: () => Date;
+  /** Milliseconds now, for journal entries and SETs. */
+  nowMs(): number;
+  /** The tenant's Redis key prefix for one namespace (cache, changes). */
+  redisPrefix(namespace: string): string;
+  /** Issue 15: built by the tenant's bootstrap, possibly after the services. */
+  securityEvents(): SecurityEvents | undefined;
+}
+
+export function tenantScimServices(d: TenantScimDeps, fieldKeys: Map<string, string>): ScimServices {
+  const { config, logger, metrics } = d;
+  const pageStore = pageStoreOf(d);
+  return buildScimServices({
+    kit: d.kit,
+    fieldKeys,
+    mapping: config.scim.mapping,
+    pageStore,
+    cacheTtlSeconds: config.pageCache.ttlSeconds,
+    filterScanBudget: config.scim.filterScanBudget,
+    groupTagPrefix: config.scim.groupTagPrefix,
+    now: d.now,
+    changeTracking: (fields) => changeTracking(d, fields, pageStore),
+    userEvents: {
+      reactivationRejected: (operation, email) => {
+        metrics.reactivationRejected.inc(d.labels({ operation }));
+        d.audit.recordForRequest({
+          operation: 'reactivationRejected',
+          resourceType: 'User',
+          status: operation === 'create' ? 409 : 400,
+          detail: `reactivation of ${email} refused: Kit cannot reactivate through its API`,
+        });
+      },
+      deprovisioned: (kind) => metrics.deprovisions.inc(d.labels({ kind })),
+      createRaced: (email, subscriberId) => {
+        metrics.createRaced.inc(d.labels({}));
+        d.audit.recordForRequest({
+          operation: 'createRaced',
+          resourceType: 'User',
+          resourceId: String(subscriberId),
+          status: 409,
+          detail: `${email} was created in Kit between the lookup and the create; Kit's upsert updated subscriber ${subscriberId}`,
+        });
+        logger.warn({ subscriberId }, 'create raced a subscriber created in Kit; upsert updated it');
+      },
+    },
+    groupEvents: {
+      // Issue 15: the journal holds subscribers only, so a Group's SCIM write reaches the publisher here.
+      written: (write) => d.securityEvents()?.publisher.publishGroup({ ...write, at: d.nowMs() }),
+      // Count and the first few only: a request may name thousands of ids, each of any length.
+      membersSkipped: (groupId, ids) => {
+        const { count, first } = summariseIds(ids);
+        logger.warn({ groupId, skippedCount: count, skipped: first }, 'group members skipped: not users');
+      },
+    },
+  });
+}
+
+/** The change journal, lookup snapshot and mirror (issue #13): in Redis when there is a link. */
+function changeTracking(d: TenantScimDeps, fields: SubscriberFieldMap, pageStore: PageStore) {
+  return buildChangeTracking({
+    config: d.config,
+    kit: d.kit,
+    fields,
+    redis: d.redis,
+    prefix: d.redisPrefix('changes'),
+    now: () => d.nowMs(),
+    clock: d.clock,
+    // A change learned from Kit makes cached walk pages stale.
+    changed: async () => {
+      await pageStore.bumpGeneration('users');
+    },
+    onError: (what, err) => d.logger.warn({ err: { message: err.message } }, `${what} failed`),
+  });
+}
+
+function pageStoreOf(d: TenantScimDeps): PageStore {
+  const { config, logger, redis } = d;
+  if (!redis) return new MemoryPageStore(config.pageCache.maxEntries);
+  return new RedisPageStore(
+    redis,
+    d.redisPrefix('cache'),
+    (err) => logger.warn({ err: { message: err.message } }, 'Redis page cache unavailable; serving without cache'),
+    config.pageCache.maxEntries,
+  );
+}
