@@ -4,7 +4,7 @@ const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
-  { ignores: ['**/dist/', 'coverage/', 'node_modules/', '*.js'] },
+  { ignores: ['**/dist/', 'coverage/', 'node_modules/', '*.js', '*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
