@@ -30,7 +30,7 @@ import { TenantDirectory } from './tenantDirectory';
 
 // The process: the HTTP server and app, Redis, metrics, the audit file, the failure throttle and the IP
 // allow-list, and the tenants it serves, each a Kit account with everything that belongs to it
-// (tenants/tenant.ts). Shutdown lives in lifecycle/shutdown.ts; what one tenant is, in tenants/tenant.ts.
+// (tenant.ts). Shutdown lives in shutdown.ts; what one tenant is, in tenant.ts.
 
 export interface ServiceOptions {
   /** The process-wide settings (port, Redis, audit log, proxies); without `tenants`, also the one tenant. */
@@ -293,7 +293,7 @@ export class Service {
     return http.server;
   }
 
-  /** Graceful shutdown within SHUTDOWN_TIMEOUT_MS (lifecycle/shutdown.ts); repeated calls share the first. */
+  /** Graceful shutdown within SHUTDOWN_TIMEOUT_MS (shutdown.ts); repeated calls share the first. */
   close(): Promise<void> {
     const every = () => [...this.directory.all(), ...this.retiring, ...this.starting];
     this.closing ??= shutDown({

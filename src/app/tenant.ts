@@ -58,7 +58,7 @@ export interface TenantDeps {
   labelled: boolean;
   /** Whether a credential this tenant refused is another tenant's (answered 404). */
   otherTenant(authorization: string): Promise<boolean>;
-  /** Its Kit is the built-in in-memory sandbox (lifecycle/builtInSandbox.ts): /readyz and /status say so. */
+  /** Its Kit is the built-in in-memory sandbox (builtInSandbox.ts): /readyz and /status say so. */
   sandbox?: boolean;
 }
 
@@ -272,7 +272,7 @@ export class Tenant implements TenantEndpoint {
     return this.readiness.ready;
   }
 
-  /** Runs the start-up checks (again, if an earlier attempt failed); see lifecycle/bootstrapper.ts. */
+  /** Runs the start-up checks (again, if an earlier attempt failed); see scim/bootstrapper.ts. */
   async bootstrap(): Promise<void> {
     await this.startSecurityEvents();
     return this.bootstrapper.bootstrap();

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, MIN_BEARER_TOKEN_LENGTH, secretsOf } from '../../src/config/environment';
 
-// src/config.ts: read and validated once at start-up; a bad value is refused with a message naming the
+// src/config/environment.ts: read and validated once at start-up; a bad value is refused with a message naming the
 // variable, never echoing a secret.
 
 const LONG = 'a'.repeat(MIN_BEARER_TOKEN_LENGTH);
