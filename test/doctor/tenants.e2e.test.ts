@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { doctorCli } from '../../src/doctor/cli';
-import { type CheckId, type CheckResult, type DoctorReport, runDoctor } from '../../src/doctor/doctor';
+import { doctorCli, runDoctor } from '../../src/app/doctorCommand';
+import type { CheckId, CheckResult, DoctorReport } from '../../src/doctor/doctor';
 import { type KitSandbox, type SandboxAccount, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { startTenants, tenantConfig, tokenOf } from '../support/tenants';
 
