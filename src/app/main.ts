@@ -223,7 +223,7 @@ async function reloadTenants(running: Running): Promise<void> {
 
 function runDoctor(): void {
   // Output is flushed before exiting: a piped `--json` report must not be cut short.
-  void import('../doctor/cli')
+  void import('./doctorCommand')
     .then(({ doctorCli }) =>
       doctorCli(process.argv.slice(3), {
         env: process.env,

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import { type CheckResult, type DoctorReport, runDoctor, UnknownTenantError } from './doctor';
+import { type CheckResult, type DoctorParts, type DoctorReport, runDoctor, UnknownTenantError } from './doctor';
 
 // `convertkit-scim doctor [--json] [--url URL] [--token TOKEN] [--existing-groups] [--tenant ID]`, also
 // `npm run doctor`.
@@ -63,7 +63,8 @@ export function renderTable(report: DoctorReport, columns = 140): string {
   }\n`;
 }
 
-export async function doctorCli(argv: string[], io: DoctorIo): Promise<number> {
+/** `parts`: the Redis link, limiters and Kit clients the checks run on, built by the process's wiring. */
+export async function doctorCli(argv: string[], io: DoctorIo, parts: DoctorParts): Promise<number> {
   let values: {
     json?: boolean;
     url?: string;
@@ -108,7 +109,7 @@ export async function doctorCli(argv: string[], io: DoctorIo): Promise<number> {
   }
   let report: DoctorReport;
   try {
-    report = await runDoctor(io.env, {
+    report = await runDoctor(parts, io.env, {
       url: values.url,
       token: values.token ?? (io.env.SCIM_DOCTOR_TOKEN || undefined),
       existingGroupsOk: values['existing-groups'],

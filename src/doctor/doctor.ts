@@ -1,12 +1,8 @@
 import { type Clock, systemClock } from '../platform/clock';
 import { type Config, ConfigError, loadConfig, secretsOf } from '../config/environment';
 import { maskSecrets } from '../platform/logging';
-import { KitClient } from '../kit/client';
-import { createKitLimiter, type KitLimiter, limiterIdFor } from '../kit/limiter';
-import { RedisTokenStore } from '../kit/redisTokenStore';
-import { sharedSlots } from '../kit/slots';
-import { FileTokenStore } from '../kit/tokenStore';
-import { RedisLink } from '../platform/redisLink';
+import { type KitLimiter, limiterIdFor } from '../kit/limiter';
+import type { RedisLink } from '../platform/redisLink';
 import { TENANT_ID_PATTERN, type TenantConfig, type TenantsConfig } from '../config/tenants/model';
 import { loadTenants, secretsOfTenants } from '../config/tenants/tenantsFile';
 import {
@@ -21,16 +17,19 @@ import {
 } from './checks';
 import { configVerdict, type ConfigVerdict, tenantVerdict } from './configCheck';
 import { checkKitAccount } from './kitAccount';
-import { checkPublicUrl, checkRedis, redisHost, scimBaseOf, scimRoundTrip, type SlotTarget } from './processChecks';
+import type { DoctorParts, SlotTarget } from './parts';
+import { checkPublicUrl, checkRedis, redisHost, scimBaseOf, scimRoundTrip } from './processChecks';
 import { checkSharedLimiters } from './sharedLimiters';
 
 // `convertkit-scim doctor`: what an operator checks before go-live, in the order a failure blocks the next.
 // It reads the same environment (and TENANTS_FILE) through the same loaders as the server, and talks to Kit
-// through the same client behind the same limiter (the shared one in Redis when REDIS_URL is set), so it spends
-// each credential's budget as a replica would: about four Kit calls per tenant, plus one per reserved field or
-// tag it has to create. The Kit account checks run once per tenant; the process's (Redis, PUBLIC_BASE_URL) once.
+// through the same client behind the same limiter (the shared one in Redis when REDIS_URL is set), which the
+// process's wiring builds for it (DoctorParts), so it spends each credential's budget as a replica would: about
+// four Kit calls per tenant, plus one per reserved field or tag it has to create. The Kit account checks run
+// once per tenant; the process's (Redis, PUBLIC_BASE_URL) once.
 
 export { CHECKS, type CheckId, type CheckResult, type CheckStatus } from './checks';
+export type { DoctorParts } from './parts';
 
 /** With a tenants file: how each checked tenant fared. */
 export interface TenantSummary {
@@ -81,6 +80,7 @@ interface Checkable {
 const TENANTS_README = 'README "Several Kit accounts behind one server (tenants)"';
 
 export async function runDoctor(
+  parts: DoctorParts,
   env: Record<string, string | undefined>,
   opts: DoctorOptions = {},
 ): Promise<DoctorReport> {
@@ -176,12 +176,7 @@ export async function runDoctor(
   const limiters = new Map<string, KitLimiter>();
   try {
     if (base.redisUrl) {
-      link = new RedisLink({
-        url: base.redisUrl,
-        commandTimeoutMs: base.redis.commandTimeoutMs,
-        probeIntervalMs: base.redis.probeIntervalMs,
-        clock,
-      });
+      link = parts.openRedis(base.redisUrl, base, clock);
       await waiting(`connecting to Redis at ${redisHost(base.redisUrl)}`, () =>
         until(() => link!.healthy, opts.redisWaitMs ?? 3000, clock),
       );
@@ -194,22 +189,11 @@ export async function runDoctor(
       const limiterId = limiterIdFor(config.kit.baseUrl, credentials);
       let limiter = limiters.get(limiterId);
       if (!limiter) {
-        limiter = limiterFor(limiterId, config, link, clock);
+        limiter = parts.kitLimiter(limiterId, config, link, clock);
         limiters.set(limiterId, limiter);
       }
       slotTarget ??= { limiterId, spacingMs: limiter.spacingMs };
-      const kit = new KitClient({
-        baseUrl: config.kit.baseUrl,
-        credentials,
-        limiter,
-        timeoutMs: config.kit.timeoutMs,
-        tokenStore:
-          credentials.kind === 'oauth' && credentials.tokenStorePath === 'redis' && link
-            ? new RedisTokenStore(link, { id: limiterIdFor(config.kit.baseUrl, credentials, 'oauth'), clock })
-            : credentials.kind === 'oauth' && credentials.tokenStorePath
-              ? new FileTokenStore(credentials.tokenStorePath)
-              : undefined,
-      });
+      const kit = parts.kitClient(config, credentials, limiter, link, clock);
       const label = file === undefined ? '' : `${tenant.id}: `;
       await checkKitAccount(
         {
@@ -226,7 +210,7 @@ export async function runDoctor(
 
     // The process's own checks, once.
     if (file !== undefined) checkSharedLimiters(configured.tenants, selected, add);
-    await checkRedis(base, link, slotTarget, waiting, clock, add);
+    await checkRedis(parts, base, link, slotTarget, waiting, clock, add);
     await checkPublicUrl(base.publicUrls.baseUrl, waiting, opts.httpTimeoutMs, add);
 
     // 9. A SCIM round-trip against the running server that changes nothing, at each tenant's path.
@@ -275,28 +259,6 @@ function selectTenants(configured: TenantsConfig, id: string | undefined, secret
       secrets,
     ),
   );
-}
-
-/**
- * The limiter doctor's own Kit calls book from: the shared book in Redis like a replica's; with Redis down, a
- * local one (the Redis check names that failure; the Kit checks should not fail for it too).
- */
-function limiterFor(id: string, config: Config, link: RedisLink | undefined, clock: Clock): KitLimiter {
-  return createKitLimiter({
-    id,
-    budget: config.kit.ratePerMinute,
-    windowMs: config.kit.rateWindowMs,
-    clock,
-    slots:
-      link?.healthy === true
-        ? sharedSlots(link, {
-            id,
-            windowMs: config.kit.rateWindowMs,
-            fallbackReplicas: Math.max(1, config.limiter.fallbackReplicas),
-            keyTtlMs: config.limiter.keyTtlMs,
-          })
-        : undefined,
-  });
 }
 
 function summaries(tenants: readonly TenantConfig[], checks: readonly CheckResult[]): TenantSummary[] {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config, KitCredentials } from '../config/environment';
-import { KitClient } from '../kit/client';
+import type { KitClient } from '../kit/client';
 import { KitAuthError } from '../kit/errors';
 import { findField } from '../kit/resources/customFields';
 import type { Tag } from '../kit/types';

@@ -2,20 +2,15 @@ import { randomBytes } from 'node:crypto';
 import axios from 'axios';
 import type { Clock } from '../platform/clock';
 import type { Config } from '../config/environment';
-import { SharedSlotBook } from '../kit/slots';
 import type { RedisLink } from '../platform/redisLink';
 import { type Add, explain, type Waiting } from './checks';
+import type { DoctorParts, SlotTarget } from './parts';
 
 // The checks of the whole process, made once whatever the tenants: Redis and its shared limiter, the public
 // URL, and the SCIM round-trip against the running server (once per tenant, at that tenant's path).
 
-/** The limiter the Redis check books one slot in: a Kit credential's, as a replica would. */
-export interface SlotTarget {
-  limiterId: string;
-  spacingMs: number;
-}
-
 export async function checkRedis(
+  parts: Pick<DoctorParts, 'slotBook'>,
   base: Config,
   link: RedisLink | undefined,
   target: SlotTarget | undefined,
@@ -35,15 +30,7 @@ export async function checkRedis(
   // Only with a tenants file of sandbox tenants (or of tenants whose configuration failed): nothing to book for.
   if (!target)
     return add('redis', 'pass', `Redis at ${redisHost(base.redisUrl)} answers; no Kit credential to book a slot for`);
-  const book = new SharedSlotBook({
-    link,
-    id: target.limiterId,
-    spacingMs: target.spacingMs,
-    windowMs: base.kit.rateWindowMs,
-    clock,
-    fallbackReplicas: 0,
-    keyTtlMs: base.limiter.keyTtlMs,
-  });
+  const book = parts.slotBook(link, target, base, clock);
   try {
     const delay = await waiting('booking a slot in the shared limiter', async () => {
       const ms = await book.book();

@@ -2,8 +2,14 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { doctorCli } from '../../src/doctor/cli';
-import { type CheckId, type CheckResult, type DoctorReport, runDoctor } from '../../src/doctor/doctor';
+import { appDoctorParts, doctorCli, runDoctor } from '../../src/app/doctorCommand';
+import {
+  type CheckId,
+  type CheckResult,
+  type DoctorParts,
+  type DoctorReport,
+  runDoctor as runDoctorOn,
+} from '../../src/doctor/doctor';
 import { type KitSandbox, type SandboxAccount, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { startTenants, tenantConfig, tokenOf } from '../support/tenants';
 
@@ -155,6 +161,40 @@ describe('doctor with a tenants file', () => {
     expect(report.ok).toBe(true);
     expect(code).toBe(0);
     for (const s of secrets()) expect(out).not.toContain(s);
+  });
+
+  it('builds its limiters and Kit clients from the parts it is given: one limiter per Kit key, each stopped', async () => {
+    const env = envWith([
+      tenantEntry('brand-a', 'A_KEY'),
+      tenantEntry('brand-a-news', 'A_KEY', '    groupTagPrefix: "news:"'),
+      tenantEntry('brand-b', 'B_KEY'),
+    ]);
+    const limiters: string[] = [];
+    const clients: string[] = [];
+    let stopped = 0;
+    const parts: DoctorParts = {
+      ...appDoctorParts,
+      kitLimiter(id, config, link, clock) {
+        limiters.push(id);
+        const limiter = appDoctorParts.kitLimiter(id, config, link, clock);
+        const stop = limiter.stop.bind(limiter);
+        limiter.stop = async () => {
+          stopped += 1;
+          await stop();
+        };
+        return limiter;
+      },
+      kitClient(config, credentials, limiter, link, clock) {
+        clients.push(limiter.id);
+        return appDoctorParts.kitClient(config, credentials, limiter, link, clock);
+      },
+    };
+    const report = await runDoctorOn(parts, env);
+    expect(report.ok).toBe(true);
+    expect(limiters).toHaveLength(2);
+    // brand-a and brand-a-news share A's key, so its limiter and its budget; brand-b has its own.
+    expect(clients).toEqual([limiters[0], limiters[0], limiters[1]]);
+    expect(stopped).toBe(2);
   });
 
   it('--tenant checks one tenant; an unknown one is a bad argument', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig, secretsOf } from '../../src/config/environment';
-import { runDoctor } from '../../src/doctor/doctor';
+import { runDoctor } from '../../src/app/doctorCommand';
 import { createLogger } from '../../src/platform/logging';
 import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
