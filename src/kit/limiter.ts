@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import Bottleneck from 'bottleneck';
 import { type Clock, systemClock, type TimerHandle } from '../platform/clock';
 import type { KitCredentials } from '../config/kitCredentials';
 import { KitLimiterUnavailableError, KitRateLimitedError, KitUnavailableError } from './errors';
-import { LaneCounts, type LimiterPriority, PRIORITIES, schedulerPriority } from './priorityLanes';
+import { type LimiterPriority, PRIORITIES, PriorityLanes } from './priorityLanes';
 import { LocalSlotBook, type SlotBook } from './slots';
 import { KIT_WINDOW_MS, spacingMs } from './spacing';
 
@@ -108,10 +107,9 @@ interface Entry {
   enqueuedAt: number;
   state: 'queued' | 'committed' | 'running' | 'settled';
   timer?: TimerHandle;
+  slotTimer?: TimerHandle;
   signal?: AbortSignal;
   onAbort?: () => void;
-  /** While it holds a slot: ends the wait for that slot early (withdrawn, or the limiter stops). */
-  wake?: () => void;
 }
 
 class KitRateLimiter implements KitLimiter {
@@ -120,16 +118,15 @@ class KitRateLimiter implements KitLimiter {
   readonly windowMs: number;
   readonly spacingMs: number;
 
-  /** Orders and admits calls; at most `lookahead` of them hold a slot at a time. */
-  private readonly scheduler: Bottleneck;
-  private readonly queued = new LaneCounts();
-  private readonly queuedEntries = new Set<Entry>();
+  private readonly lanes = new PriorityLanes<Entry>();
   private readonly committedEntries = new Set<Entry>();
   private running = 0;
   private pausedUntil = 0;
+  private resumeTimer?: TimerHandle;
   private stopped = false;
   private stopping?: Promise<void>;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly lookahead: number;
   private readonly clock: Clock;
   private readonly slots: SlotBook;
 
@@ -138,11 +135,9 @@ class KitRateLimiter implements KitLimiter {
     this.budget = opts.budget;
     this.windowMs = opts.windowMs ?? KIT_WINDOW_MS;
     this.spacingMs = spacingMs({ budget: opts.budget, windowMs: this.windowMs, safetyMs: opts.safetyMs });
+    this.lookahead = Math.max(1, opts.lookahead ?? 1);
     this.clock = opts.clock ?? systemClock;
     this.slots = opts.slots ? opts.slots(this.spacingMs, this.clock) : new LocalSlotBook(this.spacingMs, this.clock);
-    // Only the queue, priorities and concurrency: the spacing is the slot book's, on our clock, so no minTime
-    // and no reservoir; replicas meet in the slot book, not in Bottleneck's own Redis clustering.
-    this.scheduler = new Bottleneck({ maxConcurrent: Math.max(1, opts.lookahead ?? 1) });
   }
 
   get shared(): boolean {
@@ -167,7 +162,7 @@ class KitRateLimiter implements KitLimiter {
         // Fail fast when even the most optimistic estimate misses the deadline: the IdP gets its 429 now.
         const earliest =
           this.pauseRemaining() +
-          Math.max(0, this.queued.ahead(priority) + this.committedEntries.size - 1) * this.spacingMs;
+          Math.max(0, this.lanes.ahead(priority) + this.committedEntries.size - 1) * this.spacingMs;
         if (earliest > opts.maxWaitMs) return reject(this.tooLong(priority, opts.maxWaitMs));
         entry.timer = this.clock.setTimeout(() => this.expire(entry, opts.maxWaitMs!), opts.maxWaitMs);
       }
@@ -175,23 +170,25 @@ class KitRateLimiter implements KitLimiter {
         entry.onAbort = () => this.withdraw(entry, aborted());
         opts.signal.addEventListener('abort', entry.onAbort, { once: true });
       }
-      this.enqueue(entry, false);
+      this.lanes.push(priority, entry);
+      this.opts.onQueue?.(this.lanes.size);
+      this.pump();
     });
   }
 
   pauseFor(ms: number): void {
     if (!(ms > 0) || this.stopped) return;
-    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
+    this.extendPause(ms);
     this.slots.pause(Math.ceil(ms));
   }
 
   counts(): LimiterCounts {
-    const byPriority = Object.fromEntries(PRIORITIES.map((p) => [p, this.queued.sizeOf(p)])) as Record<
+    const byPriority = Object.fromEntries(PRIORITIES.map((p) => [p, this.lanes.sizeOf(p)])) as Record<
       LimiterPriority,
       number
     >;
     return {
-      queued: this.queued.size,
+      queued: this.lanes.size,
       byPriority,
       committed: this.committedEntries.size,
       running: this.running,
@@ -202,77 +199,72 @@ class KitRateLimiter implements KitLimiter {
   stop(): Promise<void> {
     if (this.stopping) return this.stopping;
     this.stopped = true;
-    for (const entry of [...this.queuedEntries, ...this.committedEntries]) {
+    this.clock.clearTimeout(this.resumeTimer);
+    for (const entry of this.lanes.drain()) this.settle(entry, undefined, shuttingDown());
+    for (const entry of this.committedEntries) {
+      this.clock.clearTimeout(entry.slotTimer);
       this.settle(entry, undefined, shuttingDown());
-      entry.wake?.();
     }
-    this.queuedEntries.clear();
     this.committedEntries.clear();
-    this.queued.clear();
     this.opts.onQueue?.(0);
     // Calls already talking to Kit finish, so no write is cut in half.
     this.stopping = Promise.allSettled([...this.inFlight]).then(() => undefined);
     return this.stopping;
   }
 
-  /** `returning`: it had reached the front once, so it goes ahead of its lane's new calls. */
-  private enqueue(entry: Entry, returning: boolean): void {
-    entry.state = 'queued';
-    this.queuedEntries.add(entry);
-    this.queued.add(entry.priority);
-    this.opts.onQueue?.(this.queued.size);
-    this.scheduler
-      .schedule({ priority: schedulerPriority(entry.priority, returning) }, () => this.holdSlot(entry))
-      .catch(() => {
-        // holdSlot settles its entry itself; nothing reaches here.
-      });
-  }
-
-  private dequeue(entry: Entry): boolean {
-    if (!this.queuedEntries.delete(entry)) return false;
-    this.queued.add(entry.priority, -1);
-    this.opts.onQueue?.(this.queued.size);
-    return true;
-  }
-
-  /**
-   * Runs when the scheduler admits the call, and holds one of its `lookahead` places until the call leaves for
-   * Kit: waits out a 429's pause, books a slot, waits for it on our clock.
-   */
-  private async holdSlot(entry: Entry): Promise<void> {
-    if (!this.dequeue(entry)) return; // withdrawn while queued: no slot is booked for it
-    entry.state = 'committed';
-    this.committedEntries.add(entry);
-    try {
-      await this.waitFor(entry, this.pauseRemaining());
-      if (entry.state !== 'committed') return;
-      let delayMs: number;
-      try {
-        delayMs = await this.slots.book();
-      } catch (e) {
-        // No slot could be booked (the shared limiter is away and no fallback is allowed): nothing was sent.
-        this.settle(entry, undefined, this.stopped ? shuttingDown(e) : limiterFailure(e));
+  private pump(): void {
+    while (!this.stopped && this.committedEntries.size < this.lookahead && this.lanes.size > 0) {
+      const pause = this.pauseRemaining();
+      if (pause > 0) {
+        this.resumeIn(pause);
         return;
       }
-      await this.waitFor(entry, delayMs);
-    } finally {
-      this.committedEntries.delete(entry);
+      const entry = this.lanes.shift()!;
+      this.opts.onQueue?.(this.lanes.size);
+      this.commit(entry);
     }
-    if (entry.state !== 'committed') return; // withdrawn while waiting: the slot goes unused
-    if (this.pauseRemaining() > 0) {
-      // A 429 arrived after this call was booked: back to the front of its lane, nothing sent.
-      this.enqueue(entry, true);
-      return;
-    }
-    void this.send(entry);
   }
 
-  /** The only place a call leaves for Kit. */
-  private async send(entry: Entry): Promise<void> {
+  private commit(entry: Entry): void {
+    entry.state = 'committed';
+    this.committedEntries.add(entry);
+    this.slots.book().then(
+      (delayMs) => {
+        if (entry.state !== 'committed') {
+          // Withdrawn while booking: the slot goes unused.
+          if (this.committedEntries.delete(entry)) this.pump();
+          return;
+        }
+        entry.slotTimer = this.clock.setTimeout(() => void this.dispatch(entry), delayMs);
+      },
+      (e) => {
+        // No slot could be booked (the shared limiter is away and no fallback is allowed): nothing was sent.
+        if (this.committedEntries.delete(entry)) this.pump();
+        this.settle(entry, undefined, this.stopped ? shuttingDown(e) : limiterFailure(e));
+      },
+    );
+  }
+
+  /** Runs in the booked slot: the only place a call leaves for Kit. */
+  private async dispatch(entry: Entry): Promise<void> {
+    this.committedEntries.delete(entry);
+    if (entry.state !== 'committed') {
+      this.pump(); // withdrawn while waiting: the slot goes unused
+      return;
+    }
+    if (this.pauseRemaining() > 0) {
+      // A 429 arrived after this call was booked: back to the head of its lane, nothing sent.
+      entry.state = 'queued';
+      this.lanes.unshift(entry.priority, entry);
+      this.opts.onQueue?.(this.lanes.size);
+      this.pump();
+      return;
+    }
     entry.state = 'running';
     this.clearWatchers(entry);
     this.running++;
     this.opts.onWait?.(this.clock.now() - entry.enqueuedAt, entry.priority);
+    this.pump(); // book the next slot while this call is in flight
     const call = (async () => entry.run())();
     this.inFlight.add(call);
     try {
@@ -285,29 +277,16 @@ class KitRateLimiter implements KitLimiter {
     }
   }
 
-  /** Waits `ms` on our clock, or less when the entry is withdrawn or the limiter stops. */
-  private waitFor(entry: Entry, ms: number): Promise<void> {
-    if (!(ms > 0)) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = this.clock.setTimeout(() => wake(), ms);
-      const wake = () => {
-        this.clock.clearTimeout(timer);
-        entry.wake = undefined;
-        resolve();
-      };
-      entry.wake = wake;
-    });
-  }
-
   private expire(entry: Entry, maxWaitMs: number): void {
     this.withdraw(entry, this.tooLong(entry.priority, maxWaitMs));
   }
 
   private withdraw(entry: Entry, error: unknown): void {
-    if (entry.state === 'queued') this.dequeue(entry);
-    else if (entry.state !== 'committed') return; // already talking to Kit: too late to withdraw
+    if (entry.state === 'queued') {
+      this.lanes.remove(entry.priority, entry);
+      this.opts.onQueue?.(this.lanes.size);
+    } else if (entry.state !== 'committed') return; // already talking to Kit: too late to withdraw
     this.settle(entry, undefined, error);
-    entry.wake?.();
   }
 
   private settle(entry: Entry, value: unknown, error?: unknown): void {
@@ -326,15 +305,25 @@ class KitRateLimiter implements KitLimiter {
   private tooLong(priority: LimiterPriority, maxWaitMs: number): KitRateLimitedError {
     const retryAfterMs = Math.max(
       this.spacingMs,
-      this.pauseRemaining() + (this.queued.ahead(priority) + this.committedEntries.size) * this.spacingMs,
+      this.pauseRemaining() + (this.lanes.ahead(priority) + this.committedEntries.size) * this.spacingMs,
     );
     return new KitRateLimitedError(`Kit's rate limit would delay this call beyond ${maxWaitMs} ms; it was not sent`, {
       retryAfterMs,
     });
   }
 
+  private extendPause(ms: number): void {
+    if (!(ms > 0)) return;
+    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
+  }
+
   private pauseRemaining(): number {
     return Math.max(0, this.pausedUntil - this.clock.now());
+  }
+
+  private resumeIn(ms: number): void {
+    this.clock.clearTimeout(this.resumeTimer);
+    this.resumeTimer = this.clock.setTimeout(() => this.pump(), ms);
   }
 }
 

@@ -5,48 +5,60 @@ export type LimiterPriority = 'retry' | CallPriority;
 export const PRIORITIES: readonly LimiterPriority[] = ['retry', 'interactive', 'background', 'webhook'];
 
 /**
- * Each lane's priority in the scheduler (Bottleneck: 0 is served first, 9 last, FIFO within one). The lanes sit
- * two apart so that a call sent back after it had reached the front (a 429 arrived while it held a slot) goes
- * one ahead of its lane's new calls, and still behind every higher lane.
+ * FIFO lanes served strictly in priority order. Items can be withdrawn from the middle: a call whose caller
+ * gave up leaves the queue without consuming a slot of Kit's budget.
  */
-const SCHEDULER_PRIORITY: Record<LimiterPriority, number> = { retry: 1, interactive: 3, background: 5, webhook: 7 };
+export class PriorityLanes<T> {
+  private readonly lanes = new Map<LimiterPriority, T[]>(PRIORITIES.map((p) => [p, []]));
 
-export function schedulerPriority(lane: LimiterPriority, returning = false): number {
-  return SCHEDULER_PRIORITY[lane] - (returning ? 1 : 0);
-}
-
-/**
- * How many calls wait in each lane. The scheduler learns of a call a few event-loop turns after it was queued,
- * so the fail-fast estimate and the queue-depth figures count here, at once.
- */
-export class LaneCounts {
-  private readonly counts = new Map<LimiterPriority, number>(PRIORITIES.map((p) => [p, 0]));
-
-  add(priority: LimiterPriority, n = 1): void {
-    this.counts.set(priority, this.counts.get(priority)! + n);
+  push(priority: LimiterPriority, item: T): void {
+    this.lanes.get(priority)!.push(item);
   }
 
-  /** How many calls would be served before a new one of this priority. */
+  /** Back to the head of its lane: it had already reached the front once. */
+  unshift(priority: LimiterPriority, item: T): void {
+    this.lanes.get(priority)!.unshift(item);
+  }
+
+  shift(): T | undefined {
+    for (const p of PRIORITIES) {
+      const lane = this.lanes.get(p)!;
+      if (lane.length > 0) return lane.shift();
+    }
+    return undefined;
+  }
+
+  remove(priority: LimiterPriority, item: T): boolean {
+    const lane = this.lanes.get(priority)!;
+    const i = lane.indexOf(item);
+    if (i < 0) return false;
+    lane.splice(i, 1);
+    return true;
+  }
+
+  /** How many items would be served before a new one of this priority. */
   ahead(priority: LimiterPriority): number {
     let n = 0;
     for (const p of PRIORITIES) {
-      n += this.counts.get(p)!;
+      n += this.lanes.get(p)!.length;
       if (p === priority) break;
     }
     return n;
   }
 
   sizeOf(priority: LimiterPriority): number {
-    return this.counts.get(priority)!;
+    return this.lanes.get(priority)!.length;
   }
 
   get size(): number {
     let n = 0;
-    for (const c of this.counts.values()) n += c;
+    for (const lane of this.lanes.values()) n += lane.length;
     return n;
   }
 
-  clear(): void {
-    for (const p of PRIORITIES) this.counts.set(p, 0);
+  drain(): T[] {
+    const all: T[] = [];
+    for (const p of PRIORITIES) all.push(...this.lanes.get(p)!.splice(0));
+    return all;
   }
 }
