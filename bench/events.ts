@@ -12,11 +12,11 @@ import { SetPusher } from '../src/events/pusher';
 import { EventSigner } from '../src/events/signer';
 import { MemoryJournal } from '../src/scim/journal/memoryJournal';
 
-// Issue 15: BENCH_EVENTS (10,000) subscriber state changes recorded in the change journal, each turned into a
-// signed ES256 SET and delivered over loopback HTTP: once pushed (RFC 8935) to a receiver that answers 202, once
-// polled (RFC 8936, 500 a poll, acknowledging the previous batch). Latency is from the journal's record to the
-// receiver holding the SET; a sample of 100 SETs is verified against the JWKS. No Kit calls: the changes are what
-// the journal would emit for SCIM writes and Kit webhooks; Kit's budget never enters event delivery.
+// SCIM security events: BENCH_EVENTS (10,000) subscriber state changes recorded in the change journal, each turned into
+// a signed ES256 SET and delivered over loopback HTTP: once pushed (RFC 8935) to a receiver that answers 202, once
+// polled (RFC 8936, 500 a poll, acknowledging the previous batch). Latency is from the journal's record to the receiver
+// holding the SET; a sample of 100 SETs is verified against the JWKS. No Kit calls: the changes are what the journal
+// would emit for SCIM writes and Kit webhooks; Kit's budget never enters event delivery.
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000);
 const ISSUER = 'https://scim.example.com';

@@ -12,9 +12,9 @@ import { subscriberToUser } from '../src/scim/userMapping';
 import { userSchemaFor } from '../src/scim/userSchema';
 import { freePort, KIT_SANDBOX_MAIN } from '../test/support/serverProcess';
 
-// The facade's own cost per request (issue #14): what the SCIM server spends when Kit is not the bottleneck.
+// The facade's own cost per request: what the SCIM server spends when Kit is not the bottleneck.
 // The Kit sandbox and the SCIM server run as separate processes, the server with the V8 flags `npm start` uses
-// and its default logging, once with the renderer of before (SCIM_RENDERER=scimmy) and once with the compiled
+// and its default logging, once with scimmy's renderer (SCIM_RENDERER=scimmy) and once with the compiled
 // one, against the same sandbox. autocannon (in this process) drives the load; it shares the machine's cores with
 // the server, so absolute figures move with the machine's load: compare the two columns of one run.
 //

@@ -6,7 +6,7 @@ import { loadConfig } from '../src/config/environment';
 import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../src/app/service';
 
-// Issue #20: `externalId eq` lookups over BENCH_LOOKUP_SUBSCRIBERS (100,000) subscribers, counted in Kit calls
+// The lookup mirror: `externalId eq` lookups over BENCH_LOOKUP_SUBSCRIBERS (100,000) subscribers, counted in Kit calls
 // (the sandbox's own counters) with latency per lookup. The default configuration without webhooks
 // (MIRROR=lookups): 100 lookups with distinct values right after start-up (cold: the first walks the account
 // once) and 100 more with other values (warm); then, for comparison, BENCH_OFF_LOOKUPS (3) lookups with

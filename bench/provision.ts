@@ -9,7 +9,7 @@ import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import type { SubscriberMirror } from '../src/scim/mirror/subscriberMirror';
 import { Service } from '../src/app/service';
 
-// An IdP's whole flow, counted in Kit calls (issue #13): BENCH_USERS (1,000) Entra-style users, each looked
+// An IdP's whole flow, counted in Kit calls: BENCH_USERS (1,000) Entra-style users, each looked
 // up by userName and created, then added to a group (PATCH /Groups add, 100 members a request, as Entra
 // batches membership), then each deprovisioned (lookup, PATCH active "False"). Run with the mirror off and on.
 // The sandbox and the server run in this process; the window is Kit's budget of 120 calls over a short window

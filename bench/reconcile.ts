@@ -5,7 +5,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { freePort, KIT_SANDBOX_MAIN } from '../test/support/serverProcess';
 
-// Reconciliation at scale (issue #5): an IGA tool walks every user and every group with members. The Kit
+// Reconciliation at scale: an IGA tool walks every user and every group with members. The Kit
 // sandbox and the SCIM server each run in their own process, the server with the V8 flags `npm start` uses,
 // at Kit's real window of 120 calls per rolling 60 s, with 100,000 subscribers spread over 50 tags. Peak RSS
 // is the kernel's high-water mark for the server process (VmHWM).

@@ -4,7 +4,7 @@ import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { PrivateRedis } from '../test/support/privateRedis';
 import { startServerProcess } from '../test/support/serverProcess';
 
-// Redis faults under an IdP's push (issue #10): two server processes share a redis-server of this bench's own
+// Redis faults under an IdP's push: two server processes share a redis-server of this bench's own
 // while four IdP workers keep creating and looking up users through both. Each fault is injected and lifted;
 // the bench prints what the IdP saw during it (statuses, slowest answer) and how many seconds after Redis
 // answered again both replicas were ready and serving. Kit's window here is 20 calls per 2 s, so a run takes

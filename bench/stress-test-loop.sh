@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The suite's flake check (issue #9): runs `npm test` N times in a row while every core is kept busy, and
+# The suite's flake check: runs `npm test` N times in a row while every core is kept busy, and
 # reports how many runs passed and how long each took. A run that fails even once is a defect to find, not
 # a reason to retry. Usage: bench/stress-test-loop.sh [N=10]   (logs in $STRESS_LOG_DIR, default a temp dir)
 set -uo pipefail

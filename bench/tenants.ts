@@ -9,10 +9,10 @@ import { type KitSandbox, type SandboxAccount, startKitSandbox } from '@convertk
 import { Service } from '../src/app/service';
 import { readTenantsFile } from '../src/config/tenants/tenantsFile';
 
-// Issue #18: Kit's rolling window holds per Kit key however many tenants use the key. Two tenants' IdPs send
-// userName lookups (one Kit call each) as fast as they are answered, for BENCH_TENANTS_SECONDS (130: more than
-// two windows), first with both tenants on ONE Kit key (one shared limiter: the key's budget split between
-// them), then on two keys (each key its own budget). Figures from the sandbox's own arrival log, per key.
+// Tenants sharing a Kit key: Kit's rolling window holds per Kit key however many tenants use the key. Two tenants' IdPs
+// send userName lookups (one Kit call each) as fast as they are answered, for BENCH_TENANTS_SECONDS (130: more than two
+// windows), first with both tenants on ONE Kit key (one shared limiter: the key's budget split between them), then on
+// two keys (each key its own budget). Figures from the sandbox's own arrival log, per key.
 //   BENCH_TENANTS_SECONDS (130)   length of each half
 //   BENCH_WINDOW_MS (60000)       Kit's window; shorter for a quick look (budget 120 per window either way)
 //   BENCH_TENANTS_WORKERS (6)     IdP callers per tenant

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { type Backend, BACKENDS, type Harness, oktaUser, patch, startHarness } from '../test/support/harness';
 import { freePort, KIT_SANDBOX_MAIN } from '../test/support/serverProcess';
 
-// Kit v3 next to Kit v4 (issue #17): what each SCIM operation costs in Kit calls on either backend (measured by
+// Kit v3 next to Kit v4: what each SCIM operation costs in Kit calls on either backend (measured by
 // the sandbox's own call log, in process, on a fast window), then a whole-account /Users walk of
 // BENCH_V3_USERS (20,000) users at Kit's real window (120 calls per rolling 60 s), sandbox and server in their
 // own processes, as `npm start` runs them.

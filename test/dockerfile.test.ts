@@ -3,7 +3,7 @@ import path from 'node:path';
 
 // The production image leaves the Kit sandbox out: its runtime stage installs without development dependencies
 // (the sandbox is one) and copies only the app's compiled dist/, which the app's build confines to src/.
-// (test/lifecycle/kitSandboxPackage.e2e.test.ts runs that layout.)
+// (test/app/kitSandboxPackage.e2e.test.ts runs that layout.)
 
 const ROOT = path.resolve(__dirname, '..');
 const SANDBOX_PACKAGE = '@convertkit-scim/kit-sandbox';

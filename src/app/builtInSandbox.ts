@@ -5,8 +5,8 @@ import type { TenantConfig, TenantsConfig } from '../config/tenants/model';
 import { loadKitSandbox } from './kitSandboxPackage';
 
 // `npm start` without Kit credentials runs on the built-in Kit sandbox, so a new user can curl at once. With a
-// tenants file, every entry with `kit: {sandbox: true}` gets an account of its own on that one sandbox (issue
-// #18), kept by tenant id across reloads, as a real Kit account outlives a reload of the file.
+// tenants file, every entry with `kit: {sandbox: true}` gets an account of its own on that one sandbox,
+// kept by tenant id across reloads, as a real Kit account outlives a reload of the file.
 
 export interface SandboxedTenants {
   tenants: TenantsConfig;
@@ -67,7 +67,7 @@ export class BuiltInSandbox {
   private accountOf(id: string, sandbox: KitSandbox, environment: boolean): SandboxAccount {
     let account = this.accounts.get(id);
     if (!account) {
-      // The environment's tenant is the sandbox's first account, as before tenants; file tenants each get one.
+      // The environment's tenant is the sandbox's default account; file tenants each get one of their own.
       account = environment ? sandbox.defaultAccount : sandbox.createAccount();
       this.accounts.set(id, account);
     }

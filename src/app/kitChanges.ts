@@ -7,7 +7,7 @@ import { type DeliveryDropReason, type DeliveryOutcome, WebhookHints } from '../
 import { RereadBudget } from '../scim/webhookRereadBudget';
 import { registerWebhooks } from '../scim/webhookRegistration';
 
-// What the server learns from Kit beside the IdP's requests (issue #13), started once the SCIM services serve:
+// What the server learns from Kit beside the IdP's requests, started once the SCIM services serve:
 // the subscriber mirror's walks, and Kit's webhooks (registered in the background, retried every minute until
 // Kit accepts them) whose deliveries WebhookHints turns into journal entries and mirror updates.
 

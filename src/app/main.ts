@@ -10,7 +10,7 @@ import { loadTenants, readTenantsFile, secretsOfTenants } from '../config/tenant
 
 // Start-up: read and validate the environment once, start the built-in Kit sandbox when no Kit credentials
 // are configured and nothing says "deployment" (config.ts), so a new user can curl the server at once; check
-// Kit, listen, and only then print the sandbox's banner. SIGHUP reloads the tenants file (issue #18).
+// Kit, listen, and only then print the sandbox's banner. SIGHUP reloads the tenants file.
 
 /** With real Kit credentials the IdP needs a way in; the sandbox makes one up (builtInSandbox.ts). */
 function checkInboundCredentials(tenants: TenantsConfig): void {
@@ -194,7 +194,7 @@ function exitUnbound(line: string | undefined): void {
 }
 
 /**
- * SIGHUP (issue #18): the tenants file is read again and applied without dropping in-flight requests. A file
+ * SIGHUP: the tenants file is read again and applied without dropping in-flight requests. A file
  * with any problem is refused whole, the running tenants kept, and the log line names every problem.
  */
 async function reloadTenants(running: Running): Promise<void> {
@@ -252,8 +252,8 @@ function runValidate(): void {
   });
 }
 
-// `convertkit-scim doctor …` (issue #19) checks a configuration before go-live instead of starting the server;
-// `convertkit-scim validate [file]` (issue #16) checks an attribute mapping file.
+// `convertkit-scim doctor …` checks a configuration before go-live instead of starting the server;
+// `convertkit-scim validate [file]` checks an attribute mapping file.
 if (process.argv[2] === 'doctor') runDoctor();
 else if (process.argv[2] === 'validate') runValidate();
 else

@@ -1,10 +1,11 @@
 import type { Readiness, ReadinessReport } from '../platform/readiness';
 import type { Tenant } from './tenant';
 
-// GET /readyz of a process with tenants (issue #18). The process is ready when its own checks (Redis) pass and
+// GET /readyz of a process with tenants. The process is ready when its own checks (Redis) pass and
 // at least one tenant is: a load balancer must keep sending traffic while any Kit account can be served, and a
 // tenant whose Kit key was revoked must not take the others out of rotation. Each tenant's checks are listed.
-// With exactly one tenant the top-level `checks` also carry its checks, as before tenants.
+// With exactly one tenant the top-level `checks` also carry its checks, so a probe written for one Kit account reads
+// the same shape.
 
 export interface TenantReadiness {
   status: ReadinessReport['status'];

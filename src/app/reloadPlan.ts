@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { TenantConfig } from '../config/tenants/model';
 
-// What a reload of the tenants file changes (issue #18): compared tenant by tenant, so a tenant whose entry is
+// What a reload of the tenants file changes: compared tenant by tenant, so a tenant whose entry is
 // the same keeps running untouched (its caches, mirror and in-flight requests), whatever happens to the others.
 
 export interface ReloadPlan {

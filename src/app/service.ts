@@ -29,8 +29,8 @@ import { Tenant } from './tenant';
 import { TenantDirectory } from './tenantDirectory';
 
 // The process: the HTTP server and app, Redis, metrics, the audit file, the failure throttle and the IP
-// allow-list, and the tenants it serves (issue #18), each a Kit account with everything that belongs to it
-// (tenants/tenant.ts). Shutdown lives in lifecycle/shutdown.ts; what one tenant is, in tenants/tenant.ts.
+// allow-list, and the tenants it serves, each a Kit account with everything that belongs to it
+// (tenant.ts). Shutdown lives in shutdown.ts; what one tenant is, in tenant.ts.
 
 export interface ServiceOptions {
   /** The process-wide settings (port, Redis, audit log, proxies); without `tenants`, also the one tenant. */
@@ -161,12 +161,12 @@ export class Service {
     return this.first.limiter;
   }
 
-  /** The /status page's figures (issue #19) of the first tenant. */
+  /** The /status page's figures of the first tenant. */
   get statusBoard(): StatusBoard {
     return this.first.statusBoard;
   }
 
-  /** Kit's webhook deliveries, once the services exist (issue #13). */
+  /** Kit's webhook deliveries, once the services exist. */
   get hints(): KitChanges['hints'] {
     return this.first.hints;
   }
@@ -176,7 +176,7 @@ export class Service {
     return this.first.scim();
   }
 
-  /** Issue 15: the first tenant's SET signer, outbox and poll endpoint. */
+  /** The first tenant's security events: its SET signer, outbox and poll endpoint. */
   get events(): SecurityEvents | undefined {
     return this.first.events;
   }
@@ -293,7 +293,7 @@ export class Service {
     return http.server;
   }
 
-  /** Graceful shutdown within SHUTDOWN_TIMEOUT_MS (lifecycle/shutdown.ts); repeated calls share the first. */
+  /** Graceful shutdown within SHUTDOWN_TIMEOUT_MS (shutdown.ts); repeated calls share the first. */
   close(): Promise<void> {
     const every = () => [...this.directory.all(), ...this.retiring, ...this.starting];
     this.closing ??= shutDown({
@@ -336,7 +336,7 @@ export class Service {
 
   /**
    * Who may read every tenant's series at /metrics. With the environment's one tenant, its own credentials
-   * (tokens and JWT), as before tenants; otherwise the tenants file's operator tokens.
+   * (tokens and JWT); otherwise the tenants file's operator tokens.
    */
   private operatorAuthenticator(tenants: TenantsConfig): Authenticator {
     const only = this.directory.only();

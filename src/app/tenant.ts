@@ -31,7 +31,7 @@ import { tenantScimServices } from './tenantScim';
 import { SubscriberFieldMap } from '../scim/fieldMap';
 import type { ScimServices } from '../scim/services';
 
-// One Kit account behind the server (issue #18): its Kit client, the limiter of its credential, its start-up
+// One Kit account behind the server: its Kit client, the limiter of its credential, its start-up
 // checks, caches, change journal and mirror, security events, status board, readiness, credentials and SCIM
 // router. What spans tenants (the HTTP server, Redis link, metrics registry, audit file, failure throttle)
 // belongs to the process (service.ts) and is handed in.
@@ -58,7 +58,7 @@ export interface TenantDeps {
   labelled: boolean;
   /** Whether a credential this tenant refused is another tenant's (answered 404). */
   otherTenant(authorization: string): Promise<boolean>;
-  /** Its Kit is the built-in in-memory sandbox (lifecycle/builtInSandbox.ts): /readyz and /status say so. */
+  /** Its Kit is the built-in in-memory sandbox (builtInSandbox.ts): /readyz and /status say so. */
   sandbox?: boolean;
 }
 
@@ -80,9 +80,9 @@ export class Tenant implements TenantEndpoint {
   private readonly auditTrail: AuditSink;
   private readonly lease: LimiterLease;
   private readonly bootstrapper: Bootstrapper;
-  /** The mirror's walks and Kit's webhooks, beside the IdP's requests (issue #13). */
+  /** The mirror's walks and Kit's webhooks, beside the IdP's requests. */
   private readonly kitChanges: KitChanges;
-  /** Issue 15: built by bootstrap(), since the signing key may be in Redis. */
+  /** Security events: built by bootstrap(), since the signing key may be in Redis. */
   private securityEvents?: SecurityEvents;
   /** Kit calls sleeping between retries, woken when the tenant closes. */
   private readonly backoffs = new Set<() => void>();
@@ -248,7 +248,7 @@ export class Tenant implements TenantEndpoint {
     return labels({ ...this.label, ...extra });
   }
 
-  /** Kit's webhook deliveries, once the services exist (issue #13). */
+  /** Kit's webhook deliveries, once the services exist. */
   get hints(): KitChanges['hints'] {
     return this.kitChanges.hints;
   }
@@ -263,7 +263,7 @@ export class Tenant implements TenantEndpoint {
     return this.bootstrapper.current();
   }
 
-  /** Issue 15: the SET signer, outbox and poll endpoint, before the journal they listen to exists. */
+  /** Security events: the SET signer, outbox and poll endpoint, before the journal they listen to exists. */
   get events(): SecurityEvents | undefined {
     return this.securityEvents;
   }
@@ -272,7 +272,7 @@ export class Tenant implements TenantEndpoint {
     return this.readiness.ready;
   }
 
-  /** Runs the start-up checks (again, if an earlier attempt failed); see lifecycle/bootstrapper.ts. */
+  /** Runs the start-up checks (again, if an earlier attempt failed); see scim/bootstrapper.ts. */
   async bootstrap(): Promise<void> {
     await this.startSecurityEvents();
     return this.bootstrapper.bootstrap();
@@ -358,9 +358,9 @@ export class Tenant implements TenantEndpoint {
   }
 
   /**
-   * Redis keys of this tenant's caches, journal, mirror and outbox. The `default` tenant keeps the keys the
-   * server used before tenants (an upgrade keeps its data); another tenant adds its id, so two tenants on one Kit
-   * account (say, two group tag prefixes) never share a cache or a journal.
+   * Redis keys of this tenant's caches, journal, mirror and outbox. The `default` tenant keeps the unprefixed keys
+   * of a server without a tenants file (adding the file keeps its data); another tenant adds its id, so two
+   * tenants on one Kit account (say, two group tag prefixes) never share a cache or a journal.
    */
   private redisPrefix(namespace: string): string {
     const account = limiterIdFor(this.config.kit.baseUrl, this.config.kit.credentials!, namespace);

@@ -3,7 +3,7 @@ import { decodeJwt } from 'jose';
 import type { TenantDirectoryView } from '../http/app';
 import type { Tenant } from './tenant';
 
-// The tenants the process serves right now, by id (issue #18), and the one question that spans them: is a
+// The tenants the process serves right now, by id, and the one question that spans them: is a
 // credential that one tenant refused valid for another? Such a request is answered as if the path did not
 // exist (404): a tenant's client must learn nothing of the others, not even that its credential is good
 // elsewhere. Static tokens are looked up by digest in an index over every tenant; a JWT is checked only

@@ -13,7 +13,7 @@ import { MemoryPageStore, type PageStore } from '../scim/paging/pageStore';
 import { RedisPageStore } from '../scim/paging/redisPageStore';
 import { buildScimServices, type ScimServices } from '../scim/services';
 
-// One tenant's SCIM services (issue #18), built once its start-up checks against Kit passed: the object graph of
+// One tenant's SCIM services, built once its start-up checks against Kit passed: the object graph of
 // scim/services.ts with the tenant's caches, change tracking, metrics label and audit trail plugged in.
 
 export interface TenantScimDeps {
@@ -32,7 +32,7 @@ export interface TenantScimDeps {
   nowMs(): number;
   /** The tenant's Redis key prefix for one namespace (cache, changes). */
   redisPrefix(namespace: string): string;
-  /** Issue 15: built by the tenant's bootstrap, possibly after the services. */
+  /** Security events: built by the tenant's bootstrap, possibly after the services. */
   securityEvents(): SecurityEvents | undefined;
 }
 
@@ -73,7 +73,7 @@ export function tenantScimServices(d: TenantScimDeps, fieldKeys: Map<string, str
       },
     },
     groupEvents: {
-      // Issue 15: the journal holds subscribers only, so a Group's SCIM write reaches the publisher here.
+      // Security events: the journal holds subscribers only, so a Group's SCIM write reaches the publisher here.
       written: (write) => d.securityEvents()?.publisher.publishGroup({ ...write, at: d.nowMs() }),
       // Count and the first few only: a request may name thousands of ids, each of any length.
       membersSkipped: (groupId, ids) => {
@@ -84,7 +84,7 @@ export function tenantScimServices(d: TenantScimDeps, fieldKeys: Map<string, str
   });
 }
 
-/** The change journal, lookup snapshot and mirror (issue #13): in Redis when there is a link. */
+/** The change journal, lookup snapshot and mirror: in Redis when there is a link. */
 function changeTracking(d: TenantScimDeps, fields: SubscriberFieldMap, pageStore: PageStore) {
   return buildChangeTracking({
     config: d.config,

@@ -111,7 +111,7 @@ const envSchema = z
     SCIM_MAX_BODY_BYTES: positiveInt('SCIM_MAX_BODY_BYTES').default(1048576),
     GROUP_TAG_PREFIX: optionalString,
     SCIM_MAPPING_FILE: optionalString,
-    // issue #14: `scimmy` renders responses as before the compiled renderer (kept for comparison).
+    // `scimmy` renders through a scimmy Schema per resource, for comparison with the compiled renderer.
     SCIM_RENDERER: z.enum(['compiled', 'scimmy']).default('compiled'),
     FILTER_SCAN_BUDGET: positiveInt('FILTER_SCAN_BUDGET').default(10_000_000),
     TRUST_PROXY: optionalString,
@@ -164,7 +164,7 @@ const envSchema = z
     STATUS_SESSION_TTL_SECONDS: positiveInt('STATUS_SESSION_TTL_SECONDS')
       .default(900)
       .refine((n) => n <= 86_400, 'STATUS_SESSION_TTL_SECONDS must be at most 86400 (a day)'),
-    // Issue 15, SCIM security events (src/events): see parseEventReceivers and README "Security events".
+    // SCIM security events (src/events): see parseEventReceivers and README "Security events".
     SCIM_EVENTS_RECEIVERS: optionalString,
     SCIM_EVENTS_SIGNING_KEY: optionalString,
     SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS: optionalString,
@@ -176,7 +176,7 @@ const envSchema = z
     SCIM_EVENTS_MAX_WAIT_SECONDS: wholeNumber('SCIM_EVENTS_MAX_WAIT_SECONDS')
       .default(25)
       .refine((n) => n <= 60, 'SCIM_EVENTS_MAX_WAIT_SECONDS must be at most 60'),
-    // Issue #18: several Kit accounts, each a tenant of a YAML file (src/tenants/tenantsFile.ts, README
+    // Several Kit accounts, each a tenant of a YAML file (src/config/tenants/tenantsFile.ts, README
     // "Several Kit accounts: tenants"); read by loadTenants, not here.
     TENANTS_FILE: optionalString,
   })
@@ -365,7 +365,7 @@ export interface Config {
     /** How long main.ts waits for the checks before listening anyway (not-ready, still retrying). */
     listenAfterMs: number;
   };
-  /** Issue #13: reuse of what was just read, and the journal of subscriber changes. */
+  /** Reuse of what was just read, and the journal of subscriber changes. */
   changes: {
     /** How long an IdP's lookup stands in for the read before its write; 0 = never. */
     lookupSnapshotSeconds: number;
@@ -374,7 +374,7 @@ export interface Config {
     /** The subscriber mirror (src/scim/mirror); on by default when webhooks are. */
     mirror: boolean;
     /**
-     * Issue #20 (MIRROR=lookups, the default without webhooks): the mirror is walked only when a filter Kit
+     * The lookup mirror (MIRROR=lookups, the default without webhooks): the mirror is walked only when a filter Kit
      * cannot answer (externalId, displayName, groups.value, ...) needs it, answers only such filters, and only
      * within PAGE_CACHE_TTL_SECONDS of its walk; every other read goes to Kit as with the mirror off.
      */
@@ -398,13 +398,13 @@ export interface Config {
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
   shutdownTimeoutMs: number;
-  /** The /status page (issue #19): how long a login lasts. */
+  /** The /status page: how long a login lasts. */
   status: { sessionTtlSeconds: number };
-  /** Issue 15: SCIM security events; undefined when no receiver is configured. */
+  /** SCIM security events; undefined when no receiver is configured. */
   events?: EventsConfig;
 }
 
-/** Issue 15: SCIM security events (RFC 9967 SETs) for IGA receivers; present only when receivers are configured. */
+/** SCIM security events (RFC 9967 SETs) for IGA receivers; present only when receivers are configured. */
 export interface EventsConfig {
   receivers: EventReceiverConfig[];
   /** A private JWK (SCIM_EVENTS_SIGNING_KEY); else one generated once, kept in Redis or in `keyFile`. */
@@ -566,7 +566,7 @@ export function secretsOf(config: Config): string[] {
 
 /**
  * A secret only holders of the Kit credential can compute: the same on every replica, never sent to Kit as such.
- * `tenant` (issue #18) keeps two tenants on one Kit account from deriving the same receiver path.
+ * `tenant` keeps two tenants on one Kit account from deriving the same receiver path.
  */
 export function derivedWebhookSecret(
   credentials: KitCredentials | undefined,

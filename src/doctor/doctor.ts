@@ -43,7 +43,7 @@ export interface TenantSummary {
 export interface DoctorReport {
   ok: boolean;
   checks: CheckResult[];
-  /** With a tenants file only (the report without one is as before tenants). */
+  /** One summary per tenant; only with a tenants file. */
   tenants?: TenantSummary[];
 }
 
@@ -109,7 +109,7 @@ export async function runDoctor(
 
   // 1. Configuration, by the server's own loaders.
   const fromFile = Boolean(env.TENANTS_FILE?.trim());
-  // The checks of a report without a tenants file, as before tenants (no shared-key check: one key).
+  // The checks of a report without a tenants file (no shared-key check: there is one key).
   const environmentChecks = (Object.keys(CHECKS) as CheckId[]).filter((id) => id !== 'sharedLimiter');
   let base: Config;
   let configured: TenantsConfig;

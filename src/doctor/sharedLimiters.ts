@@ -2,7 +2,7 @@ import { limiterIdFor } from '../kit/limiter';
 import type { TenantConfig } from '../config/tenants/model';
 import type { Add } from './checks';
 
-// Kit counts calls per key, so tenants on one key share one limiter and one budget (src/tenants/limiterRegistry).
+// Kit counts calls per key, so tenants on one key share one limiter and one budget (src/app/limiterRegistry.ts).
 // That is right for one account under two group prefixes, and a surprise for two brands that copied one key:
 // doctor names the tenants that share, from the configuration alone (no Kit call, no secret shown).
 

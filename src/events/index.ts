@@ -12,7 +12,7 @@ import { EventPublisher } from './publisher';
 import { SetPusher } from './pusher';
 import { EventSigner } from './signer';
 
-// Issue 15, SCIM security events: the parts wired from the config for the composition root (service.ts).
+// SCIM security events: the parts wired from the config for the composition root (service.ts).
 
 export interface SecurityEvents {
   publisher: EventPublisher;

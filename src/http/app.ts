@@ -23,7 +23,7 @@ export interface AppDeps {
   /** SCIM_IP_ALLOWLIST: callers elsewhere are refused before authentication. */
   ipAllowlist?: IpAllowlist;
   trustProxy?: string | number | boolean;
-  /** Who may read every tenant's series at /metrics: the operator tokens (issue #18). */
+  /** Who may read every tenant's series at /metrics: the operator tokens. */
   operatorAuthenticator: () => Authenticator;
   /** GET /readyz: the process's checks and each tenant's. */
   readiness: RequestHandler;
@@ -39,7 +39,7 @@ export interface TenantDirectoryView {
   only(): TenantEndpoint | undefined;
 }
 
-/** Paths a single tenant also serves at the root, as before tenants. */
+/** Paths a single tenant also serves at the root, so a one-account deployment keeps its plain URLs. */
 const SINGLE_TENANT_PATHS = /^\/(scim\/v2|status)(\/|$)/i;
 
 /**
@@ -123,7 +123,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (!tenant) throw new ScimNotFound(NO_SUCH_ENDPOINT);
     tenant.handle(req, res, next);
   });
-  // The root paths of a server with one tenant, as before tenants.
+  // The root paths of a server with one tenant (SINGLE_TENANT_PATHS).
   app.use(singleTenantDispatch(deps.tenants));
 
   app.use(() => {

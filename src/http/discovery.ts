@@ -48,10 +48,10 @@ export function discoveryRoutes(deps: {
   logger?: Logger;
   jwt?: boolean;
   kitCapabilities?: KitCapabilities;
-  /** Issue 15: a ServiceProviderConfig extension advertising security events (src/events/discovery.ts). */
+  /** A ServiceProviderConfig extension advertising security events (src/events/discovery.ts). */
   serviceProviderExtension?: (scimRoot: string) => { schema: string; value: Record<string, unknown> } | undefined;
   /**
-   * The services being served (issue #18): the User schema and resource type are their mapping's. Without them,
+   * The services being served: the User schema and resource type are their mapping's. Without them,
    * scimmy's process-wide registry answers (scimmyGlobals.ts), which holds one mapping for the whole process.
    */
   services?: () => { users: { readonly schema: UserSchema } };

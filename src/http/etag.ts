@@ -24,7 +24,7 @@ function digest(value: unknown): string {
 /**
  * Versions of users mapped once from cached subscribers (scim/mappedUsers.ts), by their frozen `meta`: such a
  * user is the same deep-frozen object (plus per-request groups, which no version covers) for as long as the
- * cached page lives, so its digest is taken once rather than on every page served (issue #14).
+ * cached page lives, so its digest is taken once rather than on every page served.
  */
 const frozenUserVersions = new WeakMap<object, string>();
 

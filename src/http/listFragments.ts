@@ -1,6 +1,6 @@
 import type { RenderResource } from '../scim/render';
 
-// The JSON text of each resource of a list answer, kept for resources that cannot change (issue #14). Users of
+// The JSON text of each resource of a list answer, kept for resources that cannot change. Users of
 // cached Kit pages are deep-frozen objects, mapped once per subscriber and per set of groups
 // (scim/mappedUsers.ts): the text the same render function makes of the same frozen user under the same base URL
 // is always the same, so it is serialised once and reused by every page that lists that user while the cache

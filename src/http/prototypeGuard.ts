@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
-// Defence in depth for issue #11. Input that names `__proto__`, `constructor` or `prototype` is refused before
+// Defence in depth against hostile input. Input that names `__proto__`, `constructor` or `prototype` is refused before
 // any library parses it (src/scim/inputLimits.ts), but a dependency could still find another way to write to a
 // built-in prototype, and a property there shows up in every object of the process (prom-client then threw on
 // every metric update and the process exited). Freezing the prototypes at start-up was considered and rejected:

@@ -78,7 +78,7 @@ function outcome(req: IncomingMessage, res: ServerResponse): Record<string, unkn
   const locals = (res as Response).locals ?? {};
   return {
     route: routeLabel(req as Request, res as Response),
-    // The tenant the request reached (issue #18); absent for the environment's one tenant, as before tenants.
+    // The tenant the request reached; absent for the environment's one tenant (no tenants file).
     tenant: (locals.tenantLabel as { tenant?: string } | undefined)?.tenant,
     principal: (locals.principal as { name?: string } | undefined)?.name,
     kit: kitSummary(locals.scope as RequestScope | undefined),

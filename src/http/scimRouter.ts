@@ -31,7 +31,7 @@ export interface ScimRouterDeps {
   allowlist: RequestHandler[];
   /** Every refused credential, with its reason (a metrics label). */
   onAuthFailure(reason: AuthFailureReason): void;
-  /** Issue #18: whether a refused credential is another tenant's (answered 404; see auth/middleware.ts). */
+  /** Whether a refused credential is another tenant's (answered 404; see auth/middleware.ts). */
   otherTenant?(authorization: string): Promise<boolean>;
   maxBodyBytes: number;
   jwt: boolean;
@@ -39,7 +39,7 @@ export interface ScimRouterDeps {
   kitCapabilities?: KitCapabilities;
   /** How Location and meta.location are built (PUBLIC_BASE_URL, SCIM_ALLOWED_HOSTS). */
   publicUrls: PublicUrlConfig;
-  /** Issue 15: what ServiceProviderConfig advertises of security events. */
+  /** What ServiceProviderConfig advertises of security events. */
   serviceProviderExtension?: (scimRoot: string) => { schema: string; value: Record<string, unknown> } | undefined;
   /** How SCIM resources are rendered (SCIM_RENDERER); the compiled renderer unless told otherwise. */
   renderer?: RendererKind;
@@ -84,7 +84,10 @@ function limitBodyShape(req: Request, res: Response, next: NextFunction): void {
   next(problem);
 }
 
-/** Discovery queries reach scimmy's filter parser (through discovery.ts); ours run first (issue #11). */
+/**
+ * Discovery queries reach scimmy's filter parser (through discovery.ts); ours run first, so hostile input never
+ * reaches it.
+ */
 function checkDiscoveryQuery(req: Request, res: Response, next: NextFunction): void {
   checkAttributeParams(req.query as Record<string, unknown>);
   next();

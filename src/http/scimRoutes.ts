@@ -27,7 +27,7 @@ export interface ScimRouteDeps {
   logger?: Logger;
   /** Where resource URLs point; without it they are relative (see publicUrls.ts). */
   publicUrls?: PublicUrlConfig;
-  /** The compiled renderer (default) or scimmy's, as before issue #14 (SCIM_RENDERER=scimmy). */
+  /** The compiled renderer (default) or scimmy's Schema per resource (SCIM_RENDERER=scimmy). */
   renderer?: RendererKind;
 }
 
@@ -99,7 +99,7 @@ interface ResourceKind<R extends ScimResource> {
   sortable: readonly string[];
   /** The costly multi-valued attribute (User.groups, Group.members), fetched only when the client wants it. */
   costly: 'groups' | 'members';
-  /** The services' own: the User schema is the one of their mapping (issue #18). */
+  /** The services' own: the User schema is the one of their mapping. */
   schema(): AttributeDeclarations;
   renderer(): ResourceRenderer;
   /** The resource's weak ETag (etag.ts); undefined when what was read cannot tell. */

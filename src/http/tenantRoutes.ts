@@ -9,7 +9,7 @@ import { sendFailure } from './scimResponses';
 import { readinessHandler } from './health';
 import { metricsEndpoint } from './httpMetrics';
 
-// Everything one tenant serves (issue #18), relative to where the dispatcher mounts it: `/tenants/{id}`, or the
+// Everything one tenant serves, relative to where the dispatcher mounts it: `/tenants/{id}`, or the
 // root when it is the only tenant. Only the tenant's own credentials open any of it.
 //
 //   GET  /readyz          the tenant's readiness (no credential, like the process's /readyz)
@@ -42,7 +42,7 @@ export interface TenantRouterDeps extends ScimRouterDeps {
   label: TenantLabel;
   /** Security events (poll endpoint, JWKS); they authenticate their receivers themselves. */
   events?: TenantEventRoutes;
-  /** Issue #19: the tenant's status page, behind the IP allow-list with its own sign-in. */
+  /** The tenant's status page, behind the IP allow-list with its own sign-in. */
   operatorPages?: express.Router;
 }
 

@@ -10,7 +10,7 @@ import type { WebhookHints } from '../scim/webhookHints';
 // before the access log and logs deliveries itself, without it (the secret is also masked in every log line).
 // Anything else under the path falls through to the SCIM 404.
 //
-// With several tenants (issue #18) each Kit account has its own secret (derived from its credential), which is
+// With several tenants each Kit account has its own secret (derived from its credential), which is
 // also what tells the deliveries apart: the secret in the path names the Kit account, and the delivery reaches
 // every tenant on that account (tenants sharing one keep their own mirror and journal).
 

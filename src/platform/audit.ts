@@ -13,16 +13,16 @@ export type AuditOperation =
   | 'delete'
   | 'deactivate'
   | 'reactivationRejected'
-  // Kit's upsert answered 200: the email was created in Kit between the lookup and the create (issue #13).
+  // Kit's upsert answered 200: the email was created in Kit between the lookup and the create.
   | 'createRaced'
-  // A SET dropped from a full security-event outbox (issue 15): the receiver never gets it.
+  // A SET dropped from a full security-event outbox: the receiver never gets it.
   | 'securityEventDropped';
 
 export interface AuditEntry {
   /** ISO 8601; defaults to the time of recording. */
   at?: string;
   requestId: string;
-  /** The tenant (Kit account) the operation was for (issue #18); stamped by the tenant's audit sink. */
+  /** The tenant (Kit account) the operation was for; stamped by the tenant's audit sink. */
   tenant?: string;
   /** The Principal's name (a configured token name or `jwt:<sub>`), never a credential. */
   actor: string;
@@ -48,7 +48,7 @@ export interface AuditLogOptions {
 
 const MAX_DETAIL_LENGTH = 1000;
 
-/** Where the routes send audit entries: the AuditLog, or a tee that also feeds the status page (issue #19). */
+/** Where the routes send audit entries: the AuditLog, or a tee that also feeds the status page. */
 export type AuditSink = Pick<AuditLog, 'record' | 'recordForRequest'>;
 
 export type RequestAuditEvent = Pick<AuditEntry, 'operation' | 'resourceType' | 'resourceId' | 'status' | 'detail'> & {

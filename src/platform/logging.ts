@@ -63,8 +63,8 @@ const SECRET_KEYS = new Set([
 
 const CREDENTIAL_PATTERNS: Array<[RegExp, string]> = [
   // A JWT: a base64url JSON header ("{" encodes as "eyJ") and two more segments. It starts where a run of
-  // base64url characters starts: without the lookbehind, "eyJeyJeyJ…" (any logged client text) made every "eyJ"
-  // rescan the rest of the run, quadratic in the line's length (issue #11).
+  // base64url characters starts: without the lookbehind, "eyJeyJeyJ…" (any logged client text) would make every
+  // "eyJ" rescan the rest of the run, quadratic in the line's length.
   [/(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[REDACTED_JWT]'],
   [/\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/=-]{4,}/gi, `$1$2${CENSOR}`],
   // Kit v4 API keys.
@@ -153,7 +153,7 @@ function maskingStream(
   render?: (line: string) => string,
 ): DestinationStream {
   const secrets = withEscapedForms(knownSecrets);
-  // A reload (SIGHUP, issue #18) brings secrets this stream never saw: the same array, refilled.
+  // A reload (SIGHUP) brings secrets this stream never saw: the same array, refilled.
   lineSecrets.set(knownSecrets, secrets);
   const flushable = destination as DestinationStream & { flushSync?: () => void };
   return Object.assign(

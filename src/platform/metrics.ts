@@ -26,9 +26,9 @@ export class Metrics {
   readonly limiterQueueDepth: Gauge<'priority' | 'tenant'>;
   readonly limiterWait: Histogram<'priority' | 'tenant'>;
   readonly reactivationRejected: Counter<'operation' | 'tenant'>;
-  /** Issue #13: creates whose upsert found a subscriber created in Kit after the lookup (Kit answered 200). */
+  /** Creates whose upsert found a subscriber created in Kit after the lookup (Kit answered 200). */
   readonly createRaced: Counter<'tenant'>;
-  /** Issue #13: Kit webhook deliveries accepted, and those that needed a Kit read. */
+  /** Kit webhook deliveries accepted, and those that needed a Kit read. */
   readonly webhookDeliveries: Counter<'outcome' | 'tenant'>;
   readonly webhookDeliveriesDropped: Counter<'reason' | 'tenant'>;
   readonly deprovisions: Counter<'kind' | 'tenant'>;
@@ -167,7 +167,8 @@ export function seriesOfTenant(exposition: string, tenant: string): string {
 
 /**
  * A label set with no prototype. prom-client checks label names with `for…in`, which also walks inherited
- * properties: were any dependency to write Object.prototype.x (scimmy 1.3.5's filter parser did, issue #11),
+ * properties: were any dependency to write Object.prototype.x (scimmy 1.3.5's filter parser does, given a
+ * filter path through `__proto__`),
  * every plain-object label set would carry "x" and every metric update would throw.
  */
 export function labels<T extends Record<string, string>>(values: T): T {

@@ -1,7 +1,7 @@
 import { type Document, isMap, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { isForbiddenSegment } from './forbiddenKeys';
 
-// The YAML configuration files (attribute mappings, issue #16; tenants files, issue #18) are read alike: YAML
+// The YAML configuration files (attribute mappings and tenants files) are read alike: YAML
 // errors and prototype keys refused with their line, aliases bounded, a mapping at the top. The document is
 // kept beside the values, so later problems can name the line of any key path.
 

@@ -14,7 +14,7 @@ import { SubscriberMirror } from './mirror/subscriberMirror';
 import { WebhookWatch } from './mirror/webhookWatch';
 import { SubscriberLookups } from './subscriberLookups';
 
-// Builds issue #13's parts from the config, for the composition root: the change journal, the lookup
+// Builds the change tracking from the config, for the composition root: the change journal, the lookup
 // snapshot, the subscriber mirror (MIRROR=on) and the lookups that use them. In Redis when there is a link
 // (shared by every replica), in memory otherwise.
 
@@ -57,7 +57,7 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
   let mirror: SubscriberMirror | undefined;
   let mirrorStore: MirrorStore | undefined;
   if (changes.mirror || changes.lookupMirror) {
-    // The lookup mirror (issue #20) is the same mirror, walked on demand and trusted for PAGE_CACHE_TTL_SECONDS.
+    // The lookup mirror is the same mirror, walked on demand and trusted for PAGE_CACHE_TTL_SECONDS.
     const onDemand = changes.mirror ? undefined : { freshMs: o.config.pageCache.ttlSeconds * 1000 };
     const indexKeys = {
       externalId: indexKey(o.fields, 'scim_external_id'),

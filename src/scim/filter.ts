@@ -69,7 +69,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 function lookup(obj: unknown, attr: string): unknown {
   if (!isPlainObject(obj)) return undefined;
   // Our resources use the schema's spelling and filters mostly do too: an exact own key needs no scan of every
-  // key in lower case (issue #14: a filtered walk evaluates this for every attribute of 1,000 users per page).
+  // key in lower case (a filtered walk evaluates this for every attribute of 1,000 users per page).
   if (Object.prototype.hasOwnProperty.call(obj, attr)) return obj[attr];
   const lower = attr.toLowerCase();
   // Extension attributes arrive as "<schema URN>:<attribute>" (RFC 7644 §3.10).

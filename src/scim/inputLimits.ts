@@ -1,6 +1,6 @@
 import { isForbiddenSegment } from '../platform/forbiddenKeys';
 
-// Budgets for what one request may ask of the parsers (issue #11: one request must never take the server down).
+// Budgets for what one request may ask of the parsers (one request must never take the server down).
 // Every limit is checked before the input reaches scimmy or any other library, on text whose length is already
 // capped, so the work a refused request costs is linear in what it sent. README "Request limits" lists them.
 

@@ -3,9 +3,9 @@ import type { Subscriber } from '../kit/types';
 
 // What an IdP's lookup just read from Kit, kept for a few seconds (LOOKUP_SNAPSHOT_SECONDS) so the write that
 // follows it does not read Kit again. Okta and Entra look a user up by userName and then create it (POST) or
-// deactivate it (PATCH /Users/{id}); both used to read the subscriber a second time. Only writes use a
+// deactivate it (PATCH /Users/{id}); without it, both read the subscriber twice. Only writes use a
 // snapshot: reads (GET) always ask Kit (or the mirror, when complete), so an IdP never reads anything older
-// than what it would have read before.
+// than what it would read without snapshots.
 //
 // What a snapshot can miss: a change made in Kit within those seconds. For a create, Kit's upsert answers 200
 // instead of 201 when someone created the email in between; the server then answers 409 and audits it (the

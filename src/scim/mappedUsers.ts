@@ -4,7 +4,7 @@ import type { SubscriberFieldMap } from './fieldMap';
 import { deepFreeze } from './paging/pageStore';
 import { type GroupRef, subscriberToUser } from './userMapping';
 
-// Users of cached list pages, mapped once per subscriber (issue #14). The page caches hand out the same frozen
+// Users of cached list pages, mapped once per subscriber. The page caches hand out the same frozen
 // subscriber objects to every request (pageStore.ts), so the SCIM user each one maps to is worked out once and
 // kept, frozen, for as long as the cached page lives (a WeakMap: it goes with the page). Only User.groups,
 // which comes from the membership index and changes on its own, is added per request.

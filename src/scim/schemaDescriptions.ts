@@ -1,10 +1,10 @@
 import SCIMMY from 'scimmy';
 import type { UserSchema } from './userSchema';
 
-// /Schemas and /ResourceTypes (RFC 7643 §6, §7) of one User schema (issue #18). scimmy's Schema and ResourceType
+// /Schemas and /ResourceTypes (RFC 7643 §6, §7) of one User schema. scimmy's Schema and ResourceType
 // resources read its process-wide registry, which holds one User schema for the whole process; these read the
 // same things from the schema being served, in scimmy's order and shapes (its resources/schema.js and
-// resources/resourcetype.js), so what a client sees is what scimmy answered when the process had one mapping.
+// resources/resourcetype.js), so what a client sees is what scimmy answers for a process with one mapping.
 
 type Query = Record<string, string | undefined>;
 

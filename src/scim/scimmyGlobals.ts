@@ -6,12 +6,12 @@ import { userSchemaFor } from './userSchema';
 // The one module that touches scimmy's process-wide state (its schema registry and its service provider
 // configuration). scimmy keeps both in module-level state shared by every app in the process; what differs per
 // app is answered by the app's own routes instead (the User schema from its services' mapping, the
-// authentication schemes from its settings), so the last app created no longer decides what the others describe.
+// authentication schemes from its settings), so the last app created does not decide what the others describe.
 
 /**
  * Puts a mapping's User schema (userSchema.ts) into scimmy's registry, for what still reads it: scimmy's own
  * resources (scimmy-routers answers what the app's routes leave to it) and SCIMMY.Schemas.declared(). The request
- * path reads the schema of the services it serves instead, so with several mappings in one process (issue #18)
+ * path reads the schema of the services it serves instead, so with several mappings in one process
  * the last one declared here only decides what those leftovers see.
  */
 export function declareUserSchemas(mapping: AttributeMapping): void {

@@ -20,9 +20,9 @@ export interface ScimServices {
   catalog: TagCatalog;
   fields: SubscriberFieldMap;
   pageStore: PageStore;
-  /** Issue #13: the change journal and the lookups (snapshot, mirror). */
+  /** The change journal and the lookups (snapshot, mirror). */
   tracking: ChangeTracking;
-  /** The User schema of `mapping` (issue #18): services built with another mapping in this process have their own. */
+  /** The User schema of `mapping`: services built with another mapping in this process have their own. */
   userSchema: UserSchema;
 }
 
@@ -42,7 +42,7 @@ export interface ScimServiceDeps {
   userEvents: Omit<UserEvents, 'changed'>;
   groupEvents: Omit<GroupEvents, 'changed'>;
   now?: () => Date;
-  /** Builds the change journal, lookup snapshot and mirror over the field map (issue #13). */
+  /** Builds the change journal, lookup snapshot and mirror over the field map. */
   changeTracking: (fields: SubscriberFieldMap) => ChangeTracking;
 }
 
@@ -79,7 +79,7 @@ export function buildScimServices(deps: ScimServiceDeps): ScimServices {
     events: {
       ...deps.groupEvents,
       changed: async () => {
-        // This replica's own write: the caches it kept exact in place stay usable (issue #13).
+        // This replica's own write: the caches it kept exact in place stay usable.
         const generation = await pageStore.bumpGeneration('groups');
         if (generation === undefined) return;
         membership.adoptGeneration(generation);

@@ -28,7 +28,7 @@ export interface UserListingDeps {
   find(id: string): Promise<Subscriber | undefined>;
   /** The subscriber with this email (any state), or null: from the mirror while complete, else Kit. */
   byEmail(email: string): Promise<Subscriber | null>;
-  /** Subscribers with the change journal's meta.lastModified folded in (issue #13). */
+  /** Subscribers with the change journal's meta.lastModified folded in. */
   known<T extends Subscriber>(subs: T[]): Promise<T[]>;
 }
 
@@ -73,7 +73,7 @@ export class UserListing {
         )
       : undefined;
     return {
-      // Users of cached (frozen) pages are mapped once and kept (mappedUsers.ts, issue #14).
+      // Users of cached (frozen) pages are mapped once and kept (mappedUsers.ts).
       resources: subscribers.map((s) => mappedUser(s, this.deps.fields, groups ? (groups.get(s.id) ?? []) : undefined)),
       totalResults,
     };
@@ -136,7 +136,7 @@ export class UserListing {
   /**
    * Whether a list walk reads the mirror's pages. A filter Kit cannot narrow (externalId, displayName,
    * groups.value, enterprise attributes, sw/co/ew) would read every Kit page anyway: any number of them share
-   * one walk of the mirror (issue #20), walked first when it is a lookup mirror. A walk Kit narrows (active,
+   * one walk of the mirror, walked first when it is a lookup mirror. A walk Kit narrows (active,
    * dates) or an unfiltered one uses the mirror only while it is complete.
    */
   private async mirrorAnswers(query: ListQuery): Promise<boolean | undefined> {

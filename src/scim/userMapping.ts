@@ -25,7 +25,7 @@ const WHITESPACE = /\s/;
 
 /**
  * An address Kit can hold: one "@" with text before it, and a dot inside the domain. Checked by splitting, not
- * by a pattern: /^[^\s@]+@[^\s@]+\.[^\s@]+$/ backtracks quadratically on "a@" + 50,000 dots + "@" (issue #11),
+ * by a pattern: /^[^\s@]+@[^\s@]+\.[^\s@]+$/ backtracks quadratically on "a@" + 50,000 dots + "@",
  * and the length cap comes first so nothing here ever reads more than MAX_EMAIL_LENGTH characters.
  */
 export function looksLikeEmail(v: unknown): v is string {

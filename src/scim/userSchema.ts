@@ -3,7 +3,7 @@ import { KIT_USER } from './fieldMap';
 import { CORE_USER, ENTERPRISE_USER } from '../config/mapping/catalog';
 import type { AttributeMapping, ExtensionSchema, SourcePath } from '../config/mapping/model';
 
-// The User schema one attribute mapping describes (issues #16, #18), as a value: each mapping gets its own
+// The User schema one attribute mapping describes, as a value: each mapping gets its own
 // scimmy definitions, so servers with different mappings in one process never see each other's attributes.
 // scimmy's own `SCIMMY.Schemas.User` is a single process-wide definition; nothing on the request path reads it.
 

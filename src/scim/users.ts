@@ -49,11 +49,11 @@ export interface UserDirectoryDeps {
   /** Where single subscribers are read from (mirror, lookup snapshot, Kit); Kit alone by default. */
   lookups?: SubscriberLookups;
   /**
-   * The change journal (issue #13). With it, a deactivation's meta.lastModified is kept there instead of in a
+   * The change journal. With it, a deactivation's meta.lastModified is kept there instead of in a
    * Kit write, and changes learned from Kit (webhooks, re-walks) move meta.lastModified.
    */
   journal?: ChangeJournal;
-  /** The subscriber mirror's pages, for list walks at 0 Kit calls while it is complete (issue #13). */
+  /** The subscriber mirror's pages, for list walks at 0 Kit calls while it is complete. */
   mirror?: MirrorPages;
 }
 

@@ -8,7 +8,7 @@ import { statusRoutes } from './statusRoutes';
 import type { StatusBoard } from './statusBoard';
 import { StatusSessions } from './statusSession';
 
-// The operator's status page (issue #19), assembled from one Config: the composition root only hands over the
+// The operator's status page, assembled from one Config: the composition root only hands over the
 // parts it already has.
 export { StatusBoard } from './statusBoard';
 

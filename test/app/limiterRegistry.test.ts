@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config/environment';
 import { systemClock } from '../../src/platform/clock';
 import { LimiterRegistry } from '../../src/app/limiterRegistry';
 
-// Issue #18: one limiter per Kit credential, whichever tenants use it.
+// One limiter per Kit credential, whichever tenants use it.
 
 const quiet = { onQueue: () => undefined, onWait: () => undefined };
 

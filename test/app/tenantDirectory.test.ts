@@ -4,7 +4,7 @@ import { Authenticator } from '../../src/http/auth';
 import type { Tenant } from '../../src/app/tenant';
 import { TenantDirectory } from '../../src/app/tenantDirectory';
 
-// Issue #18: whether a credential one tenant refused is another tenant's (answered 404 rather than 401).
+// Whether a credential one tenant refused is another tenant's (answered 404 rather than 401).
 
 const NOW = Date.parse('2030-06-01T08:00:00Z');
 

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, MIN_BEARER_TOKEN_LENGTH, secretsOf } from '../../src/config/environment';
 
-// src/config.ts: read and validated once at start-up; a bad value is refused with a message naming the
+// src/config/environment.ts: read and validated once at start-up; a bad value is refused with a message naming the
 // variable, never echoing a secret.
 
 const LONG = 'a'.repeat(MIN_BEARER_TOKEN_LENGTH);
@@ -98,11 +98,11 @@ describe('SCIM_IP_ALLOWLIST', () => {
   });
 });
 
-describe('issue #13 settings: snapshot, journal, mirror, webhooks', () => {
+describe('change tracking settings: snapshot, journal, mirror, webhooks', () => {
   it('has webhooks and the mirror off without PUBLIC_BASE_URL, and on with it', () => {
     const off = loadConfig(base);
     expect(off.changes).toMatchObject({ lookupSnapshotSeconds: 10, mirror: false, webhooks: false });
-    // Issue #20: without webhooks the lookup mirror is on (filters Kit cannot answer share one walk).
+    // Without webhooks the lookup mirror is on (filters Kit cannot answer share one walk).
     expect(off.changes.lookupMirror).toBe(true);
     expect(loadConfig({ ...base, MIRROR: 'off' }).changes).toMatchObject({ mirror: false, lookupMirror: false });
     expect(loadConfig({ ...base, MIRROR: 'lookups' }).changes).toMatchObject({ mirror: false, lookupMirror: true });
@@ -144,7 +144,7 @@ describe('issue #13 settings: snapshot, journal, mirror, webhooks', () => {
   });
 });
 
-describe('SCIM security events (issue 15)', () => {
+describe('SCIM security events settings', () => {
   const TOKEN = 'r'.repeat(MIN_BEARER_TOKEN_LENGTH);
   const base = { KIT_API_KEY: 'k7', SCIM_BEARER_TOKENS: 'x'.repeat(40), PUBLIC_BASE_URL: 'https://scim.example.com' };
 

@@ -5,7 +5,7 @@ import { scimBaseOf } from '../../src/doctor/processChecks';
 import { tenantsSharingKitKeys } from '../../src/doctor/sharedLimiters';
 import type { TenantConfig } from '../../src/config/tenants/model';
 
-// Issue #18: the pure parts of a tenant-aware doctor: its table, the SCIM base of a tenant, shared Kit keys.
+// The pure parts of a tenant-aware doctor: its table, the SCIM base of a tenant, shared Kit keys.
 
 const report: DoctorReport = {
   ok: false,

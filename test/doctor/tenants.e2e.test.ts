@@ -7,7 +7,7 @@ import { type CheckId, type CheckResult, type DoctorReport, runDoctor } from '..
 import { type KitSandbox, type SandboxAccount, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { startTenants, tenantConfig, tokenOf } from '../support/tenants';
 
-// Issue #18: doctor with a tenants file: each tenant's Kit account checked and labelled with its id, the
+// Doctor with a tenants file: each tenant's Kit account checked and labelled with its id, the
 // process's checks once, against several accounts of one Kit sandbox over HTTP.
 
 const PROCESS_CHECKS: CheckId[] = ['config', 'sharedLimiter', 'redis', 'publicUrl', 'scimRoundTrip'];

@@ -10,8 +10,9 @@ import { freePort } from '../support/serverProcess';
 import { unique } from '../support/unique';
 import { PollingReceiver } from './receiver';
 
-// Issue 15 end to end: the server on a real port (Kit's sandbox delivers webhooks to it, the receiver fetches its
-// JWKS), a receiver written here polling RFC 8936 and verifying every SET with jose against the published JWKS.
+// SCIM security events end to end: the server on a real port (Kit's sandbox delivers webhooks to it, the receiver
+// fetches its JWKS), a receiver written here polling RFC 8936 and verifying every SET with jose against the published
+// JWKS.
 
 const SECRET = 'whsec-events-0123456789abcdef0123456789ab';
 const IGA_TOKEN = 'iga-receiver-token-0123456789abcdef0123456789';

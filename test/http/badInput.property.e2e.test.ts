@@ -6,7 +6,7 @@ import regressions from '../fixtures/http/bad-input-regressions.json';
 import { type Harness, oktaUser, PATCH_SCHEMA, startHarness, TOKEN, USER_SCHEMA } from '../support/harness';
 import { LIST_RESPONSE_SCHEMA, SCIM_ERROR_SCHEMA } from '../support/scim';
 
-// Issue #6, bad input: random and malformed users, groups, filters, query parameters and PATCH bodies thrown at
+// Bad input: random and malformed users, groups, filters, query parameters and PATCH bodies thrown at
 // the running server (its own HTTP server, the Kit sandbox behind it). Whatever arrives:
 // - the server answers, never with a 5xx (no Kit faults are injected here), and keeps serving;
 // - every refusal (4xx) is a SCIM Error in application/scim+json;
@@ -143,7 +143,7 @@ async function exchange(method: Method, rawPath: string, rawBody?: string): Prom
     ) {
       throw new Error(`not a SCIM Error body: ${what()}`);
     }
-    // Issue #11: details are our own words, never the JavaScript engine's ("… is not a function").
+    // Details are our own words, never the JavaScript engine's ("… is not a function").
     if (ENGINE_WORDING.test(b.detail)) throw new Error(`engine internals in the detail: ${what()}`);
     // A write Kit itself refused (422 "already been taken") changed nothing; one it accepted did.
     const writes = h.sandbox
@@ -905,11 +905,11 @@ describe('bad input never breaks the server or Kit (fast-check, seed printed on 
   });
 });
 
-// ---- issue #11: hostile input families ------------------------------------------------------------------------
+// ---- hostile input families ---------------------------------------------------------------------------------
 // Each family is refused (or answered) before it can cost the process or Kit anything; every refusal goes through
 // exchange(), so Kit must be untouched, and afterEach checks Object.prototype and /healthz.
 
-/** Per-run cases of the issue #11 families: each case can send up to a megabyte, so fewer than the others. */
+/** Per-run cases of the hostile input families: each case can send up to a megabyte, so fewer than the others. */
 const HOSTILE_RUNS = Number(process.env.FUZZ_RUNS ?? 25);
 
 const machineryKey = fc.constantFrom('__proto__', 'constructor', 'prototype', '__PROTO__', 'Constructor');
@@ -927,7 +927,7 @@ const pathological = fc
   .tuple(fc.constantFrom('.', '[', ' ', 'a.', '@.'), fc.integer({ min: 5_000, max: 60_000 }))
   .map(([unit, n]) => `a@${unit.repeat(Math.ceil(n / unit.length))}@`);
 
-describe('issue #11: hostile input families (fast-check)', () => {
+describe('hostile input families (fast-check)', () => {
   it('prototype keys in filters, attribute lists, PATCH paths and body keys are refused', async () => {
     await fc.assert(
       fc.asyncProperty(

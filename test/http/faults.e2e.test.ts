@@ -7,7 +7,7 @@ import { type ResponseDroppingProxy, startResponseDroppingProxy } from '../fixtu
 import { type Harness, oktaUser, patch, startHarness, TOKEN } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
 
-// Issue #6, Kit faults: an IdP pushing through a flaky Kit ends with exactly what it pushed, a group DELETE cut
+// Kit faults: an IdP pushing through a flaky Kit ends with exactly what it pushed, a group DELETE cut
 // short by an outage is finished by a repeat, and no answer given meanwhile looks like a deletion (a 404 for
 // something that exists, or an empty list).
 

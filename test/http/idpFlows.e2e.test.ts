@@ -8,7 +8,7 @@ import { type Harness, patch, startHarness, TOKEN, USER_SCHEMA } from '../suppor
 import { expectListResponse, expectScimError } from '../support/scim';
 import { unique } from '../support/unique';
 
-// Issue #13: an IdP's whole flow, its own lookup included, counted in Kit calls by the sandbox. The lookup
+// An IdP's whole flow, its own lookup included, counted in Kit calls by the sandbox. The lookup
 // leaves a snapshot that the write right after it uses instead of reading Kit again.
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';

@@ -43,7 +43,7 @@ describe('meta.lastModified moves with every change made through the server', ()
     expect(result.status).toBe(200);
     expect(result.body.active).toBe(false);
     expect(result.body.meta.lastModified).toBe(at(clock));
-    // Read and the unsubscribe; the stamp is the change journal's (issue #13), not a Kit write. Plus the
+    // Read and the unsubscribe; the stamp is the change journal's, not a Kit write. Plus the
     // user's tags when the index is cold.
     expect(byEndpoint).toMatchObject({
       'GET /v4/subscribers/:id': 1,
@@ -153,7 +153,7 @@ describe('re-creating a user deleted through SCIM', () => {
     expect(result.body.detail).not.toMatch(/is "inactive"/);
     expect(result.body.detail).toMatch(/scim_deleted_at/);
     expect(result.body.detail).toMatch(/different email/);
-    // At most the lookup (the GET just before may have left its snapshot, issue #13); never a write.
+    // At most the lookup (the GET just before may have left its snapshot); never a write.
     expect(Object.keys(byEndpoint).filter((e) => e !== 'GET /v4/subscribers')).toEqual([]);
     const metrics = await h.service.metrics.registry.metrics();
     expect(metrics).toMatch(/scim_reactivation_rejected_total\{operation="create"\} 1/);

@@ -3,7 +3,7 @@ import { listResponseJson, resourceJson } from '../../src/http/listFragments';
 import { LIST_RESPONSE } from '../../src/scim/resources';
 import type { RenderResource } from '../../src/scim/render';
 
-describe('list answers from kept resource texts (issue #14)', () => {
+describe('list answers from kept resource texts', () => {
   it('are byte for byte one JSON.stringify of the whole ListResponse', () => {
     fc.assert(
       fc.property(

@@ -131,7 +131,7 @@ describe('createLogger redaction', () => {
     );
   });
 
-  it('maskSecrets reads client text in one pass (issue #11)', () => {
+  it('maskSecrets reads client text in one pass', () => {
     // 600 KB of "eyJ": the old JWT pattern rescanned the run from every "eyJ", minutes of work for one line.
     // No clock here: a quadratic pattern makes this test outlast jest's timeout instead.
     const hostile = `a ${'eyJ'.repeat(200_000)} b`;

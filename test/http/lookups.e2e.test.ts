@@ -2,7 +2,7 @@ import { type Harness, patch, startHarness, USER_SCHEMA } from '../support/harne
 import { expectListResponse } from '../support/scim';
 import { unique } from '../support/unique';
 
-// Issue #20: lookups by externalId (and any attribute Kit cannot filter on) over the lookup mirror, the
+// Lookups by externalId (and any attribute Kit cannot filter on) over the lookup mirror, the
 // default without Kit webhooks (MIRROR=lookups). Every count below is the sandbox's own.
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';

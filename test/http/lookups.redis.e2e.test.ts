@@ -7,7 +7,7 @@ import { hasRedisServer, PrivateRedis } from '../support/privateRedis';
 import { expectListResponse } from '../support/scim';
 import { unique } from '../support/unique';
 
-// Issue #20 across replicas: two Service instances sharing one Redis share one lookup mirror (MIRROR=lookups,
+// The lookup mirror across replicas: two Service instances sharing one Redis share one lookup mirror (MIRROR=lookups,
 // the default without webhooks): one walk answers every replica's externalId lookups, and a user created,
 // renamed or deleted through either replica is found (or not) by the next lookup on the other at once.
 

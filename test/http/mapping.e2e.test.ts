@@ -2,7 +2,7 @@ import path from 'node:path';
 import { expectListResponse, expectScimError } from '../support/scim';
 import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
 
-// Issue #16: every attribute class of a mapping file round-trips over HTTP through the Kit sandbox, exactly
+// Every attribute class of a mapping file round-trips over HTTP through the Kit sandbox, exactly
 // (strings, booleans, integers, decimals, dateTimes, values chosen by type, whole complex values as JSON,
 // enterprise and custom extension attributes), filters and attributes work on them, and discovery lists them.
 

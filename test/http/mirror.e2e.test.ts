@@ -3,7 +3,7 @@ import { type Harness, patch, startHarness, USER_SCHEMA } from '../support/harne
 import { eventually } from '../support/privateRedis';
 import { expectListResponse, expectScimError } from '../support/scim';
 
-// Issue #13: the subscriber mirror (MIRROR=on, in memory here; the Redis one in mirror.redis.test.ts).
+// The subscriber mirror (MIRROR=on, in memory here; the Redis one in mirror.redis.test.ts).
 // Every count below is the sandbox's own.
 
 const KIT_USER = 'urn:ietf:params:scim:schemas:extension:kit:2.0:User';

@@ -6,7 +6,7 @@ import { Service } from '../../src/app/service';
 import { eventually, hasRedisServer, PrivateRedis } from '../support/privateRedis';
 import { expectListResponse } from '../support/scim';
 
-// Issue #13 across replicas: two Service instances sharing one Redis share one mirror (walked once), one
+// The subscriber mirror across replicas: two Service instances sharing one Redis share one mirror (walked once), one
 // lookup snapshot and one change journal; with Redis away, answers come from Kit, exact, at today's cost.
 
 const TOKEN = 'mirror-replica-token-0123456789abcdef0123';
@@ -129,7 +129,7 @@ const N = 1500;
     redis.pause();
     await eventually(async () => (await a.scim().tracking.mirror!.complete()) === false, 100, 100);
     clock += 60_000;
-    // The journal cannot record the deactivation: its stamp goes to Kit as before (read, stamp, unsubscribe;
+    // The journal cannot record the deactivation: its stamp goes to Kit (read, stamp, unsubscribe;
     // the membership index's generation lives in Redis too, so the user's tags are read: today's cost).
     const deprov = await calls(() => on(a).patch(`/scim/v2/Users/${id}`, deactivate));
     expect(deprov.result.status).toBe(200);

@@ -15,7 +15,7 @@ import { unique } from '../support/unique';
 // spec declares for its path and method, a media type the spec declares for that status, a body that validates
 // against the declared schema and every required header. Every operation in the spec must be exercised (with a
 // 2xx at least once, and at every server it names), and no route the app serves may answer 2xx without being in
-// the spec. Tenants (issue #18): the `/scim/v2` operations are served at two bases, the root and
+// the spec. Tenants: the `/scim/v2` operations are served at two bases, the root and
 // `/tenants/{tenant}` (the spec's two `servers`); a server with two tenants is checked route by route too.
 
 const SPEC_FILE = path.join(__dirname, '../../openapi/openapi.yaml');
@@ -679,7 +679,7 @@ describe('openapi/openapi.yaml describes the running server', () => {
         body: oktaUser(`big.${email}`, { title: 'x'.repeat(70_000) }),
       });
       expect(big.status).toBe(413);
-      // curl -d: a form content type (issue #11).
+      // curl -d: a form content type.
       const form = await call('post', '/scim/v2/Users', {
         raw: JSON.stringify(oktaUser(`form.${email}`)),
         contentType: 'application/x-www-form-urlencoded',
@@ -933,7 +933,7 @@ describe('openapi/openapi.yaml describes the running server', () => {
     });
   });
 
-  // Issue #18: two Kit accounts behind one server. Its routes are checked here, while it runs; what it answers
+  // Two Kit accounts behind one server. Its routes are checked here, while it runs; what it answers
   // counts towards the coverage checks below.
   describe('two tenants behind one server', () => {
     let kitA: KitSandbox;

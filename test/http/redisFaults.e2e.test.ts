@@ -4,10 +4,10 @@ import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { eventually, hasRedisServer, PrivateRedis } from '../support/privateRedis';
 import { type ServerProcess, startServerProcess } from '../support/serverProcess';
 
-// Issue #10's chaos run, as a test: two server processes share a redis-server of this test's own while an
-// IdP-style client pushes through both. Redis is paused, killed and restarted empty, flushed, and left idle past
-// the limiter key's TTL. After each fault both replicas serve again without a restart, no request hangs past
-// the client's bound, /readyz is red during the fault and green after, and Kit's window is never exceeded.
+// The Redis chaos run (bench/redisChaos.ts), as a test: two server processes share a redis-server of this test's own
+// while an IdP-style client pushes through both. Redis is paused, killed and restarted empty, flushed, and left idle
+// past the limiter key's TTL. After each fault both replicas serve again without a restart, no request hangs past the
+// client's bound, /readyz is red during the fault and green after, and Kit's window is never exceeded.
 
 const TOKEN = 'chaos-token-0123456789-abcdefghijklmnopqrstuv';
 const CLIENT_BOUND_MS = 10_000;

@@ -11,7 +11,7 @@ import { JumpClock } from '../support/clock';
 import { type Harness, oktaUser, startHarness, TOKEN } from '../support/harness';
 import { startServerProcess } from '../support/serverProcess';
 
-// Issue #6, graceful shutdown: on SIGTERM the server stops accepting, lets in-flight requests finish, gives up
+// Graceful shutdown: on SIGTERM the server stops accepting, lets in-flight requests finish, gives up
 // Kit work still queued in the rate limiter (those callers get a retryable 503 with Retry-After, and nothing
 // of theirs reaches Kit), and exits 0 within SHUTDOWN_TIMEOUT_MS. The real entry point runs in its own process.
 // No stopwatch here: the process proves it kept its deadline by exiting 0 (main.ts's last-resort timer exits 1)

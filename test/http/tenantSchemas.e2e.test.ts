@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
 
-// Issue #18: two Services in one process, each with its own mapping, each against its own Kit sandbox. Each
+// Two Services in one process, each with its own mapping, each against its own Kit sandbox. Each
 // describes, accepts and refuses User attributes by its own mapping, with requests to both in flight at once,
 // whichever Service was built last (the one scimmy's process-wide registry was last declared with).
 

@@ -74,7 +74,7 @@ describe.each(BACKENDS)('Users: Okta SCIM 2.0 test sequence (Kit %s)', (backend)
       h.post('/scim/v2/Users', oktaUser(email, { name: { givenName: 'Mallory', familyName: 'X' } })),
     );
     expectScimError(res, 409, 'uniqueness');
-    // The lookup, unless the create's own echo (the lookup snapshot, issue #13) still answers it.
+    // The lookup, unless the create's own echo (the lookup snapshot) still answers it.
     expect(total).toBeLessThanOrEqual(1);
     expect(byEndpoint[kit.create]).toBeUndefined();
     expect(h.sandbox.store.getSubscriber(Number(id))!.first_name).toBe('Ada');

@@ -6,7 +6,7 @@ import { eventually } from '../support/privateRedis';
 import { expectListResponse } from '../support/scim';
 import { unique } from '../support/unique';
 
-// Issue #13: Kit webhooks. The server listens on a real port so the sandbox can deliver to it, registers its
+// Kit webhooks. The server listens on a real port so the sandbox can deliver to it, registers its
 // webhooks at start-up, and keeps the mirror current from deliveries.
 
 const SECRET = 'whsec-0123456789abcdef0123456789abcdef';

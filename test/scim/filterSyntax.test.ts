@@ -13,7 +13,7 @@ import { looksLikeEmail } from '../../src/scim/userMapping';
 const dnf = (f: string) => JSON.parse(JSON.stringify(toDnf(parseFilterTree(f))));
 const pairs = (n: number) => Array.from({ length: n }, (_, i) => `(a eq ${i} or b eq ${i})`).join(' and ');
 
-describe('filter syntax (issue #11: our own reader in front of every library)', () => {
+describe('filter syntax (our own reader in front of every library)', () => {
   it('reads the RFC 7644 grammar into the DNF the evaluator takes', () => {
     expect(dnf('userName eq "a"')).toEqual([{ userName: ['eq', 'a'] }]);
     expect(dnf('((userName eq "a"))')).toEqual([{ userName: ['eq', 'a'] }]);
@@ -125,7 +125,7 @@ describe('filter syntax (issue #11: our own reader in front of every library)', 
   });
 });
 
-describe('email shape (issue #11: linear, capped)', () => {
+describe('email shape (linear, capped)', () => {
   it('accepts ordinary addresses and refuses the rest without a backtracking pattern', () => {
     expect(looksLikeEmail(' Ada.Lovelace+scim@example.co.uk ')).toBe(true);
     for (const bad of [

@@ -15,7 +15,7 @@ const subscriber = (): Subscriber => ({
   fields: { k_scim_family_name: 'Lovelace', k_scim_department: 'Engines' },
 });
 
-describe('users of cached pages are mapped once (issue #14)', () => {
+describe('users of cached pages are mapped once', () => {
   it('maps a cached (frozen) subscriber listed again once and hands out the same read-only user', () => {
     const cached = deepFreeze(subscriber());
     // Listed once (a walk): mapped, not kept.

@@ -8,7 +8,7 @@ import { resourceTypeById, schemaById, schemaList } from '../../src/scim/schemaD
 import { declareUserSchemas } from '../../src/scim/scimmyGlobals';
 import { type UserSchema, userSchemaFor } from '../../src/scim/userSchema';
 
-// Issue #18: the User schema is a value built from a mapping. Two schemas from different mappings live in one
+// The User schema is a value built from a mapping. Two schemas from different mappings live in one
 // process and answer for their own mapping only, however their work interleaves, whatever scimmy's process-wide
 // registry was last declared with.
 
@@ -53,7 +53,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-describe('UserSchema: one per mapping, independent of the others and of scimmy’s registry (issue #18)', () => {
+describe('UserSchema: one per mapping, independent of the others and of scimmy’s registry', () => {
   const byDefault = userSchemaFor(loadMapping(DEFAULT_FILE));
   const entra = userSchemaFor(loadMapping(ENTRA_FILE));
 

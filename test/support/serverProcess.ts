@@ -77,7 +77,7 @@ function spawnServer(env: Record<string, string>): {
 } {
   const root = path.resolve(__dirname, '../..');
   // tsx's loader inside the one process, not its CLI: the CLI runs the server as a child of its own and relays
-  // only SIGINT and SIGTERM, so a SIGHUP (tenants reload, issue #18) would end the CLI instead of reaching us.
+  // only SIGINT and SIGTERM, so a SIGHUP (tenants reload) would end the CLI instead of reaching us.
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/app/main.ts')], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1' },

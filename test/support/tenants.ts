@@ -5,7 +5,7 @@ import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../../src/app/service';
 import type { TenantConfig, TenantsConfig } from '../../src/config/tenants/model';
 
-// Several Kit accounts behind one Service (issue #18): each tenant's Config is loaded from its own environment,
+// Several Kit accounts behind one Service: each tenant's Config is loaded from its own environment,
 // as the tenants file's loader builds them (the process settings shared, the Kit credential and SCIM tokens
 // the tenant's own).
 

@@ -6,7 +6,7 @@ import { expectScimError } from '../support/scim';
 import { client, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';
 import { unique } from '../support/unique';
 
-// Issue #18 on one Kit sandbox hosting several accounts, as Kit serves every account at one URL: tenants told
+// Tenants on one Kit sandbox hosting several accounts, as Kit serves every account at one URL: tenants told
 // apart by their Kit keys alone, a key revoked while its tenant serves, and a mapping file per tenant.
 
 const PHONE_USER = (email: string) => ({

@@ -10,7 +10,7 @@ import { client, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf 
 import { expectScimError } from '../support/scim';
 import { unique } from '../support/unique';
 
-// Issue #18 with issue 15: each tenant publishes its own security events, at its own poll endpoint, to its own
+// Tenants and security events: each tenant publishes its own security events, at its own poll endpoint, to its own
 // receivers, counted under its own label.
 
 const receiverToken = (id: string) => `receiver-${id}-token-0123456789abcdef0123456789`;

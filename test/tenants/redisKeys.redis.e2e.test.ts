@@ -6,8 +6,8 @@ import { hasRedisServer, PrivateRedis } from '../support/privateRedis';
 import { client, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';
 import { unique } from '../support/unique';
 
-// Issue #18: what a tenant keeps in Redis is keyed by tenant. The tenant `default` keeps the keys the server used
-// before tenants (an upgrade keeps its caches and journal); another tenant's keys carry its id, so two tenants on
+// What a tenant keeps in Redis is keyed by tenant. The tenant `default` keeps the unprefixed keys of a server without a
+// tenants file (adding the file keeps its caches and journal); another tenant's keys carry its id, so two tenants on
 // one Kit account never share a cache or a journal.
 
 (hasRedisServer ? describe : describe.skip)('Redis keys of two tenants on one Kit account', () => {
@@ -38,7 +38,7 @@ import { unique } from '../support/unique';
     await redis?.stop();
   });
 
-  it("keeps `default`'s keys as before tenants and puts the other tenant's under its id", async () => {
+  it("keeps `default`'s keys unprefixed and puts the other tenant's under its id", async () => {
     for (const id of ['default', 'b']) {
       const c = client(service, tokenOf(id));
       expect((await c.post(`/tenants/${id}/scim/v2/Users`, oktaUser(`${id}.${unique()}@kit.example`))).status).toBe(

@@ -15,7 +15,7 @@ import {
 } from '../support/tenants';
 import { unique } from '../support/unique';
 
-// Issue #18: the tenants file reloaded (SIGHUP) while requests are in flight: added tenants serve, removed ones
+// The tenants file reloaded (SIGHUP) while requests are in flight: added tenants serve, removed ones
 // answer 404 to new requests while the requests already inside them complete, changed ones take their new
 // settings, and tenants whose entry did not change are left alone.
 
@@ -57,7 +57,7 @@ describe('reloading the tenants', () => {
     // New requests to B: gone, at once.
     const gone = await client(service, tokenOf('b')).get('/tenants/b/scim/v2/Users');
     expectScimError(gone, 404);
-    // C serves, A is the very same tenant as before.
+    // C serves, A is the very same tenant, not rebuilt.
     expectListResponse(await client(service, tokenOf('c')).get('/tenants/c/scim/v2/Users'));
     expect(service.tenant('a')).toBe(a);
     expect(service.tenant('b')).toBeUndefined();

@@ -9,7 +9,7 @@ import { expectScimError } from '../support/scim';
 import { type ServerProcess, startServerProcess } from '../support/serverProcess';
 import { unique } from '../support/unique';
 
-// Issue #18: the real entry point (src/app/main.ts) re-reads TENANTS_FILE on SIGHUP. A tenant is added and another
+// The real entry point (src/app/main.ts) re-reads TENANTS_FILE on SIGHUP. A tenant is added and another
 // removed while requests to the removed one are held inside Kit (the sandbox's injected latency waits on a gate
 // this test opens), and those requests still complete; a broken file is refused and the running tenants kept.
 

@@ -17,7 +17,7 @@ import {
 } from '../support/tenants';
 import { unique } from '../support/unique';
 
-// Issue #18: two Kit accounts behind one server, each at /tenants/{id}/scim/v2, isolated from each other.
+// Two Kit accounts behind one server, each at /tenants/{id}/scim/v2, isolated from each other.
 
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 

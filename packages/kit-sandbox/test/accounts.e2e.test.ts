@@ -5,7 +5,7 @@ import axios from 'axios';
 import { type KitSandbox, type SandboxAccount, startKitSandbox } from '../src';
 import { adminHttp, manualClock } from './sandboxHttp';
 
-// Several Kit accounts on one sandbox (issue #18): one base URL, the credential picks the account, and each
+// Several Kit accounts on one sandbox: one base URL, the credential picks the account, and each
 // account has its own data, rolling rate window per key, call log and revocable keys.
 
 const v4 = (sandbox: KitSandbox, apiKey: string) =>

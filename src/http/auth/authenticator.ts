@@ -29,7 +29,7 @@ export type AuthFailureReason =
   | 'throttled'
   /** Refused unchecked: the caller's address is outside SCIM_IP_ALLOWLIST. */
   | 'ip_not_allowed'
-  /** A credential of another tenant (issue #18): answered 404, as if this tenant did not exist. */
+  /** A credential of another tenant: answered 404, as if this tenant did not exist. */
   | 'other_tenant';
 
 /** The scope a JWT must carry for write access. */

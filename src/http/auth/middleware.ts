@@ -19,7 +19,7 @@ export interface AuthMiddlewareOptions {
   failureThrottle?: FailureThrottle;
   realm?: string;
   /**
-   * Issue #18: whether a credential this authenticator refused is one of another tenant. Such a request is
+   * Whether a credential this authenticator refused is one of another tenant. Such a request is
    * answered as a path that does not exist (404), never 401 (which would say "this tenant exists, try another
    * credential") nor 403, and counted as a failure like any wrong credential.
    */

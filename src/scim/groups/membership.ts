@@ -127,7 +127,7 @@ export class TagMembership implements UserGroupsSource {
   /**
    * This replica's own group write moved the generation to `generation`: a warm index it kept exact in place
    * (noteTagged) stays usable, unless another replica bumped in between (then it is more than one step on).
-   * Without this, every group push made the next lookups and deprovisions read each user's tags (issue #13).
+   * Without this, every group push would make the next lookups and deprovisions read each user's tags.
    */
   adoptGeneration(generation: number): void {
     if (this.index && this.index.gen === generation - 1) this.index.gen = generation;

@@ -90,7 +90,7 @@ export class TagMembers {
     for (const id of ids.filter(isCanonicalId)) {
       await this.deps.kit.tags.untag(tag.id, Number(id), INTERACTIVE);
       // Noted one by one: an outage midway leaves the warm index exact for the ones already untagged (this
-      // replica keeps using it after its own writes, issue #13).
+      // replica keeps using it after its own writes).
       this.deps.membership.noteTagged(tag.id, [Number(id)], false);
     }
   }

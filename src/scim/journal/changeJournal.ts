@@ -3,9 +3,9 @@ import type { SubscriberState } from '../../kit/types';
 // The journal of subscriber state changes the server knows of, with the time it learned of each: its own
 // writes, Kit's webhooks, and a re-walk of the mirror that finds a subscriber in another state than it knew.
 //
-// Why it exists: Kit returns no updated_at, and meta.lastModified used to be only the server's own stamp in a
-// Kit custom field. A change made in Kit (an unsubscribe click, a bounce, a complaint) never moved it, so an
-// IGA delta read (`meta.lastModified gt T`) missed it; and writing that stamp into Kit costs a Kit call per
+// Why it exists: Kit returns no updated_at, so the only time Kit holds is the server's own stamp in a Kit
+// custom field. A change made in Kit (an unsubscribe click, a bounce, a complaint) never moves it, so an IGA
+// delta read (`meta.lastModified gt T`) would miss it; and writing that stamp into Kit costs a Kit call per
 // deactivation. The journal holds the time instead, and meta.lastModified is the later of the Kit stamp and
 // the journal's entry (see effectiveLastModified).
 //

@@ -40,7 +40,7 @@ export interface SubscriberMirrorOptions {
   now?: () => number;
   refreshMs: number;
   /**
-   * Issue #20, MIRROR=lookups: no walk at start-up and no timer; the first filter Kit cannot answer walks it,
+   * The lookup mirror, MIRROR=lookups: no walk at start-up and no timer; the first filter Kit cannot answer walks it,
    * and it answers such filters (forFilters) for `freshMs` after that walk, never single reads (complete).
    */
   onDemand?: { freshMs: number };

@@ -31,7 +31,7 @@ export class RedisPageStore implements PageStore {
   private failures = 0;
   private readonly pendingBumps = new Set<CacheScope>();
   /**
-   * Values this replica decoded, by key, with the text they came from (issue #14): a Kit page of 1,000 is ~0.3 MB
+   * Values this replica decoded, by key, with the text they came from: a Kit page of 1,000 is ~0.3 MB
    * of JSON, and parsing it again for every SCIM page of 100 cost more than the rest of the request. Redis stays
    * the one source of truth (every get still reads it, so another replica's write is seen at once); only the
    * parse is skipped when the text is the one decoded before. Bounded LRU; values are deep-frozen.

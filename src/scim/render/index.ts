@@ -3,8 +3,8 @@ import type { UserSchema } from '../userSchema';
 import { groupProjections } from './groupRenderer';
 import { userProjections } from './userRenderer';
 
-// Which renderer answers: the compiled one (projection.ts + resourceRenderer.ts, the default), or scimmy's Schema per resource as
-// before issue #14 (SCIM_RENDERER=scimmy), kept for the byte-equality test and for the benchmark's side by side.
+// Which renderer answers: the compiled one (projection.ts + resourceRenderer.ts, the default), or scimmy's Schema per
+// resource (SCIM_RENDERER=scimmy), kept for the byte-equality test and for the benchmark's side by side.
 
 export type RendererKind = 'compiled' | 'scimmy';
 
@@ -35,7 +35,7 @@ export function resourceRenderer(type: UserSchema | 'Group', kind: RendererKind 
     return {
       prepare(attributes, excludedAttributes) {
         const filter = attributeFilter(attributes, excludedAttributes);
-        // The legacy renderers are typed per resource type; `type` picked the one that matches.
+        // scimmy's renderers are typed per resource type; `type` picked the one that matches.
         return type === 'Group'
           ? (resource, basepath) => renderGroup(resource as never, basepath, filter)
           : (resource, basepath) => renderUser(type, resource as never, basepath, filter);
@@ -45,7 +45,7 @@ export function resourceRenderer(type: UserSchema | 'Group', kind: RendererKind 
   const projections = type === 'Group' ? groupProjections : userProjections(type);
   return {
     prepare(attributes, excludedAttributes) {
-      // The same checks as ever (attributeFilter refuses what schemas.ts refuses); nothing to check without lists.
+      // The checks scimmy's renderer runs too (attributeFilter refuses what schemas.ts refuses); none without lists.
       if (attributes?.trim() || excludedAttributes?.trim()) attributeFilter(attributes, excludedAttributes);
       return projections.get(attributes, excludedAttributes);
     },

@@ -3,7 +3,7 @@ import SCIMMY from 'scimmy';
 // RFC 7644 §3.4.2.5 `attributes` / `excludedAttributes` as a projection: decided once per request from the schema
 // definitions (the mapping's User schema, userSchema.ts, and scimmy's Group), compiled into a plain
 // render function (resourceRenderer.ts) and applied to every resource of the answer. Building a scimmy Schema per
-// resource instead cost ~0.2 ms each, most of a cached page's time (issue #14).
+// resource instead costs ~0.2 ms each, most of a cached page's time.
 //
 // RFC 7643 §7 `returned`: "always" attributes (id) are in every answer, "never" ones (password) in none,
 // "request" ones only when named in `attributes`, "default" ones unless excluded. Names compare without regard to
@@ -194,8 +194,8 @@ function simplify(picked: PickedAttribute[], attributes: readonly AttributeShape
 }
 
 /**
- * The projection for one request. `attributes` wins over `excludedAttributes` when both are given, as the
- * handlers have always read them. The lists were checked (length, syntax, prototype keys) by schemas.ts.
+ * The projection for one request. `attributes` wins over `excludedAttributes` when both are given, as
+ * scimmy's handlers read them. The lists were checked (length, syntax, prototype keys) by schemas.ts.
  */
 export function projectionOf(shape: ResourceShape, attributes?: string, excludedAttributes?: string): Projection {
   const include = Boolean(attributes?.trim());

@@ -2,7 +2,7 @@ import type { UserSchema } from '../userSchema';
 import { type ResourceShape, resourceShapeOf } from './projection';
 import { ProjectionCache } from './projectionCache';
 
-// Users as SCIM JSON without scimmy on the way out (issue #14). The shape is read from the User definition of
+// Users as SCIM JSON without scimmy on the way out. The shape is read from the User definition of
 // the mapping being served (userSchema.ts: truncated core attributes, enterprise, Kit and mapped extensions), so
 // /Schemas and what a User renders cannot drift apart. Compiled once per schema: equal mappings share one.
 

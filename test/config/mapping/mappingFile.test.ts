@@ -4,7 +4,7 @@ import { DEFAULT_MAPPING } from '../../../src/config/mapping/defaultMapping';
 import { MappingFileError, parseMappingFile } from '../../../src/config/mapping/mappingFile';
 import { validateCli } from '../../../src/config/mapping/validateCli';
 
-// The mapping file (issue #16): the shipped files, and problems named by line, before the server starts.
+// The mapping file: the shipped files, and problems named by line, before the server starts.
 
 const root = path.resolve(__dirname, '../../..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');

@@ -7,7 +7,7 @@ import { loadMapping } from '../../../src/config/mapping/mappingSource';
 import { DEFAULT_TENANT_ID } from '../../../src/config/tenants/model';
 import { loadTenants, readTenantsFile, secretsOfTenants } from '../../../src/config/tenants/tenantsFile';
 
-// src/tenants/tenantsFile.ts (issue #18): the tenants file read into one full Config per tenant, or refused with
+// src/config/tenants/tenantsFile.ts: the tenants file read into one full Config per tenant, or refused with
 // problems naming the file, the line and the key, never a secret.
 
 const FIXTURES = path.join(__dirname, 'fixtures');

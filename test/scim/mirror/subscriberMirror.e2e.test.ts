@@ -61,7 +61,7 @@ describe('SubscriberMirror walks on its clock', () => {
     sandbox.resetFaults();
   });
 
-  it('a lookup mirror (issue #20) walks only when a filter needs it, once per freshness period', async () => {
+  it('a lookup mirror walks only when a filter needs it, once per freshness period', async () => {
     const clock = new ManualClock(Date.now());
     const mirror = mirrorOn(clock, { freshMs: 300_000 });
     sandbox.resetCalls();

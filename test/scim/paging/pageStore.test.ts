@@ -1,6 +1,6 @@
 import { MemoryPageStore } from '../../../src/scim/paging/pageStore';
 
-describe('MemoryPageStore keeps decoded, read-only values (issue #14)', () => {
+describe('MemoryPageStore keeps decoded, read-only values', () => {
   it('hands out the value it keeps as it is, frozen, so nobody can change it', async () => {
     const store = new MemoryPageStore(10);
     const page = [{ id: 1, fields: { a: 'x' } }];

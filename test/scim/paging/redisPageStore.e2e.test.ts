@@ -38,7 +38,7 @@ describeRedis('RedisPageStore against real Redis', () => {
   });
 });
 
-describeRedis('RedisPageStore decodes each value once per replica (issue #14)', () => {
+describeRedis('RedisPageStore decodes each value once per replica', () => {
   const prefix = `test:decoded:${unique()}:`;
 
   it('reuses what it decoded while Redis holds the same text, and sees another replica’s write at once', async () => {
