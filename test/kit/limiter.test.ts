@@ -68,6 +68,24 @@ describe('spacing', () => {
   });
 });
 
+describe('the injected clock', () => {
+  // Admission and waiting both run on the limiter's clock alone: a test clock moves every call, with no real
+  // timer turn in between, so the other tests here can assert exact slot times in no time.
+  it('starts each call when the clock reaches its slot, with no real time passing', async () => {
+    const l = limiter(10, 1000); // 100 ms apart
+    const starts: number[] = [];
+    const t0 = clock.now();
+    const all = burst(l, 3, starts);
+    await clock.advance(0);
+    expect(starts.map((s) => s - t0)).toEqual([0]);
+    await clock.advance(100);
+    expect(starts.map((s) => s - t0)).toEqual([0, 100]);
+    await clock.advance(100);
+    expect(starts.map((s) => s - t0)).toEqual([0, 100, 200]);
+    await Promise.all(all);
+  });
+});
+
 describe('priorities', () => {
   it('serves interactive calls before queued background work, and retries before both', async () => {
     const l = limiter(100, 2000); // 20 ms apart
