@@ -410,7 +410,7 @@ export function loadConfig(env: Env): Config {
   const sandboxProblems = [sandboxBesideKitCredential(env), missingKitCredential(env)].filter((p) => p !== undefined);
   if (!parsed.success || !tenant.ok || sandboxProblems.length > 0) {
     throw new ConfigError([
-      ...(parsed.error?.issues ?? []).map((i) => problemOf(i.path.join('.') || 'environment', i.message)),
+      ...(parsed.error?.issues ?? []).map((i) => problemOf(String(i.path[0] ?? 'environment'), i.message)),
       ...(tenant.ok ? [] : tenant.problems.map((p) => problemOf(p.variable, p.message))),
       ...sandboxProblems,
     ]);
