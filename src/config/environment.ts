@@ -224,7 +224,7 @@ export interface Config {
     /** How long main.ts waits for the checks before listening anyway (not-ready, still retrying). */
     listenAfterMs: number;
   };
-  /** Issue #13: reuse of what was just read, and the journal of subscriber changes. */
+  /** Reuse of what was just read, and the journal of subscriber changes. */
   changes: {
     /** How long an IdP's lookup stands in for the read before its write; 0 = never. */
     lookupSnapshotSeconds: number;
@@ -233,7 +233,7 @@ export interface Config {
     /** The subscriber mirror (src/scim/mirror); on by default when webhooks are. */
     mirror: boolean;
     /**
-     * Issue #20 (MIRROR=lookups, the default without webhooks): the mirror is walked only when a filter Kit
+     * MIRROR=lookups (the default without webhooks): the mirror is walked only when a filter Kit
      * cannot answer (externalId, displayName, groups.value, ...) needs it, answers only such filters, and only
      * within PAGE_CACHE_TTL_SECONDS of its walk; every other read goes to Kit as with the mirror off.
      */
@@ -257,9 +257,9 @@ export interface Config {
   log: { level: string; format: 'json' | 'pretty' };
   auditLog: string;
   shutdownTimeoutMs: number;
-  /** The /status page (issue #19): how long a login lasts. */
+  /** The /status page: how long a login lasts. */
   status: { sessionTtlSeconds: number };
-  /** Issue 15: SCIM security events; undefined when no receiver is configured. */
+  /** SCIM security events; undefined when no receiver is configured. */
   events?: EventsConfig;
 }
 
@@ -306,7 +306,7 @@ export function secretsOf(config: Config): string[] {
 
 /**
  * A secret only holders of the Kit credential can compute: the same on every replica, never sent to Kit as such.
- * `tenant` (issue #18) keeps two tenants on one Kit account from deriving the same receiver path.
+ * `tenant` keeps two tenants on one Kit account from deriving the same receiver path.
  */
 export function derivedWebhookSecret(
   credentials: KitCredentials | undefined,

@@ -78,20 +78,23 @@ const secret = z.string().min(1, 'must not be empty');
 /** A name for logs and the audit trail: it is printed, so it is kept plain. */
 const credentialName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/, 'must be 1-64 letters, digits, _ . @ -');
 
-/** Names the entry and its length, never the token. */
-function tokenLengthProblem(what: string, token: string, ctx: z.RefinementCtx, advice = ''): void {
+/**
+ * A bearer token (an IdP's, an operator's, a security-events receiver's) too short to be safe from guessing;
+ * names the entry and its length, never the token.
+ */
+function tokenLengthProblem(what: string, token: string, ctx: z.RefinementCtx): void {
   if (token.length < MIN_BEARER_TOKEN_LENGTH)
     ctx.addIssue({
       code: 'custom',
       path: ['token'],
-      message: `${what} is ${token.length} characters long; ${advice || 'tokens'} must be at least ${MIN_BEARER_TOKEN_LENGTH}${advice ? ' (generate one with: openssl rand -hex 32)' : ''}`,
+      message: `${what} is ${token.length} characters long; bearer tokens must be at least ${MIN_BEARER_TOKEN_LENGTH} (generate one with: openssl rand -hex 32)`,
     });
 }
 
 const bearerToken = z
   .object({ name: credentialName, token: z.string() })
   .strict()
-  .superRefine((t, ctx) => tokenLengthProblem(`the token "${t.name}"`, t.token, ctx, 'bearer tokens'));
+  .superRefine((t, ctx) => tokenLengthProblem(`the token "${t.name}"`, t.token, ctx));
 
 export type BearerTokenSettings = z.output<typeof bearerToken>;
 

@@ -77,7 +77,7 @@ const rules: SharedRule[] = [
     file: 'receiver.yaml',
     fileEnv: { RECEIVER_TOKEN: 'Zq81xy7-short', PUBLIC_BASE_URL: 'https://scim.example.test' },
     key: 'tenants.0.events.receivers.0.token',
-    says: /^the token of receiver "iga" is 13 characters long; tokens must be at least 32$/,
+    says: /^the token of receiver "iga" is 13 characters long; bearer tokens must be at least 32 \(generate one/,
   },
   {
     rule: 'a Kit budget above 120 a minute',

@@ -1,9 +1,9 @@
 import type { BearerToken, Config } from '../environment';
 
-// Issue #18: several Kit accounts behind one server. A tenant is one Kit account and the credentials that may
+// Several Kit accounts behind one server. A tenant is one Kit account and the credentials that may
 // reach it; everything else (port, Redis, logging, proxies) belongs to the process.
 
-/** The tenant the environment alone describes (no TENANTS_FILE): what the server was before tenants. */
+/** The tenant the environment alone describes (no TENANTS_FILE): one tenant, `default`. */
 export const DEFAULT_TENANT_ID = 'default';
 
 /** A tenant id is a path segment (`/tenants/{id}/scim/v2`) and a label value: short, lower-case, URL-safe. */
@@ -31,7 +31,7 @@ export interface TenantsConfig {
   tenants: TenantConfig[];
   /**
    * Credentials for what spans tenants (`/metrics` of every tenant). From the file's `operators` section;
-   * with the environment alone, the tenant's own tokens are the operator's too, as before tenants.
+   * with the environment alone, the tenant's own tokens are the operator's too.
    */
   operatorTokens: BearerToken[];
 }

@@ -7,8 +7,8 @@ import { checkTenantRules } from './tenantRules';
 import { type TenantsFile, tenantsFileSchema } from './tenantsFileSchema';
 import { readYamlFile } from './yamlFile';
 
-// Issue #18: TENANTS_FILE names a YAML file of tenants (tenants.example.yaml); without it the environment
-// describes one tenant, `default`, as before tenants. The file is read at start-up and again on SIGHUP: a file
+// TENANTS_FILE names a YAML file of tenants (tenants.example.yaml); without it the environment
+// describes one tenant, `default`. The file is read at start-up and again on SIGHUP: a file
 // with any problem throws ConfigError, and the caller keeps the configuration it has.
 
 /** Real files are a few kilobytes; a larger one is refused before it is parsed. */
