@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 // A tenant's settings, one schema for both places they are written: the environment (one tenant, its variables
-// mapped onto these fields by environment.ts) and each entry of a tenants file (its YAML keys are these fields).
+// mapped onto these fields by environmentSettings.ts) and each entry of a tenants file (its YAML keys are these fields).
 // Each rule is written once, here. A message never quotes a value (after ${VAR} interpolation any string may be
 // a secret); a rule that names another setting asks the source how it writes it (SettingNames), so the same rule
 // reads `KIT_API_VERSION=v3` in the environment and `apiVersion: v3` in the file. Each reader maps a problem's
