@@ -1,11 +1,11 @@
 import { z } from 'zod';
 
 // A tenant's settings, one schema for both places they are written: the environment (one tenant, its variables
-// mapped onto these fields by environmentSettings.ts) and each entry of a tenants file (its YAML keys are these fields).
-// Each rule is written once, here. A message never quotes a value (after ${VAR} interpolation any string may be
-// a secret); a rule that names another setting asks the source how it writes it (SettingNames), so the same rule
-// reads `KIT_API_VERSION=v3` in the environment and `apiVersion: v3` in the file. Each reader maps a problem's
-// field path back to its variable or to its file:line:key.
+// mapped onto these fields by environmentSettings.ts) and each entry of a tenants file (its YAML keys are these
+// fields). Each rule is written once, here. A message never quotes a value (after ${VAR} interpolation any
+// string may be a secret); a rule that names another setting asks the source how it writes it (SettingNames),
+// so the same rule reads `KIT_API_VERSION=v3` in the environment and `apiVersion: v3` in the file. Each reader
+// maps a problem's field path back to its variable or to its file:line:key.
 
 /**
  * RFC 6750 tokens are guessable when short; 32 characters of `openssl rand -hex 32` (64) carry far more than the
