@@ -1,126 +1,78 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { type Cidr, parseCidr } from './cidr';
+import { listOf, readEnvironmentSettings } from './environmentSettings';
 import type { KitCredentials } from './kitCredentials';
 import { MappingFileError } from './mapping/mappingFile';
 import { loadMapping } from './mapping/mappingSource';
 import type { AttributeMapping } from './mapping/model';
+import {
+  atMost,
+  httpUrl,
+  jwtAlgorithms,
+  longSecret,
+  MIN_BEARER_TOKEN_LENGTH,
+  percentage,
+  positiveWholeNumber,
+  wholeNumber,
+} from './settings';
+import {
+  type BearerToken,
+  bearerTokensOf,
+  credentialsOf,
+  type EventsConfig,
+  eventsConfigOf,
+  type JwtConfig,
+  type JwtDefaults,
+  jwtOf,
+} from './tenantParts';
 
 // Read and validated once, in main.ts; everything below it receives the typed result. Nothing else reads
-// process.env.
+// process.env. The tenant's own settings (Kit account, inbound credentials, mapping, security events) are read
+// by environmentSettings.ts into the schema a tenants file's entries share (settings.ts); what is left here is
+// the process's.
 
-const positiveInt = (name: string) =>
-  z
-    .string()
-    .regex(/^\d+$/, `${name} must be a whole number`)
-    .transform(Number)
-    .refine((n) => n > 0, `${name} must be greater than 0`);
-
-const wholeNumber = (name: string) => z.string().regex(/^\d+$/, `${name} must be a whole number`).transform(Number);
+export { MIN_BEARER_TOKEN_LENGTH };
+export type { BearerToken, EventReceiverConfig, EventsConfig, JwtConfig, JwtDefaults } from './tenantParts';
+export type { KitCredentials };
 
 const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-const url = (name: string) =>
-  z.string().refine((v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, `${name} must be an http(s) URL`);
-
-export interface BearerToken {
-  /** A name for logs and the audit trail; the token itself is never logged. */
-  name: string;
-  token: string;
-  readOnly: boolean;
-}
-
-/**
- * RFC 6750 tokens are guessable when short; 32 characters of `openssl rand -hex 32` (64) carry far more than the
- * 128 bits that make guessing pointless, and a short token is usually a placeholder left in a config.
- */
-export const MIN_BEARER_TOKEN_LENGTH = 32;
-
-/** `name=token` or bare `token`, comma-separated. */
-function parseTokens(raw: string | undefined, readOnly: boolean, prefix: string): BearerToken[] {
-  if (!raw) return [];
-  return raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((entry, i) => {
-      const eq = entry.indexOf('=');
-      const [name, token] = eq > 0 ? [entry.slice(0, eq), entry.slice(eq + 1)] : [`${prefix}-${i + 1}`, entry];
-      return { name, token, readOnly };
-    });
-}
-
-/** A comma-separated list, entries trimmed, empty entries dropped. */
-function listOf(raw: string | undefined): string[] {
-  return (raw ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
 // A DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port: what a Host header carries.
 const HOST_PATTERN =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
-const envSchema = z
+const DEFAULT_KIT_API_URL = 'https://api.convertkit.com';
+
+/** The process's settings (the tenant's are environmentSettings.ts's). Messages are predicates: see problemOf. */
+const processSchema = z
   .object({
     // 0: any free port, chosen when listening and logged in the "listening" line (tests, supervisors).
-    PORT: z
-      .string()
-      .regex(/^\d+$/, 'PORT must be a whole number')
-      .transform(Number)
-      .refine((n) => n <= 65535, 'PORT must be at most 65535')
-      .default(8080),
+    PORT: wholeNumber.refine((n) => n <= 65535, 'must be at most 65535').default(8080),
     HOST: z.string().default('0.0.0.0'),
-    KIT_API_URL: url('KIT_API_URL').default('https://api.convertkit.com'),
-    KIT_API_KEY: optionalString,
-    KIT_ACCESS_TOKEN: optionalString,
-    KIT_REFRESH_TOKEN: optionalString,
-    KIT_CLIENT_ID: optionalString,
-    KIT_CLIENT_SECRET: optionalString,
-    KIT_TOKEN_STORE: optionalString,
-    // Kit's legacy v3 API (src/kit/v3/): the api_secret travels as a parameter; README "Kit v3 accounts".
-    KIT_API_VERSION: z.enum(['v4', 'v3']).default('v4'),
-    KIT_API_SECRET: optionalString,
-    KIT_RATE_LIMIT_PER_MINUTE: positiveInt('KIT_RATE_LIMIT_PER_MINUTE')
-      .default(120)
-      .refine((n) => n <= 120, 'KIT_RATE_LIMIT_PER_MINUTE cannot exceed Kit’s limit of 120'),
-    KIT_RATE_WINDOW_MS: positiveInt('KIT_RATE_WINDOW_MS').default(60000),
-    KIT_MAX_WAIT_MS: positiveInt('KIT_MAX_WAIT_MS').default(25000),
-    KIT_TIMEOUT_MS: positiveInt('KIT_TIMEOUT_MS').default(15000),
-    KIT_SANDBOX_PORT: positiveInt('KIT_SANDBOX_PORT').optional(),
+    KIT_RATE_WINDOW_MS: positiveWholeNumber.default(60000),
+    KIT_MAX_WAIT_MS: positiveWholeNumber.default(25000),
+    KIT_TIMEOUT_MS: positiveWholeNumber.default(15000),
+    KIT_SANDBOX_PORT: positiveWholeNumber.optional(),
     // on: the built-in sandbox even where the environment says "deployment"; off: never; unset: see kitSandboxMode.
     KIT_SANDBOX: z.enum(['on', 'off']).optional(),
-    SCIM_BEARER_TOKENS: optionalString,
-    SCIM_READONLY_BEARER_TOKENS: optionalString,
-    SCIM_JWT_JWKS_URL: optionalString.pipe(url('SCIM_JWT_JWKS_URL').optional()),
-    SCIM_JWT_ISSUER: optionalString,
-    SCIM_JWT_AUDIENCE: optionalString,
-    SCIM_JWT_ALGORITHMS: z.string().default('RS256,ES256'),
-    SCIM_JWT_CLOCK_SKEW_SECONDS: z.string().regex(/^\d+$/).transform(Number).default(60),
-    SCIM_MAX_BODY_BYTES: positiveInt('SCIM_MAX_BODY_BYTES').default(1048576),
-    GROUP_TAG_PREFIX: optionalString,
-    SCIM_MAPPING_FILE: optionalString,
-    // `scimmy` renders through a scimmy Schema per resource, for comparison with the compiled renderer.
+    // The defaults of tenants that leave them out (the environment's own, and a tenants file's entries).
+    SCIM_JWT_ALGORITHMS: optionalString.transform((v) => listOf(v ?? 'RS256,ES256')).pipe(jwtAlgorithms),
+    SCIM_JWT_CLOCK_SKEW_SECONDS: wholeNumber.default(60),
+    SCIM_MAX_BODY_BYTES: positiveWholeNumber.default(1048576),
+    // `scimmy` renders responses with scimmy's own renderer instead of the compiled one (kept for comparison).
     SCIM_RENDERER: z.enum(['compiled', 'scimmy']).default('compiled'),
-    FILTER_SCAN_BUDGET: positiveInt('FILTER_SCAN_BUDGET').default(10_000_000),
+    FILTER_SCAN_BUDGET: positiveWholeNumber.default(10_000_000),
     TRUST_PROXY: optionalString,
     PUBLIC_BASE_URL: optionalString.pipe(
-      url('PUBLIC_BASE_URL')
+      httpUrl
         .refine((v) => {
           const u = new URL(v);
-          return !u.search && !u.hash && !u.username && !u.password;
-        }, 'PUBLIC_BASE_URL must be a plain http(s) URL without query, fragment or credentials')
+          return !u.search && !u.hash;
+        }, 'must be a plain http(s) URL without query, fragment or credentials')
         .optional(),
     ),
     SCIM_ALLOWED_HOSTS: optionalString,
@@ -128,89 +80,37 @@ const envSchema = z
     REDIS_URL: optionalString.pipe(
       z
         .string()
-        .refine((v) => /^rediss?:\/\//.test(v), 'REDIS_URL must start with redis:// or rediss://')
+        .refine((v) => /^rediss?:\/\//.test(v), 'must start with redis:// or rediss://')
         .optional(),
     ),
-    REDIS_COMMAND_TIMEOUT_MS: positiveInt('REDIS_COMMAND_TIMEOUT_MS').default(1000),
-    REDIS_PROBE_INTERVAL_MS: positiveInt('REDIS_PROBE_INTERVAL_MS').default(1000),
-    KIT_LIMITER_FALLBACK_REPLICAS: z
-      .string()
-      .regex(/^\d+$/, 'KIT_LIMITER_FALLBACK_REPLICAS must be a whole number (0 = no fallback)')
-      .transform(Number)
-      .default(2),
-    KIT_LIMITER_KEY_TTL_MS: positiveInt('KIT_LIMITER_KEY_TTL_MS').default(86_400_000),
-    PAGE_CACHE_MAX_ENTRIES: positiveInt('PAGE_CACHE_MAX_ENTRIES').default(40),
-    PAGE_CACHE_TTL_SECONDS: positiveInt('PAGE_CACHE_TTL_SECONDS').default(300),
-    LOOKUP_SNAPSHOT_SECONDS: wholeNumber('LOOKUP_SNAPSHOT_SECONDS').default(10),
-    JOURNAL_MAX_SUBSCRIBERS: positiveInt('JOURNAL_MAX_SUBSCRIBERS').default(200_000),
+    REDIS_COMMAND_TIMEOUT_MS: positiveWholeNumber.default(1000),
+    REDIS_PROBE_INTERVAL_MS: positiveWholeNumber.default(1000),
+    // 0 = no fallback.
+    KIT_LIMITER_FALLBACK_REPLICAS: wholeNumber.default(2),
+    KIT_LIMITER_KEY_TTL_MS: positiveWholeNumber.default(86_400_000),
+    PAGE_CACHE_MAX_ENTRIES: positiveWholeNumber.default(40),
+    PAGE_CACHE_TTL_SECONDS: positiveWholeNumber.default(300),
+    LOOKUP_SNAPSHOT_SECONDS: wholeNumber.default(10),
+    JOURNAL_MAX_SUBSCRIBERS: positiveWholeNumber.default(200_000),
     MIRROR: z.enum(['on', 'lookups', 'off']).optional(),
-    MIRROR_REFRESH_MINUTES: positiveInt('MIRROR_REFRESH_MINUTES').default(60),
+    MIRROR_REFRESH_MINUTES: positiveWholeNumber.default(60),
     KIT_WEBHOOKS: z.enum(['on', 'off']).optional(),
-    WEBHOOK_SILENCE_SECONDS: positiveInt('WEBHOOK_SILENCE_SECONDS').default(60),
-    WEBHOOK_REREAD_SHARE: positiveInt('WEBHOOK_REREAD_SHARE')
-      .default(10)
-      .refine((n) => n <= 100, 'WEBHOOK_REREAD_SHARE is a percentage of KIT_RATE_LIMIT_PER_MINUTE: at most 100'),
+    WEBHOOK_SILENCE_SECONDS: positiveWholeNumber.default(60),
+    // A percentage of the tenant's Kit budget.
+    WEBHOOK_REREAD_SHARE: percentage.default(10),
     KIT_WEBHOOK_SECRET: optionalString.pipe(
-      z
-        .string()
-        .min(32, 'KIT_WEBHOOK_SECRET must be at least 32 characters (openssl rand -hex 32)')
-        .regex(/^[A-Za-z0-9_-]+$/, 'KIT_WEBHOOK_SECRET must be letters, digits, - or _ (it is a URL path segment)')
-        .optional(),
+      longSecret.regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, - or _ (it is a URL path segment)').optional(),
     ),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
     AUDIT_LOG: z.string().default('stdout'),
-    SHUTDOWN_TIMEOUT_MS: positiveInt('SHUTDOWN_TIMEOUT_MS').default(9000),
-    STATUS_SESSION_TTL_SECONDS: positiveInt('STATUS_SESSION_TTL_SECONDS')
-      .default(900)
-      .refine((n) => n <= 86_400, 'STATUS_SESSION_TTL_SECONDS must be at most 86400 (a day)'),
-    // SCIM security events (src/events): see parseEventReceivers and README "Security events".
-    SCIM_EVENTS_RECEIVERS: optionalString,
-    SCIM_EVENTS_SIGNING_KEY: optionalString,
-    SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS: optionalString,
-    SCIM_EVENTS_KEY_FILE: z.string().default('.scim-events-key.json'),
-    SCIM_EVENTS_PUSH: optionalString,
-    SCIM_EVENTS_DEAD_LETTER_SECONDS: positiveInt('SCIM_EVENTS_DEAD_LETTER_SECONDS').default(86_400),
-    SCIM_EVENTS_OUTBOX_MAX: positiveInt('SCIM_EVENTS_OUTBOX_MAX').default(100_000),
-    SCIM_EVENTS_LEASE_SECONDS: positiveInt('SCIM_EVENTS_LEASE_SECONDS').default(30),
-    SCIM_EVENTS_MAX_WAIT_SECONDS: wholeNumber('SCIM_EVENTS_MAX_WAIT_SECONDS')
-      .default(25)
-      .refine((n) => n <= 60, 'SCIM_EVENTS_MAX_WAIT_SECONDS must be at most 60'),
-    // Several Kit accounts, each a tenant of a YAML file (src/config/tenants/tenantsFile.ts, README
-    // "Several Kit accounts: tenants"); read by loadTenants, not here.
+    SHUTDOWN_TIMEOUT_MS: positiveWholeNumber.default(9000),
+    STATUS_SESSION_TTL_SECONDS: atMost(86_400, ' (a day)').default(900),
+    // Several Kit accounts, each a tenant of a YAML file (tenants/tenantsFile.ts, README "Several Kit accounts:
+    // tenants"); read by loadTenants, not here.
     TENANTS_FILE: optionalString,
   })
   .superRefine((env, ctx) => {
-    const oauth = [env.KIT_ACCESS_TOKEN, env.KIT_REFRESH_TOKEN, env.KIT_CLIENT_ID, env.KIT_CLIENT_SECRET];
-    const someOauth = oauth.some((v) => v !== undefined);
-    if (env.KIT_API_KEY && someOauth) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KIT_API_KEY'],
-        message: 'set either KIT_API_KEY or the KIT_ACCESS_TOKEN/KIT_REFRESH_TOKEN/KIT_CLIENT_ID/KIT_CLIENT_SECRET set',
-      });
-    }
-    if (env.KIT_REFRESH_TOKEN && !(env.KIT_CLIENT_ID && env.KIT_CLIENT_SECRET)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KIT_REFRESH_TOKEN'],
-        message: 'KIT_REFRESH_TOKEN needs KIT_CLIENT_ID and KIT_CLIENT_SECRET',
-      });
-    }
-    if (someOauth && !env.KIT_ACCESS_TOKEN && !env.KIT_REFRESH_TOKEN) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KIT_ACCESS_TOKEN'],
-        message: 'OAuth needs KIT_ACCESS_TOKEN or KIT_REFRESH_TOKEN',
-      });
-    }
-    if (env.KIT_SANDBOX === 'on' && (env.KIT_API_KEY || someOauth || env.KIT_API_SECRET)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KIT_SANDBOX'],
-        message: 'KIT_SANDBOX=on runs on the built-in sandbox, yet a Kit credential is set too: unset one of them',
-      });
-    }
     if (env.KIT_SANDBOX === 'on' && env.TENANTS_FILE) {
       ctx.addIssue({
         code: 'custom',
@@ -218,38 +118,6 @@ const envSchema = z
         message:
           "KIT_SANDBOX=on is for the environment's one tenant: with TENANTS_FILE give an entry kit: {sandbox: true}",
       });
-    }
-    if (env.KIT_API_VERSION === 'v3' && (env.KIT_API_KEY || someOauth)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KIT_API_VERSION'],
-        message: 'KIT_API_VERSION=v3 authenticates with KIT_API_SECRET only (no KIT_API_KEY or OAuth variables)',
-      });
-    }
-    if (env.KIT_API_SECRET && env.KIT_API_VERSION !== 'v3') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KIT_API_SECRET'],
-        message: 'KIT_API_SECRET is the v3 credential: set KIT_API_VERSION=v3 with it, or use KIT_API_KEY for v4',
-      });
-    }
-    if (env.KIT_TOKEN_STORE === 'redis' && !env.REDIS_URL) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['KIT_TOKEN_STORE'],
-        message: 'KIT_TOKEN_STORE=redis needs REDIS_URL',
-      });
-    }
-    for (const variable of ['SCIM_BEARER_TOKENS', 'SCIM_READONLY_BEARER_TOKENS'] as const) {
-      for (const t of parseTokens(env[variable], false, variable === 'SCIM_BEARER_TOKENS' ? 'token' : 'readonly')) {
-        // Names the entry and its length, never the token.
-        if (t.token.length < MIN_BEARER_TOKEN_LENGTH)
-          ctx.addIssue({
-            code: 'custom',
-            path: [variable],
-            message: `the token "${t.name}" is ${t.token.length} characters long; bearer tokens must be at least ${MIN_BEARER_TOKEN_LENGTH} (generate one with: openssl rand -hex 32)`,
-          });
-      }
     }
     for (const host of listOf(env.SCIM_ALLOWED_HOSTS)) {
       if (!HOST_PATTERN.test(host))
@@ -275,27 +143,18 @@ const envSchema = z
         message: 'Kit webhooks need PUBLIC_BASE_URL (the address Kit delivers to)',
       });
     }
-    for (const problem of eventsProblems(env)) ctx.addIssue({ code: 'custom', ...problem });
-    if (env.SCIM_JWT_JWKS_URL && !(env.SCIM_JWT_ISSUER && env.SCIM_JWT_AUDIENCE)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SCIM_JWT_JWKS_URL'],
-        message: 'JWT auth needs SCIM_JWT_ISSUER and SCIM_JWT_AUDIENCE',
-      });
-    }
   });
 
-export type { KitCredentials };
+type Env = Record<string, string | undefined>;
 
-export interface JwtConfig {
-  jwksUrl: string;
-  issuer: string;
-  audience: string;
-  algorithms: string[];
-  clockSkewSeconds: number;
+/**
+ * One problem of the environment, naming the variable and never its value (it may be a secret). A rule's
+ * predicate ("must be at most 120") is said of the variable; a sentence of its own is prefixed with it.
+ */
+function problemOf(variable: string, message: string): string {
+  const text = message.replace(/^Invalid input: /, '');
+  return `${variable}: ${/^must /.test(text) ? `${variable} ${text}` : text}`;
 }
-
-export type JwtDefaults = Pick<JwtConfig, 'algorithms' | 'clockSkewSeconds'>;
 
 export interface Config {
   port: number;
@@ -374,7 +233,7 @@ export interface Config {
     /** The subscriber mirror (src/scim/mirror); on by default when webhooks are. */
     mirror: boolean;
     /**
-     * The lookup mirror (MIRROR=lookups, the default without webhooks): the mirror is walked only when a filter Kit
+     * MIRROR=lookups (the default without webhooks): the mirror is walked only when a filter Kit
      * cannot answer (externalId, displayName, groups.value, ...) needs it, answers only such filters, and only
      * within PAGE_CACHE_TTL_SECONDS of its walk; every other read goes to Kit as with the mirror off.
      */
@@ -402,125 +261,6 @@ export interface Config {
   status: { sessionTtlSeconds: number };
   /** SCIM security events; undefined when no receiver is configured. */
   events?: EventsConfig;
-}
-
-/** SCIM security events (RFC 9967 SETs) for IGA receivers; present only when receivers are configured. */
-export interface EventsConfig {
-  receivers: EventReceiverConfig[];
-  /** A private JWK (SCIM_EVENTS_SIGNING_KEY); else one generated once, kept in Redis or in `keyFile`. */
-  signingKey?: Record<string, unknown>;
-  /** Public JWKs still published after a rotation, for SETs signed with them and still in flight. */
-  previousPublicKeys: Record<string, unknown>[];
-  keyFile: string;
-  /** SETs kept per receiver; past it the oldest is dropped (metric, audit line). */
-  outboxMax: number;
-  /** How long a polled, unacknowledged SET is held back before it is offered again. */
-  leaseMs: number;
-  /** Longest a long poll is held open. */
-  maxWaitMs: number;
-  maxEventsPerPoll: number;
-  /** RFC 8935 push: receiver name → endpoint (SCIM_EVENTS_PUSH `name=url`); the others poll. */
-  push: Array<{ receiver: string; url: string }>;
-  /** A pushed SET still undelivered this long after it was queued is dead-lettered. */
-  deadLetterMs: number;
-}
-
-/** The events settings as written (SCIM_EVENTS_* or a tenant's `events:`), times in seconds. */
-export interface EventsSettings extends Pick<
-  EventsConfig,
-  'receivers' | 'signingKey' | 'previousPublicKeys' | 'keyFile' | 'outboxMax' | 'push'
-> {
-  leaseSeconds: number;
-  maxWaitSeconds: number;
-  deadLetterSeconds: number;
-}
-
-/** Security events as the server runs them, from the environment's settings or a tenant's. */
-export function eventsConfigOf(s: EventsSettings): EventsConfig {
-  return {
-    receivers: s.receivers,
-    signingKey: s.signingKey,
-    previousPublicKeys: s.previousPublicKeys,
-    keyFile: s.keyFile,
-    outboxMax: s.outboxMax,
-    leaseMs: s.leaseSeconds * 1000,
-    maxWaitMs: s.maxWaitSeconds * 1000,
-    maxEventsPerPoll: 1000,
-    push: s.push,
-    deadLetterMs: s.deadLetterSeconds * 1000,
-  };
-}
-
-export interface EventReceiverConfig {
-  name: string;
-  audience: string;
-  token: string;
-}
-
-/**
- * SCIM_EVENTS_RECEIVERS: comma-separated `name=token` or `name=token@audience` (the audience defaults to the name;
- * tokens are `openssl rand -hex 32`, so never hold an "@").
- */
-export function parseEventReceivers(raw: string | undefined): EventReceiverConfig[] {
-  return listOf(raw).map((entry) => {
-    const eq = entry.indexOf('=');
-    const name = eq > 0 ? entry.slice(0, eq) : '';
-    const rest = eq > 0 ? entry.slice(eq + 1) : entry;
-    const at = rest.indexOf('@');
-    const token = at >= 0 ? rest.slice(0, at) : rest;
-    return { name, token, audience: at >= 0 ? rest.slice(at + 1) : name };
-  });
-}
-
-/** A JSON setting: text is parsed (null when it is not JSON); a value already structured (YAML) is kept. */
-export function jsonOf(raw: unknown): unknown {
-  if (typeof raw !== 'string') return raw;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return null;
-  }
-}
-
-/** What is wrong with the events settings, naming the variable and the receiver, never a token or a key. */
-function eventsProblems(env: {
-  SCIM_EVENTS_RECEIVERS?: string;
-  SCIM_EVENTS_PUSH?: string;
-  SCIM_EVENTS_SIGNING_KEY?: string;
-  SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS?: string;
-  PUBLIC_BASE_URL?: string;
-}): Array<{ path: string[]; message: string }> {
-  const problems: Array<{ path: string[]; message: string }> = [];
-  const receivers = parseEventReceivers(env.SCIM_EVENTS_RECEIVERS);
-  const at = (path: string, message: string) => problems.push({ path: [path], message });
-  for (const r of receivers) {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(r.name)) at('SCIM_EVENTS_RECEIVERS', 'every entry needs a name: name=token');
-    else if (r.token.length < MIN_BEARER_TOKEN_LENGTH)
-      at(
-        'SCIM_EVENTS_RECEIVERS',
-        `the token of receiver "${r.name}" is ${r.token.length} characters long; tokens must be at least ${MIN_BEARER_TOKEN_LENGTH}`,
-      );
-    else if (!r.audience) at('SCIM_EVENTS_RECEIVERS', `receiver "${r.name}" has an empty audience`);
-  }
-  for (const entry of listOf(env.SCIM_EVENTS_PUSH)) {
-    const eq = entry.indexOf('=');
-    const name = entry.slice(0, Math.max(eq, 0));
-    if (!receivers.some((r) => r.name === name))
-      at('SCIM_EVENTS_PUSH', `"${name}" is not a receiver of SCIM_EVENTS_RECEIVERS (entries are name=url)`);
-    else if (!url('SCIM_EVENTS_PUSH').safeParse(entry.slice(eq + 1)).success)
-      at('SCIM_EVENTS_PUSH', `the endpoint of receiver "${name}" is not an http(s) URL`);
-  }
-  if (new Set(receivers.map((r) => r.name)).size !== receivers.length)
-    at('SCIM_EVENTS_RECEIVERS', 'receiver names must be unique');
-  if (receivers.length > 0 && !env.PUBLIC_BASE_URL)
-    at('SCIM_EVENTS_RECEIVERS', 'security events need PUBLIC_BASE_URL (their issuer, "iss")');
-  const key = jsonOf(env.SCIM_EVENTS_SIGNING_KEY) as { d?: unknown; kty?: unknown } | null | undefined;
-  if (key !== undefined && (key === null || typeof key !== 'object' || typeof key.d !== 'string'))
-    at('SCIM_EVENTS_SIGNING_KEY', 'must be a private JWK (JSON with "kty" and "d")');
-  const prev = jsonOf(env.SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS) as unknown;
-  if (prev !== undefined && (!Array.isArray(prev) || prev.some((k) => typeof k !== 'object' || k === null || 'd' in k)))
-    at('SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS', 'must be a JSON array of public JWKs (no "d")');
-  return problems;
 }
 
 export interface PublicUrlConfig {
@@ -655,43 +395,43 @@ function missingKitCredential(env: Record<string, string | undefined>): string |
   );
 }
 
-export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = envSchema.safeParse(env);
-  const sandboxProblem = missingKitCredential(env);
-  if (!parsed.success || sandboxProblem) {
-    // Messages name the variable, never echo its value: it may be a secret.
+/** The built-in sandbox and a Kit account at once: which one is meant? From the raw environment. */
+function sandboxBesideKitCredential(env: Env): string | undefined {
+  if (env.KIT_SANDBOX?.trim() !== 'on' || !KIT_CREDENTIAL_VARIABLES.some((name) => env[name]?.trim())) return undefined;
+  return 'KIT_SANDBOX: KIT_SANDBOX=on runs on the built-in sandbox, yet a Kit credential is set too: unset one of them';
+}
+
+export function loadConfig(env: Env): Config {
+  const parsed = processSchema.safeParse(env);
+  const tenant = readEnvironmentSettings(env, {
+    redis: !!env.REDIS_URL?.trim(),
+    publicBaseUrl: !!env.PUBLIC_BASE_URL?.trim(),
+  });
+  const sandboxProblems = [sandboxBesideKitCredential(env), missingKitCredential(env)].filter((p) => p !== undefined);
+  if (!parsed.success || !tenant.ok || sandboxProblems.length > 0) {
     throw new ConfigError([
-      ...(parsed.error?.issues ?? []).map(
-        (i) => `${i.path.join('.') || 'environment'}: ${i.message.replace(/^Invalid input: /, '')}`,
-      ),
-      ...(sandboxProblem ? [sandboxProblem] : []),
+      ...(parsed.error?.issues ?? []).map((i) => problemOf(String(i.path[0] ?? 'environment'), i.message)),
+      ...(tenant.ok ? [] : tenant.problems.map((p) => problemOf(p.variable, p.message))),
+      ...sandboxProblems,
     ]);
   }
   const e = parsed.data;
-  let credentials: KitCredentials | undefined;
-  if (e.KIT_API_SECRET) credentials = { kind: 'v3Secret', apiSecret: e.KIT_API_SECRET };
-  else if (e.KIT_API_KEY) credentials = { kind: 'apiKey', apiKey: e.KIT_API_KEY };
-  else if (e.KIT_ACCESS_TOKEN || e.KIT_REFRESH_TOKEN)
-    credentials = {
-      kind: 'oauth',
-      accessToken: e.KIT_ACCESS_TOKEN,
-      refreshToken: e.KIT_REFRESH_TOKEN,
-      clientId: e.KIT_CLIENT_ID,
-      clientSecret: e.KIT_CLIENT_SECRET,
-      tokenStorePath: e.KIT_TOKEN_STORE ?? '.kit-tokens.json',
-    };
+  const t = tenant.settings;
+  const baseUrl = t.kit.baseUrl ?? DEFAULT_KIT_API_URL;
+  const credentials = credentialsOf(t.kit, '.kit-tokens.json');
   const jwtDefaults: JwtDefaults = {
-    algorithms: listOf(e.SCIM_JWT_ALGORITHMS),
+    algorithms: e.SCIM_JWT_ALGORITHMS,
     clockSkewSeconds: e.SCIM_JWT_CLOCK_SKEW_SECONDS,
   };
+  const hooks = mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL);
   return {
     port: e.PORT,
     host: e.HOST,
     kit: {
-      baseUrl: e.KIT_API_URL.replace(/\/+$/, ''),
+      baseUrl: baseUrl.replace(/\/+$/, ''),
       credentials,
-      apiVersion: e.KIT_API_VERSION,
-      ratePerMinute: e.KIT_RATE_LIMIT_PER_MINUTE,
+      apiVersion: t.kit.apiVersion ?? 'v4',
+      ratePerMinute: t.kit.ratePerMinute ?? 120,
       rateWindowMs: e.KIT_RATE_WINDOW_MS,
       maxWaitMs: e.KIT_MAX_WAIT_MS,
       timeoutMs: e.KIT_TIMEOUT_MS,
@@ -699,18 +439,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sandboxPort: e.KIT_SANDBOX_PORT,
     sandboxMode: e.KIT_SANDBOX ?? 'auto',
     scim: {
-      bearerTokens: [
-        ...parseTokens(e.SCIM_BEARER_TOKENS, false, 'token'),
-        ...parseTokens(e.SCIM_READONLY_BEARER_TOKENS, true, 'readonly'),
-      ],
-      jwt: e.SCIM_JWT_JWKS_URL
-        ? { jwksUrl: e.SCIM_JWT_JWKS_URL, issuer: e.SCIM_JWT_ISSUER!, audience: e.SCIM_JWT_AUDIENCE!, ...jwtDefaults }
-        : undefined,
+      bearerTokens: bearerTokensOf(t),
+      jwt: jwtOf(t.jwt, jwtDefaults),
       jwtDefaults,
       maxBodyBytes: e.SCIM_MAX_BODY_BYTES,
-      groupTagPrefix: e.GROUP_TAG_PREFIX,
-      mapping: mappingOf(e.SCIM_MAPPING_FILE),
-      mappingFile: e.SCIM_MAPPING_FILE,
+      groupTagPrefix: t.groupTagPrefix,
+      mapping: mappingOf(t.mappingFile),
+      mappingFile: t.mappingFile,
       renderer: e.SCIM_RENDERER,
       filterScanBudget: e.FILTER_SCAN_BUDGET,
     },
@@ -736,33 +471,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     changes: {
       lookupSnapshotSeconds: e.LOOKUP_SNAPSHOT_SECONDS,
       journalMaxSubscribers: e.JOURNAL_MAX_SUBSCRIBERS,
-      ...mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL),
+      ...hooks,
       mirrorRefreshMs: e.MIRROR_REFRESH_MINUTES * 60_000,
       webhookSilenceMs: e.WEBHOOK_SILENCE_SECONDS * 1000,
       webhookRereadSharePercent: e.WEBHOOK_REREAD_SHARE,
-      webhookSecret: mirrorAndWebhooks(e.MIRROR, e.KIT_WEBHOOKS, e.PUBLIC_BASE_URL).webhooks
-        ? (e.KIT_WEBHOOK_SECRET ?? derivedWebhookSecret(credentials, e.KIT_API_URL))
-        : undefined,
+      webhookSecret: hooks.webhooks ? (e.KIT_WEBHOOK_SECRET ?? derivedWebhookSecret(credentials, baseUrl)) : undefined,
     },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     auditLog: e.AUDIT_LOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     status: { sessionTtlSeconds: e.STATUS_SESSION_TTL_SECONDS },
-    events: e.SCIM_EVENTS_RECEIVERS
-      ? eventsConfigOf({
-          receivers: parseEventReceivers(e.SCIM_EVENTS_RECEIVERS),
-          signingKey: jsonOf(e.SCIM_EVENTS_SIGNING_KEY) as Record<string, unknown> | undefined,
-          previousPublicKeys: (jsonOf(e.SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS) as Record<string, unknown>[]) ?? [],
-          keyFile: e.SCIM_EVENTS_KEY_FILE,
-          outboxMax: e.SCIM_EVENTS_OUTBOX_MAX,
-          leaseSeconds: e.SCIM_EVENTS_LEASE_SECONDS,
-          maxWaitSeconds: e.SCIM_EVENTS_MAX_WAIT_SECONDS,
-          push: listOf(e.SCIM_EVENTS_PUSH).map((entry) => ({
-            receiver: entry.slice(0, entry.indexOf('=')),
-            url: entry.slice(entry.indexOf('=') + 1),
-          })),
-          deadLetterSeconds: e.SCIM_EVENTS_DEAD_LETTER_SECONDS,
-        })
-      : undefined,
+    // Only with receivers: the other SCIM_EVENTS_* alone describe no events to send.
+    events: t.events?.receivers.length ? eventsConfigOf(t.events, '.scim-events-key.json') : undefined,
   };
 }

@@ -3,7 +3,7 @@ import type { BearerToken, Config } from '../environment';
 // Several Kit accounts behind one server. A tenant is one Kit account and the credentials that may
 // reach it; everything else (port, Redis, logging, proxies) belongs to the process.
 
-/** The tenant the environment alone describes (no TENANTS_FILE). */
+/** The tenant the environment alone describes (no TENANTS_FILE): one tenant, `default`. */
 export const DEFAULT_TENANT_ID = 'default';
 
 /** A tenant id is a path segment (`/tenants/{id}/scim/v2`) and a label value: short, lower-case, URL-safe. */

@@ -1,6 +1,7 @@
 import type { Path } from './envInterpolation';
-import { baseUrlOf, type KitDefaults, tokenStoreOf } from './tenantConfig';
-import type { FileKit, TenantsFile } from './tenantsFileSchema';
+import type { KitSettings } from '../settings';
+import { baseUrlOf, type KitDefaults, tenantTokenStoreOf } from './tenantConfig';
+import type { TenantsFile } from './tenantsFileSchema';
 
 // The rules of a tenants file that span entries: a tenant is found by its id (path) and its credential (token or
 // JWT), so both must point at one tenant; tenants on one Kit credential share its limiter, so they must agree
@@ -70,14 +71,14 @@ function uniqueJwtAudiences(file: TenantsFile, report: Report): void {
 }
 
 /** What identifies a Kit credential, as the limiter keys it; undefined for the sandbox. */
-function credentialIdentity(kit: FileKit, baseUrl: string): string | undefined {
+function credentialIdentity(kit: KitSettings, baseUrl: string): string | undefined {
   const secret = kit.apiKey ?? kit.apiSecret ?? kit.oauth?.refreshToken ?? kit.oauth?.accessToken;
   return secret === undefined ? undefined : JSON.stringify([baseUrl, secret]);
 }
 
 function sharedKitCredentials(file: TenantsFile, defaults: KitDefaults, report: Report): void {
   const first = new Map<string, number>();
-  const rateOf = (kit: FileKit) => kit.ratePerMinute ?? defaults.ratePerMinute;
+  const rateOf = (kit: KitSettings) => kit.ratePerMinute ?? defaults.ratePerMinute;
   file.tenants.forEach((t, i) => {
     const identity = credentialIdentity(t.kit, baseUrlOf(t.kit, defaults));
     if (identity === undefined) return;
@@ -90,7 +91,7 @@ function sharedKitCredentials(file: TenantsFile, defaults: KitDefaults, report: 
         `tenants "${other.id}" and "${t.id}" use the same Kit credential, so they share one limiter: give them the same ratePerMinute`,
       );
     // Kit rotates the refresh token on every refresh: two stores would each hold a pair the other just spent.
-    if (t.kit.oauth && tokenStoreOf(t.kit, t.id) !== tokenStoreOf(other.kit, other.id))
+    if (t.kit.oauth && tenantTokenStoreOf(t.kit, t.id) !== tenantTokenStoreOf(other.kit, other.id))
       report(
         ['tenants', i, 'kit', 'oauth', 'tokenStore'],
         `tenants "${other.id}" and "${t.id}" use the same Kit OAuth tokens: give them the same tokenStore (redis, or one file), or Kit’s refresh-token rotation would lock one of them out`,
