@@ -6,7 +6,7 @@ import { type Config, secretsOf } from '../config/environment';
 import { allowlistHandlers, createApp } from '../http/app';
 import { AuditLog } from '../platform/audit';
 import { Authenticator } from '../http/auth';
-import { FailureThrottle } from '../platform/failureThrottle';
+import { FailureThrottle, type FailureThrottleOptions } from '../platform/failureThrottle';
 import { Readiness } from '../platform/readiness';
 import { createScimHttpServer, type ScimHttpServer } from '../http/httpServer';
 import { IpAllowlist } from '../http/ipAllowlist';
@@ -43,6 +43,8 @@ export interface ServiceOptions {
   clock?: Clock;
   /** Several Kit accounts (TENANTS_FILE); without it, the tenant `default` built from `config`. */
   tenants?: TenantsConfig;
+  /** The failed-authentication throttle's budget and spacing (tests of refusals widen the spacing). */
+  failureThrottle?: FailureThrottleOptions;
 }
 
 /** What a reload did, by tenant id. */
@@ -85,7 +87,7 @@ export class Service {
   readonly audit?: AuditLog;
   private readonly directory = new TenantDirectory();
   private readonly limiters: LimiterRegistry;
-  private readonly failureThrottle = new FailureThrottle();
+  private readonly failureThrottle: FailureThrottle;
   private readonly allowlist: RequestHandler[];
   private readonly ipAllowlist?: IpAllowlist;
   private readonly labelled: boolean;
@@ -107,6 +109,7 @@ export class Service {
     const tenants = options.tenants ?? environmentTenants(config);
     checkTenants(tenants);
     this.tenantsConfig = tenants;
+    this.failureThrottle = new FailureThrottle(options.failureThrottle);
     // Series and audit lines name their tenant, except those of the environment's one tenant: they stay as they
     // were before tenants, so existing dashboards and alerts keep working.
     this.labelled = tenants.source.kind !== 'environment';

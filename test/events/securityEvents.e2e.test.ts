@@ -38,6 +38,8 @@ describe('SCIM security events (RFC 9967 SETs, RFC 8936 poll)', () => {
         TRUST_PROXY: 'true',
       },
       sandbox: { webhookRetryDelaysMs: [20, 40] },
+      // Past the budget, the next check waits a minute: a slow machine cannot open a slot mid-test.
+      failureThrottle: { baseDelayMs: 60_000, maxDelayMs: 60_000 },
     });
     server = await h.service.listen(port, '127.0.0.1');
     await eventually(() => h.sandbox.store.listWebhooks().length === 4);

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { type Config, loadConfig } from '../../src/config/environment';
 import { type KitSandbox, type KitSandboxOptions, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../../src/app/service';
+import type { FailureThrottleOptions } from '../../src/platform/failureThrottle';
 import { eventually } from './privateRedis';
 import { freePort } from './serverProcess';
 
@@ -45,6 +46,8 @@ export interface HarnessOptions {
   clock?: Clock;
   /** More sandbox options (e.g. Kit's reference answers instead of the integration notes'). */
   sandbox?: Pick<KitSandboxOptions, 'unsubscribeAnswer' | 'webhookRetryDelaysMs' | 'v3UpdateDelayMs'>;
+  /** The failed-authentication throttle's settings. */
+  failureThrottle?: FailureThrottleOptions;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -68,6 +71,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ...opts.env,
   });
   const service = new Service({
+    failureThrottle: opts.failureThrottle,
     config,
     logger: opts.logger ?? pino({ level: 'silent' }),
     now: opts.now,

@@ -4,6 +4,7 @@ import { type Config, loadConfig } from '../../src/config/environment';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../../src/app/service';
 import type { TenantConfig, TenantsConfig } from '../../src/config/tenants/model';
+import type { FailureThrottleOptions } from '../../src/platform/failureThrottle';
 
 // Several Kit accounts behind one Service: each tenant's Config is loaded from its own environment,
 // as the tenants file's loader builds them (the process settings shared, the Kit credential and SCIM tokens
@@ -67,8 +68,14 @@ export function processConfig(sandbox: KitSandbox, env: Record<string, string> =
 export async function startTenants(
   tenants: TenantConfig[],
   process: Config,
+  failureThrottle?: FailureThrottleOptions,
 ): Promise<{ service: Service; close(): Promise<void> }> {
-  const service = new Service({ config: process, tenants: tenantsConfig(tenants), logger: pino({ level: 'silent' }) });
+  const service = new Service({
+    config: process,
+    tenants: tenantsConfig(tenants),
+    logger: pino({ level: 'silent' }),
+    failureThrottle,
+  });
   await service.bootstrap();
   return { service, close: () => service.close() };
 }
