@@ -83,11 +83,22 @@ export function compact(sub: Subscriber, keepFields: ReadonlySet<string>): Subsc
   };
 }
 
-/** Kit returns every account field (null when unset); the mirror keeps the set ones, so put the rest back. */
+/**
+ * Kit returns every account field (null when unset); the mirror keeps the set ones, so put the rest back. A new
+ * object of exactly what `compact` keeps (a record's bookkeeping, such as seenAt, stays behind): a list walk
+ * expands 1,000 records a page, and one object each instead of two is less for the collector.
+ */
 export function expand(sub: Subscriber, allFields: readonly string[]): Subscriber {
   const fields: Record<string, string | null> = {};
   for (const k of allFields) fields[k] = sub.fields[k] ?? null;
-  return { ...sub, fields };
+  return {
+    id: sub.id,
+    email_address: sub.email_address,
+    first_name: sub.first_name,
+    state: sub.state,
+    created_at: sub.created_at,
+    fields,
+  };
 }
 
 /** Stored records (JSON text, null for an unknown id) as subscribers, parsed in slices of time when given. */

@@ -354,8 +354,7 @@ export class SubscriberMirror implements MirrorReads {
   }
 
   private out(rec: Subscriber & { seenAt?: number }): Subscriber {
-    const { seenAt: _seenAt, ...sub } = rec;
-    return expand(sub, this.o.allFieldKeys());
+    return expand(rec, this.o.allFieldKeys());
   }
 
   private schedule(ms: number): void {
