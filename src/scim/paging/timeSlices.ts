@@ -43,6 +43,18 @@ export function yieldEvery(ms = SLICE_MS, now?: () => number): TimeSlices {
   return new TimeSlices(ms, now);
 }
 
+/** Visits every item in order, in slices of time. */
+async function eachInSlices<T>(
+  items: readonly T[],
+  visit: (item: T) => void,
+  slices: TimeSlices = yieldEvery(),
+): Promise<void> {
+  for (const item of items) {
+    if (slices.spent()) await slices.next();
+    visit(item);
+  }
+}
+
 /** `items.map(map)`, in slices of time. */
 export async function mapInSlices<T, U>(
   items: readonly T[],
@@ -50,10 +62,7 @@ export async function mapInSlices<T, U>(
   slices: TimeSlices = yieldEvery(),
 ): Promise<U[]> {
   const out: U[] = [];
-  for (const item of items) {
-    if (slices.spent()) await slices.next();
-    out.push(map(item));
-  }
+  await eachInSlices(items, (item) => out.push(map(item)), slices);
   return out;
 }
 
@@ -64,9 +73,12 @@ export async function filterInSlices<T>(
   slices: TimeSlices = yieldEvery(),
 ): Promise<T[]> {
   const kept: T[] = [];
-  for (const item of items) {
-    if (slices.spent()) await slices.next();
-    if (keep(item)) kept.push(item);
-  }
+  await eachInSlices(
+    items,
+    (item) => {
+      if (keep(item)) kept.push(item);
+    },
+    slices,
+  );
   return kept;
 }
