@@ -1,6 +1,7 @@
 import type { CallOptions, Subscriber } from '../kit/types';
 import type { ResourcePage, ScimUser } from './resources';
 import type { GroupRef } from './userMapping';
+import type { TimeSlices } from './paging/timeSlices';
 
 // What the User directory and its listing read besides Kit: the groups of users, and the mirror's pages.
 
@@ -24,7 +25,12 @@ export interface MirrorPages {
   /** O(1) index lookups (the mirror's externalId and non-email userName indexes). */
   byExternalId(value: string): Promise<Subscriber | undefined>;
   byUserName(value: string): Promise<Subscriber | undefined>;
-  page(after: number | null, order: 'asc' | 'desc'): Promise<{ items: Subscriber[]; next: number | null }>;
+  /** One page of 1,000, read in the walk's `slices` of time. */
+  page(
+    after: number | null,
+    order: 'asc' | 'desc',
+    slices?: TimeSlices,
+  ): Promise<{ items: Subscriber[]; next: number | null }>;
   /** How many subscribers it holds: the rows a filtered walk of it decides. */
   size(): Promise<number>;
 }

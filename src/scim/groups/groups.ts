@@ -14,6 +14,7 @@ import type { GroupChange, GroupEvents, GroupWrite } from './groupEvents';
 import { TagMembers } from './tagMembers';
 import { assertMemberBudget, planGroupPatch, readMemberIds } from './groupPatch';
 import type { TagMembership } from './membership';
+import { yieldEvery } from '../paging/timeSlices';
 import {
   isReservedTagName,
   normaliseTagName,
@@ -60,7 +61,10 @@ export class GroupDirectory {
     const tags = (await this.deps.catalog.groups({ ...opts, fresh: true })).sort((a, b) => a.id - b.id);
     const needsMembersForFilter = filterReads(query, 'members');
     let groups: Array<{ tag: Tag; members?: MemberRef[] }> = [];
+    // An account may hold tens of thousands of tags: the filter decides them in slices of time.
+    const slices = yieldEvery();
     for (const tag of tags) {
+      await slices.pace();
       const members = needsMembersForFilter ? await this.tagMembers.read(tag.id, opts) : undefined;
       if (!query.matches || query.matches(this.toGroup(tag, members))) groups.push({ tag, members });
     }

@@ -3,6 +3,7 @@ import type { CallOptions, Tag } from '../../kit/types';
 import type { GroupRef } from '../userMapping';
 import type { UserGroupsSource } from '../userSources';
 import type { CacheValidity, TagCatalog } from './tagCatalog';
+import { yieldEvery } from '../paging/timeSlices';
 
 // User.groups is read-only in SCIM and lives in Kit as tags. A single user costs one call (its tags); a list
 // of users must never cost one call per user, so lists read a membership index built from each group tag's
@@ -74,7 +75,11 @@ export class TagMembership implements UserGroupsSource {
     }
     const index = await this.membershipIndex(opts);
     const tags = await this.catalog.all(opts);
-    for (const id of ids) result.set(id, this.refs(index.get(id) ?? [], tags));
+    const slices = yieldEvery();
+    for (const id of ids) {
+      if (slices.spent()) await slices.next();
+      result.set(id, this.refs(index.get(id) ?? [], tags));
+    }
     return result;
   }
 
@@ -83,9 +88,11 @@ export class TagMembership implements UserGroupsSource {
     this.building ??= (async () => {
       const gen = await this.gen();
       const bySubscriber = new Map<number, Set<number>>();
+      const slices = yieldEvery();
       for (const tag of await this.catalog.groups(opts)) {
         for await (const page of this.kit.tags.subscriberPages(tag.id, { status: 'all' }, opts)) {
           for (const s of page.items) {
+            if (slices.spent()) await slices.next();
             const set = bySubscriber.get(s.id) ?? new Set<number>();
             set.add(tag.id);
             bySubscriber.set(s.id, set);

@@ -6,6 +6,7 @@ import type { KitApi } from '../../kit/api';
 import type { SubscriberFieldMap } from '../fieldMap';
 import type { GroupChange, GroupEvents } from './groupEvents';
 import type { TagMembership } from './membership';
+import { yieldEvery } from '../paging/timeSlices';
 
 // A group's members in Kit: the subscribers carrying its tag. Reading costs one call per 1,000 members; adding
 // is bulk (100 per call); removing is one call per member, since Kit has no bulk untag, so none is spent on an
@@ -29,8 +30,11 @@ export class TagMembers {
   async read(tagId: number, opts: CallOptions, includeDeleted = false): Promise<MemberRef[]> {
     // A tag gone from Kit since it was loaded is Kit's 404, which the error table answers as a 404 as well.
     const refs: MemberRef[] = [];
+    // Mapped in slices of time: a member is a mapped user, and a group may have tens of thousands.
+    const slices = yieldEvery();
     for await (const page of this.deps.kit.tags.subscriberPages(tagId, { status: 'all' }, opts)) {
       for (const s of page.items) {
+        await slices.pace();
         if (includeDeleted || !isDeleted(s, this.deps.fields)) refs.push(subscriberToMember(s, this.deps.fields));
       }
     }

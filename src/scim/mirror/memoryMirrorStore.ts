@@ -8,7 +8,9 @@ import {
   type MirrorStore,
   normalEmail,
   normalName,
+  parseRecords,
 } from './mirrorStore';
+import type { TimeSlices } from '../paging/timeSlices';
 
 // The mirror of one process (no REDIS_URL). Records are JSON strings (V8 keeps them as compact one-byte
 // strings; objects would cost several times more), ids in a sorted array for paging.
@@ -46,8 +48,11 @@ export class MemoryMirrorStore implements MirrorStore {
     return raw === undefined ? undefined : (JSON.parse(raw) as Subscriber);
   }
 
-  async getMany(ids: number[]): Promise<Array<Subscriber | undefined>> {
-    return Promise.all(ids.map((id) => this.get(id)));
+  async getMany(ids: number[], slices?: TimeSlices): Promise<Array<Subscriber | undefined>> {
+    return parseRecords(
+      ids.map((id) => this.records.get(id)),
+      slices,
+    );
   }
 
   async idByEmail(email: string): Promise<number | undefined> {
@@ -83,18 +88,24 @@ export class MemoryMirrorStore implements MirrorStore {
     return results;
   }
 
-  async page(after: number | null, limit: number, order: 'asc' | 'desc'): Promise<MirrorPage> {
+  async page(after: number | null, limit: number, order: 'asc' | 'desc', slices?: TimeSlices): Promise<MirrorPage> {
     let slice: number[];
     if (order === 'asc') {
       const start = after === null ? 0 : upperBound(this.ids, after);
       slice = this.ids.slice(start, start + limit);
       const more = start + limit < this.ids.length;
-      return { items: (await this.getMany(slice)) as Subscriber[], next: more ? slice[slice.length - 1] : null };
+      return {
+        items: (await this.getMany(slice, slices)) as Subscriber[],
+        next: more ? slice[slice.length - 1] : null,
+      };
     }
     const end = after === null ? this.ids.length : lowerBound(this.ids, after);
     const start = Math.max(0, end - limit);
     slice = this.ids.slice(start, end).reverse();
-    return { items: (await this.getMany(slice)) as Subscriber[], next: start > 0 ? slice[slice.length - 1] : null };
+    return {
+      items: (await this.getMany(slice, slices)) as Subscriber[],
+      next: start > 0 ? slice[slice.length - 1] : null,
+    };
   }
 
   async count(): Promise<number> {

@@ -1,4 +1,5 @@
 import type { Subscriber } from '../../kit/types';
+import { mapInSlices, type TimeSlices } from '../paging/timeSlices';
 
 // Where the subscriber mirror keeps its records: in this process (memory) or in Redis (one mirror for every
 // replica). A record is the subscriber as Kit returned it, reduced to what the server maps (email, first
@@ -53,8 +54,11 @@ export interface MirrorStore {
    * was there before and whether this record replaced it.
    */
   put(subs: Subscriber[], readAt: number): Promise<PutResult[]>;
-  /** Subscribers by id, ascending or descending, after `after` (exclusive), at most `limit`. */
-  page(after: number | null, limit: number, order: 'asc' | 'desc'): Promise<MirrorPage>;
+  /**
+   * Subscribers by id, ascending or descending, after `after` (exclusive), at most `limit`; their records are
+   * parsed in `slices` of time when given (a page of 1,000 is several ms of JSON.parse).
+   */
+  page(after: number | null, limit: number, order: 'asc' | 'desc', slices?: TimeSlices): Promise<MirrorPage>;
   count(): Promise<number>;
   /** Approximate bytes the mirror holds (records and indexes). */
   bytes(): Promise<number>;
@@ -79,11 +83,32 @@ export function compact(sub: Subscriber, keepFields: ReadonlySet<string>): Subsc
   };
 }
 
-/** Kit returns every account field (null when unset); the mirror keeps the set ones, so put the rest back. */
+/**
+ * Kit returns every account field (null when unset); the mirror keeps the set ones, so put the rest back. A new
+ * object of exactly what `compact` keeps (a record's bookkeeping, such as seenAt, stays behind): a list walk
+ * expands 1,000 records a page, and one object each instead of two is less for the collector.
+ */
 export function expand(sub: Subscriber, allFields: readonly string[]): Subscriber {
   const fields: Record<string, string | null> = {};
   for (const k of allFields) fields[k] = sub.fields[k] ?? null;
-  return { ...sub, fields };
+  return {
+    id: sub.id,
+    email_address: sub.email_address,
+    first_name: sub.first_name,
+    state: sub.state,
+    created_at: sub.created_at,
+    fields,
+  };
+}
+
+/** Stored records (JSON text, null for an unknown id) as subscribers, parsed in slices of time when given. */
+export async function parseRecords(
+  raws: ReadonlyArray<string | null | undefined>,
+  slices?: TimeSlices,
+): Promise<Array<Subscriber | undefined>> {
+  const parse = (raw: string | null | undefined) =>
+    raw === null || raw === undefined ? undefined : (JSON.parse(raw) as Subscriber);
+  return slices ? mapInSlices(raws, parse, slices) : raws.map(parse);
 }
 
 export const normalEmail = (email: string) => email.trim().toLowerCase();

@@ -9,7 +9,9 @@ import {
   type MirrorStore,
   normalEmail,
   normalName,
+  parseRecords,
 } from './mirrorStore';
+import type { TimeSlices } from '../paging/timeSlices';
 
 // One mirror for every replica (REDIS_URL), under the service's prefix:
 //   m:rec    hash  id -> record JSON          m:ids  sorted set of ids (score = id), for paging
@@ -66,10 +68,10 @@ export class RedisMirrorStore implements MirrorStore {
     return raw === null ? undefined : (JSON.parse(raw) as Subscriber);
   }
 
-  async getMany(ids: number[]): Promise<Array<Subscriber | undefined>> {
+  async getMany(ids: number[], slices?: TimeSlices): Promise<Array<Subscriber | undefined>> {
     if (ids.length === 0) return [];
     const raw = await this.link.run((c) => c.hmget(this.k.rec, ...ids.map(String)));
-    return raw.map((r) => (r === null ? undefined : (JSON.parse(r) as Subscriber)));
+    return parseRecords(raw, slices);
   }
 
   async idByEmail(email: string): Promise<number | undefined> {
@@ -118,7 +120,7 @@ export class RedisMirrorStore implements MirrorStore {
     return results;
   }
 
-  async page(after: number | null, limit: number, order: 'asc' | 'desc'): Promise<MirrorPage> {
+  async page(after: number | null, limit: number, order: 'asc' | 'desc', slices?: TimeSlices): Promise<MirrorPage> {
     const ids = await this.link.run((c) =>
       order === 'asc'
         ? c.zrangebyscore(this.k.ids, after === null ? '-inf' : `(${after}`, '+inf', 'LIMIT', 0, limit + 1)
@@ -126,7 +128,7 @@ export class RedisMirrorStore implements MirrorStore {
     );
     const more = ids.length > limit;
     const slice = ids.slice(0, limit).map(Number);
-    const items = (await this.getMany(slice)).filter((s): s is Subscriber => s !== undefined);
+    const items = (await this.getMany(slice, slices)).filter((s): s is Subscriber => s !== undefined);
     return { items, next: more ? slice[slice.length - 1] : null };
   }
 

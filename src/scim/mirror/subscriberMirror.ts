@@ -6,6 +6,7 @@ import type { ChangeJournal } from '../journal/changeJournal';
 import type { MirrorReads } from '../subscriberLookups';
 import { compact, expand, type MirrorStore, type PutResult } from './mirrorStore';
 import type { WebhookWatch } from './webhookWatch';
+import { mapInSlices, type TimeSlices, yieldEvery } from '../paging/timeSlices';
 
 // Every subscriber of the Kit account, kept by the server so that IdP lookups, existence checks before a
 // create, GET /Users/{id} and list walks cost no Kit call (MIRROR=on). Built by one walk of Kit's subscriber
@@ -187,10 +188,14 @@ export class SubscriberMirror implements MirrorReads {
     return this.o.store.count();
   }
 
-  /** One page of the mirror for a list walk (0 Kit calls). */
-  async page(after: number | null, order: 'asc' | 'desc'): Promise<{ items: Subscriber[]; next: number | null }> {
-    const p = await this.o.store.page(after, PAGE, order);
-    return { items: p.items.map((s) => this.out(s)), next: p.next };
+  /** One page of the mirror for a list walk (0 Kit calls), read in `slices` of time (timeSlices.ts). */
+  async page(
+    after: number | null,
+    order: 'asc' | 'desc',
+    slices: TimeSlices = yieldEvery(),
+  ): Promise<{ items: Subscriber[]; next: number | null }> {
+    const p = await this.o.store.page(after, PAGE, order, slices);
+    return { items: await mapInSlices(p.items, (s) => this.out(s), slices), next: p.next };
   }
 
   async learned(sub: Subscriber): Promise<void> {
@@ -349,8 +354,7 @@ export class SubscriberMirror implements MirrorReads {
   }
 
   private out(rec: Subscriber & { seenAt?: number }): Subscriber {
-    const { seenAt: _seenAt, ...sub } = rec;
-    return expand(sub, this.o.allFieldKeys());
+    return expand(rec, this.o.allFieldKeys());
   }
 
   private schedule(ms: number): void {

@@ -1,5 +1,6 @@
 import type { PageStore } from './pageStore';
 import { RowScan } from './rowScan';
+import type { TimeSlices } from './timeSlices';
 
 // SCIM pages (startIndex/count, 1-based) over Kit's cursor pages (after/per_page 1000). A walk remembers,
 // per Kit page, the cursor that fetches it and how many of its rows are visible; a client walking the whole
@@ -14,7 +15,8 @@ export interface KitPageFetch<T> {
 export interface WalkSource<T> {
   /** A stable description of the Kit query and the visibility rule: the walk's cache identity. */
   fingerprint: string;
-  fetch(after: string | null, includeTotalCount: boolean): Promise<KitPageFetch<T>>;
+  /** `slices`: the request's (timeSlices.ts), for the work of turning what was read into rows. */
+  fetch(after: string | null, includeTotalCount: boolean, slices?: TimeSlices): Promise<KitPageFetch<T>>;
   visible(item: T): boolean;
   /** What deciding one row costs against the scan budget: the filter's OR'd terms (0 or absent: nothing). */
   rowCost?: number;
@@ -81,7 +83,7 @@ export class CursorPager {
       if (!desc) {
         if (state.done) break;
         const after = i === 0 ? null : state.pages[i - 1].next;
-        const fetched = await this.fetchOnce(source, after, i === 0 && state.total === undefined);
+        const fetched = await this.fetchOnce(source, after, i === 0 && state.total === undefined, scan.slices);
         if (fetched.totalCount !== undefined) scan.expect(fetched.totalCount);
         rows = await scan.filter(fetched.items, (r) => source.visible(r));
         desc = { after, next: fetched.next, visible: rows.length };
@@ -96,7 +98,7 @@ export class CursorPager {
         rows = await this.store.get<T[]>(`${walkKey}:p${i}`);
         if (!rows) {
           // Evicted: fetch that one Kit page again from its remembered cursor.
-          const fetched = await this.fetchOnce(source, desc.after, false);
+          const fetched = await this.fetchOnce(source, desc.after, false, scan.slices);
           rows = await scan.filter(fetched.items, (r) => source.visible(r));
           await this.store.set(`${walkKey}:p${i}`, rows, this.options.ttlSeconds);
         }
@@ -127,11 +129,16 @@ export class CursorPager {
   }
 
   /** Concurrent requests for the same Kit page on this replica share one Kit call. */
-  private fetchOnce<T>(source: WalkSource<T>, after: string | null, total: boolean): Promise<KitPageFetch<T>> {
+  private fetchOnce<T>(
+    source: WalkSource<T>,
+    after: string | null,
+    total: boolean,
+    slices: TimeSlices,
+  ): Promise<KitPageFetch<T>> {
     const key = `${source.fingerprint}|${after}|${total}`;
     let p = this.inflight.get(key) as Promise<KitPageFetch<T>> | undefined;
     if (!p) {
-      p = source.fetch(after, total).finally(() => this.inflight.delete(key));
+      p = source.fetch(after, total, slices).finally(() => this.inflight.delete(key));
       this.inflight.set(key, p);
     }
     return p;
