@@ -45,6 +45,8 @@ export interface KitCallerOptions {
   httpsAgent?: https.Agent;
   /** See TransportOptions.redact. */
   redact?: (text: string) => string;
+  /** The HTTP exchanges; by default a KitTransport built from the options above (unit tests pass their own). */
+  transport?: Pick<KitTransport, 'send'>;
 }
 
 /** Kit's 2xx answer, parsed with the request's `answer` schema. */
@@ -81,7 +83,7 @@ export function isRefusal<T>(a: Answer<T> | Refusal): a is Refusal {
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class KitCaller {
-  private readonly transport: KitTransport;
+  private readonly transport: Pick<KitTransport, 'send'>;
   private readonly auth: Authenticator;
   private readonly limiter: KitLimiter;
   private readonly policy: RetryPolicy;
@@ -97,15 +99,17 @@ export class KitCaller {
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
     this.defaultMaxWaitMs = opts.maxWaitMs;
-    this.transport = new KitTransport({
-      baseUrl: opts.baseUrl,
-      timeoutMs: opts.timeoutMs,
-      httpAgent: opts.httpAgent,
-      httpsAgent: opts.httpsAgent,
-      onCall: opts.onCall,
-      now: this.now,
-      redact: opts.redact,
-    });
+    this.transport =
+      opts.transport ??
+      new KitTransport({
+        baseUrl: opts.baseUrl,
+        timeoutMs: opts.timeoutMs,
+        httpAgent: opts.httpAgent,
+        httpsAgent: opts.httpsAgent,
+        onCall: opts.onCall,
+        now: this.now,
+        redact: opts.redact,
+      });
     this.auth = authenticatorFor(opts.credentials, (req) => this.exchangeToken(req), opts.tokenStore);
   }
 

@@ -1,4 +1,5 @@
 import type { Response } from 'supertest';
+import { ScimError } from '../../src/scim/errors';
 
 export const SCIM_ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 export const LIST_RESPONSE_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
@@ -22,4 +23,25 @@ export function expectListResponse(res: Response, totalResults?: number): any[] 
   expect(res.body.schemas).toEqual([LIST_RESPONSE_SCHEMA]);
   if (totalResults !== undefined) expect(res.body.totalResults).toBe(totalResults);
   return res.body.Resources ?? [];
+}
+
+/**
+ * Asserts a SCIM failure raised below the HTTP edge (a unit test of the core): the ScimError the error table
+ * renders, with its status, scimType and a detail for the client. Returns it for further checks.
+ */
+export async function expectScimFailure(
+  work: Promise<unknown> | (() => unknown),
+  status: number,
+  scimType?: string,
+): Promise<ScimError> {
+  let caught: unknown;
+  try {
+    await (typeof work === 'function' ? work() : work);
+  } catch (err) {
+    caught = err;
+  }
+  if (!(caught instanceof ScimError)) throw new Error(`expected a SCIM ${status} failure, got ${String(caught)}`);
+  expect({ status: caught.status, scimType: caught.scimType }).toEqual({ status, scimType });
+  expect(caught.detail.length).toBeGreaterThan(0);
+  return caught;
 }
