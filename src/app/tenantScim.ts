@@ -104,7 +104,7 @@ function changeTracking(d: TenantScimDeps, fields: SubscriberFieldMap, pageStore
 
 function pageStoreOf(d: TenantScimDeps): PageStore {
   const { config, logger, redis } = d;
-  if (!redis) return new MemoryPageStore(config.pageCache.maxEntries);
+  if (!redis) return new MemoryPageStore(config.pageCache.maxEntries, d.clock);
   return new RedisPageStore(
     redis,
     d.redisPrefix('cache'),

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { compileRenderer } from './resourceRenderer';
 import { projectionOf, type ResourceShape } from './projection';
 
@@ -7,14 +8,16 @@ import { projectionOf, type ResourceShape } from './projection';
  * Bounded: the lists are client text.
  */
 export class ProjectionCache {
-  private readonly entries = new Map<string, RenderUnder>();
+  private readonly entries: LRUCache<string, RenderUnder>;
 
   /** `endpoint`: the resource type's path under the SCIM base URL (`/Users`), for meta.location. */
   constructor(
     private readonly shape: () => ResourceShape,
     private readonly endpoint: string,
-    private readonly maxEntries = 256,
-  ) {}
+    maxEntries = 256,
+  ) {
+    this.entries = new LRUCache({ max: maxEntries });
+  }
 
   private shapeSeen?: ResourceShape;
 
@@ -34,7 +37,6 @@ export class ProjectionCache {
       (resource: Record<string, unknown>, basepath: string) => compiled(resource, `${basepath}${endpoint}`),
       { pure: true as const },
     );
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(key, render);
     return render;
   }
