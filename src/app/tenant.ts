@@ -195,7 +195,6 @@ export class Tenant implements TenantEndpoint {
       jwt: Boolean(config.scim.jwt),
       kitCapabilities: this.kit.capabilities,
       publicUrls: config.publicUrls,
-      renderer: config.scim.renderer,
       readiness: this.readiness,
       metrics: deps.metrics,
       label: this.label,

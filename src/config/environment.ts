@@ -111,8 +111,6 @@ const envSchema = z
     SCIM_MAX_BODY_BYTES: positiveInt('SCIM_MAX_BODY_BYTES').default(1048576),
     GROUP_TAG_PREFIX: optionalString,
     SCIM_MAPPING_FILE: optionalString,
-    // issue #14: `scimmy` renders responses as before the compiled renderer (kept for comparison).
-    SCIM_RENDERER: z.enum(['compiled', 'scimmy']).default('compiled'),
     FILTER_SCAN_BUDGET: positiveInt('FILTER_SCAN_BUDGET').default(10_000_000),
     TRUST_PROXY: optionalString,
     PUBLIC_BASE_URL: optionalString.pipe(
@@ -329,7 +327,6 @@ export interface Config {
     /** Where each SCIM attribute lives in Kit (SCIM_MAPPING_FILE, else the built-in mapping/default.yaml). */
     mapping: AttributeMapping;
     mappingFile?: string;
-    renderer: 'compiled' | 'scimmy';
     /**
      * Terms × rows one request's filtered scan may cost: a filter's OR'd terms times the subscribers it has to
      * decide (the mirror's or Kit's pages). Past it the answer is 400 tooMany, not seconds of one core.
@@ -711,7 +708,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       groupTagPrefix: e.GROUP_TAG_PREFIX,
       mapping: mappingOf(e.SCIM_MAPPING_FILE),
       mappingFile: e.SCIM_MAPPING_FILE,
-      renderer: e.SCIM_RENDERER,
       filterScanBudget: e.FILTER_SCAN_BUDGET,
     },
     trustProxy:

@@ -7,7 +7,7 @@ import { quoteInput, summariseIds } from '../scim/inputLimits';
 import { type ListQuery, parseListQuery } from '../scim/listQuery';
 import type { ResourcePage, ScimBody, ScimMeta, ScimResource } from '../scim/resources';
 import { LIST_RESPONSE } from '../scim/resources';
-import { type RenderResource, type RendererKind, type ResourceRenderer, resourceRenderer } from '../scim/render';
+import { type RenderResource, type ResourceRenderer, resourceRenderer } from '../scim/render';
 import { type AttributeDeclarations, GROUP_ATTRIBUTES, wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditSink } from '../platform/audit';
@@ -27,8 +27,6 @@ export interface ScimRouteDeps {
   logger?: Logger;
   /** Where resource URLs point; without it they are relative (see publicUrls.ts). */
   publicUrls?: PublicUrlConfig;
-  /** The compiled renderer (default) or scimmy's, as before issue #14 (SCIM_RENDERER=scimmy). */
-  renderer?: RendererKind;
 }
 
 const USER_SORTABLE = ['id', 'meta.created'] as const;
@@ -118,7 +116,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
   const basepath = (req: Request) => scimBaseUrl(req, publicUrls);
   const users = () => deps.services().users;
   const groups = () => deps.services().groups;
-  const groupRenderer = resourceRenderer('Group', deps.renderer);
+  const groupRenderer = resourceRenderer('Group');
 
   const audit = (
     res: Response,
@@ -266,7 +264,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     sortable: USER_SORTABLE,
     costly: 'groups',
     schema: () => users().schema,
-    renderer: () => resourceRenderer(users().schema, deps.renderer),
+    renderer: () => resourceRenderer(users().schema),
     version: userVersion,
     list: (query, withGroups) => users().list(query, withGroups),
     get: (id, withGroups) => users().get(id, withGroups),

@@ -1,12 +1,10 @@
-import { attributeFilter, renderGroup, renderUser } from '../schemas';
+import { attributeFilter } from '../schemas';
 import type { UserSchema } from '../userSchema';
 import { groupProjections } from './groupRenderer';
 import { userProjections } from './userRenderer';
 
-// Which renderer answers: the compiled one (projection.ts + resourceRenderer.ts, the default), or scimmy's Schema per resource as
-// before issue #14 (SCIM_RENDERER=scimmy), kept for the byte-equality test and for the benchmark's side by side.
-
-export type RendererKind = 'compiled' | 'scimmy';
+// Resources are rendered by compiled projections (projection.ts + resourceRenderer.ts). scimmy's own renderer
+// (a scimmy Schema per resource) is only the tests' oracle: test/support/scimmyRenderer.ts.
 
 /**
  * Renders the resources of one answer; built once per request from its `attributes`/`excludedAttributes`.
@@ -30,18 +28,7 @@ export interface ResourceRenderer {
 }
 
 /** `type`: the Group resource type, or the User schema of the mapping being served (userSchema.ts). */
-export function resourceRenderer(type: UserSchema | 'Group', kind: RendererKind = 'compiled'): ResourceRenderer {
-  if (kind === 'scimmy') {
-    return {
-      prepare(attributes, excludedAttributes) {
-        const filter = attributeFilter(attributes, excludedAttributes);
-        // The legacy renderers are typed per resource type; `type` picked the one that matches.
-        return type === 'Group'
-          ? (resource, basepath) => renderGroup(resource as never, basepath, filter)
-          : (resource, basepath) => renderUser(type, resource as never, basepath, filter);
-      },
-    };
-  }
+export function resourceRenderer(type: UserSchema | 'Group'): ResourceRenderer {
   const projections = type === 'Group' ? groupProjections : userProjections(type);
   return {
     prepare(attributes, excludedAttributes) {
