@@ -126,7 +126,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     id?: string,
     detail?: string,
   ) => {
-    const skipped: string[] = res.locals.skippedMembers ?? [];
+    const skipped = res.locals.skippedMembers ?? [];
     if (skipped.length) {
       // The count and the first few ids: the audit line stays small whatever the request named.
       const { count, first } = summariseIds(skipped);
@@ -134,7 +134,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       detail = `${detail ? `${detail}; ` : ''}${count} members skipped (not users): ${first.join(', ')}${more}`;
     }
     deps.audit?.recordForRequest({
-      actor: res.locals.principal?.name as string | undefined,
+      actor: res.locals.principal?.name,
       operation,
       resourceType: type,
       resourceId: id,
