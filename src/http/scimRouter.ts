@@ -6,7 +6,7 @@ import { ScimBadRequest, ScimNotImplemented } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
 import { checkAttributeParams } from '../scim/schemas';
-import { applyServiceProviderCapabilities } from '../scim/scimmyGlobals';
+import { applyServiceProviderCapabilities } from '../scim/scimmy';
 import type { UserDirectory } from '../scim/users';
 import type { AuditSink } from '../platform/audit';
 import { type AuthFailureReason, type Authenticator, createAuthMiddleware } from './auth';

@@ -2,7 +2,7 @@ import SCIMMY from 'scimmy';
 import { ScimBadRequest } from './errors';
 import { checkAttributePath, FilterSyntaxError } from './filterSyntax';
 import { MAX_ATTRIBUTE_NAMES, MAX_ATTRIBUTE_PATH_LENGTH } from './inputLimits';
-import { attributeAt } from './userSchema';
+import { type Attribute, attributeAt, groupDefinition } from './scimmy';
 
 // What requests may ask of the SCIM schemas (attributes, filters' attribute paths). The
 // User schema is the one of the mapping being served (userSchema.ts), passed in; the Group schema is scimmy's
@@ -77,11 +77,11 @@ function checkAttributeList(param: string, list: string): string[] {
 /** The attribute paths a resource type's schema declares, as request checks ask about them. */
 export interface AttributeDeclarations {
   /** The scimmy attribute definition behind a path (`name.givenName`, URNs), or undefined when not declared. */
-  attribute(path: string): any;
+  attribute(path: string): Attribute | undefined;
 }
 
 export const GROUP_ATTRIBUTES: AttributeDeclarations = {
-  attribute: (path) => attributeAt(SCIMMY.Schemas.Group.definition, path),
+  attribute: (path) => attributeAt(groupDefinition(), path),
 };
 
 /** Does the client want an attribute? Lets a handler skip Kit calls for attributes nobody asked for. */

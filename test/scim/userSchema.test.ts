@@ -1,3 +1,4 @@
+import type { ScimBody } from '../../src/scim/resources';
 import path from 'node:path';
 import SCIMMY from 'scimmy';
 import { loadMapping } from '../../src/config/mapping/mappingSource';
@@ -153,7 +154,7 @@ describe('UserSchema: one per mapping, independent of the others and of scimmyâ€
       expect(viaDefault.phoneNumbers).toBeUndefined();
       expect(viaDefault.name).toEqual({ givenName: 'Ada', familyName: 'Lovelace' });
       expect(viaEntra.phoneNumbers).toEqual(PHONES);
-      expect(viaEntra.meta.location).toBe(`${BASE}/Users/42`);
+      expect((viaEntra.meta as ScimBody).location).toBe(`${BASE}/Users/42`);
       // `attributes` names an attribute only one of the mappings declares.
       expect(renderers[kind](entra).prepare('phoneNumbers')(stored, BASE).phoneNumbers).toEqual(PHONES);
       expect(renderers[kind](byDefault).prepare('phoneNumbers')(stored, BASE).phoneNumbers).toBeUndefined();

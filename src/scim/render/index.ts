@@ -1,4 +1,5 @@
 import { attributeFilter } from '../schemas';
+import type { ScimBody } from '../resources';
 import type { UserSchema } from '../userSchema';
 import { groupProjections } from './groupRenderer';
 import { userProjections } from './userRenderer';
@@ -8,10 +9,10 @@ import { userProjections } from './userRenderer';
 
 /**
  * Renders the resources of one answer; built once per request from its `attributes`/`excludedAttributes`.
- * `Record<string, any>`: the compiled projections are generated code reading attributes by name from any
- * resource type (typed users, groups, and the frozen objects of the page caches alike).
+ * `object` in: the compiled projections are generated code reading attributes by name from any resource type
+ * (typed users, groups, and the frozen objects of the page caches alike); a JSON object out.
  */
-export type RenderResource = ((resource: Record<string, any>, basepath: string) => Record<string, any>) & {
+export type RenderResource = ((resource: object, basepath: string) => ScimBody) & {
   /**
    * The same function for the same selection on every request, whose output depends on its arguments only: a
    * list answer may then keep the text it made of a resource that cannot change (http/listFragments.ts).

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import type { ScimBody } from '../resources';
 import { compileRenderer } from './resourceRenderer';
 import { projectionOf, type ResourceShape } from './projection';
 
@@ -34,7 +35,7 @@ export class ProjectionCache {
     const compiled = compileRenderer(projectionOf(shape, attributes, excludedAttributes));
     const endpoint = this.endpoint;
     render = Object.assign(
-      (resource: Record<string, unknown>, basepath: string) => compiled(resource, `${basepath}${endpoint}`),
+      (resource: object, basepath: string) => compiled(resource as Record<string, unknown>, `${basepath}${endpoint}`),
       { pure: true as const },
     );
     this.entries.set(key, render);
@@ -43,9 +44,9 @@ export class ProjectionCache {
 }
 
 /**
- * A compiled projection under a SCIM base URL; the same function for the same selection (see `pure`). Untyped
- * in and out (`Record<string, any>`) because it is generated code that reads any resource type by name.
+ * A compiled projection under a SCIM base URL; the same function for the same selection (see `pure`). It takes
+ * any resource (`object`) because it is generated code that reads any resource type by name.
  */
-export type RenderUnder = ((resource: Record<string, any>, basepath: string) => Record<string, any>) & {
+export type RenderUnder = ((resource: object, basepath: string) => ScimBody) & {
   pure: true;
 };

@@ -1,3 +1,4 @@
+import type { ScimBody } from '../../../src/scim/resources';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -90,7 +91,7 @@ function oracle(type: Type, resource: Record<string, any>, sel: Selection): stri
     // scimmy also threw when meta.resourceType (required in its meta) was excluded: the oracle drops it after.
     const kept = names.filter((n) => n !== 'schemas' && n !== 'meta.resourceType');
     const rendered = old.prepare(undefined, kept.join(','))(resource, BASE);
-    if (names.includes('meta.resourceType') && rendered.meta) delete rendered.meta.resourceType;
+    if (names.includes('meta.resourceType') && rendered.meta) delete (rendered.meta as ScimBody).resourceType;
     return JSON.stringify(rendered);
   }
   if (names.length === 0) {
@@ -100,7 +101,7 @@ function oracle(type: Type, resource: Record<string, any>, sel: Selection): stri
   const metaParts = names.some((n) => n.startsWith('meta.')) && !names.includes('meta');
   const extra = ['schemas', ...(metaParts ? ['meta.resourceType'] : [])];
   const rendered = old.prepare([...names, ...extra].join(','))(resource, BASE);
-  if (metaParts && !names.includes('meta.resourceType')) delete rendered.meta.resourceType;
+  if (metaParts && !names.includes('meta.resourceType')) delete (rendered.meta as ScimBody).resourceType;
   return JSON.stringify(rendered);
 }
 
