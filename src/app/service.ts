@@ -37,9 +37,7 @@ export interface ServiceOptions {
   config: Config;
   logger: Logger;
   metrics?: Metrics;
-  /** Injected clock for lastModified and caches (tests). */
-  now?: () => Date;
-  /** Timers and time for the limiter, Redis probes, start-up retries and shutdown (tests). */
+  /** Timers and time: the limiter, Redis probes, start-up retries, shutdown, and the stamps (meta.lastModified). */
   clock?: Clock;
   /** Several Kit accounts (TENANTS_FILE); without it, the tenant `default` built from `config`. */
   tenants?: TenantsConfig;
@@ -323,7 +321,6 @@ export class Service {
       audit: this.audit,
       redis: this.redis,
       clock: this.clock,
-      now: this.options.now,
       limiters: this.limiters,
       failureThrottle: this.failureThrottle,
       allowlist: this.allowlist,

@@ -45,8 +45,6 @@ export interface TenantDeps {
   audit?: AuditLog;
   redis?: RedisLink;
   clock: Clock;
-  /** Injected clock for lastModified and caches (tests). */
-  now?: () => Date;
   limiters: LimiterRegistry;
   failureThrottle: FailureThrottle;
   /** The IP allow-list's check, in front of the tenant's credentials. */
@@ -142,7 +140,7 @@ export class Tenant implements TenantEndpoint {
       config,
       clock: deps.clock,
       logger: this.logger,
-      now: () => this.now(),
+      now: () => deps.clock.now(),
       handled: (outcome) => deps.metrics.webhookDeliveries.inc(this.labels({ outcome })),
       dropped: (reason) => {
         deps.metrics.webhookDeliveriesDropped.inc(this.labels({ reason }));
@@ -167,8 +165,6 @@ export class Tenant implements TenantEndpoint {
             audit: this.auditTrail,
             redis: deps.redis,
             clock: deps.clock,
-            now: deps.now,
-            nowMs: () => this.now(),
             redisPrefix: (namespace) => this.redisPrefix(namespace),
             securityEvents: () => this.securityEvents,
           },
@@ -402,10 +398,5 @@ export class Tenant implements TenantEndpoint {
 
   private kitReady(): boolean {
     return this.readiness.report().checks.kit?.ok === true;
-  }
-
-  /** Milliseconds now: the injected `now` (tests stamping lastModified) or the clock. */
-  private now(): number {
-    return this.deps.now ? this.deps.now().getTime() : this.deps.clock.now();
   }
 }

@@ -39,8 +39,6 @@ export interface HarnessOptions {
   rateLimit?: { max: number; windowMs: number };
   /** The service's logger; silent by default. */
   logger?: Logger;
-  /** The server's clock for meta.lastModified stamps. */
-  now?: () => Date;
   /** The service's timers and time (limiter, mirror, webhook holds); the system clock by default. */
   clock?: Clock;
   /** More sandbox options (e.g. Kit's reference answers instead of the integration notes'). */
@@ -70,7 +68,6 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const service = new Service({
     config,
     logger: opts.logger ?? pino({ level: 'silent' }),
-    now: opts.now,
     clock: opts.clock,
   });
   await service.bootstrap();
