@@ -98,7 +98,7 @@ export class Tenant implements TenantEndpoint {
     this.id = id;
     this.config = config;
     this.sandbox = deps.sandbox === true;
-    this.readiness = new Readiness({ sandbox: this.sandbox });
+    this.readiness = new Readiness({ clock: deps.clock, sandbox: this.sandbox });
     this.label = deps.labelled ? { tenant: id } : {};
     this.logger = deps.logger.child({ tenant: id });
     // Requests read the tenant's own UserSchema (scim/userSchema.ts, through its services); scimmy's process-wide
@@ -175,7 +175,11 @@ export class Tenant implements TenantEndpoint {
         this.securityEvents?.publisher.attach(services.tracking.journal);
       },
     });
-    this.authenticator = new Authenticator({ bearerTokens: config.scim.bearerTokens, jwt: config.scim.jwt });
+    this.authenticator = new Authenticator({
+      bearerTokens: config.scim.bearerTokens,
+      jwt: config.scim.jwt,
+      clock: deps.clock,
+    });
     const onAuthFailure = (reason: AuthFailureReason | 'unknown_token' | 'throttled') =>
       deps.metrics.authFailures.inc(this.labels({ reason }));
     this.router = createTenantRouter({

@@ -14,7 +14,7 @@ import type { Principal } from '../../src/platform/requestScope';
 import { currentScope } from '../../src/platform/requestScope';
 import { requestScopeMiddleware } from '../../src/http/requestScopeMiddleware';
 import { type JwksServer, type SigningKey, signingKey, signToken, startJwksServer } from '../fixtures/http/jwksServer';
-import { ManualClock } from '../support/clock';
+import { ManualClock, stampClock } from '../support/clock';
 
 const ISSUER = 'https://idp.example.test/oauth2/default';
 const AUDIENCE = 'api://convertkit-scim';
@@ -62,7 +62,7 @@ function authenticator(overrides: Partial<AuthenticatorOptions> = {}): Authentic
   return new Authenticator({
     bearerTokens: tokens,
     jwt: jwtConfig(),
-    now: () => NOW,
+    clock: stampClock(() => NOW),
     jwks: { cooldownMs: 0 },
     ...overrides,
   });
@@ -207,7 +207,7 @@ describe('Authenticator: JWTs against a JWKS', () => {
       new Authenticator({
         bearerTokens: [],
         jwt: jwtConfig({ algorithms: ['RS256', 'ES256', 'ES384'] }),
-        now: () => NOW,
+        clock: stampClock(() => NOW),
       })
         .authenticate(`Bearer ${token}`)
         .then((p) => p.kind),
@@ -250,7 +250,7 @@ describe('Authenticator: JWTs against a JWKS', () => {
 
   it('checks expiry against the injected clock', async () => {
     const token = await signToken(rsaKey, validClaims);
-    const later = authenticator({ now: () => NOW + 2 * 3600_000 });
+    const later = authenticator({ clock: stampClock(() => NOW + 2 * 3600_000) });
     expect((await failure(later.authenticate(`Bearer ${token}`))).reason).toBe('jwt_expired');
   });
 
