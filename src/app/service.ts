@@ -83,7 +83,7 @@ export class Service {
   readonly audit?: AuditLog;
   private readonly directory = new TenantDirectory();
   private readonly limiters: LimiterRegistry;
-  private readonly failureThrottle = new FailureThrottle();
+  private readonly failureThrottle: FailureThrottle;
   private readonly allowlist: RequestHandler[];
   private readonly ipAllowlist?: IpAllowlist;
   private readonly labelled: boolean;
@@ -111,6 +111,7 @@ export class Service {
     this.metrics = options.metrics ?? new Metrics();
     this.clock = options.clock ?? systemClock;
     this.readiness = new Readiness({ clock: this.clock });
+    this.failureThrottle = new FailureThrottle({ clock: this.clock });
     this.audit =
       config.auditLog === 'off'
         ? undefined
