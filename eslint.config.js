@@ -21,9 +21,15 @@ module.exports = tseslint.config(
     },
   },
   {
-    // Kit's answers enter here: they are parsed (zod) into types, never handed on untyped.
-    files: ['src/kit/**/*.ts'],
+    // Nothing in the server is untyped: Kit's answers are parsed (zod) into types, clients' bodies checked into
+    // them, and what is not known yet is `unknown`.
+    files: ['src/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
+  },
+  {
+    // The one exception: the adapter over scimmy's untyped API and process-wide state.
+    files: ['src/scim/scimmy.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'packages/*/test/**/*.ts'],

@@ -7,16 +7,18 @@ import autocannon from 'autocannon';
 import request from 'supertest';
 import type { Subscriber } from '../src/kit/types';
 import { SubscriberFieldMap } from '../src/scim/fieldMap';
-import { type RendererKind, resourceRenderer } from '../src/scim/render';
+import { resourceRenderer } from '../src/scim/render';
 import { subscriberToUser } from '../src/scim/userMapping';
 import { userSchemaFor } from '../src/scim/userSchema';
+import { scimmyRenderer } from '../test/support/scimmyRenderer';
 import { freePort, KIT_SANDBOX_MAIN } from '../test/support/serverProcess';
+
+type RendererKind = 'compiled' | 'scimmy';
 
 // The facade's own cost per request: what the SCIM server spends when Kit is not the bottleneck.
 // The Kit sandbox and the SCIM server run as separate processes, the server with the V8 flags `npm start` uses
-// and its default logging, once with scimmy's renderer (SCIM_RENDERER=scimmy) and once with the compiled
-// one, against the same sandbox. autocannon (in this process) drives the load; it shares the machine's cores with
-// the server, so absolute figures move with the machine's load: compare the two columns of one run.
+// and its default logging, against the sandbox. autocannon (in this process) drives the load; it shares the
+// machine's cores with the server, so absolute figures move with the machine's load.
 //
 // - cached list pages: the first Kit page is fetched once, then every request is served from the page cache;
 // - GET /Users/{id}, `userName eq` and the Entra-like mix each need one Kit call per request (Kit is the source of
@@ -25,8 +27,8 @@ import { freePort, KIT_SANDBOX_MAIN } from '../test/support/serverProcess';
 // - the 100k walk: an IGA walk of every user, count=100, one request at a time: server CPU seconds, event-loop
 //   delay p99 (prom-client's nodejs_eventloop_lag_p99_seconds, reset by each scrape of /metrics), latency, and
 //   the server's peak RSS (VmHWM);
-// - in-process: 1,000 pages of 100 users rendered and serialised by each renderer (mapping included), the
-//   CPU seconds a 100k walk spends rendering.
+// - in-process: 1,000 pages of 100 users rendered and serialised by the compiled renderer and by scimmy's (the
+//   tests' oracle, test/support/scimmyRenderer.ts), mapping included: the CPU seconds a 100k walk spends rendering.
 
 const SUBSCRIBERS = Number(process.env.BENCH_FACADE_SUBSCRIBERS ?? 100000);
 const TAGS = Number(process.env.BENCH_FACADE_TAGS ?? 50);
@@ -73,7 +75,7 @@ async function startSandbox(apiKey: string): Promise<Proc> {
   return { url, child };
 }
 
-async function startServer(sandbox: Proc, apiKey: string, renderer: RendererKind): Promise<Proc> {
+async function startServer(sandbox: Proc, apiKey: string): Promise<Proc> {
   const port = await freePort();
   // BENCH_FACADE_PROFILE=<dir>: the server writes a V8 CPU profile there when it exits (open it in DevTools).
   const profile = process.env.BENCH_FACADE_PROFILE
@@ -91,7 +93,6 @@ async function startServer(sandbox: Proc, apiKey: string, renderer: RendererKind
         KIT_API_KEY: apiKey,
         KIT_RATE_WINDOW_MS: String(KIT_WINDOW_MS),
         SCIM_BEARER_TOKENS: `iga=${TOKEN}`,
-        SCIM_RENDERER: renderer,
       },
       // Logging stays as `npm start` has it (info, one line per request); the lines go nowhere.
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -181,8 +182,8 @@ async function scimGet(server: Proc, p: string): Promise<any> {
 
 type Scenario = { name: string; figures: Figures };
 
-async function measureServer(sandbox: Proc, apiKey: string, renderer: RendererKind): Promise<Scenario[]> {
-  const server = await startServer(sandbox, apiKey, renderer);
+async function measureServer(sandbox: Proc, apiKey: string): Promise<Scenario[]> {
+  const server = await startServer(sandbox, apiKey);
   try {
     // The membership index warms in the background after start-up: wait until the Kit calls settle.
     let calls = await sandboxCalls(sandbox, apiKey);
@@ -205,7 +206,7 @@ async function measureServer(sandbox: Proc, apiKey: string, renderer: RendererKi
       const figures = await load(server, opts);
       out.push({ name, figures });
       console.log(
-        `  [${renderer}] ${name}: ${figures.rps.toFixed(0)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.max} ms, loop p99 ${figures.loopP99.toFixed(1)} ms, server CPU ${figures.cpu.toFixed(2)} s, errors ${figures.errors}`,
+        `  ${name}: ${figures.rps.toFixed(0)} req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.max} ms, loop p99 ${figures.loopP99.toFixed(1)} ms, server CPU ${figures.cpu.toFixed(2)} s, errors ${figures.errors}`,
       );
     };
     const page100 = '/scim/v2/Users?startIndex=1&count=100';
@@ -258,7 +259,7 @@ async function measureServer(sandbox: Proc, apiKey: string, renderer: RendererKi
       requests: walk,
     });
     const heap = (await metric(server, 'nodejs_heap_size_used_bytes')) / 1048576;
-    console.log(`  [${renderer}] V8 heap used after the walk: ${heap.toFixed(0)} MB`);
+    console.log(`  V8 heap used after the walk: ${heap.toFixed(0)} MB`);
     out.push({
       name: 'peak RSS during the walk (VmHWM), MB',
       figures: { rps: peakRssMb(server.child.pid!), served: 0, p50: 0, p99: 0, max: 0, errors: 0, loopP99: 0, cpu: 0 },
@@ -272,7 +273,8 @@ async function measureServer(sandbox: Proc, apiKey: string, renderer: RendererKi
 
 /** CPU seconds to map, render and serialise 1,000 pages of 100 users, as a cached list answer does. */
 function renderCpuSeconds(kind: RendererKind, subscribers: Subscriber[], fields: SubscriberFieldMap): number {
-  const renderer = resourceRenderer(userSchemaFor(fields.mapping), kind);
+  const schema = userSchemaFor(fields.mapping);
+  const renderer = kind === 'scimmy' ? scimmyRenderer(schema) : resourceRenderer(schema);
   const groups = [{ value: '3', display: 'Engineering' }];
   const start = process.cpuUsage();
   for (let page = 0; page < 1000; page++) {
@@ -302,8 +304,6 @@ function syntheticSubscribers(fields: SubscriberFieldMap): Subscriber[] {
   }));
 }
 
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
-
 export async function run(): Promise<void> {
   // In-process rendering first, on a quiet process: best of three per renderer.
   const fields = new SubscriberFieldMap(new Map(SubscriberFieldMap.labels().map((l) => [l, `f_${l}`])));
@@ -325,54 +325,9 @@ export async function run(): Promise<void> {
       .set('X-Sandbox-Admin', apiKey)
       .send({ subscribers: SUBSCRIBERS, tags: TAGS });
     console.log(`seeded ${seeded.body.subscribers.count} subscribers in ${TAGS} tags (${seeded.body.durationMs} ms)`);
-    const results: Record<RendererKind, Scenario[]> = { scimmy: [], compiled: [] };
-    // BENCH_FACADE_RENDERERS=compiled measures one side only (when profiling, say).
-    console.log(`machine load average (1 min) before the servers: ${loadavg()[0].toFixed(1)} on this machine's cores`);
-    const kinds = (process.env.BENCH_FACADE_RENDERERS ?? 'scimmy,compiled').split(',') as RendererKind[];
-    for (const kind of kinds) results[kind] = await measureServer(sandbox, apiKey, kind);
+    console.log(`machine load average (1 min) before the server: ${loadavg()[0].toFixed(1)} on this machine's cores`);
+    await measureServer(sandbox, apiKey);
     console.log(`machine load average (1 min) after: ${loadavg()[0].toFixed(1)}`);
-    if (kinds.length < 2) return;
-
-    const rows: Array<[string, string, string, string]> = [];
-    const ratio = (a: number, b: number) => (a > 0 && b > 0 ? `${(b / a).toFixed(1)}×` : '–');
-    results.scimmy.forEach((old, i) => {
-      const now = results.compiled[i].figures;
-      const o = old.figures;
-      if (old.name.startsWith('peak RSS')) {
-        rows.push([old.name, fmt(o.rps), fmt(now.rps), '']);
-        return;
-      }
-      rows.push([`${old.name}: req/s`, fmt(o.rps), fmt(now.rps), ratio(o.rps, now.rps)]);
-      rows.push([
-        `  latency p50 / p99 / max, ms`,
-        `${o.p50} / ${o.p99} / ${o.max}`,
-        `${now.p50} / ${now.p99} / ${now.max}`,
-        '',
-      ]);
-      rows.push([`  event-loop delay p99, ms`, fmt(o.loopP99, 1), fmt(now.loopP99, 1), '']);
-      const perRequest = (f: Figures) => (f.cpu * 1000) / f.served;
-      rows.push([
-        `  server CPU per request, ms`,
-        fmt(perRequest(o), 2),
-        fmt(perRequest(now), 2),
-        ratio(perRequest(now), perRequest(o)),
-      ]);
-      if (old.name.startsWith('walk'))
-        rows.push([`  server CPU for the walk, s`, fmt(o.cpu, 2), fmt(now.cpu, 2), ratio(now.cpu, o.cpu)]);
-      if (o.errors || now.errors) rows.push([`  errors (non-2xx, timeouts)`, String(o.errors), String(now.errors), '']);
-    });
-    rows.push([
-      'render 1,000 pages × 100 users in-process, CPU s',
-      fmt(renderCpu.scimmy, 2),
-      fmt(renderCpu.compiled, 2),
-      ratio(renderCpu.compiled, renderCpu.scimmy),
-    ]);
-    const width = Math.max(...rows.map((r) => r[0].length));
-    console.log(
-      `\n${'scenario'.padEnd(width)} | ${'scimmy (before)'.padStart(18)} | ${'compiled (now)'.padStart(18)} | gain`,
-    );
-    for (const [name, a, b, c] of rows)
-      console.log(`${name.padEnd(width)} | ${a.padStart(18)} | ${b.padStart(18)} | ${c}`);
   } finally {
     sandbox.child.kill('SIGTERM');
   }

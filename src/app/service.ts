@@ -37,9 +37,7 @@ export interface ServiceOptions {
   config: Config;
   logger: Logger;
   metrics?: Metrics;
-  /** Injected clock for lastModified and caches (tests). */
-  now?: () => Date;
-  /** Timers and time for the limiter, Redis probes, start-up retries and shutdown (tests). */
+  /** Timers and time: the limiter, Redis probes, start-up retries, shutdown, and the stamps (meta.lastModified). */
   clock?: Clock;
   /** Several Kit accounts (TENANTS_FILE); without it, the tenant `default` built from `config`. */
   tenants?: TenantsConfig;
@@ -83,7 +81,7 @@ export class Service {
   readonly app: Express;
   readonly metrics: Metrics;
   /** The process's own checks (Redis) and its shutdown; each tenant has its own (Kit, start-up checks). */
-  readonly readiness = new Readiness();
+  readonly readiness: Readiness;
   readonly audit?: AuditLog;
   private readonly directory = new TenantDirectory();
   private readonly limiters: LimiterRegistry;
@@ -114,11 +112,16 @@ export class Service {
     // were before tenants, so existing dashboards and alerts keep working.
     this.labelled = tenants.source.kind !== 'environment';
     this.metrics = options.metrics ?? new Metrics();
+    this.clock = options.clock ?? systemClock;
+    this.readiness = new Readiness({ clock: this.clock });
+    this.failureThrottle = new FailureThrottle({ clock: this.clock });
     this.audit =
       config.auditLog === 'off'
         ? undefined
-        : new AuditLog(config.auditLog, { knownSecrets: tenants.tenants.flatMap((t) => secretsOf(t.config)) });
-    this.clock = options.clock ?? systemClock;
+        : new AuditLog(config.auditLog, {
+            clock: this.clock,
+            knownSecrets: tenants.tenants.flatMap((t) => secretsOf(t.config)),
+          });
     this.redis = config.redisUrl ? this.redisLink(config.redisUrl) : undefined;
     this.limiters = new LimiterRegistry({ clock: this.clock, logger, redis: this.redis });
     this.ipAllowlist = config.ipAllowlist ? new IpAllowlist(config.ipAllowlist) : undefined;
@@ -326,7 +329,6 @@ export class Service {
       audit: this.audit,
       redis: this.redis,
       clock: this.clock,
-      now: this.options.now,
       limiters: this.limiters,
       failureThrottle: this.failureThrottle,
       allowlist: this.allowlist,
@@ -344,7 +346,7 @@ export class Service {
   private operatorAuthenticator(tenants: TenantsConfig): Authenticator {
     const only = this.directory.only();
     if (tenants.source.kind === 'environment' && only) return only.authenticator;
-    return new Authenticator({ bearerTokens: tenants.operatorTokens });
+    return new Authenticator({ bearerTokens: tenants.operatorTokens, clock: this.clock });
   }
 
   /** Kit's webhook deliveries reach the tenant whose secret is in their path. */

@@ -45,8 +45,6 @@ export interface TenantDeps {
   audit?: AuditLog;
   redis?: RedisLink;
   clock: Clock;
-  /** Injected clock for lastModified and caches (tests). */
-  now?: () => Date;
   limiters: LimiterRegistry;
   failureThrottle: FailureThrottle;
   /** The IP allow-list's check, in front of the tenant's credentials. */
@@ -100,7 +98,7 @@ export class Tenant implements TenantEndpoint {
     this.id = id;
     this.config = config;
     this.sandbox = deps.sandbox === true;
-    this.readiness = new Readiness({ sandbox: this.sandbox });
+    this.readiness = new Readiness({ clock: deps.clock, sandbox: this.sandbox });
     this.label = deps.labelled ? { tenant: id } : {};
     this.logger = deps.logger.child({ tenant: id });
     // Requests read the tenant's own UserSchema (scim/userSchema.ts, through its services); scimmy's process-wide
@@ -142,7 +140,7 @@ export class Tenant implements TenantEndpoint {
       config,
       clock: deps.clock,
       logger: this.logger,
-      now: () => this.now(),
+      now: () => deps.clock.now(),
       handled: (outcome) => deps.metrics.webhookDeliveries.inc(this.labels({ outcome })),
       dropped: (reason) => {
         deps.metrics.webhookDeliveriesDropped.inc(this.labels({ reason }));
@@ -167,8 +165,6 @@ export class Tenant implements TenantEndpoint {
             audit: this.auditTrail,
             redis: deps.redis,
             clock: deps.clock,
-            now: deps.now,
-            nowMs: () => this.now(),
             redisPrefix: (namespace) => this.redisPrefix(namespace),
             securityEvents: () => this.securityEvents,
           },
@@ -179,7 +175,11 @@ export class Tenant implements TenantEndpoint {
         this.securityEvents?.publisher.attach(services.tracking.journal);
       },
     });
-    this.authenticator = new Authenticator({ bearerTokens: config.scim.bearerTokens, jwt: config.scim.jwt });
+    this.authenticator = new Authenticator({
+      bearerTokens: config.scim.bearerTokens,
+      jwt: config.scim.jwt,
+      clock: deps.clock,
+    });
     const onAuthFailure = (reason: AuthFailureReason | 'unknown_token' | 'throttled') =>
       deps.metrics.authFailures.inc(this.labels({ reason }));
     this.router = createTenantRouter({
@@ -195,7 +195,6 @@ export class Tenant implements TenantEndpoint {
       jwt: Boolean(config.scim.jwt),
       kitCapabilities: this.kit.capabilities,
       publicUrls: config.publicUrls,
-      renderer: config.scim.renderer,
       readiness: this.readiness,
       metrics: deps.metrics,
       label: this.label,
@@ -403,10 +402,5 @@ export class Tenant implements TenantEndpoint {
 
   private kitReady(): boolean {
     return this.readiness.report().checks.kit?.ok === true;
-  }
-
-  /** Milliseconds now: the injected `now` (tests stamping lastModified) or the clock. */
-  private now(): number {
-    return this.deps.now ? this.deps.now().getTime() : this.deps.clock.now();
   }
 }

@@ -26,10 +26,6 @@ export interface TenantScimDeps {
   audit: AuditSink;
   redis?: RedisLink;
   clock: Clock;
-  /** Injected clock for lastModified (tests). */
-  now?: () => Date;
-  /** Milliseconds now, for journal entries and SETs. */
-  nowMs(): number;
   /** The tenant's Redis key prefix for one namespace (cache, changes). */
   redisPrefix(namespace: string): string;
   /** Security events: built by the tenant's bootstrap, possibly after the services. */
@@ -47,7 +43,7 @@ export function tenantScimServices(d: TenantScimDeps, fieldKeys: Map<string, str
     cacheTtlSeconds: config.pageCache.ttlSeconds,
     filterScanBudget: config.scim.filterScanBudget,
     groupTagPrefix: config.scim.groupTagPrefix,
-    now: d.now,
+    now: () => new Date(d.clock.now()),
     changeTracking: (fields) => changeTracking(d, fields, pageStore),
     userEvents: {
       reactivationRejected: (operation, email) => {
@@ -74,7 +70,7 @@ export function tenantScimServices(d: TenantScimDeps, fieldKeys: Map<string, str
     },
     groupEvents: {
       // Security events: the journal holds subscribers only, so a Group's SCIM write reaches the publisher here.
-      written: (write) => d.securityEvents()?.publisher.publishGroup({ ...write, at: d.nowMs() }),
+      written: (write) => d.securityEvents()?.publisher.publishGroup({ ...write, at: d.clock.now() }),
       // Count and the first few only: a request may name thousands of ids, each of any length.
       membersSkipped: (groupId, ids) => {
         const { count, first } = summariseIds(ids);
@@ -92,7 +88,7 @@ function changeTracking(d: TenantScimDeps, fields: SubscriberFieldMap, pageStore
     fields,
     redis: d.redis,
     prefix: d.redisPrefix('changes'),
-    now: () => d.nowMs(),
+    now: () => d.clock.now(),
     clock: d.clock,
     // A change learned from Kit makes cached walk pages stale.
     changed: async () => {
@@ -104,7 +100,7 @@ function changeTracking(d: TenantScimDeps, fields: SubscriberFieldMap, pageStore
 
 function pageStoreOf(d: TenantScimDeps): PageStore {
   const { config, logger, redis } = d;
-  if (!redis) return new MemoryPageStore(config.pageCache.maxEntries);
+  if (!redis) return new MemoryPageStore(config.pageCache.maxEntries, d.clock);
   return new RedisPageStore(
     redis,
     d.redisPrefix('cache'),

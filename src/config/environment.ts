@@ -63,8 +63,6 @@ const processSchema = z
     SCIM_JWT_ALGORITHMS: optionalString.transform((v) => listOf(v ?? 'RS256,ES256')).pipe(jwtAlgorithms),
     SCIM_JWT_CLOCK_SKEW_SECONDS: wholeNumber.default(60),
     SCIM_MAX_BODY_BYTES: positiveWholeNumber.default(1048576),
-    // `scimmy` renders responses with scimmy's own renderer instead of the compiled one (kept for comparison).
-    SCIM_RENDERER: z.enum(['compiled', 'scimmy']).default('compiled'),
     FILTER_SCAN_BUDGET: positiveWholeNumber.default(10_000_000),
     TRUST_PROXY: optionalString,
     PUBLIC_BASE_URL: optionalString.pipe(
@@ -188,7 +186,6 @@ export interface Config {
     /** Where each SCIM attribute lives in Kit (SCIM_MAPPING_FILE, else the built-in mapping/default.yaml). */
     mapping: AttributeMapping;
     mappingFile?: string;
-    renderer: 'compiled' | 'scimmy';
     /**
      * Terms × rows one request's filtered scan may cost: a filter's OR'd terms times the subscribers it has to
      * decide (the mirror's or Kit's pages). Past it the answer is 400 tooMany, not seconds of one core.
@@ -446,7 +443,6 @@ export function loadConfig(env: Env): Config {
       groupTagPrefix: t.groupTagPrefix,
       mapping: mappingOf(t.mappingFile),
       mappingFile: t.mappingFile,
-      renderer: e.SCIM_RENDERER,
       filterScanBudget: e.FILTER_SCAN_BUDGET,
     },
     trustProxy:

@@ -126,7 +126,8 @@ function roundTripFix(status: number | undefined): string {
 
 interface HttpOutcome {
   status?: number;
-  data?: any;
+  /** The JSON answer, as far as the checks read it. */
+  data?: { status?: unknown; totalResults?: unknown; detail?: unknown };
   error?: string;
 }
 

@@ -66,6 +66,8 @@ export function eventRoutes(o: PollRouteOptions): express.Router {
   });
 
   const receiverOf = (req: Request) => receiverFor(o.receivers, req.headers.authorization);
+  // The receiver the first handler authenticated, for the one after the body parser.
+  const authenticated = new WeakMap<Request, EventReceiver>();
 
   router.post(
     EVENTS_PATH,
@@ -76,12 +78,12 @@ export function eventRoutes(o: PollRouteOptions): express.Router {
         setError(res, 401, 'authentication_failed', 'A receiver token is required (Authorization: Bearer).');
         return;
       }
-      res.locals.receiver = receiver;
+      authenticated.set(req, receiver);
       next();
     },
     express.json({ type: () => true, limit: 256 * 1024 }),
     async (req: Request, res: Response) => {
-      const receiver = res.locals.receiver as EventReceiver;
+      const receiver = authenticated.get(req)!;
       const body = (req.body ?? {}) as Record<string, unknown>;
       if (typeof body !== 'object' || Array.isArray(body)) {
         setError(res, 400, 'invalid_request', 'The body must be a JSON object (RFC 8936 §2.4).');

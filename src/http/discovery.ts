@@ -1,12 +1,12 @@
 import { type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
-import SCIMMY from 'scimmy';
 import type { PublicUrlConfig } from '../config/environment';
 import type { KitCapabilities } from '../kit/api';
 import { ScimForbidden } from '../scim/errors';
 import type { ScimBody } from '../scim/resources';
 import { resourceTypeById, resourceTypeList, schemaById, schemaList } from '../scim/schemaDescriptions';
 import { wantsAttribute } from '../scim/schemas';
+import { readRegistry } from '../scim/scimmy';
 import { authenticationSchemes } from '../scim/scimmyGlobals';
 import type { UserSchema } from '../scim/userSchema';
 import { scimBaseUrl } from './publicUrls';
@@ -20,12 +20,12 @@ import { sendFailure, sendList, sendScim } from './scimResponses';
 /** A discovery resource as scimmy renders it (a schema, a resource type, the service provider config). */
 type Resource = ScimBody & { meta?: ScimBody };
 
-// scimmy's typings only declare the (id, config) constructor; a list read takes the query alone, as
-// scimmy-routers calls it.
-
-function plain(value: unknown): any {
-  return JSON.parse(JSON.stringify(value));
+function plain(value: unknown): Resource {
+  return JSON.parse(JSON.stringify(value)) as Resource;
 }
+
+/** A ListResponse (RFC 7644 §3.4.2) of discovery resources as scimmy renders it. */
+type Listed = { Resources?: Resource[]; totalResults?: number; startIndex?: number };
 
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 
@@ -67,10 +67,8 @@ export function discoveryRoutes(deps: {
   const list = (endpoint: string, read: (req: Request) => Promise<unknown>, idOf: (r: Resource) => string) => {
     router.get(endpoint, async (req: Request, res: Response) => {
       try {
-        const found = plain(await read(req));
-        const resources: Resource[] = (found.Resources ?? []).map((r: Resource) =>
-          located(req, r, `${endpoint}/${idOf(r)}`),
-        );
+        const found = plain(await read(req)) as Listed;
+        const resources: Resource[] = (found.Resources ?? []).map((r) => located(req, r, `${endpoint}/${idOf(r)}`));
         sendList(res, resources, found.totalResults ?? resources.length, found.startIndex ?? 1);
       } catch (err) {
         sendFailure(res, err, deps.logger);
@@ -92,30 +90,28 @@ export function discoveryRoutes(deps: {
   const userSchema = services && (() => services().users.schema);
   list(
     '/Schemas',
-    userSchema
-      ? async (req) => schemaList(userSchema(), query(req))
-      : (req) => new (SCIMMY.Resources.Schema as any)(query(req)).read(),
+    userSchema ? async (req) => schemaList(userSchema(), query(req)) : (req) => readRegistry('Schema', query(req)),
     (r) => String(r.id),
   );
   one(
     '/Schemas',
     userSchema
       ? async (req) => schemaById(userSchema(), String(req.params.id), query(req))
-      : (req) => new SCIMMY.Resources.Schema(String(req.params.id), query(req)).read(),
+      : (req) => readRegistry('Schema', query(req), String(req.params.id)),
     (r) => String(r.id),
   );
   list(
     '/ResourceTypes',
     userSchema
       ? async (req) => resourceTypeList(userSchema(), query(req))
-      : (req) => new (SCIMMY.Resources.ResourceType as any)(query(req)).read(),
+      : (req) => readRegistry('ResourceType', query(req)),
     (r) => String(r.name),
   );
   one(
     '/ResourceTypes',
     userSchema
       ? async (req) => resourceTypeById(userSchema(), String(req.params.id), query(req))
-      : (req) => new SCIMMY.Resources.ResourceType(String(req.params.id), query(req)).read(),
+      : (req) => readRegistry('ResourceType', query(req), String(req.params.id)),
     (r) => String(r.name),
   );
 
@@ -126,7 +122,7 @@ export function discoveryRoutes(deps: {
       return;
     }
     try {
-      const config = plain(await new (SCIMMY.Resources.ServiceProviderConfig as any)(query(req)).read());
+      const config = plain(await readRegistry('ServiceProviderConfig', query(req)));
       // This app's own schemes: scimmy's configuration is shared by every app in the process.
       const q = query(req);
       if (wantsAttribute('authenticationSchemes', q.attributes, q.excludedAttributes))
@@ -135,7 +131,7 @@ export function discoveryRoutes(deps: {
       if (deps.kitCapabilities && !deps.kitCapabilities.cursorPaging && config.sort) config.sort = { supported: false };
       const extension = deps.serviceProviderExtension?.(scimBaseUrl(req, deps.publicUrls));
       if (extension) {
-        config.schemas = [...(config.schemas ?? []), extension.schema];
+        config.schemas = [...((config.schemas as string[] | undefined) ?? []), extension.schema];
         config[extension.schema] = extension.value;
       }
       sendScim(res, 200, located(req, config, '/ServiceProviderConfig'));

@@ -35,29 +35,32 @@ import {
 const retryAfterSeconds = (ms: number | undefined, fallback: number) =>
   Math.max(1, Math.ceil((ms ?? fallback * 1000) / 1000));
 
-type KitRule = [new (...args: any[]) => KitError, (e: any) => ScimError];
+/** A Kit error class and its SCIM error; the first rule whose class matches translates. */
+type KitRule = (err: KitError) => ScimError | undefined;
+
+function rule<E extends KitError>(type: new (...args: never[]) => E, translate: (e: E) => ScimError): KitRule {
+  return (err) => (err instanceof type ? translate(err) : undefined);
+}
 
 const kitRules: KitRule[] = [
-  [
+  rule(
     KitAuthError,
     (e: KitAuthError) =>
       new ScimBadGateway(
         'Kit rejected this server’s own Kit credentials (KIT_API_KEY or OAuth tokens). This is not a problem with your SCIM token: an operator must fix the Kit credentials.',
         { cause: e },
       ),
-  ],
-  [
+  ),
+  rule(
     KitNotFoundError,
     (e: KitNotFoundError) => new ScimNotFound(`Kit has no such resource: ${e.kitMessage}`, { cause: e }),
-  ],
-  [
-    KitValidationError,
-    (e: KitValidationError) =>
-      e.isUniquenessClash
-        ? new ScimConflict(`Kit refused a duplicate value: ${e.kitMessage}`, e)
-        : new ScimBadRequest('invalidValue', `Kit refused a value: ${e.kitMessage}`, e),
-  ],
-  [
+  ),
+  rule(KitValidationError, (e: KitValidationError) =>
+    e.isUniquenessClash
+      ? new ScimConflict(`Kit refused a duplicate value: ${e.kitMessage}`, e)
+      : new ScimBadRequest('invalidValue', `Kit refused a value: ${e.kitMessage}`, e),
+  ),
+  rule(
     KitRateLimitedError,
     (e: KitRateLimitedError) =>
       new ScimTooManyRequests(
@@ -65,8 +68,8 @@ const kitRules: KitRule[] = [
         retryAfterSeconds(e.retryAfterMs, 30),
         e,
       ),
-  ],
-  [
+  ),
+  rule(
     KitLimiterUnavailableError,
     (e: KitLimiterUnavailableError) =>
       new ScimServiceUnavailable(
@@ -74,8 +77,8 @@ const kitRules: KitRule[] = [
         retryAfterSeconds(e.retryAfterMs, 5),
         e,
       ),
-  ],
-  [
+  ),
+  rule(
     KitWritePendingError,
     (e: KitWritePendingError) =>
       new ScimServiceUnavailable(
@@ -83,8 +86,8 @@ const kitRules: KitRule[] = [
         retryAfterSeconds(e.retryAfterMs, 5),
         e,
       ),
-  ],
-  [
+  ),
+  rule(
     KitUnavailableError,
     (e: KitUnavailableError) =>
       new ScimServiceUnavailable(
@@ -92,26 +95,29 @@ const kitRules: KitRule[] = [
         retryAfterSeconds(e.retryAfterMs, 30),
         e,
       ),
-  ],
-  [
+  ),
+  rule(
     KitFieldNotStoredError,
     (e: KitFieldNotStoredError) =>
       new ScimBadGateway(
         `${e.message}. Kit silently drops values for custom fields that do not exist; the field may have been deleted in Kit. Restart the server to recreate its reserved fields.`,
         { cause: e },
       ),
-  ],
-  [
+  ),
+  rule(
     KitRequestError,
     (e: KitRequestError) => new ScimBadGateway(`Kit refused the request: ${e.kitMessage}`, { cause: e }),
-  ],
+  ),
 ];
 
 /** Translates any failure into the SCIM error the client sees. Unknown failures become a generic 500. */
 export function toScimError(err: unknown): ScimError {
   if (err instanceof ScimError) return err;
   if (err instanceof KitError) {
-    for (const [type, translate] of kitRules) if (err instanceof type) return translate(err);
+    for (const translate of kitRules) {
+      const translated = translate(err);
+      if (translated) return translated;
+    }
     return new ScimBadGateway(`Kit failed: ${err.kitMessage}`, { cause: err });
   }
   const parsing = bodyParsingError(err);

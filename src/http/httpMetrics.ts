@@ -51,9 +51,6 @@ export function metricsEndpoint(
   };
 }
 
-const MATCHED_ROUTE = 'matchedRoute';
-const TRACKING = 'matchedRouteTracked';
-
 /**
  * The router assigns `req.route` when a route matches, while `req.baseUrl` is still the mount path. By the
  * time the response closes, a handler that failed into an app-level error handler has left its router and
@@ -61,8 +58,8 @@ const TRACKING = 'matchedRouteTracked';
  * request-logging middleware both call it.
  */
 export function trackMatchedRoute(req: Request, res: Response): void {
-  if (res.locals[TRACKING]) return;
-  res.locals[TRACKING] = true;
+  if (res.locals.matchedRouteTracked) return;
+  res.locals.matchedRouteTracked = true;
   let route: Request['route'] = req.route;
   Object.defineProperty(req, 'route', {
     configurable: true,
@@ -70,7 +67,7 @@ export function trackMatchedRoute(req: Request, res: Response): void {
     get: () => route,
     set: (value: Request['route']) => {
       route = value;
-      if (value) res.locals[MATCHED_ROUTE] = matchedPattern(req.baseUrl ?? '', value.path);
+      if (value) res.locals.matchedRoute = matchedPattern(req.baseUrl ?? '', value.path);
     },
   });
 }
@@ -149,7 +146,7 @@ function intendedRoute(req: Request): string {
 export function routeLabel(req: Request, res: Response): string {
   const named = res.locals.route;
   if (typeof named === 'string' && named !== '') return withoutTenant(named);
-  const remembered = res.locals[MATCHED_ROUTE];
+  const remembered = res.locals.matchedRoute;
   if (typeof remembered === 'string') return remembered;
   const path: unknown = req.route?.path;
   const matched = path === undefined || path === null ? undefined : matchedPattern(req.baseUrl ?? '', path);

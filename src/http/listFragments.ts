@@ -21,7 +21,7 @@ const kept = new WeakMap<object, Kept>();
  */
 export function resourceJson(
   // Any resource type a renderer takes (see RenderResource); only its identity and frozenness matter here.
-  resource: Record<string, any>,
+  resource: object,
   basepath: string,
   render: RenderResource,
   present: () => unknown,

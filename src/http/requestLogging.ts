@@ -79,8 +79,8 @@ function outcome(req: IncomingMessage, res: ServerResponse): Record<string, unkn
   return {
     route: routeLabel(req as Request, res as Response),
     // The tenant the request reached; absent for the environment's one tenant (no tenants file).
-    tenant: (locals.tenantLabel as { tenant?: string } | undefined)?.tenant,
-    principal: (locals.principal as { name?: string } | undefined)?.name,
-    kit: kitSummary(locals.scope as RequestScope | undefined),
+    tenant: locals.tenantLabel?.tenant,
+    principal: locals.principal?.name,
+    kit: kitSummary(locals.scope),
   };
 }

@@ -6,8 +6,7 @@ import { ScimBadRequest, ScimNotImplemented } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { forbiddenSegmentOf, quoteInput } from '../scim/inputLimits';
 import { checkAttributeParams } from '../scim/schemas';
-import { applyServiceProviderCapabilities } from '../scim/scimmyGlobals';
-import type { RendererKind } from '../scim/render';
+import { applyServiceProviderCapabilities } from '../scim/scimmy';
 import type { UserDirectory } from '../scim/users';
 import type { AuditSink } from '../platform/audit';
 import { type AuthFailureReason, type Authenticator, createAuthMiddleware } from './auth';
@@ -41,8 +40,6 @@ export interface ScimRouterDeps {
   publicUrls: PublicUrlConfig;
   /** What ServiceProviderConfig advertises of security events. */
   serviceProviderExtension?: (scimRoot: string) => { schema: string; value: Record<string, unknown> } | undefined;
-  /** How SCIM resources are rendered (SCIM_RENDERER); the compiled renderer unless told otherwise. */
-  renderer?: RendererKind;
 }
 
 /** The detail of every 404 for a tenant that does not exist, or a credential of another tenant: the same words. */
@@ -127,7 +124,6 @@ export function createScimRouter(deps: ScimRouterDeps): express.Router {
       audit: deps.audit,
       logger: deps.logger,
       publicUrls: deps.publicUrls,
-      renderer: deps.renderer,
     }),
   );
 

@@ -8,7 +8,7 @@ import { type ListQuery, parseListQuery } from '../scim/listQuery';
 import type { ResourcePage, ScimBody, ScimMeta, ScimResource } from '../scim/resources';
 import { LIST_RESPONSE } from '../scim/resources';
 import { mapInSlices } from '../scim/paging/timeSlices';
-import { type RenderResource, type RendererKind, type ResourceRenderer, resourceRenderer } from '../scim/render';
+import { type RenderResource, type ResourceRenderer, resourceRenderer } from '../scim/render';
 import { type AttributeDeclarations, GROUP_ATTRIBUTES, wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditSink } from '../platform/audit';
@@ -28,8 +28,6 @@ export interface ScimRouteDeps {
   logger?: Logger;
   /** Where resource URLs point; without it they are relative (see publicUrls.ts). */
   publicUrls?: PublicUrlConfig;
-  /** The compiled renderer (default) or scimmy's Schema per resource (SCIM_RENDERER=scimmy). */
-  renderer?: RendererKind;
 }
 
 const USER_SORTABLE = ['id', 'meta.created'] as const;
@@ -119,7 +117,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
   const basepath = (req: Request) => scimBaseUrl(req, publicUrls);
   const users = () => deps.services().users;
   const groups = () => deps.services().groups;
-  const groupRenderer = resourceRenderer('Group', deps.renderer);
+  const groupRenderer = resourceRenderer('Group');
 
   const audit = (
     res: Response,
@@ -129,7 +127,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     id?: string,
     detail?: string,
   ) => {
-    const skipped: string[] = res.locals.skippedMembers ?? [];
+    const skipped = res.locals.skippedMembers ?? [];
     if (skipped.length) {
       // The count and the first few ids: the audit line stays small whatever the request named.
       const { count, first } = summariseIds(skipped);
@@ -137,7 +135,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       detail = `${detail ? `${detail}; ` : ''}${count} members skipped (not users): ${first.join(', ')}${more}`;
     }
     deps.audit?.recordForRequest({
-      actor: res.locals.principal?.name as string | undefined,
+      actor: res.locals.principal?.name,
       operation,
       resourceType: type,
       resourceId: id,
@@ -268,7 +266,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     sortable: USER_SORTABLE,
     costly: 'groups',
     schema: () => users().schema,
-    renderer: () => resourceRenderer(users().schema, deps.renderer),
+    renderer: () => resourceRenderer(users().schema),
     version: userVersion,
     list: (query, withGroups) => users().list(query, withGroups),
     get: (id, withGroups) => users().get(id, withGroups),

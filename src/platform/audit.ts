@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Writable } from 'node:stream';
+import { type Clock, systemClock } from './clock';
 import { maskSecrets } from './logging';
 import { currentScope } from './requestScope';
 
@@ -37,7 +38,8 @@ export interface AuditEntry {
 }
 
 export interface AuditLogOptions {
-  now?: () => number;
+  /** Stamps entries that carry no `at`. */
+  clock?: Clock;
   /** Where the `stdout` target writes; tests pass a memory stream. */
   stdout?: Writable;
   /** A write failure (disk full, file removed...) is reported here instead of crashing the server. */
@@ -74,7 +76,7 @@ export function requestAuditEntry(event: RequestAuditEvent): AuditEntry {
 export class AuditLog {
   private readonly stream: Writable;
   private readonly ownsStream: boolean;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly onError: (err: Error) => void;
   private knownSecrets: string[];
   private closed = false;
@@ -87,7 +89,7 @@ export class AuditLog {
     readonly target: 'stdout' | (string & {}),
     opts: AuditLogOptions = {},
   ) {
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
     this.onError = opts.onError ?? ((err) => process.emitWarning(`audit log: ${err.message}`));
     this.knownSecrets = (opts.knownSecrets ?? []).filter((s) => s !== '');
     if (target === 'stdout') {
@@ -144,7 +146,7 @@ export class AuditLog {
     const detail = entry.detail === undefined ? undefined : maskSecrets(entry.detail, this.knownSecrets);
     return {
       type: 'audit',
-      at: entry.at ?? new Date(this.now()).toISOString(),
+      at: entry.at ?? new Date(this.clock.now()).toISOString(),
       requestId: entry.requestId,
       tenant: entry.tenant,
       actor: maskSecrets(entry.actor, this.knownSecrets),

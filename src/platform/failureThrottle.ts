@@ -1,3 +1,6 @@
+import { LRUCache } from 'lru-cache';
+import { type Clock, systemClock, type TimerHandle } from './clock';
+
 // Slows down credential guessing from one client address, and never the right caller at that address. Three
 // habits shape it:
 // - attackers guess in parallel: a delay applied to each failed answer limits nothing when a hundred guesses are
@@ -22,25 +25,6 @@
 //     one. Forging one that verifies takes the issuer's private key, so a bounded number let through opens no
 //     guessing and no flood of parallel verifications; everything else is refused unchecked.
 
-/** The throttle's view of time, injected so tests drive it with a test clock or Jest's fake timers. */
-export interface ThrottleClock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
-export const systemClock: ThrottleClock = {
-  now: () => Date.now(),
-  setInterval: (fn, ms) => {
-    const handle = setInterval(fn, ms);
-    // Housekeeping only: it must never keep the process alive.
-    handle.unref();
-    return handle;
-  },
-  clearInterval: (handle) => clearInterval(handle as NodeJS.Timeout),
-};
-
 export interface FailureThrottleOptions {
   /** Failures inside the window a client may have before its checks are spaced out. */
   threshold?: number;
@@ -64,7 +48,7 @@ export interface FailureThrottleOptions {
    * 200 bytes), the least recently failing one evicted first. Default 10,000, about 2 MB at worst.
    */
   maxTrackedClients?: number;
-  clock?: ThrottleClock;
+  clock?: Clock;
 }
 
 /** The outcome of a credential check the throttle admitted; exactly one call per admitted attempt. */
@@ -98,7 +82,8 @@ interface ClientState {
 }
 
 export class FailureThrottle {
-  private readonly clients = new Map<string, ClientState>();
+  /** Least recently seen first out once `maxTrackedClients` are tracked. */
+  private readonly clients: LRUCache<string, ClientState>;
   private readonly threshold: number;
   private readonly windowMs: number;
   private readonly baseDelayMs: number;
@@ -108,8 +93,9 @@ export class FailureThrottle {
   private readonly maxTrackedClients: number;
   /** Timestamps kept per client: past this many the spacing is already at its cap. */
   private readonly kept: number;
-  private readonly clock: ThrottleClock;
-  private sweeper: unknown;
+  private readonly clock: Clock;
+  private sweeper: TimerHandle | undefined;
+  private closed = false;
 
   constructor(opts: FailureThrottleOptions = {}) {
     this.threshold = opts.threshold ?? 5;
@@ -120,10 +106,24 @@ export class FailureThrottle {
     this.maxVouchedChecks = opts.maxVouchedChecks ?? this.maxConcurrentChecks;
     this.maxTrackedClients = opts.maxTrackedClients ?? 10_000;
     this.clock = opts.clock ?? systemClock;
+    this.clients = new LRUCache({ max: this.maxTrackedClients });
     const doublings = this.baseDelayMs > 0 ? Math.ceil(Math.log2(Math.max(1, this.maxDelayMs / this.baseDelayMs))) : 0;
     this.kept = this.threshold + doublings + 1;
-    // Forget quiet clients once their failures have aged out, so memory returns to nothing after an attack.
-    this.sweeper = this.clock.setInterval(() => this.sweep(), this.windowMs);
+    this.scheduleSweep();
+  }
+
+  /** Forget quiet clients once their failures have aged out, so memory returns to nothing after an attack. */
+  private scheduleSweep(): void {
+    if (this.closed) return;
+    // Housekeeping only: it must never keep the process alive.
+    this.sweeper = this.clock.setTimeout(
+      () => {
+        this.sweep();
+        this.scheduleSweep();
+      },
+      this.windowMs,
+      { background: true },
+    );
   }
 
   /**
@@ -190,7 +190,7 @@ export class FailureThrottle {
       state.pending--;
       if (vouched) state.vouchedPending--;
       if (failed) this.recordFailure(key, state);
-      else if (state.pending === 0 && state.failures.length === 0 && this.clients.get(key) === state)
+      else if (state.pending === 0 && state.failures.length === 0 && this.clients.peek(key) === state)
         this.clients.delete(key);
     };
     return { failed: () => settle(true), settled: () => settle(false) };
@@ -198,20 +198,16 @@ export class FailureThrottle {
 
   /** Stops the housekeeping timer (shutdown, tests). */
   close(): void {
-    if (this.sweeper !== undefined) this.clock.clearInterval(this.sweeper);
+    this.closed = true;
+    this.clock.clearTimeout(this.sweeper);
     this.sweeper = undefined;
   }
 
   private stateOf(key: string, now: number): ClientState {
     const state = this.clients.get(key) ?? { failures: [], pending: 0, vouchedPending: 0, nextSlotAt: 0 };
     state.failures = state.failures.filter((t) => now - t < this.windowMs);
-    // Re-inserting moves the client to the end, so Map order is least-recently-seen first.
-    this.clients.delete(key);
+    // Setting marks the client most recently seen; past the bound the least recently seen one is evicted.
     this.clients.set(key, state);
-    while (this.clients.size > this.maxTrackedClients) {
-      const oldest = this.clients.keys().next().value as string;
-      this.clients.delete(oldest);
-    }
     return state;
   }
 
@@ -229,7 +225,7 @@ export class FailureThrottle {
 
   private sweep(): void {
     const now = this.clock.now();
-    for (const [key, state] of this.clients) {
+    for (const [key, state] of [...this.clients.entries()]) {
       state.failures = state.failures.filter((t) => now - t < this.windowMs);
       if (state.failures.length === 0 && state.pending === 0 && now >= state.nextSlotAt) this.clients.delete(key);
     }

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from './clock';
 import { maskSecrets } from './logging';
 
 // Liveness and readiness for orchestrators and load balancers. Both endpoints answer without credentials,
@@ -25,12 +26,12 @@ export class Readiness {
   private readonly checks = new Map<string, CheckState>();
   /** Set (or call beginShutdown) once shutdown starts: /readyz then answers 503 whatever the checks say. */
   shuttingDown = false;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly sandbox?: boolean;
 
   /** `sandbox`: a tenant's readiness says whether the Kit behind it is the built-in sandbox. */
-  constructor(opts: { now?: () => number; sandbox?: boolean } = {}) {
-    this.now = opts.now ?? Date.now;
+  constructor(opts: { clock?: Clock; sandbox?: boolean } = {}) {
+    this.clock = opts.clock ?? systemClock;
     this.sandbox = opts.sandbox;
   }
 
@@ -72,7 +73,7 @@ export class Readiness {
   }
 
   private timestamp(): string {
-    return new Date(this.now()).toISOString();
+    return new Date(this.clock.now()).toISOString();
   }
 }
 

@@ -96,7 +96,7 @@ function comparator(op: string, expected: unknown, caseExact: boolean): (actual:
   const wantBoolean = typeof expected === 'string' ? expected.toLowerCase() === 'true' : expected;
   const expectedDate =
     typeof expected === 'string' && isIsoDate(expected) && DATE_OPERATORS.has(op) ? Date.parse(expected) : Number.NaN;
-  const b = (typeof expected === 'string' && !caseExact ? expected.toLowerCase() : expected) as any;
+  const b: unknown = typeof expected === 'string' && !caseExact ? expected.toLowerCase() : expected;
   const bText = String(b);
   const expectedText = String(expected);
   const one = (actual: unknown): boolean => {
@@ -120,7 +120,10 @@ function comparator(op: string, expected: unknown, caseExact: boolean): (actual:
         }[op as 'eq'];
       }
     }
-    const a = (typeof actual === 'number' ? actual : caseExact ? String(actual) : String(actual).toLowerCase()) as any;
+    const a = typeof actual === 'number' ? actual : caseExact ? String(actual) : String(actual).toLowerCase();
+    // Ordered comparisons only between values of one type (both strings or both numbers).
+    const same = typeof a === typeof b;
+    const other = b as typeof a;
     switch (op) {
       case 'eq':
         return a === b || (typeof actual === 'number' && String(actual) === expectedText);
@@ -133,13 +136,13 @@ function comparator(op: string, expected: unknown, caseExact: boolean): (actual:
       case 'ew':
         return String(a).endsWith(bText);
       case 'gt':
-        return typeof a === typeof b && a > b;
+        return same && a > other;
       case 'ge':
-        return typeof a === typeof b && a >= b;
+        return same && a >= other;
       case 'lt':
-        return typeof a === typeof b && a < b;
+        return same && a < other;
       case 'le':
-        return typeof a === typeof b && a <= b;
+        return same && a <= other;
       default:
         return false;
     }

@@ -3,6 +3,7 @@ import { asInvalidValue } from './errors';
 import { attributePaths, FilterSyntaxError, type PatchPath, parsePatchPath, termCount } from './filterSyntax';
 import { MAX_FILTER_TERMS, MAX_PATCH_OPERATIONS, MAX_PATCH_PATH_LENGTH, quoteInput } from './inputLimits';
 import type { AttributeDeclarations } from './schemas';
+import type { Attribute } from './scimmy';
 
 // IdPs send PATCH shapes RFC 7644 §3.5.2 does not quite describe. Entra ID: capitalised ops ("Replace"),
 // booleans as strings ("False"), value objects without a path, `emails[type eq "work"].value` paths.
@@ -158,7 +159,7 @@ export function checkUserPatch(message: PatchMessage, schema: AttributeDeclarati
 }
 
 /** Coerces a value with scimmy's attribute definition (a TypeError is the client's wrong value). */
-function coerceValue(definition: any, value: unknown, index: number): void {
+function coerceValue(definition: Attribute, value: unknown, index: number): void {
   // A multi-valued attribute takes a list; one value added to it (or the element a value filter picks) is a list of one.
   const given = definition.config?.multiValued === true && !Array.isArray(value) ? [value] : value;
   try {

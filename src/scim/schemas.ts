@@ -2,10 +2,9 @@ import SCIMMY from 'scimmy';
 import { ScimBadRequest } from './errors';
 import { checkAttributePath, FilterSyntaxError } from './filterSyntax';
 import { MAX_ATTRIBUTE_NAMES, MAX_ATTRIBUTE_PATH_LENGTH } from './inputLimits';
-import type { ScimBody, ScimGroup, ScimResource, ScimUser } from './resources';
-import { attributeAt, type UserSchema } from './userSchema';
+import { type Attribute, attributeAt, groupDefinition } from './scimmy';
 
-// What requests may ask of the SCIM schemas (attributes, filters' attribute paths), and scimmy's renderer. The
+// What requests may ask of the SCIM schemas (attributes, filters' attribute paths). The
 // User schema is the one of the mapping being served (userSchema.ts), passed in; the Group schema is scimmy's
 // own, the same for every mapping.
 
@@ -78,29 +77,12 @@ function checkAttributeList(param: string, list: string): string[] {
 /** The attribute paths a resource type's schema declares, as request checks ask about them. */
 export interface AttributeDeclarations {
   /** The scimmy attribute definition behind a path (`name.givenName`, URNs), or undefined when not declared. */
-  attribute(path: string): any;
+  attribute(path: string): Attribute | undefined;
 }
 
 export const GROUP_ATTRIBUTES: AttributeDeclarations = {
-  attribute: (path) => attributeAt(SCIMMY.Schemas.Group.definition, path),
+  attribute: (path) => attributeAt(groupDefinition(), path),
 };
-
-/** RFC 7643 §3: every resource names its schemas, whatever `attributes` asked for (scimmy drops them). */
-function withSchemas(rendered: ScimBody, source: ScimResource): ScimBody {
-  return rendered.schemas ? rendered : { schemas: source.schemas, ...rendered };
-}
-
-export function renderUser(schema: UserSchema, user: ScimUser, basepath: string, attrs: AttributeFilter): ScimBody {
-  const rendered = JSON.parse(JSON.stringify(schema.coerce(user, 'out', `${basepath}/Users`, attrs)));
-  return withSchemas(rendered, user);
-}
-
-export function renderGroup(group: ScimGroup, basepath: string, attrs: AttributeFilter): ScimBody {
-  const rendered = JSON.parse(
-    JSON.stringify(new SCIMMY.Schemas.Group(group, 'out', `${basepath}/Groups`, attrs as any)),
-  );
-  return withSchemas(rendered, group);
-}
 
 /** Does the client want an attribute? Lets a handler skip Kit calls for attributes nobody asked for. */
 export function wantsAttribute(name: string, attributes?: string, excludedAttributes?: string): boolean {

@@ -1,10 +1,10 @@
-import SCIMMY from 'scimmy';
 import { DEFAULT_MAPPING } from '../config/mapping/defaultMapping';
 import type { AttributeMapping } from '../config/mapping/model';
+import { applyServiceProviderCapabilities, declareResourceTypes, declareUserDefinition } from './scimmy';
 import { userSchemaFor } from './userSchema';
 
-// The one module that touches scimmy's process-wide state (its schema registry and its service provider
-// configuration). scimmy keeps both in module-level state shared by every app in the process; what differs per
+// When scimmy's process-wide state (its schema registry and its service provider configuration, reached through
+// scimmy.ts) is set. scimmy keeps both in module-level state shared by every app in the process; what differs per
 // app is answered by the app's own routes instead (the User schema from its services' mapping, the
 // authentication schemes from its settings), so the last app created does not decide what the others describe.
 
@@ -15,10 +15,7 @@ import { userSchemaFor } from './userSchema';
  * the last one declared here only decides what those leftovers see.
  */
 export function declareUserSchemas(mapping: AttributeMapping): void {
-  // scimmy's User class keeps its definition in a private static: the definition object stays, its attributes
-  // become the schema's own (shared, never trimmed here, so the schema is untouched by a later declaration).
-  const global = SCIMMY.Schemas.User.definition as unknown as { attributes: unknown[] };
-  global.attributes.splice(0, global.attributes.length, ...(userSchemaFor(mapping).definition.attributes as unknown[]));
+  declareUserDefinition(userSchemaFor(mapping).definition);
 }
 
 /**
@@ -28,27 +25,7 @@ export function declareUserSchemas(mapping: AttributeMapping): void {
  */
 function declareResources(): void {
   declareUserSchemas(DEFAULT_MAPPING);
-  SCIMMY.Resources.declare(SCIMMY.Resources.User);
-  SCIMMY.Resources.declare(SCIMMY.Resources.Group);
-}
-
-/**
- * RFC 7643 §5 capabilities: what this server really supports, the same for every app in the process.
- * scimmy-routers' constructor claims bulk and sort support (and adds its own authentication scheme) in this
- * global configuration, so each app re-applies these after constructing it. The authentication schemes, which
- * differ per app (JWT or not), are not kept here: discovery.ts answers them from the app's own settings.
- */
-export function applyServiceProviderCapabilities(): void {
-  // scimmy appends authentication schemes on every set: reset them, so the list never grows per app.
-  SCIMMY.Config.set('authenticationSchemes', [] as any);
-  SCIMMY.Config.set({
-    patch: { supported: true },
-    bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
-    filter: { supported: true, maxResults: 1000 },
-    changePassword: { supported: false },
-    sort: { supported: true },
-    etag: { supported: true },
-  } as any);
+  declareResourceTypes();
 }
 
 /** The authentication scheme an app describes in /ServiceProviderConfig (RFC 7643 §5 authenticationSchemes). */

@@ -1,4 +1,21 @@
 import SCIMMY from 'scimmy';
+import {
+  type Attribute,
+  type AttributeConfig,
+  attributeAt,
+  builtInUserDefinitions,
+  type Description,
+  extensionsOf,
+  type Filter,
+  isExtension,
+  membersOf,
+  resourceClassOf,
+  type SchemaDefinition,
+  truncate,
+  type UserResource,
+  type UserResourceClass,
+  userEndpoint,
+} from './scimmy';
 import { KIT_USER } from './fieldMap';
 import { CORE_USER, ENTERPRISE_USER } from '../config/mapping/catalog';
 import type { AttributeMapping, ExtensionSchema, SourcePath } from '../config/mapping/model';
@@ -6,23 +23,6 @@ import type { AttributeMapping, ExtensionSchema, SourcePath } from '../config/ma
 // The User schema one attribute mapping describes, as a value: each mapping gets its own
 // scimmy definitions, so servers with different mappings in one process never see each other's attributes.
 // scimmy's own `SCIMMY.Schemas.User` is a single process-wide definition; nothing on the request path reads it.
-
-export type SchemaDefinition = InstanceType<typeof SCIMMY.Types.SchemaDefinition>;
-type Attribute = InstanceType<typeof SCIMMY.Types.Attribute>;
-/** The scimmy attribute definition behind a path in a schema definition (extensions included), if any. */
-export function attributeAt(definition: any, path: string): any {
-  try {
-    const found = definition.attribute(path);
-    // A bare extension URN names the extension itself, not an attribute.
-    return found instanceof SCIMMY.Types.SchemaDefinition ? undefined : found;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A coerced User: scimmy's Schema instance (what PatchOp patches, what JSON.stringify renders). */
-export type UserResource = InstanceType<typeof SCIMMY.Types.Schema>;
-type Filter = InstanceType<typeof SCIMMY.Types.Filter>;
 
 export function kitUserSchema(): SchemaDefinition {
   return new SCIMMY.Types.SchemaDefinition(
@@ -45,18 +45,19 @@ export function kitUserSchema(): SchemaDefinition {
 // scimmy's attributes are objects it mutates in place (truncate splices `subAttributes`): every schema works on
 // copies, made from copies taken when this module loads, before anything could have trimmed scimmy's own.
 
-function copyAttribute(a: any): Attribute {
+function copyAttribute(a: Attribute): Attribute {
   return new SCIMMY.Types.Attribute(a.type, a.name, { ...a.config }, (a.subAttributes ?? []).map(copyAttribute));
 }
 
-function copyDefinition(d: any): SchemaDefinition {
+function copyDefinition(d: SchemaDefinition): SchemaDefinition {
   // The constructor adds the common attributes (schemas, id, externalId, meta) itself.
-  const own = (d.attributes as any[]).filter((a) => a instanceof SCIMMY.Types.Attribute && !a.config.shadow);
+  const own = membersOf(d).filter((a): a is Attribute => !isExtension(a) && !a.config.shadow);
   return new SCIMMY.Types.SchemaDefinition(d.name, d.id, d.description, own.map(copyAttribute));
 }
 
-const PRISTINE_USER = copyDefinition(SCIMMY.Schemas.User.definition);
-const PRISTINE_ENTERPRISE = copyDefinition(SCIMMY.Schemas.EnterpriseUser.definition);
+const BUILT_IN = builtInUserDefinitions();
+const PRISTINE_USER = copyDefinition(BUILT_IN.user);
+const PRISTINE_ENTERPRISE = copyDefinition(BUILT_IN.enterprise);
 
 /** Core attributes whose home in Kit is fixed (README "The mapping"): declared whatever the mapping says. */
 const ALWAYS_DECLARED = new Set(['userName', 'emails', 'active', 'groups']);
@@ -69,14 +70,15 @@ const ALWAYS_DECLARED = new Set(['userName', 'emails', 'active', 'groups']);
 function unmappedAttributes(definition: SchemaDefinition, schema: string, mapping: AttributeMapping): string[] {
   const sources = mapping.user.map((u) => u.source).filter((s) => s.schema === schema);
   const out: string[] = [];
-  for (const attribute of definition.attributes as any[]) {
+  for (const attribute of membersOf(definition)) {
+    if (isExtension(attribute)) continue;
     if (attribute.config?.shadow || (schema === CORE_USER && ALWAYS_DECLARED.has(attribute.name))) continue;
     const mapped = sources.filter((s) => s.attribute === attribute.name);
     if (mapped.length === 0) {
       out.push(attribute.name);
       continue;
     }
-    const subs: any[] | undefined = attribute.subAttributes;
+    const subs = attribute.subAttributes;
     if (!subs || mapped.some((s) => s.sub === undefined && s.typeValue === undefined)) continue;
     const kept = new Set(mapped.flatMap((s: SourcePath) => (s.typeValue !== undefined ? ['type', s.sub] : [s.sub])));
     if (mapped.some((s) => s.typeValue !== undefined && s.sub === undefined)) continue;
@@ -105,8 +107,8 @@ function extensionDefinition(ext: ExtensionSchema): SchemaDefinition {
           // Filters compare strings case-insensitively (filter.ts), so that is what /Schemas says.
           caseExact: false,
           description: a.description,
-          ...MUTABILITY[a.mutability],
-        } as any),
+          ...(MUTABILITY[a.mutability] as AttributeConfig),
+        }),
     ),
   );
 }
@@ -115,40 +117,12 @@ function extensionDefinition(ext: ExtensionSchema): SchemaDefinition {
 function userDefinition(mapping: AttributeMapping): SchemaDefinition {
   const core = copyDefinition(PRISTINE_USER);
   const enterprise = copyDefinition(PRISTINE_ENTERPRISE);
-  // scimmy's typings take one name; its truncate takes a list of them too.
-  (core as any).truncate(unmappedAttributes(core, CORE_USER, mapping));
-  (enterprise as any).truncate(unmappedAttributes(enterprise, ENTERPRISE_USER, mapping));
+  truncate(core, unmappedAttributes(core, CORE_USER, mapping));
+  truncate(enterprise, unmappedAttributes(enterprise, ENTERPRISE_USER, mapping));
   core.extend(enterprise, false);
   core.extend(kitUserSchema(), false);
   for (const ext of mapping.extensions) core.extend(extensionDefinition(ext), ext.required);
   return core;
-}
-
-type UserResourceClass = new (data: object, direction?: string, basepath?: string, filter?: Filter) => UserResource;
-
-/**
- * A scimmy Schema class over one definition. scimmy's Schema constructor reads `this.constructor.definition`, and
- * PatchOp.apply patches `new resource.constructor(resource)` and finalises through `new target.constructor(…)`
- * (scimmy 1.3.5 lib/messages/patchop.js): a class of its own keeps all of them on this definition, where
- * `SCIMMY.Schemas.User` would bring in the process-wide one.
- */
-function resourceClass(definition: SchemaDefinition): UserResourceClass {
-  const Base = SCIMMY.Types.Schema as any;
-  return class MappedUser extends Base {
-    static get id(): string {
-      return definition.id;
-    }
-
-    static get definition(): SchemaDefinition {
-      return definition;
-    }
-
-    constructor(data: object, direction = 'both', basepath?: string, filter?: Filter) {
-      super(data, direction);
-      // As SCIMMY.Schemas.User's constructor does, with this definition.
-      Object.assign(this, (definition as any).coerce(data, direction, basepath, filter));
-    }
-  } as unknown as UserResourceClass;
 }
 
 export class UserSchema {
@@ -158,16 +132,16 @@ export class UserSchema {
 
   constructor(readonly mapping: AttributeMapping) {
     this.definition = userDefinition(mapping);
-    this.Resource = resourceClass(this.definition);
+    this.Resource = resourceClassOf(this.definition);
   }
 
   /** The extension definitions, in declaration order (as scimmy lists them in /Schemas). */
   get extensions(): SchemaDefinition[] {
-    return (this.definition.attributes as any[]).filter((a) => a instanceof SCIMMY.Types.SchemaDefinition);
+    return extensionsOf(this.definition);
   }
 
   /** The scimmy attribute definition behind a path (`name.givenName`, URNs), or undefined when not declared. */
-  attribute(path: string): any {
+  attribute(path: string): Attribute | undefined {
     return attributeAt(this.definition, path);
   }
 
@@ -177,18 +151,22 @@ export class UserSchema {
   }
 
   /** RFC 7643 §7 descriptions of the core User schema and its extensions, as scimmy's /Schemas renders them. */
-  describe(basepath = ''): Array<Record<string, any>> {
-    return [this.definition, ...this.extensions].map((d: any) => d.describe(basepath));
+  describe(basepath = ''): Description[] {
+    return [this.definition, ...this.extensions].map((d) => d.describe(basepath) as Description);
   }
 
   /** RFC 7643 §6 the User resource type, as scimmy's Resource.describe() reads it from a definition. */
-  resourceType(): Record<string, any> {
-    const definition = this.definition as any;
-    const schemaExtensions = this.extensions.map((e: any) => ({ schema: e.id, required: e.required }));
+  resourceType(): Description {
+    const definition = this.definition;
+    // `required` is set on an extension's definition by extend() (scimmy's typings leave it out).
+    const schemaExtensions = this.extensions.map((e) => ({
+      schema: e.id,
+      required: (e as { required?: boolean }).required,
+    }));
     return {
       id: definition.name,
       name: definition.name,
-      endpoint: SCIMMY.Resources.User.endpoint,
+      endpoint: userEndpoint(),
       description: definition.description,
       schema: definition.id,
       ...(schemaExtensions.length ? { schemaExtensions } : {}),

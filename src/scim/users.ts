@@ -1,4 +1,3 @@
-import SCIMMY from 'scimmy';
 import type { KitApi } from '../kit/api';
 import type { CallOptions, Subscriber } from '../kit/types';
 import { asInvalidValue, ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
@@ -15,6 +14,7 @@ import { LastModifiedOverlay } from './journal/lastModifiedOverlay';
 import { type ReadPurpose, SubscriberLookups } from './subscriberLookups';
 import { UserListing } from './userListing';
 import type { MirrorPages, UserGroupsSource, UserList } from './userSources';
+import { applyPatch } from './scimmy';
 import { type UserSchema, userSchemaFor } from './userSchema';
 import {
   type GroupRef,
@@ -183,9 +183,8 @@ export class UserDirectory {
     const before = subscriberToUser(current, this.deps.fields, groups);
     const source = asInvalidValue(() => this.schema.coerce(before, 'out'));
     let patched: ScimBody | undefined;
-    await new SCIMMY.Messages.PatchOp(message as any).apply(source, async (instance) => {
+    await applyPatch(message, source, (instance) => {
       patched = JSON.parse(JSON.stringify(instance));
-      return instance as any;
     });
     if (!patched) return before;
     const email = this.requireEmail(patched);

@@ -168,9 +168,10 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
   });
 
   // A form body that is too large or malformed: a plain 4xx, never the SCIM error handler's JSON or a 500.
-  router.use((err: any, _req: Request, res: Response, next: NextFunction) => {
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 400;
+    const given = (err as { status?: unknown } | null)?.status;
+    const status = typeof given === 'number' && given >= 400 && given < 500 ? given : 400;
     res.status(status).type('text/plain').send('The form could not be read.');
   });
 

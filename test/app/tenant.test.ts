@@ -27,10 +27,8 @@ function build(opts: { shutdownTimeoutMs?: number } = {}) {
   });
   const logger = pino({ level: 'silent' });
   const limiters = new LimiterRegistry({ clock, logger });
-  // The process's, shared by its tenants; its housekeeping runs on an interval of its own.
-  const throttle = new FailureThrottle({
-    clock: { now: () => clock.now(), setInterval: () => undefined, clearInterval: () => undefined },
-  });
+  // The process's, shared by its tenants; its housekeeping runs on the same clock.
+  const throttle = new FailureThrottle({ clock });
   const tenant = new Tenant({
     id: 'default',
     config,

@@ -3,6 +3,7 @@ import { loadConfig } from '../../src/config/environment';
 import { Authenticator } from '../../src/http/auth';
 import type { Tenant } from '../../src/app/tenant';
 import { TenantDirectory } from '../../src/app/tenantDirectory';
+import { stampClock } from '../support/clock';
 
 // Whether a credential one tenant refused is another tenant's (answered 404 rather than 401).
 
@@ -30,7 +31,7 @@ function fakeTenant(id: string, env: Record<string, string>, resolver?: ReturnTy
   const authenticator = new Authenticator({
     bearerTokens: config.scim.bearerTokens,
     jwt: config.scim.jwt,
-    now: () => NOW,
+    clock: stampClock(() => NOW),
     jwks: resolver ? { resolver } : undefined,
   });
   return { id, config, authenticator } as unknown as Tenant;

@@ -9,11 +9,12 @@ import {
   type AuthFailureReason,
   createAuthMiddleware,
 } from '../../src/http/auth';
-import { FailureThrottle, type ThrottleClock } from '../../src/platform/failureThrottle';
+import { FailureThrottle } from '../../src/platform/failureThrottle';
 import type { Principal } from '../../src/platform/requestScope';
 import { currentScope } from '../../src/platform/requestScope';
 import { requestScopeMiddleware } from '../../src/http/requestScopeMiddleware';
 import { type JwksServer, type SigningKey, signingKey, signToken, startJwksServer } from '../fixtures/http/jwksServer';
+import { ManualClock, stampClock } from '../support/clock';
 
 const ISSUER = 'https://idp.example.test/oauth2/default';
 const AUDIENCE = 'api://convertkit-scim';
@@ -61,7 +62,7 @@ function authenticator(overrides: Partial<AuthenticatorOptions> = {}): Authentic
   return new Authenticator({
     bearerTokens: tokens,
     jwt: jwtConfig(),
-    now: () => NOW,
+    clock: stampClock(() => NOW),
     jwks: { cooldownMs: 0 },
     ...overrides,
   });
@@ -206,7 +207,7 @@ describe('Authenticator: JWTs against a JWKS', () => {
       new Authenticator({
         bearerTokens: [],
         jwt: jwtConfig({ algorithms: ['RS256', 'ES256', 'ES384'] }),
-        now: () => NOW,
+        clock: stampClock(() => NOW),
       })
         .authenticate(`Bearer ${token}`)
         .then((p) => p.kind),
@@ -249,7 +250,7 @@ describe('Authenticator: JWTs against a JWKS', () => {
 
   it('checks expiry against the injected clock', async () => {
     const token = await signToken(rsaKey, validClaims);
-    const later = authenticator({ now: () => NOW + 2 * 3600_000 });
+    const later = authenticator({ clock: stampClock(() => NOW + 2 * 3600_000) });
     expect((await failure(later.authenticate(`Bearer ${token}`))).reason).toBe('jwt_expired');
   });
 
@@ -399,17 +400,9 @@ describe('createAuthMiddleware', () => {
     expect(JSON.parse(res.text).status).toBe('503');
   });
 
-  /** A clock that moves only when the test says so; the throttle's housekeeping timer is never fired here. */
-  function testClock(): ThrottleClock & { advance(ms: number): void } {
-    let now = NOW;
-    return {
-      now: () => now,
-      setInterval: () => 0,
-      clearInterval: () => undefined,
-      advance: (ms) => {
-        now += ms;
-      },
-    };
+  /** A clock that moves only when the test says so. */
+  function testClock(): ManualClock {
+    return new ManualClock(NOW);
   }
 
   function countingApp(a: Authenticator, throttle: FailureThrottle) {
@@ -458,13 +451,13 @@ describe('createAuthMiddleware', () => {
     for (let i = 0; i < 5; i++) expect((await guess()).status).toBe(401);
 
     // An attacker holding a leaked read-only token interleaves a success between guesses.
-    clock.advance(250);
+    await clock.advance(250);
     expect((await request(server).get('/Users').set('Authorization', `Bearer ${tokens[1].token}`)).status).toBe(200);
     for (let i = 0; i < 3; i++) expect((await guess()).status).toBe(429);
     expect(tally()).toEqual({ unknown_token: 5, throttled: 3 });
 
     // The failures age out of the 60 s window: the client is free again.
-    clock.advance(60_000);
+    await clock.advance(60_000);
     expect((await guess()).status).toBe(401);
     expect(tally()).toEqual({ unknown_token: 6, throttled: 3 });
   });
@@ -524,9 +517,9 @@ describe('createAuthMiddleware', () => {
     }
     expect(tally()).toEqual({ unknown_token: 6, throttled: 4 });
     // 9 failures space the next slots out: 250 ms, then 4 s (with 6 failures the next would be 500 ms away).
-    clock.advance(250);
+    await clock.advance(250);
     expect((await request(server).get('/Users').set('Authorization', 'Bearer slot')).status).toBe(401);
-    clock.advance(500);
+    await clock.advance(500);
     expect((await request(server).get('/Users').set('Authorization', 'Bearer slot')).status).toBe(429);
   });
 

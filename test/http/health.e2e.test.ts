@@ -2,6 +2,7 @@ import express from 'express';
 import request from 'supertest';
 import { livenessHandler, readinessHandler } from '../../src/http/health';
 import { Readiness } from '../../src/platform/readiness';
+import { stampClock } from '../support/clock';
 
 function app(readiness: Readiness) {
   const server = express();
@@ -25,7 +26,7 @@ describe('health endpoints', () => {
   });
 
   it('is ready when every check passes', async () => {
-    const readiness = new Readiness({ now: () => Date.UTC(2030, 0, 1) });
+    const readiness = new Readiness({ clock: stampClock(() => Date.UTC(2030, 0, 1)) });
     readiness.set('kit', true, 'account 1234');
     readiness.set('customFields', true);
     const res = await request(app(readiness)).get('/readyz');
@@ -68,7 +69,7 @@ describe('health endpoints', () => {
 
   it('keeps `since` while a check stays in the same state and moves it when the state flips', () => {
     let clock = Date.UTC(2030, 0, 1);
-    const readiness = new Readiness({ now: () => clock });
+    const readiness = new Readiness({ clock: stampClock(() => clock) });
     readiness.set('kit', true);
     clock += 60_000;
     readiness.set('kit', true);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
 import { Service } from '../../src/app/service';
+import { stampClock } from '../support/clock';
 import { type Harness, patch, startHarness, TOKEN, USER_SCHEMA } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
 import { unique } from '../support/unique';
@@ -32,7 +33,7 @@ describe('Entra-style flows with the lookup snapshot (mirror off)', () => {
   let h: Harness;
   let clock = Math.floor(Date.now() / 1000) * 1000;
   beforeAll(async () => {
-    h = await startHarness({ now: () => new Date(clock) });
+    h = await startHarness({ clock: stampClock(() => clock) });
     // User.groups on a lookup comes from the membership index; warm it as the server does at start-up.
     await h.service.scim().membership.membershipIndex({ priority: 'background' });
   });
@@ -143,7 +144,7 @@ describe('changes made in Kit, mirror and webhooks off', () => {
   let h: Harness;
   let clock = Math.floor(Date.now() / 1000) * 1000;
   beforeAll(async () => {
-    h = await startHarness({ now: () => new Date(clock) });
+    h = await startHarness({ clock: stampClock(() => clock) });
   });
   afterAll(() => h.close());
 
@@ -249,7 +250,7 @@ describe('a deactivation kept only in a memory journal survives a restart as a c
   let h: Harness;
   let clock = Math.floor(Date.now() / 1000) * 1000;
   beforeAll(async () => {
-    h = await startHarness({ now: () => new Date(clock) });
+    h = await startHarness({ clock: stampClock(() => clock) });
   });
   afterAll(() => h.close());
 
@@ -264,7 +265,11 @@ describe('a deactivation kept only in a memory journal survives a restart as a c
     // Kit holds no stamp for it: the journal alone knew. The process restarts with an empty journal.
     await h.service.close();
     clock += 60_000;
-    const restarted = new Service({ config: h.config, logger: pino({ level: 'silent' }), now: () => new Date(clock) });
+    const restarted = new Service({
+      config: h.config,
+      logger: pino({ level: 'silent' }),
+      clock: stampClock(() => clock),
+    });
     await restarted.bootstrap();
     try {
       const filter = encodeURIComponent(`meta.lastModified gt "${since}"`);

@@ -1,3 +1,4 @@
+import { stampClock } from '../support/clock';
 import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
 import { unique } from '../support/unique';
@@ -13,7 +14,7 @@ describe('meta.lastModified moves with every change made through the server', ()
   let clock = Math.floor(Date.now() / 1000) * 1000;
   const at = (ms: number) => new Date(ms).toISOString();
   beforeAll(async () => {
-    h = await startHarness({ now: () => new Date(clock) });
+    h = await startHarness({ clock: stampClock(() => clock) });
   });
   afterAll(() => h.close());
 

@@ -1,4 +1,5 @@
 import type { SubscriberMirror } from '../../src/scim/mirror/subscriberMirror';
+import { stampClock } from '../support/clock';
 import { type Harness, patch, startHarness, USER_SCHEMA } from '../support/harness';
 import { eventually } from '../support/privateRedis';
 import { expectListResponse, expectScimError } from '../support/scim';
@@ -27,7 +28,7 @@ describe('the subscriber mirror (memory)', () => {
   const N = 2500;
 
   beforeAll(async () => {
-    h = await startHarness({ env: { MIRROR: 'on' }, now: () => new Date(clock) });
+    h = await startHarness({ env: { MIRROR: 'on' }, clock: stampClock(() => clock) });
     mirror = h.service.scim().tracking.mirror!;
     await eventually(() => mirror.complete());
     await h.service.scim().membership.membershipIndex({ priority: 'background' });

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { loadConfig } from '../../src/config/environment';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../../src/app/service';
+import { stampClock } from '../support/clock';
 import { eventually, hasRedisServer, PrivateRedis } from '../support/privateRedis';
 import { expectListResponse } from '../support/scim';
 
@@ -36,7 +37,7 @@ const N = 1500;
       LOG_LEVEL: 'silent',
       KIT_RATE_WINDOW_MS: '200',
     });
-    const make = () => new Service({ config, logger: pino({ level: 'silent' }), now: () => new Date(clock) });
+    const make = () => new Service({ config, logger: pino({ level: 'silent' }), clock: stampClock(() => clock) });
     a = make();
     b = make();
     await Promise.all([a.bootstrap(), b.bootstrap()]);
@@ -175,7 +176,7 @@ const N = 1500;
       LOG_LEVEL: 'silent',
       KIT_RATE_WINDOW_MS: '200',
     });
-    const make = () => new Service({ config, logger: pino({ level: 'silent' }), now: () => new Date(clock) });
+    const make = () => new Service({ config, logger: pino({ level: 'silent' }), clock: stampClock(() => clock) });
     a = make();
     b = make();
     await Promise.all([a.bootstrap(), b.bootstrap()]);

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { registerWebhooks } from '../../src/scim/webhookRegistration';
+import { stampClock } from '../support/clock';
 import { type Harness, patch, startListeningHarness, USER_SCHEMA } from '../support/harness';
 import { eventually } from '../support/privateRedis';
 import { expectListResponse } from '../support/scim';
@@ -28,7 +29,7 @@ describe('Kit webhooks and the mirror', () => {
   beforeAll(async () => {
     ({ h, server, base } = await startListeningHarness({
       env: { KIT_WEBHOOK_SECRET: SECRET },
-      now: () => new Date(clock),
+      clock: stampClock(() => clock),
       sandbox: { webhookRetryDelaysMs: [20, 40] },
     }));
     await h.service.scim().membership.membershipIndex({ priority: 'background' });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { type AuditEntry, AuditLog } from '../../src/platform/audit';
+import { stampClock } from '../support/clock';
 
 let dir: string;
 beforeEach(() => {
@@ -39,7 +40,7 @@ function readLines(file: string): Array<Record<string, unknown>> {
 describe('AuditLog', () => {
   it('appends one JSON line per record to a file', async () => {
     const file = path.join(dir, 'audit.jsonl');
-    const audit = new AuditLog(file, { now: () => NOW });
+    const audit = new AuditLog(file, { clock: stampClock(() => NOW) });
     audit.record(deactivate);
     audit.record({
       ...deactivate,
@@ -124,7 +125,7 @@ describe('AuditLog', () => {
         done();
       },
     });
-    const audit = new AuditLog('stdout', { stdout, now: () => NOW });
+    const audit = new AuditLog('stdout', { stdout, clock: stampClock(() => NOW) });
     audit.record(deactivate);
     audit.record({ ...deactivate, operation: 'delete', requestId: 'req-3' });
     await audit.close();

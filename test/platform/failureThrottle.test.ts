@@ -1,18 +1,11 @@
-import { clientKey, FailureThrottle, type ThrottleClock } from '../../src/platform/failureThrottle';
+import { clientKey, FailureThrottle } from '../../src/platform/failureThrottle';
+import { ManualClock } from '../support/clock';
 
 // The throttle alone, driven by an injected clock: every assertion is about counts and order (which
 // attempts are admitted), never about how long anything took.
 
-function testClock(start = 1_000_000): ThrottleClock & { advance(ms: number): void } {
-  let now = start;
-  return {
-    now: () => now,
-    setInterval: () => 0,
-    clearInterval: () => undefined,
-    advance: (ms) => {
-      now += ms;
-    },
-  };
+function testClock(start = 1_000_000): ManualClock {
+  return new ManualClock(start);
 }
 
 const IP = '198.51.100.7';
@@ -25,44 +18,44 @@ function guess(t: FailureThrottle, ip = IP): boolean {
 }
 
 describe('FailureThrottle', () => {
-  it('admits five failures, then one check per slot, the slots spaced 250 ms doubling up to 5 s', () => {
+  it('admits five failures, then one check per slot, the slots spaced 250 ms doubling up to 5 s', async () => {
     const clock = testClock();
     const t = new FailureThrottle({ clock });
     for (let i = 0; i < 5; i++) expect(guess(t)).toBe(true);
     const gaps = [250, 500, 1000, 2000, 4000, 5000, 5000];
     expect(guess(t)).toBe(true); // the first slot is open at once
     for (const gap of gaps) {
-      clock.advance(gap - 1);
+      await clock.advance(gap - 1);
       expect(guess(t)).toBe(false);
-      clock.advance(1);
+      await clock.advance(1);
       expect(guess(t)).toBe(true);
     }
   });
 
-  it('tells a refused client when its next slot opens', () => {
+  it('tells a refused client when its next slot opens', async () => {
     const clock = testClock();
     const t = new FailureThrottle({ clock });
     for (let i = 0; i < 6; i++) guess(t);
-    clock.advance(100);
+    await clock.advance(100);
     expect(t.admit(IP)).toEqual({ admitted: false, retryAfterMs: 150 });
   });
 
-  it('forgets failures older than the 60 s window', () => {
+  it('forgets failures older than the 60 s window', async () => {
     const clock = testClock();
     const t = new FailureThrottle({ clock });
     for (let i = 0; i < 6; i++) guess(t);
     expect(guess(t)).toBe(false);
-    clock.advance(60_000);
+    await clock.advance(60_000);
     for (let i = 0; i < 5; i++) expect(guess(t)).toBe(true);
   });
 
-  it('never clears failures on a success, and keeps clients apart', () => {
+  it('never clears failures on a success, and keeps clients apart', async () => {
     const clock = testClock();
     const t = new FailureThrottle({ clock });
     for (let i = 0; i < 6; i++) guess(t);
     // Another client behind its own address is untouched.
     expect(guess(t, '203.0.113.9')).toBe(true);
-    clock.advance(250);
+    await clock.advance(250);
     const ok = t.admit(IP);
     expect(ok.admitted).toBe(true);
     if (ok.admitted) ok.attempt.settled();
@@ -131,25 +124,25 @@ describe('FailureThrottle', () => {
       expect(guess(t)).toBe(false);
     });
 
-    it('takes the open spacing slot when valid, so a success never buys a guess', () => {
+    it('takes the open spacing slot when valid, so a success never buys a guess', async () => {
       const clock = testClock();
       const t = new FailureThrottle({ clock });
       for (let i = 0; i < 5; i++) guess(t);
       expect(t.checked(IP, true)).toEqual({ refused: false });
       expect(guess(t)).toBe(false);
-      clock.advance(250);
+      await clock.advance(250);
       expect(guess(t)).toBe(true);
     });
 
-    it('counts an invalid one as a failure, and refuses it over the budget with the wait', () => {
+    it('counts an invalid one as a failure, and refuses it over the budget with the wait', async () => {
       const clock = testClock();
       const t = new FailureThrottle({ clock });
       for (let i = 0; i < 5; i++) expect(t.checked(IP, false)).toEqual({ refused: false });
       expect(t.checked(IP, false)).toEqual({ refused: false }); // the open slot
-      clock.advance(100);
+      await clock.advance(100);
       expect(t.checked(IP, false)).toEqual({ refused: true, retryAfterMs: 150 });
       // Failures age out with time only.
-      clock.advance(60_000);
+      await clock.advance(60_000);
       expect(t.checked(IP, false)).toEqual({ refused: false });
     });
   });
@@ -162,11 +155,11 @@ describe('FailureThrottle', () => {
       expect(a.admitted && a.overBudget).toBeUndefined();
     });
 
-    it('over the budget, has at most maxVouchedChecks verifications in flight, each marked over budget', () => {
+    it('over the budget, has at most maxVouchedChecks verifications in flight, each marked over budget', async () => {
       const clock = testClock();
       const t = new FailureThrottle({ clock, maxVouchedChecks: 2 });
       for (let i = 0; i < 6; i++) guess(t);
-      clock.advance(50);
+      await clock.advance(50);
       const inFlight = Array.from({ length: 4 }, () => t.admitVouched(IP));
       expect(inFlight.map((a) => a.admitted)).toEqual([true, true, false, false]);
       for (const a of inFlight.slice(0, 2)) expect(a.admitted && a.overBudget).toEqual({ retryAfterMs: 200 });
@@ -177,7 +170,7 @@ describe('FailureThrottle', () => {
       expect(t.admitVouched(IP).admitted).toBe(true);
     });
 
-    it('counts a failed verification over the budget as a failure, a verified one not', () => {
+    it('counts a failed verification over the budget as a failure, a verified one not', async () => {
       const clock = testClock();
       const t = new FailureThrottle({ clock });
       const forger = IP;
@@ -191,10 +184,10 @@ describe('FailureThrottle', () => {
         signed.attempt.settled();
       }
       // The next slots are spaced by the failures: 9 for the forger, still 6 for the IdP's address.
-      clock.advance(250);
+      await clock.advance(250);
       expect(guess(t, forger)).toBe(true);
       expect(guess(t, idp)).toBe(true);
-      clock.advance(500);
+      await clock.advance(500);
       expect(guess(t, idp)).toBe(true);
       expect(guess(t, forger)).toBe(false);
     });

@@ -1,8 +1,10 @@
+import type { ScimBody } from '../../src/scim/resources';
 import path from 'node:path';
 import SCIMMY from 'scimmy';
 import { loadMapping } from '../../src/config/mapping/mappingSource';
 import { checkUserPatch, normalizePatch } from '../../src/scim/patchShapes';
 import { resourceRenderer } from '../../src/scim/render';
+import { scimmyRenderer } from '../support/scimmyRenderer';
 import { userShape } from '../../src/scim/render/userRenderer';
 import { resourceTypeById, schemaById, schemaList } from '../../src/scim/schemaDescriptions';
 import { declareUserSchemas } from '../../src/scim/scimmyGlobals';
@@ -145,16 +147,17 @@ describe('UserSchema: one per mapping, independent of the others and of scimmyâ€
   it('renders with its own shape, compiled or through scimmy, whatever was declared last', () => {
     declareUserSchemas(entra.mapping);
     const stored = user({ phoneNumbers: PHONES });
+    const renderers = { compiled: resourceRenderer, scimmy: scimmyRenderer };
     for (const kind of ['compiled', 'scimmy'] as const) {
-      const viaDefault = resourceRenderer(byDefault, kind).prepare()(stored, BASE);
-      const viaEntra = resourceRenderer(entra, kind).prepare()(stored, BASE);
+      const viaDefault = renderers[kind](byDefault).prepare()(stored, BASE);
+      const viaEntra = renderers[kind](entra).prepare()(stored, BASE);
       expect(viaDefault.phoneNumbers).toBeUndefined();
       expect(viaDefault.name).toEqual({ givenName: 'Ada', familyName: 'Lovelace' });
       expect(viaEntra.phoneNumbers).toEqual(PHONES);
-      expect(viaEntra.meta.location).toBe(`${BASE}/Users/42`);
+      expect((viaEntra.meta as ScimBody).location).toBe(`${BASE}/Users/42`);
       // `attributes` names an attribute only one of the mappings declares.
-      expect(resourceRenderer(entra, kind).prepare('phoneNumbers')(stored, BASE).phoneNumbers).toEqual(PHONES);
-      expect(resourceRenderer(byDefault, kind).prepare('phoneNumbers')(stored, BASE).phoneNumbers).toBeUndefined();
+      expect(renderers[kind](entra).prepare('phoneNumbers')(stored, BASE).phoneNumbers).toEqual(PHONES);
+      expect(renderers[kind](byDefault).prepare('phoneNumbers')(stored, BASE).phoneNumbers).toBeUndefined();
     }
     expect(userShape(entra)).toBe(userShape(entra));
     expect(userShape(entra)).not.toBe(userShape(byDefault));

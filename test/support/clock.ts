@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../src/platform/clock';
+import { type Clock, systemClock, type TimerHandle } from '../../src/platform/clock';
 
 /**
  * A clock that moves only when told. Timers fire in due order as `advance` passes them, with pending promise
@@ -124,4 +124,12 @@ export class JumpClock implements Clock {
       timer.fn();
     }
   }
+}
+
+/**
+ * The system clock's timers, and a time the test sets (`now`, read at each call): for stamps a test asserts
+ * exactly (meta.lastModified, journal entries) while sockets, retries and the limiter run on real timers.
+ */
+export function stampClock(now: () => number): Clock {
+  return { now, setTimeout: systemClock.setTimeout, clearTimeout: systemClock.clearTimeout };
 }

@@ -43,7 +43,7 @@ export async function buildCore(opts: FakeKitOptions & { now?: () => number } = 
   const services = buildScimServices({
     kit,
     fieldKeys,
-    pageStore: new MemoryPageStore(40, now),
+    pageStore: new MemoryPageStore(40, { now, setTimeout: () => ({}), clearTimeout: () => undefined }),
     cacheTtlSeconds: 60,
     filterScanBudget: 1_000_000,
     userEvents: {

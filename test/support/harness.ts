@@ -40,8 +40,6 @@ export interface HarnessOptions {
   rateLimit?: { max: number; windowMs: number };
   /** The service's logger; silent by default. */
   logger?: Logger;
-  /** The server's clock for meta.lastModified stamps. */
-  now?: () => Date;
   /** The service's timers and time (limiter, mirror, webhook holds); the system clock by default. */
   clock?: Clock;
   /** More sandbox options (e.g. Kit's reference answers instead of the integration notes'). */
@@ -74,7 +72,6 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     failureThrottle: opts.failureThrottle,
     config,
     logger: opts.logger ?? pino({ level: 'silent' }),
-    now: opts.now,
     clock: opts.clock,
   });
   await service.bootstrap();

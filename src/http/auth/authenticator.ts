@@ -8,6 +8,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
+import { type Clock, systemClock } from '../../platform/clock';
 import type { BearerToken, JwtConfig } from '../../config/environment';
 import type { Principal } from '../../platform/requestScope';
 
@@ -54,8 +55,8 @@ export class AuthenticationError extends Error {
 export interface AuthenticatorOptions {
   bearerTokens: BearerToken[];
   jwt?: JwtConfig;
-  /** Milliseconds since the epoch; JWT exp/nbf/iat are checked against it. */
-  now?: () => number;
+  /** JWT exp/nbf/iat are checked against its time. */
+  clock?: Clock;
   jwks?: {
     /**
      * How long after a JWKS fetch an unknown `kid` does not trigger another fetch. Lower than jose's 30 s
@@ -85,10 +86,10 @@ function digest(value: string): Buffer {
 export class Authenticator {
   private readonly tokens: Array<{ digest: Buffer; token: BearerToken }>;
   private readonly jwt?: JwtConfig & { keys: JWTVerifyGetKey };
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(opts: AuthenticatorOptions) {
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
     this.tokens = opts.bearerTokens.map((token) => ({ digest: digest(token.token), token }));
     if (opts.jwt) {
       const algorithms = opts.jwt.algorithms.length > 0 ? opts.jwt.algorithms : DEFAULT_ALGORITHMS;
@@ -144,7 +145,7 @@ export class Authenticator {
         iss === this.jwt.issuer &&
         audiences.includes(this.jwt.audience) &&
         typeof exp === 'number' &&
-        exp + this.jwt.clockSkewSeconds > this.now() / 1000
+        exp + this.jwt.clockSkewSeconds > this.clock.now() / 1000
       );
     } catch {
       return false;
@@ -173,7 +174,7 @@ export class Authenticator {
         audience: jwt.audience,
         algorithms: jwt.algorithms,
         clockTolerance: jwt.clockSkewSeconds,
-        currentDate: new Date(this.now()),
+        currentDate: new Date(this.clock.now()),
         // A token without exp would be valid forever once leaked (RFC 7519 §4.1.4 makes it optional; we do not).
         requiredClaims: ['sub', 'exp'],
       }));
@@ -182,7 +183,7 @@ export class Authenticator {
     }
     // jose only checks that iat is a number unless maxTokenAge is set; a token "issued" beyond the tolerated
     // skew in the future comes from a broken or forging issuer, and would outlive its stated lifetime.
-    if (typeof payload.iat === 'number' && payload.iat > this.now() / 1000 + jwt.clockSkewSeconds) {
+    if (typeof payload.iat === 'number' && payload.iat > this.clock.now() / 1000 + jwt.clockSkewSeconds) {
       throw new AuthenticationError('jwt_claims', 'The token was issued in the future.');
     }
     const subject = payload.sub!;

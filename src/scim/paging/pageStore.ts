@@ -1,3 +1,6 @@
+import { LRUCache } from 'lru-cache';
+import { type Clock, systemClock } from '../../platform/clock';
+
 // Where walk state and fetched Kit pages are kept between SCIM requests. In memory for one replica; in
 // Redis (redisPageStore.ts) so that any replica can serve the next page of a walk.
 
@@ -25,30 +28,21 @@ export interface PageStore {
  * so the default bound (40) keeps the cache under ≈ 40 MB.
  */
 export class MemoryPageStore implements PageStore {
-  private readonly entries = new Map<string, { value: unknown; expiresAt: number }>();
+  private readonly entries: LRUCache<string, object>;
   private readonly gens: Record<CacheScope, number> = { users: 0, groups: 0 };
 
-  constructor(
-    private readonly maxEntries: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(maxEntries: number, clock: Clock = systemClock) {
+    // Expiry is checked on read against the clock (no timers): a stale entry is never served.
+    this.entries = new LRUCache({ max: maxEntries, perf: clock, ttlResolution: 0 });
+  }
 
   async get<T>(key: string): Promise<T | undefined> {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    this.entries.delete(key);
-    if (entry.expiresAt <= this.now()) return undefined;
-    this.entries.set(key, entry);
-    return entry.value as T;
+    return (this.entries.get(key) as Boxed | undefined)?.value as T | undefined;
   }
 
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
-    this.entries.delete(key);
-    this.entries.set(key, { value: deepFreeze(value), expiresAt: this.now() + ttlSeconds * 1000 });
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-    }
+    const boxed: Boxed = { value: deepFreeze(value) };
+    this.entries.set(key, boxed, { ttl: ttlSeconds * 1000 });
   }
 
   async generation(scope: CacheScope): Promise<number> {
@@ -64,6 +58,9 @@ export class MemoryPageStore implements PageStore {
     return this.entries.size;
   }
 }
+
+/** lru-cache keeps objects only; a page store keeps any JSON value (a generation count, a cursor string). */
+type Boxed = { value: unknown };
 
 export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {

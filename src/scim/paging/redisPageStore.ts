@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { randomInt } from 'node:crypto';
 import type { RedisLink } from '../../platform/redisLink';
 import { type CacheScope, deepFreeze, type PageStore } from './pageStore';
@@ -36,14 +37,15 @@ export class RedisPageStore implements PageStore {
    * the one source of truth (every get still reads it, so another replica's write is seen at once); only the
    * parse is skipped when the text is the one decoded before. Bounded LRU; values are deep-frozen.
    */
-  private readonly decoded = new Map<string, { raw: string; value: unknown }>();
+  private readonly decoded: LRUCache<string, { raw: string; value: unknown }>;
 
   constructor(
     private readonly link: RedisLink,
     private readonly prefix: string,
     private readonly onError: (err: Error) => void = () => {},
-    private readonly maxDecoded = 40,
+    maxDecoded = 40,
   ) {
+    this.decoded = new LRUCache({ max: maxDecoded });
     if (!('kscimGeneration' in link.client)) {
       link.client.defineCommand('kscimGeneration', { numberOfKeys: 1, lua: GENERATION_LUA });
     }
@@ -75,10 +77,9 @@ export class RedisPageStore implements PageStore {
 
   private decode(key: string, raw: string): unknown {
     const known = this.decoded.get(key);
-    this.decoded.delete(key);
-    const value = known && known.raw === raw ? known.value : deepFreeze(JSON.parse(raw));
+    if (known && known.raw === raw) return known.value;
+    const value = deepFreeze(JSON.parse(raw));
     this.decoded.set(key, { raw, value });
-    while (this.decoded.size > this.maxDecoded) this.decoded.delete(this.decoded.keys().next().value as string);
     return value;
   }
 

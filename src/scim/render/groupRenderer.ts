@@ -1,4 +1,4 @@
-import SCIMMY from 'scimmy';
+import { groupDefinition } from '../scimmy';
 import '../scimmyGlobals';
 import { type ResourceShape, resourceShapeOf } from './projection';
 import { ProjectionCache } from './projectionCache';
@@ -9,7 +9,7 @@ import { ProjectionCache } from './projectionCache';
 let shape: ResourceShape | undefined;
 
 export function groupShape(): ResourceShape {
-  shape ??= resourceShapeOf(SCIMMY.Schemas.Group.definition);
+  shape ??= resourceShapeOf(groupDefinition());
   return shape;
 }
 

@@ -1,19 +1,18 @@
-import { attributeFilter, renderGroup, renderUser } from '../schemas';
+import { attributeFilter } from '../schemas';
+import type { ScimBody } from '../resources';
 import type { UserSchema } from '../userSchema';
 import { groupProjections } from './groupRenderer';
 import { userProjections } from './userRenderer';
 
-// Which renderer answers: the compiled one (projection.ts + resourceRenderer.ts, the default), or scimmy's Schema per
-// resource (SCIM_RENDERER=scimmy), kept for the byte-equality test and for the benchmark's side by side.
-
-export type RendererKind = 'compiled' | 'scimmy';
+// Resources are rendered by compiled projections (projection.ts + resourceRenderer.ts). scimmy's own renderer
+// (a scimmy Schema per resource) is only the tests' oracle: test/support/scimmyRenderer.ts.
 
 /**
  * Renders the resources of one answer; built once per request from its `attributes`/`excludedAttributes`.
- * `Record<string, any>`: the compiled projections are generated code reading attributes by name from any
- * resource type (typed users, groups, and the frozen objects of the page caches alike).
+ * `object` in: the compiled projections are generated code reading attributes by name from any resource type
+ * (typed users, groups, and the frozen objects of the page caches alike); a JSON object out.
  */
-export type RenderResource = ((resource: Record<string, any>, basepath: string) => Record<string, any>) & {
+export type RenderResource = ((resource: object, basepath: string) => ScimBody) & {
   /**
    * The same function for the same selection on every request, whose output depends on its arguments only: a
    * list answer may then keep the text it made of a resource that cannot change (http/listFragments.ts).
@@ -30,18 +29,7 @@ export interface ResourceRenderer {
 }
 
 /** `type`: the Group resource type, or the User schema of the mapping being served (userSchema.ts). */
-export function resourceRenderer(type: UserSchema | 'Group', kind: RendererKind = 'compiled'): ResourceRenderer {
-  if (kind === 'scimmy') {
-    return {
-      prepare(attributes, excludedAttributes) {
-        const filter = attributeFilter(attributes, excludedAttributes);
-        // scimmy's renderers are typed per resource type; `type` picked the one that matches.
-        return type === 'Group'
-          ? (resource, basepath) => renderGroup(resource as never, basepath, filter)
-          : (resource, basepath) => renderUser(type, resource as never, basepath, filter);
-      },
-    };
-  }
+export function resourceRenderer(type: UserSchema | 'Group'): ResourceRenderer {
   const projections = type === 'Group' ? groupProjections : userProjections(type);
   return {
     prepare(attributes, excludedAttributes) {

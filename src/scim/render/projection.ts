@@ -1,4 +1,4 @@
-import SCIMMY from 'scimmy';
+import { type Attribute, isExtension, membersOf, type SchemaDefinition } from '../scimmy';
 
 // RFC 7644 §3.4.2.5 `attributes` / `excludedAttributes` as a projection: decided once per request from the schema
 // definitions (the mapping's User schema, userSchema.ts, and scimmy's Group), compiled into a plain
@@ -56,36 +56,36 @@ export interface Projection {
   readonly extensions: ReadonlyArray<{ readonly extension: ExtensionShape; readonly selection: Selection }>;
 }
 
-function returnedOf(config: { returned: unknown; direction: unknown }): Returned {
+function returnedOf(config: { returned?: unknown; direction?: unknown }): Returned {
   // An attribute only ever read (scimmy's direction "in", e.g. password) is never written out.
   if (config.direction === 'in') return 'never';
   if (typeof config.returned === 'string') return config.returned as Returned;
   return config.returned === false ? 'never' : 'default';
 }
 
-function attributeShape(attribute: any): AttributeShape {
+function attributeShape(attribute: Attribute): AttributeShape {
   return Object.freeze({
-    name: attribute.name as string,
+    name: attribute.name,
     type: String(attribute.type) as ValueType,
     multiValued: Boolean(attribute.config.multiValued),
     returned: returnedOf(attribute.config),
     subAttributes: Object.freeze(
-      String(attribute.type) === 'complex' ? (attribute.subAttributes as any[]).map(attributeShape) : [],
+      String(attribute.type) === 'complex' ? (attribute.subAttributes ?? []).map(attributeShape) : [],
     ),
   });
 }
 
 /** Reads a scimmy schema definition (a mapping's User, truncated and extended; the Group) into a plain shape. */
-export function resourceShapeOf(definition: any): ResourceShape {
+export function resourceShapeOf(definition: SchemaDefinition): ResourceShape {
   const attributes: AttributeShape[] = [];
   const extensions: ExtensionShape[] = [];
-  for (const attribute of definition.attributes as any[]) {
-    if (attribute instanceof SCIMMY.Types.SchemaDefinition) {
-      const extension = attribute as any;
+  for (const attribute of membersOf(definition)) {
+    if (isExtension(attribute)) {
+      const extension = attribute;
       extensions.push(
         Object.freeze({
-          id: extension.id as string,
-          attributes: Object.freeze((extension.attributes as any[]).map(attributeShape)),
+          id: extension.id,
+          attributes: Object.freeze(extension.attributes.map(attributeShape)),
         }),
       );
     } else if (attribute.name !== 'schemas') {
@@ -94,8 +94,8 @@ export function resourceShapeOf(definition: any): ResourceShape {
     }
   }
   return Object.freeze({
-    schemaId: definition.id as string,
-    resourceType: definition.name as string,
+    schemaId: definition.id,
+    resourceType: definition.name,
     attributes: Object.freeze(attributes),
     extensions: Object.freeze(extensions),
   });

@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+import type { ScimBody } from '../resources';
 import { compileRenderer } from './resourceRenderer';
 import { projectionOf, type ResourceShape } from './projection';
 
@@ -7,14 +9,16 @@ import { projectionOf, type ResourceShape } from './projection';
  * Bounded: the lists are client text.
  */
 export class ProjectionCache {
-  private readonly entries = new Map<string, RenderUnder>();
+  private readonly entries: LRUCache<string, RenderUnder>;
 
   /** `endpoint`: the resource type's path under the SCIM base URL (`/Users`), for meta.location. */
   constructor(
     private readonly shape: () => ResourceShape,
     private readonly endpoint: string,
-    private readonly maxEntries = 256,
-  ) {}
+    maxEntries = 256,
+  ) {
+    this.entries = new LRUCache({ max: maxEntries });
+  }
 
   private shapeSeen?: ResourceShape;
 
@@ -31,19 +35,18 @@ export class ProjectionCache {
     const compiled = compileRenderer(projectionOf(shape, attributes, excludedAttributes));
     const endpoint = this.endpoint;
     render = Object.assign(
-      (resource: Record<string, unknown>, basepath: string) => compiled(resource, `${basepath}${endpoint}`),
+      (resource: object, basepath: string) => compiled(resource as Record<string, unknown>, `${basepath}${endpoint}`),
       { pure: true as const },
     );
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(key, render);
     return render;
   }
 }
 
 /**
- * A compiled projection under a SCIM base URL; the same function for the same selection (see `pure`). Untyped
- * in and out (`Record<string, any>`) because it is generated code that reads any resource type by name.
+ * A compiled projection under a SCIM base URL; the same function for the same selection (see `pure`). It takes
+ * any resource (`object`) because it is generated code that reads any resource type by name.
  */
-export type RenderUnder = ((resource: Record<string, any>, basepath: string) => Record<string, any>) & {
+export type RenderUnder = ((resource: object, basepath: string) => ScimBody) & {
   pure: true;
 };

@@ -1,4 +1,5 @@
 import { MemoryPageStore } from '../../../src/scim/paging/pageStore';
+import { ManualClock } from '../../support/clock';
 
 describe('MemoryPageStore keeps decoded, read-only values', () => {
   it('hands out the value it keeps as it is, frozen, so nobody can change it', async () => {
@@ -22,14 +23,16 @@ describe('MemoryPageStore keeps decoded, read-only values', () => {
   });
 
   it('stays within its bound and its TTL', async () => {
-    let now = 0;
-    const store = new MemoryPageStore(2, () => now);
+    const clock = new ManualClock();
+    const store = new MemoryPageStore(2, clock);
     await store.set('a', 1, 10);
     await store.set('b', 2, 10);
     await store.set('c', 3, 10);
     expect(store.size).toBe(2);
     expect(await store.get('a')).toBeUndefined();
-    now = 10_000;
+    await clock.advance(9_000);
+    expect(await store.get('c')).toBe(3);
+    await clock.advance(1_001);
     expect(await store.get('c')).toBeUndefined();
   });
 });

@@ -60,6 +60,28 @@ describeRedis('RedisPageStore decodes each value once per replica', () => {
       await Promise.all([la.close(), lb.close()]);
     }
   });
+
+  it('keeps at most maxDecoded values decoded, the least recently read dropped first', async () => {
+    const link = new RedisLink({ url: redisUrl! });
+    await link.waitHealthy(5000);
+    const store = new RedisPageStore(link, prefix, () => {}, 2);
+    try {
+      for (const key of ['d1', 'd2', 'd3']) await store.set(key, { key }, 30);
+      const d1 = await store.get('d1');
+      const d2 = await store.get('d2');
+      expect(await store.get('d1')).toBe(d1); // d1 is now the most recently read
+      await store.get('d3'); // evicts d2
+      expect(await store.get('d1')).toBe(d1);
+      const d2Again = await store.get('d2');
+      expect(d2Again).toEqual(d2);
+      expect(d2Again).not.toBe(d2);
+    } finally {
+      const raw = new Redis(redisUrl!);
+      await raw.del(`${prefix}d1`, `${prefix}d2`, `${prefix}d3`);
+      raw.disconnect();
+      await link.close();
+    }
+  });
 });
 
 describe('RedisPageStore with Redis unreachable', () => {
