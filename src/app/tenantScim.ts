@@ -6,12 +6,13 @@ import type { AuditSink } from '../platform/audit';
 import type { Metrics } from '../platform/metrics';
 import type { KitApi } from '../kit/api';
 import type { RedisLink } from '../platform/redisLink';
-import { buildChangeTracking } from '../scim/changeTracking';
+import { buildChangeTracking } from './changeTracking';
 import type { SubscriberFieldMap } from '../scim/fieldMap';
 import { summariseIds } from '../scim/inputLimits';
 import { MemoryPageStore, type PageStore } from '../scim/paging/pageStore';
 import { RedisPageStore } from '../scim/paging/redisPageStore';
-import { buildScimServices, type ScimServices } from '../scim/services';
+import type { ScimServices } from '../scim/services';
+import { buildScimServices } from './scimServices';
 
 // One tenant's SCIM services, built once its start-up checks against Kit passed: the object graph of
 // scim/services.ts with the tenant's caches, change tracking, metrics label and audit trail plugged in.

@@ -1,22 +1,12 @@
-import type { Clock } from '../platform/clock';
-import type { Config } from '../config/environment';
-import type { KitApi } from '../kit/api';
-import type { RedisLink } from '../platform/redisLink';
-import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import type { ChangeJournal } from './journal/changeJournal';
-import { MemoryJournal } from './journal/memoryJournal';
-import { RedisJournal } from './journal/redisJournal';
-import { type LookupSnapshot, MemoryLookupSnapshot, RedisLookupSnapshot } from './lookupSnapshot';
-import { MemoryMirrorStore } from './mirror/memoryMirrorStore';
+import type { LookupSnapshot } from './lookupSnapshot';
 import type { MirrorStore } from './mirror/mirrorStore';
-import { RedisMirrorStore } from './mirror/redisMirrorStore';
-import { SubscriberMirror } from './mirror/subscriberMirror';
-import { WebhookWatch } from './mirror/webhookWatch';
-import { SubscriberLookups } from './subscriberLookups';
+import type { SubscriberMirror } from './mirror/subscriberMirror';
+import type { WebhookWatch } from './mirror/webhookWatch';
+import type { SubscriberLookups } from './subscriberLookups';
 
-// Builds the change tracking from the config, for the composition root: the change journal, the lookup
-// snapshot, the subscriber mirror (MIRROR=on) and the lookups that use them. In Redis when there is a link
-// (shared by every replica), in memory otherwise.
+// The change tracking of one Kit account: the change journal, the lookup snapshot, the subscriber mirror
+// (MIRROR=on) and the lookups that use them (src/app/changeTracking.ts builds them).
 
 export interface ChangeTracking {
   journal: ChangeJournal;
@@ -26,97 +16,4 @@ export interface ChangeTracking {
   /** Whether Kit's webhooks still arrive (mirror and webhooks on). */
   watch?: WebhookWatch;
   lookups: SubscriberLookups;
-}
-
-export interface ChangeTrackingOptions {
-  config: Config;
-  kit: KitApi;
-  fields: SubscriberFieldMap;
-  redis?: RedisLink;
-  /** Key prefix in Redis, unique per Kit account. */
-  prefix: string;
-  now: () => number;
-  clock: Clock;
-  /** Cached walk pages must go: the mirror learned a change from Kit. */
-  changed: () => Promise<void>;
-  onError: (what: string, err: Error) => void;
-}
-
-export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
-  const { changes } = o.config;
-  const journal: ChangeJournal = o.redis
-    ? new RedisJournal(o.redis, o.prefix, { now: o.now, maxSubscribers: changes.journalMaxSubscribers })
-    : new MemoryJournal({ now: o.now, maxSubscribers: changes.journalMaxSubscribers });
-  const ttlMs = changes.lookupSnapshotSeconds * 1000;
-  const snapshot: LookupSnapshot | undefined =
-    ttlMs <= 0
-      ? undefined
-      : o.redis
-        ? new RedisLookupSnapshot(o.redis, `${o.prefix}snap:`, ttlMs)
-        : new MemoryLookupSnapshot(ttlMs, o.now);
-  let mirror: SubscriberMirror | undefined;
-  let mirrorStore: MirrorStore | undefined;
-  if (changes.mirror || changes.lookupMirror) {
-    // The lookup mirror is the same mirror, walked on demand and trusted for PAGE_CACHE_TTL_SECONDS.
-    const onDemand = changes.mirror ? undefined : { freshMs: o.config.pageCache.ttlSeconds * 1000 };
-    const indexKeys = {
-      externalId: indexKey(o.fields, 'scim_external_id'),
-      userName: indexKey(o.fields, 'scim_user_name'),
-    };
-    const keep = new Set([
-      ...o.fields.attributes.map((a) => o.fields.key(a.label)),
-      ...Object.values(LIFECYCLE_FIELDS).map((l) => o.fields.key(l)),
-    ]);
-    mirrorStore = o.redis
-      ? new RedisMirrorStore(o.redis, o.prefix, indexKeys, Math.max(86_400_000, 3 * changes.mirrorRefreshMs))
-      : new MemoryMirrorStore(indexKeys, () => o.clock.now());
-    const kept = [...keep];
-    mirror = new SubscriberMirror({
-      kit: o.kit,
-      store: mirrorStore,
-      journal,
-      keepFields: keep,
-      allFieldKeys: () => kept,
-      clock: o.clock,
-      now: o.now,
-      refreshMs: onDemand ? onDemand.freshMs : changes.mirrorRefreshMs,
-      onDemand,
-      changed: o.changed,
-      onError: o.onError,
-      onRecovery: o.redis ? (l) => o.redis!.onRecovery(l) : undefined,
-    });
-  }
-  let watch: WebhookWatch | undefined;
-  if (mirror && changes.mirror && changes.webhooks) {
-    const m = mirror;
-    watch = new WebhookWatch({
-      clock: o.clock,
-      graceMs: changes.webhookSilenceMs,
-      link: o.redis,
-      key: `${o.prefix}webhooks:heard`,
-      onRecovered: () => m.rewalkAfterSilence(),
-    });
-    mirror.watchWebhooks(watch);
-  }
-  return {
-    journal,
-    snapshot,
-    mirror,
-    watch,
-    mirrorStore,
-    lookups: new SubscriberLookups({ kit: o.kit, snapshot, mirror }),
-  };
-}
-
-/**
- * The field key an index of the mirror reads. A mapping file need not map externalId or userName to a reserved
- * field; then no subscriber carries the key below, so that index stays empty (and the lookup mirror, on by
- * default, must not stop the server from starting).
- */
-function indexKey(fields: SubscriberFieldMap, label: string): string {
-  try {
-    return fields.key(label);
-  } catch {
-    return `unmapped:${label}`;
-  }
 }

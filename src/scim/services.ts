@@ -1,17 +1,14 @@
-import type { KitApi } from '../kit/api';
 import { SubscriberFieldMap } from './fieldMap';
-import type { AttributeMapping } from '../config/mapping/model';
-import { type GroupEvents, GroupDirectory } from './groups/groups';
+import { GroupDirectory } from './groups/groups';
 import { TagMembership } from './groups/membership';
 import { TagCatalog } from './groups/tagCatalog';
-import { CursorPager } from './paging/cursorPager';
 import type { PageStore } from './paging/pageStore';
 import type { ChangeTracking } from './changeTracking';
-import { UserDirectory, type UserEvents } from './users';
+import { UserDirectory } from './users';
 import type { UserSchema } from './userSchema';
 
-// The SCIM services and how they share state, built from what the start-up checks established (the reserved
-// field keys) without any Kit call of its own: construction only, so it can be read, and tested, on its own.
+// The SCIM services of one Kit account, as the HTTP layer and the tenant use them (src/app/scimServices.ts
+// builds them).
 
 export interface ScimServices {
   users: UserDirectory;
@@ -24,68 +21,4 @@ export interface ScimServices {
   tracking: ChangeTracking;
   /** The User schema of `mapping`: services built with another mapping in this process have their own. */
   userSchema: UserSchema;
-}
-
-export interface ScimServiceDeps {
-  kit: KitApi;
-  /** Reserved field label → Kit field key, as ensured at start-up. */
-  fieldKeys: Map<string, string>;
-  /** Where each SCIM attribute lives in Kit (config.scim.mapping). */
-  mapping?: AttributeMapping;
-  pageStore: PageStore;
-  /** Lifetime of the tag list, membership index and cached pages. */
-  cacheTtlSeconds: number;
-  /** Terms × rows one request's filtered scan may cost (FILTER_SCAN_BUDGET). */
-  filterScanBudget: number;
-  groupTagPrefix?: string;
-  /** What users and groups report beyond their answers (metrics, audit, logs); `changed` is wired here. */
-  userEvents: Omit<UserEvents, 'changed'>;
-  groupEvents: Omit<GroupEvents, 'changed'>;
-  now?: () => Date;
-  /** Builds the change journal, lookup snapshot and mirror over the field map. */
-  changeTracking: (fields: SubscriberFieldMap) => ChangeTracking;
-}
-
-export function buildScimServices(deps: ScimServiceDeps): ScimServices {
-  const { kit, pageStore } = deps;
-  const fields = new SubscriberFieldMap(deps.fieldKeys, deps.mapping);
-  // Every write on any replica bumps a shared generation; the tag list and the membership index follow it.
-  const validity = { ttlMs: deps.cacheTtlSeconds * 1000, generation: () => pageStore.generation('groups') };
-  const catalog = new TagCatalog(kit, { ...validity, groupPrefix: deps.groupTagPrefix });
-  const membership = new TagMembership(kit, catalog, validity);
-  const pager = new CursorPager(pageStore, { ttlSeconds: deps.cacheTtlSeconds, scanBudget: deps.filterScanBudget });
-  const tracking = deps.changeTracking(fields);
-  const users = new UserDirectory({
-    kit,
-    fields,
-    pager,
-    groups: membership,
-    events: {
-      ...deps.userEvents,
-      changed: async () => {
-        await pageStore.bumpGeneration('users');
-      },
-    },
-    now: deps.now,
-    journal: tracking.journal,
-    lookups: tracking.lookups,
-    mirror: tracking.mirror,
-  });
-  const groups = new GroupDirectory({
-    kit,
-    catalog,
-    membership,
-    fields,
-    events: {
-      ...deps.groupEvents,
-      changed: async () => {
-        // This replica's own write: the caches it kept exact in place stay usable.
-        const generation = await pageStore.bumpGeneration('groups');
-        if (generation === undefined) return;
-        membership.adoptGeneration(generation);
-        catalog.adoptGeneration(generation);
-      },
-    },
-  });
-  return { users, groups, membership, catalog, fields, pageStore, tracking, userSchema: users.schema };
 }
