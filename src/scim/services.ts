@@ -1,10 +1,10 @@
-import { SubscriberFieldMap } from './fieldMap';
-import { GroupDirectory } from './groups/groups';
-import { TagMembership } from './groups/membership';
-import { TagCatalog } from './groups/tagCatalog';
+import type { SubscriberFieldMap } from './fieldMap';
+import type { GroupDirectory } from './groups/groups';
+import type { TagMembership } from './groups/membership';
+import type { TagCatalog } from './groups/tagCatalog';
 import type { PageStore } from './paging/pageStore';
 import type { ChangeTracking } from './changeTracking';
-import { UserDirectory } from './users';
+import type { UserDirectory } from './users';
 import type { UserSchema } from './userSchema';
 
 // The SCIM services of one Kit account, as the HTTP layer and the tenant use them (src/app/scimServices.ts
