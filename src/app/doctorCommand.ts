@@ -2,8 +2,8 @@ import type { Config } from '../config/environment';
 import { doctorCli as doctorCliWith, type DoctorIo } from '../doctor/cli';
 import { type DoctorOptions, type DoctorParts, type DoctorReport, runDoctor as runDoctorWith } from '../doctor/doctor';
 import { KitClient } from '../kit/client';
-import { createKitLimiter, limiterIdFor } from '../kit/limiter';
-import { RedisTokenStore } from '../kit/redisTokenStore';
+import { createKitLimiter } from '../kit/limiter';
+import { sharedTokenStore } from './sharedTokenStore';
 import { SharedSlotBook, sharedSlots } from '../kit/slots';
 import type { Clock } from '../platform/clock';
 import { RedisLink } from '../platform/redisLink';
@@ -41,18 +41,13 @@ export const appDoctorParts: DoctorParts = {
     });
   },
 
-  // KIT_TOKEN_STORE=redis keeps OAuth tokens under the OAuth app's key, shared with the replicas; any other
-  // store is the client's own default (the KIT_TOKEN_STORE file).
   kitClient(config, credentials, limiter, link, clock) {
-    const inRedis = credentials.kind === 'oauth' && credentials.tokenStorePath === 'redis' && link;
     return new KitClient({
       baseUrl: config.kit.baseUrl,
       credentials,
       limiter,
       timeoutMs: config.kit.timeoutMs,
-      tokenStore: inRedis
-        ? new RedisTokenStore(link, { id: limiterIdFor(config.kit.baseUrl, credentials, 'oauth'), clock })
-        : undefined,
+      tokenStore: sharedTokenStore(config.kit.baseUrl, credentials, link, clock),
     });
   },
 

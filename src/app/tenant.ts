@@ -14,12 +14,11 @@ import { createTenantRouter, type TenantEndpoint } from '../http/tenantRoutes';
 import type { KitApi } from '../kit/api';
 import { KitClient } from '../kit/client';
 import { limiterIdFor, type KitLimiter } from '../kit/limiter';
-import { RedisTokenStore } from '../kit/redisTokenStore';
-import type { KitCredentials } from '../config/kitCredentials';
 import type { KitCallRecord } from '../kit/types';
 import { KitV3Client } from '../kit/v3/client';
 import { Bootstrapper } from '../scim/bootstrapper';
 import { KitChanges } from './kitChanges';
+import { sharedTokenStore } from './sharedTokenStore';
 import { EVENTS_PATH, receiverFor } from '../events/pollRoutes';
 import type { RedisLink } from '../platform/redisLink';
 import { PROVISIONED_USERS_TAG } from '../scim/groups/tagCatalog';
@@ -134,7 +133,11 @@ export class Tenant implements TenantEndpoint {
     this.kit =
       credentials.kind === 'v3Secret'
         ? new KitV3Client({ ...transport, apiSecret: credentials.apiSecret, provisioningTag: PROVISIONED_USERS_TAG })
-        : new KitClient({ ...transport, credentials, tokenStore: this.sharedTokenStore(credentials) });
+        : new KitClient({
+            ...transport,
+            credentials,
+            tokenStore: sharedTokenStore(this.config.kit.baseUrl, credentials, deps.redis, deps.clock),
+          });
     this.kitChanges = new KitChanges({
       kit: this.kit,
       config,
@@ -378,15 +381,6 @@ export class Tenant implements TenantEndpoint {
       const timer = this.deps.clock.setTimeout(wake, ms);
       this.backoffs.add(wake);
     });
-  }
-
-  /** KIT_TOKEN_STORE=redis; any other store is the client's own default (defaultTokenStore). */
-  private sharedTokenStore(credentials: KitCredentials): RedisTokenStore | undefined {
-    const { redis, clock } = this.deps;
-    if (credentials.kind !== 'oauth' || credentials.tokenStorePath !== 'redis' || !redis) return undefined;
-    // Keyed by the OAuth app, not the tenant: tenants on one app share its tokens (a refresh rotates them).
-    const id = limiterIdFor(this.config.kit.baseUrl, credentials, 'oauth');
-    return new RedisTokenStore(redis, { id, clock });
   }
 
   private onKitCall(rec: KitCallRecord): void {
