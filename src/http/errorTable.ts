@@ -26,14 +26,15 @@ import {
   ScimUnsupportedMediaType,
   type ScimType,
 } from '../scim/errors';
+import { retryAfterSeconds } from '../platform/retryAfter';
 
 // The one place where failures of other families become SCIM errors: Kit's (docs/kit/api.md "Errors"), scimmy's
 // validation, express's body parsing. It lives at the HTTP edge because it is the only code that must know
 // every family; the SCIM layer and the Kit client each know only their own. An upstream failure is never a
 // 404: a reconciliation engine would take it for a deletion.
 
-const retryAfterSeconds = (ms: number | undefined, fallback: number) =>
-  Math.max(1, Math.ceil((ms ?? fallback * 1000) / 1000));
+/** Kit's wait, or `fallback` seconds when Kit named none. */
+const retryAfterOr = (ms: number | undefined, fallback: number) => retryAfterSeconds(ms ?? fallback * 1000);
 
 /** A Kit error class and its SCIM error; the first rule whose class matches translates. */
 type KitRule = (err: KitError) => ScimError | undefined;
@@ -65,7 +66,7 @@ const kitRules: KitRule[] = [
     (e: KitRateLimitedError) =>
       new ScimTooManyRequests(
         'Kit’s rate limit (calls per rolling minute) is exhausted for longer than this request may wait; retry after the given delay.',
-        retryAfterSeconds(e.retryAfterMs, 30),
+        retryAfterOr(e.retryAfterMs, 30),
         e,
       ),
   ),
@@ -74,7 +75,7 @@ const kitRules: KitRule[] = [
     (e: KitLimiterUnavailableError) =>
       new ScimServiceUnavailable(
         'The shared rate limiter (Redis) that keeps every replica within Kit’s budget is unavailable; nothing was sent to Kit and Kit itself may be fine. Retry later.',
-        retryAfterSeconds(e.retryAfterMs, 5),
+        retryAfterOr(e.retryAfterMs, 5),
         e,
       ),
   ),
@@ -83,7 +84,7 @@ const kitRules: KitRule[] = [
     (e: KitWritePendingError) =>
       new ScimServiceUnavailable(
         'Kit accepted the change but applies it later (its 202 for updates of 11 or more fields), and reading it back does not show it yet. The change is safe to repeat: retry after the given delay.',
-        retryAfterSeconds(e.retryAfterMs, 5),
+        retryAfterOr(e.retryAfterMs, 5),
         e,
       ),
   ),
@@ -92,7 +93,7 @@ const kitRules: KitRule[] = [
     (e: KitUnavailableError) =>
       new ScimServiceUnavailable(
         `Kit is unavailable (${e.status ?? 'no response'}) after retries; nothing was reported as missing. Retry later.`,
-        retryAfterSeconds(e.retryAfterMs, 30),
+        retryAfterOr(e.retryAfterMs, 30),
         e,
       ),
   ),

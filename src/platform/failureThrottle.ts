@@ -250,8 +250,3 @@ export function clientKey(ip: string): string {
     .map((g) => g.replace(/^0+(?=.)/, '') || '0')
     .join(':')}::/64`;
 }
-
-/** A throttle's wait as a `Retry-After` header value: whole seconds, at least one. */
-export function retryAfterSeconds(ms: number): number {
-  return Math.max(1, Math.ceil(ms / 1000));
-}

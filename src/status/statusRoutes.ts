@@ -1,7 +1,8 @@
 import os from 'node:os';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
-import { type FailureThrottle, retryAfterSeconds } from '../platform/failureThrottle';
+import type { FailureThrottle } from '../platform/failureThrottle';
+import { retryAfterSeconds } from '../platform/retryAfter';
 import type { Readiness } from '../platform/readiness';
 import type { KitLimiter } from '../kit/limiter';
 import { renderLogin, renderStatus } from './render';

@@ -9,7 +9,8 @@ import {
 } from '../../scim/errors';
 import { sendFailure } from '../scimResponses';
 import { AuthenticationError, type AuthFailureReason, type Authenticator, WRITE_SCOPE } from './authenticator';
-import { type FailureThrottle, retryAfterSeconds } from '../../platform/failureThrottle';
+import type { FailureThrottle } from '../../platform/failureThrottle';
+import { retryAfterSeconds } from '../../platform/retryAfter';
 import type { Principal } from '../../platform/requestScope';
 
 export interface AuthMiddlewareOptions {
