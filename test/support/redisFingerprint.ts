@@ -32,7 +32,10 @@ export async function redisFingerprint(url: string): Promise<{ keys: number; dig
     for (const key of keys.slice(0, MAX_KEYS)) {
       const [dump, ttl] = await Promise.all([r.dumpBuffer(key), r.pttl(key)]);
       // Only whether a key expires, not how long it has left: the remaining time moves on its own.
-      hash.update(key).update(dump ?? Buffer.alloc(0)).update(ttl < 0 ? String(ttl) : 'expires');
+      hash
+        .update(key)
+        .update(dump ?? Buffer.alloc(0))
+        .update(ttl < 0 ? String(ttl) : 'expires');
     }
     return { keys: keys.length, digest: hash.digest('hex') };
   } finally {
