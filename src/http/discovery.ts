@@ -127,8 +127,6 @@ export function discoveryRoutes(deps: {
       const q = query(req);
       if (wantsAttribute('authenticationSchemes', q.attributes, q.excludedAttributes))
         config.authenticationSchemes = authenticationSchemes({ jwt: Boolean(deps.jwt) });
-      // Kit v3 lists page by page in two runs (active, then unsubscribed): no order across a whole walk.
-      if (deps.kitCapabilities && !deps.kitCapabilities.cursorPaging && config.sort) config.sort = { supported: false };
       const extension = deps.serviceProviderExtension?.(scimBaseUrl(req, deps.publicUrls));
       if (extension) {
         config.schemas = [...((config.schemas as string[] | undefined) ?? []), extension.schema];

@@ -130,7 +130,8 @@ export function createScimRouter(deps: ScimRouterDeps): express.Router {
   // Endpoints scimmy-routers would answer with its own internals ("Method 'egress' not implemented…") or a
   // crash (a filter on ServiceProviderConfig): answered here in plain words.
   scim.all('/.search', () => {
-    throw new ScimNotImplemented('Search the root is not supported; POST to /Users/.search or /Groups/.search.');
+    // POST /.search is answered by scimRoutes.ts (RFC 7644 §3.4.3); no other method searches.
+    throw new ScimNotImplemented('Search the root with POST /.search; no other method is supported there.');
   });
   scim.all('/Me', () => {
     throw new ScimNotImplemented('/Me is not supported: SCIM clients here are provisioning systems, not users.');

@@ -4,12 +4,13 @@ import type { PublicUrlConfig } from '../config/environment';
 import { ScimBadRequest, ScimUnsupportedMediaType } from '../scim/errors';
 import type { GroupDirectory } from '../scim/groups/groups';
 import { quoteInput, summariseIds } from '../scim/inputLimits';
-import { type ListQuery, parseListQuery } from '../scim/listQuery';
+import { readFilter } from '../scim/filter';
+import { type ListQuery, pagingOf, parseListQuery } from '../scim/listQuery';
 import type { ResourcePage, ScimBody, ScimMeta, ScimResource } from '../scim/resources';
 import { LIST_RESPONSE } from '../scim/resources';
 import { mapInSlices } from '../scim/paging/timeSlices';
 import { type RenderResource, type ResourceRenderer, resourceRenderer } from '../scim/render';
-import { type AttributeDeclarations, GROUP_ATTRIBUTES, wantsAttribute } from '../scim/schemas';
+import { type AttributeDeclarations, GROUP_ATTRIBUTES, plainAttributeList, wantsAttribute } from '../scim/schemas';
 import type { UserDirectory } from '../scim/users';
 import type { AuditSink } from '../platform/audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
@@ -49,9 +50,26 @@ function attributeParams(req: Request): { attributes?: string; excludedAttribute
     if (value === undefined) continue;
     if (typeof value !== 'string')
       throw new ScimBadRequest('invalidValue', `The ${name} parameter must be given once.`);
-    out[name] = value;
+    out[name] = plainAttributeList(name, value);
   }
   return out;
+}
+
+/** The parameters of a POST /.search (RFC 7644 §3.4.3); an empty POST is a search without parameters. */
+function searchParams(req: Request): Record<string, unknown> {
+  return jsonBody(req) === undefined ? {} : bodyObject(req);
+}
+
+/** Search parameters less the paging ones, whatever their letter case: the root search sets its own. */
+function withoutPaging(params: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(params).filter(([k]) => !['startindex', 'count'].includes(k.toLowerCase())));
+}
+
+/** One resource type's page, rendered: each resource serialised, with the type's total and its startIndex. */
+interface RenderedPage {
+  resources: string[];
+  totalResults: number;
+  startIndex: number;
 }
 
 /** The `:id` route parameter. */
@@ -158,22 +176,28 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       return { rendered, meta, version };
     };
 
+    /** One page of this resource type, rendered. */
+    const page = async (req: Request, params: Record<string, unknown>): Promise<RenderedPage> => {
+      const query = parseListQuery(params, kind.sortable, kind.schema());
+      const render = kind.renderer().prepare(query.attributes, query.excludedAttributes);
+      const found = await kind.list(query, wants(query));
+      const base = basepath(req);
+      // Rendered in slices of time: a 1,000-user answer is tens of ms of work the first time it is made.
+      const resources = await mapInSlices(found.resources, (r) =>
+        resourceJson(r, base, render, () => present(r, base, render).rendered),
+      );
+      return { resources, totalResults: found.totalResults, startIndex: query.startIndex };
+    };
+
     const list = async (req: Request, res: Response, params: Record<string, unknown>) => {
       try {
-        const query = parseListQuery(params, kind.sortable, kind.schema());
-        const render = kind.renderer().prepare(query.attributes, query.excludedAttributes);
-        const found = await kind.list(query, wants(query));
-        const base = basepath(req);
-        // Rendered in slices of time: a 1,000-user answer is tens of ms of work the first time it is made.
-        const resources = await mapInSlices(found.resources, (r) =>
-          resourceJson(r, base, render, () => present(r, base, render).rendered),
-        );
+        const found = await page(req, params);
         sendScim(
           res,
           200,
           undefined,
           {},
-          listResponseJson(LIST_RESPONSE, resources, found.totalResults, query.startIndex),
+          listResponseJson(LIST_RESPONSE, found.resources, found.totalResults, found.startIndex),
         );
       } catch (err) {
         sendFailure(res, err, deps.logger);
@@ -213,8 +237,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     router.post(`${endpoint}/.search`, (req, res) => {
       let params: Record<string, unknown>;
       try {
-        // An empty POST is a search without parameters.
-        params = jsonBody(req) === undefined ? {} : bodyObject(req);
+        params = searchParams(req);
       } catch (err) {
         sendFailure(res, err, deps.logger);
         return;
@@ -259,9 +282,10 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
         return {};
       }),
     );
+    return page;
   };
 
-  mount('/Users', {
+  const userPages = mount('/Users', {
     type: 'User',
     sortable: USER_SORTABLE,
     costly: 'groups',
@@ -276,7 +300,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     delete: (id) => users().delete(id),
   });
 
-  mount('/Groups', {
+  const groupPages = mount('/Groups', {
     type: 'Group',
     sortable: GROUP_SORTABLE,
     costly: 'members',
@@ -295,6 +319,41 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     },
     patch: async (id, body) => ({ skipped: (await groups().patch(id, body)).skipped }),
     delete: (id) => groups().delete(id),
+  });
+
+  // RFC 7644 §3.4.3: a search at the root covers every resource type, Users first, then Groups, paged as one
+  // list. Each type is read by its own listing path (the same Kit calls as /Users/.search and /Groups/.search);
+  // a type whose schema lacks an attribute the filter compares is not read at all (its resources never carry
+  // that attribute, so a comparison on it matches none of them), and `userName eq "…"` costs no group listing.
+  // A filter naming an attribute of neither type is refused as it is on the types' own endpoints.
+  router.post('/.search', async (req, res) => {
+    try {
+      const params = searchParams(req);
+      const filterText = params[Object.keys(params).find((k) => k.toLowerCase() === 'filter') ?? ''];
+      const compared = typeof filterText === 'string' ? readFilter(filterText).attributes : [];
+      const kinds = [
+        { pages: userPages, schema: users().schema },
+        { pages: groupPages, schema: GROUP_ATTRIBUTES },
+      ].filter((k) => compared.every((path) => k.schema.attribute(path) !== undefined));
+      // None fits: the Users endpoint's own refusal names the attribute.
+      const searched = kinds.length > 0 ? kinds : [{ pages: userPages, schema: users().schema }];
+      const { startIndex, count } = pagingOf(params);
+      const resources: string[] = [];
+      let totalResults = 0;
+      for (const { pages } of searched) {
+        // This type's part of the window: what the types before it did not fill, from where they ended.
+        const part = await pages(req, {
+          ...withoutPaging(params),
+          startIndex: Math.max(1, startIndex - totalResults),
+          count: Math.max(0, count - resources.length),
+        });
+        resources.push(...part.resources);
+        totalResults += part.totalResults;
+      }
+      sendScim(res, 200, undefined, {}, listResponseJson(LIST_RESPONSE, resources, totalResults, startIndex));
+    } catch (err) {
+      sendFailure(res, err, deps.logger);
+    }
   });
 
   return router;

@@ -1,3 +1,5 @@
+import { clipText } from './inputLimits';
+
 // One exception per SCIM status (RFC 7644 §3.12), raised where the failure arises (SCIM layer, auth, the HTTP
 // edge) and rendered by sendFailure (src/http/scimResponses.ts). Failures of other families (Kit's, scimmy's,
 // body parsing) are translated into these in src/http/errorTable.ts, nowhere else.
@@ -161,5 +163,5 @@ const MAX_DETAIL = 300;
 /** A library's message as the client may read it: its own validation wording, never the engine's, clipped. */
 export function clientWording(message: string): string {
   if (ENGINE_WORDING.test(message)) return 'A value in the request does not fit the SCIM schema of this resource.';
-  return message.length > MAX_DETAIL ? `${message.slice(0, MAX_DETAIL)}…` : message;
+  return clipText(message, MAX_DETAIL);
 }

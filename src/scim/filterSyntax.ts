@@ -214,6 +214,10 @@ class Parser {
     if (lower === 'true' || lower === 'false') return lower === 'true';
     if (lower === 'null') return null;
     if (NUMBER.test(word)) return Number(word);
+    // Microsoft's reference server and the clients tested against it send bare words as values
+    // (`name.familyName eq Employee`, `meta.created gt 2015-10-10T14:38:21-07:00`): read them as the string they
+    // spell; a date-shaped one then compares as a dateTime like a quoted one does.
+    if (token.type === 'word') return word;
     throw new FilterSyntaxError(
       `expected a value ("text", a number, true, false or null) after "${op}", found ${quoteInput(token.text)}`,
     );

@@ -65,9 +65,28 @@ export function forbiddenSegmentOf(path: string): string | undefined {
   return path.split(/[.:[\]\s]/).find(isForbiddenSegment);
 }
 
-/** Client input quoted in an error detail or log line, clipped so an answer never echoes megabytes back. */
+/** Characters an attribute path is made of (URN-qualified and dotted): a clip never ends inside a run of them. */
+const PATH_CHARACTER = /[A-Za-z0-9$_.:-]/;
+
+/**
+ * Text clipped to about `max` characters for an error detail or log line, so an answer never echoes megabytes
+ * back. An attribute path the cut would split (`…extension:enterprise:2.0:User:m…` tells the reader nothing) is
+ * kept whole when it is no longer than any path the parsers accept; a longer run is hostile and cut at `max`.
+ */
+export function clipText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max;
+  const limit = Math.min(text.length, max + MAX_ATTRIBUTE_PATH_LENGTH);
+  if (PATH_CHARACTER.test(text[max - 1] ?? '')) {
+    while (end < limit && PATH_CHARACTER.test(text[end])) end++;
+    if (end === limit && end < text.length && PATH_CHARACTER.test(text[end])) end = max;
+  }
+  return end >= text.length ? text : `${text.slice(0, end)}…`;
+}
+
+/** Client input quoted in an error detail or log line, clipped (whole attribute paths kept; see clipText). */
 export function quoteInput(text: string, max = 60): string {
-  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+  return JSON.stringify(clipText(text, max));
 }
 
 /** A list of client-supplied ids for a log line or audit detail: the count, and the first few, each clipped. */

@@ -1,7 +1,7 @@
 import { ScimBadRequest } from './errors';
 import { type Dnf, type FilterPredicate, readFilter } from './filter';
 import { quoteInput } from './inputLimits';
-import { type AttributeDeclarations, attributeFilter } from './schemas';
+import { type AttributeDeclarations, attributeFilter, plainAttributeList } from './schemas';
 
 // RFC 7644 §3.4.2: filter, sortBy/sortOrder, startIndex/count (1-based), attributes/excludedAttributes.
 
@@ -75,6 +75,19 @@ export function filterReads(query: Pick<ListQuery, 'filterAttributes'>, name: st
   });
 }
 
+/** startIndex and count of a query (RFC 7644 §3.4.2.4), within this server's bounds. */
+export function pagingOf(params: Record<string, unknown>): { startIndex: number; count: number } {
+  // startIndex < 1 is read as 1, a negative count as 0, a count above the maximum as it.
+  const requestedStart = integer(params, 'startIndex') ?? 1;
+  if (requestedStart > MAX_START_INDEX) {
+    throw new ScimBadRequest('invalidValue', `startIndex must be at most ${MAX_START_INDEX}.`);
+  }
+  return {
+    startIndex: Math.max(1, requestedStart),
+    count: Math.min(MAX_COUNT, Math.max(0, integer(params, 'count') ?? DEFAULT_COUNT)),
+  };
+}
+
 export function parseListQuery(
   params: Record<string, unknown>,
   sortable: readonly string[],
@@ -84,20 +97,19 @@ export function parseListQuery(
   const filterText = single(params, 'filter');
   const isAttribute = schema && ((path: string) => schema.attribute(path) !== undefined);
   const parsed = filterText !== undefined ? readFilter(filterText, isAttribute) : undefined;
-  // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1, a negative count as 0, a count above the maximum as it.
-  const requestedStart = integer(params, 'startIndex') ?? 1;
-  if (requestedStart > MAX_START_INDEX) {
-    throw new ScimBadRequest('invalidValue', `startIndex must be at most ${MAX_START_INDEX}.`);
-  }
-  const startIndex = Math.max(1, requestedStart);
-  const count = Math.min(MAX_COUNT, Math.max(0, integer(params, 'count') ?? DEFAULT_COUNT));
+  const { startIndex, count } = pagingOf(params);
   const sortBy = single(params, 'sortBy');
   if (sortBy !== undefined && !sortable.some((s) => s.toLowerCase() === sortBy.toLowerCase())) {
-    throw new ScimBadRequest('invalidValue', `sortBy supports ${sortable.join(', ')}; got ${quoteInput(sortBy)}.`);
+    // Kit lists in its own order and an arbitrary order would mean reading every row before the first page:
+    // ServiceProviderConfig says sort.supported false, and only the orders Kit keeps are accepted.
+    throw new ScimBadRequest(
+      'invalidValue',
+      `sortBy ${quoteInput(sortBy)} is not supported: this server does not sort (ServiceProviderConfig sort.supported is false); results come in Kit's order, which sortBy may name as ${sortable.join(' or ')}.`,
+    );
   }
   const order = single(params, 'sortOrder');
-  const attributes = single(params, 'attributes');
-  const excludedAttributes = single(params, 'excludedAttributes');
+  const attributes = plainAttributeList('attributes', single(params, 'attributes'));
+  const excludedAttributes = plainAttributeList('excludedAttributes', single(params, 'excludedAttributes'));
   // Checked now, before any Kit call, though the list is applied when the answer is rendered.
   attributeFilter(attributes, excludedAttributes);
   if (order !== undefined && !['ascending', 'descending'].includes(order.toLowerCase())) {

@@ -1,7 +1,7 @@
 import SCIMMY from 'scimmy';
 import { ScimBadRequest } from './errors';
-import { checkAttributePath, FilterSyntaxError } from './filterSyntax';
-import { MAX_ATTRIBUTE_NAMES, MAX_ATTRIBUTE_PATH_LENGTH } from './inputLimits';
+import { checkAttributePath, FilterSyntaxError, parsePatchPath } from './filterSyntax';
+import { MAX_ATTRIBUTE_NAMES, MAX_ATTRIBUTE_PATH_LENGTH, MAX_PATCH_PATH_LENGTH } from './inputLimits';
 import { type Attribute, attributeAt, groupDefinition } from './scimmy';
 
 // What requests may ask of the SCIM schemas (attributes, filters' attribute paths). The
@@ -32,6 +32,65 @@ function attributeList(param: string, list: string, op: 'pr' | 'np'): AttributeF
   }
 }
 
+/** The longest `attributes` / `excludedAttributes` list read: every name at its longest. */
+const MAX_ATTRIBUTE_LIST_LENGTH = MAX_ATTRIBUTE_NAMES * (MAX_ATTRIBUTE_PATH_LENGTH + 1);
+
+/** Splits a list at the commas outside brackets and quoted strings (`emails[value eq "a,b"]` is one name). */
+function splitNames(list: string): string[] {
+  const names: string[] = [];
+  let start = 0;
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '[') depth++;
+    else if (c === ']') depth = Math.max(0, depth - 1);
+    else if (c === ',' && depth === 0) {
+      names.push(list.slice(start, i));
+      start = i + 1;
+    }
+  }
+  names.push(list.slice(start));
+  return names;
+}
+
+/**
+ * `attributes` / `excludedAttributes` with every value filter read as the attribute it filters:
+ * `emails[type eq "work"]` as `emails`, `emails[type eq "work"].value` as `emails.value`. RFC 7644 §3.4.2.5 asks
+ * for attribute names, but Microsoft's reference collection (and the clients tested against it) send value
+ * paths; a projection returns whole attributes anyway. The filter is still parsed, within the PATCH path limits,
+ * so a malformed one is refused rather than ignored.
+ */
+export function plainAttributeList(param: string, list: string | undefined): string | undefined {
+  if (list === undefined || !list.includes('[')) return list;
+  if (list.length > MAX_ATTRIBUTE_LIST_LENGTH) {
+    throw new ScimBadRequest('invalidValue', `${param} is longer than any list of ${MAX_ATTRIBUTE_NAMES} names.`);
+  }
+  const names = splitNames(list);
+  if (names.length > MAX_ATTRIBUTE_NAMES) {
+    throw new ScimBadRequest('invalidValue', `${param} names more than ${MAX_ATTRIBUTE_NAMES} attributes.`);
+  }
+  return names
+    .map((raw) => {
+      const name = raw.trim();
+      if (!name.includes('[')) return name;
+      try {
+        const { attribute, subAttribute } = parsePatchPath(name, MAX_PATCH_PATH_LENGTH);
+        return subAttribute ? `${attribute}.${subAttribute}` : attribute;
+      } catch (err) {
+        if (err instanceof FilterSyntaxError) {
+          throw new ScimBadRequest('invalidValue', `${param} is not a list of attribute names: ${err.message}.`, err);
+        }
+        throw err;
+      }
+    })
+    .join(',');
+}
+
 /**
  * `attributes` / `excludedAttributes` of the discovery endpoints, which scimmy-routers hands to scimmy's filter
  * parser as they come (`/Schemas?attributes=name.__proto__.y` wrote Object.prototype.y): checked first.
@@ -51,7 +110,7 @@ export function checkAttributeParams(query: Record<string, unknown>): void {
  * scimmy would multiply out, no "__proto__"), and a bounded number of them.
  */
 function checkAttributeList(param: string, list: string): string[] {
-  if (list.length > MAX_ATTRIBUTE_NAMES * (MAX_ATTRIBUTE_PATH_LENGTH + 1)) {
+  if (list.length > MAX_ATTRIBUTE_LIST_LENGTH) {
     throw new ScimBadRequest('invalidValue', `${param} is longer than any list of ${MAX_ATTRIBUTE_NAMES} names.`);
   }
   const names = list

@@ -180,7 +180,8 @@ export function applyServiceProviderCapabilities(): void {
     bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
     filter: { supported: true, maxResults: 1000 },
     changePassword: { supported: false },
-    sort: { supported: true },
+    // Kit has no sort parameter: only its own orders (id, creation) are accepted as sortBy (listQuery.ts).
+    sort: { supported: false },
     etag: { supported: true },
   } as any);
 }

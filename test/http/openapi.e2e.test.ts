@@ -412,6 +412,7 @@ describe('openapi/openapi.yaml describes the running server', () => {
           'GET /scim/v2/ResourceTypes/{id}',
           'GET /scim/v2/Schemas',
           'GET /scim/v2/Schemas/{id}',
+          'POST /scim/v2/.search',
           ...['Users', 'Groups'].flatMap((r) => [
             `GET /scim/v2/${r}`,
             `POST /scim/v2/${r}`,
@@ -852,6 +853,23 @@ describe('openapi/openapi.yaml describes the running server', () => {
       expect((await call('post', '/scim/v2/Groups/.search')).status).toBe(200);
     });
 
+    it('POST /.search: users and groups in one list, and its 400 and 401', async () => {
+      const res = await call('post', '/scim/v2/.search', {
+        body: { schemas: [SEARCH], filter: `displayName eq "${name}"`, excludedAttributes: ['members', 'groups'] },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.Resources.map((r: { id: string }) => r.id)).toEqual([id]);
+      const all = await call('post', '/scim/v2/.search', {
+        body: { schemas: [SEARCH], count: 2 },
+        token: READONLY_TOKEN,
+      });
+      expect(all.status).toBe(200);
+      expect(all.body.totalResults).toBeGreaterThan(1);
+      expect((await call('post', '/scim/v2/.search')).status).toBe(200);
+      expect((await call('post', '/scim/v2/.search', { body: { filter: 'displayName zz 1' } })).status).toBe(400);
+      expect((await call('post', '/scim/v2/.search', { token: null })).status).toBe(401);
+    });
+
     it('GET /Groups/{id}, and 404', async () => {
       const res = await call('get', `/scim/v2/Groups/${id}`);
       expect(res.status).toBe(200);
@@ -1050,8 +1068,8 @@ describe('openapi/openapi.yaml describes the running server', () => {
         }
       }
       expect(wrong).toEqual([]);
-      // The 19 SCIM operations and the tenant's /metrics, each at two tenants A's credential does not open.
-      expect(attempts).toBe(2 * 20);
+      // The 20 SCIM operations and the tenant's /metrics, each at two tenants A's credential does not open.
+      expect(attempts).toBe(2 * 21);
     });
 
     it('every tenant path the app serves is in the spec, or answers a SCIM error and never 2xx', async () => {

@@ -66,6 +66,26 @@ describe('upsert (POST /v4/subscribers)', () => {
   });
 });
 
+describe('unsubscribe (POST /v4/subscribers/{id}/unsubscribe, a bare 204 in the v4 reference)', () => {
+  it('reads the empty answer as done and reads the subscriber back', async () => {
+    const { subscriber } = await h.client.subscribers.upsert({ email_address: 'unsub-204@example.com' });
+    const unsubscribes = endpointCount('POST /v4/subscribers/:id/unsubscribe');
+    const reads = endpointCount('GET /v4/subscribers/:id');
+    const gone = await h.client.subscribers.unsubscribe(subscriber.id);
+    expect(gone).toMatchObject({ id: subscriber.id, email_address: 'unsub-204@example.com', state: 'inactive' });
+    expect(endpointCount('POST /v4/subscribers/:id/unsubscribe')).toBe(unsubscribes + 1);
+    expect(endpointCount('GET /v4/subscribers/:id')).toBe(reads + 1);
+  });
+
+  it('with the subscriber just written in hand, costs the one call', async () => {
+    const { subscriber } = await h.client.subscribers.upsert({ email_address: 'unsub-204-held@example.com' });
+    const reads = endpointCount('GET /v4/subscribers/:id');
+    const gone = await h.client.subscribers.unsubscribe(subscriber.id, undefined, subscriber);
+    expect(gone).toMatchObject({ id: subscriber.id, state: 'inactive' });
+    expect(endpointCount('GET /v4/subscribers/:id')).toBe(reads);
+  });
+});
+
 describe('silent field drops (echo check)', () => {
   it('raises KitFieldNotStoredError for a field Kit does not have, and none once ensure() created it', async () => {
     const err = await h.client.subscribers

@@ -79,6 +79,21 @@ describe('filter syntax (our own reader in front of every library)', () => {
     expect(() => parsePatchPath('members[value eq "1" or value.__proto__.z eq "2"]', 1024)).toThrow(/__proto__/);
   });
 
+  it('reads bare-word values as the strings they spell, and keeps quoted strings, numbers and keywords', () => {
+    expect(dnf('name.familyName eq Employee')).toEqual([{ name: { familyName: ['eq', 'Employee'] } }]);
+    expect(dnf('userName sw O')).toEqual([{ userName: ['sw', 'O'] }]);
+    expect(dnf('meta.created gt 2015-10-10T14:38:21-07:00')).toEqual([
+      { meta: { created: ['gt', '2015-10-10T14:38:21-07:00'] } },
+    ]);
+    expect(dnf('a eq "true" and b eq true and c eq null and d eq 12 and e eq "12"')).toEqual([
+      { a: ['eq', 'true'], b: ['eq', true], c: ['eq', null], d: ['eq', 12], e: ['eq', '12'] },
+    ]);
+    expect(dnf('emails[type eq work]')).toEqual([{ emails: { type: ['eq', 'work'] } }]);
+    // A bracket or parenthesis is never part of a bare word.
+    expect(() => parseFilterTree('userName eq (')).toThrow(FilterSyntaxError);
+    expect(() => parseFilterTree('userName eq a b')).toThrow(FilterSyntaxError);
+  });
+
   it('refuses what the grammar does not allow, in its own words', () => {
     for (const f of [
       '',
@@ -88,7 +103,6 @@ describe('filter syntax (our own reader in front of every library)', () => {
       'eq "a"',
       '1 eq 2',
       'userName xx "a"',
-      'userName eq unquoted',
       '"x" eq "y"',
       '(userName eq "a"',
       'userName eq "a")',

@@ -27,10 +27,25 @@ describe('list query parameters (RFC 7644 §3.4.2)', () => {
     expect(() => parseListQuery({ attributes: [1, 2] }, ['id'])).toThrow(ScimBadRequest);
   });
 
+  it('reads a value filter in attributes / excludedAttributes as the attribute it filters', () => {
+    expect(
+      parseListQuery({ attributes: 'emails[type eq "work"],emails[value eq "a,b]"].value,userName' }, ['id']),
+    ).toMatchObject({ attributes: 'emails,emails.value,userName' });
+    expect(parseListQuery({ excludedAttributes: ['phoneNumbers[type eq mobile].value'] }, ['id'])).toMatchObject({
+      excludedAttributes: 'phoneNumbers.value',
+    });
+    expect(() => parseListQuery({ attributes: 'emails[type eq "work"' }, ['id'])).toThrow(/not a list of attribute/);
+    expect(() => parseListQuery({ attributes: 'emails[type eq "work"] x' }, ['id'])).toThrow(ScimBadRequest);
+    expect(() => parseListQuery({ attributes: 'emails[a eq 1],'.repeat(65) }, ['id'])).toThrow(/more than 64/);
+    expect(() => parseListQuery({ attributes: `emails[a eq "${'x'.repeat(20_000)}"]` }, ['id'])).toThrow(/longer/);
+  });
+
   it('refuses non-integers, repeated parameters and unsupported sort attributes', () => {
     expect(() => parseListQuery({ count: 'ten' }, ['id'])).toThrow(ScimBadRequest);
     expect(() => parseListQuery({ count: ['1', '2'] }, ['id'])).toThrow(ScimBadRequest);
-    expect(() => parseListQuery({ sortBy: 'nickName' }, ['id'])).toThrow(/sortBy supports/);
+    expect(() => parseListQuery({ sortBy: 'nickName' }, ['id'])).toThrow(
+      /"nickName" is not supported: this server does not sort/,
+    );
     expect(() => parseListQuery({ filter: 'userName xx "a"' }, ['id'])).toThrow(ScimBadRequest);
   });
 

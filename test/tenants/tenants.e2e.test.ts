@@ -82,6 +82,20 @@ describe('two tenants on two Kit accounts', () => {
     // B's account holds only B's users: its whole list is B's.
     const listB = expectListResponse(await b().get('/tenants/b/scim/v2/Users?count=100'));
     expect(listB.map((u) => u.userName).sort()).toEqual(created.b.users.map((u) => u.userName).sort());
+    // So does a search at B's root: B's users, then B's groups.
+    const rootB = expectListResponse(await b().post('/tenants/b/scim/v2/.search', { count: 100 }), 6);
+    expect(
+      rootB
+        .slice(0, 4)
+        .map((u) => u.userName)
+        .sort(),
+    ).toEqual(created.b.users.map((u) => u.userName).sort());
+    expect(
+      rootB
+        .slice(4)
+        .map((g) => g.id)
+        .sort(),
+    ).toEqual([...created.b.groups].sort());
     for (const [self, other] of [
       ['a', 'b'],
       ['b', 'a'],

@@ -76,8 +76,8 @@ export interface KitSandboxOptions {
   dataFile?: string;
   now?: Clock;
   /**
-   * Kit's reference answers an unsubscribe with a bare 204 ('noContent'); the integration notes show 200 with
-   * the subscriber ('subscriber', the default). Clients must handle both.
+   * Kit's v4 reference answers an unsubscribe with a bare 204 ('noContent', the default); the integration notes
+   * show 200 with the subscriber ('subscriber'). Clients must handle both.
    */
   unsubscribeAnswer?: 'subscriber' | 'noContent';
   /** How injected latency (setFaults({latencyMs})) waits; a real timer by default. */

@@ -150,17 +150,38 @@ describe('PUT /v4/subscribers/:id', () => {
 });
 
 describe('POST /v4/subscribers/:id/unsubscribe', () => {
+  it('answers 204 without a body, as the v4 reference says', async () => {
+    const { http, sandbox } = ctx;
+    const s = sandbox.store.addSubscriber({ email_address: 'nobody@example.com' });
+    const res = await http.post(`/v4/subscribers/${s.id}/unsubscribe`, {}, { responseType: 'text' });
+    expect(res.status).toBe(204);
+    expect(res.data).toBe('');
+    expect(res.headers['content-type']).toBeUndefined();
+    expect(sandbox.store.getSubscriber(s.id)?.state).toBe('inactive');
+  });
+
   it('is one-way: the subscriber becomes inactive and no API call brings it back', async () => {
     const { http, sandbox } = ctx;
     const s = sandbox.store.addSubscriber({ email_address: 'u@example.com' });
     const res = await http.post(`/v4/subscribers/${s.id}/unsubscribe`, {});
-    expect(res.status).toBe(200);
-    expect(res.data.subscriber).toMatchObject({ id: s.id, state: 'inactive' });
+    expect(res.status).toBe(204);
+    expect((await http.get(`/v4/subscribers/${s.id}`)).data.subscriber).toMatchObject({ id: s.id, state: 'inactive' });
 
     await http.post('/v4/subscribers', { email_address: 'u@example.com', state: 'active' });
     await http.put(`/v4/subscribers/${s.id}`, { state: 'active' });
     expect((await http.get(`/v4/subscribers/${s.id}`)).data.subscriber.state).toBe('inactive');
     expect((await http.post('/v4/subscribers/777/unsubscribe')).status).toBe(404);
+  });
+});
+
+describe('POST /v4/subscribers/:id/unsubscribe with the integration notes’ answer', () => {
+  const notes = useSandbox({ now: clock.now, unsubscribeAnswer: 'subscriber' });
+
+  it('answers 200 with the now inactive subscriber', async () => {
+    const s = notes.sandbox.store.addSubscriber({ email_address: 'notes@example.com' });
+    const res = await notes.http.post(`/v4/subscribers/${s.id}/unsubscribe`, {});
+    expect(res.status).toBe(200);
+    expect(res.data.subscriber).toMatchObject({ id: s.id, state: 'inactive' });
   });
 });
 

@@ -105,13 +105,13 @@ export function subscriberRoutes({ store, unsubscribeAnswer }: RouteContext): Ro
       handle: (x) => ({ status: 200, body: subscriber(store.updateSubscriber(idParam(x, 'id'), x.body)) }),
     },
     {
-      // Kit's reference shows a bare 204 here; by default the sandbox answers 200 with the (now inactive)
-      // subscriber, as the integration notes show; `unsubscribeAnswer: 'noContent'` gives the reference's answer.
+      // Kit's v4 reference answers a bare 204 here, and so does the sandbox by default; `unsubscribeAnswer:
+      // 'subscriber'` gives the 200 with the (now inactive) subscriber that the integration notes show.
       method: 'POST',
       pattern: '/v4/subscribers/:id/unsubscribe',
       handle: (x) => {
         const gone = store.unsubscribe(idParam(x, 'id'));
-        return unsubscribeAnswer === 'noContent' ? { status: 204 } : { status: 200, body: subscriber(gone) };
+        return unsubscribeAnswer === 'subscriber' ? { status: 200, body: subscriber(gone) } : { status: 204 };
       },
     },
     {
