@@ -6,7 +6,7 @@ import { loadConfig } from '../src/config/environment';
 import { startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { Service } from '../src/app/service';
 
-// Whether one request can hold the event loop: the hostile catalogue (README "Hostile input") against a
+// Whether one request can hold the event loop: the hostile catalogue (docs/provisioning.md "Hostile input") against a
 // server whose lookup mirror holds BENCH_STALL_SUBSCRIBERS (100,000) subscribers, each case with a /healthz
 // probe sent every PROBE_EVERY_MS (10 ms) while it runs. Per case: the event loop's delay while it ran
 // (perf_hooks.monitorEventLoopDelay, p99 and max) and the longest a probe waited for its answer. Then an IGA

@@ -104,7 +104,7 @@ const processSchema = z
     AUDIT_LOG: z.string().default('stdout'),
     SHUTDOWN_TIMEOUT_MS: positiveWholeNumber.default(9000),
     STATUS_SESSION_TTL_SECONDS: atMost(86_400, ' (a day)').default(900),
-    // Several Kit accounts, each a tenant of a YAML file (tenants/tenantsFile.ts, README "Several Kit accounts:
+    // Several Kit accounts, each a tenant of a YAML file (tenants/tenantsFile.ts, docs/configuration/tenants.md
     // tenants"); read by loadTenants, not here.
     TENANTS_FILE: optionalString,
   })

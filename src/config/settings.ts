@@ -209,7 +209,7 @@ function kit(ctx: SettingsContext) {
 
 export type KitSettings = z.output<ReturnType<typeof kit>>;
 
-// ---- Security events (RFC 9967 SETs for IGA receivers; README "Security events")
+// ---- Security events (RFC 9967 SETs for IGA receivers; docs/security-events.md)
 
 const eventReceiver = z
   .object({

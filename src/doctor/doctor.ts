@@ -77,7 +77,7 @@ interface Checkable {
   credentials: Extract<ConfigVerdict, { status: 'pass' }>['credentials'];
 }
 
-const TENANTS_README = 'README "Several Kit accounts behind one server (tenants)"';
+const TENANTS_DOC = 'docs/configuration/tenants.md';
 
 export async function runDoctor(
   parts: DoctorParts,
@@ -123,8 +123,8 @@ export async function runDoctor(
       'fail',
       err.problems.join('; '),
       fromFile
-        ? `Fix the tenants file at the lines named, or the variables named (see ${TENANTS_README}); values are never shown.`
-        : 'Fix the variables named (see README "Configuration"); values are never shown.',
+        ? `Fix the tenants file at the lines named, or the variables named (see ${TENANTS_DOC}); values are never shown.`
+        : 'Fix the variables named (see docs/configuration/environment.md); values are never shown.',
     );
     skipRest(
       fromFile ? (Object.keys(CHECKS) as CheckId[]) : environmentChecks,

@@ -13,8 +13,8 @@ import type { Account, CallOptions } from './types';
  */
 /**
  * What the Kit API behind the port can and cannot do, for the SCIM layer to consult instead of asking which
- * version answers (README "Kit v3 accounts"). What one version lacks and the client rebuilds from what it has
- * (no cursors, no bulk tagging) is stated too, for discovery and the README; only the first flags change
+ * version answers (docs/design/kit-v3.md). What one version lacks and the client rebuilds from what it has
+ * (no cursors, no bulk tagging) is stated too, for discovery and the docs; only the first flags change
  * behaviour above the port.
  */
 export interface KitCapabilities {

@@ -2,7 +2,7 @@ import { isForbiddenSegment } from '../platform/forbiddenKeys';
 
 // Budgets for what one request may ask of the parsers (one request must never take the server down).
 // Every limit is checked before the input reaches scimmy or any other library, on text whose length is already
-// capped, so the work a refused request costs is linear in what it sent. README "Request limits" lists them.
+// capped, so the work a refused request costs is linear in what it sent. docs/provisioning.md "Limitations" lists them.
 
 /** Characters in a filter (query string or POST /.search). Real IdP filters are a few hundred characters. */
 export const MAX_FILTER_LENGTH = 8192;

@@ -13,7 +13,7 @@ export function reactivationDetail(state: SubscriberState, email: string): strin
 
 /**
  * A POST /Users for an email whose subscriber was deleted through SCIM. Kit keeps one subscriber per email and
- * cannot delete or reactivate it, so the email stays taken by the tombstone (README "Lifecycle").
+ * cannot delete or reactivate it, so the email stays taken by the tombstone (docs/provisioning.md "Lifecycle").
  */
 export function deletedUserDetail(email: string, id: number, deletedAt: string | null | undefined): string {
   const when = deletedAt ? ` on ${deletedAt}` : '';

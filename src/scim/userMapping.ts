@@ -5,7 +5,7 @@ import { readSource, writeSource } from '../config/mapping/sourcePath';
 import { decodeValue, encodeValue } from './mapping/valueCodec';
 import type { GroupRef, ScimBody, ScimUser } from './resources';
 
-// Pure translation between Kit subscribers and SCIM Users (README "The mapping"), as the attribute mapping says
+// Pure translation between Kit subscribers and SCIM Users (docs/configuration/mapping.md), as the attribute mapping says
 // (mapping/*.ts: where each attribute lives, and how its value is written as text and read back). No I/O here;
 // groupMapping.ts is its counterpart for Groups.
 

@@ -59,7 +59,7 @@ const BUILT_IN = builtInUserDefinitions();
 const PRISTINE_USER = copyDefinition(BUILT_IN.user);
 const PRISTINE_ENTERPRISE = copyDefinition(BUILT_IN.enterprise);
 
-/** Core attributes whose home in Kit is fixed (README "The mapping"): declared whatever the mapping says. */
+/** Core attributes whose home in Kit is fixed (docs/configuration/mapping.md): declared whatever the mapping says. */
 const ALWAYS_DECLARED = new Set(['userName', 'emails', 'active', 'groups']);
 
 /**

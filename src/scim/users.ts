@@ -197,8 +197,8 @@ export class UserDirectory {
     // Order matters for a Kit outage midway: the tombstone goes last, so a repeated DELETE finishes the job.
     await this.deps.groups.removeAll(current.id, INTERACTIVE);
     // Where tagging subscribes the email (Kit v3), the tombstone tag can only go on while the subscriber is still
-    // active, so before the unsubscribe; a user deactivated earlier is tombstoned by the field alone (README
-    // "Kit v3 accounts").
+    // active, so before the unsubscribe; a user deactivated earlier is tombstoned by the field alone
+    // (docs/design/kit-v3.md).
     const tagFirst = this.deps.kit.capabilities.taggingSubscribes;
     if (tagFirst && current.state === 'active') await this.deps.groups.markDeleted(current.id, INTERACTIVE);
     if (current.state === 'active') {

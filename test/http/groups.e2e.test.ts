@@ -12,7 +12,7 @@ const group = (displayName: string, members: Array<number | string> = []) => ({
 const filter = (f: string) => `filter=${encodeURIComponent(f)}`;
 
 // Every flow runs over Kit v4 and Kit v3. v3 cannot rename tags: there a rename is 400 mutability and DELETE
-// untags every member and leaves the (empty) tag, and the group with it (README "Kit v3 accounts").
+// untags every member and leaves the (empty) tag, and the group with it (docs/design/kit-v3.md).
 describe.each(BACKENDS)('Groups over Kit %s', (backend) => {
   const kit = EXPECT[backend];
   const renames = backend === 'v4';

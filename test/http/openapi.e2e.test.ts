@@ -322,7 +322,7 @@ function appRoutes(service: Service = h.service): AppRoute[] {
   return [...routes.values()];
 }
 
-/** Routes for people, not machines (HTML with their own sign-in; README "Watching it: /status"; test/status). */
+/** Routes for people, not machines (HTML with their own sign-in; docs/operations/status.md; test/status). */
 const isStatusPage = (p: string) => /^(\/tenants\/\{tenant\})?\/status(\/|$)/.test(p);
 
 /** A URL for `template` (a full path) that names things that exist: `ids` for the resources, `tenant`. */

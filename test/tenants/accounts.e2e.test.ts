@@ -92,7 +92,7 @@ describe('tenants on accounts of one Kit', () => {
     kit.revokeKey(south.apiKey);
     try {
       const refused = await southUsers();
-      // Kit refusing our own credential is never a 401 to the IdP (README "Errors").
+      // Kit refusing our own credential is never a 401 to the IdP (docs/provisioning.md "Errors").
       expect(refused.status).toBeGreaterThanOrEqual(500);
       expect(JSON.stringify(refused.body)).not.toContain(south.apiKey);
       const ready = await request(service.app).get('/tenants/south/readyz');

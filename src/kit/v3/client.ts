@@ -8,8 +8,8 @@ import { V3Bulk, V3Tags } from './tags';
 
 // Kit's legacy v3 API behind the same port as the v4 client (KitApi), the same caller (limiter, retries, the
 // KitError family) and the same answers, so nothing above src/kit knows which version answers. What v3 lacks is
-// either rebuilt here from what it has, at the call cost the README states, or declared in `capabilities` for
-// the SCIM layer to consult (kit-api-v3-legacy.txt; README "Kit v3 accounts").
+// either rebuilt here from what it has, at the call cost docs/design/kit-v3.md states, or declared in `capabilities` for
+// the SCIM layer to consult (kit-api-v3-legacy.txt; docs/design/kit-v3.md).
 
 export interface V3ClientOptions extends V3CallerOptions {
   apiSecret: string;

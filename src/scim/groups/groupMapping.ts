@@ -3,14 +3,14 @@ import type { SubscriberFieldMap } from '../fieldMap';
 import type { MemberRef, ScimGroup } from '../resources';
 import { subscriberToUser } from '../userMapping';
 
-// Pure translation between Kit tags and SCIM Groups (README "The mapping"), beside userMapping.ts. No I/O;
+// Pure translation between Kit tags and SCIM Groups (docs/configuration/mapping.md), beside userMapping.ts. No I/O;
 // which tags are groups, and their display names, are the TagCatalog's (a configured prefix).
 
 export const CORE_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 
 /**
  * The SCIM representation of a group tag. Kit tags carry no modification time: lastModified is the creation
- * (README "Limitations"). `members` is left out when the caller did not read them.
+ * (docs/provisioning.md "Limitations"). `members` is left out when the caller did not read them.
  */
 export function tagToGroup(tag: Tag, displayName: string, members?: MemberRef[]): ScimGroup {
   const group: ScimGroup = {

@@ -150,7 +150,7 @@ export function planGroupPatch(message: PatchMessage): GroupPatchPlan {
       removeMembers(filteredMembers(path, i));
     } else if (lower === 'externalid') {
       // Entra sends its object id as a group externalId; Kit tags hold only a name. Documented as not stored
-      // (README, Limitations) rather than failing every Entra group push.
+      // (docs/provisioning.md, Limitations) rather than failing every Entra group push.
     } else {
       throw new ScimBadRequest('invalidPath', `Operation ${i + 1}: "${path}" cannot be changed on a group.`);
     }

@@ -23,7 +23,7 @@ import {
   type TagCatalog,
 } from './tagCatalog';
 
-// SCIM Groups over Kit tags (README "Groups"): membership is tagging, DELETE retires the tag (Kit has no
+// SCIM Groups over Kit tags (docs/provisioning.md "Groups"): membership is tagging, DELETE retires the tag (Kit has no
 // tag deletion) by moving it into the reserved "scim:retired:" name space, which frees its name and hides it.
 
 export { CORE_GROUP } from './groupMapping';
@@ -159,7 +159,7 @@ export class GroupDirectory {
     const tag = await this.load(id);
     if (!this.deps.kit.capabilities.tagRename) {
       // Kit v3 can neither delete nor rename a tag: untag every member and leave the (empty) tag, and with it
-      // the group (README "Kit v3 accounts").
+      // the group (docs/design/kit-v3.md).
       const members = await this.tagMembers.read(tag.id, INTERACTIVE, true);
       await this.tagMembers.remove(
         tag,
