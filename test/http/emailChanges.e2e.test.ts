@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EXPECT } from '../support/backends';
 import { BACKENDS, type Harness, oktaUser, patch, startHarness } from '../support/harness';
+import { eventually } from '../support/privateRedis';
 import { expectListResponse, expectScimError } from '../support/scim';
 import { unique } from '../support/unique';
 
@@ -45,6 +46,10 @@ describe.each(BACKENDS)('email changes (Kit %s)', (backend) => {
     expect(res.body.meta.lastModified).not.toBe(before.body.meta.lastModified);
     expect(res.headers.etag).not.toBe(before.headers.etag);
     expect(byEndpoint[kit.update]).toBe(1);
+    // The change notice (security events) names what moved: the address, and the userName that reads as it.
+    const changes = await h.service.scim().tracking.journal.read(0, 1000);
+    const mine = changes.filter((c) => c.subscriberId === Number(id) && c.kind === 'updated');
+    expect(mine.map((c) => c.attributes)).toEqual([['emails', 'userName']]);
 
     expect(expectListResponse(await h.get(byUserName(old)), 0)).toEqual([]);
     expect(expectListResponse(await h.get(byEmail(old)), 0)).toEqual([]);
@@ -140,6 +145,29 @@ describe.each(BACKENDS)('email changes (Kit %s)', (backend) => {
     expect(byEndpoint[kit.update]).toBeUndefined();
     expect(held(a.id)).toBe(a.email);
     expect(held(b.id)).toBe(b.email);
+  });
+
+  it('answers Kit’s own "already been taken" (an address taken after the lookup) with 409 uniqueness', async () => {
+    const { id, email } = await create();
+    const next = `raced.${unique()}@contoso.example`;
+    // Kit's PUT is held back long enough for another subscriber to take the address once it was looked up.
+    h.sandbox.setFaults({ endpoints: [kit.update], latencyMs: 1500 });
+    try {
+      h.sandbox.resetCalls();
+      const pending = h.patch(
+        `/scim/v2/Users/${id}`,
+        patch({ op: 'Replace', path: 'emails[type eq "work"].value', value: next }),
+      );
+      const answered = pending.then((r) => r);
+      await eventually(() => (h.sandbox.calls().byEndpoint[kit.lookup] ?? 0) >= 1, 300, 10);
+      h.sandbox.store.addSubscriber({ email_address: next });
+      const res = await answered;
+      expectScimError(res, 409, 'uniqueness');
+      expect(res.body.detail).toMatch(/already been taken/);
+    } finally {
+      h.sandbox.resetFaults();
+    }
+    expect(held(id)).toBe(email);
   });
 
   it('answers a PATCH naming the address Kit holds without a write, a lastModified move or an ETag change', async () => {
