@@ -274,3 +274,42 @@ describe('the audit record of an email write', () => {
     expect(patches[1].kitCalls.map((c: { endpoint: string }) => c.endpoint)).toContain('PUT /v4/subscribers/:id');
   });
 });
+
+describe('email changes with the subscriber mirror', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { MIRROR: 'on' } });
+    await eventually(() => h.service.scim().tracking.mirror!.complete());
+  });
+  afterAll(() => h.close());
+
+  it('costs one Kit call (the update), and the mirror finds the user by the new address only', async () => {
+    const old = `mirrored.${unique()}@contoso.example`;
+    const made = await h.post('/scim/v2/Users', oktaUser(old));
+    expect(made.status).toBe(201);
+    const next = `moved.${old}`;
+    const {
+      result: res,
+      byEndpoint,
+      total,
+    } = await h.kitCalls(() =>
+      h.patch(
+        `/scim/v2/Users/${made.body.id}`,
+        patch({ op: 'Replace', path: 'emails[type eq "work"].value', value: next }),
+      ),
+    );
+    expect(res.status).toBe(200);
+    // The subscriber, its groups and whether another holds the address all come from the mirror.
+    expect(byEndpoint).toEqual({ 'PUT /v4/subscribers/:id': 1 });
+    const lookups = await h.kitCalls(async () => ({
+      gone: await h.get(byUserName(old)),
+      found: await h.get(byUserName(next)),
+    }));
+    expect(expectListResponse(lookups.result.gone, 0)).toEqual([]);
+    expect(expectListResponse(lookups.result.found, 1)[0].id).toBe(made.body.id);
+    expect(lookups.total).toBe(0);
+    const again = await h.post('/scim/v2/Users', oktaUser(old));
+    expect(again.status).toBe(201);
+    expect(again.body.id).not.toBe(made.body.id);
+  });
+});
