@@ -62,6 +62,21 @@ describe.each(BACKENDS)('email changes (Kit %s)', (backend) => {
     expect(held(id)).toBe('alicia@contoso.com');
   });
 
+  it('creates a new subscriber for the old address right after a rename, with nothing read in between', async () => {
+    const { id, email: old } = await create();
+    const next = `straight.${unique()}@contoso.example`;
+    const res = await h.patch(
+      `/scim/v2/Users/${id}`,
+      patch({ op: 'Replace', path: 'emails[type eq "work"].value', value: next }),
+    );
+    expect(res.status).toBe(200);
+    // The lookup snapshot remembered the subscriber under the old address when the PATCH read it.
+    const again = await h.post('/scim/v2/Users', oktaUser(old));
+    expect(again.status).toBe(201);
+    expect(again.body.id).not.toBe(id);
+    expect(held(id)).toBe(next);
+  });
+
   it('applies a replace of emails with another address', async () => {
     const { id } = await create();
     const next = `grace.${unique()}@contoso.example`;
