@@ -303,11 +303,7 @@ describe('email changes with the subscriber mirror', () => {
     const made = await h.post('/scim/v2/Users', oktaUser(old));
     expect(made.status).toBe(201);
     const next = `moved.${old}`;
-    const {
-      result: res,
-      byEndpoint,
-      total,
-    } = await h.kitCalls(() =>
+    const { result: res, byEndpoint } = await h.kitCalls(() =>
       h.patch(
         `/scim/v2/Users/${made.body.id}`,
         patch({ op: 'Replace', path: 'emails[type eq "work"].value', value: next }),
