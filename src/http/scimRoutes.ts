@@ -6,12 +6,12 @@ import type { GroupDirectory } from '../scim/groups/groups';
 import { quoteInput, summariseIds } from '../scim/inputLimits';
 import { readFilter } from '../scim/filter';
 import { type ListQuery, pagingOf, parseListQuery } from '../scim/listQuery';
-import type { ResourcePage, ScimBody, ScimMeta, ScimResource } from '../scim/resources';
+import type { ResourcePage, ScimBody, ScimMeta, ScimResource, ScimUser } from '../scim/resources';
 import { LIST_RESPONSE } from '../scim/resources';
 import { mapInSlices } from '../scim/paging/timeSlices';
 import { type RenderResource, type ResourceRenderer, resourceRenderer } from '../scim/render';
 import { type AttributeDeclarations, GROUP_ATTRIBUTES, plainAttributeList, wantsAttribute } from '../scim/schemas';
-import type { UserDirectory } from '../scim/users';
+import type { UserDirectory, UserWrite } from '../scim/users';
 import type { AuditSink } from '../platform/audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
 import { scimBaseUrl } from './publicUrls';
@@ -104,10 +104,14 @@ function bodyObject(req: Request): ScimBody {
   return body as ScimBody;
 }
 
-/** What a write produced: the resource to answer with (none means 204), and group members it skipped. */
+/**
+ * What a write produced: the resource to answer with (none means 204), group members it skipped, and whether it
+ * changed nothing (Kit already held every value sent), which the audit record says.
+ */
 interface Written<R extends ScimResource> {
   resource?: R;
   skipped?: string[];
+  unchanged?: boolean;
 }
 
 /** One resource type as the endpoints see it; Users and Groups differ only in these adapters. */
@@ -128,6 +132,11 @@ interface ResourceKind<R extends ScimResource> {
   patch(id: string, body: unknown): Promise<Written<R>>;
   delete(id: string): Promise<void>;
 }
+
+const written = (w: UserWrite): Written<ScimUser> => ({
+  resource: w.user,
+  ...(!w.changed && { unchanged: true }),
+});
 
 export function scimRoutes(deps: ScimRouteDeps): Router {
   const router = Router();
@@ -227,7 +236,8 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
             // RFC 7644 §3.5.2 allows 204 (a group PATCH answering with the group would read its whole membership).
             res.status(204).end();
           }
-          audit(res, operation, kind.type, out.resource ? status : 204, id ?? out.resource?.id);
+          const said = out.unchanged ? 'no change: Kit already held every value sent' : undefined;
+          audit(res, operation, kind.type, out.resource ? status : 204, id ?? out.resource?.id, said);
         } catch (err) {
           audit(res, operation, kind.type, sendFailure(res, err, deps.logger), id, (err as Error).message);
         }
@@ -295,8 +305,8 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     list: (query, withGroups) => users().list(query, withGroups),
     get: (id, withGroups) => users().get(id, withGroups),
     create: async (body) => ({ resource: await users().create(body) }),
-    replace: async (id, body) => ({ resource: await users().replace(id, body) }),
-    patch: async (id, body) => ({ resource: await users().patch(id, body) }),
+    replace: async (id, body) => written(await users().replaceReporting(id, body)),
+    patch: async (id, body) => written(await users().patchReporting(id, body)),
     delete: (id) => users().delete(id),
   });
 

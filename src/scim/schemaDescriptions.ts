@@ -26,7 +26,7 @@ function definitions(schema: UserSchema): SchemaDefinition[] {
 export function schemaList(schema: UserSchema, query: Query): unknown {
   checkDiscoveryQuery('Schema', query);
   const basepath = discoveryBasepath('Schema');
-  return listResponse(definitions(schema).map((d) => d.describe(basepath)));
+  return listResponse(definitions(schema).map((d) => schema.describeDefinition(d, basepath)));
 }
 
 export function schemaById(schema: UserSchema, id: string, query: Query): unknown {
@@ -34,7 +34,7 @@ export function schemaById(schema: UserSchema, id: string, query: Query): unknow
   // scimmy finds a schema by its declared name or by its id, spelled exactly.
   const found = definitions(schema).find((d) => d.id === id || d.name === id);
   if (!found) throw notFound(`Schema ${id} not found`);
-  return found.describe(discoveryBasepath('Schema'));
+  return schema.describeDefinition(found, discoveryBasepath('Schema'));
 }
 
 function resourceTypes(schema: UserSchema): Record<string, () => Description> {

@@ -48,12 +48,56 @@ const member = (obj: unknown, key: string): unknown =>
  */
 export function kitEmailOf(user: ScimBody): string | undefined {
   if (looksLikeEmail(user.userName)) return user.userName.trim();
-  const emails = (Array.isArray(user.emails) ? (user.emails as unknown[]) : []).filter(
-    (e): e is ScimBody & { value: string } => looksLikeEmail(member(e, 'value')),
-  );
+  const emails = validEmails(user);
   const chosen =
     emails.find((e) => e.primary === true) ?? emails.find((e) => String(e.type).toLowerCase() === 'work') ?? emails[0];
   return chosen?.value.trim();
+}
+
+/** The valid addresses of a User's `emails`, in the order the client sent them. */
+function validEmails(user: ScimBody): Array<ScimBody & { value: string }> {
+  return (Array.isArray(user.emails) ? (user.emails as unknown[]) : []).filter((e): e is ScimBody & { value: string } =>
+    looksLikeEmail(member(e, 'value')),
+  );
+}
+
+/**
+ * The address a write asks Kit to hold for an existing subscriber, and what becomes of its userName. The
+ * mapping keeps Kit's address in `emails` (`kit: email_address`, the only attribute allowed there); userName
+ * stands for the address only while Kit keeps no userName of its own for the subscriber (`mirrorsAddress`),
+ * which is how it reads as the address. So:
+ * - emails naming an address other than Kit's: that one (the primary; of two primaries, the one that is new,
+ *   since an `add` of a new primary supersedes the old; else work, else the first);
+ * - otherwise a userName that mirrors the address and now names another email: that one;
+ * - otherwise the address stays (emails or, without any, an email userName, as on a create).
+ * A userName that mirrored the address and still names the old one follows the address: kept as it was, it
+ * would pin the old address in a field of its own, and a lookup by the old address would go on finding the user.
+ */
+export function addressChange(
+  user: ScimBody,
+  held: string,
+  mirrorsAddress: boolean,
+): { email: string | undefined; user: ScimBody } {
+  const same = (a: string) => a.trim().toLowerCase() === held.toLowerCase();
+  const emails = validEmails(user);
+  const primaries = emails.filter((e) => e.primary === true);
+  const chosen =
+    primaries.find((e) => !same(e.value)) ??
+    primaries[0] ??
+    emails.find((e) => String(e.type).toLowerCase() === 'work') ??
+    emails[0];
+  const fromEmails = chosen?.value.trim();
+  const userName = looksLikeEmail(user.userName) ? user.userName.trim() : undefined;
+  let email = fromEmails ?? userName;
+  if (fromEmails && !same(fromEmails)) email = fromEmails;
+  else if (userName && mirrorsAddress && !same(userName)) email = userName;
+  // The address Kit holds, in any letter case, is that address as Kit spells it (Kit lower-cases addresses):
+  // naming it again is no change, and a userName that mirrors it goes on mirroring it.
+  if (email && same(email)) return { email: held, user };
+  if (email && mirrorsAddress && !same(email) && typeof user.userName === 'string' && same(user.userName)) {
+    return { email, user: { ...user, userName: email } };
+  }
+  return { email, user };
 }
 
 /**

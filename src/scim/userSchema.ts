@@ -125,6 +125,43 @@ function userDefinition(mapping: AttributeMapping): SchemaDefinition {
   return core;
 }
 
+/**
+ * What Kit makes of `emails`: it holds one address, so only `value` is written (where the mapping lets the address
+ * change: `immutable` where it holds it fixed). `type` and `primary` only choose which of several values is the
+ * address and always read back as work and true; `display` is never kept. Those three are `readOnly` (RFC 7643
+ * §7: ignored on input), which is what a client sees happen to them.
+ */
+function truthfulEmails(description: Description, mapping: AttributeMapping): Description {
+  const immutable = mapping.user.some((a) => a.target.kind === 'email_address' && a.mutability === 'immutable');
+  // scimmy's description holds its Attribute objects (rendered by their toJSON): read as the JSON it renders.
+  const plain = JSON.parse(JSON.stringify(description)) as Description & { attributes?: unknown };
+  const attributes = plain.attributes;
+  if (!Array.isArray(attributes)) return description;
+  const emails = attributes.map((a: { name?: string; subAttributes?: Array<Record<string, unknown>> }) => {
+    if (a.name !== 'emails' || !Array.isArray(a.subAttributes)) return a;
+    const subAttributes = a.subAttributes.map((sub) => {
+      if (sub.name === 'value') return immutable ? { ...sub, mutability: 'immutable' } : sub;
+      return {
+        ...sub,
+        mutability: 'readOnly',
+        description:
+          sub.name === 'display'
+            ? 'Not kept: Kit holds only the address.'
+            : `Read back as ${sub.name === 'type' ? '"work"' : 'true'}: Kit holds one address. On input it only chooses which of several values is the address.`,
+      };
+    });
+    return {
+      ...a,
+      ...(immutable && { mutability: 'immutable' }),
+      description: `Kit holds exactly one address per subscriber, read back as the one primary work email.${
+        immutable ? ' Set when the user is created; the mapping holds it fixed after.' : ''
+      }`,
+      subAttributes,
+    };
+  });
+  return { ...plain, attributes: emails } as Description;
+}
+
 export class UserSchema {
   /** The core User definition, its extensions (enterprise, Kit, the mapping's) included. */
   readonly definition: SchemaDefinition;
@@ -152,7 +189,13 @@ export class UserSchema {
 
   /** RFC 7643 §7 descriptions of the core User schema and its extensions, as scimmy's /Schemas renders them. */
   describe(basepath = ''): Description[] {
-    return [this.definition, ...this.extensions].map((d) => d.describe(basepath) as Description);
+    return [this.definition, ...this.extensions].map((d) => this.describeDefinition(d, basepath));
+  }
+
+  /** One definition's description; the core User's says what Kit makes of `emails` (truthfulEmails). */
+  describeDefinition(d: SchemaDefinition, basepath = ''): Description {
+    const description = d.describe(basepath) as Description;
+    return d === this.definition ? truthfulEmails(description, this.mapping) : description;
   }
 
   /** RFC 7643 §6 the User resource type, as scimmy's Resource.describe() reads it from a definition. */

@@ -22,10 +22,19 @@ import {
   kitEmailOf,
   subscriberChanges,
   subscriberToUser,
+  type SubscriberWrite,
   userToSubscriberWrite,
+  addressChange,
 } from './userMapping';
 
 export type UserOperation = 'create' | 'replace' | 'patch' | 'delete';
+
+/** What a PUT or PATCH did: the user as Kit now holds it, and whether Kit was written at all. */
+export interface UserWrite {
+  user: ScimUser;
+  /** False when Kit already held every value sent: nothing was written, meta.lastModified and the ETag stay. */
+  changed: boolean;
+}
 
 /** What the Users resource reports outward: metrics, audit, cache invalidation. */
 export interface UserEvents {
@@ -164,16 +173,26 @@ export class UserDirectory {
   }
 
   async replace(id: string, input: ScimBody): Promise<ScimUser> {
-    // Everything that can be checked without Kit is checked before the first Kit call.
-    assertSameId(input, id, 'User');
-    const user = this.coerce(input);
-    const email = this.requireEmail(user);
-    const current = await this.load(id, 'beforeWrite');
-    this.assertHoldableEmail(email, current);
-    return this.apply(current, user, email, 'replace');
+    return (await this.replaceReporting(id, input)).user;
   }
 
   async patch(id: string, body: unknown): Promise<ScimUser> {
+    return (await this.patchReporting(id, body)).user;
+  }
+
+  /** PUT /Users/{id}, saying whether anything was written to Kit. */
+  async replaceReporting(id: string, input: ScimBody): Promise<UserWrite> {
+    // Everything that can be checked without Kit is checked before the first Kit call.
+    assertSameId(input, id, 'User');
+    const coerced = this.coerce(input);
+    this.requireEmail(coerced);
+    const current = await this.load(id, 'beforeWrite');
+    const { email, user } = this.addressOf(coerced, current);
+    return this.apply(current, user, email, 'replace');
+  }
+
+  /** PATCH /Users/{id}, saying whether anything was written to Kit. */
+  async patchReporting(id: string, body: unknown): Promise<UserWrite> {
     // Shape, paths and values are checked against the schema before the two Kit reads a PATCH needs.
     const message = normalizePatch(body, 'User');
     message.Operations.forEach((o, i) => this.assertFewValues(o.value, `Operations[${i}].value`));
@@ -186,10 +205,9 @@ export class UserDirectory {
     await applyPatch(message, source, (instance) => {
       patched = JSON.parse(JSON.stringify(instance));
     });
-    if (!patched) return before;
-    const email = this.requireEmail(patched);
-    this.assertHoldableEmail(email, current);
-    return this.apply(current, patched, email, 'patch', groups);
+    if (!patched) return { user: before, changed: false };
+    const { email, user } = this.addressOf(patched, current);
+    return this.apply(current, user, email, 'patch', groups);
   }
 
   async delete(id: string): Promise<void> {
@@ -230,13 +248,14 @@ export class UserDirectory {
     email: string,
     operation: 'replace' | 'patch',
     groups?: GroupRef[],
-  ): Promise<ScimUser> {
+  ): Promise<UserWrite> {
     const wantsActive = user.active === undefined ? undefined : user.active === true || user.active === 'true';
     if (wantsActive === true && current.state !== 'active') {
       this.deps.events.reactivationRejected(operation, current.email_address);
       throw new ScimBadRequest('mutability', reactivationDetail(current.state, current.email_address));
     }
     const changes = subscriberChanges(current, userToSubscriberWrite(user, this.deps.fields, email));
+    if (changes.email_address !== undefined) await this.assertAddressFree(current, changes.email_address);
     let sub = current;
     const deactivate = wantsActive === false && current.state === 'active';
     const hasChanges = Object.keys(changes).length > 0;
@@ -250,13 +269,24 @@ export class UserDirectory {
       // before the unsubscribe: that is one-way and carries no fields, so a stamp after it could be lost to a
       // failure in between, leaving a deactivation no delta read would ever see. (A failed unsubscribe after
       // the stamp only makes the user show up in a delta read unchanged, which costs the reader nothing.)
-      sub = await this.deps.kit.subscribers.update(
-        current.id,
-        { ...changes, fields: { ...changes.fields, [this.lastModifiedKey]: this.now().toISOString() } },
-        INTERACTIVE,
-      );
+      sub = await this.deps.kit.subscribers
+        .update(
+          current.id,
+          { ...changes, fields: { ...changes.fields, [this.lastModifiedKey]: this.now().toISOString() } },
+          INTERACTIVE,
+        )
+        .catch(async (err) => {
+          // Whether Kit moved the address is unknown: neither address may be answered from memory.
+          if (changes.email_address !== undefined) {
+            await this.lookups.forget({ email: current.email_address, id: current.id });
+            await this.lookups.forget({ email: changes.email_address });
+          }
+          throw err;
+        });
+      // The old address is free now: a create with it must find nobody, not the subscriber remembered under it.
+      if (changes.email_address !== undefined) await this.lookups.forget({ email: current.email_address });
       await this.lookups.learned(sub);
-      if (!deactivate) await this.journal(sub, 'updated', this.deps.fields.attributesOf(changes));
+      if (!deactivate) await this.journal(sub, 'updated', this.changedAttributes(current, changes));
     }
     if (deactivate) {
       sub = await this.unsubscribe(current, sub);
@@ -267,7 +297,63 @@ export class UserDirectory {
       [sub] = await this.known([sub], false);
     }
     const memberOf = groups ?? (await this.deps.groups.ofSubscriber(current.id, INTERACTIVE));
-    return subscriberToUser(sub, this.deps.fields, memberOf);
+    return { user: subscriberToUser(sub, this.deps.fields, memberOf), changed: hasChanges || deactivate };
+  }
+
+  /** Whether Kit keeps no userName of its own for this subscriber, so that its userName reads as its address. */
+  private mirrorsAddress(current: Subscriber): boolean {
+    const userName = this.deps.fields.attributes.find((a) => a.path === 'userName');
+    return !userName || !current.fields?.[this.deps.fields.key(userName.label)];
+  }
+
+  /**
+   * The address a PUT or PATCH asks Kit to hold (userMapping.ts addressChange), checked before any write: one
+   * Kit can hold, and a change only where the mapping lets the address change.
+   */
+  private addressOf(next: ScimBody, current: Subscriber): { email: string; user: ScimBody } {
+    const { email, user } = addressChange(next, current.email_address, this.mirrorsAddress(current));
+    const address = this.requireEmail(email === undefined ? {} : { userName: email });
+    this.assertHoldableEmail(address, current);
+    if (address.toLowerCase() !== current.email_address.toLowerCase() && this.addressImmutable) {
+      throw new ScimBadRequest(
+        'mutability',
+        `The email address is immutable here: the attribute mapping holds emails (Kit's email_address) with ` +
+          `"mutability: immutable", so it is set when a user is created and never changed by a write. Kit keeps ` +
+          `${quoteInput(current.email_address)}; change it in Kit, or create the user anew.`,
+      );
+    }
+    return { email: address, user };
+  }
+
+  private get addressImmutable(): boolean {
+    return this.deps.fields.mapping.user.some((a) => a.target.kind === 'email_address' && a.mutability === 'immutable');
+  }
+
+  /**
+   * Kit keeps one subscriber per address and refuses a second (422 "already been taken"): asked first, so the
+   * IdP learns which user holds it. A subscriber taking it between the two calls still gets Kit's refusal,
+   * which is a 409 all the same (http/errorTable.ts).
+   */
+  private async assertAddressFree(current: Subscriber, email: string): Promise<void> {
+    const holder = await this.lookups.byEmail(email, 'answer', INTERACTIVE);
+    if (!holder || holder.id === current.id) return;
+    const whose = isDeleted(holder, this.deps.fields)
+      ? `a deleted user (Kit subscriber ${holder.id}, kept by Kit as a tombstone)`
+      : `another user (id ${holder.id}, Kit state ${holder.state})`;
+    throw new ScimConflict(
+      `The email address ${quoteInput(email)} is already held by ${whose}; Kit keeps one subscriber per address, so user ${current.id} keeps ${quoteInput(current.email_address)}.`,
+    );
+  }
+
+  /** What a change notice names: the attributes behind the Kit changes, userName too where it reads as the address. */
+  private changedAttributes(current: Subscriber, changes: Partial<SubscriberWrite>): string[] {
+    const names = this.deps.fields.attributesOf(changes);
+    if (changes.email_address !== undefined && this.mirrorsAddress(current) && !names.includes('userName')) {
+      const userNameField = this.deps.fields.attributes.find((a) => a.path === 'userName');
+      const keepsOwn = userNameField && changes.fields?.[this.deps.fields.key(userNameField.label)];
+      if (!keepsOwn) names.push('userName');
+    }
+    return names;
   }
 
   private async journalDeactivation(current: Subscriber): Promise<boolean> {

@@ -1,6 +1,7 @@
 import type { Subscriber } from '../../src/kit/types';
 import { ENTERPRISE_USER, KIT_USER, SubscriberFieldMap } from '../../src/scim/fieldMap';
 import {
+  addressChange,
   isDeleted,
   kitEmailOf,
   subscriberChanges,
@@ -86,5 +87,46 @@ describe('Subscriber ⇄ SCIM User mapping', () => {
   it('recognises the tombstone', () => {
     expect(isDeleted(sub, map)).toBe(false);
     expect(isDeleted({ ...sub, fields: { ...sub.fields, k_scim_deleted_at: '2024-05-01T00:00:00Z' } }, map)).toBe(true);
+  });
+});
+
+describe('the address a write to an existing subscriber asks for (addressChange)', () => {
+  const held = 'ada@example.com';
+  const work = (value: string, extra: Record<string, unknown> = {}) => ({ value, type: 'work', ...extra });
+
+  it('takes a new address from emails, and a userName that read as the old one follows it', () => {
+    const out = addressChange({ userName: held, emails: [work('ada.new@example.com', { primary: true })] }, held, true);
+    expect(out.email).toBe('ada.new@example.com');
+    expect(out.user.userName).toBe('ada.new@example.com');
+  });
+
+  it('prefers the new one of two primaries (an add of a new primary), then work, then the first', () => {
+    const two = [work(held, { primary: true }), { value: 'b@example.com', type: 'home', primary: true }];
+    expect(addressChange({ userName: held, emails: two }, held, true).email).toBe('b@example.com');
+    const none = [{ value: 'c@example.com', type: 'home' }, work('d@example.com')];
+    expect(addressChange({ userName: 'ahopper', emails: none }, held, false).email).toBe('d@example.com');
+    expect(addressChange({ emails: [{ value: 'e@example.com' }] }, held, false).email).toBe('e@example.com');
+  });
+
+  it('takes a new email userName as the address only while userName reads as the address', () => {
+    const user = { userName: 'grace@example.com', emails: [work(held, { primary: true })] };
+    expect(addressChange(user, held, true).email).toBe('grace@example.com');
+    expect(addressChange(user, held, false)).toEqual({ email: held, user });
+  });
+
+  it('answers the held address, as Kit spells it, when the write names it in another letter case', () => {
+    const user = { userName: held, emails: [work('ADA@Example.com', { primary: true })] };
+    expect(addressChange(user, held, true)).toEqual({ email: held, user });
+  });
+
+  it('keeps a userName of its own when the address moves', () => {
+    const out = addressChange({ userName: 'ahopper', emails: [work('new@example.com')] }, held, false);
+    expect(out).toMatchObject({ email: 'new@example.com', user: { userName: 'ahopper' } });
+  });
+
+  it('has no address when neither emails nor userName holds one', () => {
+    expect(addressChange({ userName: 'ahopper', emails: [{ value: 'not-an-email' }] }, held, false).email).toBe(
+      undefined,
+    );
   });
 });

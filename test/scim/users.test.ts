@@ -147,7 +147,13 @@ describe('UserDirectory.replace and patch', () => {
         { op: 'Replace', path: 'active', value: 'True' },
       ),
     );
-    expect(core.kit.callNames()).toEqual(['subscribers.find', 'subscribers.tags', 'subscribers.update']);
+    // The new address is looked up before it is written: the IdP learns who holds it, should anyone.
+    expect(core.kit.callNames()).toEqual([
+      'subscribers.find',
+      'subscribers.tags',
+      'subscribers.findByEmail',
+      'subscribers.update',
+    ]);
     expect(core.kit.subscriber(Number(user.id))).toMatchObject({
       email_address: 'ada.new@example.com',
       state: 'active',

@@ -37,6 +37,7 @@ const entrySchema = z
     scim: z.string().min(1).max(256),
     kit: z.enum(['email_address', 'first_name']).optional(),
     field: z.string().min(1).max(100).optional(),
+    mutability: z.enum(['readWrite', 'immutable']).optional(),
   })
   .strict()
   .refine((e) => (e.kit === undefined) !== (e.field === undefined), 'give exactly one of "kit:" or "field:"');
@@ -161,6 +162,10 @@ function checkMeaning(file: z.infer<typeof fileSchema>, at: (path: Path, message
       if (path.text !== 'emails')
         return at(['user', i, 'kit'], 'only "emails" can be mapped to email_address (Kit’s one address)');
       target = { kind: 'email_address' };
+    } else if (entry.mutability !== undefined) {
+      // Only Kit's address can be held fixed: it is what Kit knows the subscriber by, and the one value an
+      // organisation may want changed in Kit only (its own address book, a double opt-in) rather than by an IdP.
+      return at(['user', i, 'mutability'], 'only the "kit: email_address" entry takes a mutability');
     } else if (entry.kit === 'first_name') {
       if (type !== 'string') return at(['user', i, 'kit'], `first_name holds text; "${path.text}" is ${type}`);
       if (user.some((u) => u.target.kind === 'first_name')) return at(['user', i, 'kit'], 'first_name is mapped twice');
@@ -179,7 +184,7 @@ function checkMeaning(file: z.infer<typeof fileSchema>, at: (path: Path, message
       labels.set(label.toLowerCase(), i);
       target = { kind: 'field', label };
     }
-    user.push({ source: path, target, type });
+    user.push({ source: path, target, type, ...(entry.mutability === 'immutable' && { mutability: 'immutable' }) });
   });
   if (!user.some((u) => u.target.kind === 'email_address'))
     at(['user'], 'emails must be mapped to email_address: a Kit subscriber cannot exist without an email');

@@ -24,6 +24,11 @@ export interface MappedAttribute {
   target: KitTarget;
   /** The stored value's type; `complex` (whole multi-valued or complex attributes) is stored as compact JSON. */
   type: ValueType;
+  /**
+   * `immutable`: set when the user is created, never changed by a write after (RFC 7643 §7). Only Kit's
+   * address may be held so (`mutability: immutable` on the `kit: email_address` entry).
+   */
+  mutability?: 'immutable';
 }
 
 export type Mutability = 'readWrite' | 'immutable' | 'readOnly' | 'writeOnly';

@@ -88,6 +88,21 @@ describe('mapping files', () => {
     }
   });
 
+  it('holds Kit’s address fixed with mutability: immutable, and takes a mutability on no other entry', () => {
+    const fixed = parseMappingFile(
+      read('test/fixtures/mapping/immutable-email.yaml'),
+      'test/fixtures/mapping/immutable-email.yaml',
+    );
+    expect(fixed.user.find((a) => a.target.kind === 'email_address')).toMatchObject({ mutability: 'immutable' });
+    expect(DEFAULT_MAPPING.user.some((a) => a.mutability !== undefined)).toBe(false);
+    expect(problemsOf(`${HEADER}  - scim: title\n    field: t\n    mutability: immutable\n`)).toEqual([
+      expect.stringMatching(/line 9.*only the "kit: email_address" entry takes a mutability/),
+    ]);
+    expect(problemsOf(HEADER.replace('kit: email_address', 'kit: email_address\n    mutability: readOnly'))).toEqual([
+      expect.stringMatching(/mutability/),
+    ]);
+  });
+
   it('requires emails and userName homes, and that every declared extension attribute is mapped', () => {
     expect(problemsOf('version: 1\nuser:\n  - scim: title\n    field: t\n')).toEqual([
       expect.stringMatching(/emails must be mapped to email_address/),
