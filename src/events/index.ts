@@ -41,17 +41,31 @@ export interface SecurityEventsDeps {
 /** How long start-up waits for Redis to read (or create) the shared signing key. */
 const REDIS_KEY_WAIT_MS = 10_000;
 
+/**
+ * How long a key no replica signs with any more stays in the JWKS: at least a week, and never less than a SET may
+ * wait for its receiver (the dead-letter age); public keys cost nothing to keep.
+ */
+const retentionMs = (config: EventsConfig) => Math.max(config.deadLetterMs, 7 * 86_400_000);
+
 async function signerOf(d: SecurityEventsDeps): Promise<EventSigner> {
   const previous = d.config.previousPublicKeys as unknown as JWK[];
   if (d.config.signingKey) return EventSigner.fromJwk(d.config.signingKey as unknown as JWK, previous);
   if (d.redis) {
+    const ring = {
+      redis: d.redis,
+      key: `${d.prefix}events:signing-key`,
+      clock: d.clock,
+      retentionMs: retentionMs(d.config),
+      onAdopt: (from: string, to: string) =>
+        d.logger.warn({ from, to }, 'security events: now signing with the key the shared store names'),
+    };
     // Every replica must sign with one key (receivers may fetch the JWKS from any): wait for Redis at start-up.
-    if (await d.redis.waitHealthy(REDIS_KEY_WAIT_MS))
-      return EventSigner.fromRedis(d.redis, `${d.prefix}events:signing-key`, previous);
+    if (await d.redis.waitHealthy(REDIS_KEY_WAIT_MS)) return EventSigner.fromRedis(ring, previous);
     d.logger.error(
       { keyFile: d.config.keyFile },
-      'security events: Redis unavailable at start-up; signing with the key file (other replicas may publish another key)',
+      'security events: Redis unavailable at start-up; signing with the key file until the shared store answers',
     );
+    return EventSigner.joiningRing(await EventSigner.keyFileJwk(d.config.keyFile), ring, previous);
   }
   return EventSigner.fromFile(d.config.keyFile, previous);
 }
@@ -124,6 +138,7 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
     pusher,
     async close() {
       unwatch();
+      signer.stop();
       publisher.detach();
       await pusher.stop();
       outbox.wakeAll();
