@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { JWK } from 'jose';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import { eventRoutes } from './pollRoutes';
 import { EventPublisher } from './publisher';
 import { SetPusher } from './pusher';
 import { EventSigner } from './signer';
+import { SpooledOutbox } from './spool';
 
 // SCIM security events: the parts wired from the config for the composition root (service.ts).
 
@@ -34,7 +36,7 @@ export interface SecurityEventsDeps {
   redis?: RedisLink;
   /** Redis key prefix, unique per Kit account. */
   prefix: string;
-  /** An audit line for each SET dropped from a full outbox. */
+  /** An audit line for each SET dropped from a full outbox, dead-lettered or lost while Redis was away. */
   audit: (detail: string) => void;
 }
 
@@ -70,19 +72,37 @@ async function signerOf(d: SecurityEventsDeps): Promise<EventSigner> {
   return EventSigner.fromFile(d.config.keyFile, previous);
 }
 
+/** One spool file per tenant (its Redis prefix), in a name any file system takes. */
+const spoolFileName = (prefix: string) => `${prefix.replace(/[^A-Za-z0-9_-]+/g, '_')}spool.jsonl`;
+
 export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<SecurityEvents> {
   const signer = await signerOf(d);
   const metrics = EventMetrics.of(d.registry);
   const base = d.labels ?? {};
   const labelled = (receiver: string) => ({ ...base, receiver });
-  const { queued, delivered, failed, dropped, deadLettered } = metrics;
+  const { queued, delivered, failed, dropped, deadLettered, lost } = metrics;
   const onDrop = (receiver: string, set: { jti: string; subject: string }) => {
     dropped.inc(labelled(receiver));
     d.audit(`security event ${set.jti} for ${set.subject} dropped: the outbox of receiver ${receiver} is full`);
   };
   const bounds = { clock: d.clock, maxEvents: d.config.outboxMax, leaseMs: d.config.leaseMs, onDrop };
   // Durable and shared with REDIS_URL; otherwise one process's, and the operator is told so.
-  const outbox: Outbox = d.redis ? new RedisOutbox(d.redis, { ...bounds, prefix: d.prefix }) : new MemoryOutbox(bounds);
+  // With Redis, SETs made while it is away wait in a local spool (spool.ts) and move to it when it returns.
+  const outbox: Outbox = d.redis
+    ? new SpooledOutbox(new RedisOutbox(d.redis, { ...bounds, prefix: d.prefix }), {
+        redis: d.redis,
+        clock: d.clock,
+        logger: d.logger,
+        file: d.config.spoolDir ? join(d.config.spoolDir, spoolFileName(d.prefix)) : undefined,
+        maxSpooled: d.config.spoolMax,
+        onLost: (receiver, set) => {
+          lost.inc(labelled(receiver));
+          d.audit(
+            `security event ${set.jti} for ${set.subject} lost: Redis unreachable and the spool of receiver ${receiver} full`,
+          );
+        },
+      })
+    : new MemoryOutbox(bounds);
   const names = d.config.receivers.map((r) => r.name);
   const unwatch = metrics.watch({ labels: base, outbox, receivers: names, clock: d.clock });
   const publisher = new EventPublisher({
@@ -139,6 +159,7 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
     async close() {
       unwatch();
       signer.stop();
+      if (outbox instanceof SpooledOutbox) outbox.close();
       publisher.detach();
       await pusher.stop();
       outbox.wakeAll();
