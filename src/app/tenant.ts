@@ -2,7 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response, Router } from 'ex
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../platform/clock';
 import type { Config } from '../config/environment';
-import { EVENTS_SPC_EXTENSION, securityEventsDiscovery } from '../events/discovery';
+import { EVENTS_SPC_EXTENSION, securityEventsCapability, securityEventsDiscovery } from '../events/discovery';
 import { buildSecurityEvents, type SecurityEvents } from '../events';
 import type { AuditLog, AuditSink } from '../platform/audit';
 import { type AuthFailureReason, Authenticator } from '../http/auth';
@@ -210,7 +210,11 @@ export class Tenant implements TenantEndpoint {
           }
         : undefined,
       serviceProviderExtension: config.events
-        ? (root) => ({ schema: EVENTS_SPC_EXTENSION, value: securityEventsDiscovery(config.events!, root) })
+        ? (root) => ({
+            schema: EVENTS_SPC_EXTENSION,
+            value: securityEventsDiscovery(config.events!, root),
+            core: { securityEvents: securityEventsCapability() },
+          })
         : undefined,
       operatorPages: createStatusPage({
         config,

@@ -87,6 +87,8 @@ const ENV_SETTINGS: EnvSetting[] = [
   { variable: 'SCIM_EVENTS_LEASE_SECONDS', path: ['events', 'leaseSeconds'] },
   { variable: 'SCIM_EVENTS_MAX_WAIT_SECONDS', path: ['events', 'maxWaitSeconds'] },
   { variable: 'SCIM_EVENTS_DEAD_LETTER_SECONDS', path: ['events', 'deadLetterSeconds'] },
+  { variable: 'SCIM_EVENTS_SPOOL_DIR', path: ['events', 'spoolDir'] },
+  { variable: 'SCIM_EVENTS_SPOOL_MAX', path: ['events', 'spoolMax'] },
 ];
 
 /**

@@ -1,3 +1,4 @@
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { z } from 'zod';
 
 // A tenant's settings, one schema for both places they are written: the environment (one tenant, its variables
@@ -236,6 +237,15 @@ const isJwk = (k: unknown): k is Record<string, unknown> => typeof k === 'object
 /** A JWK written as YAML, or as JSON text (what the environment and `${VAR}` give). */
 const jwkText = z.union([z.record(z.string(), z.unknown()), z.string()]);
 
+function writableDirectory(path: string): boolean {
+  try {
+    accessSync(path, fsConstants.W_OK);
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function events(ctx: SettingsContext) {
   return (
     z
@@ -251,6 +261,17 @@ function events(ctx: SettingsContext) {
         leaseSeconds: positiveWholeNumber.default(30),
         maxWaitSeconds: wholeNumber.refine((n) => n <= 60, 'must be at most 60').default(25),
         deadLetterSeconds: positiveWholeNumber.default(86_400),
+        /**
+         * Where SETs made while Redis is away wait for it (one append-only file per tenant), on this replica's
+         * own disk; unset: they wait in memory and a restart meanwhile loses them.
+         */
+        spoolDir: z
+          .string()
+          .min(1)
+          .refine(writableDirectory, 'must be an existing directory this process can write to')
+          .optional(),
+        /** SETs (one per receiver and change) the spool holds at most; past it each one is lost, and told. */
+        spoolMax: positiveWholeNumber.default(10_000),
       })
       .strict()
       .superRefine((e, issues) => {

@@ -47,6 +47,10 @@ export interface EventsConfig {
   push: Array<{ receiver: string; url: string }>;
   /** A pushed SET still undelivered this long after it was queued is dead-lettered. */
   deadLetterMs: number;
+  /** Where SETs made while Redis is away wait for it; undefined: in memory. */
+  spoolDir?: string;
+  /** SETs the spool holds at most. */
+  spoolMax: number;
 }
 
 /** Where rotated OAuth tokens are kept: the tenant's `tokenStore`, else the source's default. */
@@ -100,5 +104,7 @@ export function eventsConfigOf(e: EventsSettings, defaultKeyFile: string): Event
     maxEventsPerPoll: 1000,
     push: e.push.map((p) => ({ receiver: p.receiver, url: p.url })),
     deadLetterMs: e.deadLetterSeconds * 1000,
+    spoolDir: e.spoolDir,
+    spoolMax: e.spoolMax,
   };
 }

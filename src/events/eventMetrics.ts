@@ -25,6 +25,7 @@ export class EventMetrics {
   readonly failed: Counter<string>;
   readonly dropped: Counter<string>;
   readonly deadLettered: Counter<string>;
+  readonly lost: Counter<string>;
   private readonly sources = new Set<OutboxSource>();
 
   /** The one EventMetrics of `registry`, registered on first use. */
@@ -44,6 +45,7 @@ export class EventMetrics {
     this.delivered = counter('scim_events_delivered_total', 'SETs acknowledged by their receiver');
     this.failed = counter('scim_events_failed_total', 'SETs a receiver rejected (setErrs)');
     this.dropped = counter('scim_events_dropped_total', 'SETs dropped from a full outbox');
+    this.lost = counter('scim_events_lost_total', 'SETs lost: Redis unreachable and the local spool full');
     this.deadLettered = counter(
       'scim_events_dead_lettered_total',
       'Pushed SETs given up on after SCIM_EVENTS_DEAD_LETTER_SECONDS',

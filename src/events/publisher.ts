@@ -70,6 +70,8 @@ export class EventPublisher {
   /** One SET per receiver, on the one chain: the outbox keeps every subject's changes in the order made. */
   private queue(claims: Omit<SetClaims, 'jti'>, subject: string): void {
     this.chain = this.chain.then(async () => {
+      // Before each batch: a replica whose shared key changed signs with the new one from this batch on.
+      await this.opts.signer.converge();
       for (const r of this.opts.receivers) {
         try {
           const jti = randomUUID();

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { SubscriberChange } from '../scim/journal/changeJournal';
 
-// One journal change as the claims of a SCIM Security Event Token (RFC 8417 §2.2, profiled by RFC 9967, written
-// from draft-ietf-scim-events: the RFC's final text was not at hand, and the event URIs and claim names below are
-// the draft's, unchanged in the RFC as far as we know).
+// One journal change as the claims of a SCIM Security Event Token (RFC 8417 §2.2, profiled by RFC 9967).
 //
-// Notice-style only (the draft's §2.4 "notice" events): a receiver learns *that* a resource changed and which
+// Notice-style only (RFC 9967 §2.4 "notice" events): a receiver learns *that* a resource changed and which
 // attributes, never their values; it reads the resource through SCIM with its own credential if it needs more.
+// RFC 9967 §2.4: a notice carries exactly one of "data" or "attributes", so every notice carries "attributes",
+// empty when the write path did not know which attributes changed.
 
 export const SCIM_EVENT = {
   createNotice: 'urn:ietf:params:scim:event:prov:create:notice',
@@ -27,10 +27,14 @@ export interface SetClaims {
   iss: string;
   jti: string;
   iat: number;
-  /** RFC 8417 §2.2: ties the SETs of one change (one per receiver) together. */
+  /** RFC 9967 §2.2 (RFC 8417 §2.2): one value for every SET of one change (one per receiver, any re-send). */
   txn: string;
-  /** RFC 9493 subject identifier, format "scim" (draft-ietf-scim-events §2.2): the resource's relative URI. */
-  sub_id: { format: 'scim'; uri: string };
+  /**
+   * RFC 9967 §2.1 (an RFC 9493 subject identifier, format "scim"): `uri` is the resource's path relative to the
+   * SCIM base URI (required); `id` is the resource's SCIM id, which the RFC allows beside `uri` for receivers
+   * matching on the id alone.
+   */
+  sub_id: { format: 'scim'; uri: string; id: string };
   events: Record<string, Record<string, unknown>>;
 }
 
@@ -54,13 +58,16 @@ function reasonOf(state: string | undefined): KitReason | undefined {
   }
 }
 
+/** A notice event's payload: the attributes changed (names only, never values), empty when not known. */
+const notice = (attributes: readonly string[] | undefined) => ({ attributes: [...(attributes ?? [])] });
+
 /**
  * The events one change stands for. SCIM's own writes map one to one (create, PATCH/PUT notice, deactivate,
  * delete); a state learned from Kit (webhook, re-walk, re-read) is an activation or a deactivation with Kit's
  * reason in the extension, since the account was in effect switched off (or on) outside the identity system.
  */
 export function eventsOf(change: SubscriberChange, method: ScimMethod): SetClaims['events'] | undefined {
-  // The extension rides inside the event's payload (an extension attribute of the event, as the draft allows).
+  // The extension rides inside the event's payload (RFC 8417 §2.2: an event's payload may carry further members).
   const kit: Record<string, unknown> =
     change.source !== 'scim'
       ? { [KIT_EVENT_EXTENSION]: { reason: reasonOf(change.state), source: change.source } }
@@ -70,15 +77,10 @@ export function eventsOf(change: SubscriberChange, method: ScimMethod): SetClaim
       // A subscriber Kit first shows already unsubscribed (bounced, …): created and, in effect, deactivated; one
       // SET for both (RFC 8417 §2.2: several events about one subject and one state change may share a SET).
       if (change.source !== 'scim' && change.state !== undefined && change.state !== 'active')
-        return { [SCIM_EVENT.createNotice]: {}, [SCIM_EVENT.deactivate]: kit };
-      return { [SCIM_EVENT.createNotice]: {} };
+        return { [SCIM_EVENT.createNotice]: notice(change.attributes), [SCIM_EVENT.deactivate]: kit };
+      return { [SCIM_EVENT.createNotice]: notice(change.attributes) };
     case 'updated':
-      // The draft's notice names the attributes changed (never their values), when the write path knew them.
-      return {
-        [method === 'PUT' ? SCIM_EVENT.putNotice : SCIM_EVENT.patchNotice]: change.attributes?.length
-          ? { attributes: [...change.attributes] }
-          : {},
-      };
+      return { [method === 'PUT' ? SCIM_EVENT.putNotice : SCIM_EVENT.patchNotice]: notice(change.attributes) };
     case 'deactivated':
       return { [SCIM_EVENT.deactivate]: kit };
     case 'deleted':
@@ -105,7 +107,7 @@ export function claimsOf(
     iss: issuer,
     iat: Math.floor(change.at / 1000),
     txn: randomUUID(),
-    sub_id: { format: 'scim', uri: `/Users/${change.subscriberId}` },
+    sub_id: { format: 'scim', uri: `/Users/${change.subscriberId}`, id: String(change.subscriberId) },
     events,
   };
 }
@@ -125,20 +127,20 @@ export interface GroupChangeNotice {
 
 /** The claims of one Group change; like a User's, one SET per change, sub_id `/Groups/<id>`. */
 export function groupClaimsOf(change: GroupChangeNotice, issuer: string): Omit<SetClaims, 'jti'> {
-  const notice = change.attributes.length > 0 ? { attributes: [...change.attributes] } : {};
+  const payload = notice(change.attributes);
   const events: SetClaims['events'] =
     change.kind === 'created'
-      ? { [SCIM_EVENT.createNotice]: notice }
+      ? { [SCIM_EVENT.createNotice]: payload }
       : change.kind === 'patched'
-        ? { [SCIM_EVENT.patchNotice]: notice }
+        ? { [SCIM_EVENT.patchNotice]: payload }
         : change.kind === 'replaced'
-          ? { [SCIM_EVENT.putNotice]: notice }
+          ? { [SCIM_EVENT.putNotice]: payload }
           : { [SCIM_EVENT.delete]: {} };
   return {
     iss: issuer,
     iat: Math.floor(change.at / 1000),
     txn: randomUUID(),
-    sub_id: { format: 'scim', uri: `/Groups/${change.groupId}` },
+    sub_id: { format: 'scim', uri: `/Groups/${change.groupId}`, id: change.groupId },
     events,
   };
 }

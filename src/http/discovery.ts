@@ -49,7 +49,9 @@ export function discoveryRoutes(deps: {
   jwt?: boolean;
   kitCapabilities?: KitCapabilities;
   /** A ServiceProviderConfig extension advertising security events (src/events/discovery.ts). */
-  serviceProviderExtension?: (scimRoot: string) => { schema: string; value: Record<string, unknown> } | undefined;
+  serviceProviderExtension?: (
+    scimRoot: string,
+  ) => { schema: string; value: Record<string, unknown>; core?: Record<string, unknown> } | undefined;
   /**
    * The services being served: the User schema and resource type are their mapping's. Without them,
    * scimmy's process-wide registry answers (scimmyGlobals.ts), which holds one mapping for the whole process.
@@ -129,6 +131,9 @@ export function discoveryRoutes(deps: {
         config.authenticationSchemes = authenticationSchemes({ jwt: Boolean(deps.jwt) });
       const extension = deps.serviceProviderExtension?.(scimBaseUrl(req, deps.publicUrls));
       if (extension) {
+        // Attributes a later RFC adds to the core schema (RFC 9967 §4), under attributes/excludedAttributes.
+        for (const [name, value] of Object.entries(extension.core ?? {}))
+          if (wantsAttribute(name, q.attributes, q.excludedAttributes)) config[name] = value;
         config.schemas = [...((config.schemas as string[] | undefined) ?? []), extension.schema];
         config[extension.schema] = extension.value;
       }

@@ -39,7 +39,9 @@ export interface ScimRouterDeps {
   /** How Location and meta.location are built (PUBLIC_BASE_URL, SCIM_ALLOWED_HOSTS). */
   publicUrls: PublicUrlConfig;
   /** What ServiceProviderConfig advertises of security events. */
-  serviceProviderExtension?: (scimRoot: string) => { schema: string; value: Record<string, unknown> } | undefined;
+  serviceProviderExtension?: (
+    scimRoot: string,
+  ) => { schema: string; value: Record<string, unknown>; core?: Record<string, unknown> } | undefined;
 }
 
 /** The detail of every 404 for a tenant that does not exist, or a credential of another tenant: the same words. */

@@ -103,7 +103,10 @@ export class UserDirectory {
   private async journal(sub: Subscriber, kind: ChangeKind, attributes?: string[]): Promise<void> {
     const at = Date.parse(sub.fields?.[this.lastModifiedKey] ?? '') || this.now().getTime();
     await this.deps.journal
-      ?.record({ subscriberId: sub.id, at, kind, source: 'scim', state: sub.state, ...(attributes && { attributes }) })
+      ?.record(
+        { subscriberId: sub.id, at, kind, source: 'scim', state: sub.state, ...(attributes && { attributes }) },
+        { done: true },
+      )
       .catch(() => undefined);
   }
 

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { ConfigError, loadConfig, MIN_BEARER_TOKEN_LENGTH, secretsOf } from '../../src/config/environment';
 
 // src/config/environment.ts: read and validated once at start-up; a bad value is refused with a message naming the
@@ -178,6 +179,10 @@ describe('SCIM security events settings', () => {
     expect(attempt({ SCIM_EVENTS_RECEIVERS: `iga=${TOKEN}`, PUBLIC_BASE_URL: '' })).toMatch(/PUBLIC_BASE_URL/);
     expect(attempt({ SCIM_EVENTS_SIGNING_KEY: '{"kty":"EC","x":"1"}' })).toMatch(/SCIM_EVENTS_SIGNING_KEY/);
     expect(attempt({ SCIM_EVENTS_PREVIOUS_PUBLIC_KEYS: '[{"kty":"EC","d":"x"}]' })).toMatch(/PREVIOUS_PUBLIC_KEYS/);
+    // The spool directory is checked once, at start-up: it must exist and be writable.
+    expect(attempt({ SCIM_EVENTS_SPOOL_DIR: '/no/such/spool/dir' })).toMatch(/SCIM_EVENTS_SPOOL_DIR/);
+    expect(attempt({ SCIM_EVENTS_SPOOL_DIR: tmpdir(), SCIM_EVENTS_SPOOL_MAX: '0' })).toMatch(/SCIM_EVENTS_SPOOL_MAX/);
+    expect(attempt({ SCIM_EVENTS_SPOOL_DIR: tmpdir() })).not.toMatch(/SCIM_EVENTS_SPOOL_DIR/);
   });
 });
 

@@ -20,9 +20,9 @@ const change = (c: Partial<SubscriberChange>): SubscriberChange => ({
 
 describe('SCIM security events from journal changes', () => {
   it.each([
-    [{ kind: 'created', source: 'scim', state: 'active' }, 'POST', { [SCIM_EVENT.createNotice]: {} }],
-    [{ kind: 'updated', source: 'scim', state: 'active' }, 'PATCH', { [SCIM_EVENT.patchNotice]: {} }],
-    [{ kind: 'updated', source: 'scim', state: 'active' }, 'PUT', { [SCIM_EVENT.putNotice]: {} }],
+    [{ kind: 'created', source: 'scim', state: 'active' }, 'POST', { [SCIM_EVENT.createNotice]: { attributes: [] } }],
+    [{ kind: 'updated', source: 'scim', state: 'active' }, 'PATCH', { [SCIM_EVENT.patchNotice]: { attributes: [] } }],
+    [{ kind: 'updated', source: 'scim', state: 'active' }, 'PUT', { [SCIM_EVENT.putNotice]: { attributes: [] } }],
     [{ kind: 'deactivated', source: 'scim', state: 'inactive' }, 'PATCH', { [SCIM_EVENT.deactivate]: {} }],
     [{ kind: 'deleted', source: 'scim' }, 'DELETE', { [SCIM_EVENT.delete]: {} }],
   ] as const)('a SCIM write %j (%s) is its own event, with no Kit reason', (c, method, events) => {
@@ -56,7 +56,7 @@ describe('SCIM security events from journal changes', () => {
     expect(a).toMatchObject({
       iss: 'https://scim.example.com',
       iat: 1_700_000_000,
-      sub_id: { format: 'scim', uri: '/Users/42' },
+      sub_id: { format: 'scim', uri: '/Users/42', id: '42' },
     });
     expect(a.txn).not.toEqual(b.txn);
   });
@@ -74,16 +74,32 @@ describe('SCIM security events from journal changes', () => {
   it.each([
     ['created', ['displayName', 'members'], { [SCIM_EVENT.createNotice]: { attributes: ['displayName', 'members'] } }],
     ['patched', ['members'], { [SCIM_EVENT.patchNotice]: { attributes: ['members'] } }],
-    ['replaced', [], { [SCIM_EVENT.putNotice]: {} }],
+    ['replaced', [], { [SCIM_EVENT.putNotice]: { attributes: [] } }],
     ['deleted', [], { [SCIM_EVENT.delete]: {} }],
   ] as const)('a Group write %s is its event, sub_id /Groups/<id>', (kind, attributes, events) => {
     const g = { groupId: '7', kind, attributes: [...attributes], at: 1_700_000_000_500 };
     expect(groupClaimsOf(g, 'https://scim.example.com')).toMatchObject({
       iss: 'https://scim.example.com',
       iat: 1_700_000_000,
-      sub_id: { format: 'scim', uri: '/Groups/7' },
+      sub_id: { format: 'scim', uri: '/Groups/7', id: '7' },
       events,
     });
     expect(groupSubjectOf(g)).toBe('Group:7');
+  });
+
+  it('RFC 9967 §2.4: every notice event carries exactly one of "data" and "attributes"; delete and state events carry neither', () => {
+    const all = [
+      ...(['created', 'updated', 'deactivated', 'deleted', 'state'] as const).flatMap((kind) =>
+        (['scim', 'webhook'] as const).map((source) => eventsOf(change({ kind, source, state: 'inactive' }), 'PATCH')),
+      ),
+      ...(['created', 'patched', 'replaced', 'deleted'] as const).map(
+        (kind) => groupClaimsOf({ groupId: '7', kind, attributes: [], at: 0 }, 'https://scim.example.com').events,
+      ),
+    ];
+    for (const events of all)
+      for (const [uri, payload] of Object.entries(events ?? {})) {
+        const members = Object.keys(payload).filter((k) => k === 'data' || k === 'attributes');
+        expect([uri, members.length]).toEqual([uri, uri.endsWith(':notice') ? 1 : 0]);
+      }
   });
 });

@@ -250,6 +250,12 @@ describe('SCIM security events (RFC 9967 SETs, RFC 8936 poll)', () => {
 
   it('ServiceProviderConfig advertises security events: the event URIs, poll delivery, the endpoint and the JWKS', async () => {
     const res = await h.get('/scim/v2/ServiceProviderConfig').expect(200);
+    // RFC 9967 §4: the core schema's own attribute.
+    expect(res.body.securityEvents).toEqual({
+      asyncRequest: 'none',
+      eventUris: expect.arrayContaining([SCIM_EVENT.deactivate, SCIM_EVENT.createNotice, SCIM_EVENT.delete]),
+    });
+    // The extension (stream set-up the RFC leaves out of scope) is still there for receivers that read it.
     const ext = 'urn:ietf:params:scim:schemas:extension:kit:2.0:ServiceProviderConfig';
     expect(res.body.schemas).toContain(ext);
     expect(res.body[ext].securityEvents).toEqual({

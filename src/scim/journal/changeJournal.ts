@@ -48,8 +48,12 @@ export class JournalUnavailableError extends Error {
 }
 
 export interface ChangeJournal {
-  /** Records a change; throws JournalUnavailableError when it could not be kept (Redis down). */
-  record(change: SubscriberChange): Promise<void>;
+  /**
+   * Records a change; throws JournalUnavailableError when it could not be kept (Redis down). `done: true`: the
+   * change is already made in Kit and nothing will record it again, so listeners hear of it even when it could
+   * not be kept (the security events spool while Redis is away).
+   */
+  record(change: SubscriberChange, opts?: { done?: boolean }): Promise<void>;
   /** The latest change times of these subscribers; never throws (a journal that cannot answer says "now"). */
   view(subscriberIds: number[]): Promise<JournalView>;
   /**

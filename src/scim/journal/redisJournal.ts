@@ -135,7 +135,7 @@ export class RedisJournal implements ChangeJournal {
     }
   }
 
-  async record(change: SubscriberChange): Promise<void> {
+  async record(change: SubscriberChange, opts?: { done?: boolean }): Promise<void> {
     // The sequence keeps two equal changes in the same millisecond apart in the feed set.
     const json = JSON.stringify({ ...change, n: `${process.pid}.${++this.seq}` });
     try {
@@ -155,6 +155,10 @@ export class RedisJournal implements ChangeJournal {
         ),
       );
     } catch (err) {
+      // A change made in Kit that nothing records again: its listeners (the security events, which spool while
+      // Redis is away) still hear of it. An entry written before its Kit call, or a change learned from Kit, is
+      // not passed on: the caller records it again after the call, or Kit's delivery or the next walk brings it.
+      if (opts?.done) this.listeners.emit(change);
       throw new JournalUnavailableError((err as Error).message);
     }
     this.listeners.emit(change);
