@@ -11,7 +11,7 @@ import {
 import { MAX_FILTER_TERMS, MAX_PATCH_OPERATIONS, MAX_PATCH_PATH_LENGTH, quoteInput } from './inputLimits';
 import type { AttributeDeclarations } from './schemas';
 import type { Attribute } from './scimmy';
-import { isUserSchemaAttribute, type UnmappedPolicy, unmappedIn } from './unmappedAttributes';
+import { FULL_PATH, isUserSchemaAttribute, splitUnmapped, type UnmappedPolicy } from './unmappedAttributes';
 
 // IdPs send PATCH shapes RFC 7644 §3.5.2 does not quite describe. Entra ID: capitalised ops ("Replace"),
 // booleans as strings ("False"), value objects without a path, `emails[type eq "work"].value` paths.
@@ -167,7 +167,7 @@ export function checkUserPatch(
     if (unmapped === 'refuse') {
       throw new ScimBadRequest(
         'invalidPath',
-        `Operation ${index + 1}: ${quoteInput(paths[0])} is not held by this server's attribute mapping.`,
+        `Operation ${index + 1}: ${quoteInput(paths[0], FULL_PATH)} is not held by this server's attribute mapping.`,
       );
     }
     for (const p of paths) if (!ignored.includes(p)) ignored.push(p);
@@ -175,8 +175,11 @@ export function checkUserPatch(
   const pathless = (op: PatchOperation, i: number) => {
     if (isPlainObject(op.value)) {
       const extensions = Object.keys(op.value).flatMap((k) => extensionIds(k) ?? []);
-      unmappedFound(unmappedIn(op.value, schema, extensions), i);
-      for (const [key, value] of Object.entries(op.value)) {
+      const split = splitUnmapped(op.value, schema, extensions);
+      unmappedFound(split.paths, i);
+      // scimmy answers a path-less key it cannot place with invalidPath: the ignored ones are left out.
+      op = { ...op, value: split.kept };
+      for (const [key, value] of Object.entries(split.kept)) {
         if (NOT_WRITTEN.has(key.toLowerCase())) continue;
         const definition = schema.attribute(key.replace(CORE_URN_PREFIX, ''));
         // Unknown keys are left to scimmy, which ignores what the schema does not declare.

@@ -12,6 +12,12 @@ import type { AttributeDeclarations } from './schemas';
 // of write, so one rule covers POST, PUT and PATCH: ignored (and named in the audit record), or refused.
 // A name that is no SCIM attribute at all is not "unmapped": a PATCH path naming it stays an invalid path.
 
+/**
+ * An unmapped path names an RFC 7643 attribute, so it is at most an extension URN, a name and a sub-attribute:
+ * quoted whole in an error detail, never clipped mid-name.
+ */
+export const FULL_PATH = 120;
+
 /** What a write does with an unmapped attribute (SCIM_UNMAPPED_ATTRIBUTES). */
 export type UnmappedPolicy = 'ignore' | 'refuse';
 
@@ -42,47 +48,64 @@ export function isUnmapped(path: string, schema: AttributeDeclarations): boolean
   return !schema.attribute(path) && isUserSchemaAttribute(path);
 }
 
-const carriesValue = (v: unknown) =>
-  v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0) && v !== '';
+const carriesValue = (v: unknown) => v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0) && v !== '';
+
+/** A User body's unmapped attributes (full paths), and the body without them. */
+export interface UnmappedSplit {
+  paths: string[];
+  kept: Record<string, unknown>;
+}
 
 /**
  * The full paths of the unmapped attributes a User body (a POST or PUT body, a path-less PATCH value) carries
- * values for. Nulls and empty lists are no values (Entra sends `honorificPrefix: null`, `roles: []`).
+ * values for, and the body without them. Nulls and empty lists are no values (Entra sends
+ * `honorificPrefix: null`, `roles: []`).
  */
-export function unmappedIn(body: unknown, schema: AttributeDeclarations, extensions: readonly string[]): string[] {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return [];
-  const found: string[] = [];
-  const visit = (prefix: string, value: Record<string, unknown>) => {
-    for (const [key, v] of Object.entries(value)) {
-      if (!carriesValue(v)) continue;
-      const path = `${prefix}${key}`;
-      if (isUnmapped(path, schema)) {
-        found.push(path);
-        continue;
-      }
-      // Sub-attributes of a declared complex attribute (`name.middleName` where only name.givenName is mapped).
-      if (schema.attribute(path) && typeof v === 'object') {
-        for (const item of Array.isArray(v) ? v : [v]) {
-          if (item && typeof item === 'object' && !Array.isArray(item)) {
-            for (const [sub, subValue] of Object.entries(item as Record<string, unknown>)) {
-              const subPath = `${path}.${sub}`;
-              if (carriesValue(subValue) && isUnmapped(subPath, schema) && !found.includes(subPath)) found.push(subPath);
-            }
-          }
-        }
-      }
-    }
+export function splitUnmapped(
+  body: Record<string, unknown>,
+  schema: AttributeDeclarations,
+  extensions: readonly string[],
+): UnmappedSplit {
+  const paths: string[] = [];
+  const found = (path: string) => {
+    if (!paths.includes(path)) paths.push(path);
   };
-  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+  const withoutSubs = (path: string, item: unknown): unknown => {
+    if (!item || typeof item !== 'object' || Array.isArray(item)) return item;
+    return Object.fromEntries(
+      Object.entries(item as Record<string, unknown>).filter(([sub, subValue]) => {
+        const unmapped = carriesValue(subValue) && isUnmapped(`${path}.${sub}`, schema);
+        if (unmapped) found(`${path}.${sub}`);
+        return !unmapped;
+      }),
+    );
+  };
+  const visit = (prefix: string, value: Record<string, unknown>) =>
+    Object.fromEntries(
+      Object.entries(value).flatMap(([key, v]): Array<[string, unknown]> => {
+        if (!carriesValue(v)) return [[key, v]];
+        const path = `${prefix}${key}`;
+        if (isUnmapped(path, schema)) {
+          found(path);
+          return [];
+        }
+        // Sub-attributes of a declared complex attribute (`name.middleName` where only name.givenName is mapped).
+        if (schema.attribute(path) && typeof v === 'object') {
+          return [[key, Array.isArray(v) ? v.map((item) => withoutSubs(path, item)) : withoutSubs(path, v)]];
+        }
+        return [[key, v]];
+      }),
+    );
+  const kept: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
     const urn = [ENTERPRISE_USER, ...extensions].find((u) => same(u, key));
-    if (urn !== undefined) {
-      if (value && typeof value === 'object' && !Array.isArray(value)) {
-        visit(`${urn}:`, value as Record<string, unknown>);
-      }
-      continue;
+    if (urn !== undefined && value && typeof value === 'object' && !Array.isArray(value)) {
+      kept[key] = visit(`${urn}:`, value as Record<string, unknown>);
+    } else if (key.includes(':')) {
+      kept[key] = value;
+    } else {
+      Object.assign(kept, visit('', { [key]: value }));
     }
-    if (key.includes(':')) continue;
-    visit('', { [key]: value });
   }
-  return found;
+  return { paths, kept };
 }

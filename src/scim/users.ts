@@ -8,7 +8,7 @@ import type { ListQuery } from './listQuery';
 import { isCanonicalId, type ScimBody, type ScimUser } from './resources';
 import type { CursorPager } from './paging/cursorPager';
 import { assertSameId, booleanise, checkUserPatch, normalizePatch, withFilteredEntries } from './patchShapes';
-import { type UnmappedPolicy, unmappedIn } from './unmappedAttributes';
+import { FULL_PATH, splitUnmapped, type UnmappedPolicy } from './unmappedAttributes';
 import { deletedUserDetail, reactivationDetail } from './reactivation';
 import { type ChangeJournal, type ChangeKind, JournalUnavailableError } from './journal/changeJournal';
 import { LastModifiedOverlay } from './journal/lastModifiedOverlay';
@@ -348,11 +348,11 @@ export class UserDirectory {
    */
   private coerce(input: ScimBody, operation: 'create' | 'replace'): ScimBody {
     const extensions = Object.keys(input).flatMap((k) => this.schema.extension(k)?.id ?? []);
-    const unmapped = unmappedIn(input, this.schema, extensions);
+    const unmapped = splitUnmapped(input, this.schema, extensions).paths;
     if (unmapped.length && this.deps.unmapped === 'refuse') {
       throw new ScimBadRequest(
         'invalidValue',
-        `${quoteInput(unmapped[0])} is not held by this server's attribute mapping; send the User without it.`,
+        `${quoteInput(unmapped[0], FULL_PATH)} is not held by this server's attribute mapping; send the User without it.`,
       );
     }
     this.reportIgnored(operation, unmapped);

@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { EXPECT } from '../support/backends';
 import { type Harness, oktaUser, startHarness } from '../support/harness';
+import { eventually } from '../support/privateRedis';
 import { expectScimError } from '../support/scim';
 import { unique } from '../support/unique';
 
@@ -143,5 +146,135 @@ describe('Users: Entra ID PATCH shapes (mapping/entra-validator.yaml)', () => {
       Operations: [{ op: 'Add', path: ENTERPRISE, value: 'Research' }],
     });
     expectScimError(res, 400, 'invalidValue');
+  });
+});
+
+describe('Users: attributes the mapping does not hold (default mapping: no locale, no manager)', () => {
+  const auditFile = path.join(os.tmpdir(), `kscim-audit-unmapped-${process.pid}-${unique()}.jsonl`);
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { AUDIT_LOG: auditFile } });
+  });
+  afterAll(async () => {
+    await h.close();
+    fs.rmSync(auditFile, { force: true });
+  });
+
+  const userWithLocale = (email: string) => ({
+    ...fixture('okta', 'user-with-locale'),
+    userName: email,
+    emails: [{ primary: true, type: 'work', value: email }],
+  });
+  /** The audit record of the one write to `id` (or of the create) with this operation, once written. */
+  const auditOf = async (operation: string, id: string) => {
+    let entry: Record<string, unknown> | undefined;
+    await eventually(() => {
+      const lines = fs.existsSync(auditFile) ? fs.readFileSync(auditFile, 'utf8').trim().split('\n') : [];
+      entry = lines
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((e) => e.operation === operation && e.resourceId === id);
+      return entry !== undefined;
+    });
+    return entry!;
+  };
+
+  it('ignores locale in a POST and names it in the create audit record', async () => {
+    const res = await h.post('/scim/v2/Users', userWithLocale(`locale.${unique()}@example.com`));
+    expect(res.status).toBe(201);
+    expect(res.body.locale).toBeUndefined();
+    const entry = await auditOf('create', res.body.id);
+    expect(entry).toMatchObject({ outcome: 'success', detail: 'unmapped attributes ignored: locale' });
+  });
+
+  it('ignores locale and the enterprise manager in a PUT and names both', async () => {
+    const email = `put.${unique()}@example.com`;
+    const created = await h.post('/scim/v2/Users', oktaUser(email));
+    const res = await h.put(`/scim/v2/Users/${created.body.id}`, {
+      ...userWithLocale(email),
+      schemas: [...fixture('okta', 'user-with-locale').schemas, ENTERPRISE],
+      [ENTERPRISE]: { department: 'Navy', manager: { value: '7' } },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body[ENTERPRISE]).toEqual({ department: 'Navy' });
+    const entry = await auditOf('replace', created.body.id);
+    expect(entry.detail).toBe(`unmapped attributes ignored: locale, ${ENTERPRISE}:manager`);
+  });
+
+  it('ignores a PATCH of locale by path (Okta) without writing to Kit, and names it', async () => {
+    const created = await h.post('/scim/v2/Users', oktaUser(`patch.${unique()}@example.com`));
+    const { result: res, byEndpoint } = await h.kitCalls(() =>
+      h.patch(`/scim/v2/Users/${created.body.id}`, fixture('okta', 'locale-replace')),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.locale).toBeUndefined();
+    expect(byEndpoint[EXPECT.v4.update]).toBeUndefined();
+    expect((await auditOf('patch', created.body.id)).detail).toBe('unmapped attributes ignored: locale');
+  });
+
+  it('applies the rest of a path-less PATCH (Entra) and ignores its locale', async () => {
+    const created = await h.post('/scim/v2/Users', oktaUser(`pathless.${unique()}@example.com`));
+    const res = await h.patch(`/scim/v2/Users/${created.body.id}`, fixture('entra', 'locale-pathless-replace'));
+    expect(res.status).toBe(200);
+    expect(res.body.displayName).toBe('Ada L.');
+    expect(res.body.locale).toBeUndefined();
+    expect((await auditOf('patch', created.body.id)).detail).toBe('unmapped attributes ignored: locale');
+  });
+
+  it('still refuses a PATCH path that is no SCIM attribute at all', async () => {
+    const created = await h.post('/scim/v2/Users', oktaUser(`typo.${unique()}@example.com`));
+    const res = await h.patch(`/scim/v2/Users/${created.body.id}`, {
+      ...fixture('okta', 'locale-replace'),
+      Operations: [{ op: 'replace', path: 'locales', value: 'en-GB' }],
+    });
+    expectScimError(res, 400, 'invalidPath');
+  });
+});
+
+describe('Users: SCIM_UNMAPPED_ATTRIBUTES=refuse', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { SCIM_UNMAPPED_ATTRIBUTES: 'refuse' } });
+  });
+  afterAll(() => h.close());
+
+  it('refuses locale in a POST with 400 invalidValue naming it, before any Kit call', async () => {
+    const email = `refused.${unique()}@example.com`;
+    const { result: res, total } = await h.kitCalls(() =>
+      h.post('/scim/v2/Users', { ...fixture('okta', 'user-with-locale'), userName: email, emails: [{ value: email }] }),
+    );
+    expectScimError(res, 400, 'invalidValue');
+    expect(res.body.detail).toMatch(/"locale" is not held by this server's attribute mapping/);
+    expect(total).toBe(0);
+  });
+
+  it('refuses the enterprise manager in a PUT with 400 invalidValue naming its full path', async () => {
+    const email = `refused.put.${unique()}@example.com`;
+    const created = await h.post('/scim/v2/Users', oktaUser(email));
+    expect(created.status).toBe(201);
+    const res = await h.put(
+      `/scim/v2/Users/${created.body.id}`,
+      oktaUser(email, { [ENTERPRISE]: { manager: { value: '7' } } }),
+    );
+    expectScimError(res, 400, 'invalidValue');
+    expect(res.body.detail).toContain(`"${ENTERPRISE}:manager"`);
+  });
+
+  it('refuses locale in a PATCH, by path and path-less, with 400 invalidPath', async () => {
+    const created = await h.post('/scim/v2/Users', oktaUser(`refused.patch.${unique()}@example.com`));
+    for (const body of [fixture('okta', 'locale-replace'), fixture('entra', 'locale-pathless-replace')]) {
+      const res = await h.patch(`/scim/v2/Users/${created.body.id}`, body);
+      expectScimError(res, 400, 'invalidPath');
+      expect(res.body.detail).toMatch(/"locale" is not held by this server's attribute mapping/);
+    }
+    const manager = await h.patch(`/scim/v2/Users/${created.body.id}`, fixture('entra', 'manager-add-string'));
+    expectScimError(manager, 400, 'invalidPath');
+    expect(manager.body.detail).toContain(`"${ENTERPRISE}:manager"`);
+  });
+
+  it('accepts what the mapping holds, and nulls or empty lists of what it does not', async () => {
+    const email = `kept.${unique()}@example.com`;
+    const res = await h.post('/scim/v2/Users', oktaUser(email, { locale: null, roles: [] }));
+    expect(res.status).toBe(201);
   });
 });
