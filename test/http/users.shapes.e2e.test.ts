@@ -139,6 +139,14 @@ describe('Users: Entra ID PATCH shapes (mapping/entra-validator.yaml)', () => {
     });
   });
 
+  it("deactivates with Okta's path-less replace of active", async () => {
+    const id = await newUser({ [ENTERPRISE]: { manager: { value: '7' } } });
+    const res = await patchWith(id, 'okta', 'deactivate');
+    expect(res.status).toBe(200);
+    expect(res.body.active).toBe(false);
+    expect(h.sandbox.store.getSubscriber(Number(id))!.state).toBe('inactive');
+  });
+
   it('refuses an extension URN path whose value is not an object', async () => {
     const id = await newUser();
     const res = await h.patch(`/scim/v2/Users/${id}`, {
