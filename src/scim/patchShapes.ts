@@ -291,7 +291,8 @@ export function withFilteredEntries(message: PatchMessage, current: object): Pat
     if (op.op === 'remove' || op.path === undefined) return op;
     const path = readPatchPath(op.path, i);
     const equalities = path.filter && equalitiesOf(path.filter);
-    if (!equalities) return op;
+    // Kit holds one address, always rendered as the work email: a second entry would be a change never made.
+    if (!equalities || path.attribute.toLowerCase() === 'emails') return op;
     const name = path.attribute.toLowerCase();
     const entries = known.get(name) ?? entriesOf(current as Record<string, unknown>, path.attribute);
     known.set(name, entries);

@@ -99,6 +99,14 @@ describe('value filters that match nothing yet (Entra: "add this entry")', () =>
       'User',
     );
     expect(withFilteredEntries(or, user)).toEqual(or);
+    const homeEmail = normalizePatch(
+      {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'add', path: 'emails[type eq "home"].value', value: 'ada@home.example' }],
+      },
+      'User',
+    );
+    expect(withFilteredEntries(homeEmail, user)).toEqual(homeEmail);
   });
 
   it('creates one entry for several sub-attributes of it in one message', () => {
