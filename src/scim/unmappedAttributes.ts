@@ -96,16 +96,16 @@ export function splitUnmapped(
         return [[key, v]];
       }),
     );
-  const kept: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(body)) {
-    const urn = [ENTERPRISE_USER, ...extensions].find((u) => same(u, key));
-    if (urn !== undefined && value && typeof value === 'object' && !Array.isArray(value)) {
-      kept[key] = visit(`${urn}:`, value as Record<string, unknown>);
-    } else if (key.includes(':')) {
-      kept[key] = value;
-    } else {
-      Object.assign(kept, visit('', { [key]: value }));
-    }
-  }
+  // Built from entries, never by assignment: a client's `__proto__` key stays a key, not a prototype.
+  const kept = Object.fromEntries(
+    Object.entries(body).flatMap(([key, value]): Array<[string, unknown]> => {
+      const urn = [ENTERPRISE_USER, ...extensions].find((u) => same(u, key));
+      if (urn !== undefined && value && typeof value === 'object' && !Array.isArray(value)) {
+        return [[key, visit(`${urn}:`, value as Record<string, unknown>)]];
+      }
+      if (key.includes(':')) return [[key, value]];
+      return Object.entries(visit('', Object.fromEntries([[key, value]])));
+    }),
+  );
   return { paths, kept };
 }
