@@ -9,6 +9,7 @@ import type { PageStore } from '../scim/paging/pageStore';
 import type { ChangeTracking } from '../scim/changeTracking';
 import { UserDirectory, type UserEvents } from '../scim/users';
 import type { ScimServices } from '../scim/services';
+import type { UnmappedPolicy } from '../scim/unmappedAttributes';
 
 // The SCIM services and how they share state, built from what the start-up checks established (the reserved
 // field keys) without any Kit call of its own: construction only, so it can be read, and tested, on its own.
@@ -19,6 +20,8 @@ export interface ScimServiceDeps {
   fieldKeys: Map<string, string>;
   /** Where each SCIM attribute lives in Kit (config.scim.mapping). */
   mapping?: AttributeMapping;
+  /** What a write does with attributes the mapping does not hold (config.scim.unmappedAttributes). */
+  unmapped?: UnmappedPolicy;
   pageStore: PageStore;
   /** Lifetime of the tag list, membership index and cached pages. */
   cacheTtlSeconds: number;
@@ -57,6 +60,7 @@ export function buildScimServices(deps: ScimServiceDeps): ScimServices {
     journal: tracking.journal,
     lookups: tracking.lookups,
     mirror: tracking.mirror,
+    unmapped: deps.unmapped,
   });
   const groups = new GroupDirectory({
     kit,

@@ -6,6 +6,7 @@ import type { AuditSink } from '../platform/audit';
 import type { Metrics } from '../platform/metrics';
 import type { KitApi } from '../kit/api';
 import type { RedisLink } from '../platform/redisLink';
+import { noteForAudit } from '../platform/requestScope';
 import { buildChangeTracking } from './changeTracking';
 import type { SubscriberFieldMap } from '../scim/fieldMap';
 import { summariseIds } from '../scim/inputLimits';
@@ -40,6 +41,7 @@ export function tenantScimServices(d: TenantScimDeps, fieldKeys: Map<string, str
     kit: d.kit,
     fieldKeys,
     mapping: config.scim.mapping,
+    unmapped: config.scim.unmappedAttributes,
     pageStore,
     cacheTtlSeconds: config.pageCache.ttlSeconds,
     filterScanBudget: config.scim.filterScanBudget,
@@ -57,6 +59,8 @@ export function tenantScimServices(d: TenantScimDeps, fieldKeys: Map<string, str
         });
       },
       deprovisioned: (kind) => metrics.deprovisions.inc(d.labels({ kind })),
+      // Named in the audit record of the write itself: the IdP's request succeeded without them.
+      unmappedIgnored: (_operation, paths) => noteForAudit(`unmapped attributes ignored: ${paths.join(', ')}`),
       createRaced: (email, subscriberId) => {
         metrics.createRaced.inc(d.labels({}));
         d.audit.recordForRequest({

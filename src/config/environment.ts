@@ -187,6 +187,11 @@ export interface Config {
     mapping: AttributeMapping;
     mappingFile?: string;
     /**
+     * SCIM_UNMAPPED_ATTRIBUTES: an RFC 7643 User attribute the mapping does not hold is left out of a write and
+     * named in its audit record (`ignore`, the default), or refused with a 400 naming it (`refuse`).
+     */
+    unmappedAttributes: 'ignore' | 'refuse';
+    /**
      * Terms × rows one request's filtered scan may cost: a filter's OR'd terms times the subscribers it has to
      * decide (the mirror's or Kit's pages). Past it the answer is 400 tooMany, not seconds of one core.
      */
@@ -443,6 +448,7 @@ export function loadConfig(env: Env): Config {
       groupTagPrefix: t.groupTagPrefix,
       mapping: mappingOf(t.mappingFile),
       mappingFile: t.mappingFile,
+      unmappedAttributes: t.unmappedAttributes ?? 'ignore',
       filterScanBudget: e.FILTER_SCAN_BUDGET,
     },
     trustProxy:

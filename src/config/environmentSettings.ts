@@ -78,6 +78,7 @@ const ENV_SETTINGS: EnvSetting[] = [
   { variable: 'SCIM_JWT_AUDIENCE', path: ['jwt', 'audience'] },
   { variable: 'GROUP_TAG_PREFIX', path: ['groupTagPrefix'] },
   { variable: 'SCIM_MAPPING_FILE', path: ['mappingFile'] },
+  { variable: 'SCIM_UNMAPPED_ATTRIBUTES', path: ['unmappedAttributes'] },
   { variable: 'SCIM_EVENTS_RECEIVERS', path: ['events', 'receivers'], read: receivers },
   { variable: 'SCIM_EVENTS_PUSH', path: ['events', 'push'], read: pushEndpoints },
   { variable: 'SCIM_EVENTS_SIGNING_KEY', path: ['events', 'signingKey'] },

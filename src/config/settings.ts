@@ -336,6 +336,8 @@ export function tenantSettingsFields(ctx: SettingsContext) {
     groupTagPrefix: z.string().min(1).optional(),
     /** Relative to the tenants file's directory, or to the working directory (environment). */
     mappingFile: z.string().min(1).optional(),
+    /** What a write does with an RFC 7643 User attribute the mapping gives no home in Kit. */
+    unmappedAttributes: z.enum(['ignore', 'refuse'], 'must be ignore or refuse').optional(),
     bearerTokens,
     readOnlyBearerTokens: bearerTokens,
     jwt: jwt.optional(),

@@ -64,8 +64,10 @@ export type RequestAuditEvent = Pick<AuditEntry, 'operation' | 'resourceType' | 
 export function requestAuditEntry(event: RequestAuditEvent): AuditEntry {
   const scope = currentScope();
   const { actor, ...rest } = event;
+  const detail = [event.detail, ...(scope?.auditNotes ?? [])].filter((d) => d !== undefined).join('; ');
   return {
     ...rest,
+    ...(detail ? { detail } : {}),
     requestId: scope?.requestId ?? '',
     actor: actor ?? scope?.principal?.name ?? 'unknown',
     outcome: event.status < 400 ? 'success' : 'failure',

@@ -22,6 +22,8 @@ export interface RequestScope {
   kitCalls: KitCallRecord[];
   /** Calls left out of `kitCalls` once it reached its cap; see MAX_KIT_CALLS_PER_SCOPE. */
   kitCallsDropped?: number;
+  /** What the request's audit record says beyond its outcome (attributes a write left out, say). */
+  auditNotes?: string[];
 }
 
 /**
@@ -38,6 +40,13 @@ export function runInRequestScope<T>(scope: RequestScope, fn: () => T): T {
 
 export function currentScope(): RequestScope | undefined {
   return storage.getStore();
+}
+
+/** A note for the audit record of the request being served; a no-op outside a request. */
+export function noteForAudit(note: string): void {
+  const scope = storage.getStore();
+  if (!scope) return;
+  (scope.auditNotes ??= []).push(note);
 }
 
 export function recordKitCallInScope(rec: KitCallRecord): void {

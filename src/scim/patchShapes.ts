@@ -1,9 +1,17 @@
 import { ScimBadRequest } from './errors';
 import { asInvalidValue } from './errors';
-import { attributePaths, FilterSyntaxError, type PatchPath, parsePatchPath, termCount } from './filterSyntax';
+import {
+  attributePaths,
+  type FilterNode,
+  FilterSyntaxError,
+  type PatchPath,
+  parsePatchPath,
+  termCount,
+} from './filterSyntax';
 import { MAX_FILTER_TERMS, MAX_PATCH_OPERATIONS, MAX_PATCH_PATH_LENGTH, quoteInput } from './inputLimits';
 import type { AttributeDeclarations } from './schemas';
 import type { Attribute } from './scimmy';
+import { FULL_PATH, isUserSchemaAttribute, splitUnmapped, type UnmappedPolicy } from './unmappedAttributes';
 
 // IdPs send PATCH shapes RFC 7644 §3.5.2 does not quite describe. Entra ID: capitalised ops ("Replace"),
 // booleans as strings ("False"), value objects without a path, `emails[type eq "work"].value` paths.
@@ -122,28 +130,85 @@ export function normalizePatch(body: unknown, resource: 'User' | 'Group'): Patch
 /** Attributes a path-less value object may carry that are not data to write (Okta sends the id along). */
 const NOT_WRITTEN = new Set(['schemas', 'id', 'meta']);
 
+/** What checkUserPatch needs of the mapping's User schema: its attributes and its extensions. */
+export interface UserPatchSchema extends AttributeDeclarations {
+  /** A declared extension by its URN (any letter case): its canonical id and the attributes a client may write. */
+  extension(urn: string): { id: string; writable: string[] } | undefined;
+}
+
+/** A User PatchOp ready for scimmy, and the unmapped attributes it named that were left out. */
+export interface UserPatchPlan {
+  message: PatchMessage;
+  ignored: string[];
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
 /**
  * Checks a normalised User PatchOp against the mapping's User schema before any Kit call: every path names an attribute
  * the User resource has (value filters included), and every value coerces to its attribute's type. scimmy's
  * PatchOp would find the same problems, but only after the two Kit reads it needs the current user for.
+ *
+ * It also reads the shapes Entra sends for the enterprise extension: a whole extension URN as the path (remove
+ * clears every attribute of it; add and replace take the extension object, as a path-less value would), and the
+ * manager as a plain string, which is its id (RFC 7643 §4.3 `manager.value`). Attributes RFC 7643 defines that
+ * the mapping does not hold are left out (`ignore`, named in the plan) or refused (`refuse`).
  */
-export function checkUserPatch(message: PatchMessage, schema: AttributeDeclarations): void {
-  message.Operations.forEach((op, i) => {
-    if (op.path === undefined) {
-      if (op.value && typeof op.value === 'object' && !Array.isArray(op.value)) {
-        for (const [key, value] of Object.entries(op.value as Record<string, unknown>)) {
-          if (NOT_WRITTEN.has(key.toLowerCase())) continue;
-          const definition = schema.attribute(key.replace(CORE_URN_PREFIX, ''));
-          // Unknown keys are left to scimmy, which ignores what the schema does not declare.
-          if (definition) coerceValue(definition, value, i);
-        }
+export function checkUserPatch(
+  message: PatchMessage,
+  schema: UserPatchSchema,
+  unmapped: UnmappedPolicy = 'ignore',
+): UserPatchPlan {
+  const ignored: string[] = [];
+  const extensionIds = (urn: string) => schema.extension(urn)?.id;
+  const Operations: PatchOperation[] = [];
+  const unmappedFound = (paths: string[], index: number) => {
+    if (paths.length === 0) return;
+    if (unmapped === 'refuse') {
+      throw new ScimBadRequest(
+        'invalidPath',
+        `Operation ${index + 1}: ${quoteInput(paths[0], FULL_PATH)} is not held by this server's attribute mapping.`,
+      );
+    }
+    for (const p of paths) if (!ignored.includes(p)) ignored.push(p);
+  };
+  const pathless = (op: PatchOperation, i: number) => {
+    if (isPlainObject(op.value)) {
+      const extensions = Object.keys(op.value).flatMap((k) => extensionIds(k) ?? []);
+      const split = splitUnmapped(op.value, schema, extensions);
+      unmappedFound(split.paths, i);
+      // scimmy answers a path-less key it cannot place with invalidPath: the ignored ones are left out.
+      op = { ...op, value: split.kept };
+      for (const [key, value] of Object.entries(split.kept)) {
+        if (NOT_WRITTEN.has(key.toLowerCase())) continue;
+        const definition = schema.attribute(key.replace(CORE_URN_PREFIX, ''));
+        // Unknown keys are left to scimmy, which ignores what the schema does not declare.
+        if (definition) coerceValue(definition, value, i);
       }
-      return;
+    }
+    Operations.push(op);
+  };
+  message.Operations.forEach((op, i) => {
+    if (op.path === undefined) return pathless(op, i);
+    const extension = schema.extension(op.path);
+    if (extension) {
+      if (op.op === 'remove') {
+        for (const name of extension.writable) Operations.push({ op: 'remove', path: `${extension.id}:${name}` });
+        return;
+      }
+      if (!isPlainObject(op.value)) {
+        throw new ScimBadRequest(
+          'invalidValue',
+          `Operation ${i + 1}: the path names the extension ${quoteInput(extension.id)}, so its value must be an object of its attributes.`,
+        );
+      }
+      return pathless({ op: op.op, value: { [extension.id]: op.value } }, i);
     }
     const path = readPatchPath(op.path, i);
     const target = path.subAttribute ? `${path.attribute}.${path.subAttribute}` : path.attribute;
     const definition = schema.attribute(target);
     if (!definition) {
+      if (isUserSchemaAttribute(target)) return unmappedFound([target], i);
       throw new ScimBadRequest('invalidPath', `Operation ${i + 1}: ${quoteInput(target)} is not a User attribute.`);
     }
     if (path.filter) {
@@ -152,10 +217,94 @@ export function checkUserPatch(message: PatchMessage, schema: AttributeDeclarati
         throw new ScimBadRequest('invalidPath', `Operation ${i + 1}: ${quoteInput(unknown)} is not a User attribute.`);
       }
     }
-    if (op.op !== 'remove' && op.value !== undefined) {
-      coerceValue(definition, op.value, i);
+    const singular = definition.config?.multiValued !== true;
+    if (op.op === 'remove') {
+      // Entra names the value it removes from a single-valued attribute (the manager): the attribute goes.
+      Operations.push(singular && !path.filter ? { op: 'remove', path: op.path } : op);
+      return;
     }
+    let value = op.value;
+    const takesValue = definition.type === 'complex' && definition.subAttributes?.some((s) => s.name === 'value');
+    if (singular && takesValue && !path.filter && (typeof value === 'string' || typeof value === 'number')) {
+      value = { value: String(value) };
+    }
+    if (value !== undefined) coerceValue(definition, value, i);
+    Operations.push({ ...op, ...(value !== undefined ? { value } : {}) });
   });
+  return { message: { ...message, Operations }, ignored };
+}
+
+type Equalities = Record<string, string | number | boolean>;
+
+/** `type eq "work"` (and conjunctions of such): the sub-attribute values an entry the filter matches has. */
+function equalitiesOf(filter: FilterNode): Equalities | undefined {
+  const terms = filter.kind === 'and' ? filter.items : [filter];
+  const out: Equalities = {};
+  for (const term of terms) {
+    if (term.kind !== 'compare' || term.op !== 'eq' || term.path.includes('.')) return undefined;
+    const v = term.value;
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return undefined;
+    out[term.path] = v;
+  }
+  return out;
+}
+
+function keyOf(object: Record<string, unknown>, name: string): string | undefined {
+  return Object.keys(object).find((k) => k.toLowerCase() === name.toLowerCase());
+}
+
+function matches(entry: unknown, equalities: Equalities): boolean {
+  if (!isPlainObject(entry)) return false;
+  return Object.entries(equalities).every(([name, expected]) => {
+    const key = keyOf(entry, name);
+    const actual = key === undefined ? undefined : entry[key];
+    return typeof actual === 'string' && typeof expected === 'string'
+      ? actual.toLowerCase() === expected.toLowerCase()
+      : actual === expected;
+  });
+}
+
+/** The entries of a multi-valued attribute (`phoneNumbers`, `<URN>:badges`) on a rendered User. */
+function entriesOf(user: Record<string, unknown>, attribute: string): unknown[] {
+  const colon = attribute.lastIndexOf(':');
+  let holder: unknown = user;
+  if (colon !== -1) {
+    const urn = keyOf(user, attribute.slice(0, colon));
+    holder = urn === undefined ? undefined : user[urn];
+  }
+  if (!isPlainObject(holder)) return [];
+  const key = keyOf(holder, attribute.slice(colon + 1));
+  const value = key === undefined ? undefined : holder[key];
+  return Array.isArray(value) ? [...value] : [];
+}
+
+/**
+ * Entra sends `Add` (and `Replace`) on a value-filter path to mean "this entry": `phoneNumbers[type eq "mobile"].value`
+ * for a user with no mobile number yet. RFC 7644 §3.5.2.1/.3 would answer 400 noTarget; here the entry is created
+ * with the filter's attribute values (`type: "mobile"`) and the value, as one `add` of a list of one. Only filters of
+ * `eq` terms joined by `and` say what the entry is; anything else, and `remove` (§3.5.2.2), keep their RFC meaning.
+ * Later operations of the same message see the entries earlier ones created.
+ */
+export function withFilteredEntries(message: PatchMessage, current: object): PatchMessage {
+  const known = new Map<string, unknown[]>();
+  const Operations = message.Operations.map((op, i): PatchOperation => {
+    if (op.op === 'remove' || op.path === undefined) return op;
+    const path = readPatchPath(op.path, i);
+    const equalities = path.filter && equalitiesOf(path.filter);
+    // Kit holds one address, always rendered as the work email: a second entry would be a change never made.
+    if (!equalities || path.attribute.toLowerCase() === 'emails') return op;
+    const name = path.attribute.toLowerCase();
+    const entries = known.get(name) ?? entriesOf(current as Record<string, unknown>, path.attribute);
+    known.set(name, entries);
+    if (entries.some((e) => matches(e, equalities))) return op;
+    let entry: Record<string, unknown>;
+    if (path.subAttribute !== undefined) entry = { ...equalities, [path.subAttribute]: op.value };
+    else if (isPlainObject(op.value)) entry = { ...equalities, ...op.value };
+    else return op;
+    entries.push(entry);
+    return { op: 'add', path: path.attribute, value: [entry] };
+  });
+  return { ...message, Operations };
 }
 
 /** Coerces a value with scimmy's attribute definition (a TypeError is the client's wrong value). */

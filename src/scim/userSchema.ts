@@ -182,6 +182,16 @@ export class UserSchema {
     return attributeAt(this.definition, path);
   }
 
+  /** A declared extension by its URN (any letter case): its id and the attributes a client may write. */
+  extension(urn: string): { id: string; writable: string[] } | undefined {
+    const found = this.extensions.find((e) => e.id.toLowerCase() === urn.toLowerCase());
+    if (!found) return undefined;
+    const writable = membersOf(found).filter(
+      (a): a is Attribute => !isExtension(a) && !a.config?.shadow && a.config?.mutable !== false,
+    );
+    return { id: found.id, writable: writable.map((a) => a.name) };
+  }
+
   /** A User coerced to this schema (scimmy throws its SCIMError on a value that does not fit). */
   coerce(data: object, direction: 'in' | 'out' | 'both', basepath?: string, filter?: Filter): UserResource {
     return new this.Resource(data, direction, basepath, filter);

@@ -7,7 +7,8 @@ import { crowdedArray, MAX_USER_VALUES, quoteInput } from './inputLimits';
 import type { ListQuery } from './listQuery';
 import { isCanonicalId, type ScimBody, type ScimUser } from './resources';
 import type { CursorPager } from './paging/cursorPager';
-import { assertSameId, booleanise, checkUserPatch, normalizePatch } from './patchShapes';
+import { assertSameId, booleanise, checkUserPatch, normalizePatch, withFilteredEntries } from './patchShapes';
+import { FULL_PATH, splitUnmapped, type UnmappedPolicy } from './unmappedAttributes';
 import { deletedUserDetail, reactivationDetail } from './reactivation';
 import { type ChangeJournal, type ChangeKind, JournalUnavailableError } from './journal/changeJournal';
 import { LastModifiedOverlay } from './journal/lastModifiedOverlay';
@@ -46,6 +47,8 @@ export interface UserEvents {
    * and the upsert has updated that subscriber. Audited; the IdP gets a 409.
    */
   createRaced?(email: string, subscriberId: number): void;
+  /** A write named attributes of the SCIM User schemas the mapping gives no home in Kit; they were left out. */
+  unmappedIgnored?(operation: UserOperation, paths: string[]): void;
 }
 
 export interface UserDirectoryDeps {
@@ -64,6 +67,8 @@ export interface UserDirectoryDeps {
   journal?: ChangeJournal;
   /** The subscriber mirror's pages, for list walks at 0 Kit calls while it is complete. */
   mirror?: MirrorPages;
+  /** What a write does with attributes the mapping does not hold (SCIM_UNMAPPED_ATTRIBUTES); ignored by default. */
+  unmapped?: UnmappedPolicy;
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
@@ -126,7 +131,7 @@ export class UserDirectory {
   // ---- writes --------------------------------------------------------------------------------------------
 
   async create(input: ScimBody): Promise<ScimUser> {
-    const user = this.coerce(input);
+    const user = this.coerce(input, 'create');
     const email = this.requireEmail(user);
     this.assertHoldableEmail(email);
     // Mapped before the lookup: a value Kit cannot hold (too long, wrong type) is refused before any Kit call.
@@ -187,7 +192,7 @@ export class UserDirectory {
   async replaceReporting(id: string, input: ScimBody): Promise<UserWrite> {
     // Everything that can be checked without Kit is checked before the first Kit call.
     assertSameId(input, id, 'User');
-    const coerced = this.coerce(input);
+    const coerced = this.coerce(input, 'replace');
     this.requireEmail(coerced);
     const current = await this.load(id, 'beforeWrite');
     const { email, user } = this.addressOf(coerced, current);
@@ -199,13 +204,16 @@ export class UserDirectory {
     // Shape, paths and values are checked against the schema before the two Kit reads a PATCH needs.
     const message = normalizePatch(body, 'User');
     message.Operations.forEach((o, i) => this.assertFewValues(o.value, `Operations[${i}].value`));
-    checkUserPatch(message, this.schema);
+    const plan = checkUserPatch(message, this.schema, this.deps.unmapped);
+    this.reportIgnored('patch', plan.ignored);
     const current = await this.load(id, 'beforeWrite');
     const groups = await this.deps.groups.ofSubscriber(current.id, INTERACTIVE);
     const before = subscriberToUser(current, this.deps.fields, groups);
+    // Every operation named only attributes the mapping does not hold: nothing to write.
+    if (plan.message.Operations.length === 0) return { user: before, changed: false };
     const source = asInvalidValue(() => this.schema.coerce(before, 'out'));
     let patched: ScimBody | undefined;
-    await applyPatch(message, source, (instance) => {
+    await applyPatch(withFilteredEntries(plan.message, before), source, (instance) => {
       patched = JSON.parse(JSON.stringify(instance));
     });
     if (!patched) return { user: before, changed: false };
@@ -419,7 +427,24 @@ export class UserDirectory {
     }
   }
 
-  private coerce(input: ScimBody): ScimBody {
+  private reportIgnored(operation: UserOperation, paths: string[]): void {
+    if (paths.length) this.deps.events.unmappedIgnored?.(operation, paths);
+  }
+
+  /**
+   * A POST or PUT body coerced to the schema. scimmy drops what the schema does not declare; attributes RFC 7643
+   * defines that the mapping does not hold are named first (ignored), or refused before any Kit call.
+   */
+  private coerce(input: ScimBody, operation: 'create' | 'replace'): ScimBody {
+    const extensions = Object.keys(input).flatMap((k) => this.schema.extension(k)?.id ?? []);
+    const unmapped = splitUnmapped(input, this.schema, extensions).paths;
+    if (unmapped.length && this.deps.unmapped === 'refuse') {
+      throw new ScimBadRequest(
+        'invalidValue',
+        `${quoteInput(unmapped[0], FULL_PATH)} is not held by this server's attribute mapping; send the User without it.`,
+      );
+    }
+    this.reportIgnored(operation, unmapped);
     this.assertFewValues(input);
     const instance = asInvalidValue(() => this.schema.coerce(booleanise(input) as ScimBody, 'in'));
     return JSON.parse(JSON.stringify(instance));

@@ -301,3 +301,14 @@ describe('FILTER_SCAN_BUDGET', () => {
     }
   });
 });
+
+describe('SCIM_UNMAPPED_ATTRIBUTES', () => {
+  it('ignores unmapped attributes by default, takes ignore or refuse and refuses anything else by name', () => {
+    expect(loadConfig(base).scim.unmappedAttributes).toBe('ignore');
+    expect(loadConfig({ ...base, SCIM_UNMAPPED_ATTRIBUTES: 'refuse' }).scim.unmappedAttributes).toBe('refuse');
+    expect(loadConfig({ ...base, SCIM_UNMAPPED_ATTRIBUTES: 'ignore' }).scim.unmappedAttributes).toBe('ignore');
+    expect(problemsOf({ ...base, SCIM_UNMAPPED_ATTRIBUTES: 'drop' })).toEqual([
+      expect.stringMatching(/^SCIM_UNMAPPED_ATTRIBUTES: .*ignore or refuse/),
+    ]);
+  });
+});

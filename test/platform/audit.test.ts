@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { type AuditEntry, AuditLog } from '../../src/platform/audit';
+import { type AuditEntry, AuditLog, requestAuditEntry } from '../../src/platform/audit';
+import { noteForAudit, runInRequestScope } from '../../src/platform/requestScope';
 import { stampClock } from '../support/clock';
 
 let dir: string;
@@ -149,5 +150,22 @@ describe('AuditLog', () => {
     audit.record(deactivate);
     expect(errors).toEqual([expect.stringMatching(/after close/)]);
     expect(fs.readFileSync(file, 'utf8')).toBe('');
+  });
+});
+
+describe('requestAuditEntry', () => {
+  it("adds the request's audit notes to the event's detail, and nothing outside a request", () => {
+    const scope = { requestId: 'r1', kitCalls: [] };
+    const entry = runInRequestScope(scope, () => {
+      noteForAudit('unmapped attributes ignored: locale');
+      return requestAuditEntry({ operation: 'patch', resourceType: 'User', resourceId: '7', status: 200 });
+    });
+    expect(entry).toMatchObject({ requestId: 'r1', outcome: 'success', detail: 'unmapped attributes ignored: locale' });
+    const failed = runInRequestScope(scope, () =>
+      requestAuditEntry({ operation: 'patch', resourceType: 'User', status: 404, detail: 'User 7 not found' }),
+    );
+    expect(failed.detail).toBe('User 7 not found; unmapped attributes ignored: locale');
+    noteForAudit('outside any request');
+    expect(requestAuditEntry({ operation: 'patch', resourceType: 'User', status: 200 }).detail).toBeUndefined();
   });
 });

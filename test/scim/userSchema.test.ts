@@ -110,8 +110,15 @@ describe('UserSchema: one per mapping, independent of the others and of scimmyâ€
       },
       'User',
     );
-    expect(() => checkUserPatch(message, byDefault)).toThrow(/"phoneNumbers" is not a User attribute/);
-    expect(() => checkUserPatch(message, entra)).not.toThrow();
+    // phoneNumbers is an RFC 7643 attribute the default mapping does not hold: left out, or refused.
+    expect(checkUserPatch(message, byDefault)).toEqual({
+      message: { ...message, Operations: [] },
+      ignored: ['phoneNumbers'],
+    });
+    expect(() => checkUserPatch(message, byDefault, 'refuse')).toThrow(
+      /"phoneNumbers" is not held by this server's attribute mapping/,
+    );
+    expect(checkUserPatch(message, entra)).toEqual({ message, ignored: [] });
   });
 
   it('patches with scimmyâ€™s PatchOp on its own definition, interleaved with the other schema', async () => {

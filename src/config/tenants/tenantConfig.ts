@@ -86,6 +86,8 @@ export function tenantConfigOf(t: FileTenant, index: number, ctx: TenantBuildCon
       groupTagPrefix: t.groupTagPrefix,
       mapping: mapping?.mapping ?? base.scim.mapping,
       mappingFile: mapping?.mappingFile,
+      // Beside the mapping it is about: each tenant's own, never the environment's.
+      unmappedAttributes: t.unmappedAttributes ?? 'ignore',
     },
     changes: {
       ...base.changes,

@@ -38,6 +38,7 @@ export const TENANT_VARIABLES = [
   'SCIM_JWT_AUDIENCE',
   'GROUP_TAG_PREFIX',
   'SCIM_MAPPING_FILE',
+  'SCIM_UNMAPPED_ATTRIBUTES',
 ] as const;
 
 /** Security events are per tenant (each its own issuer, key and receivers): every SCIM_EVENTS_* is refused. */

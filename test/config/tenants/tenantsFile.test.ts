@@ -117,6 +117,7 @@ describe('a valid file', () => {
     expect(a.scim.groupTagPrefix).toBe('brand-a:');
     expect(a.scim.mapping).toBe(DEFAULT_MAPPING);
     expect(a.scim.mappingFile).toBeUndefined();
+    expect(a.scim.unmappedAttributes).toBe('ignore');
 
     expect(b.kit).toMatchObject({
       baseUrl: 'https://kit.example.test',
@@ -141,6 +142,7 @@ describe('a valid file', () => {
     expect(b.scim.mappingFile).toBe(path.join(FIXTURES, '../../../../mapping/entra-validator.yaml'));
     expect(b.scim.mapping).toEqual(loadMapping(path.join(REPO, 'mapping/entra-validator.yaml')));
     expect(b.scim.mapping).not.toEqual(a.scim.mapping);
+    expect(b.scim.unmappedAttributes).toBe('refuse');
 
     expect(tenants.operatorTokens).toEqual([{ name: 'ops', token: SECRETS.OPS_TOKEN, readOnly: true }]);
   });
@@ -553,6 +555,7 @@ describe('the environment beside TENANTS_FILE', () => {
       ['SCIM_BEARER_TOKENS', `okta=${secret('env-okta')}`],
       ['SCIM_JWT_JWKS_URL', 'https://idp.example.test/keys'],
       ['GROUP_TAG_PREFIX', 'prefix-value:'],
+      ['SCIM_UNMAPPED_ATTRIBUTES', 'refuse'],
       ['SCIM_EVENTS_RECEIVERS', `iga=${secret('env-iga')}`],
     ]) {
       let problems: string[] = [];
