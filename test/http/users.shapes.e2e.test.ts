@@ -217,7 +217,9 @@ describe('Users: attributes the mapping does not hold (default mapping: no local
     expect(res.status).toBe(200);
     expect(res.body.locale).toBeUndefined();
     expect(byEndpoint[EXPECT.v4.update]).toBeUndefined();
-    expect((await auditOf('patch', created.body.id)).detail).toBe('unmapped attributes ignored: locale');
+    expect((await auditOf('patch', created.body.id)).detail).toBe(
+      'no change: Kit already held every value sent; unmapped attributes ignored: locale',
+    );
   });
 
   it('applies the rest of a path-less PATCH (Entra) and ignores its locale', async () => {
@@ -226,7 +228,9 @@ describe('Users: attributes the mapping does not hold (default mapping: no local
     expect(res.status).toBe(200);
     expect(res.body.displayName).toBe('Ada L.');
     expect(res.body.locale).toBeUndefined();
-    expect((await auditOf('patch', created.body.id)).detail).toBe('unmapped attributes ignored: locale');
+    expect((await auditOf('patch', created.body.id)).detail).toBe(
+      'no change: Kit already held every value sent; unmapped attributes ignored: locale',
+    );
   });
 
   it('still refuses a PATCH path that is no SCIM attribute at all', async () => {

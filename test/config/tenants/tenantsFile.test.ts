@@ -613,6 +613,8 @@ describe('security events per tenant', () => {
     expect(t.config.events).toEqual({
       receivers: [{ name: 'iga', token: SECRETS.OPS_TOKEN, audience: 'iga' }],
       signingKey: undefined,
+      spoolDir: undefined,
+      spoolMax: 10000,
       previousPublicKeys: [],
       keyFile: '.scim-events-key-brand-a.json',
       outboxMax: 100_000,
