@@ -54,8 +54,8 @@ return 1`;
 const OBSERVE_LUA = `
 redis.call('SET', KEYS[2], ARGV[1], 'NX')
 local changed = {}
-for i = 5, #ARGV, 2 do
-  local id, st = ARGV[i], ARGV[i + 1]
+for i = 5, #ARGV, 3 do
+  local id, st, stamp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local known = redis.call('HGET', KEYS[1], id)
   if known ~= st then
     redis.call('HSET', KEYS[1], id, st)
@@ -66,7 +66,8 @@ for i = 5, #ARGV, 2 do
       local prev = redis.call('ZSCORE', KEYS[3], id)
       if (not prev) or tonumber(prev) < tonumber(ARGV[1]) then redis.call('ZADD', KEYS[3], ARGV[1], id) end
       redis.call('ZADD', KEYS[4], ARGV[1], cjson.encode({ subscriberId = tonumber(id), at = tonumber(ARGV[1]),
-        kind = 'state', source = 'reread', state = st, firstSeen = (not known), n = ARGV[4] .. ':' .. i }))
+        kind = 'state', source = 'reread', state = st, firstSeen = (not known) or nil,
+        kitStamp = (stamp ~= '') and stamp or nil, n = ARGV[4] .. ':' .. i }))
     end
   end
 end
@@ -96,7 +97,7 @@ type JournalClient = {
     max: string,
     maxFeed: string,
     tag: string,
-    ...pairs: string[]
+    ...triples: string[]
   ): Promise<string[]>;
   kscimJournalRecord(
     latest: string,
@@ -181,7 +182,7 @@ export class RedisJournal implements ChangeJournal {
           String(this.opts.maxSubscribers),
           String(this.opts.maxFeed ?? this.opts.maxSubscribers),
           `${process.pid}.${++this.seq}`,
-          ...subs.flatMap((s) => [String(s.id), s.state]),
+          ...subs.flatMap((s) => [String(s.id), s.state, s.kitStamp ?? '']),
         ),
       );
     } catch {
