@@ -34,6 +34,7 @@ export interface ChangeTrackingOptions {
 
 export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
   const { changes } = o.config;
+  const stampKey = o.fields.key(LIFECYCLE_FIELDS.lastModified);
   const journal: ChangeJournal = o.redis
     ? new RedisJournal(o.redis, o.prefix, { now: o.now, maxSubscribers: changes.journalMaxSubscribers })
     : new MemoryJournal({ now: o.now, maxSubscribers: changes.journalMaxSubscribers });
@@ -74,6 +75,7 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
       changed: o.changed,
       onError: o.onError,
       onRecovery: o.redis ? (l) => o.redis!.onRecovery(l) : undefined,
+      stampKey,
     });
   }
   let watch: WebhookWatch | undefined;
@@ -95,6 +97,7 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
     watch,
     mirrorStore,
     lookups: new SubscriberLookups({ kit: o.kit, snapshot, mirror }),
+    stampKey,
   };
 }
 

@@ -62,6 +62,7 @@ export class KitChanges {
       heard: async () => tracking.watch?.heard(),
       handled: (outcome) => this.deps.handled(outcome),
       dropped: (reason) => this.deps.dropped(reason),
+      stampKey: tracking.stampKey,
     });
     this.register();
   }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { currentScope } from '../platform/requestScope';
 import type { ChangeJournal, SubscriberChange } from '../scim/journal/changeJournal';
@@ -11,6 +10,7 @@ import {
   type SetClaims,
   subjectOf,
 } from './securityEvent';
+import { jtiOf } from './eventIds';
 import type { EventSigner } from './signer';
 
 // Turns every change the journal records or learns of in this process (SCIM writes, Kit webhooks, the mirror's
@@ -74,7 +74,8 @@ export class EventPublisher {
       await this.opts.signer.converge();
       for (const r of this.opts.receivers) {
         try {
-          const jti = randomUUID();
+          // Derived from the change: announced again, it is the same SET to the receiver (eventIds.ts).
+          const jti = jtiOf(claims.txn, r.audience);
           const jwt = await this.opts.signer.sign({ ...claims, jti }, r.audience);
           await this.opts.outbox.enqueue(r.name, { jti, subject, jwt });
           this.opts.onQueued?.(r.name);

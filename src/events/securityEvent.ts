@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SubscriberChange } from '../scim/journal/changeJournal';
+import { changeNameOf, txnOf } from './eventIds';
 
 // One journal change as the claims of a SCIM Security Event Token (RFC 8417 §2.2, profiled by RFC 9967).
 //
@@ -67,6 +68,8 @@ const notice = (attributes: readonly string[] | undefined) => ({ attributes: [..
  * reason in the extension, since the account was in effect switched off (or on) outside the identity system.
  */
 export function eventsOf(change: SubscriberChange, method: ScimMethod): SetClaims['events'] | undefined {
+  // The journal only first saw this subscriber in its state (its own state lost): no change to report.
+  if (change.firstSeen) return undefined;
   // The extension rides inside the event's payload (RFC 8417 §2.2: an event's payload may carry further members).
   const kit: Record<string, unknown> =
     change.source !== 'scim'
@@ -106,7 +109,7 @@ export function claimsOf(
   return {
     iss: issuer,
     iat: Math.floor(change.at / 1000),
-    txn: randomUUID(),
+    txn: txnOf(issuer, changeNameOf(change)),
     sub_id: { format: 'scim', uri: `/Users/${change.subscriberId}`, id: String(change.subscriberId) },
     events,
   };

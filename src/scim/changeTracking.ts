@@ -16,4 +16,6 @@ export interface ChangeTracking {
   /** Whether Kit's webhooks still arrive (mirror and webhooks on). */
   watch?: WebhookWatch;
   lookups: SubscriberLookups;
+  /** The field key of the server's stamp in Kit (names a state in the journal: SubscriberChange.kitStamp). */
+  stampKey: string;
 }

@@ -1,5 +1,5 @@
 import type { KitApi } from '../kit/api';
-import type { CallOptions, Subscriber } from '../kit/types';
+import type { CallOptions, Subscriber, SubscriberState } from '../kit/types';
 import { asInvalidValue, ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
 import { emailDefect, identityKey } from './identity';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
@@ -10,7 +10,12 @@ import type { CursorPager } from './paging/cursorPager';
 import { assertSameId, booleanise, checkUserPatch, normalizePatch, withFilteredEntries } from './patchShapes';
 import { FULL_PATH, splitUnmapped, type UnmappedPolicy } from './unmappedAttributes';
 import { deletedUserDetail, reactivationDetail } from './reactivation';
-import { type ChangeJournal, type ChangeKind, JournalUnavailableError } from './journal/changeJournal';
+import {
+  type ChangeJournal,
+  type ChangeKind,
+  type IntentTarget,
+  JournalUnavailableError,
+} from './journal/changeJournal';
 import { LastModifiedOverlay } from './journal/lastModifiedOverlay';
 import { type ReadPurpose, SubscriberLookups } from './subscriberLookups';
 import { UserListing } from './userListing';
@@ -153,21 +158,22 @@ export class UserDirectory {
       }
       throw new ScimConflict(`A user with email ${email} already exists (id ${existing.id}).`);
     }
-    const { subscriber, created } = await this.deps.kit.subscribers
-      .upsert(
+    const state = user.active === false ? 'inactive' : 'active';
+    const { subscriber, created } = await this.ownWrite({ email }, state, () =>
+      this.deps.kit.subscribers.upsert(
         {
           ...write,
           fields: { ...this.withoutNulls(write.fields), [this.lastModifiedKey]: this.now().toISOString() },
           // Kit applies `state` only when the upsert creates the subscriber, which is the case here.
-          state: user.active === false ? 'inactive' : 'active',
+          state,
         },
         INTERACTIVE,
-      )
-      .catch(async (err) => {
-        // Kit may have created it all the same: the IdP's retry must look again, not trust "absent".
-        await this.lookups.forget({ email });
-        throw err;
-      });
+      ),
+    ).catch(async (err) => {
+      // Kit may have created it all the same: the IdP's retry must look again, not trust "absent".
+      await this.lookups.forget({ email });
+      throw err;
+    });
     await this.deps.events.changed();
     await this.lookups.learned(subscriber);
     if (!created) {
@@ -231,7 +237,9 @@ export class UserDirectory {
     const tagFirst = this.deps.kit.capabilities.taggingSubscribes;
     if (tagFirst && current.state === 'active') await this.deps.groups.markDeleted(current.id, INTERACTIVE);
     if (current.state === 'active') {
-      await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, tagFirst ? current : undefined);
+      await this.ownWrite({ subscriberId: current.id }, 'inactive', () =>
+        this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, tagFirst ? current : undefined),
+      );
     }
     if (!tagFirst) await this.deps.groups.markDeleted(current.id, INTERACTIVE);
     const at = this.now().toISOString();
@@ -248,6 +256,23 @@ export class UserDirectory {
   }
 
   // ---- internals -----------------------------------------------------------------------------------------
+
+  /**
+   * A Kit write that changes a subscriber's state, with its intent recorded first (write-ahead): Kit's webhook
+   * for it comes from a background job, before or after this call's answer, and must read as this write
+   * coming back, never as a change made in Kit. A write that fails withdraws the intent (the next read
+   * decides what Kit holds); one that succeeds leaves it to expire, covering a delivery that comes later still.
+   */
+  private async ownWrite<T>(target: IntentTarget, state: SubscriberState, write: () => Promise<T>): Promise<T> {
+    const journal = this.deps.journal;
+    await journal?.intend(target, state);
+    try {
+      return await write();
+    } catch (err) {
+      await journal?.withdraw(target);
+      throw err;
+    }
+  }
 
   private get lastModifiedKey(): string {
     return this.deps.fields.key(LIFECYCLE_FIELDS.lastModified);
@@ -386,7 +411,9 @@ export class UserDirectory {
 
   private async unsubscribe(current: Subscriber, written: Subscriber): Promise<Subscriber> {
     try {
-      const sub = await this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, written);
+      const sub = await this.ownWrite({ subscriberId: current.id }, 'inactive', () =>
+        this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, written),
+      );
       await this.lookups.learned(sub);
       this.deps.events.deprovisioned('deactivate', String(current.id));
       return sub;

@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../platform/clock';
 import type { KitApi } from '../kit/api';
 import { SUBSCRIBER_STATES, type Subscriber, type SubscriberState } from '../kit/types';
 import type { ChangeJournal } from './journal/changeJournal';
+import { kitStampOf } from './journal/lastModifiedOverlay';
 import type { LookupSnapshot } from './lookupSnapshot';
 import type { SubscriberMirror } from './mirror/subscriberMirror';
 import type { RereadBudget } from './webhookRereadBudget';
@@ -14,8 +15,17 @@ import type { RereadBudget } from './webhookRereadBudget';
 // one Kit call, never change what the server reports; and forged deliveries together at most the re-read
 // budget's share of Kit's, read in the limiter's lowest lane (behind the IdPs and the mirror's walks). Kit's v4
 // API has no read of several subscribers by id (its list filters by state, email and dates only), so re-reads
-// are deduplicated per subscriber rather than batched. A dropped delivery's subscriber is corrected by the
+// are deduplicated per subscriber rather than batched. A delivery dropped over the budget is corrected by the
 // mirror's next walk.
+//
+// The server's own writes: each records its intent in the journal before it calls Kit (write-ahead), and Kit's
+// delivery for it may come before Kit's answer (Kit sends it from a background job). A delivery whose state
+// the server is writing for that subscriber (by id, or by email for a create) is its own write: nothing is
+// read and nothing is reported as a change made in Kit.
+//
+// A delivery admitted but not handled now (Redis away, Kit or the limiter refusing the read) is kept: Kit got
+// its 2xx and will not send it again, so it is tried again in the background with backoff (RETRY_DELAYS_MS)
+// until it is handled, holding its place among the pending subscribers (the bound still holds).
 
 /** The Kit webhook events the server registers (kit-api-v4 "Create a webhook"). */
 export const SUBSCRIBER_STATE_EVENTS = [
@@ -43,6 +53,12 @@ export type DeliveryDropReason = (typeof DELIVERY_DROP_REASONS)[number];
  */
 export const MAX_PENDING_SUBSCRIBERS = 1000;
 
+/**
+ * Waits before a failed round's next try: short, so a change is reported within seconds of Redis or Kit
+ * answering again; the last one repeats until the round is handled.
+ */
+export const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 3000] as const;
+
 export interface WebhookHintsDeps {
   kit: KitApi;
   journal: ChangeJournal;
@@ -64,6 +80,8 @@ export interface WebhookHintsDeps {
   handled?: (outcome: DeliveryOutcome) => void;
   /** Each accepted delivery that was dropped, once. */
   dropped?: (reason: DeliveryDropReason) => void;
+  /** The field key of the server's stamp in Kit: it names a state in the journal (SubscriberChange.kitStamp). */
+  stampKey?: string;
 }
 
 /** A subscriber whose delivery is being handled, or who was re-read less than a hold ago. */
@@ -71,6 +89,8 @@ interface Pending {
   /** The latest delivery not answered yet: handled in a round of its own after this one (and its hold). */
   next?: Partial<Subscriber>;
   hold?: { timer: TimerHandle; ended: Promise<void>; end: () => void };
+  /** A round that failed waits for its next try; `tries` so far. */
+  retry?: { timer: TimerHandle; tries: number };
 }
 
 export class WebhookHints {
@@ -88,6 +108,7 @@ export class WebhookHints {
   private delivered = 0;
   private reads = 0;
   private drops = 0;
+  private retries = 0;
   private stopped = false;
 
   constructor(private readonly deps: WebhookHintsDeps) {
@@ -137,6 +158,7 @@ export class WebhookHints {
   stop(): void {
     this.stopped = true;
     for (const entry of this.pending.values()) {
+      if (entry.retry) this.deps.clock.clearTimeout(entry.retry.timer);
       if (!entry.hold) continue;
       this.deps.clock.clearTimeout(entry.hold.timer);
       entry.hold.end();
@@ -144,26 +166,38 @@ export class WebhookHints {
     this.pending.clear();
   }
 
-  /** `held`: deliveries waiting for their subscriber's hold to pass. */
-  stats(): { delivered: number; reads: number; dropped: number; held: number } {
+  /**
+   * `held`: deliveries waiting for their subscriber's hold to pass; `retrying`: deliveries waiting for another
+   * try; `retries`: tries after a failure so far.
+   */
+  stats(): { delivered: number; reads: number; dropped: number; held: number; retrying: number; retries: number } {
     let held = 0;
-    for (const entry of this.pending.values()) if (entry.next && entry.hold) held++;
-    return { delivered: this.delivered, reads: this.reads, dropped: this.drops, held };
+    let retrying = 0;
+    for (const entry of this.pending.values()) {
+      if (entry.next && entry.hold) held++;
+      if (entry.retry) retrying++;
+    }
+    return { delivered: this.delivered, reads: this.reads, dropped: this.drops, held, retrying, retries: this.retries };
   }
 
-  private round(id: number, entry: Pending, delivered: Partial<Subscriber>): void {
-    const done = this.handleRound(id, entry, delivered).finally(() => this.rounds.delete(done));
+  private round(id: number, entry: Pending, delivered: Partial<Subscriber>, tries = 0): void {
+    const done = this.handleRound(id, entry, delivered, tries).finally(() => this.rounds.delete(done));
     this.rounds.add(done);
   }
 
-  private async handleRound(id: number, entry: Pending, delivered: Partial<Subscriber>): Promise<void> {
+  private async handleRound(id: number, entry: Pending, delivered: Partial<Subscriber>, tries: number): Promise<void> {
     let outcome: 'known' | 'read' | 'refused' = 'known';
     try {
+      // A retried round earned its place when first admitted: the budget refusing it now defers it, as a
+      // failure does; only a first round over the budget is dropped (what keeps a flood's cost bounded).
       outcome = await this.handle(id, delivered, () => this.sent(entry));
+      if (outcome === 'refused' && tries > 0) throw new Error('re-read budget spent; tried again later');
       if (outcome === 'refused') this.drop('over_budget');
       else this.deps.handled?.(outcome);
     } catch (err) {
       this.deps.onError?.(err as Error);
+      if (!this.stopped) this.retryLater(id, entry, delivered, tries + 1);
+      return;
     }
     if (this.stopped) return;
     if (outcome !== 'read') {
@@ -183,6 +217,27 @@ export class WebhookHints {
       { background: true },
     );
     entry.hold = { timer, ended, end };
+  }
+
+  /**
+   * A round that could not be handled: tried again after a backoff, with the latest delivery for the
+   * subscriber if one came meanwhile (it says at least as much).
+   */
+  private retryLater(id: number, entry: Pending, delivered: Partial<Subscriber>, tries: number): void {
+    const delay = RETRY_DELAYS_MS[Math.min(tries, RETRY_DELAYS_MS.length) - 1];
+    const timer = this.deps.clock.setTimeout(
+      () => {
+        entry.retry = undefined;
+        if (this.stopped) return;
+        this.retries += 1;
+        const latest = entry.next ?? delivered;
+        entry.next = undefined;
+        this.round(id, entry, latest, tries);
+      },
+      delay,
+      { background: true },
+    );
+    entry.retry = { timer, tries };
   }
 
   /** The subscriber's next round, if a delivery is waiting; else it is no longer pending. */
@@ -217,6 +272,11 @@ export class WebhookHints {
     delivered: Partial<Subscriber>,
     onSent: () => void,
   ): Promise<'known' | 'read' | 'refused'> {
+    if (
+      delivered.state !== undefined &&
+      (await this.deps.journal.intended(id, delivered.email_address, delivered.state))
+    )
+      return 'known';
     if (this.deps.mirror) {
       const outcome = await this.deps.mirror.hint(id, delivered, { admit: () => this.admit(), onSent });
       if (outcome === 'read') await this.deps.snapshot?.forget({ id, email: delivered.email_address });
@@ -228,13 +288,19 @@ export class WebhookHints {
     const fresh = await this.deps.kit.subscribers.find(id, { priority: 'webhook', onSent });
     if (!fresh) return 'read';
     await this.deps.snapshot?.forget({ id, email: fresh.email_address });
-    const at = this.deps.now();
+    const change = {
+      subscriberId: id,
+      at: this.deps.now(),
+      kind: 'state',
+      source: 'webhook',
+      state: fresh.state,
+      ...(this.deps.stampKey && { kitStamp: kitStampOf(fresh, this.deps.stampKey) }),
+    } as const;
     if (known === undefined) {
       // Never seen before: the delivery is the change (when Kit confirms its state).
-      if (delivered.state === undefined || fresh.state === delivered.state)
-        await this.deps.journal.record({ subscriberId: id, at, kind: 'state', source: 'webhook', state: fresh.state });
+      if (delivered.state === undefined || fresh.state === delivered.state) await this.deps.journal.record(change);
     } else if (known !== fresh.state) {
-      await this.deps.journal.record({ subscriberId: id, at, kind: 'state', source: 'webhook', state: fresh.state });
+      await this.deps.journal.record(change);
     } else return 'read';
     await this.deps.changed();
     return 'read';

@@ -6,9 +6,12 @@ import {
   KIT_EVENT_EXTENSION,
   SCIM_EVENT,
 } from '../../src/events/securityEvent';
+import { jtiOf } from '../../src/events/eventIds';
 import type { SubscriberChange } from '../../src/scim/journal/changeJournal';
 
 // Which SCIM events (draft-ietf-scim-events URIs) each journal change stands for.
+
+const ISSUER = 'https://scim.example.com';
 
 const change = (c: Partial<SubscriberChange>): SubscriberChange => ({
   subscriberId: 42,
@@ -50,15 +53,45 @@ describe('SCIM security events from journal changes', () => {
     expect(eventsOf(change({ state: undefined }), undefined)).toBeUndefined();
   });
 
-  it('claims: issuer, iat in seconds, a txn, and the subject as a relative SCIM URI', () => {
-    const a = claimsOf(change({ state: 'bounced' }), 'https://scim.example.com', undefined)!;
-    const b = claimsOf(change({ state: 'bounced' }), 'https://scim.example.com', undefined)!;
+  it('claims: issuer, iat in seconds, a txn derived from the change, and the subject as a relative SCIM URI', () => {
+    const a = claimsOf(change({ state: 'bounced', kitStamp: '2024-01-01T00:00:00.000Z' }), ISSUER, undefined)!;
     expect(a).toMatchObject({
-      iss: 'https://scim.example.com',
+      iss: ISSUER,
       iat: 1_700_000_000,
       sub_id: { format: 'scim', uri: '/Users/42', id: '42' },
     });
-    expect(a.txn).not.toEqual(b.txn);
+    expect(a.txn).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // The same Kit-side change learned again, later and another way, is the same txn…
+    const again = claimsOf(
+      change({ state: 'bounced', kitStamp: '2024-01-01T00:00:00.000Z', at: 1_800_000_000_000, source: 'reread' }),
+      ISSUER,
+      undefined,
+    )!;
+    expect(again.txn).toBe(a.txn);
+    // …another state, or the same state after another write of the server, is another change.
+    const other = claimsOf(change({ state: 'bounced', kitStamp: '2024-02-01T00:00:00.000Z' }), ISSUER, undefined)!;
+    expect(other.txn).not.toBe(a.txn);
+    expect(
+      claimsOf(change({ state: 'complained', kitStamp: '2024-01-01T00:00:00.000Z' }), ISSUER, undefined)!.txn,
+    ).not.toBe(a.txn);
+  });
+
+  it('the server’s own writes: one txn per write (its kind and stamp time); a jti per receiver', () => {
+    const scim = (at: number, kind: SubscriberChange['kind']) =>
+      claimsOf(change({ source: 'scim', kind, at, state: 'inactive' }), ISSUER, undefined)!.txn;
+    expect(scim(1_700_000_000_000, 'deactivated')).toBe(scim(1_700_000_000_000, 'deactivated'));
+    expect(scim(1_700_000_000_000, 'deactivated')).not.toBe(scim(1_700_000_000_001, 'deactivated'));
+    expect(scim(1_700_000_000_000, 'deactivated')).not.toBe(scim(1_700_000_000_000, 'deleted'));
+    const txn = scim(1_700_000_000_000, 'deleted');
+    expect(jtiOf(txn, 'https://a.example')).toBe(jtiOf(txn, 'https://a.example'));
+    expect(jtiOf(txn, 'https://a.example')).not.toBe(jtiOf(txn, 'https://b.example'));
+  });
+
+  it('a subscriber the journal first saw in its state (its own state lost) is no event at all', () => {
+    expect(eventsOf(change({ state: 'inactive', source: 'reread', firstSeen: true }), undefined)).toBeUndefined();
+    expect(
+      claimsOf(change({ state: 'inactive', source: 'reread', firstSeen: true }), ISSUER, undefined),
+    ).toBeUndefined();
   });
 
   it('an update that knows the attributes it changed names them in the notice', () => {

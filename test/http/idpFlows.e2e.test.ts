@@ -163,7 +163,14 @@ describe('changes made in Kit, mirror and webhooks off', () => {
     const delta = expectListResponse(await h.get(`/scim/v2/Users?filter=${filter}&count=100`));
     expect(delta.map((u) => [u.id, u.active])).toEqual([[String(s.id), false]]);
     expect(await h.service.scim().tracking.journal.read(Date.parse(since), 10)).toEqual([
-      { subscriberId: s.id, at: clock, kind: 'state', source: 'reread', state: 'inactive' },
+      {
+        subscriberId: s.id,
+        at: clock,
+        kind: 'state',
+        source: 'reread',
+        state: 'inactive',
+        kitStamp: expect.any(String),
+      },
     ]);
   });
 

@@ -205,7 +205,14 @@ const N = 1500;
     expect(other.headers.etag).toBe(seen.headers.etag);
     const feed = await b.scim().tracking.journal.read(clock - 120_000, 10);
     expect(feed).toEqual([
-      { subscriberId: s.id, at: clock - 60_000, kind: 'state', source: 'reread', state: 'complained' },
+      {
+        subscriberId: s.id,
+        at: clock - 60_000,
+        kind: 'state',
+        source: 'reread',
+        state: 'complained',
+        kitStamp: expect.any(String),
+      },
     ]);
   });
 });

@@ -1,12 +1,19 @@
 import { MemoryJournal } from '../../src/scim/journal/memoryJournal';
-import { type DeliveryDropReason, type DeliveryOutcome, WebhookHints } from '../../src/scim/webhookHints';
+import { JournalUnavailableError } from '../../src/scim/journal/changeJournal';
+import {
+  type DeliveryDropReason,
+  type DeliveryOutcome,
+  RETRY_DELAYS_MS,
+  WebhookHints,
+} from '../../src/scim/webhookHints';
 import { RereadBudget } from '../../src/scim/webhookRereadBudget';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { harness } from '../kit/support';
 import { ManualClock } from '../support/clock';
 
 // WebhookHints on its own against the sandbox, with the journal only (MIRROR=off): the bound on pending
-// subscribers and the re-read budget, each dropping what is over it, counted by reason.
+// subscribers and the re-read budget, each dropping what is over it, counted by reason; the server's own write
+// recognised by its intent; a delivery that cannot be handled now kept and tried again.
 
 const GET_BY_ID = 'GET /v4/subscribers/:id';
 
@@ -19,13 +26,14 @@ describe('WebhookHints', () => {
     await sb.close();
   });
 
-  function hintsWith(o: { rereadsPerWindow: number; maxPending?: number }) {
+  function hintsWith(o: { rereadsPerWindow: number; maxPending?: number; journal?: MemoryJournal }) {
     const clock = new ManualClock();
     const dropped: DeliveryDropReason[] = [];
     const handled: DeliveryOutcome[] = [];
+    const journal = o.journal ?? new MemoryJournal({ now: () => clock.now(), maxSubscribers: 1000 });
     const hints = new WebhookHints({
       kit: harness(sb).client,
-      journal: new MemoryJournal({ now: () => clock.now(), maxSubscribers: 1000 }),
+      journal,
       budget: new RereadBudget({ ratePerWindow: o.rereadsPerWindow, sharePercent: 100, windowMs: 60_000, clock }),
       holdMs: 5000,
       clock,
@@ -35,7 +43,7 @@ describe('WebhookHints', () => {
       dropped: (r) => dropped.push(r),
       handled: (r) => handled.push(r),
     });
-    return { hints, clock, dropped, handled };
+    return { hints, clock, dropped, handled, journal };
   }
   const subscribers = (n: number) =>
     Array.from({ length: n }, (_, i) =>
@@ -78,5 +86,57 @@ describe('WebhookHints', () => {
     await hints.idle();
     expect(sb.calls().byEndpoint[GET_BY_ID]).toBe(3);
     expect(dropped).toHaveLength(2);
+  });
+
+  it('a delivery of a state the server is writing (its intent) is its own write: no read, no change', async () => {
+    const { hints, journal, handled } = hintsWith({ rereadsPerWindow: 100 });
+    const [mine, theirs] = subscribers(2);
+    const changes: number[] = [];
+    journal.subscribe((c) => changes.push(c.subscriberId));
+    await journal.intend({ subscriberId: mine.id }, 'inactive');
+    sb.resetCalls();
+    hints.accept(delivery(mine.id));
+    hints.accept(delivery(theirs.id));
+    await hints.idle({ holds: false });
+    expect(sb.calls().byEndpoint[GET_BY_ID]).toBe(1);
+    expect(handled.sort()).toEqual(['known', 'read']);
+    // Withdrawn (the write failed): the next delivery is read like any other.
+    await journal.withdraw({ subscriberId: mine.id });
+    sb.store.setState(mine.id, 'inactive');
+    hints.accept(delivery(mine.id));
+    await hints.idle({ holds: false });
+    expect(sb.calls().byEndpoint[GET_BY_ID]).toBe(2);
+  });
+
+  it('keeps a delivery it could not handle and tries it again after a backoff until it is handled', async () => {
+    const clock = new ManualClock();
+    let failures = 2;
+    // A journal that cannot record for a while, as a Redis away would make it.
+    const journal = new (class extends MemoryJournal {
+      override async record(change: Parameters<MemoryJournal['record']>[0]): Promise<void> {
+        if (failures > 0) {
+          failures--;
+          throw new JournalUnavailableError('Redis away');
+        }
+        await super.record(change);
+      }
+    })({ now: () => clock.now(), maxSubscribers: 1000 });
+    const { hints, clock: hintsClock, dropped } = hintsWith({ rereadsPerWindow: 100, journal });
+    const [s] = subscribers(1);
+    sb.store.setState(s.id, 'inactive');
+    const recorded: number[] = [];
+    journal.subscribe((c) => recorded.push(c.subscriberId));
+    hints.accept(delivery(s.id));
+    await hints.idle({ holds: false });
+    expect(hints.stats()).toMatchObject({ retrying: 1, retries: 0 });
+    await hintsClock.advance(RETRY_DELAYS_MS[0]);
+    await hints.idle({ holds: false });
+    expect(hints.stats()).toMatchObject({ retrying: 1, retries: 1 });
+    expect(recorded).toEqual([]);
+    await hintsClock.advance(RETRY_DELAYS_MS[1]);
+    await hints.idle({ holds: false });
+    expect(recorded).toEqual([s.id]);
+    expect(hints.stats()).toMatchObject({ retrying: 0, retries: 2, dropped: 0 });
+    expect(dropped).toEqual([]);
   });
 });

@@ -60,6 +60,7 @@ export async function buildCore(opts: FakeKitOptions & { now?: () => number } = 
     changeTracking: () => ({
       journal: new MemoryJournal({ now, maxSubscribers: 1000 }),
       lookups: new SubscriberLookups({ kit }),
+      stampKey: 'scim_last_modified',
     }),
   });
   services.membership.useDeletedTag(await services.catalog.ensure(DELETED_USERS_TAG, { priority: 'background' }));

@@ -56,7 +56,7 @@ export interface SandboxAccount {
   /** This account's rolling window; calls already in it are kept. */
   setRateLimit(r: RateLimit): void;
   seed(plan: SeedPlan): SeedReport;
-  webhooks: Pick<WebhookDelivery, 'log' | 'dropDeliveries' | 'idle'>;
+  webhooks: Pick<WebhookDelivery, 'log' | 'dropDeliveries' | 'idle' | 'setOrder'>;
   /** Revokes the API key and the v3 secret: both answer Kit's 401, as unknown credentials do. */
   revoke(): void;
   restore(): void;
@@ -115,8 +115,11 @@ export interface KitSandbox {
   seed(plan: SeedPlan): SeedReport;
   /** Resolves when every account's queued (> 100 item) bulk requests have been applied and callbacks attempted. */
   bulkIdle(): Promise<void>;
-  /** The default account's webhook deliveries: their log, losing them on purpose, waiting for those in flight. */
-  webhooks: Pick<WebhookDelivery, 'log' | 'dropDeliveries' | 'idle'>;
+  /**
+   * The default account's webhook deliveries: their log, losing them on purpose, waiting for those in flight,
+   * and their order against the answer of the API call that caused them (webhookDelivery.ts).
+   */
+  webhooks: Pick<WebhookDelivery, 'log' | 'dropDeliveries' | 'idle' | 'setOrder'>;
   /** The account `apiKey`, `store` and `calls()` above belong to (id DEFAULT_ACCOUNT_ID). */
   defaultAccount: SandboxAccount;
   /** Hosts one more account at the same URL. Throws when the key or secret is already in use. */
@@ -300,6 +303,7 @@ function webhookControls(account: HostedAccount): KitSandbox['webhooks'] {
     log: account.webhooks.log,
     dropDeliveries: (drop) => account.webhooks.dropDeliveries(drop),
     idle: () => account.webhooks.idle(),
+    setOrder: (order) => account.webhooks.setOrder(order),
   };
 }
 

@@ -177,7 +177,10 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
       account.beforeV3Call();
       const route = account.route(match.endpoint);
       try {
-        const reply = route ? await route.handle({ params: match.params, query, body }) : kitError(404, 'Not Found');
+        const { reply, answered } = await account.webhooks.aroundCall(async () =>
+          route ? await route.handle({ params: match.params, query, body }) : kitError(404, 'Not Found'),
+        );
+        res.once('finish', answered);
         answer(fault === 'malformed' ? malformed(reply) : reply);
       } catch (e) {
         answer(replyForError(e, req));
@@ -225,7 +228,8 @@ export function createSandboxServer(parts: SandboxServerParts): Server {
       }
       const fault = await injectedFault(match.endpoint, req, answer);
       if (fault === 'answered') return;
-      const reply = await runHandler(route, match, req, query);
+      const { reply, answered } = await account.webhooks.aroundCall(() => runHandler(route, match, req, query));
+      res.once('finish', answered);
       answer(fault === 'malformed' ? malformed(reply) : reply);
     } catch (e) {
       answer(replyForError(e, req));

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { SandboxStore, SubscriberEvent } from './store';
 
 // Kit POSTs `{"subscriber": {...}}` (the subscriber as the v4 API renders it, state after the event) to a
@@ -10,6 +11,15 @@ import type { SandboxStore, SubscriberEvent } from './store';
 // at 30 s, 2 min, 15 min, 1 h, 4 h, 12 h and 24 h, none after a 410 Gone, and a Retry-After honoured on 429/503.
 // The sandbox follows that schedule (`retryDelaysMs` shortens it for tests), re-POSTing the same body.
 // Deliveries can also be dropped on purpose (`dropDeliveries`), to test a consumer that must survive lost ones.
+//
+// Order against the API answer: Kit sends these from a background job, so nothing orders a delivery after the
+// answer to the call that caused it; a consumer sees both orders. `setOrder` makes each order certain for a
+// test: 'beforeAnswer' holds the API answer until the first attempt of every delivery its call caused has been
+// answered by the receiver; 'afterAnswer' sends those deliveries only once the answer has been written;
+// 'immediate' (the default) sends them as the event happens, racing the answer.
+
+/** When a delivery caused by an API call is sent, relative to that call's answer. */
+export type DeliveryOrder = 'immediate' | 'beforeAnswer' | 'afterAnswer';
 
 export const KIT_WEBHOOK_RETRY_DELAYS_MS = [30_000, 120_000, 900_000, 3_600_000, 14_400_000, 43_200_000, 86_400_000];
 
@@ -32,6 +42,9 @@ export class WebhookDelivery {
   private readonly abort = new AbortController();
   private readonly retryDelaysMs: readonly number[];
   private dropping = false;
+  private order: DeliveryOrder = 'immediate';
+  /** The first attempts of the deliveries caused by the API call being handled (when an order is set). */
+  private readonly caused = new AsyncLocalStorage<Array<() => Promise<void>>>();
   readonly log: DeliveryRecord[] = [];
 
   constructor(
@@ -45,6 +58,32 @@ export class WebhookDelivery {
   /** While true, every delivery is lost (not sent, not retried). */
   dropDeliveries(drop: boolean): void {
     this.dropping = drop;
+  }
+
+  setOrder(order: DeliveryOrder): void {
+    this.order = order;
+  }
+
+  /**
+   * Runs one API call's handler. `answered` is called once its answer is written: deliveries the call caused
+   * are sent before the handler's reply is returned ('beforeAnswer'), or when `answered` is called
+   * ('afterAnswer').
+   */
+  async aroundCall<T>(handle: () => Promise<T>): Promise<{ reply: T; answered: () => void }> {
+    if (this.order === 'immediate') return { reply: await handle(), answered: () => undefined };
+    const order = this.order;
+    const caused: Array<() => Promise<void>> = [];
+    const reply = await this.caused.run(caused, handle);
+    if (order === 'beforeAnswer') {
+      await Promise.allSettled(caused.map((send) => send()));
+      return { reply, answered: () => undefined };
+    }
+    return {
+      reply,
+      answered: () => {
+        for (const send of caused) void send();
+      },
+    };
   }
 
   /** Resolves when no delivery attempt is in flight or waiting for a retry. */
@@ -78,11 +117,15 @@ export class WebhookDelivery {
       };
       this.log.push(record);
       if (this.log.length > 10_000) this.log.shift();
-      if (!this.dropping) this.attempt(record, body);
+      if (this.dropping) continue;
+      const caused = this.order === 'immediate' ? undefined : this.caused.getStore();
+      if (caused) caused.push(() => this.attempt(record, body));
+      else void this.attempt(record, body);
     }
   }
 
-  private attempt(record: DeliveryRecord, body: string): void {
+  /** Resolves once this attempt's outcome is known (a retry, if any, is scheduled, not awaited). */
+  private attempt(record: DeliveryRecord, body: string): Promise<void> {
     record.attempts += 1;
     const sent = fetch(record.targetUrl, {
       method: 'POST',
@@ -107,7 +150,7 @@ export class WebhookDelivery {
             : this.retryDelaysMs[record.attempts - 1];
           const timer = setTimeout(() => {
             this.timers.delete(timer);
-            this.attempt(record, body);
+            void this.attempt(record, body);
           }, delay);
           timer.unref();
           this.timers.add(timer);
@@ -115,5 +158,6 @@ export class WebhookDelivery {
       });
     this.pending.add(sent);
     void sent.finally(() => this.pending.delete(sent));
+    return sent;
   }
 }

@@ -55,3 +55,39 @@ describe('webhooks', () => {
     }
   });
 });
+
+describe('webhook order against the API answer', () => {
+  /** Subscribes a receiver to unsubscribes, unsubscribes one subscriber, and says in which order they came. */
+  async function unsubscribeInOrder(order: 'beforeAnswer' | 'afterAnswer') {
+    const receiver = await startReceiver();
+    const seen: string[] = [];
+    try {
+      const s = ctx.sandbox.store.addSubscriber({ email_address: `order-${order}@example.com` });
+      await ctx.http.post('/v4/webhooks', {
+        target_url: `${receiver.url}/unsub`,
+        event: { name: 'subscriber.subscriber_unsubscribe' },
+      });
+      ctx.sandbox.webhooks.setOrder(order);
+      const answered = ctx.http.post(`/v4/subscribers/${s.id}/unsubscribe`).then((res) => {
+        seen.push(`answer ${res.status} with ${receiver.received.length} deliveries`);
+      });
+      const delivered = receiver.waitFor(1).then(() => seen.push('delivery'));
+      await Promise.all([answered, delivered]);
+      expect(receiver.received[0].body.subscriber).toMatchObject({ id: s.id, state: 'inactive' });
+      return seen;
+    } finally {
+      ctx.sandbox.webhooks.setOrder('immediate');
+      await receiver.close();
+    }
+  }
+
+  it('beforeAnswer: the delivery has been received before the call that caused it is answered', async () => {
+    const seen = await unsubscribeInOrder('beforeAnswer');
+    expect(seen[seen.length - 1]).toMatch(/^answer 200 with 1 deliveries$/);
+  });
+
+  it('afterAnswer: the delivery is sent only once the answer has been written', async () => {
+    const seen = await unsubscribeInOrder('afterAnswer');
+    expect(seen).toEqual(['answer 200 with 0 deliveries', 'delivery']);
+  });
+});

@@ -30,9 +30,43 @@ export interface SubscriberChange {
   state?: SubscriberState;
   /** The SCIM attributes a SCIM update changed (names only, never values): the security event's notice. */
   attributes?: string[];
+  /**
+   * The journal had never seen this subscriber, and first saw it in this state (a journal lost to a Redis
+   * FLUSHALL or restart, a subscriber past the bound): when it came to be so, and who made it so, is unknown.
+   * The entry moves meta.lastModified (a delta read shows the subscriber once more) but claims no change.
+   */
+  firstSeen?: boolean;
+  /**
+   * What Kit itself holds that tells this state from an earlier or later one of the same subscriber: the
+   * server's last stamp written into Kit (or Kit's created_at). Kit keeps no time of its own state changes, so
+   * this is as close as Kit's data comes to naming the change; a re-announcement of it derives the same ids.
+   */
+  kitStamp?: string;
 }
 
-/** What the journal knows of some subscribers at one moment. */
+/** Whom a write-ahead intent names: a subscriber by Kit id, or by email before Kit has given it one (a create). */
+export type IntentTarget = { subscriberId: number } | { email: string };
+
+/**
+ * How long the server's intent to write a state outlives the write's start. A write that fails withdraws it;
+ * one that never answers leaves it to expire, and the next read decides. Kit's delivery for a write it applied
+ * comes within seconds, before or after its answer (Kit sends it from a background job).
+ */
+export const INTENT_TTL_MS = 120_000;
+
+/** A subscriber as a read found it; `kitStamp` as in SubscriberChange. */
+export interface ObservedSubscriber {
+  id: number;
+  state: SubscriberState;
+  kitStamp?: string;
+}
+
+/** The key an intent is kept under. */
+export function intentKey(target: IntentTarget): string {
+  return 'subscriberId' in target ? `id:${target.subscriberId}` : `email:${target.email.trim().toLowerCase()}`;
+}
+
+/** What a journal knows of some subscribers at one moment. */
 export interface JournalView {
   /** The journal is complete from this time on (ms since the epoch). */
   horizon: number;
@@ -60,15 +94,26 @@ export interface ChangeJournal {
    * Subscribers as just read from Kit: a state other than the last one the journal knows is a change (source
    * reread), recorded at `at`; so is a subscriber seen for the first time in a state other than active (it
    * became so at a time the journal never saw, and `at` is the earliest time it can vouch for); any other
-   * subscriber it has not seen yet becomes the baseline. With the mirror off
+   * subscriber it has not seen yet becomes the baseline. A first sighting claims no change (firstSeen): after a
+   * lost journal, ignorance must not become "unsubscribed just now". With the mirror off
    * this is how a change made in Kit is seen: by the next read of that subscriber (a GET, a lookup, a walk page
    * once its cache expires).
    */
-  observe(subs: Array<{ id: number; state: SubscriberState }>, at: number): Promise<void>;
+  observe(subs: ObservedSubscriber[], at: number): Promise<void>;
   /** The last state the journal saw for a subscriber (undefined: never seen, or Redis away). */
   lastState(subscriberId: number): Promise<SubscriberState | undefined>;
   /** Changes recorded after `since` (ms), oldest first, at most `limit` (the feed for security events). */
   read(since: number, limit: number): Promise<SubscriberChange[]>;
+  /**
+   * Write-ahead: the server is about to put a subscriber in `state` through Kit's API, so Kit's webhook for it
+   * (which may arrive before Kit's answer) is the server's own write coming back, not a change made in Kit.
+   * Best effort: never throws (without it a delivery is re-read, as for any delivery).
+   */
+  intend(target: IntentTarget, state: SubscriberState, ttlMs?: number): Promise<void>;
+  /** The write failed: its intent no longer explains a delivery. Never throws. */
+  withdraw(target: IntentTarget): Promise<void>;
+  /** Whether the server is putting this subscriber (by id or email) in `state` now; false when unsure. */
+  intended(subscriberId: number, email: string | undefined, state: SubscriberState): Promise<boolean>;
   /** Called for every change this process records or learns of; returns the unsubscribe function. */
   subscribe(listener: (change: SubscriberChange) => void): () => void;
 }

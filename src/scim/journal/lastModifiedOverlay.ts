@@ -1,6 +1,6 @@
 import type { Subscriber } from '../../kit/types';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from '../fieldMap';
-import { type ChangeJournal, effectiveLastModified } from './changeJournal';
+import { type ChangeJournal, effectiveLastModified, type ObservedSubscriber } from './changeJournal';
 
 // Puts the journal's knowledge into the subscribers read from Kit (or the mirror) before they become SCIM
 // Users: the lastModified stamp field is set to the effective time (changeJournal.ts), so meta.lastModified,
@@ -19,9 +19,13 @@ export class LastModifiedOverlay {
    */
   async apply<T extends Subscriber>(subs: T[], observe = true): Promise<T[]> {
     if (subs.length === 0) return subs;
-    if (observe) await this.journal.observe(subs, this.now());
-    const view = await this.journal.view(subs.map((s) => s.id));
     const key = this.fields.key(LIFECYCLE_FIELDS.lastModified);
+    if (observe)
+      await this.journal.observe(
+        subs.map((s) => observed(s, key)),
+        this.now(),
+      );
+    const view = await this.journal.view(subs.map((s) => s.id));
     return subs.map((s) => {
       const stamp = Date.parse(s.fields?.[key] || s.created_at) || 0;
       const effective = effectiveLastModified(stamp, s.state, view.lastChangeOf(s.id), view.horizon);
@@ -32,4 +36,14 @@ export class LastModifiedOverlay {
   async one<T extends Subscriber>(sub: T, observe = true): Promise<T> {
     return (await this.apply([sub], observe))[0];
   }
+}
+
+/** A subscriber as a read found it, with what Kit holds that names its current state (changeJournal.ts). */
+export function observed(s: Subscriber, stampKey: string): ObservedSubscriber {
+  return { id: s.id, state: s.state, kitStamp: kitStampOf(s, stampKey) };
+}
+
+/** The server's last stamp in Kit, else Kit's created_at: what Kit holds that names a subscriber's state. */
+export function kitStampOf(s: Subscriber, stampKey: string): string | undefined {
+  return s.fields?.[stampKey] || s.created_at || undefined;
 }

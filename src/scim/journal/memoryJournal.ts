@@ -1,5 +1,14 @@
 import type { SubscriberState } from '../../kit/types';
-import { type ChangeJournal, ChangeListeners, type JournalView, type SubscriberChange } from './changeJournal';
+import {
+  type ChangeJournal,
+  ChangeListeners,
+  INTENT_TTL_MS,
+  type IntentTarget,
+  intentKey,
+  type JournalView,
+  type ObservedSubscriber,
+  type SubscriberChange,
+} from './changeJournal';
 
 // The journal of one process (no REDIS_URL). Lost on restart: its horizon is then the new start, so every
 // subscriber that is not active reads as changed at the restart (a delta read shows it once more).
@@ -19,6 +28,8 @@ export class MemoryJournal implements ChangeJournal {
   /** The last state seen per subscriber (baseline for `observe`), oldest first. */
   private readonly states = new Map<number, SubscriberState>();
   private readonly listeners = new ChangeListeners();
+  /** Write-ahead intents by intentKey: the state being written and until when the intent stands. */
+  private readonly intents = new Map<string, { state: SubscriberState; until: number }>();
   private horizon: number;
   private readonly maxFeed: number;
 
@@ -42,15 +53,42 @@ export class MemoryJournal implements ChangeJournal {
     this.listeners.emit(change);
   }
 
-  async observe(subs: Array<{ id: number; state: SubscriberState }>, at: number): Promise<void> {
+  async observe(subs: ObservedSubscriber[], at: number): Promise<void> {
     for (const s of subs) {
       const known = this.states.get(s.id);
       // First seen in a state other than active: it became so at a time the journal never saw; now is the only
       // time it can vouch for (redisJournal.ts, OBSERVE_LUA).
       if (known === undefined ? s.state !== 'active' : known !== s.state)
-        await this.record({ subscriberId: s.id, at, kind: 'state', source: 'reread', state: s.state });
+        await this.record({
+          subscriberId: s.id,
+          at,
+          kind: 'state',
+          source: 'reread',
+          state: s.state,
+          ...(known === undefined && { firstSeen: true }),
+          ...(s.kitStamp !== undefined && { kitStamp: s.kitStamp }),
+        });
       else if (known === undefined) this.see(s.id, s.state, at);
     }
+  }
+
+  async intend(target: IntentTarget, state: SubscriberState, ttlMs = INTENT_TTL_MS): Promise<void> {
+    const now = this.opts.now();
+    for (const [key, intent] of this.intents) if (intent.until <= now) this.intents.delete(key);
+    this.intents.set(intentKey(target), { state, until: now + ttlMs });
+  }
+
+  async withdraw(target: IntentTarget): Promise<void> {
+    this.intents.delete(intentKey(target));
+  }
+
+  async intended(subscriberId: number, email: string | undefined, state: SubscriberState): Promise<boolean> {
+    const now = this.opts.now();
+    const keys = [intentKey({ subscriberId }), ...(email ? [intentKey({ email })] : [])];
+    return keys.some((k) => {
+      const intent = this.intents.get(k);
+      return intent !== undefined && intent.until > now && intent.state === state;
+    });
   }
 
   private see(id: number, state: SubscriberState, at: number): void {

@@ -3,14 +3,19 @@ import type { RedisLink } from '../../platform/redisLink';
 import {
   type ChangeJournal,
   ChangeListeners,
+  INTENT_TTL_MS,
+  type IntentTarget,
+  intentKey,
   JournalUnavailableError,
   type JournalView,
+  type ObservedSubscriber,
   type SubscriberChange,
 } from './changeJournal';
 
 // The journal shared by every replica (REDIS_URL). Three keys under the service's prefix:
 // - `journal:latest`, a sorted set: subscriber id scored by the time of its latest change (O(1) per lookup);
 // - `journal:feed`, a sorted set of the changes themselves, scored by time (the feed `read` pages through);
+// - `journal:intent:<id:n | email:e>`: the server's write-ahead intents, each expiring on its own;
 // - `journal:horizon`: from when the journal is complete. Created at first use; a Redis restarted empty (or
 //   FLUSHALL) creates it again at that moment, so a lost journal reads as "anything not active may have changed
 //   just now", never as "nothing changed".
@@ -43,24 +48,26 @@ return 1`;
 
 // Observed states in one pass. A state other than the one known is a change; so is a subscriber seen for the
 // first time in a state other than active (it became so at some time the journal never saw: now is the only
-// time it can vouch for). Changes are recorded here, as RECORD_LUA would, and returned (id, state pairs) for
-// the listeners; the rest become baselines. The state hash is capped: past the cap it is dropped and the
+// time it can vouch for; a first sighting claims no change, see SubscriberChange.firstSeen). Changes are
+// recorded here, as RECORD_LUA would, and returned (id, state, first-seen triples) for the listeners; the rest become baselines. The state hash is capped: past the cap it is dropped and the
 // horizon moves to now (a later change of a forgotten subscriber might go unseen otherwise).
 const OBSERVE_LUA = `
 redis.call('SET', KEYS[2], ARGV[1], 'NX')
 local changed = {}
-for i = 5, #ARGV, 2 do
-  local id, st = ARGV[i], ARGV[i + 1]
+for i = 5, #ARGV, 3 do
+  local id, st, stamp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local known = redis.call('HGET', KEYS[1], id)
   if known ~= st then
     redis.call('HSET', KEYS[1], id, st)
     if known or st ~= 'active' then
       table.insert(changed, id)
       table.insert(changed, st)
+      table.insert(changed, known and '0' or '1')
       local prev = redis.call('ZSCORE', KEYS[3], id)
       if (not prev) or tonumber(prev) < tonumber(ARGV[1]) then redis.call('ZADD', KEYS[3], ARGV[1], id) end
       redis.call('ZADD', KEYS[4], ARGV[1], cjson.encode({ subscriberId = tonumber(id), at = tonumber(ARGV[1]),
-        kind = 'state', source = 'reread', state = st, n = ARGV[4] .. ':' .. i }))
+        kind = 'state', source = 'reread', state = st, firstSeen = (not known) or nil,
+        kitStamp = (stamp ~= '') and stamp or nil, n = ARGV[4] .. ':' .. i }))
     end
   end
 end
@@ -90,7 +97,7 @@ type JournalClient = {
     max: string,
     maxFeed: string,
     tag: string,
-    ...pairs: string[]
+    ...triples: string[]
   ): Promise<string[]>;
   kscimJournalRecord(
     latest: string,
@@ -116,7 +123,7 @@ export interface RedisJournalOptions {
 export class RedisJournal implements ChangeJournal {
   private readonly listeners = new ChangeListeners();
   private seq = 0;
-  private readonly keys: { latest: string; feed: string; horizon: string; states: string };
+  private readonly keys: { latest: string; feed: string; horizon: string; states: string; intent: string };
 
   constructor(
     private readonly link: RedisLink,
@@ -128,6 +135,7 @@ export class RedisJournal implements ChangeJournal {
       feed: `${prefix}journal:feed`,
       horizon: `${prefix}journal:horizon`,
       states: `${prefix}journal:states`,
+      intent: `${prefix}journal:intent:`,
     };
     if (!('kscimJournalRecord' in link.client)) {
       link.client.defineCommand('kscimJournalRecord', { numberOfKeys: 4, lua: RECORD_LUA });
@@ -164,7 +172,7 @@ export class RedisJournal implements ChangeJournal {
     this.listeners.emit(change);
   }
 
-  async observe(subs: Array<{ id: number; state: SubscriberState }>, at: number): Promise<void> {
+  async observe(subs: ObservedSubscriber[], at: number): Promise<void> {
     if (subs.length === 0) return;
     let changed: string[];
     try {
@@ -178,21 +186,50 @@ export class RedisJournal implements ChangeJournal {
           String(this.opts.maxSubscribers),
           String(this.opts.maxFeed ?? this.opts.maxSubscribers),
           `${process.pid}.${++this.seq}`,
-          ...subs.flatMap((s) => [String(s.id), s.state]),
+          ...subs.flatMap((s) => [String(s.id), s.state, s.kitStamp ?? '']),
         ),
       );
     } catch {
       return; // unseen now; view() answers "now" for anything not active while Redis is away
     }
-    for (let i = 0; i < changed.length; i += 2) {
+    const stamps = new Map(subs.map((s) => [s.id, s.kitStamp]));
+    for (let i = 0; i < changed.length; i += 3) {
+      const subscriberId = Number(changed[i]);
+      const kitStamp = stamps.get(subscriberId);
       this.listeners.emit({
-        subscriberId: Number(changed[i]),
+        subscriberId,
         at,
         kind: 'state',
         source: 'reread',
         state: changed[i + 1] as SubscriberState,
+        ...(changed[i + 2] === '1' && { firstSeen: true }),
+        ...(kitStamp !== undefined && { kitStamp }),
       });
     }
+  }
+
+  async intend(target: IntentTarget, state: SubscriberState, ttlMs = INTENT_TTL_MS): Promise<void> {
+    await this.link
+      .run((c) => c.set(this.intentKey(target), state, 'PX', Math.max(1, Math.round(ttlMs))))
+      .catch(() => undefined);
+  }
+
+  async withdraw(target: IntentTarget): Promise<void> {
+    await this.link.run((c) => c.del(this.intentKey(target))).catch(() => undefined);
+  }
+
+  async intended(subscriberId: number, email: string | undefined, state: SubscriberState): Promise<boolean> {
+    const keys = [this.intentKey({ subscriberId }), ...(email ? [this.intentKey({ email })] : [])];
+    try {
+      const held = await this.link.run((c) => c.mget(...keys));
+      return held.some((h) => h === state);
+    } catch {
+      return false;
+    }
+  }
+
+  private intentKey(target: IntentTarget): string {
+    return `${this.keys.intent}${intentKey(target)}`;
   }
 
   async lastState(subscriberId: number): Promise<SubscriberState | undefined> {

@@ -3,6 +3,7 @@ import { type Clock, sleepOn, type TimerHandle } from '../../platform/clock';
 import type { KitApi } from '../../kit/api';
 import type { CallOptions, Subscriber } from '../../kit/types';
 import type { ChangeJournal } from '../journal/changeJournal';
+import { kitStampOf } from '../journal/lastModifiedOverlay';
 import type { MirrorReads } from '../subscriberLookups';
 import { compact, expand, type MirrorStore, type PutResult } from './mirrorStore';
 import type { WebhookWatch } from './webhookWatch';
@@ -50,6 +51,8 @@ export interface SubscriberMirrorOptions {
   onError?: (what: string, err: Error) => void;
   /** Redis link recovery, so a mirror that missed writes is walked again at once. */
   onRecovery?: (listener: () => void) => void;
+  /** The field key of the server's stamp in Kit: it names a state in the journal (SubscriberChange.kitStamp). */
+  stampKey?: string;
 }
 
 /** What the mirror needs of the webhook watch (set when webhooks are registered). */
@@ -213,7 +216,9 @@ export class SubscriberMirror implements MirrorReads {
    * A Kit webhook named this subscriber. When the delivery's subscriber agrees with the mirror, nothing is
    * read (the server's own writes come back as deliveries too); otherwise, when `read.admit` grants it (the
    * re-read budget), the subscriber is read from Kit in the limiter's webhook lane and stored, and a state change
-   * goes to the journal. A refused read leaves the mirror as it was: the next walk corrects it.
+   * goes to the journal. A refused read leaves the mirror as it was: the next walk corrects it. Throws when
+   * the hint could not be handled now (Redis or Kit away, the limiter's wait too long): the delivery is kept and
+   * hinted again (webhookHints.ts), since Kit will not deliver it twice.
    */
   async hint(subscriberId: number, delivered?: Partial<Subscriber>, read: HintRead = {}): Promise<HintOutcome> {
     let known: Subscriber | undefined;
@@ -221,19 +226,13 @@ export class SubscriberMirror implements MirrorReads {
       known = await this.o.store.get(subscriberId);
     } catch (err) {
       this.missed(this.o.clock.now(), err as Error);
-      return 'known';
+      throw err;
     }
     if (known && delivered && agrees(known, delivered)) return 'known';
     if (read.admit && !read.admit()) return 'refused';
     const readAt = this.o.clock.now();
-    let fresh: Subscriber | null;
-    try {
-      fresh = await this.o.kit.subscribers.find(subscriberId, { priority: 'webhook', onSent: read.onSent });
-    } catch (err) {
-      this.o.onError?.('webhook re-read', err as Error);
-      return 'read';
-    }
-    if (fresh) await this.store([fresh], readAt, 'webhook');
+    const fresh = await this.o.kit.subscribers.find(subscriberId, { priority: 'webhook', onSent: read.onSent });
+    if (fresh && !(await this.store([fresh], readAt, 'webhook'))) throw new Error('the mirror could not be written');
     return 'read';
   }
 
@@ -301,7 +300,8 @@ export class SubscriberMirror implements MirrorReads {
     }
   }
 
-  private async store(subs: Subscriber[], readAt: number, source: 'webhook' | 'rewalk'): Promise<void> {
+  /** False when the mirror could not be written (then the journal was not either). */
+  private async store(subs: Subscriber[], readAt: number, source: 'webhook' | 'rewalk'): Promise<boolean> {
     let results: PutResult[];
     try {
       results = await this.o.store.put(
@@ -310,7 +310,7 @@ export class SubscriberMirror implements MirrorReads {
       );
     } catch (err) {
       this.missed(readAt, err as Error);
-      return;
+      return false;
     }
     let changed = false;
     for (let i = 0; i < subs.length; i++) {
@@ -325,6 +325,7 @@ export class SubscriberMirror implements MirrorReads {
             kind: before ? 'state' : 'created',
             source,
             state: subs[i].state,
+            ...(this.o.stampKey && { kitStamp: kitStampOf(subs[i], this.o.stampKey) }),
           })
           .catch((err) => this.o.onError?.('journal', err as Error));
       } else if (
@@ -335,6 +336,7 @@ export class SubscriberMirror implements MirrorReads {
       }
     }
     if (changed) await this.o.changed();
+    return true;
   }
 
   private missed(at: number, err: Error): void {
