@@ -19,7 +19,7 @@ import type { KitChanges } from './kitChanges';
 import { RedisLink } from '../platform/redisLink';
 import type { ScimServices } from '../scim/services';
 import type { SecurityEvents } from '../events';
-import type { StatusBoard } from '../status';
+import { type StatusBoard, statusChooser } from '../status';
 import { LimiterRegistry } from './limiterRegistry';
 import { DEFAULT_TENANT_ID, TENANT_ID_PATTERN, type TenantConfig, type TenantsConfig } from '../config/tenants/model';
 import { processReadiness } from './readinessReport';
@@ -141,6 +141,15 @@ export class Service {
       readiness: readinessHandler(() => processReadiness(this.readiness, this.directory.all())),
       liveness: livenessHandler(),
       unloggedRoutes: [webhookReceiver({ targets: () => this.webhookTargets() })],
+      // The tenant chooser: /status when several tenants are served (one tenant answers /status itself).
+      statusChooser: statusChooser({
+        tenants: () =>
+          this.directory.all().map((t) => ({ id: t.id, sessions: t.statusPage.sessions, sandbox: t.sandbox })),
+        allowlist: this.allowlist,
+        failureThrottle: this.failureThrottle,
+        publicBaseUrl: config.publicUrls.baseUrl,
+        onLoginFailure: (reason) => this.metrics.authFailures.inc(labels({ reason })),
+      }),
     });
   }
 

@@ -15,7 +15,7 @@ import type { AuditSink } from '../platform/audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
 import { scimBaseUrl } from './publicUrls';
 import { listResponseJson, resourceJson } from './listFragments';
-import { sendFailure, sendScim } from './scimResponses';
+import { sendDescribedFailure, sendFailure, sendScim } from './scimResponses';
 
 // The resource endpoints of RFC 7644 §3. scimmy-routers' own resource routes are not used for these: its list
 // path re-slices pages it did not produce (so cursor-backed paging cannot pass through it) and it turns any
@@ -126,6 +126,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     status: number,
     id?: string,
     detail?: string,
+    scimType?: string,
   ) => {
     const skipped = res.locals.skippedMembers ?? [];
     if (skipped.length) {
@@ -141,6 +142,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       resourceId: id,
       status,
       detail,
+      scimType,
     });
   };
 
@@ -205,7 +207,9 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
           }
           audit(res, operation, kind.type, out.resource ? status : 204, id ?? out.resource?.id);
         } catch (err) {
-          audit(res, operation, kind.type, sendFailure(res, err, deps.logger), id, (err as Error).message);
+          // The audit trail keeps what the client was told (the SCIM error's scimType and detail).
+          const told = sendDescribedFailure(res, err, deps.logger);
+          audit(res, operation, kind.type, told.status, id, told.detail, told.scimType);
         }
       };
 
