@@ -57,6 +57,8 @@ export interface TenantDeps {
   otherTenant(authorization: string): Promise<boolean>;
   /** Its Kit is the built-in in-memory sandbox (builtInSandbox.ts): /readyz and /status say so. */
   sandbox?: boolean;
+  /** This process among the replicas (status/replica.ts); one is made up when not given. */
+  replica?: string;
 }
 
 export class Tenant implements TenantEndpoint {
@@ -196,6 +198,7 @@ export class Tenant implements TenantEndpoint {
       clock: deps.clock,
       // The environment's one tenant has no name of its own; a tenants file's tenants are named by their id.
       tenant: deps.labelled ? id : undefined,
+      replica: deps.replica,
       redis: deps.redis ? { link: deps.redis, prefix: this.redisPrefix('status') } : undefined,
       failureThrottle: deps.failureThrottle,
       onLoginFailure: onAuthFailure,

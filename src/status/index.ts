@@ -16,8 +16,9 @@ import { StatusSessions } from './statusSession';
 export { StatusBoard } from './statusBoard';
 export { StatusSessions } from './statusSession';
 export { statusChooser } from './statusChooser';
+export { replicaName } from './replica';
 
-import { THIS_REPLICA } from './replica';
+import { replicaName } from './replica';
 
 export interface StatusPage {
   router: Router;
@@ -33,6 +34,8 @@ export function createStatusPage(opts: {
   readiness: Readiness;
   limiter: KitLimiter;
   clock: Clock;
+  /** This process's name in the fleet's rows (replicaName()). */
+  replica?: string;
   /** The tenant's id on a server with a tenants file: named on its pages. */
   tenant?: string;
   /** The shared store: the fleet's figures are read from it and this replica's row is published to it. */
@@ -45,7 +48,7 @@ export function createStatusPage(opts: {
     ttlSeconds: config.status.sessionTtlSeconds,
     clock: opts.clock,
   });
-  const replica = `${THIS_REPLICA.host} · ${THIS_REPLICA.pid}`;
+  const replica = opts.replica ?? replicaName();
   const roster = redis
     ? new ReplicaRoster({
         link: redis.link,
@@ -60,6 +63,7 @@ export function createStatusPage(opts: {
     readiness: opts.readiness,
     limiter: opts.limiter,
     tenant: opts.tenant,
+    replica,
     // The budget holds per KIT_RATE_WINDOW_MS; the chart counts per minute.
     budgetPerMinute: Math.floor((config.kit.ratePerMinute * 60_000) / config.kit.rateWindowMs),
     sharedLimiterConfigured: Boolean(config.redisUrl),

@@ -99,6 +99,8 @@ export interface StatusView {
   /** Calls Kit allows per minute for this credential (KIT_RATE_LIMIT_PER_MINUTE over KIT_RATE_WINDOW_MS). */
   budgetPerMinute: number;
   replica: { host: string; pid: number };
+  /** This replica's name in the fleet's rows. */
+  replicaName?: string;
   sharedLimiterConfigured: boolean;
   fleet?: FleetView;
   signedInAs: string;
@@ -199,7 +201,7 @@ function ago(now: number, then: number): string {
   return s < 1 ? 'now' : `${s} s ago`;
 }
 
-function replicasTable(rows: ReplicaRow[], now: number, self: string): string {
+function replicasTable(rows: ReplicaRow[], now: number, self: string | undefined): string {
   if (rows.length === 0) return '<p class="muted">No replica has published its figures yet.</p>';
   const body = rows
     .map(
@@ -213,7 +215,7 @@ function replicasTable(rows: ReplicaRow[], now: number, self: string): string {
 }
 
 function fleetSection(v: StatusView): string {
-  const self = `${v.replica.host} · ${v.replica.pid}`;
+  const self = v.replicaName;
   if (!v.fleet) {
     const why = v.sharedLimiterConfigured
       ? 'Redis cannot be read right now, so this page shows this replica only.'

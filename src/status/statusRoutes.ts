@@ -28,6 +28,8 @@ export interface StatusRouteDeps {
   limiter: KitLimiter;
   budgetPerMinute: number;
   sharedLimiterConfigured: boolean;
+  /** This replica's name in the fleet's rows. */
+  replica: string;
   /** The tenant's id, named on its pages (a server with a tenants file). */
   tenant?: string;
   /** The fleet's figures from the shared store; undefined answers mean it cannot be read right now. */
@@ -130,6 +132,7 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
       renderStatus({
         base: baseOf(req),
         tenant: deps.tenant,
+        replicaName: deps.replica,
         fleet,
         snapshot: deps.board.snapshot(),
         readiness: deps.readiness.report(),
