@@ -48,7 +48,7 @@ const COLOURS: Record<string, string> = {
 
 /** Above everything else: an operator must never take the sandbox for the real Kit account. */
 const SANDBOX_BANNER =
-  '<p class="sandbox-banner" role="alert">SANDBOX: this server runs on the built-in in-memory Kit sandbox, not on Kit. ' +
+  '<p class="sandbox-banner" role="alert">SANDBOX: this tenant runs on the built-in in-memory Kit sandbox, not on Kit. ' +
   'Nothing provisioned here reaches Kit, and it is gone when the server restarts.</p>\n';
 
 function page(title: string, body: string, opts: { refresh?: boolean; sandbox?: boolean } = {}): string {
@@ -314,7 +314,7 @@ export function renderChooser(opts: {
     `<header><h1>convertkit-scim status</h1><span>signed in as ${h(opts.signedInAs)}</span>
 <form method="post" action="/status/logout"><button type="submit">Sign out</button></form></header>
 <main><section class="wide" id="tenants"><h2>Tenants</h2>
-${items ? `<p>The status page of each tenant your token may open (each asks for its own sign-in):</p><ul class="tenants">${items}</ul>` : '<p class="muted">This token opens no tenant’s status page.</p>'}
+${items ? `<p>The status pages this token opens (signing in here signed you in to each):</p><ul class="tenants">${items}</ul>` : '<p class="muted">This token opens no tenant’s status page.</p>'}
 </section></main>`,
     { sandbox: opts.sandbox },
   );
