@@ -19,7 +19,7 @@ import type { KitChanges } from './kitChanges';
 import { RedisLink } from '../platform/redisLink';
 import type { ScimServices } from '../scim/services';
 import type { SecurityEvents } from '../events';
-import type { StatusBoard } from '../status';
+import { replicaName, type StatusBoard, statusChooser } from '../status';
 import { LimiterRegistry } from './limiterRegistry';
 import { DEFAULT_TENANT_ID, TENANT_ID_PATTERN, type TenantConfig, type TenantsConfig } from '../config/tenants/model';
 import { processReadiness } from './readinessReport';
@@ -87,6 +87,8 @@ export class Service {
   private readonly limiters: LimiterRegistry;
   private readonly failureThrottle: FailureThrottle;
   private readonly allowlist: RequestHandler[];
+  /** This process among the replicas, as the status page names it (every tenant's page says the same). */
+  private readonly replica = replicaName();
   private readonly ipAllowlist?: IpAllowlist;
   private readonly labelled: boolean;
   private tenantsConfig: TenantsConfig;
@@ -141,6 +143,15 @@ export class Service {
       readiness: readinessHandler(() => processReadiness(this.readiness, this.directory.all())),
       liveness: livenessHandler(),
       unloggedRoutes: [webhookReceiver({ targets: () => this.webhookTargets() })],
+      // The tenant chooser: /status when several tenants are served (one tenant answers /status itself).
+      statusChooser: statusChooser({
+        tenants: () =>
+          this.directory.all().map((t) => ({ id: t.id, sessions: t.statusPage.sessions, sandbox: t.sandbox })),
+        allowlist: this.allowlist,
+        failureThrottle: this.failureThrottle,
+        publicBaseUrl: config.publicUrls.baseUrl,
+        onLoginFailure: (reason) => this.metrics.authFailures.inc(labels({ reason })),
+      }),
     });
   }
 
@@ -335,6 +346,7 @@ export class Service {
       labelled: this.labelled,
       otherTenant: (authorization) => this.directory.belongsElsewhere(t.id, authorization),
       sandbox: t.sandbox,
+      replica: this.replica,
     });
     return tenant;
   }

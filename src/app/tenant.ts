@@ -23,7 +23,7 @@ import { EVENTS_PATH, receiverFor } from '../events/pollRoutes';
 import type { RedisLink } from '../platform/redisLink';
 import { PROVISIONED_USERS_TAG } from '../scim/groups/tagCatalog';
 import { declareUserSchemas } from '../scim/scimmyGlobals';
-import { createStatusPage, StatusBoard } from '../status';
+import { createStatusPage, StatusBoard, type StatusPage } from '../status';
 import type { LimiterLease, LimiterRegistry } from './limiterRegistry';
 import { DEFAULT_TENANT_ID } from '../config/tenants/model';
 import { tenantScimServices } from './tenantScim';
@@ -57,6 +57,8 @@ export interface TenantDeps {
   otherTenant(authorization: string): Promise<boolean>;
   /** Its Kit is the built-in in-memory sandbox (builtInSandbox.ts): /readyz and /status say so. */
   sandbox?: boolean;
+  /** This process among the replicas (status/replica.ts); one is made up when not given. */
+  replica?: string;
 }
 
 export class Tenant implements TenantEndpoint {
@@ -68,6 +70,8 @@ export class Tenant implements TenantEndpoint {
   readonly readiness: Readiness;
   readonly sandbox: boolean;
   readonly statusBoard: StatusBoard;
+  /** Its status page: the router, the sessions the chooser signs in with, this replica's heartbeat. */
+  readonly statusPage: StatusPage;
   readonly authenticator: Authenticator;
   readonly logger: Logger;
   /** `{tenant: id}`, or nothing for the environment's one tenant (see TenantDeps.labelled). */
@@ -166,6 +170,7 @@ export class Tenant implements TenantEndpoint {
             metrics: deps.metrics,
             labels: (extra) => this.labels(extra),
             audit: this.auditTrail,
+            onDeprovisioned: (kind) => this.statusBoard.deprovisioned(kind),
             redis: deps.redis,
             clock: deps.clock,
             redisPrefix: (namespace) => this.redisPrefix(namespace),
@@ -185,6 +190,19 @@ export class Tenant implements TenantEndpoint {
     });
     const onAuthFailure = (reason: AuthFailureReason | 'unknown_token' | 'throttled') =>
       deps.metrics.authFailures.inc(this.labels({ reason }));
+    this.statusPage = createStatusPage({
+      config,
+      board: this.statusBoard,
+      readiness: this.readiness,
+      limiter: this.limiter,
+      clock: deps.clock,
+      // The environment's one tenant has no name of its own; a tenants file's tenants are named by their id.
+      tenant: deps.labelled ? id : undefined,
+      replica: deps.replica,
+      redis: deps.redis ? { link: deps.redis, prefix: this.redisPrefix('status') } : undefined,
+      failureThrottle: deps.failureThrottle,
+      onLoginFailure: onAuthFailure,
+    });
     this.router = createTenantRouter({
       services: () => this.scim(),
       authenticator: this.authenticator,
@@ -216,15 +234,7 @@ export class Tenant implements TenantEndpoint {
             core: { securityEvents: securityEventsCapability() },
           })
         : undefined,
-      operatorPages: createStatusPage({
-        config,
-        board: this.statusBoard,
-        readiness: this.readiness,
-        limiter: this.limiter,
-        clock: deps.clock,
-        failureThrottle: deps.failureThrottle,
-        onLoginFailure: onAuthFailure,
-      }),
+      operatorPages: this.statusPage.router,
     });
   }
 
@@ -280,6 +290,7 @@ export class Tenant implements TenantEndpoint {
 
   /** Runs the start-up checks (again, if an earlier attempt failed); see scim/bootstrapper.ts. */
   async bootstrap(): Promise<void> {
+    if (!this.stopped) this.statusPage.start();
     await this.startSecurityEvents();
     return this.bootstrapper.bootstrap();
   }
@@ -301,6 +312,7 @@ export class Tenant implements TenantEndpoint {
     this.readiness.beginShutdown();
     this.bootstrapper.stop();
     this.kitChanges.stop();
+    this.statusPage.stop();
     void this.securityEvents?.close();
   }
 

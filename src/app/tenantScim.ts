@@ -30,6 +30,8 @@ export interface TenantScimDeps {
   clock: Clock;
   /** The tenant's Redis key prefix for one namespace (cache, changes). */
   redisPrefix(namespace: string): string;
+  /** The status board marks the request's operation as a deprovision. */
+  onDeprovisioned?(kind: 'deactivate' | 'delete'): void;
   /** Security events: built by the tenant's bootstrap, possibly after the services. */
   securityEvents(): SecurityEvents | undefined;
 }
@@ -58,7 +60,10 @@ export function tenantScimServices(d: TenantScimDeps, fieldKeys: Map<string, str
           detail: `reactivation of ${email} refused: Kit cannot reactivate through its API`,
         });
       },
-      deprovisioned: (kind) => metrics.deprovisions.inc(d.labels({ kind })),
+      deprovisioned: (kind) => {
+        metrics.deprovisions.inc(d.labels({ kind }));
+        d.onDeprovisioned?.(kind);
+      },
       // Named in the audit record of the write itself: the IdP's request succeeded without them.
       unmappedIgnored: (_operation, paths) => noteForAudit(`unmapped attributes ignored: ${paths.join(', ')}`),
       createRaced: (email, subscriberId) => {

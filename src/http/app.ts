@@ -30,6 +30,8 @@ export interface AppDeps {
   liveness: RequestHandler;
   /** Routes that take no SCIM credential and must not reach the access log (Kit's webhook receiver). */
   unloggedRoutes?: express.Router[];
+  /** `/status` when several tenants are served: the page that lists the tenants a sign-in may open. */
+  statusChooser?: RequestHandler;
 }
 
 /** The tenants as the HTTP layer sees them. */
@@ -41,6 +43,7 @@ export interface TenantDirectoryView {
 
 /** Paths a single tenant also serves at the root, so a one-account deployment keeps its plain URLs. */
 const SINGLE_TENANT_PATHS = /^\/(scim\/v2|status)(\/|$)/i;
+const STATUS_PATH = /^\/status(\/|$)/i;
 
 /**
  * On every response, errors and refusals included: SCIM bodies carry personal data (names, emails) that no
@@ -62,10 +65,11 @@ export function allowlistHandlers(ipAllowlist: IpAllowlist | undefined, refused:
  * tenant's routes as its `stack`, as a mounted express Router does: express never reads it to serve a request,
  * but route introspection (the OpenAPI drift check) then sees the routes the root paths lead to.
  */
-function singleTenantDispatch(tenants: TenantDirectoryView): RequestHandler {
+function singleTenantDispatch(tenants: TenantDirectoryView, statusChooser?: RequestHandler): RequestHandler {
   const dispatch = (req: Request, res: Response, next: NextFunction) => {
     if (!SINGLE_TENANT_PATHS.test(req.path)) return next();
     const only = tenants.only();
+    if (!only && statusChooser && STATUS_PATH.test(req.path)) return statusChooser(req, res, next);
     if (!only) {
       throw new ScimNotFound(
         'No such endpoint. This server serves several tenants: the SCIM API of each is under /tenants/{id}/scim/v2.',
@@ -124,7 +128,7 @@ export function createApp(deps: AppDeps): express.Express {
     tenant.handle(req, res, next);
   });
   // The root paths of a server with one tenant (SINGLE_TENANT_PATHS).
-  app.use(singleTenantDispatch(deps.tenants));
+  app.use(singleTenantDispatch(deps.tenants, deps.statusChooser));
 
   app.use(() => {
     throw new ScimNotFound('No such endpoint. The SCIM API is under /scim/v2.');

@@ -34,10 +34,19 @@ export function sendList(res: Response, resources: ScimBody[], totalResults: num
  * the client does not see.
  */
 export function sendFailure(res: Response, err: unknown, logger?: Logger): number {
+  return sendDescribedFailure(res, err, logger).status;
+}
+
+/** sendFailure, answering what the client was told (status, scimType, detail) for the audit trail. */
+export function sendDescribedFailure(
+  res: Response,
+  err: unknown,
+  logger?: Logger,
+): { status: number; scimType?: string; detail?: string } {
   const scim = toScimError(err);
   if (scim.status >= 500)
     logger?.error({ err: err instanceof Error ? err : String(err), status: scim.status }, 'request failed');
   else logger?.debug({ status: scim.status, detail: scim.detail }, 'request refused');
   sendScimError(res, scim);
-  return scim.status;
+  return { status: scim.status, scimType: scim.scimType, detail: scim.detail };
 }

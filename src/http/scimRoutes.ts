@@ -16,7 +16,7 @@ import type { AuditSink } from '../platform/audit';
 import { assertIfMatch, groupVersion, headerMatches, userVersion } from './etag';
 import { scimBaseUrl } from './publicUrls';
 import { listResponseJson, resourceJson } from './listFragments';
-import { sendFailure, sendScim } from './scimResponses';
+import { sendDescribedFailure, sendFailure, sendScim } from './scimResponses';
 
 // The resource endpoints of RFC 7644 §3. scimmy-routers' own resource routes are not used for these: its list
 // path re-slices pages it did not produce (so cursor-backed paging cannot pass through it) and it turns any
@@ -153,6 +153,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
     status: number,
     id?: string,
     detail?: string,
+    scimType?: string,
   ) => {
     const skipped = res.locals.skippedMembers ?? [];
     if (skipped.length) {
@@ -168,6 +169,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       resourceId: id,
       status,
       detail,
+      scimType,
     });
   };
 
@@ -239,7 +241,9 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
           const said = out.unchanged ? 'no change: Kit already held every value sent' : undefined;
           audit(res, operation, kind.type, out.resource ? status : 204, id ?? out.resource?.id, said);
         } catch (err) {
-          audit(res, operation, kind.type, sendFailure(res, err, deps.logger), id, (err as Error).message);
+          // The audit trail keeps what the client was told (the SCIM error's scimType and detail).
+          const told = sendDescribedFailure(res, err, deps.logger);
+          audit(res, operation, kind.type, told.status, id, told.detail, told.scimType);
         }
       };
 

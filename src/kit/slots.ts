@@ -51,7 +51,13 @@ export class LocalSlotBook implements SlotBook {
   }
 }
 
-// KEYS[1] next slot (Redis ms), KEYS[2] pause marker. ARGV: spacing, ms to wait at least, key ttl, lost-state wait.
+/** Minutes of booked-slot tallies kept in Redis: the status page's hour. */
+export const TALLY_MINUTES = 60;
+
+// KEYS[1] next slot (Redis ms), KEYS[2] pause marker. ARGV: spacing, ms to wait at least, key ttl, lost-state
+// wait, the tally's key prefix. Every replica's every call books exactly one slot here, so a counter per minute of
+// Redis's clock (prefix..minute, expiring after the hour) is the fleet's calls per minute for the credential,
+// counted once. The minute's key is named inside the script because only Redis knows its own minute.
 const BOOK_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -63,7 +69,22 @@ local paused = redis.call('PTTL', KEYS[2])
 if paused > 0 then earliest = math.max(earliest, now + paused) end
 local slot = math.max(earliest, nxt)
 redis.call('SET', KEYS[1], slot + tonumber(ARGV[1]), 'PX', slot - now + tonumber(ARGV[3]))
+local tally = ARGV[5] .. math.floor(slot / 60000)
+redis.call('INCR', tally)
+redis.call('PEXPIRE', tally, ${(TALLY_MINUTES + 2) * 60_000})
 return slot - now`;
+
+// ARGV: the tally's key prefix, minutes. Answers Redis's current minute, then the slots booked in each of the
+// last ARGV[2] minutes, oldest first.
+const TALLY_LUA = `
+local t = redis.call('TIME')
+local minute = math.floor((tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) / 60000)
+local keys = {}
+for m = minute - tonumber(ARGV[2]) + 1, minute do keys[#keys + 1] = ARGV[1] .. m end
+local counts = redis.call('MGET', unpack(keys))
+local out = { minute }
+for i = 1, #counts do out[#out + 1] = tonumber(counts[i]) or 0 end
+return out`;
 
 // Keeps the longer of the current and the requested pause.
 const PAUSE_LUA = `
@@ -73,7 +94,16 @@ end
 return 1`;
 
 type ScriptClient = {
-  kscimBookSlot(next: string, pause: string, spacing: number, wait: number, ttl: number, lost: number): Promise<number>;
+  kscimBookSlot(
+    next: string,
+    pause: string,
+    spacing: number,
+    wait: number,
+    ttl: number,
+    lost: number,
+    tallyPrefix: string,
+  ): Promise<number>;
+  kscimSlotTally(tallyPrefix: string, minutes: number): Promise<number[]>;
   kscimPause(pause: string, ms: number): Promise<number>;
 };
 
@@ -100,6 +130,7 @@ export class SharedSlotBook implements SlotBook {
   private readonly fallback: LocalSlotBook;
   private readonly nextKey: string;
   private readonly pauseKey: string;
+  private readonly tallyKey: string;
   private usingFallback = false;
   /** Our own last slot (epoch ms): no booking, shared or not, may come closer to it than the spacing allows. */
   private lastSlotAt = 0;
@@ -109,12 +140,8 @@ export class SharedSlotBook implements SlotBook {
     this.fallback = new LocalSlotBook(opts.spacingMs * Math.max(1, opts.fallbackReplicas), opts.clock);
     this.nextKey = `kscim:limiter:${opts.id}:next`;
     this.pauseKey = `kscim:limiter:${opts.id}:pause`;
-    const client = opts.link.client;
-    if (!('kscimBookSlot' in client)) {
-      // ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT, so a Redis restarted empty needs nothing.
-      client.defineCommand('kscimBookSlot', { numberOfKeys: 2, lua: BOOK_LUA });
-      client.defineCommand('kscimPause', { numberOfKeys: 1, lua: PAUSE_LUA });
-    }
+    this.tallyKey = tallyKeyOf(opts.id);
+    defineScripts(opts.link.client);
   }
 
   get shared(): boolean {
@@ -134,6 +161,7 @@ export class SharedSlotBook implements SlotBook {
             Math.ceil(waitAtLeast),
             this.opts.keyTtlMs ?? 24 * 60 * 60_000,
             spacingMs * (this.opts.lostStateSlots ?? 2),
+            this.tallyKey,
           ),
         );
         this.switchTo(false, 'Redis answers');
@@ -179,4 +207,32 @@ export function sharedSlots(
   opts: Omit<SharedSlotBookOptions, 'link' | 'spacingMs' | 'clock'>,
 ): (spacingMs: number, clock: Clock) => SlotBook {
   return (spacingMs, clock) => new SharedSlotBook({ ...opts, link, spacingMs, clock });
+}
+
+const tallyKeyOf = (id: string) => `kscim:limiter:${id}:minute:`;
+
+function defineScripts(client: RedisLink['client']): void {
+  if ('kscimBookSlot' in client) return;
+  // ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT, so a Redis restarted empty needs nothing.
+  client.defineCommand('kscimBookSlot', { numberOfKeys: 2, lua: BOOK_LUA });
+  client.defineCommand('kscimPause', { numberOfKeys: 1, lua: PAUSE_LUA });
+  client.defineCommand('kscimSlotTally', { numberOfKeys: 0, lua: TALLY_LUA });
+}
+
+/** Slots booked in one minute by every replica sharing a limiter. */
+export interface BookedMinute {
+  /** Epoch ms of the minute's start, on Redis's clock. */
+  startsAt: number;
+  booked: number;
+}
+
+/**
+ * The shared book's tally for limiter `id`: slots booked per minute over the last TALLY_MINUTES minutes, oldest
+ * first, by every replica (each booked slot is one call sent, or withdrawn unsent before its time).
+ */
+export async function bookedPerMinute(link: RedisLink, id: string): Promise<BookedMinute[]> {
+  defineScripts(link.client);
+  const answer = await link.run((c) => (c as unknown as ScriptClient).kscimSlotTally(tallyKeyOf(id), TALLY_MINUTES));
+  const [current, ...counts] = answer.map(Number);
+  return counts.map((booked, i) => ({ startsAt: (current - TALLY_MINUTES + 1 + i) * 60_000, booked }));
 }

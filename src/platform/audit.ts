@@ -35,6 +35,8 @@ export interface AuditEntry {
   status: number;
   kitCalls: Array<{ endpoint: string; status: number | 'error' }>;
   detail?: string;
+  /** The SCIM error's scimType (RFC 7644 §3.12) when the answer was one that carries it. */
+  scimType?: string;
 }
 
 export interface AuditLogOptions {
@@ -53,7 +55,10 @@ const MAX_DETAIL_LENGTH = 1000;
 /** Where the routes send audit entries: the AuditLog, or a tee that also feeds the status page. */
 export type AuditSink = Pick<AuditLog, 'record' | 'recordForRequest'>;
 
-export type RequestAuditEvent = Pick<AuditEntry, 'operation' | 'resourceType' | 'resourceId' | 'status' | 'detail'> & {
+export type RequestAuditEvent = Pick<
+  AuditEntry,
+  'operation' | 'resourceType' | 'resourceId' | 'status' | 'detail' | 'scimType'
+> & {
   actor?: string;
 };
 

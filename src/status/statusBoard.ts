@@ -1,5 +1,6 @@
 import type { Clock } from '../platform/clock';
 import { type AuditEntry, type AuditSink, requestAuditEntry } from '../platform/audit';
+import { currentScope } from '../platform/requestScope';
 import type { LimiterPriority } from '../kit/priorityLanes';
 import { PRIORITIES } from '../kit/priorityLanes';
 import type { KitCallRecord } from '../kit/types';
@@ -30,8 +31,9 @@ export interface MinuteBucket {
 
 /**
  * One provisioning operation as the status page lists it: SCIM ids, the caller's configured name and counts
- * only. The audit entry's free-text detail is never kept: it can carry an email address (a reactivation
- * refusal names the address), and the page must not show personal data beyond SCIM ids.
+ * only. Of the audit entry's free text only a failure's SCIM error detail is kept, with addresses masked: it can
+ * carry an email address (a reactivation refusal names the address), and the page must not show personal data
+ * beyond SCIM ids.
  */
 export interface OperationSummary {
   at: string;
@@ -45,6 +47,11 @@ export interface OperationSummary {
   failedKitCalls: number;
   reactivationRefused: boolean;
   skippedMembers: number;
+  /** A failure's SCIM error as the client got it; addresses in the detail are masked (see below). */
+  scimType?: string;
+  errorDetail?: string;
+  /** The operation took a user out of Kit's active list (deactivated) or deleted it. */
+  deprovisioned?: 'deactivate' | 'delete';
 }
 
 export interface StatusSnapshot {
@@ -58,6 +65,7 @@ export interface StatusSnapshot {
     reactivationRefusals: number;
     skippedMembers: number;
     operations: number;
+    deprovisions: number;
     /** Kit webhook deliveries dropped (re-read budget spent, too many pending), by reason. */
     webhookDeliveriesDropped: Record<DeliveryDropReason, number>;
   };
@@ -81,6 +89,14 @@ function emptyBucket(startsAt: number): MinuteBucket {
 // reading it back here keeps the SCIM routes untouched by the status page.
 const SKIPPED_MEMBERS = /(\d+) members skipped/;
 
+// A SCIM error's detail may quote the address the client sent (a uniqueness or reactivation refusal does): the
+// page shows ids, never personal data, so addresses are masked.
+const EMAIL = /[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+/g;
+const maskAddresses = (text: string) => text.replace(EMAIL, '‹address›');
+
+/** Request ids whose deprovision is waiting for its audit entry; a few at most, the entry follows at once. */
+const PENDING_DEPROVISIONS_KEPT = 100;
+
 export class StatusBoard {
   private readonly minutes: Array<MinuteBucket | undefined> = new Array(MINUTES_KEPT);
   private readonly operations: Array<OperationSummary | undefined> = new Array(OPERATIONS_KEPT);
@@ -88,6 +104,10 @@ export class StatusBoard {
   private operationCount = 0;
   private reactivationRefusals = 0;
   private skippedMembers = 0;
+  private deprovisions = 0;
+  /** Request id of each kept row, to fold a refusal and the failed write it refused into one row. */
+  private readonly requestIds: Array<string | undefined> = new Array(OPERATIONS_KEPT);
+  private readonly pendingDeprovisions = new Map<string, 'deactivate' | 'delete'>();
   private readonly webhookDrops = Object.fromEntries(DELIVERY_DROP_REASONS.map((r) => [r, 0])) as Record<
     DeliveryDropReason,
     number
@@ -135,10 +155,22 @@ export class StatusBoard {
     return { record, recordForRequest: (event) => record(requestAuditEntry(event)) };
   }
 
+  /** The users resource deprovisioned a subscriber in the request being served; its audit entry follows. */
+  deprovisioned(kind: 'deactivate' | 'delete'): void {
+    const requestId = currentScope()?.requestId;
+    if (!requestId) return;
+    if (this.pendingDeprovisions.size >= PENDING_DEPROVISIONS_KEPT) {
+      this.pendingDeprovisions.delete(this.pendingDeprovisions.keys().next().value!);
+    }
+    this.pendingDeprovisions.set(requestId, kind);
+  }
+
   operationRecorded(entry: AuditEntry): void {
     const skipped = Number(SKIPPED_MEMBERS.exec(entry.detail ?? '')?.[1] ?? 0);
     const reactivationRefused = entry.operation === 'reactivationRejected';
-    this.operations[this.nextOperation] = {
+    const deprovisioned = entry.outcome === 'success' ? this.pendingDeprovisions.get(entry.requestId) : undefined;
+    if (entry.requestId) this.pendingDeprovisions.delete(entry.requestId);
+    const summary: OperationSummary = {
       at: entry.at ?? new Date(this.clock.now()).toISOString(),
       actor: entry.actor,
       operation: entry.operation,
@@ -150,10 +182,30 @@ export class StatusBoard {
       failedKitCalls: entry.kitCalls.filter((c) => c.status === 'error' || c.status >= 400).length,
       reactivationRefused,
       skippedMembers: skipped,
+      ...(entry.outcome === 'failure' && entry.scimType ? { scimType: entry.scimType } : {}),
+      ...(entry.outcome === 'failure' && entry.detail ? { errorDetail: maskAddresses(entry.detail) } : {}),
+      ...(deprovisioned ? { deprovisioned } : {}),
     };
+    // A refused reactivation is recorded twice within one request: the refusal, then the write it failed. The
+    // page shows one row: the write (with its id and SCIM error), marked as the refusal.
+    const last = (this.nextOperation - 1 + OPERATIONS_KEPT) % OPERATIONS_KEPT;
+    const previous = this.operations[last];
+    if (
+      previous?.reactivationRefused &&
+      previous.operation === 'reactivationRejected' &&
+      entry.requestId &&
+      this.requestIds[last] === entry.requestId &&
+      entry.outcome === 'failure'
+    ) {
+      this.operations[last] = { ...summary, reactivationRefused: true };
+      return;
+    }
+    this.operations[this.nextOperation] = summary;
+    this.requestIds[this.nextOperation] = entry.requestId;
     this.nextOperation = (this.nextOperation + 1) % OPERATIONS_KEPT;
     this.operationCount++;
     if (reactivationRefused) this.reactivationRefusals++;
+    if (deprovisioned) this.deprovisions++;
     this.skippedMembers += skipped;
   }
 
@@ -179,6 +231,7 @@ export class StatusBoard {
         reactivationRefusals: this.reactivationRefusals,
         skippedMembers: this.skippedMembers,
         operations: this.operationCount,
+        deprovisions: this.deprovisions,
         webhookDeliveriesDropped: { ...this.webhookDrops },
       },
     };

@@ -1,11 +1,13 @@
-import os from 'node:os';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { FailureThrottle } from '../platform/failureThrottle';
 import { retryAfterSeconds } from '../platform/retryAfter';
 import type { Readiness } from '../platform/readiness';
 import type { KitLimiter } from '../kit/limiter';
-import { renderLogin, renderStatus } from './render';
+import type { BookedMinute } from '../kit/slots';
+import type { ReplicaRow } from './fleet';
+import { type FleetView, renderLogin, renderStatus } from './render';
+import { THIS_REPLICA } from './replica';
 import type { StatusBoard } from './statusBoard';
 import { STATUS_COOKIE, type StatusSessions } from './statusSession';
 
@@ -26,6 +28,12 @@ export interface StatusRouteDeps {
   limiter: KitLimiter;
   budgetPerMinute: number;
   sharedLimiterConfigured: boolean;
+  /** This replica's name in the fleet's rows. */
+  replica: string;
+  /** The tenant's id, named on its pages (a server with a tenants file). */
+  tenant?: string;
+  /** The fleet's figures from the shared store; undefined answers mean it cannot be read right now. */
+  fleet?: { replicas(): Promise<ReplicaRow[] | undefined>; booked(): Promise<BookedMinute[]> };
   failureThrottle?: FailureThrottle;
   /** PUBLIC_BASE_URL: its origin is accepted on the login POST too (a proxy may rewrite Host). */
   publicBaseUrl?: string;
@@ -45,13 +53,13 @@ function htmlHeaders(res: Response): void {
   res.setHeader('Cache-Control', 'no-store');
 }
 
-function sendHtml(res: Response, status: number, html: string, headers: Record<string, string> = {}): void {
+export function sendHtml(res: Response, status: number, html: string, headers: Record<string, string> = {}): void {
   htmlHeaders(res);
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.status(status).send(html);
 }
 
-function originOf(value: string | undefined): string | undefined {
+export function originOf(value: string | undefined): string | undefined {
   if (!value) return undefined;
   try {
     const u = new URL(value);
@@ -66,10 +74,32 @@ function baseOf(req: Request): string {
   return req.baseUrl || '/status';
 }
 
+/** The browser's Origin (or, failing that, Referer) must be this server as the request reached it. */
+export function fromOwnPage(req: Request, publicOrigin: string | undefined): boolean {
+  const presented = originOf(req.get('origin')) ?? originOf(req.get('referer'));
+  if (!presented) return false;
+  const own = originOf(`${req.protocol}://${req.get('host') ?? ''}`);
+  return presented === own || presented === publicOrigin;
+}
+
 export function statusRoutes(deps: StatusRouteDeps): Router {
   const router = Router();
   const publicOrigin = originOf(deps.publicBaseUrl);
-  const replica = { host: os.hostname(), pid: process.pid };
+  const replica = THIS_REPLICA;
+  const sandbox = () => deps.readiness.report().sandbox === true;
+  const login = (req: Request, error?: string) =>
+    renderLogin({ base: baseOf(req), error, tenant: deps.tenant, sandbox: sandbox() });
+
+  const fleetView = async (): Promise<FleetView | undefined> => {
+    if (!deps.fleet) return undefined;
+    try {
+      const [replicas, minutes] = await Promise.all([deps.fleet.replicas(), deps.fleet.booked()]);
+      return replicas ? { replicas, minutes } : undefined;
+    } catch {
+      // Redis away: the page shows this replica's figures and says so.
+      return undefined;
+    }
+  };
 
   const sessionOf = (req: Request) => {
     const header = req.headers.cookie;
@@ -77,13 +107,7 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
     return deps.sessions.verify(parseCookies(header)[STATUS_COOKIE]);
   };
 
-  /** The browser's Origin (or, failing that, Referer) must be this server as the request reached it. */
-  const sameOrigin = (req: Request): boolean => {
-    const presented = originOf(req.get('origin')) ?? originOf(req.get('referer'));
-    if (!presented) return false;
-    const own = originOf(`${req.protocol}://${req.get('host') ?? ''}`);
-    return presented === own || presented === publicOrigin;
-  };
+  const sameOrigin = (req: Request) => fromOwnPage(req, publicOrigin);
 
   const cookie = (req: Request, value: string, maxAge: number) =>
     serializeCookie(STATUS_COOKIE, value, {
@@ -94,18 +118,22 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
       maxAge,
     });
 
-  router.get('/', (req, res) => {
+  router.get('/', async (req, res) => {
     const session = sessionOf(req);
     if (!session) {
       res.setHeader('Cache-Control', 'no-store');
       res.redirect(303, `${baseOf(req)}/login`);
       return;
     }
+    const fleet = await fleetView();
     sendHtml(
       res,
       200,
       renderStatus({
         base: baseOf(req),
+        tenant: deps.tenant,
+        replicaName: deps.replica,
+        fleet,
         snapshot: deps.board.snapshot(),
         readiness: deps.readiness.report(),
         limiter: { ...deps.limiter.counts(), shared: deps.limiter.shared, spacingMs: deps.limiter.spacingMs },
@@ -117,18 +145,18 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
     );
   });
 
-  router.get('/login', (req, res) => sendHtml(res, 200, renderLogin({ base: baseOf(req) })));
+  router.get('/login', (req, res) => sendHtml(res, 200, login(req)));
 
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 4 });
 
   router.post('/login', form, (req, res) => {
     if (!sameOrigin(req)) {
-      sendHtml(res, 403, renderLogin({ base: baseOf(req), error: 'Sign in from this server’s own login page.' }));
+      sendHtml(res, 403, login(req, 'Sign in from this server’s own login page.'));
       return;
     }
     const presented = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
     if (presented === '') {
-      sendHtml(res, 400, renderLogin({ base: baseOf(req), error: 'Enter a bearer token.' }));
+      sendHtml(res, 400, login(req, 'Enter a bearer token.'));
       return;
     }
     // The token is a digest lookup, done first: a valid one signs in even from an address others have failed
@@ -138,20 +166,14 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
     if (verdict?.refused) {
       deps.onLoginFailure?.('throttled');
       const seconds = retryAfterSeconds(verdict.retryAfterMs);
-      sendHtml(
-        res,
-        429,
-        renderLogin({
-          base: baseOf(req),
-          error: `Too many failed attempts from this address. Try again in ${seconds} s.`,
-        }),
-        { 'Retry-After': String(seconds) },
-      );
+      sendHtml(res, 429, login(req, `Too many failed attempts from this address. Try again in ${seconds} s.`), {
+        'Retry-After': String(seconds),
+      });
       return;
     }
     if (!token) {
       deps.onLoginFailure?.('unknown_token');
-      sendHtml(res, 401, renderLogin({ base: baseOf(req), error: 'That token is not one this server accepts.' }));
+      sendHtml(res, 401, login(req, 'That token is not one this server accepts.'));
       return;
     }
     res.setHeader('Set-Cookie', cookie(req, deps.sessions.issue(token), deps.sessions.ttlSeconds));

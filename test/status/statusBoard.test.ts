@@ -3,6 +3,7 @@ import { StatusBoard, MINUTES_KEPT, OPERATIONS_KEPT } from '../../src/status/sta
 import { StatusSessions } from '../../src/status/statusSession';
 import { budgetChart } from '../../src/status/render';
 import type { AuditEntry } from '../../src/platform/audit';
+import { type RequestScope, runInRequestScope } from '../../src/platform/requestScope';
 import { ManualClock } from '../support/clock';
 
 const START = Date.UTC(2030, 0, 1, 12, 0, 0);
@@ -92,8 +93,76 @@ describe('StatusBoard', () => {
       reactivationRefusals: 1,
       skippedMembers: 3,
       operations: 62,
+      deprovisions: 0,
       webhookDeliveriesDropped: { over_budget: 0, pending_full: 0 },
     });
+  });
+
+  it('folds a refused reactivation and the write it refused into one row, with the SCIM error', () => {
+    const board = new StatusBoard(new ManualClock(START));
+    const trail = board.auditTrail();
+    trail.record(
+      entry(1, {
+        operation: 'reactivationRejected',
+        resourceId: undefined,
+        outcome: 'failure',
+        status: 400,
+        detail: 'reactivation of ada@example.com refused: Kit cannot reactivate through its API',
+      }),
+    );
+    trail.record(
+      entry(1, {
+        operation: 'patch',
+        resourceId: '42',
+        outcome: 'failure',
+        status: 400,
+        scimType: 'mutability',
+        detail: 'ada@example.com cannot be reactivated: Kit has no API for it',
+      }),
+    );
+    const s = board.snapshot();
+    expect(s.operations).toHaveLength(1);
+    expect(s.operations[0]).toMatchObject({
+      operation: 'patch',
+      resourceId: '42',
+      reactivationRefused: true,
+      scimType: 'mutability',
+      errorDetail: '‹address› cannot be reactivated: Kit has no API for it',
+    });
+    expect(s.totals).toMatchObject({ operations: 1, reactivationRefusals: 1 });
+    expect(JSON.stringify(s)).not.toContain('ada@example.com');
+  });
+
+  it('keeps a refusal and a failure of another request apart, and no error on a success', () => {
+    const board = new StatusBoard(new ManualClock(START));
+    const trail = board.auditTrail();
+    trail.record(entry(1, { operation: 'reactivationRejected', outcome: 'failure', status: 409 }));
+    trail.record(entry(2, { outcome: 'failure', status: 409, scimType: 'uniqueness', detail: 'taken' }));
+    trail.record(entry(3, { detail: '0 members skipped', scimType: 'invalidValue' }));
+    const s = board.snapshot();
+    expect(s.operations.map((o) => o.operation)).toEqual(['create', 'create', 'reactivationRejected']);
+    expect(s.operations[0].scimType).toBeUndefined();
+    expect(s.operations[0].errorDetail).toBeUndefined();
+    expect(s.operations[1]).toMatchObject({ scimType: 'uniqueness', errorDetail: 'taken', reactivationRefused: false });
+  });
+
+  it('marks and counts deprovisions: the users resource names them within the request, the audit entry follows', () => {
+    const board = new StatusBoard(new ManualClock(START));
+    const trail = board.auditTrail();
+    const scope = (requestId: string, fn: () => void) =>
+      runInRequestScope({ requestId, kitCalls: [] } satisfies RequestScope, fn);
+    scope('r1', () => {
+      board.deprovisioned('deactivate');
+      trail.record(entry(1, { operation: 'patch', status: 200 }));
+    });
+    scope('r2', () => {
+      board.deprovisioned('delete');
+      trail.record(entry(2, { operation: 'delete', status: 204 }));
+    });
+    scope('r3', () => trail.record(entry(3, { operation: 'patch', status: 200 })));
+    const s = board.snapshot();
+    expect(s.operations.map((o) => o.deprovisioned)).toEqual([undefined, 'delete', 'deactivate']);
+    expect(s.totals.deprovisions).toBe(2);
   });
 
   it('counts dropped Kit webhook deliveries by reason, since start', () => {

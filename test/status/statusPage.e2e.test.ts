@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import request from 'supertest';
 import { createLogger } from '../../src/platform/logging';
-import { type Harness, oktaUser, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
+import { type Harness, oktaUser, patch, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
 
 // /status over HTTP: who gets in, what the cookie is, what a forged or cross-site request gets, and that the
 // figures come from what the server measured (a Kit 429 and its retry).
@@ -128,6 +128,47 @@ describe('/status over HTTP', () => {
     expect(page.text).toMatch(new RegExp(`<td class="resource-id">${created.body.id}</td>`));
     expect(page.text).toMatch(/calls start ≥ \d+ ms apart/);
     expect(page.text).not.toContain('limited@example.com');
+  });
+
+  it('lists each operation once, failures with their SCIM error, deprovisions marked and counted', async () => {
+    const user = await h.post('/scim/v2/Users', oktaUser('ops.list@example.com'));
+    const id: string = user.body.id;
+    const deactivate = await h.patch(`/scim/v2/Users/${id}`, patch({ op: 'replace', path: 'active', value: false }));
+    expect(deactivate.status).toBe(200);
+    const refused = await h.patch(`/scim/v2/Users/${id}`, patch({ op: 'replace', path: 'active', value: true }));
+    expect(refused.status).toBe(400);
+    await h.post('/scim/v2/Users', oktaUser('ops.twice@example.com'));
+    const clash = await h.post('/scim/v2/Users', oktaUser('ops.twice@example.com'));
+    expect(clash.status).toBe(409);
+    const other = await h.post('/scim/v2/Users', oktaUser('ops.gone@example.com'));
+    expect((await h.del(`/scim/v2/Users/${other.body.id}`)).status).toBe(204);
+
+    const page = await request(h.service.app)
+      .get('/status')
+      .set('Cookie', sessionCookie(await login(h, READONLY_TOKEN)));
+    const rows = page.text.match(/<tr class="operation[^"]*">.*?<\/tr>/g) ?? [];
+    const rowsOf = (resourceId: string) => rows.filter((r) => r.includes(`<td class="resource-id">${resourceId}</td>`));
+    // The refused reactivation: one row, the PATCH with its id, its SCIM error, marked as the refusal.
+    expect(rows.filter((r) => r.includes('reactivation refused'))).toHaveLength(1);
+    expect(rows.some((r) => r.includes('<td>reactivationRejected</td>'))).toBe(false);
+    const refusedRow = rowsOf(id).find((r) => r.includes('reactivation refused'))!;
+    expect(refusedRow).toContain('<td>patch</td>');
+    expect(refusedRow).toContain(`<code class="scim-type">${refused.body.scimType}</code>`);
+    // The conflicting create: its scimType and detail, the address in it masked.
+    const clashRow = rows.find((r) => r.includes('<code class="scim-type">uniqueness</code>'));
+    expect(clashRow).toBeDefined();
+    for (const address of ['ops.list@example.com', 'ops.twice@example.com']) expect(page.text).not.toContain(address);
+    // The deactivation and the delete: marked as deprovisions, and counted.
+    expect(rowsOf(id).filter((r) => r.includes('deprovisioned (deactivate)'))).toHaveLength(1);
+    expect(rowsOf(other.body.id).filter((r) => r.includes('deprovisioned (delete)'))).toHaveLength(1);
+    expect(page.text).toMatch(/<td class="num deprovisions">[2-9]<\/td>/);
+    // The headings: provisioning counts are not refusals.
+    const refusals = page.text.slice(page.text.indexOf('<section id="refusals">'));
+    expect(refusals.slice(0, refusals.indexOf('</section>'))).not.toContain('provisioning operations');
+    expect(page.text).toMatch(/<section id="provisioning"><h2>Provisioning since start<\/h2>/);
+    // No Redis: the page says it shows this replica only.
+    expect(page.text).toContain('this page shows this replica only');
+    expect(page.text).not.toContain('class="tenant"');
   });
 });
 
