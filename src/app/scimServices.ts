@@ -63,6 +63,8 @@ export function buildScimServices(deps: ScimServiceDeps): ScimServices {
     catalog,
     membership,
     fields,
+    stamps: tracking.groupStamps,
+    now: deps.now,
     events: {
       ...deps.groupEvents,
       changed: async () => {
