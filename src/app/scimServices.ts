@@ -6,6 +6,7 @@ import { TagMembership } from '../scim/groups/membership';
 import { TagCatalog } from '../scim/groups/tagCatalog';
 import { CursorPager } from '../scim/paging/cursorPager';
 import type { PageStore } from '../scim/paging/pageStore';
+import type { PageCursors } from '../scim/paging/pageCursors';
 import type { ChangeTracking } from '../scim/changeTracking';
 import { UserDirectory, type UserEvents } from '../scim/users';
 import type { ScimServices } from '../scim/services';
@@ -29,6 +30,8 @@ export interface ScimServiceDeps {
   userEvents: Omit<UserEvents, 'changed'>;
   groupEvents: Omit<GroupEvents, 'changed'>;
   now?: () => Date;
+  /** RFC 9865 cursors of this tenant (signed with its derived key); absent over Kit v3. */
+  cursors?: PageCursors;
   /** Builds the change journal, lookup snapshot and mirror over the field map. */
   changeTracking: (fields: SubscriberFieldMap) => ChangeTracking;
 }
@@ -57,6 +60,7 @@ export function buildScimServices(deps: ScimServiceDeps): ScimServices {
     journal: tracking.journal,
     lookups: tracking.lookups,
     mirror: tracking.mirror,
+    cursors: deps.cursors,
   });
   const groups = new GroupDirectory({
     kit,

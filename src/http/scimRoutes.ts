@@ -173,7 +173,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
           200,
           undefined,
           {},
-          listResponseJson(LIST_RESPONSE, resources, found.totalResults, query.startIndex),
+          listResponseJson(LIST_RESPONSE, resources, found.totalResults, query.startIndex, found.cursor),
         );
       } catch (err) {
         sendFailure(res, err, deps.logger);

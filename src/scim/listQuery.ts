@@ -20,6 +20,8 @@ export interface ListQuery {
   filterAttributes?: string[];
   startIndex: number;
   count: number;
+  /** RFC 9865: present (an empty string for the first page) when the client pages by cursor, not by index. */
+  cursor?: string;
   sortBy?: string;
   sortOrder: 'ascending' | 'descending';
   attributes?: string;
@@ -90,6 +92,10 @@ export function parseListQuery(
     throw new ScimBadRequest('invalidValue', `startIndex must be at most ${MAX_START_INDEX}.`);
   }
   const startIndex = Math.max(1, requestedStart);
+  const cursor = single(params, 'cursor');
+  if (cursor !== undefined && integer(params, 'startIndex') !== undefined) {
+    throw new ScimBadRequest('invalidValue', 'Page by cursor or by startIndex, not both in one request.');
+  }
   const count = Math.min(MAX_COUNT, Math.max(0, integer(params, 'count') ?? DEFAULT_COUNT));
   const sortBy = single(params, 'sortBy');
   if (sortBy !== undefined && !sortable.some((s) => s.toLowerCase() === sortBy.toLowerCase())) {
@@ -111,6 +117,7 @@ export function parseListQuery(
     filterAttributes: parsed?.attributes,
     startIndex,
     count,
+    cursor: cursor?.trim(),
     sortBy: sortBy && sortable.find((s) => s.toLowerCase() === sortBy.toLowerCase()),
     sortOrder: order?.toLowerCase() === 'descending' ? 'descending' : 'ascending',
     attributes,

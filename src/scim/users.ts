@@ -9,6 +9,7 @@ import { isCanonicalId, type ScimBody, type ScimUser } from './resources';
 import type { CursorPager } from './paging/cursorPager';
 import { assertSameId, booleanise, checkUserPatch, normalizePatch } from './patchShapes';
 import { deletedUserDetail, reactivationDetail } from './reactivation';
+import type { PageCursors } from './paging/pageCursors';
 import { type ChangeJournal, type ChangeKind, JournalUnavailableError } from './journal/changeJournal';
 import { LastModifiedOverlay } from './journal/lastModifiedOverlay';
 import { type ReadPurpose, SubscriberLookups } from './subscriberLookups';
@@ -55,6 +56,8 @@ export interface UserDirectoryDeps {
   journal?: ChangeJournal;
   /** The subscriber mirror's pages, for list walks at 0 Kit calls while it is complete. */
   mirror?: MirrorPages;
+  /** RFC 9865 cursors (Kit v4 only). */
+  cursors?: PageCursors;
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
