@@ -69,6 +69,7 @@ export function buildScimServices(deps: ScimServiceDeps): ScimServices {
     fields,
     stamps: tracking.groupStamps,
     now: deps.now,
+    cursors: deps.cursors,
     events: {
       ...deps.groupEvents,
       changed: async () => {

@@ -120,6 +120,45 @@ describe('cursor paging (RFC 9865)', () => {
     });
   });
 
+  it('takes the cursor in a POST /.search body as well', async () => {
+    const search = (body: Record<string, unknown>) =>
+      h.post('/scim/v2/Users/.search', {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+        excludedAttributes: ['groups'],
+        ...body,
+      });
+    const first = await search({ cursor: '', count: 1000 });
+    expect(first.status).toBe(200);
+    expect(first.body.Resources).toHaveLength(1000);
+    const second = await search({ cursor: first.body.nextCursor, count: 1000 });
+    expect(second.body.Resources).toHaveLength(1000);
+    expect(second.body.Resources[0].id).not.toBe(first.body.Resources[0].id);
+  });
+
+  it('pages Groups by cursor too; a Users cursor is no Groups cursor', async () => {
+    const made = [1, 2, 3, 4, 5].map((n) => String(h.sandbox.store.createTag(`Cursor group ${n}`).id));
+    const ids: string[] = [];
+    let cursor = '';
+    for (let page = 0; page < 10; page++) {
+      const res = await h.get(
+        `/scim/v2/Groups?count=2&excludedAttributes=members&cursor=${encodeURIComponent(cursor)}`,
+      );
+      expect(res.status).toBe(200);
+      expect(res.body.Resources.length).toBeLessThanOrEqual(2);
+      ids.push(...res.body.Resources.map((g: { id: string }) => g.id));
+      if (!res.body.nextCursor) break;
+      cursor = res.body.nextCursor;
+    }
+    expect(ids.filter((id) => made.includes(id))).toEqual(made);
+    expect(new Set(ids).size).toBe(ids.length);
+    const users = await h.get('/scim/v2/Users?cursor=&count=1&excludedAttributes=groups');
+    expectScimError(
+      await h.get(`/scim/v2/Groups?count=2&cursor=${encodeURIComponent(users.body.nextCursor)}`),
+      400,
+      'invalidCursor',
+    );
+  });
+
   it('leaves startIndex paging as it was', async () => {
     const res = await h.get('/scim/v2/Users?startIndex=2491&count=100&excludedAttributes=groups');
     expect(res.body.totalResults).toBe(N);

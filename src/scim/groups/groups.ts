@@ -16,6 +16,7 @@ import { TagMembers } from './tagMembers';
 import { assertMemberBudget, planGroupPatch, readMemberIds } from './groupPatch';
 import type { TagMembership } from './membership';
 import { yieldEvery } from '../paging/timeSlices';
+import type { CursorPosition, PageCursors } from '../paging/pageCursors';
 import {
   isReservedTagName,
   normaliseTagName,
@@ -40,6 +41,8 @@ export interface GroupDirectoryDeps {
   /** Durable last-modified stamps (Redis when configured); one process's memory when absent. */
   stamps?: GroupStamps;
   now?: () => Date;
+  /** RFC 9865 cursors (Kit v4 only). */
+  cursors?: PageCursors;
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
@@ -89,7 +92,9 @@ export class GroupDirectory {
     }
     if (query.sortOrder === 'descending') groups.reverse();
     const totalResults = groups.length;
-    groups = groups.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
+    let next: string | undefined;
+    if (query.cursor !== undefined) ({ groups, next } = this.cursorPage(query, groups));
+    else groups = groups.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
     const shown: Array<{ tag: Tag; members?: MemberRef[] }> = [];
     for (const g of groups) {
       const members = withMembers
@@ -97,7 +102,36 @@ export class GroupDirectory {
         : undefined;
       shown.push({ tag: g.tag, members });
     }
-    return { resources: await this.present(shown), totalResults };
+    const resources = await this.present(shown);
+    return query.cursor === undefined ? { resources, totalResults } : { resources, totalResults, cursor: { next } };
+  }
+
+  /**
+   * A page by cursor (RFC 9865) of the groups listed, in their order. In id order the cursor holds the last id
+   * answered, so a group created or retired between two pages moves no other across the page boundary; in
+   * displayName order it holds how many were answered.
+   */
+  private cursorPage<G extends { tag: Tag }>(query: ListQuery, groups: G[]): { groups: G[]; next?: string } {
+    const cursors = this.deps.cursors;
+    if (!cursors) {
+      throw new ScimBadRequest('invalidValue', "Cursor paging needs Kit's v4 API; page by startIndex instead.");
+    }
+    const scope = `Groups\n${query.filterText ?? ''}\n${query.sortBy ?? ''}\n${query.sortOrder}`;
+    const at: CursorPosition = query.cursor ? cursors.read(query.cursor, scope) : { after: null, skip: 0 };
+    const byId = query.sortBy !== 'displayName';
+    const descending = query.sortOrder === 'descending';
+    let from = at.skip;
+    if (byId && at.after !== null) {
+      const after = Number(at.after);
+      from = groups.findIndex((g) => (descending ? g.tag.id < after : g.tag.id > after));
+      if (from < 0) from = groups.length;
+    }
+    const page = groups.slice(from, from + query.count);
+    if (query.count === 0 || from + page.length >= groups.length) return { groups: page };
+    const position: CursorPosition = byId
+      ? { after: String(page[page.length - 1].tag.id), skip: 0 }
+      : { after: null, skip: from + page.length };
+    return { groups: page, next: cursors.issue(scope, position) };
   }
 
   // ---- writes --------------------------------------------------------------------------------------------
