@@ -73,7 +73,8 @@ export class GroupDirectory {
     const tags = (await this.deps.catalog.groups({ ...opts, fresh: true })).sort((a, b) => a.id - b.id);
     // A delta read (`meta.lastModified gt T`) reads every membership, so that a tagging done in Kit is seen
     // (and stamped) by the read that asks for changes.
-    const needsMembersForFilter = filterReads(query, 'members') || filterReads(query, 'meta');
+    const delta = (query.filterAttributes ?? []).some((p) => p.toLowerCase().endsWith('meta.lastmodified'));
+    const needsMembersForFilter = filterReads(query, 'members') || delta;
     let groups: Array<{ tag: Tag; members?: MemberRef[] }> = [];
     const read: Array<{ tag: Tag; members?: MemberRef[] }> = [];
     // An account may hold tens of thousands of tags: the filter decides them in slices of time.
