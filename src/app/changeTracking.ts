@@ -6,6 +6,7 @@ import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from '../scim/fieldMap';
 import type { ChangeJournal } from '../scim/journal/changeJournal';
 import { MemoryJournal } from '../scim/journal/memoryJournal';
 import { RedisJournal } from '../scim/journal/redisJournal';
+import { MemoryGroupStamps, RedisGroupStamps } from '../scim/journal/groupStamps';
 import { type LookupSnapshot, MemoryLookupSnapshot, RedisLookupSnapshot } from '../scim/lookupSnapshot';
 import { MemoryMirrorStore } from '../scim/mirror/memoryMirrorStore';
 import type { MirrorStore } from '../scim/mirror/mirrorStore';
@@ -92,6 +93,7 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
   }
   return {
     journal,
+    groupStamps: o.redis ? new RedisGroupStamps(o.redis, o.prefix) : new MemoryGroupStamps(),
     snapshot,
     mirror,
     watch,

@@ -6,6 +6,7 @@ import { TagMembership } from '../scim/groups/membership';
 import { TagCatalog } from '../scim/groups/tagCatalog';
 import { CursorPager } from '../scim/paging/cursorPager';
 import type { PageStore } from '../scim/paging/pageStore';
+import type { PageCursors } from '../scim/paging/pageCursors';
 import type { ChangeTracking } from '../scim/changeTracking';
 import { UserDirectory, type UserEvents } from '../scim/users';
 import type { ScimServices } from '../scim/services';
@@ -32,6 +33,8 @@ export interface ScimServiceDeps {
   userEvents: Omit<UserEvents, 'changed'>;
   groupEvents: Omit<GroupEvents, 'changed'>;
   now?: () => Date;
+  /** RFC 9865 cursors of this tenant (signed with its derived key); absent over Kit v3. */
+  cursors?: PageCursors;
   /** Builds the change journal, lookup snapshot and mirror over the field map. */
   changeTracking: (fields: SubscriberFieldMap) => ChangeTracking;
 }
@@ -61,12 +64,16 @@ export function buildScimServices(deps: ScimServiceDeps): ScimServices {
     lookups: tracking.lookups,
     mirror: tracking.mirror,
     unmapped: deps.unmapped,
+    cursors: deps.cursors,
   });
   const groups = new GroupDirectory({
     kit,
     catalog,
     membership,
     fields,
+    stamps: tracking.groupStamps,
+    now: deps.now,
+    cursors: deps.cursors,
     events: {
       ...deps.groupEvents,
       changed: async () => {

@@ -1,3 +1,4 @@
+import { hkdfSync, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../platform/clock';
 import type { Config } from '../config/environment';
@@ -14,6 +15,8 @@ import { MemoryPageStore, type PageStore } from '../scim/paging/pageStore';
 import { RedisPageStore } from '../scim/paging/redisPageStore';
 import type { ScimServices } from '../scim/services';
 import { buildScimServices } from './scimServices';
+import { CURSOR_TIMEOUT_SECONDS, PageCursors } from '../scim/paging/pageCursors';
+import type { KitCredentials } from '../config/kitCredentials';
 
 // One tenant's SCIM services, built once its start-up checks against Kit passed: the object graph of
 // scim/services.ts with the tenant's caches, change tracking, metrics label and audit trail plugged in.
@@ -49,6 +52,12 @@ export function tenantScimServices(d: TenantScimDeps, fieldKeys: Map<string, str
     filterScanBudget: config.scim.filterScanBudget,
     groupTagPrefix: config.scim.groupTagPrefix,
     now: () => new Date(d.clock.now()),
+    cursors: d.kit.capabilities.cursorPaging
+      ? new PageCursors(cursorKey(config.kit.baseUrl, config.kit.credentials), {
+          ttlSeconds: CURSOR_TIMEOUT_SECONDS,
+          now: () => d.clock.now(),
+        })
+      : undefined,
     changeTracking: (fields) => changeTracking(d, fields, pageStore),
     userEvents: {
       reactivationRejected: (operation, email) => {
@@ -117,4 +126,22 @@ function pageStoreOf(d: TenantScimDeps): PageStore {
     (err) => logger.warn({ err: { message: err.message } }, 'Redis page cache unavailable; serving without cache'),
     config.pageCache.maxEntries,
   );
+}
+
+/**
+ * The key RFC 9865 cursors are signed with: derived (HKDF-SHA256) from the Kit secret this tenant is configured
+ * with, which every replica of it holds and no SCIM client knows, so a cursor issued by one replica is accepted
+ * by any other and no key has to be stored or shared. Changing the Kit secret invalidates open cursors (400
+ * invalidCursor: the client starts again). An OAuth setup without a client secret has no stable secret (its
+ * tokens rotate): it signs with a key of this process, so a cursor is valid on the replica that issued it.
+ */
+function cursorKey(baseUrl: string, credentials: KitCredentials | undefined): Buffer {
+  const secret =
+    credentials?.kind === 'apiKey'
+      ? credentials.apiKey
+      : credentials?.kind === 'v3Secret'
+        ? credentials.apiSecret
+        : credentials?.clientSecret;
+  const material = secret ? Buffer.from(secret) : randomBytes(32);
+  return Buffer.from(hkdfSync('sha256', material, baseUrl.replace(/\/+$/, ''), 'convertkit-scim page cursor', 32));
 }

@@ -1,3 +1,5 @@
+import { DEFAULT_COUNT, MAX_COUNT } from '../scim/listQuery';
+import { CURSOR_TIMEOUT_SECONDS } from '../scim/paging/pageCursors';
 import { type Request, type Response, Router } from 'express';
 import type { Logger } from 'pino';
 import type { PublicUrlConfig } from '../config/environment';
@@ -40,6 +42,21 @@ function truthfulSchema(resource: Resource, caps?: KitCapabilities): Resource {
     attributes: resource.attributes.map((a: ScimBody) =>
       a.name === 'displayName' ? { ...a, mutability: 'immutable' } : a,
     ),
+  };
+}
+
+/**
+ * RFC 9865 §4 (ServiceProviderConfig `pagination`): index paging always; cursor paging over Kit v4's own
+ * cursors (Kit v3 has none). Index stays the default, so a client that knows only RFC 7644 sees no change.
+ */
+function paginationCapabilities(cursor: boolean): Record<string, unknown> {
+  return {
+    cursor,
+    index: true,
+    defaultPaginationMethod: 'index',
+    defaultPageSize: DEFAULT_COUNT,
+    maxPageSize: MAX_COUNT,
+    ...(cursor ? { cursorTimeout: CURSOR_TIMEOUT_SECONDS } : {}),
   };
 }
 
@@ -129,6 +146,9 @@ export function discoveryRoutes(deps: {
       const q = query(req);
       if (wantsAttribute('authenticationSchemes', q.attributes, q.excludedAttributes))
         config.authenticationSchemes = authenticationSchemes({ jwt: Boolean(deps.jwt) });
+      if (wantsAttribute('pagination', q.attributes, q.excludedAttributes)) {
+        config.pagination = paginationCapabilities(deps.kitCapabilities?.cursorPaging !== false);
+      }
       const extension = deps.serviceProviderExtension?.(scimBaseUrl(req, deps.publicUrls));
       if (extension) {
         // Attributes a later RFC adds to the core schema (RFC 9967 §4), under attributes/excludedAttributes.

@@ -40,14 +40,14 @@ export function listResponseJson(
   resources: string[],
   totalResults: number,
   startIndex: number,
+  /** A page asked for by cursor (RFC 9865 §2.2): nextCursor instead of index-based paging's attributes. */
+  cursor?: { next?: string },
 ): string {
-  const envelope = JSON.stringify({
-    schemas: [schema],
-    totalResults,
-    startIndex,
-    itemsPerPage: resources.length,
-    Resources: [],
-  });
+  const envelope = JSON.stringify(
+    cursor
+      ? { schemas: [schema], itemsPerPage: resources.length, nextCursor: cursor.next, Resources: [] }
+      : { schemas: [schema], totalResults, startIndex, itemsPerPage: resources.length, Resources: [] },
+  );
   // The envelope ends in `"Resources":[]}`: the resources go between the brackets.
   return `${envelope.slice(0, -2)}${resources.join(',')}]}`;
 }

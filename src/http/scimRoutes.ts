@@ -70,6 +70,8 @@ interface RenderedPage {
   resources: string[];
   totalResults: number;
   startIndex: number;
+  /** Set when the page was asked for by cursor (RFC 9865). */
+  cursor?: { next?: string };
 }
 
 /** The `:id` route parameter. */
@@ -197,7 +199,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
       const resources = await mapInSlices(found.resources, (r) =>
         resourceJson(r, base, render, () => present(r, base, render).rendered),
       );
-      return { resources, totalResults: found.totalResults, startIndex: query.startIndex };
+      return { resources, totalResults: found.totalResults, startIndex: query.startIndex, cursor: found.cursor };
     };
 
     const list = async (req: Request, res: Response, params: Record<string, unknown>) => {
@@ -208,7 +210,7 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
           200,
           undefined,
           {},
-          listResponseJson(LIST_RESPONSE, found.resources, found.totalResults, found.startIndex),
+          listResponseJson(LIST_RESPONSE, found.resources, found.totalResults, found.startIndex, found.cursor),
         );
       } catch (err) {
         sendFailure(res, err, deps.logger);
@@ -343,6 +345,12 @@ export function scimRoutes(deps: ScimRouteDeps): Router {
   router.post('/.search', async (req, res) => {
     try {
       const params = searchParams(req);
+      // Users and Groups are two Kit walks with no common cursor: one list across both pages by index only.
+      if (Object.keys(params).some((k) => k.toLowerCase() === 'cursor'))
+        throw new ScimBadRequest(
+          'invalidValue',
+          'The root search pages by startIndex; page /Users or /Groups by cursor.',
+        );
       const filterText = params[Object.keys(params).find((k) => k.toLowerCase() === 'filter') ?? ''];
       const compared = typeof filterText === 'string' ? readFilter(filterText).attributes : [];
       const kinds = [

@@ -1,4 +1,5 @@
 import type { ChangeJournal } from './journal/changeJournal';
+import type { GroupStamps } from './journal/groupStamps';
 import type { LookupSnapshot } from './lookupSnapshot';
 import type { MirrorStore } from './mirror/mirrorStore';
 import type { SubscriberMirror } from './mirror/subscriberMirror';
@@ -10,6 +11,8 @@ import type { SubscriberLookups } from './subscriberLookups';
 
 export interface ChangeTracking {
   journal: ChangeJournal;
+  /** Groups' last-modified stamps (Kit tags keep none). */
+  groupStamps?: GroupStamps;
   snapshot?: LookupSnapshot;
   mirror?: SubscriberMirror;
   mirrorStore?: MirrorStore;

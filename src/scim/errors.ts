@@ -14,7 +14,10 @@ export type ScimType =
   | 'noTarget'
   | 'invalidValue'
   | 'invalidVers'
-  | 'sensitive';
+  | 'sensitive'
+  // RFC 9865 §2.3: a cursor the server did not issue (or for another query), and one past its cursorTimeout.
+  | 'invalidCursor'
+  | 'expiredCursor';
 
 /** The scimTypes RFC 7644 §3.12 gives a 400; `uniqueness` (409) and `tooMany` (a body: 413; a filter: 400) have classes of their own. */
 export type BadRequestScimType = Exclude<ScimType, 'uniqueness' | 'tooMany'>;

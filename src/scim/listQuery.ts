@@ -20,6 +20,8 @@ export interface ListQuery {
   filterAttributes?: string[];
   startIndex: number;
   count: number;
+  /** RFC 9865: present (an empty string for the first page) when the client pages by cursor, not by index. */
+  cursor?: string;
   sortBy?: string;
   sortOrder: 'ascending' | 'descending';
   attributes?: string;
@@ -98,6 +100,10 @@ export function parseListQuery(
   const isAttribute = schema && ((path: string) => schema.attribute(path) !== undefined);
   const parsed = filterText !== undefined ? readFilter(filterText, isAttribute) : undefined;
   const { startIndex, count } = pagingOf(params);
+  const cursor = single(params, 'cursor');
+  if (cursor !== undefined && integer(params, 'startIndex') !== undefined) {
+    throw new ScimBadRequest('invalidValue', 'Page by cursor or by startIndex, not both in one request.');
+  }
   const sortBy = single(params, 'sortBy');
   if (sortBy !== undefined && !sortable.some((s) => s.toLowerCase() === sortBy.toLowerCase())) {
     // Kit lists in its own order and an arbitrary order would mean reading every row before the first page:
@@ -123,6 +129,7 @@ export function parseListQuery(
     filterAttributes: parsed?.attributes,
     startIndex,
     count,
+    cursor: cursor?.trim(),
     sortBy: sortBy && sortable.find((s) => s.toLowerCase() === sortBy.toLowerCase()),
     sortOrder: order?.toLowerCase() === 'descending' ? 'descending' : 'ascending',
     attributes,

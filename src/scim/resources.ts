@@ -82,4 +82,9 @@ export interface ScimListResponse {
 export interface ResourcePage<T extends ScimResource> {
   resources: T[];
   totalResults: number;
+  /**
+   * Set when the page was asked for by cursor (RFC 9865): the cursor of the next page, absent on the last.
+   * Such a page answers no totalResults or startIndex (index-based paging's).
+   */
+  cursor?: { next?: string };
 }

@@ -7,6 +7,8 @@ import { type Dnf, dateBounds, equalityValues } from './filter';
 import { filterReads, type ListQuery } from './listQuery';
 import { mappedUser } from './mappedUsers';
 import type { WalkSource } from './paging/cursorPager';
+import type { CursorPosition, PageCursors } from './paging/pageCursors';
+import { ScimBadRequest } from './errors';
 import { mapInSlices, type TimeSlices, yieldEvery } from './paging/timeSlices';
 import { filterView, type GroupRef, isDeleted, looksLikeEmail, userPartsOf } from './userMapping';
 
@@ -31,6 +33,8 @@ export interface UserListingDeps {
   byEmail(email: string): Promise<Subscriber | null>;
   /** Subscribers with the change journal's meta.lastModified folded in. */
   known<T extends Subscriber>(subs: T[]): Promise<T[]>;
+  /** RFC 9865 cursors; absent where Kit has no cursors of its own (v3): `cursor` is then refused. */
+  cursors?: PageCursors;
 }
 
 /** A day as Kit's date filters take it (yyyy-mm-dd, UTC), shifted by whole days. */
@@ -42,6 +46,7 @@ export class UserListing {
   constructor(private readonly deps: UserListingDeps) {}
 
   async list(query: ListQuery, withGroups: boolean): Promise<UserList> {
+    if (query.cursor !== undefined) return this.cursorPage(query, withGroups);
     const { startIndex, count, filter } = query;
     let direct = filter ? await this.directLookup(filter) : undefined;
     let subscribers: Subscriber[];
@@ -67,10 +72,19 @@ export class UserListing {
       subscribers = page.items;
       totalResults = page.totalResults;
     }
+    return this.answer(subscribers, totalResults, withGroups, direct ? 'interactive' : 'background');
+  }
+
+  private async answer(
+    subscribers: Subscriber[],
+    totalResults: number,
+    withGroups: boolean,
+    priority: CallOptions['priority'],
+  ): Promise<UserList> {
     const groups = withGroups
       ? await this.deps.groups.ofSubscribers(
           subscribers.map((s) => s.id),
-          { priority: direct ? 'interactive' : 'background' },
+          { priority },
         )
       : undefined;
     return {
@@ -81,6 +95,42 @@ export class UserListing {
       ),
       totalResults,
     };
+  }
+
+  /**
+   * One page by cursor (RFC 9865): exactly one Kit call, the Kit page the cursor names. Unfiltered, that Kit page
+   * is `count` subscribers long and its visible rows are the answer; filtered, it is 1,000 long and the answer
+   * is the next `count` matching rows of it, so a page may hold fewer than `count` rows (RFC 7644 §3.4.2.4 allows
+   * it) and the client goes on while there is a nextCursor. Every filter combines with cursors: the filter decides
+   * the rows of each Kit page, with what Kit can narrow pushed down. The mirror is not read (its positions are
+   * not Kit's cursors), nor are identity lookups: a cursor walk is Kit's own walk.
+   */
+  private async cursorPage(query: ListQuery, withGroups: boolean): Promise<UserList> {
+    const cursors = this.deps.cursors;
+    if (!cursors) {
+      throw new ScimBadRequest('invalidValue', "Cursor paging needs Kit's v4 API; page by startIndex instead.");
+    }
+    const scope = `Users\n${query.filterText ?? ''}\n${query.sortBy ?? ''}\n${query.sortOrder}`;
+    const at: CursorPosition = query.cursor ? cursors.read(query.cursor, scope) : { after: null, skip: 0 };
+    const snapshot = filterReads(query, 'groups')
+      ? await this.deps.groups.snapshot({ priority: 'background' })
+      : undefined;
+    const source = this.walkSource(query, snapshot, false);
+    const perPage = query.filter ? 1000 : Math.max(1, query.count);
+    const slices = yieldEvery();
+    const page = await source.fetch(at.after, false, slices, perPage);
+    const rows: Subscriber[] = [];
+    for (const s of page.items) {
+      await slices.pace();
+      if (source.visible(s)) rows.push(s);
+    }
+    const answered = rows.slice(at.skip, at.skip + query.count);
+    let next: CursorPosition | undefined;
+    if (at.skip + answered.length < rows.length && query.count > 0)
+      next = { after: at.after, skip: at.skip + query.count };
+    else if (page.next !== null) next = { after: page.next, skip: 0 };
+    const list = await this.answer(answered, answered.length, withGroups, 'background');
+    return { ...list, cursor: { next: next && cursors.issue(scope, next) } };
   }
 
   /**
@@ -192,10 +242,10 @@ export class UserListing {
     return {
       // A filter on groups depends on memberships too: the walk is only reused while they are unchanged.
       fingerprint: `users:${JSON.stringify(kitQuery)}:${query.filterText ?? ''}:${groups ? `g${groups.generation}` : ''}`,
-      fetch: async (after, includeTotalCount, slices = yieldEvery()) => {
+      fetch: async (after, includeTotalCount, slices = yieldEvery(), perPage = 1000) => {
         const page = await kit.subscribers.list(
           kitQuery,
-          { after, perPage: 1000, includeTotalCount },
+          { after, perPage, includeTotalCount },
           { priority: 'background' },
         );
         return {

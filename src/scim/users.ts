@@ -10,6 +10,7 @@ import type { CursorPager } from './paging/cursorPager';
 import { assertSameId, booleanise, checkUserPatch, normalizePatch, withFilteredEntries } from './patchShapes';
 import { FULL_PATH, splitUnmapped, type UnmappedPolicy } from './unmappedAttributes';
 import { deletedUserDetail, reactivationDetail } from './reactivation';
+import type { PageCursors } from './paging/pageCursors';
 import {
   type ChangeJournal,
   type ChangeKind,
@@ -74,6 +75,8 @@ export interface UserDirectoryDeps {
   mirror?: MirrorPages;
   /** What a write does with attributes the mapping does not hold (SCIM_UNMAPPED_ATTRIBUTES); ignored by default. */
   unmapped?: UnmappedPolicy;
+  /** RFC 9865 cursors (Kit v4 only). */
+  cursors?: PageCursors;
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };

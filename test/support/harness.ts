@@ -46,13 +46,17 @@ export interface HarnessOptions {
   sandbox?: Pick<KitSandboxOptions, 'unsubscribeAnswer' | 'webhookRetryDelaysMs' | 'v3UpdateDelayMs'>;
   /** The failed-authentication throttle's settings. */
   failureThrottle?: FailureThrottleOptions;
+  /** A sandbox already running (a second replica, or a restart, of the same Kit account); not closed by close(). */
+  kitSandbox?: KitSandbox;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const sandbox = await startKitSandbox({
-    rateLimit: opts.rateLimit ?? { max: 100000, windowMs: 60000 },
-    ...opts.sandbox,
-  });
+  const sandbox =
+    opts.kitSandbox ??
+    (await startKitSandbox({
+      rateLimit: opts.rateLimit ?? { max: 100000, windowMs: 60000 },
+      ...opts.sandbox,
+    }));
   const backend = opts.backend ?? 'v4';
   const credentials =
     backend === 'v3' ? { KIT_API_VERSION: 'v3', KIT_API_SECRET: sandbox.apiSecret } : { KIT_API_KEY: sandbox.apiKey };
@@ -97,7 +101,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     async close() {
       await service.close();
-      await sandbox.close();
+      if (!opts.kitSandbox) await sandbox.close();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Tag, TaggedSubscriber } from '../../kit/types';
 import type { SubscriberFieldMap } from '../fieldMap';
 import type { MemberRef, ScimGroup } from '../resources';
@@ -9,15 +10,19 @@ import { subscriberToUser } from '../userMapping';
 export const CORE_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 
 /**
- * The SCIM representation of a group tag. Kit tags carry no modification time: lastModified is the creation
- * (docs/provisioning.md "Limitations"). `members` is left out when the caller did not read them.
+ * The SCIM representation of a group tag. Kit tags carry no modification time: lastModified is the later of
+ * the creation and `changedAt`, the server's stamp of the latest change it knows of (journal/groupStamps.ts).
+ * `members` is left out when the caller did not read them.
  */
-export function tagToGroup(tag: Tag, displayName: string, members?: MemberRef[]): ScimGroup {
+export function tagToGroup(tag: Tag, displayName: string, members?: MemberRef[], changedAt = 0): ScimGroup {
+  const created = Date.parse(tag.created_at);
+  const lastModified =
+    Number.isFinite(created) && changedAt > created ? new Date(changedAt).toISOString() : tag.created_at;
   const group: ScimGroup = {
     schemas: [CORE_GROUP],
     id: String(tag.id),
     displayName,
-    meta: { resourceType: 'Group', created: tag.created_at, lastModified: tag.created_at },
+    meta: { resourceType: 'Group', created: tag.created_at, lastModified },
   };
   if (members) group.members = members;
   return group;
@@ -28,7 +33,11 @@ export function subscriberToMember(s: TaggedSubscriber, fields: SubscriberFieldM
   return { value: String(s.id), display: subscriberToUser(s, fields).userName, type: 'User' };
 }
 
-/** The members a create names, answered without reading them back from Kit (no display known). */
-export function unreadMembers(ids: string[]): MemberRef[] {
-  return ids.map((id) => ({ value: id, type: 'User' as const }));
+/** A digest of member ids, independent of their order: what a group's stamp compares between reads. */
+export function membersDigest(members: MemberRef[]): string {
+  const ids = members
+    .map((m) => String(m.value))
+    .sort()
+    .join(',');
+  return createHash('sha256').update(ids).digest('base64url').slice(0, 22);
 }

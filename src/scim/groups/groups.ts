@@ -9,12 +9,14 @@ import type { SubscriberFieldMap } from '../fieldMap';
 import { filterReads, type ListQuery } from '../listQuery';
 import { assertSameId, normalizePatch } from '../patchShapes';
 import { isCanonicalId, type MemberRef, type ResourcePage, type ScimBody, type ScimGroup } from '../resources';
-import { tagToGroup, unreadMembers } from './groupMapping';
+import { membersDigest, tagToGroup } from './groupMapping';
+import { type GroupStamp, type GroupStamps, MemoryGroupStamps } from '../journal/groupStamps';
 import type { GroupChange, GroupEvents, GroupWrite } from './groupEvents';
 import { TagMembers } from './tagMembers';
 import { assertMemberBudget, planGroupPatch, readMemberIds } from './groupPatch';
 import type { TagMembership } from './membership';
 import { yieldEvery } from '../paging/timeSlices';
+import type { CursorPosition, PageCursors } from '../paging/pageCursors';
 import {
   isReservedTagName,
   normaliseTagName,
@@ -36,6 +38,11 @@ export interface GroupDirectoryDeps {
   membership: TagMembership;
   fields: SubscriberFieldMap;
   events: GroupEvents;
+  /** Durable last-modified stamps (Redis when configured); one process's memory when absent. */
+  stamps?: GroupStamps;
+  now?: () => Date;
+  /** RFC 9865 cursors (Kit v4 only). */
+  cursors?: PageCursors;
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
@@ -43,45 +50,89 @@ const INTERACTIVE: CallOptions = { priority: 'interactive' };
 
 export class GroupDirectory {
   private readonly tagMembers: TagMembers;
+  private readonly stamps: GroupStamps;
+  private readonly now: () => Date;
 
   constructor(private readonly deps: GroupDirectoryDeps) {
     this.tagMembers = new TagMembers(deps);
+    this.stamps = deps.stamps ?? new MemoryGroupStamps();
+    this.now = deps.now ?? (() => new Date());
   }
 
   // ---- reads ---------------------------------------------------------------------------------------------
 
   async get(id: string, withMembers: boolean): Promise<ScimGroup> {
     const tag = await this.load(id);
-    return this.toGroup(tag, withMembers ? await this.tagMembers.read(tag.id, INTERACTIVE) : undefined);
+    const members = withMembers ? await this.tagMembers.read(tag.id, INTERACTIVE) : undefined;
+    return (await this.present([{ tag, members }]))[0];
   }
 
   async list(query: ListQuery, withMembers: boolean): Promise<ResourcePage<ScimGroup>> {
     const opts: CallOptions = { priority: 'interactive' };
     // Always Kit's current tag list: an IdP looks groups up by name before pushing, tags made in Kit included.
     const tags = (await this.deps.catalog.groups({ ...opts, fresh: true })).sort((a, b) => a.id - b.id);
-    const needsMembersForFilter = filterReads(query, 'members');
+    // A delta read (`meta.lastModified gt T`) reads every membership, so that a tagging done in Kit is seen
+    // (and stamped) by the read that asks for changes.
+    const delta = (query.filterAttributes ?? []).some((p) => p.toLowerCase().endsWith('meta.lastmodified'));
+    const needsMembersForFilter = filterReads(query, 'members') || delta;
     let groups: Array<{ tag: Tag; members?: MemberRef[] }> = [];
+    const read: Array<{ tag: Tag; members?: MemberRef[] }> = [];
     // An account may hold tens of thousands of tags: the filter decides them in slices of time.
     const slices = yieldEvery();
     for (const tag of tags) {
       await slices.pace();
-      const members = needsMembersForFilter ? await this.tagMembers.read(tag.id, opts) : undefined;
-      if (!query.matches || query.matches(this.toGroup(tag, members))) groups.push({ tag, members });
+      read.push({ tag, members: needsMembersForFilter ? await this.tagMembers.read(tag.id, opts) : undefined });
+    }
+    const stamps = await this.settle(read);
+    for (const g of read) {
+      await slices.pace();
+      if (!query.matches || query.matches(this.toGroup(g.tag, g.members, stamps.get(g.tag.id)))) groups.push(g);
     }
     if (query.sortBy === 'displayName') {
       groups.sort((a, b) => this.deps.catalog.displayName(a.tag).localeCompare(this.deps.catalog.displayName(b.tag)));
     }
     if (query.sortOrder === 'descending') groups.reverse();
     const totalResults = groups.length;
-    groups = groups.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
-    const resources: ScimGroup[] = [];
+    let next: string | undefined;
+    if (query.cursor !== undefined) ({ groups, next } = this.cursorPage(query, groups));
+    else groups = groups.slice(query.startIndex - 1, query.startIndex - 1 + query.count);
+    const shown: Array<{ tag: Tag; members?: MemberRef[] }> = [];
     for (const g of groups) {
       const members = withMembers
         ? (g.members ?? (await this.tagMembers.read(g.tag.id, { priority: 'background' })))
         : undefined;
-      resources.push(this.toGroup(g.tag, members));
+      shown.push({ tag: g.tag, members });
     }
-    return { resources, totalResults };
+    const resources = await this.present(shown);
+    return query.cursor === undefined ? { resources, totalResults } : { resources, totalResults, cursor: { next } };
+  }
+
+  /**
+   * A page by cursor (RFC 9865) of the groups listed, in their order. In id order the cursor holds the last id
+   * answered, so a group created or retired between two pages moves no other across the page boundary; in
+   * displayName order it holds how many were answered.
+   */
+  private cursorPage<G extends { tag: Tag }>(query: ListQuery, groups: G[]): { groups: G[]; next?: string } {
+    const cursors = this.deps.cursors;
+    if (!cursors) {
+      throw new ScimBadRequest('invalidValue', "Cursor paging needs Kit's v4 API; page by startIndex instead.");
+    }
+    const scope = `Groups\n${query.filterText ?? ''}\n${query.sortBy ?? ''}\n${query.sortOrder}`;
+    const at: CursorPosition = query.cursor ? cursors.read(query.cursor, scope) : { after: null, skip: 0 };
+    const byId = query.sortBy !== 'displayName';
+    const descending = query.sortOrder === 'descending';
+    let from = at.skip;
+    if (byId && at.after !== null) {
+      const after = Number(at.after);
+      from = groups.findIndex((g) => (descending ? g.tag.id < after : g.tag.id > after));
+      if (from < 0) from = groups.length;
+    }
+    const page = groups.slice(from, from + query.count);
+    if (query.count === 0 || from + page.length >= groups.length) return { groups: page };
+    const position: CursorPosition = byId
+      ? { after: String(page[page.length - 1].tag.id), skip: 0 }
+      : { after: null, skip: from + page.length };
+    return { groups: page, next: cursors.issue(scope, position) };
   }
 
   // ---- writes --------------------------------------------------------------------------------------------
@@ -99,7 +150,9 @@ export class GroupDirectory {
     const skipped = new Set(change.skipped);
     const added = wanted.filter((m) => !skipped.has(m));
     this.written(tag, 'created', true, added.length > 0);
-    return { group: this.toGroup(tag, unreadMembers(added)), change };
+    // Read back, so that the create answers members as every later read does (with their display).
+    const members = added.length > 0 ? await this.tagMembers.read(tag.id, INTERACTIVE) : [];
+    return { group: (await this.present([{ tag, members }], true))[0], change };
   }
 
   async replace(id: string, input: ScimBody): Promise<{ group: ScimGroup; change: GroupChange }> {
@@ -119,8 +172,10 @@ export class GroupDirectory {
     const toRemove = current.map((m) => m.value).filter((m) => !wantedIds.has(m));
     await this.tagMembers.remove(tag, toRemove);
     await this.deps.events.changed();
-    this.written(tag, 'replaced', renamed, toAdd.length > change.skipped.length || toRemove.length > 0);
-    return { group: this.toGroup(tag, await this.tagMembers.read(tag.id, INTERACTIVE)), change };
+    const membersChanged = toAdd.length > change.skipped.length || toRemove.length > 0;
+    this.written(tag, 'replaced', renamed, membersChanged);
+    const members = await this.tagMembers.read(tag.id, INTERACTIVE);
+    return { group: (await this.present([{ tag, members }], renamed || membersChanged))[0], change };
   }
 
   /** Applies a PATCH without reading the membership unless an operation needs it; answers 204 (RFC 7644 §3.5.2). */
@@ -151,7 +206,10 @@ export class GroupDirectory {
     }
     await this.deps.events.changed();
     // An add of an existing member is not told from a new one here: `members` is named whenever one was sent.
-    this.written(tag, 'patched', renamed, toAdd.length > change.skipped.length || toRemove.length > 0);
+    const membersChanged = toAdd.length > change.skipped.length || toRemove.length > 0;
+    this.written(tag, 'patched', renamed, membersChanged);
+    // Not read back (204): the stamp forgets the member digest, and the next read with members keeps it anew.
+    if (renamed || membersChanged) await this.settle([{ tag }], true);
     return change;
   }
 
@@ -205,8 +263,26 @@ export class GroupDirectory {
     }
   }
 
-  private toGroup(tag: Tag, members?: MemberRef[]): ScimGroup {
-    return tagToGroup(tag, this.deps.catalog.displayName(tag), members);
+  private toGroup(tag: Tag, members?: MemberRef[], stamp?: GroupStamp): ScimGroup {
+    return tagToGroup(tag, this.deps.catalog.displayName(tag), members, stamp?.at);
+  }
+
+  /** Groups as read (or just written, `written`), with the stamps that what was read settles. */
+  private async present(entries: Array<{ tag: Tag; members?: MemberRef[] }>, written = false): Promise<ScimGroup[]> {
+    const stamps = await this.settle(entries, written);
+    return entries.map((e) => this.toGroup(e.tag, e.members, stamps.get(e.tag.id)));
+  }
+
+  private settle(
+    entries: Array<{ tag: Tag; members?: MemberRef[] }>,
+    written = false,
+  ): Promise<Map<number, GroupStamp>> {
+    const sights = entries.map((e) => ({
+      id: e.tag.id,
+      name: e.tag.name,
+      members: e.members ? membersDigest(e.members) : undefined,
+    }));
+    return this.stamps.settle(sights, this.now().getTime(), written);
   }
 
   private async load(id: string): Promise<Tag> {

@@ -16,7 +16,13 @@ export interface WalkSource<T> {
   /** A stable description of the Kit query and the visibility rule: the walk's cache identity. */
   fingerprint: string;
   /** `slices`: the request's (timeSlices.ts), for the work of turning what was read into rows. */
-  fetch(after: string | null, includeTotalCount: boolean, slices?: TimeSlices): Promise<KitPageFetch<T>>;
+  /** `perPage`: Kit's page size, 1,000 unless a cursor page asks for fewer (userListing.ts). */
+  fetch(
+    after: string | null,
+    includeTotalCount: boolean,
+    slices?: TimeSlices,
+    perPage?: number,
+  ): Promise<KitPageFetch<T>>;
   visible(item: T): boolean;
   /** What deciding one row costs against the scan budget: the filter's OR'd terms (0 or absent: nothing). */
   rowCost?: number;

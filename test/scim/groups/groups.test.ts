@@ -49,13 +49,16 @@ describe('GroupDirectory.create', () => {
     expect(made).toMatchObject({ id: String(tag.id), displayName: 'Engineering', members: members(a, b) });
     expect(change.skipped).toEqual([]);
     expect(core.kit.membersOf(tag.id)).toEqual([a, b]);
-    // The tag list is the one cached at start-up; the deleted users are read once, so none is tagged.
+    // The tag list is the one cached at start-up; the deleted users are read once, so none is tagged. The
+    // members are read back, so that the create answers them (with display) as a later GET does.
     const deletedTag = core.kit.tagNamed('scim:deleted-users')!;
     expect(core.kit.calls.map((c) => (c.name === 'tags.subscribers' ? [c.name, c.args[0]] : c.name))).toEqual([
       'tags.createIfFree',
       ['tags.subscribers', deletedTag.id],
       'bulk.tagSubscribers',
+      ['tags.subscribers', tag.id],
     ]);
+    expect(made.members).toEqual(made.members!.map((m) => ({ ...m, display: expect.any(String) })));
     expect(core.events.groupWrites).toEqual([
       { groupId: String(tag.id), kind: 'created', attributes: ['displayName', 'members'] },
     ]);
