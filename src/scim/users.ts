@@ -240,8 +240,9 @@ export class UserDirectory {
     const tagFirst = this.deps.kit.capabilities.taggingSubscribes;
     if (tagFirst && current.state === 'active') await this.deps.groups.markDeleted(current.id, INTERACTIVE);
     if (current.state === 'active') {
+      // The tombstone write below answers with the subscriber: Kit's 204 needs no read-back.
       await this.ownWrite({ subscriberId: current.id }, 'inactive', () =>
-        this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, tagFirst ? current : undefined),
+        this.deps.kit.subscribers.unsubscribe(current.id, INTERACTIVE, current),
       );
     }
     if (!tagFirst) await this.deps.groups.markDeleted(current.id, INTERACTIVE);

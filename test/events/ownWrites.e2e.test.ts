@@ -81,7 +81,7 @@ describe.each(['beforeAnswer', 'afterAnswer'] as const)('the server’s own writ
     });
     expect({ total, byEndpoint }).toEqual({ total: 1, byEndpoint: { 'POST /v4/subscribers': 1 } });
     await s.iga.drain();
-    expect(payloadsOf(s.iga, result)).toEqual([{ [SCIM_EVENT.createNotice]: {} }]);
+    expect(payloadsOf(s.iga, result)).toEqual([{ [SCIM_EVENT.createNotice]: { attributes: [] } }]);
     return result;
   }
 
@@ -98,7 +98,7 @@ describe.each(['beforeAnswer', 'afterAnswer'] as const)('the server’s own writ
     ]);
     await s.iga.drain();
     const events = payloadsOf(s.iga, id);
-    expect(events).toEqual([{ [SCIM_EVENT.createNotice]: {} }, { [SCIM_EVENT.deactivate]: {} }]);
+    expect(events).toEqual([{ [SCIM_EVENT.createNotice]: { attributes: [] } }, { [SCIM_EVENT.deactivate]: {} }]);
     expect(JSON.stringify(events)).not.toContain(KIT_EVENT_EXTENSION);
   });
 
@@ -111,7 +111,10 @@ describe.each(['beforeAnswer', 'afterAnswer'] as const)('the server’s own writ
     expect(byEndpoint[REREAD]).toBeUndefined();
     expect(byEndpoint['POST /v4/subscribers/:id/unsubscribe']).toBe(1);
     await s.iga.drain();
-    expect(payloadsOf(s.iga, id)).toEqual([{ [SCIM_EVENT.createNotice]: {} }, { [SCIM_EVENT.delete]: {} }]);
+    expect(payloadsOf(s.iga, id)).toEqual([
+      { [SCIM_EVENT.createNotice]: { attributes: [] } },
+      { [SCIM_EVENT.delete]: {} },
+    ]);
   });
 
   it('a Kit-side unsubscribe is still reported as one, with its reason', async () => {
@@ -120,7 +123,7 @@ describe.each(['beforeAnswer', 'afterAnswer'] as const)('the server’s own writ
     await settle(s.h);
     await s.iga.drain();
     expect(payloadsOf(s.iga, id)).toEqual([
-      { [SCIM_EVENT.createNotice]: {} },
+      { [SCIM_EVENT.createNotice]: { attributes: [] } },
       { [SCIM_EVENT.deactivate]: { [KIT_EVENT_EXTENSION]: { reason: 'unsubscribe', source: 'webhook' } } },
     ]);
   });
@@ -210,7 +213,7 @@ function withRedis(mirror: 'on' | 'off') {
     await settle(h);
     await iga.drain();
     expect(payloadsOf(iga, id)).toEqual([
-      { [SCIM_EVENT.createNotice]: {} },
+      { [SCIM_EVENT.createNotice]: { attributes: [] } },
       { [SCIM_EVENT.deactivate]: { [KIT_EVENT_EXTENSION]: { reason: 'unsubscribe', source: 'webhook' } } },
     ]);
   });
