@@ -1,4 +1,6 @@
 import type { Clock } from '../platform/clock';
+import type { ChainableCommander } from 'ioredis';
+import { hashTag } from '../platform/redisKeys';
 import type { RedisLink } from '../platform/redisLink';
 import { KitLimiterUnavailableError } from './errors';
 
@@ -51,31 +53,43 @@ export class LocalSlotBook implements SlotBook {
   }
 }
 
-// KEYS[1] next slot (Redis ms), KEYS[2] pause marker. ARGV: spacing, ms to wait at least, key ttl, lost-state wait.
+// KEYS[1] next slot (Redis ms), KEYS[2] pause marker; KEYS[3], KEYS[4] the same two without a hash tag, which
+// replicas of the release before cluster support book from: during a rolling upgrade both kinds of replica then
+// see each other's slots. In cluster mode KEYS[3], KEYS[4] repeat KEYS[1], KEYS[2] (no such replica can exist
+// there: a cluster refused the untagged scripts). ARGV: spacing, ms to wait at least, key ttl, lost-state wait.
 const BOOK_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local earliest = now + tonumber(ARGV[2])
 local stored = redis.call('GET', KEYS[1])
+local legacy = redis.call('GET', KEYS[3])
 local nxt
 if stored then nxt = tonumber(stored) else nxt = now + tonumber(ARGV[4]) end
-local paused = redis.call('PTTL', KEYS[2])
+if legacy then nxt = math.max(nxt, tonumber(legacy)) end
+local paused = math.max(redis.call('PTTL', KEYS[2]), redis.call('PTTL', KEYS[4]))
 if paused > 0 then earliest = math.max(earliest, now + paused) end
 local slot = math.max(earliest, nxt)
 redis.call('SET', KEYS[1], slot + tonumber(ARGV[1]), 'PX', slot - now + tonumber(ARGV[3]))
+if legacy and KEYS[3] ~= KEYS[1] then
+  redis.call('SET', KEYS[3], slot + tonumber(ARGV[1]), 'PX', slot - now + tonumber(ARGV[3]))
+end
 return slot - now`;
 
-// Keeps the longer of the current and the requested pause.
+// Keeps the longer of the current and the requested pause (KEYS[2]: the untagged marker, see BOOK_LUA).
 const PAUSE_LUA = `
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+for i = 1, #KEYS do
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[i], '1', 'PX', ARGV[1])
+  end
 end
 return 1`;
 
-type ScriptClient = {
-  kscimBookSlot(next: string, pause: string, spacing: number, wait: number, ttl: number, lost: number): Promise<number>;
-  kscimPause(pause: string, ms: number): Promise<number>;
+type ScriptPipeline = ChainableCommander & {
+  kscimBookSlot(
+    ...args: [next: string, pause: string, legacyNext: string, legacyPause: string, ...argv: number[]]
+  ): ChainableCommander;
 };
+type ScriptClient = { kscimPause(pause: string, legacyPause: string, ms: number): Promise<number> };
 
 export interface SharedSlotBookOptions {
   link: RedisLink;
@@ -100,6 +114,8 @@ export class SharedSlotBook implements SlotBook {
   private readonly fallback: LocalSlotBook;
   private readonly nextKey: string;
   private readonly pauseKey: string;
+  private readonly legacyNextKey: string;
+  private readonly legacyPauseKey: string;
   private usingFallback = false;
   /** Our own last slot (epoch ms): no booking, shared or not, may come closer to it than the spacing allows. */
   private lastSlotAt = 0;
@@ -107,13 +123,15 @@ export class SharedSlotBook implements SlotBook {
 
   constructor(private readonly opts: SharedSlotBookOptions) {
     this.fallback = new LocalSlotBook(opts.spacingMs * Math.max(1, opts.fallbackReplicas), opts.clock);
-    this.nextKey = `kscim:limiter:${opts.id}:next`;
-    this.pauseKey = `kscim:limiter:${opts.id}:pause`;
+    ({ next: this.nextKey, pause: this.pauseKey } = slotBookKeys(opts.id));
+    const cluster = opts.link.topology.mode === 'cluster';
+    this.legacyNextKey = cluster ? this.nextKey : `kscim:limiter:${opts.id}:next`;
+    this.legacyPauseKey = cluster ? this.pauseKey : `kscim:limiter:${opts.id}:pause`;
     const client = opts.link.client;
     if (!('kscimBookSlot' in client)) {
       // ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT, so a Redis restarted empty needs nothing.
-      client.defineCommand('kscimBookSlot', { numberOfKeys: 2, lua: BOOK_LUA });
-      client.defineCommand('kscimPause', { numberOfKeys: 1, lua: PAUSE_LUA });
+      client.defineCommand('kscimBookSlot', { numberOfKeys: 4, lua: BOOK_LUA });
+      client.defineCommand('kscimPause', { numberOfKeys: 2, lua: PAUSE_LUA });
     }
   }
 
@@ -126,18 +144,23 @@ export class SharedSlotBook implements SlotBook {
     if (link.healthy) {
       const waitAtLeast = Math.max(0, this.lastSlotAt + this.lastSpacingMs - clock.now());
       try {
-        const delay = await link.run((c) =>
-          (c as unknown as ScriptClient).kscimBookSlot(
+        const { replies, replicated } = await link.runReplicated((pipe) =>
+          (pipe as ScriptPipeline).kscimBookSlot(
             this.nextKey,
             this.pauseKey,
+            this.legacyNextKey,
+            this.legacyPauseKey,
             spacingMs,
             Math.ceil(waitAtLeast),
             this.opts.keyTtlMs ?? 24 * 60 * 60_000,
             spacingMs * (this.opts.lostStateSlots ?? 2),
           ),
         );
+        // A slot no replica holds is lost if the primary fails now, and a replica promoted without it would hand
+        // the same time to another replica: such a slot is not used; this call books from the fallback instead.
+        if (!replicated) throw new Error('no Redis replica acknowledged the booked slot (WAIT)');
         this.switchTo(false, 'Redis answers');
-        return this.remember(Number(delay), spacingMs);
+        return this.remember(Number(replies[0]), spacingMs);
       } catch (err) {
         this.switchTo(true, (err as Error).message);
       }
@@ -154,7 +177,7 @@ export class SharedSlotBook implements SlotBook {
   pause(ms: number): void {
     this.fallback.pause(ms);
     this.opts.link
-      .run((c) => (c as unknown as ScriptClient).kscimPause(this.pauseKey, Math.ceil(ms)))
+      .run((c) => (c as unknown as ScriptClient).kscimPause(this.pauseKey, this.legacyPauseKey, Math.ceil(ms)))
       .catch(() => {
         // Redis away: this replica's fallback book holds the pause; the others meet Kit's 429 themselves.
       });
@@ -171,6 +194,12 @@ export class SharedSlotBook implements SlotBook {
     this.usingFallback = fallback;
     this.opts.onFallback?.(fallback, reason);
   }
+}
+
+/** The keys of one credential's shared book, tagged to one cluster slot (redisKeys.ts). */
+export function slotBookKeys(id: string): { next: string; pause: string } {
+  const tag = hashTag(id);
+  return { next: `kscim:limiter:${tag}:next`, pause: `kscim:limiter:${tag}:pause` };
 }
 
 /** The limiter's `slots` option for a book shared through `link` (the limiter supplies spacing and clock). */

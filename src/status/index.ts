@@ -3,6 +3,7 @@ import type { Clock } from '../platform/clock';
 import type { Config } from '../config/environment';
 import type { FailureThrottle } from '../platform/failureThrottle';
 import type { Readiness } from '../platform/readiness';
+import type { RedisTopologyState } from '../platform/redisTopology';
 import type { KitLimiter } from '../kit/limiter';
 import { statusRoutes } from './statusRoutes';
 import type { StatusBoard } from './statusBoard';
@@ -18,6 +19,8 @@ export function createStatusPage(opts: {
   readiness: Readiness;
   limiter: KitLimiter;
   clock: Clock;
+  /** The shared Redis's mode, primary or shard count, and whether it is failing over. */
+  redisState?: () => RedisTopologyState;
   failureThrottle?: FailureThrottle;
   onLoginFailure?: (reason: 'unknown_token' | 'throttled') => void;
 }): Router {
@@ -32,7 +35,8 @@ export function createStatusPage(opts: {
     limiter: opts.limiter,
     // The budget holds per KIT_RATE_WINDOW_MS; the chart counts per minute.
     budgetPerMinute: Math.floor((config.kit.ratePerMinute * 60_000) / config.kit.rateWindowMs),
-    sharedLimiterConfigured: Boolean(config.redisUrl),
+    sharedLimiterConfigured: Boolean(config.redisTopology),
+    redisState: opts.redisState,
     failureThrottle: opts.failureThrottle,
     publicBaseUrl: config.publicUrls.baseUrl,
     onLoginFailure: opts.onLoginFailure,

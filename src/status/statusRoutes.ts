@@ -1,3 +1,4 @@
+import type { RedisTopologyState } from '../platform/redisTopology';
 import os from 'node:os';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
@@ -26,6 +27,7 @@ export interface StatusRouteDeps {
   limiter: KitLimiter;
   budgetPerMinute: number;
   sharedLimiterConfigured: boolean;
+  redisState?: () => RedisTopologyState;
   failureThrottle?: FailureThrottle;
   /** PUBLIC_BASE_URL: its origin is accepted on the login POST too (a proxy may rewrite Host). */
   publicBaseUrl?: string;
@@ -112,6 +114,7 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
         budgetPerMinute: deps.budgetPerMinute,
         replica,
         sharedLimiterConfigured: deps.sharedLimiterConfigured,
+        redis: deps.redisState?.(),
         signedInAs: session.name,
       }),
     );
