@@ -80,7 +80,8 @@ const processSchema = z
     // REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES and their credentials: redisSettings.ts.
     REDIS_COMMAND_TIMEOUT_MS: positiveWholeNumber.default(1000),
     REDIS_PROBE_INTERVAL_MS: positiveWholeNumber.default(1000),
-    REDIS_REPLICA_ACK_TIMEOUT_MS: positiveWholeNumber.default(500),
+    // Unset: 500 ms, or half the command timeout if that is shorter.
+    REDIS_REPLICA_ACK_TIMEOUT_MS: positiveWholeNumber.optional(),
     // 0 = no fallback.
     KIT_LIMITER_FALLBACK_REPLICAS: wholeNumber.default(2),
     KIT_LIMITER_KEY_TTL_MS: positiveWholeNumber.default(86_400_000),
@@ -108,7 +109,10 @@ const processSchema = z
   })
   .superRefine((env, ctx) => {
     // WAIT must give up before the command does, or a missing replica reads as Redis itself being down.
-    if (env.REDIS_REPLICA_ACK_TIMEOUT_MS >= env.REDIS_COMMAND_TIMEOUT_MS)
+    if (
+      env.REDIS_REPLICA_ACK_TIMEOUT_MS !== undefined &&
+      env.REDIS_REPLICA_ACK_TIMEOUT_MS >= env.REDIS_COMMAND_TIMEOUT_MS
+    )
       ctx.addIssue({
         code: 'custom',
         path: ['REDIS_REPLICA_ACK_TIMEOUT_MS'],
@@ -473,7 +477,8 @@ export function loadConfig(env: Env): Config {
     redis: {
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
       probeIntervalMs: e.REDIS_PROBE_INTERVAL_MS,
-      replicaAckTimeoutMs: e.REDIS_REPLICA_ACK_TIMEOUT_MS,
+      replicaAckTimeoutMs:
+        e.REDIS_REPLICA_ACK_TIMEOUT_MS ?? Math.max(1, Math.min(500, Math.floor(e.REDIS_COMMAND_TIMEOUT_MS / 2))),
     },
     limiter: { fallbackReplicas: e.KIT_LIMITER_FALLBACK_REPLICAS, keyTtlMs: e.KIT_LIMITER_KEY_TTL_MS },
     pageCache: { maxEntries: e.PAGE_CACHE_MAX_ENTRIES, ttlSeconds: e.PAGE_CACHE_TTL_SECONDS },

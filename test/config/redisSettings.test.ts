@@ -112,6 +112,16 @@ describe('which Redis the replicas share', () => {
     ).toThrow(/REDIS_REPLICA_ACK_TIMEOUT_MS must be less than REDIS_COMMAND_TIMEOUT_MS/);
   });
 
+  it('without REDIS_REPLICA_ACK_TIMEOUT_MS, waits at most half a short command timeout', () => {
+    const config = loadConfig({
+      KIT_API_KEY: 'kit-key',
+      SCIM_BEARER_TOKENS: 'iga=0123456789abcdef0123456789abcdef',
+      REDIS_URL: 'redis://cache:6379',
+      REDIS_COMMAND_TIMEOUT_MS: '300',
+    });
+    expect(config.redis.replicaAckTimeoutMs).toBe(150);
+  });
+
   it('hands the topology and the WAIT timeout to the config', () => {
     const config = loadConfig({
       KIT_API_KEY: 'kit-key',
