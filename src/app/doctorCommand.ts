@@ -7,14 +7,16 @@ import { sharedTokenStore } from './sharedTokenStore';
 import { SharedSlotBook, sharedSlots } from '../kit/slots';
 import type { Clock } from '../platform/clock';
 import { RedisLink } from '../platform/redisLink';
+import type { RedisTopology } from '../platform/redisTopology';
 
 // `convertkit-scim doctor`, wired: the Redis link, limiters, Kit clients and slot book its checks run on, built
 // from the same classes and settings a replica uses, so what doctor proves holds for the server.
 
 export const appDoctorParts: DoctorParts = {
-  openRedis(url: string, config: Config, clock: Clock) {
+  openRedis(topology: RedisTopology, config: Config, clock: Clock) {
     return new RedisLink({
-      url,
+      topology,
+      replicaAckTimeoutMs: config.redis.replicaAckTimeoutMs,
       commandTimeoutMs: config.redis.commandTimeoutMs,
       probeIntervalMs: config.redis.probeIntervalMs,
       clock,

@@ -179,7 +179,7 @@ async function main(): Promise<void> {
     {
       port,
       sandbox: Boolean(sandbox.url),
-      redis: Boolean(effective.redisUrl),
+      redis: Boolean(effective.redisTopology),
       tenants: running.tenants.tenants.length,
     },
     'listening',

@@ -1,3 +1,4 @@
+import type { RedisTopologyState } from '../platform/redisTopology';
 import type { Readiness, ReadinessReport } from '../platform/readiness';
 import type { Tenant } from './tenant';
 
@@ -18,9 +19,15 @@ export interface ProcessReadinessReport extends ReadinessReport {
   /** Whether any tenant runs on the built-in sandbox: a deployment must never say true unnoticed. */
   sandbox: boolean;
   tenants: Record<string, TenantReadiness>;
+  /** The shared Redis: its mode, the primary in use (sentinel) or shard count (cluster), a failover under way. */
+  redis?: RedisTopologyState;
 }
 
-export function processReadiness(process: Readiness, tenants: Tenant[]): ProcessReadinessReport {
+export function processReadiness(
+  process: Readiness,
+  tenants: Tenant[],
+  redis?: RedisTopologyState,
+): ProcessReadinessReport {
   const own = process.report();
   const byTenant: Record<string, TenantReadiness> = {};
   for (const tenant of tenants) {
@@ -35,5 +42,6 @@ export function processReadiness(process: Readiness, tenants: Tenant[]): Process
     sandbox: tenants.some((t) => t.sandbox),
     checks,
     tenants: byTenant,
+    ...(redis ? { redis } : {}),
   };
 }

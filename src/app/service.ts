@@ -17,6 +17,7 @@ import { shutDown } from './shutdown';
 import { webhookReceiver, type WebhookTarget } from '../http/webhookReceiver';
 import type { KitChanges } from './kitChanges';
 import { RedisLink } from '../platform/redisLink';
+import type { RedisTopology } from '../platform/redisTopology';
 import type { ScimServices } from '../scim/services';
 import type { SecurityEvents } from '../events';
 import { replicaName, type StatusBoard, statusChooser } from '../status';
@@ -124,7 +125,7 @@ export class Service {
             clock: this.clock,
             knownSecrets: tenants.tenants.flatMap((t) => secretsOf(t.config)),
           });
-    this.redis = config.redisUrl ? this.redisLink(config.redisUrl) : undefined;
+    this.redis = config.redisTopology ? this.redisLink(config.redisTopology) : undefined;
     this.limiters = new LimiterRegistry({ clock: this.clock, logger, redis: this.redis });
     this.ipAllowlist = config.ipAllowlist ? new IpAllowlist(config.ipAllowlist) : undefined;
     this.allowlist = allowlistHandlers(this.ipAllowlist, () =>
@@ -140,7 +141,7 @@ export class Service {
       ipAllowlist: this.ipAllowlist,
       trustProxy: config.trustProxy,
       operatorAuthenticator: () => this.operators,
-      readiness: readinessHandler(() => processReadiness(this.readiness, this.directory.all())),
+      readiness: readinessHandler(() => processReadiness(this.readiness, this.directory.all(), this.redis?.state())),
       liveness: livenessHandler(),
       unloggedRoutes: [webhookReceiver({ targets: () => this.webhookTargets() })],
       // The tenant chooser: /status when several tenants are served (one tenant answers /status itself).
@@ -369,11 +370,12 @@ export class Service {
     });
   }
 
-  private redisLink(url: string): RedisLink {
+  private redisLink(topology: RedisTopology): RedisLink {
     const { config, logger } = this.options;
     this.readiness.set('redis', false, 'connecting');
     return new RedisLink({
-      url,
+      topology,
+      replicaAckTimeoutMs: config.redis.replicaAckTimeoutMs,
       commandTimeoutMs: config.redis.commandTimeoutMs,
       probeIntervalMs: config.redis.probeIntervalMs,
       clock: this.clock,

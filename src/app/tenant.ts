@@ -7,6 +7,7 @@ import { buildSecurityEvents, type SecurityEvents } from '../events';
 import type { AuditLog, AuditSink } from '../platform/audit';
 import { type AuthFailureReason, Authenticator } from '../http/auth';
 import type { FailureThrottle } from '../platform/failureThrottle';
+import { hashTag } from '../platform/redisKeys';
 import { Readiness } from '../platform/readiness';
 import { labels, type Metrics, type TenantLabel } from '../platform/metrics';
 import { recordKitCallInScope } from '../platform/requestScope';
@@ -200,6 +201,7 @@ export class Tenant implements TenantEndpoint {
       tenant: deps.labelled ? id : undefined,
       replica: deps.replica,
       redis: deps.redis ? { link: deps.redis, prefix: this.redisPrefix('status') } : undefined,
+      redisState: deps.redis ? () => deps.redis!.state() : undefined,
       failureThrottle: deps.failureThrottle,
       onLoginFailure: onAuthFailure,
     });
@@ -378,11 +380,11 @@ export class Tenant implements TenantEndpoint {
   /**
    * Redis keys of this tenant's caches, journal, mirror and outbox. The `default` tenant keeps the unprefixed keys
    * of a server without a tenants file (adding the file keeps its data); another tenant adds its id, so two
-   * tenants on one Kit account (say, two group tag prefixes) never share a cache or a journal.
+   * tenants on one Kit account (say, two group tag prefixes) never share a cache or a journal. The whole prefix
+   * is one hash tag, so the scripts and transactions over its keys run on one cluster shard.
    */
   private redisPrefix(namespace: string): string {
-    const account = limiterIdFor(this.config.kit.baseUrl, this.config.kit.credentials!, namespace);
-    return this.id === DEFAULT_TENANT_ID ? `kscim:${account}:` : `kscim:tenant:${this.id}:${account}:`;
+    return tenantRedisPrefix(this.id, limiterIdFor(this.config.kit.baseUrl, this.config.kit.credentials!, namespace));
   }
 
   /** The Kit client's wait between retries: on the service clock, and cut short when the tenant stops. */
@@ -413,4 +415,9 @@ export class Tenant implements TenantEndpoint {
   private kitReady(): boolean {
     return this.readiness.report().checks.kit?.ok === true;
   }
+}
+
+/** The prefix of a tenant's keys in namespace `account` (limiterIdFor(..., namespace)): one cluster hash slot. */
+export function tenantRedisPrefix(tenantId: string, account: string): string {
+  return tenantId === DEFAULT_TENANT_ID ? `kscim:${hashTag(account)}:` : `kscim:tenant:${hashTag(tenantId, account)}:`;
 }

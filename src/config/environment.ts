@@ -5,6 +5,8 @@ import { listOf, readEnvironmentSettings } from './environmentSettings';
 import type { KitCredentials } from './kitCredentials';
 import { MappingFileError } from './mapping/mappingFile';
 import { loadMapping } from './mapping/mappingSource';
+import type { RedisTopology } from '../platform/redisTopology';
+import { redisTopologyOf } from './redisSettings';
 import type { AttributeMapping } from './mapping/model';
 import {
   atMost,
@@ -75,14 +77,11 @@ const processSchema = z
     ),
     SCIM_ALLOWED_HOSTS: optionalString,
     SCIM_IP_ALLOWLIST: optionalString,
-    REDIS_URL: optionalString.pipe(
-      z
-        .string()
-        .refine((v) => /^rediss?:\/\//.test(v), 'must start with redis:// or rediss://')
-        .optional(),
-    ),
+    // REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES and their credentials: redisSettings.ts.
     REDIS_COMMAND_TIMEOUT_MS: positiveWholeNumber.default(1000),
     REDIS_PROBE_INTERVAL_MS: positiveWholeNumber.default(1000),
+    // Unset: 500 ms, or half the command timeout if that is shorter.
+    REDIS_REPLICA_ACK_TIMEOUT_MS: positiveWholeNumber.optional(),
     // 0 = no fallback.
     KIT_LIMITER_FALLBACK_REPLICAS: wholeNumber.default(2),
     KIT_LIMITER_KEY_TTL_MS: positiveWholeNumber.default(86_400_000),
@@ -109,6 +108,16 @@ const processSchema = z
     TENANTS_FILE: optionalString,
   })
   .superRefine((env, ctx) => {
+    // WAIT must give up before the command does, or a missing replica reads as Redis itself being down.
+    if (
+      env.REDIS_REPLICA_ACK_TIMEOUT_MS !== undefined &&
+      env.REDIS_REPLICA_ACK_TIMEOUT_MS >= env.REDIS_COMMAND_TIMEOUT_MS
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_REPLICA_ACK_TIMEOUT_MS'],
+        message: 'must be less than REDIS_COMMAND_TIMEOUT_MS',
+      });
     if (env.KIT_SANDBOX === 'on' && env.TENANTS_FILE) {
       ctx.addIssue({
         code: 'custom',
@@ -203,12 +212,15 @@ export interface Config {
   publicUrls: PublicUrlConfig;
   /** Networks callers may come from (SCIM_IP_ALLOWLIST); undefined: any. */
   ipAllowlist?: Cidr[];
-  redisUrl?: string;
+  /** The Redis every replica shares (standalone, sentinel or cluster); undefined: none, one replica. */
+  redisTopology?: RedisTopology;
   redis: {
     /** No Redis command waits longer; past it the replica falls back (limiter) or serves uncached. */
     commandTimeoutMs: number;
     /** How often a PING checks Redis; a Redis that answers again is used again within this. */
     probeIntervalMs: number;
+    /** Sentinel/cluster: how long a booked Kit slot or refresh lease waits for a replica's WAIT acknowledgement. */
+    replicaAckTimeoutMs: number;
   };
   limiter: {
     /** While Redis is away each replica spends budget / this; 0 = refuse Kit calls (503) instead. */
@@ -405,14 +417,16 @@ function sandboxBesideKitCredential(env: Env): string | undefined {
 
 export function loadConfig(env: Env): Config {
   const parsed = processSchema.safeParse(env);
+  const redis = redisTopologyOf(env);
   const tenant = readEnvironmentSettings(env, {
-    redis: !!env.REDIS_URL?.trim(),
+    redis: !redis.ok || redis.topology !== undefined,
     publicBaseUrl: !!env.PUBLIC_BASE_URL?.trim(),
   });
   const sandboxProblems = [sandboxBesideKitCredential(env), missingKitCredential(env)].filter((p) => p !== undefined);
-  if (!parsed.success || !tenant.ok || sandboxProblems.length > 0) {
+  if (!parsed.success || !tenant.ok || !redis.ok || sandboxProblems.length > 0) {
     throw new ConfigError([
       ...(parsed.error?.issues ?? []).map((i) => problemOf(String(i.path[0] ?? 'environment'), i.message)),
+      ...(redis.ok ? [] : redis.problems.map((p) => problemOf(p.variable, p.message))),
       ...(tenant.ok ? [] : tenant.problems.map((p) => problemOf(p.variable, p.message))),
       ...sandboxProblems,
     ]);
@@ -465,8 +479,13 @@ export function loadConfig(env: Env): Config {
       allowedHosts: listOf(e.SCIM_ALLOWED_HOSTS).map((h) => h.toLowerCase()),
     },
     ipAllowlist: e.SCIM_IP_ALLOWLIST ? listOf(e.SCIM_IP_ALLOWLIST).map(parseCidr) : undefined,
-    redisUrl: e.REDIS_URL,
-    redis: { commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, probeIntervalMs: e.REDIS_PROBE_INTERVAL_MS },
+    redisTopology: redis.topology,
+    redis: {
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+      probeIntervalMs: e.REDIS_PROBE_INTERVAL_MS,
+      replicaAckTimeoutMs:
+        e.REDIS_REPLICA_ACK_TIMEOUT_MS ?? Math.max(1, Math.min(500, Math.floor(e.REDIS_COMMAND_TIMEOUT_MS / 2))),
+    },
     limiter: { fallbackReplicas: e.KIT_LIMITER_FALLBACK_REPLICAS, keyTtlMs: e.KIT_LIMITER_KEY_TTL_MS },
     pageCache: { maxEntries: e.PAGE_CACHE_MAX_ENTRIES, ttlSeconds: e.PAGE_CACHE_TTL_SECONDS },
     startup: STARTUP,

@@ -29,6 +29,7 @@ export const CHECKS = {
   groupPrefix: 'GROUP_TAG_PREFIX vs existing tags',
   sharedLimiter: 'Kit keys shared by tenants',
   redis: 'Redis and the shared limiter',
+  redisTopology: 'Redis failover topology (sentinel, cluster)',
   publicUrl: 'PUBLIC_BASE_URL reachable',
   scimRoundTrip: 'SCIM round-trip (dry run)',
 } as const;

@@ -3,6 +3,7 @@ import { type Config, ConfigError, loadConfig, secretsOf } from '../config/envir
 import { maskSecrets } from '../platform/logging';
 import { type KitLimiter, limiterIdFor } from '../kit/limiter';
 import type { RedisLink } from '../platform/redisLink';
+import { describeTopology } from '../platform/redisTopology';
 import { TENANT_ID_PATTERN, type TenantConfig, type TenantsConfig } from '../config/tenants/model';
 import { loadTenants, secretsOfTenants } from '../config/tenants/tenantsFile';
 import {
@@ -18,7 +19,7 @@ import {
 import { configVerdict, type ConfigVerdict, tenantVerdict } from './configCheck';
 import { checkKitAccount } from './kitAccount';
 import type { DoctorParts, SlotTarget } from './parts';
-import { checkPublicUrl, checkRedis, redisHost, scimBaseOf, scimRoundTrip } from './processChecks';
+import { checkPublicUrl, checkRedis, scimBaseOf, scimRoundTrip } from './processChecks';
 import { checkSharedLimiters } from './sharedLimiters';
 
 // `convertkit-scim doctor`: what an operator checks before go-live, in the order a failure blocks the next.
@@ -175,9 +176,9 @@ export async function runDoctor(
   // One limiter per Kit credential, as the server's LimiterRegistry: tenants on one key take turns in one budget.
   const limiters = new Map<string, KitLimiter>();
   try {
-    if (base.redisUrl) {
-      link = parts.openRedis(base.redisUrl, base, clock);
-      await waiting(`connecting to Redis at ${redisHost(base.redisUrl)}`, () =>
+    if (base.redisTopology) {
+      link = parts.openRedis(base.redisTopology, base, clock);
+      await waiting(`connecting to Redis at ${describeTopology(base.redisTopology)}`, () =>
         until(() => link!.healthy, opts.redisWaitMs ?? 3000, clock),
       );
     }

@@ -4,6 +4,7 @@ import type { KitClient } from '../kit/client';
 import type { KitLimiter } from '../kit/limiter';
 import type { SlotBook } from '../kit/slots';
 import type { RedisLink } from '../platform/redisLink';
+import type { RedisTopology } from '../platform/redisTopology';
 
 // What doctor needs built for it: the same Redis link, limiter, Kit client and slot book a replica runs with.
 // The process's wiring (src/app/) builds them; doctor only uses them, so its checks exercise the server's own
@@ -19,8 +20,8 @@ export interface SlotTarget {
 export type CheckedCredentials = Exclude<KitCredentials, { kind: 'v3Secret' }>;
 
 export interface DoctorParts {
-  /** A link to the Redis at `url` (REDIS_URL), with the server's command timeout and probe interval. */
-  openRedis(url: string, config: Config, clock: Clock): RedisLink;
+  /** A link to the shared Redis (standalone, sentinel or cluster), with the server's command timeout and probe interval. */
+  openRedis(topology: RedisTopology, config: Config, clock: Clock): RedisLink;
   /**
    * The limiter of one Kit credential (`id`: its limiter id), with `config`'s budget: the shared book in Redis
    * when `link` answers, else one in process.

@@ -3,6 +3,7 @@ import axios from 'axios';
 import type { Clock } from '../platform/clock';
 import type { Config } from '../config/environment';
 import type { RedisLink } from '../platform/redisLink';
+import { describeTopology } from '../platform/redisTopology';
 import { type Add, explain, type Waiting } from './checks';
 import type { DoctorParts, SlotTarget } from './parts';
 
@@ -18,18 +19,24 @@ export async function checkRedis(
   clock: Clock,
   add: Add,
 ): Promise<void> {
-  if (!base.redisUrl || !link) return add('redis', 'skip', 'REDIS_URL not set: one replica, limiter in process');
+  if (!base.redisTopology || !link)
+    return add(
+      'redis',
+      'skip',
+      'no REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES: one replica, limiter in process',
+    );
+  const where = describeTopology(base.redisTopology);
   if (!link.healthy)
     return add(
       'redis',
       'fail',
-      `Redis at ${redisHost(base.redisUrl)} does not answer: ${link.detail}`,
-      'Start Redis or fix REDIS_URL (host, port, password, rediss:// for TLS); replicas fall back to budget/' +
-        `${base.limiter.fallbackReplicas} each while it is down.`,
+      `Redis at ${where} does not answer: ${link.detail}`,
+      'Start Redis or fix REDIS_URL / REDIS_SENTINELS / REDIS_CLUSTER_NODES (host, port, REDIS_USERNAME/REDIS_PASSWORD, ' +
+        `TLS); replicas fall back to budget/${base.limiter.fallbackReplicas} each while it is down.`,
     );
+  if (link.confirmsReplication) await checkRedisTopology(link, add);
   // Only with a tenants file of sandbox tenants (or of tenants whose configuration failed): nothing to book for.
-  if (!target)
-    return add('redis', 'pass', `Redis at ${redisHost(base.redisUrl)} answers; no Kit credential to book a slot for`);
+  if (!target) return add('redis', 'pass', `Redis at ${where} answers; no Kit credential to book a slot for`);
   const book = parts.slotBook(link, target, base, clock);
   try {
     const delay = await waiting('booking a slot in the shared limiter', async () => {
@@ -41,7 +48,7 @@ export async function checkRedis(
     add(
       'redis',
       book.shared ? 'pass' : 'fail',
-      `Redis at ${redisHost(base.redisUrl)} answers; booked a slot in the shared limiter (it came after ${Math.round(delay)} ms)`,
+      `Redis at ${where} answers; booked a slot in the shared limiter (it came after ${Math.round(delay)} ms)`,
     );
   } catch (err) {
     add(
@@ -145,12 +152,46 @@ async function httpGet(url: string, token: string | undefined, timeoutMs = 5000)
   }
 }
 
-/** Host and port of a Redis URL: never its password. */
-export function redisHost(url: string): string {
+/**
+ * Before go-live, a topology that is meant to fail over must be able to: a sentinel primary with no replica, or a
+ * cluster shard with none, loses everything on the first failure, and a cluster not in state ok refuses scripts.
+ */
+export async function checkRedisTopology(link: RedisLink, add: Add): Promise<void> {
+  const state = link.state();
   try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '6379'}`;
-  } catch {
-    return '(unparseable REDIS_URL)';
+    if (state.mode === 'sentinel') {
+      const info = String(await link.run((c) => c.info('replication')));
+      const replicas = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
+      const role = /role:(\w+)/.exec(info)?.[1];
+      if (role !== 'master')
+        return add('redisTopology', 'fail', `the sentinels' primary answers as ${role ?? 'unknown'}`);
+      if (replicas < 1)
+        return add(
+          'redisTopology',
+          'fail',
+          `sentinel primary ${state.primary ?? ''} has no connected replica: a failover would have nothing to promote`,
+          'Attach at least one replica (replicaof) so the sentinels can promote it and WAIT can confirm writes.',
+        );
+      return add('redisTopology', 'pass', `sentinel: primary ${state.primary ?? '?'} with ${replicas} replica(s)`);
+    }
+    if (state.mode === 'cluster') {
+      const nodes = String(await link.run((c) => c.cluster('NODES')));
+      const lines = nodes.split('\n').filter(Boolean);
+      const primaries = lines.filter((l) => /\bmaster\b/.test(l) && !/\bfail\b/.test(l) && /\d+-\d+|\s\d+$/.test(l));
+      const withReplica = primaries.filter((p) => {
+        const id = p.split(' ')[0];
+        return lines.some((l) => /\bslave\b/.test(l) && l.split(' ')[3] === id);
+      });
+      if (withReplica.length < primaries.length)
+        return add(
+          'redisTopology',
+          'fail',
+          `cluster: ${primaries.length - withReplica.length} of ${primaries.length} shard(s) have no replica`,
+          'Give every shard a replica (cluster-replicas 1) so a failed primary is replaced instead of its slots lost.',
+        );
+      return add('redisTopology', 'pass', `cluster: ${primaries.length} shard(s), each with a replica`);
+    }
+  } catch (err) {
+    add('redisTopology', 'fail', `could not read the topology: ${explain(err)}`);
   }
 }

@@ -8,6 +8,12 @@ import { type OAuthTokens, parseStoredTokens, type TokenStore } from './tokenSto
 // Kit's OAuth pair in Redis, for replicas on several hosts: one refresh at a time across all of them (a lock
 // with an owner token and a lease, so a replica that dies mid-refresh frees it), and the rotated pair visible to
 // every replica the moment it is saved. The file store (tokenStore.ts) stays the choice for one host.
+//
+// Failover (sentinel, cluster): a lock or a pair the old primary took but no replica copied is gone after the
+// promotion. A lock lost that way would let a second replica refresh with the same refresh token (a fork: Kit
+// rotates it, one of the two pairs is dead), so a lock counts as taken only once a replica acknowledged it (WAIT).
+// A rotated pair no replica acknowledged is kept here as well and written back if the promoted replica lacks it
+// (SET NX: a pair another replica saved since is newer and wins).
 
 const RELEASE_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -31,6 +37,8 @@ export class RedisTokenStore implements TokenStore {
   private readonly clock: Clock;
   /** A rotated pair Redis did not take (it went away mid-refresh): used here and saved once Redis is back. */
   private unsaved?: OAuthTokens;
+  /** `unsaved` reached a primary that no replica acknowledged (it may or may not survive a failover). */
+  private unreplicated = false;
 
   constructor(
     private readonly link: RedisLink,
@@ -46,6 +54,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async load(): Promise<OAuthTokens | null> {
+    if (this.unsaved && this.link.healthy) await this.saveUnsaved();
     if (this.unsaved) return { ...this.unsaved };
     const text = await this.run((c) => c.get(this.key));
     return text === null ? null : parseStoredTokens(text, 'in Redis');
@@ -53,11 +62,13 @@ export class RedisTokenStore implements TokenStore {
 
   async save(tokens: OAuthTokens): Promise<void> {
     try {
-      await this.link.run((c) => c.set(this.key, JSON.stringify(tokens)));
-      this.unsaved = undefined;
+      const { replicated } = await this.link.runReplicated((p) => p.set(this.key, JSON.stringify(tokens)));
+      this.unsaved = replicated ? undefined : { ...tokens };
+      this.unreplicated = !replicated;
     } catch {
       // Kit has already rotated: the old refresh token is dead. Keep the new pair rather than lose it.
       this.unsaved = { ...tokens };
+      this.unreplicated = false;
     }
   }
 
@@ -66,8 +77,11 @@ export class RedisTokenStore implements TokenStore {
     const leaseMs = this.opts.leaseMs ?? 30_000;
     const deadline = this.clock.now() + (this.opts.waitMs ?? 20_000);
     for (;;) {
-      const taken = await this.run((c) => c.set(this.lockKey, owner, 'PX', leaseMs, 'NX'));
-      if (taken === 'OK') break;
+      const { replies, replicated } = await this.asKitTrouble(() =>
+        this.link.runReplicated((p) => p.set(this.lockKey, owner, 'PX', leaseMs, 'NX')),
+      );
+      if (replies[0] === 'OK' && replicated) break;
+      if (replies[0] === 'OK') await this.release(owner);
       if (this.clock.now() >= deadline) {
         throw new KitUnavailableError('Another replica is refreshing Kit’s OAuth token; retry shortly', {
           retryAfterMs: 2000,
@@ -78,18 +92,26 @@ export class RedisTokenStore implements TokenStore {
     try {
       return await refresh();
     } finally {
-      await this.link
-        .run((c) => (c as unknown as ReleaseClient).kscimReleaseLock(this.lockKey, owner))
-        .catch(() => {
-          // Redis away: the lease frees the lock.
-        });
+      await this.release(owner);
     }
   }
 
+  private async release(owner: string): Promise<void> {
+    await this.link
+      .run((c) => (c as unknown as ReleaseClient).kscimReleaseLock(this.lockKey, owner))
+      .catch(() => {
+        // Redis away: the lease frees the lock.
+      });
+  }
+
   /** Redis trouble reaches the client as Kit being unavailable for now (a 503 with Retry-After), nothing else. */
-  private async run<T>(op: (client: Redis) => Promise<T>): Promise<T> {
+  private run<T>(op: (client: Redis) => Promise<T>): Promise<T> {
+    return this.asKitTrouble(() => this.link.run(op));
+  }
+
+  private async asKitTrouble<T>(op: () => Promise<T>): Promise<T> {
     try {
-      return await this.link.run(op);
+      return await op();
     } catch (err) {
       if (!(err instanceof RedisUnavailableError)) throw err;
       throw new KitUnavailableError(`Kit's OAuth tokens are shared through Redis, which is unavailable`, {
@@ -99,6 +121,16 @@ export class RedisTokenStore implements TokenStore {
   }
 
   private async saveUnsaved(): Promise<void> {
-    if (this.unsaved) await this.save(this.unsaved);
+    const pair = this.unsaved;
+    if (!pair) return;
+    if (!this.unreplicated) return this.save(pair);
+    // Written to a primary, unacknowledged: restore it only where a failover lost it.
+    try {
+      await this.link.run((c) => c.set(this.key, JSON.stringify(pair), 'NX'));
+      this.unsaved = undefined;
+      this.unreplicated = false;
+    } catch {
+      // Still away: kept for the next try.
+    }
   }
 }

@@ -1,4 +1,6 @@
 import type { Clock } from '../platform/clock';
+import type { ChainableCommander } from 'ioredis';
+import { hashTag } from '../platform/redisKeys';
 import type { RedisLink } from '../platform/redisLink';
 import { KitLimiterUnavailableError } from './errors';
 
@@ -54,28 +56,38 @@ export class LocalSlotBook implements SlotBook {
 /** Minutes of booked-slot tallies kept in Redis: the status page's hour. */
 export const TALLY_MINUTES = 60;
 
-// KEYS[1] next slot (Redis ms), KEYS[2] pause marker. ARGV: spacing, ms to wait at least, key ttl, lost-state
-// wait, the tally's key prefix. Every replica's every call books exactly one slot here, so a counter per minute of
+// KEYS[1] next slot (Redis ms), KEYS[2] pause marker; KEYS[3], KEYS[4] the same two without a hash tag, which
+// replicas of the release before cluster support book from: during a rolling upgrade both kinds of replica then
+// see each other's slots. In cluster mode KEYS[3], KEYS[4] repeat KEYS[1], KEYS[2] (no such replica can exist
+// there: a cluster refused the untagged scripts). ARGV: spacing, ms to wait at least, key ttl, lost-state wait,
+// the tally's key prefix. Every replica's every call books exactly one slot here, so a counter per minute of
 // Redis's clock (prefix..minute, expiring after the hour) is the fleet's calls per minute for the credential,
-// counted once. The minute's key is named inside the script because only Redis knows its own minute.
+// counted once. The minute's key is named inside the script because only Redis knows its own minute; the prefix
+// carries the book's hash tag, so in a cluster it lives in the book's slot.
 const BOOK_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local earliest = now + tonumber(ARGV[2])
 local stored = redis.call('GET', KEYS[1])
+local legacy = redis.call('GET', KEYS[3])
 local nxt
 if stored then nxt = tonumber(stored) else nxt = now + tonumber(ARGV[4]) end
-local paused = redis.call('PTTL', KEYS[2])
+if legacy then nxt = math.max(nxt, tonumber(legacy)) end
+local paused = math.max(redis.call('PTTL', KEYS[2]), redis.call('PTTL', KEYS[4]))
 if paused > 0 then earliest = math.max(earliest, now + paused) end
 local slot = math.max(earliest, nxt)
 redis.call('SET', KEYS[1], slot + tonumber(ARGV[1]), 'PX', slot - now + tonumber(ARGV[3]))
+if legacy and KEYS[3] ~= KEYS[1] then
+  redis.call('SET', KEYS[3], slot + tonumber(ARGV[1]), 'PX', slot - now + tonumber(ARGV[3]))
+end
 local tally = ARGV[5] .. math.floor(slot / 60000)
 redis.call('INCR', tally)
 redis.call('PEXPIRE', tally, ${(TALLY_MINUTES + 2) * 60_000})
 return slot - now`;
 
-// ARGV: the tally's key prefix, minutes. Answers Redis's current minute, then the slots booked in each of the
-// last ARGV[2] minutes, oldest first.
+// KEYS[1] the book's next-slot key, named only so a cluster routes the script to the book's shard. ARGV: the
+// tally's key prefix, minutes. Answers Redis's current minute, then the slots booked in each of the last ARGV[2]
+// minutes, oldest first.
 const TALLY_LUA = `
 local t = redis.call('TIME')
 local minute = math.floor((tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) / 60000)
@@ -86,25 +98,23 @@ local out = { minute }
 for i = 1, #counts do out[#out + 1] = tonumber(counts[i]) or 0 end
 return out`;
 
-// Keeps the longer of the current and the requested pause.
+// Keeps the longer of the current and the requested pause (KEYS[2]: the untagged marker, see BOOK_LUA).
 const PAUSE_LUA = `
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+for i = 1, #KEYS do
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[i], '1', 'PX', ARGV[1])
+  end
 end
 return 1`;
 
-type ScriptClient = {
+type ScriptPipeline = ChainableCommander & {
   kscimBookSlot(
-    next: string,
-    pause: string,
-    spacing: number,
-    wait: number,
-    ttl: number,
-    lost: number,
-    tallyPrefix: string,
-  ): Promise<number>;
-  kscimSlotTally(tallyPrefix: string, minutes: number): Promise<number[]>;
-  kscimPause(pause: string, ms: number): Promise<number>;
+    ...args: [next: string, pause: string, legacyNext: string, legacyPause: string, ...argv: Array<number | string>]
+  ): ChainableCommander;
+};
+type ScriptClient = {
+  kscimPause(pause: string, legacyPause: string, ms: number): Promise<number>;
+  kscimSlotTally(next: string, tallyPrefix: string, minutes: number): Promise<number[]>;
 };
 
 export interface SharedSlotBookOptions {
@@ -130,7 +140,8 @@ export class SharedSlotBook implements SlotBook {
   private readonly fallback: LocalSlotBook;
   private readonly nextKey: string;
   private readonly pauseKey: string;
-  private readonly tallyKey: string;
+  private readonly legacyNextKey: string;
+  private readonly legacyPauseKey: string;
   private usingFallback = false;
   /** Our own last slot (epoch ms): no booking, shared or not, may come closer to it than the spacing allows. */
   private lastSlotAt = 0;
@@ -138,9 +149,10 @@ export class SharedSlotBook implements SlotBook {
 
   constructor(private readonly opts: SharedSlotBookOptions) {
     this.fallback = new LocalSlotBook(opts.spacingMs * Math.max(1, opts.fallbackReplicas), opts.clock);
-    this.nextKey = `kscim:limiter:${opts.id}:next`;
-    this.pauseKey = `kscim:limiter:${opts.id}:pause`;
-    this.tallyKey = tallyKeyOf(opts.id);
+    ({ next: this.nextKey, pause: this.pauseKey } = slotBookKeys(opts.id));
+    const cluster = opts.link.topology.mode === 'cluster';
+    this.legacyNextKey = cluster ? this.nextKey : `kscim:limiter:${opts.id}:next`;
+    this.legacyPauseKey = cluster ? this.pauseKey : `kscim:limiter:${opts.id}:pause`;
     defineScripts(opts.link.client);
   }
 
@@ -153,19 +165,24 @@ export class SharedSlotBook implements SlotBook {
     if (link.healthy) {
       const waitAtLeast = Math.max(0, this.lastSlotAt + this.lastSpacingMs - clock.now());
       try {
-        const delay = await link.run((c) =>
-          (c as unknown as ScriptClient).kscimBookSlot(
+        const { replies, replicated } = await link.runReplicated((pipe) =>
+          (pipe as ScriptPipeline).kscimBookSlot(
             this.nextKey,
             this.pauseKey,
+            this.legacyNextKey,
+            this.legacyPauseKey,
             spacingMs,
             Math.ceil(waitAtLeast),
             this.opts.keyTtlMs ?? 24 * 60 * 60_000,
             spacingMs * (this.opts.lostStateSlots ?? 2),
-            this.tallyKey,
+            tallyKeyOf(this.opts.id),
           ),
         );
+        // A slot no replica holds is lost if the primary fails now, and a replica promoted without it would hand
+        // the same time to another replica: such a slot is not used; this call books from the fallback instead.
+        if (!replicated) throw new Error('no Redis replica acknowledged the booked slot (WAIT)');
         this.switchTo(false, 'Redis answers');
-        return this.remember(Number(delay), spacingMs);
+        return this.remember(Number(replies[0]), spacingMs);
       } catch (err) {
         this.switchTo(true, (err as Error).message);
       }
@@ -182,7 +199,7 @@ export class SharedSlotBook implements SlotBook {
   pause(ms: number): void {
     this.fallback.pause(ms);
     this.opts.link
-      .run((c) => (c as unknown as ScriptClient).kscimPause(this.pauseKey, Math.ceil(ms)))
+      .run((c) => (c as unknown as ScriptClient).kscimPause(this.pauseKey, this.legacyPauseKey, Math.ceil(ms)))
       .catch(() => {
         // Redis away: this replica's fallback book holds the pause; the others meet Kit's 429 themselves.
       });
@@ -201,23 +218,16 @@ export class SharedSlotBook implements SlotBook {
   }
 }
 
-/** The limiter's `slots` option for a book shared through `link` (the limiter supplies spacing and clock). */
-export function sharedSlots(
-  link: RedisLink,
-  opts: Omit<SharedSlotBookOptions, 'link' | 'spacingMs' | 'clock'>,
-): (spacingMs: number, clock: Clock) => SlotBook {
-  return (spacingMs, clock) => new SharedSlotBook({ ...opts, link, spacingMs, clock });
-}
-
-const tallyKeyOf = (id: string) => `kscim:limiter:${id}:minute:`;
-
 function defineScripts(client: RedisLink['client']): void {
   if ('kscimBookSlot' in client) return;
   // ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT, so a Redis restarted empty needs nothing.
-  client.defineCommand('kscimBookSlot', { numberOfKeys: 2, lua: BOOK_LUA });
-  client.defineCommand('kscimPause', { numberOfKeys: 1, lua: PAUSE_LUA });
-  client.defineCommand('kscimSlotTally', { numberOfKeys: 0, lua: TALLY_LUA });
+  client.defineCommand('kscimBookSlot', { numberOfKeys: 4, lua: BOOK_LUA });
+  client.defineCommand('kscimPause', { numberOfKeys: 2, lua: PAUSE_LUA });
+  client.defineCommand('kscimSlotTally', { numberOfKeys: 1, lua: TALLY_LUA });
 }
+
+/** The prefix of one credential's per-minute tallies, in the book's cluster slot. */
+const tallyKeyOf = (id: string) => `kscim:limiter:${hashTag(id)}:minute:`;
 
 /** Slots booked in one minute by every replica sharing a limiter. */
 export interface BookedMinute {
@@ -232,7 +242,23 @@ export interface BookedMinute {
  */
 export async function bookedPerMinute(link: RedisLink, id: string): Promise<BookedMinute[]> {
   defineScripts(link.client);
-  const answer = await link.run((c) => (c as unknown as ScriptClient).kscimSlotTally(tallyKeyOf(id), TALLY_MINUTES));
+  const answer = await link.run((c) =>
+    (c as unknown as ScriptClient).kscimSlotTally(slotBookKeys(id).next, tallyKeyOf(id), TALLY_MINUTES),
+  );
   const [current, ...counts] = answer.map(Number);
   return counts.map((booked, i) => ({ startsAt: (current - TALLY_MINUTES + 1 + i) * 60_000, booked }));
+}
+
+/** The keys of one credential's shared book, tagged to one cluster slot (redisKeys.ts). */
+export function slotBookKeys(id: string): { next: string; pause: string } {
+  const tag = hashTag(id);
+  return { next: `kscim:limiter:${tag}:next`, pause: `kscim:limiter:${tag}:pause` };
+}
+
+/** The limiter's `slots` option for a book shared through `link` (the limiter supplies spacing and clock). */
+export function sharedSlots(
+  link: RedisLink,
+  opts: Omit<SharedSlotBookOptions, 'link' | 'spacingMs' | 'clock'>,
+): (spacingMs: number, clock: Clock) => SlotBook {
+  return (spacingMs, clock) => new SharedSlotBook({ ...opts, link, spacingMs, clock });
 }

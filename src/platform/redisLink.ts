@@ -1,5 +1,13 @@
-import Redis from 'ioredis';
+import type { ChainableCommander, default as Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { type Clock, systemClock, type TimerHandle } from './clock';
+import {
+  createRedisClient,
+  failsOver,
+  type RedisClient,
+  type RedisTopology,
+  type RedisTopologyState,
+} from './redisTopology';
 
 // One connection to the Redis every replica shares (limiter slots, page caches, OAuth tokens), and the one
 // judge of whether it can be used right now.
@@ -13,7 +21,15 @@ import { type Clock, systemClock, type TimerHandle } from './clock';
 // again, and each user of the link re-creates what it needs from scratch.
 
 export interface RedisLinkOptions {
-  url: string;
+  /** A plain Redis (redis:// or rediss://); or give `topology`. */
+  url?: string;
+  /** Standalone, sentinel or cluster (redisTopology.ts); wins over `url`. */
+  topology?: RedisTopology;
+  /**
+   * Sentinel and cluster: how long a write that must survive a failover (a booked Kit slot, an OAuth refresh
+   * lease) waits for one replica to acknowledge it (WAIT 1 <ms>) before it is treated as not made.
+   */
+  replicaAckTimeoutMs?: number;
   /** No Redis command waits longer than this. */
   commandTimeoutMs?: number;
   /** How often a PING checks the link, healthy or not. */
@@ -31,7 +47,14 @@ export class RedisUnavailableError extends Error {
 }
 
 export class RedisLink {
+  /**
+   * The ioredis client. In cluster mode it is a Cluster, typed as Redis for its users: both answer the same
+   * commands, and every multi-key command here names keys of one hash slot (redisKeys.ts), which is all a Cluster
+   * needs to route it.
+   */
   readonly client: Redis;
+  readonly topology: RedisTopology;
+  private everHealthy = false;
   private healthyNow = false;
   private reason = 'connecting';
   private probeTimer?: TimerHandle;
@@ -44,18 +67,14 @@ export class RedisLink {
   constructor(private readonly opts: RedisLinkOptions) {
     this.clock = opts.clock ?? systemClock;
     this.probeIntervalMs = opts.probeIntervalMs ?? 1000;
-    this.client = new Redis(opts.url, {
-      commandTimeout: opts.commandTimeoutMs ?? 1000,
-      // Fail at once while disconnected instead of queueing commands for a Redis that may never come back.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
+    const topology = opts.topology ?? (opts.url ? { mode: 'standalone' as const, url: opts.url } : undefined);
+    if (!topology) throw new Error('RedisLink needs a url or a topology');
+    this.topology = topology;
+    this.client = createRedisClient(topology, {
+      commandTimeoutMs: opts.commandTimeoutMs ?? 1000,
       // Reconnect for as long as we run, at most a second apart, so a restarted Redis is found quickly.
       retryStrategy: (times) => (this.closed ? null : Math.min(100 * times, 1000)),
-      // How long disconnect() lets the socket close politely before destroying it. ioredis arms this timer even
-      // when the socket is long gone (Redis down, reconnecting), and nothing clears it then, so with the default
-      // 2 s a process that closed its link still could not exit for 2 s. close() never waits on Redis anyway.
-      disconnectTimeout: 0,
-    });
+    }) as Redis;
     // ioredis reports connection trouble through 'error'; the probe turns it into health.
     this.client.on('error', (err: Error) => this.markFailed(err.message));
     this.client.on('close', () => this.markFailed('connection closed'));
@@ -71,6 +90,31 @@ export class RedisLink {
     return this.healthyNow ? 'ok' : this.reason;
   }
 
+  /** Whether writes that must survive a failover are confirmed with WAIT (sentinel and cluster). */
+  get confirmsReplication(): boolean {
+    return failsOver(this.topology);
+  }
+
+  /** How long `WAIT 1 <ms>` may take; the callers put it in the same pipeline as their write. */
+  get replicaAckTimeoutMs(): number {
+    return this.opts.replicaAckTimeoutMs ?? 500;
+  }
+
+  /** The mode, the primary in use (sentinel) or the shard count (cluster), and whether it is failing over. */
+  state(): RedisTopologyState {
+    const mode = this.topology.mode;
+    const failoverInProgress = failsOver(this.topology) && this.everHealthy && !this.healthyNow;
+    const raw = this.client as RedisClient;
+    if (raw instanceof Cluster) return { mode, shards: raw.nodes('master').length, failoverInProgress };
+    if (mode === 'sentinel') {
+      const stream = (raw as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+      const primary =
+        this.healthyNow && stream?.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : undefined;
+      return { mode, ...(primary ? { primary } : {}), failoverInProgress };
+    }
+    return { mode, failoverInProgress };
+  }
+
   /**
    * Runs one operation against Redis, or fails at once (RedisUnavailableError) while the link is unhealthy.
    * A failure of the operation itself marks the link unhealthy until the next successful probe.
@@ -84,6 +128,26 @@ export class RedisLink {
       if (!isReplyError(err)) this.markFailed((err as Error).message);
       throw new RedisUnavailableError((err as Error).message);
     }
+  }
+
+  /**
+   * Runs the commands `build` puts in a pipeline and, in a topology that fails over, `WAIT 1 <ms>` after them on
+   * the same connection (in a cluster, the shard their keys hash to): `replicated` tells whether a replica holds
+   * the writes, so a promotion of that replica keeps them. Standalone: always true, nothing waits.
+   */
+  async runReplicated(
+    build: (pipe: ChainableCommander) => ChainableCommander,
+  ): Promise<{ replies: unknown[]; replicated: boolean }> {
+    return this.run(async (c) => {
+      const waits = this.confirmsReplication;
+      const pipe = build(c.pipeline());
+      if (waits) pipe.wait(1, this.replicaAckTimeoutMs);
+      const results = (await pipe.exec()) ?? [];
+      for (const [err] of results) if (err) throw err;
+      const replies = results.map(([, reply]) => reply);
+      const acknowledged = waits ? Number(replies.pop()) : 1;
+      return { replies, replicated: acknowledged >= 1 };
+    });
   }
 
   /** Called each time the link turns healthy again (e.g. to re-send what was dropped meanwhile). */
@@ -132,7 +196,18 @@ export class RedisLink {
     if (this.probing || this.closed) return;
     this.probing = true;
     try {
-      await this.client.ping();
+      const raw = this.client as RedisClient;
+      // A cluster answers only as well as its worst shard: a PING to one random node would call a cluster with
+      // a shard down healthy, and scripts for that shard's tenants would fail one by one.
+      if (raw instanceof Cluster) {
+        const primaries = raw.nodes('master');
+        if (primaries.length === 0) throw new Error('no cluster primary known yet');
+        await Promise.all(primaries.map((node) => node.ping()));
+        const info = await primaries[0]!.cluster('INFO');
+        if (!/cluster_state:ok/.test(String(info))) throw new Error('cluster state is not ok');
+      } else {
+        await this.client.ping();
+      }
       this.markHealthy();
     } catch (err) {
       this.markFailed((err as Error).message);
@@ -144,6 +219,7 @@ export class RedisLink {
   private markHealthy(): void {
     if (this.healthyNow || this.closed) return;
     this.healthyNow = true;
+    this.everHealthy = true;
     this.opts.onHealthChange?.(true, 'ok');
     for (const listener of [...this.recoveryListeners]) listener();
   }

@@ -4,6 +4,7 @@ import type { Config } from '../config/environment';
 import type { FailureThrottle } from '../platform/failureThrottle';
 import type { Readiness } from '../platform/readiness';
 import type { RedisLink } from '../platform/redisLink';
+import type { RedisTopologyState } from '../platform/redisTopology';
 import type { KitLimiter } from '../kit/limiter';
 import { bookedPerMinute } from '../kit/slots';
 import { ReplicaRoster, replicaRowOf } from './fleet';
@@ -40,6 +41,8 @@ export function createStatusPage(opts: {
   tenant?: string;
   /** The shared store: the fleet's figures are read from it and this replica's row is published to it. */
   redis?: { link: RedisLink; prefix: string };
+  /** The shared Redis's mode, primary or shard count, and whether it is failing over. */
+  redisState?: () => RedisTopologyState;
   failureThrottle?: FailureThrottle;
   onLoginFailure?: (reason: 'unknown_token' | 'throttled') => void;
 }): StatusPage {
@@ -66,7 +69,7 @@ export function createStatusPage(opts: {
     replica,
     // The budget holds per KIT_RATE_WINDOW_MS; the chart counts per minute.
     budgetPerMinute: Math.floor((config.kit.ratePerMinute * 60_000) / config.kit.rateWindowMs),
-    sharedLimiterConfigured: Boolean(config.redisUrl),
+    sharedLimiterConfigured: Boolean(config.redisTopology),
     fleet:
       redis && roster
         ? {
@@ -78,6 +81,7 @@ export function createStatusPage(opts: {
             booked: () => bookedPerMinute(redis.link, opts.limiter.id),
           }
         : undefined,
+    redisState: opts.redisState,
     failureThrottle: opts.failureThrottle,
     publicBaseUrl: config.publicUrls.baseUrl,
     onLoginFailure: opts.onLoginFailure,

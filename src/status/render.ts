@@ -1,3 +1,4 @@
+import type { RedisTopologyState } from '../platform/redisTopology';
 import escapeHtml from 'escape-html';
 import type { ReadinessReport } from '../platform/readiness';
 import type { LimiterCounts } from '../kit/limiter';
@@ -103,6 +104,7 @@ export interface StatusView {
   replicaName?: string;
   sharedLimiterConfigured: boolean;
   fleet?: FleetView;
+  redis?: RedisTopologyState;
   signedInAs: string;
 }
 
@@ -251,8 +253,8 @@ export function renderStatus(v: StatusView): string {
   const busiest = Math.max(...s.minutes.map(callsIn));
   const limiterMode = v.sharedLimiterConfigured
     ? l.shared
-      ? 'shared with the other replicas through Redis'
-      : '<span class="fail">Redis unavailable: per-replica fallback budget</span>'
+      ? `shared with the other replicas through Redis${h(redisTopologyText(v.redis))}`
+      : `<span class="fail">Redis unavailable${v.redis?.failoverInProgress ? ' (failover in progress)' : ''}: per-replica fallback budget</span>`
     : 'this process only (no REDIS_URL)';
   const title = v.tenant ? `convertkit-scim status: ${v.tenant}` : 'convertkit-scim status';
   return page(
@@ -318,4 +320,11 @@ ${items ? `<p>The status pages this token opens (signing in here signed you in t
 </section></main>`,
     { sandbox: opts.sandbox },
   );
+}
+
+/** " (sentinel, primary 10.0.0.5:6379)", " (cluster of 3 shards)", or nothing for a plain Redis. */
+function redisTopologyText(state: RedisTopologyState | undefined): string {
+  if (!state || state.mode === 'standalone') return '';
+  if (state.mode === 'sentinel') return ` (sentinel, primary ${state.primary ?? 'unknown'})`;
+  return ` (cluster of ${state.shards ?? '?'} shards)`;
 }

@@ -1,3 +1,4 @@
+import type { RedisTopologyState } from '../platform/redisTopology';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { FailureThrottle } from '../platform/failureThrottle';
@@ -34,6 +35,7 @@ export interface StatusRouteDeps {
   tenant?: string;
   /** The fleet's figures from the shared store; undefined answers mean it cannot be read right now. */
   fleet?: { replicas(): Promise<ReplicaRow[] | undefined>; booked(): Promise<BookedMinute[]> };
+  redisState?: () => RedisTopologyState;
   failureThrottle?: FailureThrottle;
   /** PUBLIC_BASE_URL: its origin is accepted on the login POST too (a proxy may rewrite Host). */
   publicBaseUrl?: string;
@@ -140,6 +142,7 @@ export function statusRoutes(deps: StatusRouteDeps): Router {
         budgetPerMinute: deps.budgetPerMinute,
         replica,
         sharedLimiterConfigured: deps.sharedLimiterConfigured,
+        redis: deps.redisState?.(),
         signedInAs: session.name,
       }),
     );

@@ -10,6 +10,7 @@ import { limiterIdFor } from '../../src/kit/limiter';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { type Harness, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
 import { redisUrl } from '../support/redis';
+import { slotBookKeys } from '../../src/kit/slots';
 import { freePort } from '../support/serverProcess';
 
 // `convertkit-scim doctor` against the Kit sandbox over HTTP, real Redis, and a real running server.
@@ -276,7 +277,7 @@ describe('doctor with a running server', () => {
       // Another replica's 429 pause on this credential's shared book: the doctor's first call waits it out.
       const id = limiterIdFor(h.sandbox.url, { kind: 'apiKey', apiKey: h.sandbox.apiKey });
       const redis = new Redis(redisUrl!);
-      await redis.set(`kscim:limiter:${id}:pause`, '1', 'PX', 2200);
+      await redis.set(slotBookKeys(id).pause, '1', 'PX', 2200);
       const progress: string[] = [];
       try {
         const report = await runDoctor(env, { progress: (m) => progress.push(m) });
@@ -287,7 +288,7 @@ describe('doctor with a running server', () => {
         expect(report.ok).toBe(true);
         expect(progress.some((m) => /waiting for a Kit call slot \(\d+ s\)/.test(m))).toBe(true);
       } finally {
-        await redis.del(`kscim:limiter:${id}:pause`, `kscim:limiter:${id}:next`);
+        await redis.del(slotBookKeys(id).pause, slotBookKeys(id).next);
         redis.disconnect();
       }
     });

@@ -4,7 +4,7 @@ import { systemClock } from '../../src/platform/clock';
 import { KitClient } from '../../src/kit/client';
 import { KitLimiterUnavailableError } from '../../src/kit/errors';
 import { createKitLimiter, type KitLimiter } from '../../src/kit/limiter';
-import { SharedSlotBook, sharedSlots } from '../../src/kit/slots';
+import { SharedSlotBook, sharedSlots, slotBookKeys } from '../../src/kit/slots';
 import { maxInWindow } from '../../src/kit/spacing';
 import { RedisLink } from '../../src/platform/redisLink';
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
@@ -159,7 +159,7 @@ describeRedis('Redis-shared limiter', () => {
     expect(await a.book()).toBeLessThan(1000);
     a.pause(30_000);
     // Another replica's next slot comes after the pause (less what little time has passed since).
-    await eventually(async () => (await l.client.pttl(`kscim:limiter:${id}:pause`)) > 0);
+    await eventually(async () => (await l.client.pttl(slotBookKeys(id).pause)) > 0);
     expect(await book().book()).toBeGreaterThan(20_000);
     expect(await book(uniqueId('other')).book()).toBeLessThan(1000);
   });
@@ -192,13 +192,13 @@ describeRedis('Redis-shared limiter', () => {
   it('a key that expired while idle is re-created, after the slots other replicas may still hold', async () => {
     const b = book({ keyTtlMs: 50 });
     await b.book();
-    await eventually(async () => (await redis.command((r) => r.exists('kscim:limiter:heal:next'))) === 0);
+    await eventually(async () => (await redis.command((r) => r.exists('kscim:limiter:{heal}:next'))) === 0);
     const delay = await b.book();
     expect(b.shared).toBe(true);
     // Two slots (2 replicas × 1 booked ahead) pass before the first one after the loss.
     expect(delay).toBeGreaterThan(spacingMs);
     expect(delay).toBeLessThanOrEqual(2 * spacingMs);
-    expect(await redis.command((r) => r.exists('kscim:limiter:heal:next'))).toBe(1);
+    expect(await redis.command((r) => r.exists('kscim:limiter:{heal}:next'))).toBe(1);
   });
 
   it('FLUSHALL: the script and the key come back by themselves', async () => {

@@ -47,16 +47,16 @@ import { unique } from '../support/unique';
       expect((await c.get(`/tenants/${id}/scim/v2/Users?startIndex=1&count=10`)).status).toBe(200);
     }
     const keys = await reader.keys('kscim:*');
-    const ofB = keys.filter((k) => k.startsWith('kscim:tenant:b:'));
-    const ofDefault = keys.filter((k) => /^kscim:(cache|changes)-/.test(k));
+    const ofB = keys.filter((k) => k.startsWith('kscim:tenant:{b:'));
+    const ofDefault = keys.filter((k) => /^kscim:\{(cache|changes)-/.test(k));
     expect(ofB.length).toBeGreaterThan(0);
     expect(ofDefault.length).toBeGreaterThan(0);
     // The same namespaces, apart: every key of B's is a key of default's with B's prefix in front.
     const namespaces = (ks: string[], strip: string) => new Set(ks.map((k) => k.slice(strip.length).split('-')[0]));
-    expect([...namespaces(ofB, 'kscim:tenant:b:')].sort()).toEqual(['cache', 'changes']);
-    expect([...namespaces(ofDefault, 'kscim:')].sort()).toEqual(['cache', 'changes']);
+    expect([...namespaces(ofB, 'kscim:tenant:{b:')].sort()).toEqual(['cache', 'changes']);
+    expect([...namespaces(ofDefault, 'kscim:{')].sort()).toEqual(['cache', 'changes']);
     // Kit's budget is the credential's, whoever spends it: one limiter key for both tenants.
     expect(new Set(keys.filter((k) => k.startsWith('kscim:limiter:')).map((k) => k.split(':')[2])).size).toBe(1);
-    expect(keys.some((k) => k.startsWith('kscim:tenant:default:'))).toBe(false);
+    expect(keys.some((k) => k.startsWith('kscim:tenant:{default:'))).toBe(false);
   });
 });

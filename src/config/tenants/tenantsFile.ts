@@ -72,7 +72,9 @@ export function readTenantsFile(file: string, base: Config, env: Record<string, 
   for (const u of unresolved) problems.at(u.path, u.message);
   problems.list.push(...environmentConflicts(env, referenced));
 
-  const parsed = tenantsFileSchema({ redis: !!base.redisUrl, publicBaseUrl: !!base.publicUrls.baseUrl }).safeParse(raw);
+  const parsed = tenantsFileSchema({ redis: !!base.redisTopology, publicBaseUrl: !!base.publicUrls.baseUrl }).safeParse(
+    raw,
+  );
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');

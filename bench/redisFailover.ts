@@ -1,0 +1,90 @@
+import axios from 'axios';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
+import { maxInWindow } from '../src/kit/spacing';
+import { ClusterTopology, hasRedisTopologies, SentinelTopology } from '../test/support/redisTopologies';
+import { type ServerProcess, startServerProcess } from '../test/support/serverProcess';
+
+// `npm run bench -- redisFailover`: per topology (sentinel, cluster), two server processes provision users
+// through the Kit sandbox while the Redis primary (cluster: one shard's) is killed. Prints the seconds of degraded
+// service (from the kill until both replicas answer 201 again), what the IdP saw (status codes), and whether
+// Kit's window held.
+
+const TOKEN = 'bench-failover-token-0123456789abcdef0123';
+
+async function measure(name: string, redisEnv: Record<string, string>, kill: () => Promise<unknown>) {
+  const sandbox: KitSandbox = await startKitSandbox({ rateLimit: { max: 20, windowMs: 2000 } });
+  const env = {
+    ...redisEnv,
+    KIT_API_URL: sandbox.url,
+    KIT_API_KEY: sandbox.apiKey,
+    SCIM_BEARER_TOKENS: `iga=${TOKEN}`,
+    KIT_RATE_LIMIT_PER_MINUTE: '16',
+    KIT_RATE_WINDOW_MS: '2000',
+    REDIS_PROBE_INTERVAL_MS: '200',
+    AUDIT_LOG: 'off',
+    LOG_LEVEL: 'info',
+  };
+  const servers: ServerProcess[] = await Promise.all([
+    startServerProcess(env, 90_000),
+    startServerProcess(env, 90_000),
+  ]);
+  try {
+    const statuses = new Map<number, number>();
+    const lastSuccess = [0, 0];
+    let stop = false;
+    let n = 0;
+    const loops = servers.map(async (s, i) => {
+      while (!stop) {
+        const res = await axios.post(
+          `${s.url}/scim/v2/Users`,
+          { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `bench-${i}-${n++}@kit.example` },
+          { headers: { Authorization: `Bearer ${TOKEN}` }, validateStatus: () => true },
+        );
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status === 201) lastSuccess[i] = Date.now();
+      }
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    sandbox.resetCalls();
+    const killedAt = Date.now();
+    await kill();
+    while (!lastSuccess.every((t) => t > killedAt) && Date.now() - killedAt < 60_000) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const degraded = (Math.max(...lastSuccess) - killedAt) / 1000;
+    await new Promise((r) => setTimeout(r, 2000));
+    stop = true;
+    await Promise.all(loops);
+    const calls = sandbox.calls();
+    console.log(
+      `${name.padEnd(9)} degraded ${degraded.toFixed(1)} s · IdP saw ${[...statuses]
+        .map(([s, c]) => `${s}×${c}`)
+        .join(' ')} · Kit: ${calls.total} calls, max ${maxInWindow(
+        calls.log.map((c) => c.at),
+        2000,
+      )} per 2 s window (limit 20), ${calls.rateLimited} × 429`,
+    );
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    await sandbox.close();
+  }
+}
+
+export async function run(): Promise<void> {
+  if (!hasRedisTopologies) {
+    console.log('!!! SKIPPED: redis-server and redis-cli are needed !!!');
+    return;
+  }
+  const sentinel = await SentinelTopology.start();
+  try {
+    await measure('sentinel', sentinel.env, () => sentinel.failOver());
+  } finally {
+    await sentinel.stop();
+  }
+  const cluster = await ClusterTopology.start();
+  try {
+    await measure('cluster', cluster.env, async () => cluster.failOver((await cluster.primaryPorts())[0]!));
+  } finally {
+    await cluster.stop();
+  }
+}

@@ -1,0 +1,204 @@
+import request from 'supertest';
+import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
+import { SharedSlotBook, slotBookKeys } from '../../src/kit/slots';
+import { maxInWindow } from '../../src/kit/spacing';
+import { systemClock } from '../../src/platform/clock';
+import { RedisLink } from '../../src/platform/redisLink';
+import { eventually } from '../support/privateRedis';
+import { ClusterTopology, hasRedisTopologies, SentinelTopology } from '../support/redisTopologies';
+import { type ServerProcess, startServerProcess } from '../support/serverProcess';
+
+// Sentinel and cluster topologies of real redis-server processes: the link follows a failover by itself, the
+// shared limiter's scripts run on a cluster (their keys share one hash slot), and two server processes keep
+// serving across a primary's death within Kit's window, without a restart.
+
+const describeTopologies = hasRedisTopologies ? describe : describe.skip;
+const TOKEN = 'topology-token-0123456789abcdef012345678';
+
+async function twoServers(redisEnv: Record<string, string>, sandbox: KitSandbox): Promise<ServerProcess[]> {
+  const env = {
+    ...redisEnv,
+    KIT_API_URL: sandbox.url,
+    KIT_API_KEY: sandbox.apiKey,
+    SCIM_BEARER_TOKENS: `iga=${TOKEN}`,
+    // 16 of the sandbox's 20 per 2 s: the headroom covers a CPU-starved machine's timer lateness.
+    KIT_RATE_LIMIT_PER_MINUTE: '16',
+    KIT_RATE_WINDOW_MS: '2000',
+    REDIS_PROBE_INTERVAL_MS: '200',
+    AUDIT_LOG: 'off',
+    LOG_LEVEL: 'info',
+  };
+  const started = await Promise.allSettled([startServerProcess(env, 60_000), startServerProcess(env, 60_000)]);
+  const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw failed.reason;
+  }
+  return servers;
+}
+
+const createUser = (server: ServerProcess, email: string) =>
+  request(server.url)
+    .post('/scim/v2/Users')
+    .set('Authorization', `Bearer ${TOKEN}`)
+    .set('Content-Type', 'application/scim+json')
+    .send({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: email, active: true });
+
+/**
+ * Both servers provision one user each, over and over, until `done`; the statuses each saw are kept, and the
+ * time (ms since start) of each server's last failure.
+ */
+function provisionUntil(servers: ServerProcess[], done: () => boolean) {
+  const statuses: number[] = [];
+  const lastFailureAt = servers.map(() => 0);
+  const lastSuccessAt = servers.map(() => 0);
+  const start = Date.now();
+  let n = 0;
+  const loops = servers.map(async (server, i) => {
+    while (!done()) {
+      const res = await createUser(server, `topo-${i}-${n++}-${start}@kit.example`);
+      statuses.push(res.status);
+      if (res.status === 201) lastSuccessAt[i] = Date.now();
+      else lastFailureAt[i] = Date.now();
+    }
+  });
+  return { statuses, lastFailureAt, lastSuccessAt, finished: Promise.all(loops) };
+}
+
+describeTopologies('Redis Sentinel', () => {
+  let topology: SentinelTopology;
+  beforeAll(async () => {
+    topology = await SentinelTopology.start();
+  }, 60_000);
+  afterAll(async () => {
+    await topology?.stop();
+  });
+
+  it('the link follows the sentinels to the new primary, and shows it', async () => {
+    const link = new RedisLink({
+      topology: {
+        mode: 'sentinel',
+        sentinels: topology.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
+        name: topology.name,
+        tls: false,
+      },
+      commandTimeoutMs: 2000,
+      replicaAckTimeoutMs: 1000,
+      probeIntervalMs: 100,
+    });
+    try {
+      expect(await link.waitHealthy(5000)).toBe(true);
+      expect(link.state()).toMatchObject({ mode: 'sentinel', primary: `127.0.0.1:${topology.primary.port}` });
+      const id = `sentinel-${Date.now()}`;
+      const book = new SharedSlotBook({
+        link,
+        id,
+        spacingMs: 10,
+        windowMs: 1000,
+        clock: systemClock,
+        fallbackReplicas: 0,
+      });
+      await book.book();
+      expect(book.shared).toBe(true);
+      const next = await topology.failOver();
+      await eventually(async () => link.healthy && link.state().primary === `127.0.0.1:${next}`, 300, 100);
+      expect(link.state().failoverInProgress).toBe(false);
+      // The booking made before the failover was acknowledged by the replica now primary: it is still there.
+      expect(await link.run((c) => c.get(slotBookKeys(id).next))).not.toBeNull();
+      // The promoted replica has no replica of its own: a slot WAIT cannot confirm is not used.
+      await expect(book.book()).rejects.toThrow(/limiter is unavailable/);
+    } finally {
+      await link.close();
+    }
+  }, 60_000);
+});
+
+describeTopologies('Redis Sentinel: two servers across a failover', () => {
+  let topology: SentinelTopology;
+  let sandbox: KitSandbox;
+  let servers: ServerProcess[] = [];
+  beforeAll(async () => {
+    topology = await SentinelTopology.start();
+    sandbox = await startKitSandbox({ rateLimit: { max: 20, windowMs: 2000 } });
+    servers = await twoServers(topology.env, sandbox);
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    await sandbox?.close();
+    await topology?.stop();
+  });
+
+  it('both keep serving within 10 s of the new primary, and Kit’s window holds', async () => {
+    const readyz = await request(servers[0].url).get('/readyz');
+    expect(readyz.body.redis).toMatchObject({ mode: 'sentinel', primary: `127.0.0.1:${topology.primary.port}` });
+    sandbox.resetCalls();
+    let stop = false;
+    const run = provisionUntil(servers, () => stop);
+    await new Promise((r) => setTimeout(r, 3000));
+    await topology.failOver();
+    const promotedAt = Date.now();
+    // Both must succeed again after the promotion, within 10 s.
+    await eventually(() => run.lastSuccessAt.every((t) => t > promotedAt), 100, 100);
+    expect(Math.max(...run.lastSuccessAt) - promotedAt).toBeLessThan(10_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    stop = true;
+    await run.finished;
+    const calls = sandbox.calls();
+    expect(calls.rateLimited).toBe(0);
+    expect(
+      maxInWindow(
+        calls.log.map((c) => c.at),
+        2000,
+      ),
+    ).toBeLessThanOrEqual(20);
+    // What the IdP saw: created, or a retryable 503 while Redis and the limiter settled; never a 500.
+    expect(run.statuses.every((s) => s === 201 || s === 503)).toBe(true);
+    for (const server of servers) {
+      const after = await request(server.url).get('/readyz');
+      expect(after.body.redis).toMatchObject({ mode: 'sentinel', failoverInProgress: false });
+    }
+  }, 90_000);
+});
+
+describeTopologies('Redis Cluster', () => {
+  let topology: ClusterTopology;
+  let sandbox: KitSandbox;
+  let servers: ServerProcess[] = [];
+  beforeAll(async () => {
+    topology = await ClusterTopology.start();
+    sandbox = await startKitSandbox({ rateLimit: { max: 20, windowMs: 2000 } });
+    servers = await twoServers(topology.env, sandbox);
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    await sandbox?.close();
+    await topology?.stop();
+  });
+
+  it('two servers provision on three shards, and keep serving when one shard’s primary dies', async () => {
+    const readyz = await request(servers[0].url).get('/readyz');
+    expect(readyz.body.redis).toMatchObject({ mode: 'cluster', shards: 3 });
+    sandbox.resetCalls();
+    let stop = false;
+    const run = provisionUntil(servers, () => stop);
+    await new Promise((r) => setTimeout(r, 3000));
+    const victim = (await topology.primaryPorts())[0]!;
+    await topology.failOver(victim);
+    const promotedAt = Date.now();
+    await eventually(() => run.lastSuccessAt.every((t) => t > promotedAt), 100, 100);
+    expect(Math.max(...run.lastSuccessAt) - promotedAt).toBeLessThan(10_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    stop = true;
+    await run.finished;
+    const calls = sandbox.calls();
+    expect(calls.rateLimited).toBe(0);
+    expect(
+      maxInWindow(
+        calls.log.map((c) => c.at),
+        2000,
+      ),
+    ).toBeLessThanOrEqual(20);
+    expect(run.statuses.every((s) => s === 201 || s === 503)).toBe(true);
+  }, 120_000);
+});
