@@ -258,6 +258,11 @@ if (process.argv[2] === 'doctor') runDoctor();
 else if (process.argv[2] === 'validate') runValidate();
 else
   main().catch((err) => {
+    // A setting found unusable only once used (a file that cannot be opened): one line naming it, exit 2.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`convertkit-scim failed to start: ${(err as Error).message}\n`);
     process.exit(1);
   });

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Express, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../platform/clock';
-import { type Config, secretsOf } from '../config/environment';
+import { type Config, ConfigError, secretsOf } from '../config/environment';
 import { allowlistHandlers, createApp } from '../http/app';
 import { AuditLog } from '../platform/audit';
 import { Authenticator } from '../http/auth';
@@ -121,7 +121,7 @@ export class Service {
     this.audit =
       config.auditLog === 'off'
         ? undefined
-        : new AuditLog(config.auditLog, {
+        : openAuditLog(config.auditLog, {
             clock: this.clock,
             knownSecrets: tenants.tenants.flatMap((t) => secretsOf(t.config)),
           });
@@ -389,5 +389,22 @@ export class Service {
           );
       },
     });
+  }
+}
+
+/**
+ * The audit file, opened at start-up; a path that cannot be opened is a configuration problem naming AUDIT_LOG,
+ * not a bare ENOENT that leaves the operator to guess which of the file settings it was.
+ */
+function openAuditLog(path: string, opts: ConstructorParameters<typeof AuditLog>[1]): AuditLog {
+  try {
+    return new AuditLog(path, opts);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!code) throw err;
+    const why = code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : code;
+    throw new ConfigError([
+      `AUDIT_LOG: cannot open ${path} for appending (${why}); name a writable file, or set AUDIT_LOG=stdout`,
+    ]);
   }
 }

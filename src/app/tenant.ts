@@ -225,7 +225,7 @@ export class Tenant implements TenantEndpoint {
       events: config.events
         ? {
             pollPath: EVENTS_PATH,
-            routes: (req, res, next) => (this.securityEvents ? this.securityEvents.router(req, res, next) : next()),
+            routes: this.securityEventRoutes(),
             isReceiver: (authorization) => receiverFor(config.events!.receivers, authorization) !== undefined,
           }
         : undefined,
@@ -347,6 +347,17 @@ export class Tenant implements TenantEndpoint {
       this.drained.add(onDrained);
       const timer: TimerHandle = this.deps.clock.setTimeout(() => done(false), ms);
     });
+  }
+
+  /**
+   * The security events routes, built once the events start: until then requests pass on. Their routes are
+   * listed (`stack`) like a router's, so what the app mounts can be enumerated (the OpenAPI drift test).
+   */
+  private securityEventRoutes(): RequestHandler {
+    const routes: RequestHandler = (req, res, next) =>
+      this.securityEvents ? this.securityEvents.router(req, res, next) : next();
+    Object.defineProperty(routes, 'stack', { get: () => this.securityEvents?.router.stack ?? [] });
+    return routes;
   }
 
   private async startSecurityEvents(): Promise<void> {

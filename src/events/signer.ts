@@ -203,9 +203,9 @@ export class EventSigner {
 
   /** The private JWK in a file, generated on first use (mode 0600: it is a secret). */
   static async keyFileJwk(path: string): Promise<JWK> {
-    if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as JWK;
+    if (existsSync(path)) return JSON.parse(unusableKeyFile(path, () => readFileSync(path, 'utf8'))) as JWK;
     const jwk = await EventSigner.generateJwk();
-    writeFileSync(path, JSON.stringify(jwk), { mode: 0o600, flag: 'wx' });
+    unusableKeyFile(path, () => writeFileSync(path, JSON.stringify(jwk), { mode: 0o600, flag: 'wx' }));
     return jwk;
   }
 
@@ -233,5 +233,22 @@ export class EventSigner {
     const signer = new EventSigner(await keyOf(fallback), previous, ring);
     signer.tick();
     return signer;
+  }
+}
+
+/**
+ * Runs a file operation on the signing key file; a failure names the setting that chose the path (the
+ * environment's or the tenants file's), not a bare ENOENT among the start-up lines.
+ */
+function unusableKeyFile<T>(path: string, use: () => T): T {
+  try {
+    return use();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!code) throw err;
+    const why = code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : code;
+    throw new Error(
+      `SCIM_EVENTS_KEY_FILE (or a tenant's events.keyFile): cannot use ${path} for the security events signing key (${why}); name a writable file`,
+    );
   }
 }

@@ -25,6 +25,13 @@ describe('EventSigner', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
+  it('a key file that cannot be written names the setting and the path, not a bare ENOENT', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'scim-events-')), 'missing-dir', 'key.json');
+    await expect(EventSigner.fromFile(path)).rejects.toThrow(
+      `SCIM_EVENTS_KEY_FILE (or a tenant's events.keyFile): cannot use ${path} for the security events signing key (its directory does not exist)`,
+    );
+  });
+
   it('rotation: SETs signed with the previous key still verify while its public key is kept in the JWKS', async () => {
     const old = await EventSigner.fromJwk(await EventSigner.generateJwk());
     const inFlight = await old.sign({ jti: 'old' }, 'aud');

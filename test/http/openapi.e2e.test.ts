@@ -10,6 +10,9 @@ import type { Service } from '../../src/app/service';
 import { type Harness, oktaUser, patch, READONLY_TOKEN, startHarness, TOKEN } from '../support/harness';
 import { OPERATOR_TOKEN, processConfig, sandboxFor, startTenants, tenantConfig, tokenOf } from '../support/tenants';
 import { unique } from '../support/unique';
+import { type JwksServer, type SigningKey, signingKey, signToken, startJwksServer } from '../fixtures/http/jwksServer';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 
 // openapi/openapi.yaml against the running server: every response this suite provokes must carry a status the
 // spec declares for its path and method, a media type the spec declares for that status, a body that validates
@@ -192,6 +195,8 @@ interface CallOptions {
   service?: Service;
   /** The client's address, as a trusted proxy reports it (X-Forwarded-For; the service must trust proxies). */
   from?: string;
+  /** Further request headers (Origin, Cookie for the status pages). */
+  headers?: Record<string, string>;
 }
 
 let h: Harness;
@@ -201,6 +206,7 @@ async function call(method: Method, url: string, opts: CallOptions = {}): Promis
   const token = opts.token === undefined ? TOKEN : opts.token;
   if (token !== null) req = req.set('Authorization', `Bearer ${token}`);
   if (opts.from !== undefined) req = req.set('X-Forwarded-For', opts.from);
+  for (const [name, value] of Object.entries(opts.headers ?? {})) req = req.set(name, value);
   if (opts.raw !== undefined || opts.body !== undefined) {
     req = req
       .set('Content-Type', opts.contentType ?? 'application/scim+json')
@@ -322,6 +328,11 @@ function appRoutes(service: Service = h.service): AppRoute[] {
   return [...routes.values()];
 }
 
+/** Operations mounted only when configured (SCIM_EVENTS_RECEIVERS): checked on a server that has them. */
+const configuredOnly = (o: SpecOperation) => o.template.startsWith('/scim/v2/Events');
+/** The routes of the fully configured server, recorded where it runs, for the drift checks at the end. */
+const configuredRoutes = new Set<string>();
+
 /** Routes for people, not machines (HTML with their own sign-in; docs/operations/status.md; test/status). */
 const isStatusPage = (p: string) => /^(\/tenants\/\{tenant\})?\/status(\/|$)/.test(p);
 
@@ -413,6 +424,13 @@ describe('openapi/openapi.yaml describes the running server', () => {
           'GET /scim/v2/Schemas',
           'GET /scim/v2/Schemas/{id}',
           'POST /scim/v2/.search',
+          'POST /scim/v2/Events',
+          'GET /scim/v2/Events/jwks.json',
+          'GET /status',
+          'GET /status/login',
+          'POST /status/login',
+          'POST /status/logout',
+          'POST /kit/webhooks/{secret}/{event}',
           ...['Users', 'Groups'].flatMap((r) => [
             `GET /scim/v2/${r}`,
             `POST /scim/v2/${r}`,
@@ -461,7 +479,8 @@ describe('openapi/openapi.yaml describes the running server', () => {
       expect(spec.servers[1].variables.tenant.default).toBe('default');
       for (const o of operations) {
         const bases = o.locations.map((l) => l.base);
-        if (o.template.startsWith('/scim/v2/')) expect(bases).toEqual(['', '/tenants/{tenant}']);
+        if (o.template.startsWith('/scim/v2/') || isStatusPage(o.template))
+          expect(bases).toEqual(['', '/tenants/{tenant}']);
         else expect({ [o.key]: bases }).toEqual({ [o.key]: [''] });
       }
       // No two operations share a method and a full path.
@@ -486,7 +505,9 @@ describe('openapi/openapi.yaml describes the running server', () => {
     it('declares the SCIM media type, bearer security and the error statuses the server uses', () => {
       expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
       expect(spec.security).toEqual([{ bearer: [] }]);
-      for (const o of operations.filter((o) => o.template.startsWith('/scim/v2'))) {
+      // Security events speak RFC 8936, with the receivers' own tokens and errors (checked in their own block).
+      const isEvents = (o: SpecOperation) => o.template.startsWith('/scim/v2/Events');
+      for (const o of operations.filter((o) => o.template.startsWith('/scim/v2') && !isEvents(o))) {
         expect(o.op.security).toBeUndefined();
         expect(Object.keys(o.op.responses)).toEqual(expect.arrayContaining(['401', '500', '503']));
         for (const status of Object.keys(o.op.responses)) {
@@ -1053,6 +1074,7 @@ describe('openapi/openapi.yaml describes the running server', () => {
       for (const o of operations) {
         for (const { full } of o.locations.filter((l) => l.full.startsWith('/tenants/{tenant}/'))) {
           if (o.op.security?.length === 0) continue; // no credential asked, none refused
+          if (configuredOnly(o)) continue; // not mounted on this server
           for (const [tenant, token] of [
             ['b', A],
             ['nobody', A],
@@ -1081,7 +1103,8 @@ describe('openapi/openapi.yaml describes the running server', () => {
       // Described under a tenant, served under a tenant.
       const missing = operations.flatMap((o) =>
         o.locations
-          .filter((l) => l.full.startsWith('/tenants/') && !tenantRoutes.has(`${o.method} ${normalized(l.full)}`))
+          .filter((l) => l.full.startsWith('/tenants/') && !configuredOnly(o))
+          .filter((l) => !tenantRoutes.has(`${o.method} ${normalized(l.full)}`))
           .map((l) => `${o.key} at ${l.full}`),
       );
       expect(missing).toEqual([]);
@@ -1098,9 +1121,149 @@ describe('openapi/openapi.yaml describes the running server', () => {
     });
   });
 
+  // Routes mounted only when configured: security events (and their keys), the Kit webhook receiver, the status
+  // pages; and JWTs, whose scope decides whether they may write.
+  describe('routes mounted by configuration, and JWT scopes', () => {
+    const RECEIVER_TOKEN = 'receiver-token-0123456789abcdef0123';
+    const WEBHOOK_SECRET = 'webhook-secret-0123456789abcdef0123456789';
+    const ISSUER = 'https://idp.example.test/oauth2/default';
+    const AUDIENCE = 'api://convertkit-scim';
+    const HOST = 'status.test';
+    let full: Harness;
+    let jwks: JwksServer;
+    let key: SigningKey;
+    const jwt = (claims: Record<string, unknown> = {}) => {
+      const now = Math.floor(Date.now() / 1000);
+      return signToken(key, { iss: ISSUER, aud: AUDIENCE, sub: 'okta-client', iat: now, exp: now + 600, ...claims });
+    };
+    beforeAll(async () => {
+      key = await signingKey('openapi-key', 'RS256');
+      jwks = await startJwksServer([key]);
+      full = await startHarness({
+        env: {
+          PUBLIC_BASE_URL: 'http://127.0.0.1:1',
+          KIT_WEBHOOK_SECRET: WEBHOOK_SECRET,
+          SCIM_EVENTS_RECEIVERS: `iga=${RECEIVER_TOKEN}@https://iga.example.test`,
+          SCIM_EVENTS_KEY_FILE: path.join(mkdtempSync(path.join(os.tmpdir(), 'openapi-events-')), 'key.json'),
+          SCIM_EVENTS_MAX_WAIT_SECONDS: '1',
+          SCIM_JWT_JWKS_URL: jwks.url,
+          SCIM_JWT_ISSUER: ISSUER,
+          SCIM_JWT_AUDIENCE: AUDIENCE,
+        },
+      });
+    });
+    afterAll(async () => {
+      await full?.close();
+      await jwks?.close();
+    });
+    const bases = ['', '/tenants/default'];
+
+    it('every route the fully configured app mounts is in the spec, or answers a SCIM error and never 2xx', async () => {
+      const routes = appRoutes(full.service).map((r) => `${r.method} ${normalized(r.path)}`);
+      for (const r of routes) configuredRoutes.add(r);
+      const described = (r: string) => {
+        const [method, p] = r.split(' ');
+        return findOperation(method, p.replace(/\{\}/g, 'x')) !== undefined;
+      };
+      for (const mounted of [
+        'post /scim/v2/Events',
+        'get /scim/v2/Events/jwks.json',
+        'post /kit/webhooks/{}/{}',
+        'get /status',
+        'get /status/login',
+        'post /status/login',
+        'post /status/logout',
+        'post /tenants/{}/scim/v2/Events',
+        'get /tenants/{}/scim/v2/Events/jwks.json',
+      ]) {
+        expect(routes).toContain(mounted);
+        expect({ [mounted]: described(mounted) }).toEqual({ [mounted]: true });
+      }
+      const probes = undescribedRequests(full.service, { tenant: 'default', user: 'x', group: 'x' });
+      expect(await answered2xx(full.service, probes.values(), TOKEN)).toEqual([]);
+    });
+
+    it('GET /scim/v2/Events/jwks.json: the public signing keys, without credentials', async () => {
+      for (const base of bases) {
+        const res = await call('get', `${base}/scim/v2/Events/jwks.json`, { service: full.service, token: null });
+        expect(res.status).toBe(200);
+      }
+    });
+
+    it("POST /scim/v2/Events: 200 with the receiver's token, 401 without, 400 for a bad body", async () => {
+      const poll = { returnImmediately: true, maxEvents: 5, ack: [] };
+      const json = { service: full.service, contentType: 'application/json' };
+      for (const base of bases) {
+        const res = await call('post', `${base}/scim/v2/Events`, { ...json, token: RECEIVER_TOKEN, body: poll });
+        expect(res.status).toBe(200);
+      }
+      expect((await call('post', '/scim/v2/Events', { ...json, token: null, body: poll })).status).toBe(401);
+      expect((await call('post', '/scim/v2/Events', { ...json, token: TOKEN, body: poll })).status).toBe(401);
+      const bad = { ...json, token: RECEIVER_TOKEN, body: { ack: 'not a list' } };
+      expect((await call('post', '/scim/v2/Events', bad)).status).toBe(400);
+    });
+
+    it('POST /kit/webhooks/{secret}/{event}: 204 for a delivery, 400 without a subscriber, 404 for another secret', async () => {
+      const json = { service: full.service, contentType: 'application/json', token: null };
+      const url = `/kit/webhooks/${WEBHOOK_SECRET}/subscriber.subscriber_activate`;
+      const delivery = { subscriber: { id: 1 } };
+      const first = await call('post', url, { ...json, body: delivery });
+      expect([204, 503]).toContain(first.status);
+      if (first.status === 503) {
+        await full.service.bootstrap();
+        expect((await call('post', url, { ...json, body: delivery })).status).toBe(204);
+      }
+      expect((await call('post', url, { ...json, raw: '[1]' })).status).toBe(400);
+      expect((await call('post', '/kit/webhooks/guess/x', { ...json, body: delivery })).status).toBe(404);
+    });
+
+    it('the status pages: the form, a sign-in, the page with its cookie, a sign-out, and their refusals', async () => {
+      for (const base of bases) {
+        const html = { service: full.service, token: null, headers: { Host: HOST } };
+        expect((await call('get', `${base}/status`, html)).status).toBe(303);
+        expect((await call('get', `${base}/status/login`, html)).status).toBe(200);
+        const form = { ...html, contentType: 'application/x-www-form-urlencoded' };
+        const origin = { Host: HOST, Origin: `http://${HOST}` };
+        const signIn = await call('post', `${base}/status/login`, {
+          ...form,
+          headers: origin,
+          raw: `token=${READONLY_TOKEN}`,
+        });
+        expect(signIn.status).toBe(303);
+        const cookie = String(signIn.headers['set-cookie']).split(';')[0];
+        const page = await call('get', `${base}/status`, { ...html, headers: { Host: HOST, Cookie: cookie } });
+        expect(page.status).toBe(200);
+        expect((await call('post', `${base}/status/login`, { ...form, headers: origin, raw: 'token=' })).status).toBe(
+          400,
+        );
+        const wrong = { ...form, headers: origin, raw: 'token=not-a-token' };
+        expect((await call('post', `${base}/status/login`, wrong)).status).toBe(401);
+        const forged = { ...form, headers: { Host: HOST, Origin: 'http://elsewhere.test' }, raw: 'token=x' };
+        expect((await call('post', `${base}/status/login`, forged)).status).toBe(403);
+        expect((await call('post', `${base}/status/logout`, { ...form, headers: origin, raw: '' })).status).toBe(303);
+        expect((await call('post', `${base}/status/logout`, { ...form, raw: '' })).status).toBe(403);
+      }
+    });
+
+    it('a JWT without a scope reads but cannot write; with scim:write it writes', async () => {
+      const readOnly = await jwt();
+      const writer = await jwt({ scope: 'openid scim:write' });
+      const svc = { service: full.service };
+      expect((await call('get', '/scim/v2/Users', { ...svc, token: readOnly })).status).toBe(200);
+      const body = oktaUser(`jwt.${unique()}@example.com`);
+      const refused = await call('post', '/scim/v2/Users', { ...svc, token: readOnly, body });
+      expect(refused.status).toBe(403);
+      expect(refused.headers['www-authenticate']).toMatch(/error="insufficient_scope", scope="scim:write"/);
+      const narrow = await jwt({ scp: ['scim:read'] });
+      expect((await call('post', '/scim/v2/Users', { ...svc, token: narrow, body })).status).toBe(403);
+      expect((await call('post', '/scim/v2/Users', { ...svc, token: writer, body })).status).toBe(201);
+      expect(spec.components.securitySchemes.bearer.description).toMatch(/without a scope claim[^.]*read-only/);
+    });
+  });
+
   // Runs last: the coverage checks read what every exchange above recorded.
   describe('coverage and drift', () => {
-    it('exercised every operation of the spec, each with a 2xx, and each at every server it names', () => {
+    it("exercised every operation of the spec, each with a success (2xx, or a form post's 303), at every server it names", () => {
       const missing = operations.filter((o) => !exercised.has(o.key)).map((o) => o.key);
       expect(missing).toEqual([]);
       const missingAt = operations.flatMap((o) =>
@@ -1108,7 +1271,7 @@ describe('openapi/openapi.yaml describes the running server', () => {
       );
       expect(missingAt).toEqual([]);
       const noSuccess = operations
-        .filter((o) => ![...(exercised.get(o.key) ?? [])].some((s) => s >= 200 && s < 300))
+        .filter((o) => ![...(exercised.get(o.key) ?? [])].some((s) => (s >= 200 && s < 300) || s === 303))
         .map((o) => o.key);
       expect(noSuccess).toEqual([]);
     });
@@ -1121,6 +1284,8 @@ describe('openapi/openapi.yaml describes the running server', () => {
     it('every spec operation is a route of the app, at every server it names', () => {
       const routes = new Set(appRoutes().map((r) => `${r.method} ${normalized(r.path)}`));
       expect(routes.size).toBeGreaterThan(operations.length);
+      expect(configuredRoutes.size).toBeGreaterThan(routes.size);
+      for (const r of configuredRoutes) routes.add(r);
       const missing = operations.flatMap((o) =>
         o.locations.filter((l) => !routes.has(`${o.method} ${normalized(l.full)}`)).map((l) => `${o.key} at ${l.full}`),
       );

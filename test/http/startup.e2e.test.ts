@@ -138,6 +138,15 @@ describe('start-up', () => {
     );
   });
 
+  it('an AUDIT_LOG that cannot be opened exits 2 with one line naming AUDIT_LOG and the path', async () => {
+    const { code, stdout, stderr } = await runServerProcessToExit({ AUDIT_LOG: '/nonexistent/audit/a.log' });
+    expect(code).toBe(2);
+    expect(refusalLines(stderr)).toEqual([
+      'Invalid configuration: AUDIT_LOG: cannot open /nonexistent/audit/a.log for appending (its directory does not exist); name a writable file, or set AUDIT_LOG=stdout',
+    ]);
+    expect(stdout).not.toMatch(/Bearer token for this run|"msg":"listening"/);
+  });
+
   // The port is taken by another process: one line naming PORT, and no token for a server that never listened.
   it('on a port in use exits 2 with one line naming PORT and the port, no stack trace, and prints no token', async () => {
     const holder = net.createServer();

@@ -88,15 +88,12 @@ export class MappingFileError extends Error {
 }
 
 /** Where a path of the document is: the node itself, or the nearest parent that exists. */
-function lineOf(doc: Document, lines: LineCounter, path: Path): string {
+function positionOf(doc: Document, lines: LineCounter, path: Path): { line: number; col: number } {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    if (node && typeof node === 'object' && node.range) {
-      const { line, col } = lines.linePos(node.range[0]);
-      return `line ${line}, column ${col}`;
-    }
+    if (node && typeof node === 'object' && node.range) return lines.linePos(node.range[0]);
   }
-  return 'line 1';
+  return { line: 1, col: 0 };
 }
 
 /** Reads a mapping file's text; `name` (its path) prefixes every problem. Throws MappingFileError. */
@@ -106,25 +103,77 @@ export function parseMappingFile(text: string, name = 'mapping file'): Attribute
   const reading = readYamlDocument(text, name);
   if (!reading.ok) throw new MappingFileError(reading.problems);
   const { doc, lines } = reading;
-  const problems: string[] = [];
-  const at = (path: Path, message: string) => problems.push(`${name}: ${lineOf(doc, lines, path)}: ${message}`);
-  let parsed: z.infer<typeof fileSchema>;
-  try {
-    parsed = fileSchema.parse(reading.values);
-  } catch (err) {
-    if (!(err instanceof z.ZodError)) throw err;
-    for (const issue of err.issues) {
-      const where = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-      at(where, `${where.join('.') || 'file'}: ${issue.message.replace(/^Invalid input: /, '')}`);
-    }
-    throw new MappingFileError(problems);
+  const found: { line: number; col: number; text: string }[] = [];
+  const at = (path: Path, message: string) => {
+    const { line, col } = positionOf(doc, lines, path);
+    found.push({ line, col, text: `${name}: ${col ? `line ${line}, column ${col}` : `line ${line}`}: ${message}` });
+  };
+  // In the order of the file, whichever check found them: a reader fixes a file from the top down.
+  const problems = () => found.sort((a, b) => a.line - b.line || a.col - b.col).map((f) => f.text);
+  const parsed = fileSchema.safeParse(reading.values);
+  if (parsed.success) {
+    const mapping = checkMeaning(parsed.data, at, true);
+    if (found.length) throw new MappingFileError(problems());
+    return mapping;
   }
-  const mapping = checkMeaning(parsed, at);
-  if (problems.length) throw new MappingFileError(problems);
-  return mapping;
+  for (const issue of parsed.error.issues) {
+    const where = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    // An unknown key is named where it stands, not at the start of the entry that holds it.
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+    for (const key of keys) {
+      const path = key === undefined ? where : [...where, key];
+      const message = key === undefined ? issue.message : `unknown key "${key}"`;
+      at(path, `${where.join('.') || 'file'}: ${message.replace(/^Invalid input: /, '')}`);
+    }
+  }
+  // A shape problem in one entry must not hide the meaning problems of the others: every entry whose own shape
+  // is sound is still checked, so one run of `validate` names every problem in the file.
+  checkMeaning(soundEntries(reading.values), at, false);
+  throw new MappingFileError(problems());
 }
 
-function checkMeaning(file: z.infer<typeof fileSchema>, at: (path: Path, message: string) => void): AttributeMapping {
+type MappingFileShape = z.infer<typeof fileSchema>;
+type UserEntry = z.infer<typeof entrySchema>;
+type ExtensionEntry = z.infer<typeof extensionSchema>;
+
+/** What a file with shape problems still says: each entry whose own shape is sound, in its place. */
+interface SoundEntries {
+  user: (UserEntry | undefined)[];
+  extensions: ExtensionEntry[];
+  /** Extension URNs whose declaration is unsound: sources in them are not checked (they would all be "unknown"). */
+  unsoundSchemas: string[];
+}
+
+function soundEntries(values: Record<string, unknown>): SoundEntries {
+  const user = Array.isArray(values.user) ? values.user : [];
+  const extensions = Array.isArray(values.extensions) ? values.extensions : [];
+  const sound: SoundEntries = { user: [], extensions: [], unsoundSchemas: [] };
+  for (const entry of user) {
+    const read = entrySchema.safeParse(entry);
+    sound.user.push(read.success ? read.data : undefined);
+  }
+  for (const ext of extensions) {
+    const read = extensionSchema.safeParse(ext);
+    if (read.success) sound.extensions.push(read.data);
+    else {
+      const schema = (ext as { schema?: unknown } | null)?.schema;
+      if (typeof schema === 'string') sound.unsoundSchemas.push(schema.toLowerCase());
+    }
+  }
+  return sound;
+}
+
+/**
+ * The meaning of the entries. `complete` is false when entries were left out for their shape: the checks on the
+ * file as a whole (emails and userName mapped, every declared attribute mapped) would then blame what is missing
+ * only because it was left out, so they wait for a file whose shape is sound.
+ */
+function checkMeaning(
+  file: MappingFileShape | SoundEntries,
+  at: (path: Path, message: string) => void,
+  complete: boolean,
+): AttributeMapping {
+  const unsoundSchemas = 'unsoundSchemas' in file ? file.unsoundSchemas : [];
   const extensions: ExtensionSchema[] = [];
   const reservedSchemas = [CORE_USER, ENTERPRISE_USER, KIT_USER].map((u) => u.toLowerCase());
   const reservedNames = ['user', 'group', 'enterpriseuser', 'kitsubscriber'];
@@ -149,6 +198,9 @@ function checkMeaning(file: z.infer<typeof fileSchema>, at: (path: Path, message
   const user: MappedAttribute[] = [];
   const labels = new Map<string, number>();
   file.user.forEach((entry, i) => {
+    if (!entry) return;
+    const inUnsound = unsoundSchemas.some((urn) => entry.scim.trim().toLowerCase().startsWith(`${urn}:`));
+    if (inUnsound) return;
     const head = entry.scim.trim().split(/[.[]/)[0];
     if (FIXED_USER_ATTRIBUTES.has(head))
       return at(['user', i, 'scim'], `${head} has a fixed home in Kit and cannot be mapped`);
@@ -180,12 +232,13 @@ function checkMeaning(file: z.infer<typeof fileSchema>, at: (path: Path, message
       // Kit's labels are unique regardless of letter case (docs/kit/api.md "Custom fields").
       const other = labels.get(label.toLowerCase());
       if (other !== undefined)
-        return at(['user', i, 'field'], `the field "${label}" already holds ${file.user[other].scim}`);
+        return at(['user', i, 'field'], `the field "${label}" already holds ${file.user[other]?.scim}`);
       labels.set(label.toLowerCase(), i);
       target = { kind: 'field', label };
     }
     user.push({ source: path, target, type, ...(entry.mutability === 'immutable' && { mutability: 'immutable' }) });
   });
+  if (!complete) return { user, extensions };
   if (!user.some((u) => u.target.kind === 'email_address'))
     at(['user'], 'emails must be mapped to email_address: a Kit subscriber cannot exist without an email');
   const userName = user.find((u) => u.source.text === 'userName');

@@ -46,7 +46,8 @@ export function validateCli(args: string[], io: ValidateIo): number {
     return 0;
   } catch (err) {
     if (!(err instanceof MappingFileError)) throw err;
-    io.stderr(`${err.message}\n`);
+    const count = err.problems.length;
+    io.stderr(`${err.message}\n${count} problem${count === 1 ? '' : 's'} in ${file}\n`);
     return 1;
   }
 }

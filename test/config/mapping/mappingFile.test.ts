@@ -158,6 +158,35 @@ describe('convertkit-scim validate', () => {
     expect(r.err).toMatch(/broken\.yaml: line 8, column 11: "name\.nickname": "nickname" is not a sub-attribute/);
   });
 
+  it('names every problem of every kind in one run, in the order of the file, each with its line and column', () => {
+    const file = path.join(root, 'test/fixtures/mapping/every-problem.yaml');
+    const r = run([file]);
+    expect(r.code).toBe(1);
+    const lines = r.err.split('\n').filter((l) => l.startsWith('  - '));
+    expect(lines).toEqual([
+      expect.stringMatching(/every-problem\.yaml: line 11, column 13: user\.2: unknown key "colour"$/),
+      expect.stringMatching(/line 12, column 11: "name\.nickname": "nickname" is not a sub-attribute of "name"$/),
+      expect.stringMatching(/line 15, column 12: "scim_deleted_at" is reserved/),
+      expect.stringMatching(/line 17, column 12: the field "SCIM_USER_NAME" already holds userName$/),
+      expect.stringMatching(/line 25, column 15: extensions\.0\.attributes\.0\.type: /),
+      expect.stringMatching(/line 27, column 3: groups: /),
+    ]);
+    expect(r.err).toContain(`6 problems in ${file}`);
+  });
+
+  it('leaves out what only follows from an entry refused for its shape', () => {
+    // The first entry (emails) has an unknown key: "emails must be mapped" would blame the same line twice.
+    const problems = problemsOf(`version: 1
+user:
+  - scim: emails
+    kit: email_address
+    extra: 1
+  - scim: userName
+    field: scim_user_name
+`);
+    expect(problems).toEqual([expect.stringMatching(/line 5, column 12: user\.0: unknown key "extra"$/)]);
+  });
+
   it('is a sub-command of the binary that exits without starting the server', () => {
     const { spawnSync } = jest.requireActual('node:child_process') as typeof import('node:child_process');
     const r = spawnSync(
