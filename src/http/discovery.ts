@@ -134,7 +134,7 @@ export function discoveryRoutes(deps: {
     (r) => String(r.name),
   );
 
-  router.get('/ServiceProviderConfig', async (req: Request, res: Response) => {
+  const serviceProviderConfig = async (req: Request, res: Response) => {
     // RFC 7644 §4: filtering service provider configuration endpoints is not supported.
     if (query(req).filter !== undefined) {
       sendFailure(res, new ScimForbidden('ServiceProviderConfig does not support filter.'));
@@ -161,6 +161,11 @@ export function discoveryRoutes(deps: {
     } catch (err) {
       sendFailure(res, err, deps.logger);
     }
-  });
+  };
+  router.get('/ServiceProviderConfig', serviceProviderConfig);
+  // Microsoft's SCIM reference collection (AzureAD/SCIMReferenceCode) reads the configuration at
+  // `/serviceConfiguration`, the path of its early reference server; RFC 7644 §4 names only
+  // `/ServiceProviderConfig`. The same read-only document answers both, and its meta.location names the RFC's.
+  router.get('/serviceConfiguration', serviceProviderConfig);
   return router;
 }

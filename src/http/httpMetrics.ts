@@ -111,6 +111,7 @@ const INTENDED_ROUTES: Array<[RegExp, string]> = [
     [new RegExp(`^/scim/v2/${type}/[^/]+/?$`, 'i'), `/scim/v2/${type}/:id`],
   ]),
   [/^\/scim\/v2\/ServiceProviderConfig\/?$/i, '/scim/v2/ServiceProviderConfig'],
+  [/^\/scim\/v2\/serviceConfiguration\/?$/i, '/scim/v2/serviceConfiguration'],
   [/^\/scim\/v2\/\.search\/?$/i, '/scim/v2/.search'],
   [/^\/scim\/v2\/Me\/?$/i, '/scim/v2/Me'],
   [/^\/scim\/v2\/Bulk\/?$/i, '/scim/v2/Bulk'],

@@ -419,6 +419,7 @@ describe('openapi/openapi.yaml describes the running server', () => {
           'GET /tenants/{tenant}/readyz',
           'GET /tenants/{tenant}/metrics',
           'GET /scim/v2/ServiceProviderConfig',
+          'GET /scim/v2/serviceConfiguration',
           'GET /scim/v2/ResourceTypes',
           'GET /scim/v2/ResourceTypes/{id}',
           'GET /scim/v2/Schemas',
@@ -642,6 +643,14 @@ describe('openapi/openapi.yaml describes the running server', () => {
     it('ServiceProviderConfig', async () => {
       expect((await call('get', '/scim/v2/ServiceProviderConfig')).status).toBe(200);
       const denied = await call('get', '/scim/v2/ServiceProviderConfig', { token: 'not-a-token' });
+      expect(denied.status).toBe(401);
+    });
+
+    it("ServiceProviderConfig at Microsoft's reference path", async () => {
+      const alias = await call('get', '/scim/v2/serviceConfiguration');
+      expect(alias.status).toBe(200);
+      expect(alias.body.meta.location).toMatch(/\/scim\/v2\/ServiceProviderConfig$/);
+      const denied = await call('get', '/scim/v2/serviceConfiguration', { token: 'not-a-token' });
       expect(denied.status).toBe(401);
     });
 
@@ -1063,6 +1072,7 @@ describe('openapi/openapi.yaml describes the running server', () => {
       expect(read.status).toBe(200);
       expect(read.body.groups).toEqual([expect.objectContaining({ value: group.body.id })]);
       expect((await call('get', '/tenants/b/scim/v2/ServiceProviderConfig', { token: B, service })).status).toBe(200);
+      expect((await call('get', '/tenants/b/scim/v2/serviceConfiguration', { token: B, service })).status).toBe(200);
       const root = await call('get', '/scim/v2/Users', { token: A, service });
       expect(root.status).toBe(404);
       expect(root.body.detail).toContain('/tenants/{id}/scim/v2');
@@ -1090,8 +1100,8 @@ describe('openapi/openapi.yaml describes the running server', () => {
         }
       }
       expect(wrong).toEqual([]);
-      // The 20 SCIM operations and the tenant's /metrics, each at two tenants A's credential does not open.
-      expect(attempts).toBe(2 * 21);
+      // The 21 SCIM operations and the tenant's /metrics, each at two tenants A's credential does not open.
+      expect(attempts).toBe(2 * 22);
     });
 
     it('every tenant path the app serves is in the spec, or answers a SCIM error and never 2xx', async () => {
