@@ -40,12 +40,21 @@ export function listResponseJson(
   resources: string[],
   totalResults: number,
   startIndex: number,
-  /** A page asked for by cursor (RFC 9865 §2.2): nextCursor instead of index-based paging's attributes. */
-  cursor?: { next?: string },
+  /**
+   * A page asked for by cursor (RFC 9865 §2): nextCursor instead of startIndex, and totalResults only where the
+   * page knows it.
+   */
+  cursor?: { next?: string; totalResults?: number },
 ): string {
   const envelope = JSON.stringify(
     cursor
-      ? { schemas: [schema], itemsPerPage: resources.length, nextCursor: cursor.next, Resources: [] }
+      ? {
+          schemas: [schema],
+          totalResults: cursor.totalResults,
+          itemsPerPage: resources.length,
+          nextCursor: cursor.next,
+          Resources: [],
+        }
       : { schemas: [schema], totalResults, startIndex, itemsPerPage: resources.length, Resources: [] },
   );
   // The envelope ends in `"Resources":[]}`: the resources go between the brackets.

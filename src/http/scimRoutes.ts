@@ -71,7 +71,7 @@ interface RenderedPage {
   totalResults: number;
   startIndex: number;
   /** Set when the page was asked for by cursor (RFC 9865). */
-  cursor?: { next?: string };
+  cursor?: { next?: string; totalResults?: number };
 }
 
 /** The `:id` route parameter. */

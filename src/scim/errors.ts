@@ -15,9 +15,11 @@ export type ScimType =
   | 'invalidValue'
   | 'invalidVers'
   | 'sensitive'
-  // RFC 9865 §2.3: a cursor the server did not issue (or for another query), and one past its cursorTimeout.
+  // RFC 9865 §2.1: a cursor the server did not issue (or for another query), one past its cursorTimeout, and a
+  // cursor page's count above maxPageSize or other than the count the walk started with.
   | 'invalidCursor'
-  | 'expiredCursor';
+  | 'expiredCursor'
+  | 'invalidCount';
 
 /** The scimTypes RFC 7644 §3.12 gives a 400; `uniqueness` (409) and `tooMany` (a body: 413; a filter: 400) have classes of their own. */
 export type BadRequestScimType = Exclude<ScimType, 'uniqueness' | 'tooMany'>;

@@ -90,6 +90,21 @@ export function pagingOf(params: Record<string, unknown>): { startIndex: number;
   };
 }
 
+/**
+ * RFC 9865 §2.1: on a cursor request a count above maxPageSize is 400 `invalidCount`, not read as the maximum
+ * (index paging keeps RFC 7644 §3.4.2.4's reading); a negative count is 0 there too (RFC 9865 §2).
+ */
+function cursorCount(params: Record<string, unknown>): void {
+  const raw = single(params, 'count')?.trim();
+  if (raw === undefined || raw === '') return;
+  if (!/^-?\d+$/.test(raw) || Number(raw) > MAX_COUNT) {
+    throw new ScimBadRequest(
+      'invalidCount',
+      `count must be an integer of at most ${MAX_COUNT} (maxPageSize) on a cursor request, got ${quoteInput(raw)}.`,
+    );
+  }
+}
+
 export function parseListQuery(
   params: Record<string, unknown>,
   sortable: readonly string[],
@@ -99,11 +114,12 @@ export function parseListQuery(
   const filterText = single(params, 'filter');
   const isAttribute = schema && ((path: string) => schema.attribute(path) !== undefined);
   const parsed = filterText !== undefined ? readFilter(filterText, isAttribute) : undefined;
-  const { startIndex, count } = pagingOf(params);
   const cursor = single(params, 'cursor');
   if (cursor !== undefined && integer(params, 'startIndex') !== undefined) {
     throw new ScimBadRequest('invalidValue', 'Page by cursor or by startIndex, not both in one request.');
   }
+  if (cursor !== undefined) cursorCount(params);
+  const { startIndex, count } = pagingOf(params);
   const sortBy = single(params, 'sortBy');
   if (sortBy !== undefined && !sortable.some((s) => s.toLowerCase() === sortBy.toLowerCase())) {
     // Kit lists in its own order and an arbitrary order would mean reading every row before the first page:

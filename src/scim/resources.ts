@@ -83,8 +83,9 @@ export interface ResourcePage<T extends ScimResource> {
   resources: T[];
   totalResults: number;
   /**
-   * Set when the page was asked for by cursor (RFC 9865): the cursor of the next page, absent on the last.
-   * Such a page answers no totalResults or startIndex (index-based paging's).
+   * Set when the page was asked for by cursor (RFC 9865): the cursor of the next page, absent on the last, and
+   * totalResults where it is known without extra Kit calls (RFC 9865 §2 lets a cursor page omit it). Such a page
+   * answers no startIndex (index-based paging's).
    */
-  cursor?: { next?: string };
+  cursor?: { next?: string; totalResults?: number };
 }

@@ -111,12 +111,18 @@ export class UserListing {
       throw new ScimBadRequest('invalidValue', "Cursor paging needs Kit's v4 API; page by startIndex instead.");
     }
     const scope = `Users\n${query.filterText ?? ''}\n${query.sortBy ?? ''}\n${query.sortOrder}`;
-    const at: CursorPosition = query.cursor ? cursors.read(query.cursor, scope) : { after: null, skip: 0 };
+    const at: CursorPosition = query.cursor ? cursors.read(query.cursor, scope, query.count) : { after: null, skip: 0 };
+    if (query.count === 0) {
+      // RFC 9865 §2: count=0 returns no resources, only totalResults, counted as index paging counts it. A walk
+      // of pages of none would never end: there is no nextCursor.
+      const { totalResults } = await this.list({ ...query, cursor: undefined, startIndex: 1 }, false);
+      return { resources: [], totalResults, cursor: { totalResults } };
+    }
     const snapshot = filterReads(query, 'groups')
       ? await this.deps.groups.snapshot({ priority: 'background' })
       : undefined;
     const source = this.walkSource(query, snapshot, false);
-    const perPage = query.filter ? 1000 : Math.max(1, query.count);
+    const perPage = query.filter ? 1000 : query.count;
     const slices = yieldEvery();
     const page = await source.fetch(at.after, false, slices, perPage);
     const rows: Subscriber[] = [];
@@ -126,11 +132,10 @@ export class UserListing {
     }
     const answered = rows.slice(at.skip, at.skip + query.count);
     let next: CursorPosition | undefined;
-    if (at.skip + answered.length < rows.length && query.count > 0)
-      next = { after: at.after, skip: at.skip + query.count };
+    if (at.skip + answered.length < rows.length) next = { after: at.after, skip: at.skip + query.count };
     else if (page.next !== null) next = { after: page.next, skip: 0 };
     const list = await this.answer(answered, answered.length, withGroups, 'background');
-    return { ...list, cursor: { next: next && cursors.issue(scope, next) } };
+    return { ...list, cursor: { next: next && cursors.issue(scope, { ...next, count: query.count }) } };
   }
 
   /**

@@ -7,6 +7,8 @@ import { expectScimError } from '../support/scim';
 
 const LIST = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 const N = 2500;
+/** RFC 3986 §2.3, the only characters RFC 9865 §2 allows in a cursor value. */
+const UNRESERVED = /^[A-Za-z0-9\-._~]+$/;
 
 describe('cursor paging (RFC 9865)', () => {
   let h: Harness;
@@ -39,9 +41,12 @@ describe('cursor paging (RFC 9865)', () => {
       expect(result.body.schemas).toEqual([LIST]);
       expect(result.body.startIndex).toBeUndefined();
       expect(result.body.itemsPerPage).toBe(result.body.Resources.length);
+      // RFC 9865 §2: previousCursor is optional and never on the first page; this server pages forward only.
+      expect(result.body).not.toHaveProperty('previousCursor');
       ids.push(...result.body.Resources.map((u: { id: string }) => u.id));
       kitCalls.push(byEndpoint);
       if (!result.body.nextCursor) return { ids, pages: page + 1, kitCalls };
+      expect(result.body.nextCursor).toMatch(UNRESERVED);
       cursor = result.body.nextCursor;
       expect(page).toBeLessThan(100);
     }
@@ -90,6 +95,78 @@ describe('cursor paging (RFC 9865)', () => {
       'invalidCursor',
     );
     expectScimError(await h.get(`/scim/v2/Users?startIndex=1&cursor=`), 400, 'invalidValue');
+  });
+
+  it("refuses a count above maxPageSize, or other than the first page's, with 400 invalidCount", async () => {
+    expectScimError(await h.get('/scim/v2/Users?cursor=&count=1001'), 400, 'invalidCount');
+    expectScimError(await h.get('/scim/v2/Groups?cursor=&count=5000'), 400, 'invalidCount');
+    const search = await h.post('/scim/v2/Users/.search', {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+      cursor: '',
+      count: 1001,
+    });
+    expectScimError(search, 400, 'invalidCount');
+    // Index paging keeps RFC 7644's reading: a count above the maximum is the maximum.
+    const byIndex = await h.get('/scim/v2/Users?count=1001&excludedAttributes=groups');
+    expect(byIndex.status).toBe(200);
+    expect(byIndex.body.itemsPerPage).toBe(1000);
+
+    const first = await h.get('/scim/v2/Users?cursor=&count=10&excludedAttributes=groups');
+    const next = encodeURIComponent(first.body.nextCursor);
+    expectScimError(await h.get(`/scim/v2/Users?cursor=${next}&count=11`), 400, 'invalidCount');
+    expectScimError(await h.get(`/scim/v2/Users?cursor=${next}&count=0`), 400, 'invalidCount');
+    expectScimError(await h.get(`/scim/v2/Users?cursor=${next}`), 400, 'invalidCount');
+    const same = await h.get(`/scim/v2/Users?cursor=${next}&count=10&excludedAttributes=groups`);
+    expect(same.status).toBe(200);
+    expect(same.body.Resources).toHaveLength(10);
+
+    // Left out on every page, count is the default on every page: the same count.
+    const unsized = await h.get('/scim/v2/Users?cursor=&excludedAttributes=groups');
+    expect(unsized.body.Resources).toHaveLength(100);
+    const unsizedNext = await h.get(
+      `/scim/v2/Users?cursor=${encodeURIComponent(unsized.body.nextCursor)}&excludedAttributes=groups`,
+    );
+    expect(unsizedNext.status).toBe(200);
+    expect(unsizedNext.body.Resources).toHaveLength(100);
+
+    h.sandbox.store.createTag('Count group 1');
+    h.sandbox.store.createTag('Count group 2');
+    const groups = await h.get('/scim/v2/Groups?cursor=&count=1&excludedAttributes=members');
+    expectScimError(
+      await h.get(`/scim/v2/Groups?cursor=${encodeURIComponent(groups.body.nextCursor)}&count=2`),
+      400,
+      'invalidCount',
+    );
+  });
+
+  it('answers count=0 with totalResults only: no resources and no nextCursor', async () => {
+    const all = await h.get('/scim/v2/Users?cursor=&count=0');
+    expect(all.status).toBe(200);
+    expect(all.body).toEqual({ schemas: [LIST], totalResults: N, itemsPerPage: 0, Resources: [] });
+    const filter = encodeURIComponent('userName ew "9@example.com"');
+    const filtered = await h.get(`/scim/v2/Users?filter=${filter}&cursor=&count=-5`);
+    expect(filtered.body).toEqual({ schemas: [LIST], totalResults: N / 10, itemsPerPage: 0, Resources: [] });
+    const groups = await h.get('/scim/v2/Groups?cursor=&count=0');
+    const groupsByIndex = await h.get('/scim/v2/Groups?count=0');
+    expect(groups.body).toEqual({
+      schemas: [LIST],
+      totalResults: groupsByIndex.body.totalResults,
+      itemsPerPage: 0,
+      Resources: [],
+    });
+  });
+
+  it('lets attributes and excludedAttributes change between the pages of one walk', async () => {
+    const first = await h.get('/scim/v2/Users?cursor=&count=5&attributes=userName');
+    expect(Object.keys(first.body.Resources[0]).sort()).toEqual(['id', 'schemas', 'userName']);
+    const second = await h.get(
+      `/scim/v2/Users?cursor=${encodeURIComponent(first.body.nextCursor)}&count=5&excludedAttributes=groups`,
+    );
+    expect(second.status).toBe(200);
+    expect(second.body.Resources).toHaveLength(5);
+    expect(second.body.Resources[0].name).toBeDefined();
+    const firstIds = first.body.Resources.map((u: { id: string }) => u.id);
+    expect(second.body.Resources.some((u: { id: string }) => firstIds.includes(u.id))).toBe(false);
   });
 
   it('refuses a cursor past cursorTimeout with 400 expiredCursor', async () => {
@@ -154,8 +231,12 @@ describe('cursor paging (RFC 9865)', () => {
       );
       expect(res.status).toBe(200);
       expect(res.body.Resources.length).toBeLessThanOrEqual(2);
+      expect(res.body).not.toHaveProperty('previousCursor');
+      // Groups are listed whole in memory: their cursor pages say totalResults at no cost.
+      expect(res.body.totalResults).toEqual(expect.any(Number));
       ids.push(...res.body.Resources.map((g: { id: string }) => g.id));
       if (!res.body.nextCursor) break;
+      expect(res.body.nextCursor).toMatch(UNRESERVED);
       cursor = res.body.nextCursor;
     }
     expect(ids.filter((id) => made.includes(id))).toEqual(made);

@@ -49,6 +49,27 @@ describe('list query parameters (RFC 7644 §3.4.2)', () => {
     expect(() => parseListQuery({ filter: 'userName xx "a"' }, ['id'])).toThrow(ScimBadRequest);
   });
 
+  it('refuses a cursor request count above maxPageSize as invalidCount; index paging reads it as the maximum', () => {
+    const scimTypeOf = (params: Record<string, unknown>): string | undefined => {
+      try {
+        parseListQuery(params, ['id']);
+      } catch (err) {
+        if (err instanceof ScimBadRequest) return err.scimType;
+        throw err;
+      }
+      return undefined;
+    };
+    expect(scimTypeOf({ cursor: '', count: String(MAX_COUNT + 1) })).toBe('invalidCount');
+    expect(scimTypeOf({ cursor: '', count: MAX_COUNT + 1 })).toBe('invalidCount');
+    expect(scimTypeOf({ cursor: '', count: '9'.repeat(400) })).toBe('invalidCount');
+    expect(scimTypeOf({ cursor: '', count: 'ten' })).toBe('invalidCount');
+    expect(scimTypeOf({ cursor: '', count: 2.5 })).toBe('invalidCount');
+    expect(parseListQuery({ cursor: '', count: String(MAX_COUNT) }, ['id']).count).toBe(MAX_COUNT);
+    expect(parseListQuery({ cursor: '', count: '-3' }, ['id']).count).toBe(0);
+    expect(parseListQuery({ cursor: '' }, ['id']).count).toBe(100);
+    expect(parseListQuery({ count: String(MAX_COUNT + 1) }, ['id']).count).toBe(MAX_COUNT);
+  });
+
   it('names the attributes a filter reads from its tree, not from words in its values', () => {
     const reads = (filter: string, name: string) => filterReads(parseListQuery({ filter }, ['id'], USER), name);
     expect(reads('displayName co "groups"', 'groups')).toBe(false);

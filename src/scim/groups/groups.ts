@@ -16,7 +16,7 @@ import { TagMembers } from './tagMembers';
 import { assertMemberBudget, planGroupPatch, readMemberIds } from './groupPatch';
 import type { TagMembership } from './membership';
 import { yieldEvery } from '../paging/timeSlices';
-import type { CursorPosition, PageCursors } from '../paging/pageCursors';
+import type { CursorPosition, CursorWalk, PageCursors } from '../paging/pageCursors';
 import {
   isReservedTagName,
   normaliseTagName,
@@ -104,7 +104,10 @@ export class GroupDirectory {
       shown.push({ tag: g.tag, members });
     }
     const resources = await this.present(shown);
-    return query.cursor === undefined ? { resources, totalResults } : { resources, totalResults, cursor: { next } };
+    // The groups are all listed in memory, so a cursor page's totalResults is exact and costs nothing.
+    return query.cursor === undefined
+      ? { resources, totalResults }
+      : { resources, totalResults, cursor: { next, totalResults } };
   }
 
   /**
@@ -118,7 +121,7 @@ export class GroupDirectory {
       throw new ScimBadRequest('invalidValue', "Cursor paging needs Kit's v4 API; page by startIndex instead.");
     }
     const scope = `Groups\n${query.filterText ?? ''}\n${query.sortBy ?? ''}\n${query.sortOrder}`;
-    const at: CursorPosition = query.cursor ? cursors.read(query.cursor, scope) : { after: null, skip: 0 };
+    const at: CursorPosition = query.cursor ? cursors.read(query.cursor, scope, query.count) : { after: null, skip: 0 };
     const byId = query.sortBy !== 'displayName';
     const descending = query.sortOrder === 'descending';
     let from = at.skip;
@@ -128,10 +131,11 @@ export class GroupDirectory {
       if (from < 0) from = groups.length;
     }
     const page = groups.slice(from, from + query.count);
+    // count=0 asks for totalResults only (RFC 9865 §2): a walk of pages of none has no next page.
     if (query.count === 0 || from + page.length >= groups.length) return { groups: page };
-    const position: CursorPosition = byId
-      ? { after: String(page[page.length - 1].tag.id), skip: 0 }
-      : { after: null, skip: from + page.length };
+    const position: CursorWalk = byId
+      ? { after: String(page[page.length - 1].tag.id), skip: 0, count: query.count }
+      : { after: null, skip: from + page.length, count: query.count };
     return { groups: page, next: cursors.issue(scope, position) };
   }
 

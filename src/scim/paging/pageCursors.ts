@@ -3,8 +3,8 @@ import { ScimBadRequest } from '../errors';
 
 // Cursors of RFC 9865 (cursor-based pagination): opaque to the client, tamper-proof, valid on any replica.
 // A cursor names a position in Kit's own cursor walk (Kit's `after` cursor, and how many rows of that Kit page
-// were already answered), the query it belongs to (a digest of the resource type, filter and sort) and when it
-// expires. It is signed with HMAC-SHA256 under a key every replica of a tenant derives from the same configured
+// were already answered), the query it belongs to (a digest of the resource type, filter and sort), the page size
+// the walk was started with (RFC 9865 §2.1: a later page must ask for the same count) and when it expires. It is signed with HMAC-SHA256 under a key every replica of a tenant derives from the same configured
 // secret (app/tenantScim.ts), so nothing is stored per cursor and any replica can continue any walk.
 
 export interface CursorPosition {
@@ -14,18 +14,23 @@ export interface CursorPosition {
   skip: number;
 }
 
+/** Where a walk stands and the page size it was started with. */
+export interface CursorWalk extends CursorPosition {
+  count: number;
+}
+
 export interface PageCursorOptions {
-  /** RFC 9865 cursorTimeout: how long a cursor stays usable after it was issued. */
+  /** RFC 9865 §4 cursorTimeout: the least number of seconds a cursor stays usable after it was issued. */
   ttlSeconds: number;
   now: () => number;
 }
 
-/** RFC 9865 cursorTimeout (seconds): long enough for a reconciliation's pause between two pages. */
+/** RFC 9865 §4 cursorTimeout (seconds): long enough for a reconciliation's pause between two pages. */
 export const CURSOR_TIMEOUT_SECONDS = 3600;
 
 /** A cursor longer than this is no cursor of this server's (its Kit cursor part is tens of characters). */
 const MAX_CURSOR_LENGTH = 1024;
-const VERSION = 1;
+const VERSION = 2;
 
 export class PageCursors {
   constructor(
@@ -37,19 +42,25 @@ export class PageCursors {
     return this.options.ttlSeconds;
   }
 
-  issue(scope: string, position: CursorPosition): string {
-    const expires = Math.floor(this.options.now() / 1000) + this.options.ttlSeconds;
+  /**
+   * A cursor for the walk at `position`, valid for at least ttlSeconds (RFC 9865 §4 makes cursorTimeout a
+   * minimum): the expiry is rounded up to the next whole second, never down. base64url and "." only, which are
+   * all in RFC 3986 §2.3's unreserved set, as RFC 9865 §2 requires of a cursor value.
+   */
+  issue(scope: string, position: CursorWalk): string {
+    const expires = Math.ceil(this.options.now() / 1000) + this.options.ttlSeconds;
     const body = Buffer.from(
-      JSON.stringify([VERSION, scopeDigest(scope), position.after, position.skip, expires]),
+      JSON.stringify([VERSION, scopeDigest(scope), position.after, position.skip, position.count, expires]),
     ).toString('base64url');
     return `${body}.${this.sign(body)}`;
   }
 
   /**
-   * The position a cursor names. RFC 9865 §2.3 (errors): 400 `invalidCursor` for a cursor this server did not
-   * issue (malformed, altered, or issued for another query), 400 `expiredCursor` for one past its timeout.
+   * The position a cursor names. RFC 9865 §2.1 (errors): 400 `invalidCursor` for a cursor this server did not
+   * issue (malformed, altered, or issued for another query), 400 `expiredCursor` for one past its timeout,
+   * 400 `invalidCount` when `count` is not the count the walk was started with.
    */
-  read(cursor: string, scope: string): CursorPosition {
+  read(cursor: string, scope: string, count: number): CursorPosition {
     const invalid = () =>
       new ScimBadRequest('invalidCursor', 'The cursor is not one this server issued for this query.');
     if (cursor.length > MAX_CURSOR_LENGTH) throw invalid();
@@ -65,14 +76,21 @@ export class PageCursors {
     } catch {
       throw invalid();
     }
-    if (!Array.isArray(fields) || fields.length !== 5 || fields[0] !== VERSION) throw invalid();
-    const [, digest, after, skip, expires] = fields as [number, unknown, unknown, unknown, unknown];
+    if (!Array.isArray(fields) || fields.length !== 6 || fields[0] !== VERSION) throw invalid();
+    const [, digest, after, skip, walkCount, expires] = fields as unknown[];
     if (digest !== scopeDigest(scope)) throw invalid();
     if ((after !== null && typeof after !== 'string') || !Number.isSafeInteger(skip) || (skip as number) < 0) {
       throw invalid();
     }
-    if (typeof expires !== 'number' || expires * 1000 <= this.options.now()) {
+    if (typeof walkCount !== 'number') throw invalid();
+    if (typeof expires !== 'number' || expires * 1000 < this.options.now()) {
       throw new ScimBadRequest('expiredCursor', 'The cursor has expired: start again with an empty cursor.');
+    }
+    if (walkCount !== count) {
+      throw new ScimBadRequest(
+        'invalidCount',
+        `count must be the count of the walk's first page (${walkCount}) on every page of it, got ${count}.`,
+      );
     }
     return { after, skip: skip as number };
   }
