@@ -196,7 +196,7 @@ describe('doctor', () => {
       const bad = await runDoctor(oauthEnv(path.join(dir, 'missing-dir', 'tokens.json')));
       expect(statusOf(bad, 'tokenStore')).toMatchObject({
         status: 'fail',
-        result: expect.stringMatching(/is not writable: ENOENT/),
+        result: expect.stringMatching(/KIT_TOKEN_STORE: the directory of .*missing-dir.* does not exist/),
         fix: expect.stringMatching(/writable by the server user/),
       });
       expect(bad.ok).toBe(false);
