@@ -56,6 +56,23 @@ describe('doctor', () => {
     expect(sandbox.calls().total).toBe(0);
   });
 
+  it('names a file-path setting whose path cannot be used, as start-up would, and runs nothing else', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-files-'));
+    try {
+      const missing = path.join(dir, 'nonexistent', 'a.log');
+      const report = await runDoctor(envFor(sandbox, { AUDIT_LOG: missing, DATA_DIR: dir }));
+      expect(statusOf(report, 'config')).toMatchObject({
+        status: 'fail',
+        result: `AUDIT_LOG: the directory of ${missing} (${path.dirname(missing)}) does not exist`,
+      });
+      const noData = await runDoctor(envFor(sandbox, { DATA_DIR: path.join(dir, 'data') }));
+      expect(statusOf(noData, 'config').result).toMatch(/^DATA_DIR: the data directory .*data does not exist/);
+      expect(sandbox.calls().total).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('fails without Kit credentials where IdP credentials say deployment: the server would refuse to start', async () => {
     const report = await runDoctor({ ...SCIM_TOKENS });
     expect(statusOf(report, 'config')).toMatchObject({
