@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type Config, ConfigError, loadConfig, secretsOf } from '../config/environment';
-import { environmentFileProblems } from '../config/filePaths';
+import { environmentFileProblems } from '../config/writtenFiles';
 import { createLogger, rememberLogSecrets } from '../platform/logging';
 import { BuiltInSandbox, type SandboxedTenants } from './builtInSandbox';
 import { Service } from './service';

@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../platform/clock';
 import { type Config, ConfigError, loadConfig, secretsOf } from '../config/environment';
-import { environmentFileProblems } from '../config/filePaths';
+import { environmentFileProblems } from '../config/writtenFiles';
 import { maskSecrets } from '../platform/logging';
 import { type KitLimiter, limiterIdFor } from '../kit/limiter';
 import type { RedisLink } from '../platform/redisLink';

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, MIN_BEARER_TOKEN_LENGTH } from '../../src/config/environment';
-import { environmentFileProblems, pathProblem } from '../../src/config/filePaths';
+import { pathProblem } from '../../src/config/filePaths';
+import { environmentFileProblems } from '../../src/config/writtenFiles';
 
 // src/config/filePaths.ts and DATA_DIR: every file the server writes defaults under one directory, and a path
 // setting that cannot be used is one line naming the setting, never an errno or the file's content.

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { type Config, derivedWebhookSecret } from '../environment';
-import { TENANT_FILE_SETTINGS, tenantFileProblems } from '../filePaths';
+import { TENANT_FILE_SETTINGS, tenantFileProblems } from '../writtenFiles';
 import { MappingFileError } from '../mapping/mappingFile';
 import { loadMapping } from '../mapping/mappingSource';
 import type { AttributeMapping } from '../mapping/model';
