@@ -111,7 +111,11 @@ const processSchema = z
       .transform((v) => v.trim() || '.')
       .superRefine((dir, ctx) => {
         const problem = pathProblem(dir, 'directory');
-        if (problem) ctx.addIssue({ code: 'custom', message: `the data directory ${problem}` });
+        if (problem)
+          ctx.addIssue({
+            code: 'custom',
+            message: `cannot use ${dir} as the data directory (${problem}); create it, or mount a writable volume there`,
+          });
       }),
     SHUTDOWN_TIMEOUT_MS: positiveWholeNumber.default(9000),
     STATUS_SESSION_TTL_SECONDS: atMost(86_400, ' (a day)').default(900),

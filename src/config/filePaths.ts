@@ -26,31 +26,36 @@ function allows(p: string, mode: number): boolean {
 }
 
 /**
- * Why `p` cannot be used as `use` says (a sentence whose subject is the path), or undefined when it can. A file
- * to write need not exist yet: its directory must, and be writable.
+ * Why `p` cannot be used as `use` says ("its directory does not exist"), or undefined when it can. A file to
+ * write need not exist yet: its directory must, and be writable.
  */
 export function pathProblem(p: string, use: PathUse): string | undefined {
   const stat = statOf(p);
   if (use === 'directory') {
-    if (!stat) return `${p} does not exist (create it, or mount a volume there)`;
-    if (!stat.isDirectory()) return `${p} is not a directory`;
-    if (!allows(p, fs.constants.W_OK | fs.constants.X_OK)) return `${p} is not writable by this process`;
+    if (!stat) return 'it does not exist';
+    if (!stat.isDirectory()) return 'it is not a directory';
+    if (!allows(p, fs.constants.W_OK | fs.constants.X_OK)) return 'it is not writable by this process';
     return undefined;
   }
-  if (stat?.isDirectory()) return `${p} is a directory, not a file`;
+  if (stat?.isDirectory()) return 'it is a directory';
   if (use === 'read') {
-    if (!stat) return `${p} does not exist`;
-    if (!allows(p, fs.constants.R_OK)) return `${p} cannot be read by this process`;
+    if (!stat) return 'it does not exist';
+    if (!allows(p, fs.constants.R_OK)) return 'it is not readable by this process';
     return undefined;
   }
-  if (stat) return allows(p, fs.constants.W_OK) ? undefined : `${p} is not writable by this process`;
+  if (stat) return allows(p, fs.constants.W_OK) ? undefined : 'it is not writable by this process';
   const dir = path.dirname(path.resolve(p));
   const parent = statOf(dir);
-  if (!parent) return `the directory of ${p} (${dir}) does not exist`;
-  if (!parent.isDirectory()) return `the directory of ${p} (${dir}) is not a directory`;
-  if (!allows(dir, fs.constants.W_OK | fs.constants.X_OK))
-    return `the directory of ${p} (${dir}) is not writable by this process`;
+  if (!parent) return 'its directory does not exist';
+  if (!parent.isDirectory()) return 'its directory is not a directory';
+  if (!allows(dir, fs.constants.W_OK | fs.constants.X_OK)) return 'its directory is not writable by this process';
   return undefined;
+}
+
+/** A file read at start-up (a mapping, the tenants file) that cannot be: what to say after its setting's name. */
+export function unreadableFile(p: string): string | undefined {
+  const why = pathProblem(p, 'read');
+  return why && `cannot read ${p} (${why})`;
 }
 
 /**

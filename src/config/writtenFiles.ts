@@ -18,11 +18,19 @@ export function tenantFileProblems(config: Config): Array<{ file: TenantFile; pr
   const problems: Array<{ file: TenantFile; problem: string }> = [];
   const store = config.kit.credentials?.kind === 'oauth' ? config.kit.credentials.tokenStorePath : undefined;
   const storeProblem = store && store !== 'redis' ? pathProblem(store, 'write') : undefined;
-  if (storeProblem) problems.push({ file: 'tokenStore', problem: storeProblem });
+  if (storeProblem)
+    problems.push({
+      file: 'tokenStore',
+      problem: `cannot use ${store} for the rotated Kit OAuth tokens (${storeProblem}); name a writable file (it defaults under DATA_DIR), or redis`,
+    });
   // A key given in the configuration is never written; without one a generated key is kept in the file.
   const keyFile = config.events && !config.events.signingKey ? config.events.keyFile : undefined;
   const keyProblem = keyFile ? pathProblem(keyFile, 'write') : undefined;
-  if (keyProblem) problems.push({ file: 'keyFile', problem: keyProblem });
+  if (keyProblem)
+    problems.push({
+      file: 'keyFile',
+      problem: `cannot use ${keyFile} for the security events signing key (${keyProblem}); name a writable file`,
+    });
   return problems;
 }
 
@@ -39,7 +47,11 @@ export function environmentFileProblems(config: Config, opts: { tokenStore?: boo
   const audit = config.auditLog === 'stdout' || config.auditLog === 'off' ? undefined : config.auditLog;
   const auditProblem = audit ? pathProblem(audit, 'write') : undefined;
   return [
-    ...(auditProblem ? [`AUDIT_LOG: ${auditProblem}`] : []),
+    ...(auditProblem
+      ? [
+          `AUDIT_LOG: cannot open ${audit} for appending (${auditProblem}); name a writable file, or set AUDIT_LOG=stdout`,
+        ]
+      : []),
     ...tenantFileProblems(config)
       .filter((p) => opts.tokenStore !== false || p.file !== 'tokenStore')
       .map((p) => `${ENVIRONMENT_VARIABLES[p.file]}: ${p.problem}`),

@@ -193,7 +193,7 @@ function checkTokenStore(storePath: string | undefined, link: RedisLink | undefi
     add(
       'tokenStore',
       'fail',
-      `KIT_TOKEN_STORE: ${problem}`,
+      `KIT_TOKEN_STORE: cannot use ${resolved} for the rotated Kit OAuth tokens (${problem})`,
       'Make the file (or its directory) writable by the server user (DATA_DIR holds it by default); rotated refresh tokens are lost otherwise and the next restart cannot authenticate.',
     );
 }

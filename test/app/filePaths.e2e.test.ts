@@ -37,29 +37,31 @@ describe('file-path settings name themselves when their path cannot be used', ()
   it('AUDIT_LOG in a directory that does not exist', async () => {
     const missing = path.join(dir, 'nonexistent', 'a.log');
     expect(await refusal({ ...BASE, AUDIT_LOG: missing })).toBe(
-      `Invalid configuration: AUDIT_LOG: the directory of ${missing} (${path.dirname(missing)}) does not exist`,
+      `Invalid configuration: AUDIT_LOG: cannot open ${missing} for appending (its directory does not exist); name a writable file, or set AUDIT_LOG=stdout`,
     );
   });
 
   it('KIT_TOKEN_STORE that is a directory', async () => {
     const env = { ...BASE, KIT_API_KEY: '', KIT_ACCESS_TOKEN: KIT_KEY, KIT_TOKEN_STORE: dir };
-    expect(await refusal(env)).toBe(`Invalid configuration: KIT_TOKEN_STORE: ${dir} is a directory, not a file`);
+    expect(await refusal(env)).toBe(
+      `Invalid configuration: KIT_TOKEN_STORE: cannot use ${dir} for the rotated Kit OAuth tokens (it is a directory); name a writable file (it defaults under DATA_DIR), or redis`,
+    );
   });
 
   it('SCIM_MAPPING_FILE that does not exist, or is a directory', async () => {
     const missing = path.join(dir, 'mapping.yaml');
     expect(await refusal({ ...BASE, SCIM_MAPPING_FILE: missing })).toBe(
-      `Invalid configuration: SCIM_MAPPING_FILE: ${missing} does not exist`,
+      `Invalid configuration: SCIM_MAPPING_FILE: cannot read ${missing} (it does not exist)`,
     );
     expect(await refusal({ ...BASE, SCIM_MAPPING_FILE: dir })).toBe(
-      `Invalid configuration: SCIM_MAPPING_FILE: ${dir} is a directory, not a file`,
+      `Invalid configuration: SCIM_MAPPING_FILE: cannot read ${dir} (it is a directory)`,
     );
   });
 
   it('TENANTS_FILE that does not exist; a tenant’s token store named with the tenants file’s line', async () => {
     const missing = path.join(dir, 'tenants.yaml');
     expect(await refusal({ PORT: '0', TENANTS_FILE: missing })).toBe(
-      `Invalid configuration: TENANTS_FILE: ${missing} does not exist`,
+      `Invalid configuration: TENANTS_FILE: cannot read ${missing} (it does not exist)`,
     );
     const file = path.join(dir, 'oauth-tenants.yaml');
     writeFileSync(
@@ -76,7 +78,9 @@ describe('file-path settings name themselves when their path cannot be used', ()
       ].join('\n'),
     );
     const line = await refusal({ PORT: '0', TENANTS_FILE: file, BRAND_A_ACCESS: KIT_KEY, DATA_DIR: file });
-    expect(line).toBe(`Invalid configuration: DATA_DIR: the data directory ${file} is not a directory`);
+    expect(line).toBe(
+      `Invalid configuration: DATA_DIR: cannot use ${file} as the data directory (it is not a directory); create it, or mount a writable volume there`,
+    );
     const store = path.join(dir, 'gone', 'tokens.json');
     const withStore = file.replace(/\.yaml$/, '-store.yaml');
     writeFileSync(
@@ -85,14 +89,14 @@ describe('file-path settings name themselves when their path cannot be used', ()
     );
     expect(await refusal({ PORT: '0', TENANTS_FILE: withStore, BRAND_A_ACCESS: KIT_KEY })).toBe(
       `Invalid configuration: ${withStore}: line 7, column 21: tenants.0.kit.oauth.tokenStore (tenant "brand-a"): ` +
-        `the directory of ${store} (${path.dirname(store)}) does not exist`,
+        `cannot use ${store} for the rotated Kit OAuth tokens (its directory does not exist); name a writable file (it defaults under DATA_DIR), or redis`,
     );
   });
 
   it('DATA_DIR that does not exist', async () => {
     const missing = path.join(dir, 'data');
     expect(await refusal({ ...BASE, DATA_DIR: missing })).toBe(
-      `Invalid configuration: DATA_DIR: the data directory ${missing} does not exist (create it, or mount a volume there)`,
+      `Invalid configuration: DATA_DIR: cannot use ${missing} as the data directory (it does not exist); create it, or mount a writable volume there`,
     );
   });
 });

@@ -63,10 +63,12 @@ describe('doctor', () => {
       const report = await runDoctor(envFor(sandbox, { AUDIT_LOG: missing, DATA_DIR: dir }));
       expect(statusOf(report, 'config')).toMatchObject({
         status: 'fail',
-        result: `AUDIT_LOG: the directory of ${missing} (${path.dirname(missing)}) does not exist`,
+        result: `AUDIT_LOG: cannot open ${missing} for appending (its directory does not exist); name a writable file, or set AUDIT_LOG=stdout`,
       });
       const noData = await runDoctor(envFor(sandbox, { DATA_DIR: path.join(dir, 'data') }));
-      expect(statusOf(noData, 'config').result).toMatch(/^DATA_DIR: the data directory .*data does not exist/);
+      expect(statusOf(noData, 'config').result).toMatch(
+        /^DATA_DIR: cannot use .*data as the data directory \(it does not exist\)/,
+      );
       expect(sandbox.calls().total).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -213,7 +215,9 @@ describe('doctor', () => {
       const bad = await runDoctor(oauthEnv(path.join(dir, 'missing-dir', 'tokens.json')));
       expect(statusOf(bad, 'tokenStore')).toMatchObject({
         status: 'fail',
-        result: expect.stringMatching(/KIT_TOKEN_STORE: the directory of .*missing-dir.* does not exist/),
+        result: expect.stringMatching(
+          /KIT_TOKEN_STORE: cannot use .*missing-dir.* for the rotated Kit OAuth tokens \(its directory does not exist\)/,
+        ),
         fix: expect.stringMatching(/writable by the server user/),
       });
       expect(bad.ok).toBe(false);

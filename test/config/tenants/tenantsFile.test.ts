@@ -266,9 +266,9 @@ describe('rules of the file, each a problem naming the file, line and key', () =
       /tenants\.yaml: line 4, column \d+: /,
     );
     expect(() => load(path.join(dir, 'missing.yaml'))).toThrow(
-      /^Invalid configuration: TENANTS_FILE: .*missing\.yaml does not exist$/,
+      /^Invalid configuration: TENANTS_FILE: cannot read .*missing\.yaml \(it does not exist\)$/,
     );
-    expect(() => load(dir)).toThrow(/TENANTS_FILE: .* is a directory, not a file$/);
+    expect(() => load(dir)).toThrow(/TENANTS_FILE: cannot read .* \(it is a directory\)$/);
   });
 
   it('refuses unknown keys (a typo is never silently ignored)', () => {
@@ -514,11 +514,13 @@ ${rate}
     const missing = path.join(dir, 'no-such-dir', 'tokens.json');
     expect(problemsOf(entry(`\n        tokenStore: ${missing}`))).toEqual([
       expect.stringMatching(
-        /line 7, column 21: tenants\.0\.kit\.oauth\.tokenStore \(tenant "brand-b"\): the directory of .*no-such-dir.* does not exist$/,
+        /line 7, column 21: tenants\.0\.kit\.oauth\.tokenStore \(tenant "brand-b"\): cannot use .*no-such-dir.* for the rotated Kit OAuth tokens \(its directory does not exist\)/,
       ),
     ]);
     expect(problemsOf(entry(`\n        tokenStore: ${dir}`))).toEqual([
-      expect.stringMatching(/tenants\.0\.kit\.oauth\.tokenStore \(tenant "brand-b"\): .* is a directory, not a file$/),
+      expect.stringMatching(
+        /tenants\.0\.kit\.oauth\.tokenStore \(tenant "brand-b"\): cannot use .* \(it is a directory\)/,
+      ),
     ]);
   });
 
@@ -559,7 +561,9 @@ ${rate}
         /tenants\.yaml: line 9, column 18: tenants\.0\.mappingFile \(tenant "brand-a"\): .*broken\.yaml: line \d+/,
       );
     expect(problemsOf(`version: 1\ntenants:${tenant('brand-a')}\n    mappingFile: nowhere.yaml\n`)).toEqual([
-      expect.stringMatching(/tenants\.0\.mappingFile \(tenant "brand-a"\): .*nowhere\.yaml does not exist$/),
+      expect.stringMatching(
+        /tenants\.0\.mappingFile \(tenant "brand-a"\): cannot read .*nowhere\.yaml \(it does not exist\)$/,
+      ),
     ]);
   });
 
