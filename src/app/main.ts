@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { type Config, ConfigError, loadConfig, secretsOf } from '../config/environment';
+import { environmentFileProblems } from '../config/writtenFiles';
 import { createLogger, rememberLogSecrets } from '../platform/logging';
 import { BuiltInSandbox, type SandboxedTenants } from './builtInSandbox';
 import { Service } from './service';
@@ -81,6 +82,9 @@ function configuration(): { config: Config; tenants: TenantsConfig } {
   try {
     const config = loadConfig(process.env);
     const tenants = loadTenants(config, process.env);
+    // A tenants file's tenants had theirs checked where the file sets them (with its line).
+    const files = environmentFileProblems(tenants.source.kind === 'environment' ? tenants.tenants[0].config : config);
+    if (files.length > 0) throw new ConfigError(files);
     checkInboundCredentials(tenants);
     return { config, tenants };
   } catch (err) {

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { type Cidr, parseCidr } from './cidr';
+import { pathProblem, underDataDir } from './filePaths';
 import { listOf, readEnvironmentSettings } from './environmentSettings';
 import type { KitCredentials } from './kitCredentials';
 import { MappingFileError } from './mapping/mappingFile';
@@ -101,6 +102,20 @@ const processSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
     AUDIT_LOG: z.string().default('stdout'),
+    // Where every file the server writes defaults (rotated OAuth tokens, generated event-signing keys, a relative
+    // AUDIT_LOG): one place to make writable and to mount a volume on. `.`: the working directory.
+    DATA_DIR: z
+      .string()
+      .default('.')
+      .transform((v) => v.trim() || '.')
+      .superRefine((dir, ctx) => {
+        const problem = pathProblem(dir, 'directory');
+        if (problem)
+          ctx.addIssue({
+            code: 'custom',
+            message: `cannot use ${dir} as the data directory (${problem}); create it, or mount a writable volume there`,
+          });
+      }),
     SHUTDOWN_TIMEOUT_MS: positiveWholeNumber.default(9000),
     STATUS_SESSION_TTL_SECONDS: atMost(86_400, ' (a day)').default(900),
     // Several Kit accounts, each a tenant of a YAML file (tenants/tenantsFile.ts, docs/configuration/tenants.md
@@ -269,6 +284,9 @@ export interface Config {
     webhookRereadSharePercent: number;
   };
   log: { level: string; format: 'json' | 'pretty' };
+  /** DATA_DIR: where files the server writes default, and where relative ones are placed. */
+  dataDir: string;
+  /** `stdout`, `off`, or a file (placed under dataDir when relative). */
   auditLog: string;
   shutdownTimeoutMs: number;
   /** The /status page: how long a login lasts. */
@@ -434,7 +452,8 @@ export function loadConfig(env: Env): Config {
   const e = parsed.data;
   const t = tenant.settings;
   const baseUrl = t.kit.baseUrl ?? DEFAULT_KIT_API_URL;
-  const credentials = credentialsOf(t.kit, '.kit-tokens.json');
+  const dataDir = e.DATA_DIR;
+  const credentials = credentialsOf(t.kit, '.kit-tokens.json', dataDir);
   const jwtDefaults: JwtDefaults = {
     algorithms: e.SCIM_JWT_ALGORITHMS,
     clockSkewSeconds: e.SCIM_JWT_CLOCK_SKEW_SECONDS,
@@ -499,10 +518,11 @@ export function loadConfig(env: Env): Config {
       webhookSecret: hooks.webhooks ? (e.KIT_WEBHOOK_SECRET ?? derivedWebhookSecret(credentials, baseUrl)) : undefined,
     },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
-    auditLog: e.AUDIT_LOG,
+    dataDir,
+    auditLog: e.AUDIT_LOG === 'stdout' || e.AUDIT_LOG === 'off' ? e.AUDIT_LOG : underDataDir(dataDir, e.AUDIT_LOG),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     status: { sessionTtlSeconds: e.STATUS_SESSION_TTL_SECONDS },
     // Only with receivers: the other SCIM_EVENTS_* alone describe no events to send.
-    events: t.events?.receivers.length ? eventsConfigOf(t.events, '.scim-events-key.json') : undefined,
+    events: t.events?.receivers.length ? eventsConfigOf(t.events, '.scim-events-key.json', dataDir) : undefined,
   };
 }

@@ -1,3 +1,4 @@
+import { underDataDir } from './filePaths';
 import type { KitCredentials } from './kitCredentials';
 import type { EventsSettings, KitSettings, TenantSettings } from './settings';
 
@@ -53,12 +54,20 @@ export interface EventsConfig {
   spoolMax: number;
 }
 
-/** Where rotated OAuth tokens are kept: the tenant's `tokenStore`, else the source's default. */
-export function tokenStoreOf(kit: KitSettings, defaultStore: string): string {
-  return kit.oauth?.tokenStore ?? defaultStore;
+/**
+ * Where rotated OAuth tokens are kept: the tenant's `tokenStore`, else the source's default; a file named
+ * relative is under the data directory (DATA_DIR), `redis` is Redis.
+ */
+export function tokenStoreOf(kit: KitSettings, defaultStore: string, dataDir: string): string {
+  const store = kit.oauth?.tokenStore ?? defaultStore;
+  return store === 'redis' ? store : underDataDir(dataDir, store);
 }
 
-export function credentialsOf(kit: KitSettings, defaultTokenStore: string): KitCredentials | undefined {
+export function credentialsOf(
+  kit: KitSettings,
+  defaultTokenStore: string,
+  dataDir: string,
+): KitCredentials | undefined {
   if (kit.apiSecret !== undefined) return { kind: 'v3Secret', apiSecret: kit.apiSecret };
   if (kit.apiKey !== undefined) return { kind: 'apiKey', apiKey: kit.apiKey };
   if (kit.oauth)
@@ -68,7 +77,7 @@ export function credentialsOf(kit: KitSettings, defaultTokenStore: string): KitC
       refreshToken: kit.oauth.refreshToken,
       clientId: kit.oauth.clientId,
       clientSecret: kit.oauth.clientSecret,
-      tokenStorePath: tokenStoreOf(kit, defaultTokenStore),
+      tokenStorePath: tokenStoreOf(kit, defaultTokenStore, dataDir),
     };
   return undefined;
 }
@@ -92,12 +101,13 @@ export function jwtOf(jwt: TenantSettings['jwt'], defaults: JwtDefaults): JwtCon
   };
 }
 
-export function eventsConfigOf(e: EventsSettings, defaultKeyFile: string): EventsConfig {
+/** A key file named relative (or the source's default) is under the data directory (DATA_DIR). */
+export function eventsConfigOf(e: EventsSettings, defaultKeyFile: string, dataDir: string): EventsConfig {
   return {
     receivers: e.receivers.map((r) => ({ name: r.name, token: r.token, audience: r.audience ?? r.name })),
     signingKey: e.signingKey,
     previousPublicKeys: e.previousPublicKeys,
-    keyFile: e.keyFile ?? defaultKeyFile,
+    keyFile: underDataDir(dataDir, e.keyFile ?? defaultKeyFile),
     outboxMax: e.outboxMax,
     leaseMs: e.leaseSeconds * 1000,
     maxWaitMs: e.maxWaitSeconds * 1000,

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../platform/clock';
 import { type Config, ConfigError, loadConfig, secretsOf } from '../config/environment';
+import { environmentFileProblems } from '../config/writtenFiles';
 import { maskSecrets } from '../platform/logging';
 import { type KitLimiter, limiterIdFor } from '../kit/limiter';
 import type { RedisLink } from '../platform/redisLink';
@@ -117,6 +118,12 @@ export async function runDoctor(
   try {
     base = loadConfig(env);
     configured = loadTenants(base, env);
+    // The token store has a check of its own below; a tenants file's files were checked at their lines.
+    const files = environmentFileProblems(
+      configured.source.kind === 'environment' ? configured.tenants[0].config : base,
+      { tokenStore: false },
+    );
+    if (files.length > 0) throw new ConfigError(files);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     add(

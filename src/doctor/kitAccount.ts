@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Config, KitCredentials } from '../config/environment';
+import { pathProblem } from '../config/filePaths';
 import type { KitClient } from '../kit/client';
 import { KitAuthError } from '../kit/errors';
 import { findField } from '../kit/resources/customFields';
@@ -187,18 +187,13 @@ function checkTokenStore(storePath: string | undefined, link: RedisLink | undefi
     return;
   }
   const resolved = path.resolve(storePath);
-  try {
-    // Opening for append creates nothing new and changes nothing in an existing file; a missing file needs a
-    // writable directory instead.
-    if (fs.existsSync(resolved)) fs.closeSync(fs.openSync(resolved, 'a'));
-    else fs.accessSync(path.dirname(resolved), fs.constants.W_OK);
-    add('tokenStore', 'pass', `${resolved} is writable`);
-  } catch (err) {
+  const problem = pathProblem(resolved, 'write');
+  if (!problem) add('tokenStore', 'pass', `${resolved} is writable`);
+  else
     add(
       'tokenStore',
       'fail',
-      `${resolved} is not writable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      'Make the file (or its directory) writable by the server user; rotated refresh tokens are lost otherwise and the next restart cannot authenticate.',
+      `KIT_TOKEN_STORE: cannot use ${resolved} for the rotated Kit OAuth tokens (${problem})`,
+      'Make the file (or its directory) writable by the server user (DATA_DIR holds it by default); rotated refresh tokens are lost otherwise and the next restart cannot authenticate.',
     );
-  }
 }

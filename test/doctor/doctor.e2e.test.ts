@@ -57,6 +57,25 @@ describe('doctor', () => {
     expect(sandbox.calls().total).toBe(0);
   });
 
+  it('names a file-path setting whose path cannot be used, as start-up would, and runs nothing else', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doctor-files-'));
+    try {
+      const missing = path.join(dir, 'nonexistent', 'a.log');
+      const report = await runDoctor(envFor(sandbox, { AUDIT_LOG: missing, DATA_DIR: dir }));
+      expect(statusOf(report, 'config')).toMatchObject({
+        status: 'fail',
+        result: `AUDIT_LOG: cannot open ${missing} for appending (its directory does not exist); name a writable file, or set AUDIT_LOG=stdout`,
+      });
+      const noData = await runDoctor(envFor(sandbox, { DATA_DIR: path.join(dir, 'data') }));
+      expect(statusOf(noData, 'config').result).toMatch(
+        /^DATA_DIR: cannot use .*data as the data directory \(it does not exist\)/,
+      );
+      expect(sandbox.calls().total).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('fails without Kit credentials where IdP credentials say deployment: the server would refuse to start', async () => {
     const report = await runDoctor({ ...SCIM_TOKENS });
     expect(statusOf(report, 'config')).toMatchObject({
@@ -197,7 +216,9 @@ describe('doctor', () => {
       const bad = await runDoctor(oauthEnv(path.join(dir, 'missing-dir', 'tokens.json')));
       expect(statusOf(bad, 'tokenStore')).toMatchObject({
         status: 'fail',
-        result: expect.stringMatching(/is not writable: ENOENT/),
+        result: expect.stringMatching(
+          /KIT_TOKEN_STORE: cannot use .*missing-dir.* for the rotated Kit OAuth tokens \(its directory does not exist\)/,
+        ),
         fix: expect.stringMatching(/writable by the server user/),
       });
       expect(bad.ok).toBe(false);

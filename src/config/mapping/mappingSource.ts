@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { unreadableFile } from '../filePaths';
 import { DEFAULT_MAPPING } from './defaultMapping';
 import { MAX_MAPPING_FILE_BYTES, MappingFileError, parseMappingFile } from './mappingFile';
 import type { AttributeMapping } from './model';
@@ -8,6 +9,8 @@ import type { AttributeMapping } from './model';
 /** The mapping in a file, or the built-in default (mapping/default.yaml) when no file is named. */
 export function loadMapping(file: string | undefined): AttributeMapping {
   if (!file) return DEFAULT_MAPPING;
+  const unusable = unreadableFile(file);
+  if (unusable) throw new MappingFileError([unusable]);
   let text: string;
   try {
     const bytes = readFileSync(file);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { type Config, derivedWebhookSecret } from '../environment';
+import { TENANT_FILE_SETTINGS, tenantFileProblems } from '../writtenFiles';
 import { MappingFileError } from '../mapping/mappingFile';
 import { loadMapping } from '../mapping/mappingSource';
 import type { AttributeMapping } from '../mapping/model';
@@ -33,11 +34,11 @@ export function baseUrlOf(kit: KitSettings, defaults: KitDefaults): string {
 
 /**
  * Where a tenant's rotated OAuth tokens are kept by default: its own file, so two tenants never overwrite each
- * other's pair. Relative to the working directory, as KIT_TOKEN_STORE (the tenants file may sit on a read-only
- * mount; the store is written).
+ * other's pair. Under the data directory (DATA_DIR), as KIT_TOKEN_STORE, never beside the tenants file (it may
+ * sit on a read-only mount; the store is written).
  */
-export function tenantTokenStoreOf(kit: KitSettings, id: string): string {
-  return tokenStoreOf(kit, `.kit-tokens-${id}.json`);
+export function tenantTokenStoreOf(kit: KitSettings, id: string, dataDir: string): string {
+  return tokenStoreOf(kit, `.kit-tokens-${id}.json`, dataDir);
 }
 
 function mappingOf(
@@ -66,7 +67,7 @@ export function tenantConfigOf(t: FileTenant, index: number, ctx: TenantBuildCon
   const { base } = ctx;
   const at = (p: Path, message: string) => ctx.report(['tenants', index, ...p], message);
   const baseUrl = baseUrlOf(t.kit, base.kit);
-  const credentials = credentialsOf(t.kit, tenantTokenStoreOf(t.kit, t.id));
+  const credentials = credentialsOf(t.kit, tenantTokenStoreOf(t.kit, t.id, base.dataDir), base.dataDir);
   if (t.kit.sandbox && base.sandboxMode === 'off')
     at(['kit', 'sandbox'], 'KIT_SANDBOX=off rules out the built-in sandbox: give this tenant a Kit credential');
   const mapping = mappingOf(t, at, ctx.file);
@@ -95,7 +96,9 @@ export function tenantConfigOf(t: FileTenant, index: number, ctx: TenantBuildCon
       webhookSecret: base.changes.webhooks ? derivedWebhookSecret(credentials, baseUrl, t.id) : undefined,
     },
     // Its own key per tenant: a receiver trusts one tenant's issuer, never another's signature.
-    events: t.events ? eventsConfigOf(t.events, `.scim-events-key-${t.id}.json`) : undefined,
+    events: t.events ? eventsConfigOf(t.events, `.scim-events-key-${t.id}.json`, base.dataDir) : undefined,
   };
+  // Each written file is checked where the entry sets it (or would): the line says which tenant.
+  for (const { file, problem } of tenantFileProblems(config)) at(TENANT_FILE_SETTINGS[file], problem);
   return { id: t.id, config, ...(t.kit.sandbox ? { sandbox: true } : {}) };
 }

@@ -91,7 +91,7 @@ function sharedKitCredentials(file: TenantsFile, defaults: KitDefaults, report: 
         `tenants "${other.id}" and "${t.id}" use the same Kit credential, so they share one limiter: give them the same ratePerMinute`,
       );
     // Kit rotates the refresh token on every refresh: two stores would each hold a pair the other just spent.
-    if (t.kit.oauth && tenantTokenStoreOf(t.kit, t.id) !== tenantTokenStoreOf(other.kit, other.id))
+    if (t.kit.oauth && tenantTokenStoreOf(t.kit, t.id, '.') !== tenantTokenStoreOf(other.kit, other.id, '.'))
       report(
         ['tenants', i, 'kit', 'oauth', 'tokenStore'],
         `tenants "${other.id}" and "${t.id}" use the same Kit OAuth tokens: give them the same tokenStore (redis, or one file), or Kit’s refresh-token rotation would lock one of them out`,

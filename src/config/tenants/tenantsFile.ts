@@ -1,4 +1,5 @@
 import { type BearerToken, type Config, ConfigError, secretsOf } from '../environment';
+import { unreadableFile } from '../filePaths';
 import { interpolateEnv, type Path } from './envInterpolation';
 import { FileProblems } from './fileProblems';
 import { DEFAULT_TENANT_ID, type TenantsConfig } from './model';
@@ -61,6 +62,8 @@ export function loadTenants(base: Config, env: Record<string, string | undefined
  * problem (file, line, key path; never a value). Used at start-up and by the SIGHUP reload.
  */
 export function readTenantsFile(file: string, base: Config, env: Record<string, string | undefined>): TenantsConfig {
+  const unusable = unreadableFile(file);
+  if (unusable) throw new ConfigError([`TENANTS_FILE: ${unusable}`]);
   const { doc, lines, values } = readYamlFile(file, MAX_TENANTS_FILE_BYTES);
   const problems = new FileProblems(file, doc, lines);
   const unresolved: Array<{ path: Path; message: string }> = [];

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, MIN_BEARER_TOKEN_LENGTH } from '../../../src/config/environment';
@@ -265,7 +265,10 @@ describe('rules of the file, each a problem naming the file, line and key', () =
     expect(problemsOf('version: 1\ntenants:\n  - id: a\n   kit: x\n')[0]).toMatch(
       /tenants\.yaml: line 4, column \d+: /,
     );
-    expect(() => load(path.join(dir, 'missing.yaml'))).toThrow(/missing\.yaml: cannot be read \(ENOENT\)/);
+    expect(() => load(path.join(dir, 'missing.yaml'))).toThrow(
+      /^Invalid configuration: TENANTS_FILE: cannot read .*missing\.yaml \(it does not exist\)$/,
+    );
+    expect(() => load(dir)).toThrow(/TENANTS_FILE: cannot read .* \(it is a directory\)$/);
   });
 
   it('refuses unknown keys (a typo is never silently ignored)', () => {
@@ -491,6 +494,36 @@ ${rate}
     ]);
   });
 
+  it('keeps each tenant’s written files under DATA_DIR, and names the tenant’s line when one cannot be written', () => {
+    const entry = (store: string) =>
+      `version: 1\ntenants:\n  - id: brand-b\n    kit:\n      oauth:\n        accessToken: \${BRAND_B_REFRESH}${store}\n    bearerTokens:\n      - { name: okta, token: "\${BRAND_A_OKTA_TOKEN}" }\n`;
+    const data = mkdtempSync(path.join(tmpdir(), 'tenants-data-'));
+    try {
+      const tenants = load(write(entry('')), { DATA_DIR: data });
+      expect(tenants.tenants[0].config.kit.credentials).toMatchObject({
+        tokenStorePath: path.join(data, '.kit-tokens-brand-b.json'),
+      });
+      mkdirSync(path.join(data, 'brand-b'));
+      const relative = load(write(entry('\n        tokenStore: brand-b/tokens.json')), { DATA_DIR: data });
+      expect(relative.tenants[0].config.kit.credentials).toMatchObject({
+        tokenStorePath: path.join(data, 'brand-b', 'tokens.json'),
+      });
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+    const missing = path.join(dir, 'no-such-dir', 'tokens.json');
+    expect(problemsOf(entry(`\n        tokenStore: ${missing}`))).toEqual([
+      expect.stringMatching(
+        /line 7, column 21: tenants\.0\.kit\.oauth\.tokenStore \(tenant "brand-b"\): cannot use .*no-such-dir.* for the rotated Kit OAuth tokens \(its directory does not exist\)/,
+      ),
+    ]);
+    expect(problemsOf(entry(`\n        tokenStore: ${dir}`))).toEqual([
+      expect.stringMatching(
+        /tenants\.0\.kit\.oauth\.tokenStore \(tenant "brand-b"\): cannot use .* \(it is a directory\)/,
+      ),
+    ]);
+  });
+
   it('OAuth is checked as in the environment: a refresh token needs the client, redis needs REDIS_URL', () => {
     const oauth = (body: string) =>
       `version: 1\ntenants:\n  - id: brand-b\n    kit:\n      oauth:\n${body}\n    bearerTokens:\n      - { name: okta, token: "\${BRAND_A_OKTA_TOKEN}" }\n`;
@@ -528,7 +561,9 @@ ${rate}
         /tenants\.yaml: line 9, column 18: tenants\.0\.mappingFile \(tenant "brand-a"\): .*broken\.yaml: line \d+/,
       );
     expect(problemsOf(`version: 1\ntenants:${tenant('brand-a')}\n    mappingFile: nowhere.yaml\n`)).toEqual([
-      expect.stringMatching(/tenants\.0\.mappingFile \(tenant "brand-a"\): .*nowhere\.yaml: cannot be read \(ENOENT\)/),
+      expect.stringMatching(
+        /tenants\.0\.mappingFile \(tenant "brand-a"\): cannot read .*nowhere\.yaml \(it does not exist\)$/,
+      ),
     ]);
   });
 
