@@ -63,6 +63,10 @@ export class RedisLink {
   private readonly clock: Clock;
   private readonly probeIntervalMs: number;
   private readonly recoveryListeners = new Set<() => void>();
+  private readonly failoverListeners = new Set<() => void>();
+  /** Which primary (sentinel) or primaries (cluster) the link reached when it was last healthy. */
+  private reachedPrimaries?: string;
+  private failoversSeen = 0;
 
   constructor(private readonly opts: RedisLinkOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -150,6 +154,24 @@ export class RedisLink {
     });
   }
 
+  /**
+   * How many times the link came back to other primaries than it had left (a failover): writes made before that
+   * and not confirmed by a replica (runReplicated) may be missing now.
+   */
+  get failovers(): number {
+    return this.failoversSeen;
+  }
+
+  /**
+   * Called when the link comes back to another primary than it left (sentinel: another address; cluster: another
+   * set of shard primaries), before the recovery listeners: whoever kept writes a replica never acknowledged, or
+   * trusts data the old primary may not have passed on, repairs it here.
+   */
+  onFailover(listener: () => void): () => void {
+    this.failoverListeners.add(listener);
+    return () => this.failoverListeners.delete(listener);
+  }
+
   /** Called each time the link turns healthy again (e.g. to re-send what was dropped meanwhile). */
   onRecovery(listener: () => void): () => void {
     this.recoveryListeners.add(listener);
@@ -177,6 +199,7 @@ export class RedisLink {
     this.closed = true;
     this.clock.clearTimeout(this.probeTimer);
     this.recoveryListeners.clear();
+    this.failoverListeners.clear();
     // quit() would wait on a Redis that does not answer; shutdown must not.
     this.client.disconnect();
   }
@@ -221,7 +244,28 @@ export class RedisLink {
     this.healthyNow = true;
     this.everHealthy = true;
     this.opts.onHealthChange?.(true, 'ok');
+    const primaries = this.primariesNow();
+    const movedOn =
+      primaries !== undefined && this.reachedPrimaries !== undefined && primaries !== this.reachedPrimaries;
+    if (primaries !== undefined) this.reachedPrimaries = primaries;
+    if (movedOn) {
+      this.failoversSeen++;
+      for (const listener of [...this.failoverListeners]) listener();
+    }
     for (const listener of [...this.recoveryListeners]) listener();
+  }
+
+  /** The primaries reached now, as one comparable string; undefined standalone (nothing to fail over to). */
+  private primariesNow(): string | undefined {
+    if (!failsOver(this.topology)) return undefined;
+    const raw = this.client as RedisClient;
+    if (raw instanceof Cluster)
+      return raw
+        .nodes('master')
+        .map((n) => `${n.options.host}:${n.options.port}`)
+        .sort()
+        .join(',');
+    return this.state().primary;
   }
 
   private markFailed(reason: string): void {
