@@ -101,6 +101,11 @@ type Unconfirmed = { receiver: string; jti: string; stored: string; failovers: n
 
 /** How often SETs still unconfirmed (a primary without a replica) are confirmed again. */
 const CONFIRM_RETRY_MS = 1000;
+/**
+ * How long one confirming WAIT may block the shared connection (every later command waits behind it). Short: a
+ * replica answers within a millisecond or two, and what it has not acknowledged yet is asked again a second later.
+ */
+const CONFIRM_ACK_TIMEOUT_MS = 50;
 
 export class RedisOutbox implements Outbox {
   private readonly waiters: Waiters;
@@ -175,7 +180,10 @@ export class RedisOutbox implements Outbox {
       const receivers = new Set([...this.unconfirmed.values()].map((u) => u.receiver));
       for (const receiver of receivers) {
         const pending = [...this.unconfirmed.entries()].filter(([, u]) => u.receiver === receiver);
-        const { replicated } = await this.redis.runReplicated((p) => p.zcard(this.keys(receiver)[0]!));
+        const { replicated } = await this.redis.runReplicated(
+          (p) => p.zcard(this.keys(receiver)[0]!),
+          CONFIRM_ACK_TIMEOUT_MS,
+        );
         if (!replicated || this.redis.failovers !== failovers) continue;
         for (const [key] of pending) this.unconfirmed.delete(key);
       }

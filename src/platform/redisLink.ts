@@ -137,15 +137,18 @@ export class RedisLink {
   /**
    * Runs the commands `build` puts in a pipeline and, in a topology that fails over, `WAIT 1 <ms>` after them on
    * the same connection (in a cluster, the shard their keys hash to): `replicated` tells whether a replica holds
-   * the writes, so a promotion of that replica keeps them. Standalone: always true, nothing waits.
+   * the writes, so a promotion of that replica keeps them. Standalone: always true, nothing waits. A WAIT holds
+   * every later command on the connection while it waits: callers that can simply ask again later pass a short
+   * `ackTimeoutMs`.
    */
   async runReplicated(
     build: (pipe: ChainableCommander) => ChainableCommander,
+    ackTimeoutMs = this.replicaAckTimeoutMs,
   ): Promise<{ replies: unknown[]; replicated: boolean }> {
     return this.run(async (c) => {
       const waits = this.confirmsReplication;
       const pipe = build(c.pipeline());
-      if (waits) pipe.wait(1, this.replicaAckTimeoutMs);
+      if (waits) pipe.wait(1, ackTimeoutMs);
       const results = (await pipe.exec()) ?? [];
       for (const [err] of results) if (err) throw err;
       const replies = results.map(([, reply]) => reply);
