@@ -153,8 +153,6 @@ describeTopologies('Redis Sentinel: two servers across a failover', () => {
     servers = await twoServers(topology.env, sandbox, receiver);
   }, 90_000);
   afterAll(async () => {
-    if (process.env.DUMP_SERVERS)
-      for (const s of servers) require('fs').writeFileSync(`/tmp/redisfail-${s.url.split(':').pop()}.log`, s.output());
     await Promise.all(servers.map((s) => s.stop()));
     await receiver?.close();
     await sandbox?.close();
