@@ -67,6 +67,8 @@ export class RedisLink {
   /** Which primary (sentinel) or primaries (cluster) the link reached when it was last healthy. */
   private reachedPrimaries?: string;
   private failoversSeen = 0;
+  /** Sentinel: whether the primary had a connected replica at the last probe (cluster: assumed). */
+  private primaryHasReplica = true;
 
   constructor(private readonly opts: RedisLinkOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -146,13 +148,14 @@ export class RedisLink {
     ackTimeoutMs = this.replicaAckTimeoutMs,
   ): Promise<{ replies: unknown[]; replicated: boolean }> {
     return this.run(async (c) => {
-      const waits = this.confirmsReplication;
+      const waits = this.confirmsReplication && this.primaryHasReplica;
       const pipe = build(c.pipeline());
       if (waits) pipe.wait(1, ackTimeoutMs);
       const results = (await pipe.exec()) ?? [];
       for (const [err] of results) if (err) throw err;
       const replies = results.map(([, reply]) => reply);
-      const acknowledged = waits ? Number(replies.pop()) : 1;
+      // A primary known to have no replica: nothing can confirm, so nothing waits.
+      const acknowledged = waits ? Number(replies.pop()) : this.confirmsReplication ? 0 : 1;
       return { replies, replicated: acknowledged >= 1 };
     });
   }
@@ -231,6 +234,11 @@ export class RedisLink {
         await Promise.all(primaries.map((node) => node.ping()));
         const info = await primaries[0]!.cluster('INFO');
         if (!/cluster_state:ok/.test(String(info))) throw new Error('cluster state is not ok');
+      } else if (failsOver(this.topology)) {
+        // The probe learns whether the primary has a replica at all: a WAIT that no replica can answer holds the
+        // connection for its whole timeout, and every command queued behind it (this probe too) waits as well.
+        const info = String(await this.client.info('replication'));
+        this.primaryHasReplica = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 1) > 0;
       } else {
         await this.client.ping();
       }
