@@ -36,9 +36,11 @@ export interface ChangeTrackingOptions {
 export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
   const { changes } = o.config;
   const stampKey = o.fields.key(LIFECYCLE_FIELDS.lastModified);
-  const journal: ChangeJournal = o.redis
+  const sharedJournal = o.redis
     ? new RedisJournal(o.redis, o.prefix, { now: o.now, maxSubscribers: changes.journalMaxSubscribers })
-    : new MemoryJournal({ now: o.now, maxSubscribers: changes.journalMaxSubscribers });
+    : undefined;
+  const journal: ChangeJournal =
+    sharedJournal ?? new MemoryJournal({ now: o.now, maxSubscribers: changes.journalMaxSubscribers });
   const ttlMs = changes.lookupSnapshotSeconds * 1000;
   const snapshot: LookupSnapshot | undefined =
     ttlMs <= 0
@@ -79,6 +81,12 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
       stampKey,
     });
   }
+  // Journal entries and mirror writes are not confirmed by a replica (a WAIT per SCIM write would cost a
+  // replication round trip each): after a failover, what the old primary may have kept to itself is repaired.
+  o.redis?.onFailover(() => {
+    void sharedJournal?.afterFailover();
+    void mirror?.rewalkAfterFailover();
+  });
   let watch: WebhookWatch | undefined;
   if (mirror && changes.mirror && changes.webhooks) {
     const m = mirror;

@@ -88,9 +88,10 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
   const bounds = { clock: d.clock, maxEvents: d.config.outboxMax, leaseMs: d.config.leaseMs, onDrop };
   // Durable and shared with REDIS_URL; otherwise one process's, and the operator is told so.
   // With Redis, SETs made while it is away wait in a local spool (spool.ts) and move to it when it returns.
-  const outbox: Outbox = d.redis
-    ? new SpooledOutbox(new RedisOutbox(d.redis, { ...bounds, prefix: d.prefix }), {
-        redis: d.redis,
+  const shared = d.redis ? new RedisOutbox(d.redis, { ...bounds, prefix: d.prefix }) : undefined;
+  const outbox: Outbox = shared
+    ? new SpooledOutbox(shared, {
+        redis: d.redis!,
         clock: d.clock,
         logger: d.logger,
         file: d.config.spoolDir ? join(d.config.spoolDir, spoolFileName(d.prefix)) : undefined,
@@ -160,6 +161,7 @@ export async function buildSecurityEvents(d: SecurityEventsDeps): Promise<Securi
       unwatch();
       signer.stop();
       if (outbox instanceof SpooledOutbox) outbox.close();
+      shared?.close();
       publisher.detach();
       await pusher.stop();
       outbox.wakeAll();

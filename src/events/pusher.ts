@@ -80,7 +80,14 @@ export class SetPusher {
         await this.o.outbox.waitFor(t.receiver, 1_000);
         continue;
       }
-      await this.deliver(t, next);
+      try {
+        await this.deliver(t, next);
+      } catch (err) {
+        // The outbox failed mid-delivery (Redis away or failing over): the SET stays queued under its lease and
+        // is taken again when the lease ends, by this replica or another; a re-send carries the same jti.
+        this.o.logger.warn({ err: { message: (err as Error).message }, receiver: t.receiver }, 'outbox unavailable');
+        await this.o.outbox.waitFor(t.receiver, 1_000);
+      }
     }
   }
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../platform/clock';
+import type { Clock, TimerHandle } from '../platform/clock';
 import type { RedisLink } from '../platform/redisLink';
 import { type Outbox, type QueuedSet, Waiters } from './outbox';
 
@@ -10,10 +10,21 @@ import { type Outbox, type QueuedSet, Waiters } from './outbox';
 // - `events:<receiver>:seq`, the sequence.
 // Every step is one Lua script, so two replicas taking at once never lease one SET twice (a SET is delivered
 // to its receiver by one replica at a time; again only once its lease ends unacknowledged: at least once, and
-// receivers dedupe by jti). Bounded like the memory outbox: past `maxEvents` the oldest is dropped and returned
+// receivers dedupe by jti).
+//
+// Across a failover (sentinel, cluster): an enqueue the old primary acknowledged but had not passed to its
+// replica is gone once the replica is promoted. Waiting for a replica (WAIT) inside each enqueue would hold the
+// publisher's chain a replication round trip per SET, and the full ack timeout per SET while a primary has no
+// replica. Instead each SET is kept here until a replica has acknowledged it: one WAIT after a batch of
+// enqueues confirms every write made before it on that connection (Redis replicates in order). When the link
+// comes back to another primary (RedisLink.onFailover), every SET not yet confirmed is queued again under its
+// own jti, where it is missing (a SET delivered and settled meanwhile comes once more: receivers dedupe by jti).
+// Bounded like the memory outbox: past `maxEvents` the oldest is dropped and returned
 // for the metric and the audit line.
 
+// ARGV[4] = '1': only if the SET is not queued already (a re-announce after a failover keeps a SET's place).
 const ENQUEUE_LUA = `
+if ARGV[4] == '1' and redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {} end
 local seq = redis.call('INCR', KEYS[4])
 redis.call('ZADD', KEYS[1], seq, ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
@@ -85,14 +96,110 @@ export interface RedisOutboxOptions {
 
 type Stored = { subject: string; jwt: string; queuedAt: number };
 
+/** A SET queued on a primary and not yet known to be on a replica; `failovers`: the link's count when written. */
+type Unconfirmed = { receiver: string; jti: string; stored: string; failovers: number };
+
+/** How often SETs still unconfirmed (a primary without a replica) are confirmed again. */
+const CONFIRM_RETRY_MS = 1000;
+/**
+ * How long one confirming WAIT may block the shared connection (every later command waits behind it). Short: a
+ * replica answers within a millisecond or two, and what it has not acknowledged yet is asked again a second later.
+ */
+const CONFIRM_ACK_TIMEOUT_MS = 50;
+
 export class RedisOutbox implements Outbox {
   private readonly waiters: Waiters;
+  /** Keyed by receiver and jti, in the order queued. */
+  private readonly unconfirmed = new Map<string, Unconfirmed>();
+  private confirming?: Promise<void>;
+  private confirmAgain = false;
+  private retryTimer?: TimerHandle;
+  private readonly offFailover: () => void;
+  private closed = false;
 
   constructor(
     private readonly redis: RedisLink,
     private readonly o: RedisOutboxOptions,
   ) {
     this.waiters = new Waiters(o.clock);
+    this.offFailover = redis.onFailover(() => void this.confirm());
+  }
+
+  /** SETs queued but not yet acknowledged by a replica (always 0 on a standalone Redis). */
+  get unconfirmedCount(): number {
+    return this.unconfirmed.size;
+  }
+
+  /** Re-queues what a failover may have lost, then confirms what is queued; resolves when this round is done. */
+  confirm(): Promise<void> {
+    if (this.confirming) {
+      this.confirmAgain = true;
+      return this.confirming;
+    }
+    this.confirming = this.confirmRound().finally(() => {
+      this.confirming = undefined;
+      if (this.confirmAgain) {
+        this.confirmAgain = false;
+        void this.confirm();
+      } else if (this.unconfirmed.size > 0) this.scheduleConfirm();
+    });
+    return this.confirming;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.offFailover();
+    this.o.clock.clearTimeout(this.retryTimer);
+  }
+
+  private scheduleConfirm(): void {
+    if (this.closed || this.retryTimer !== undefined) return;
+    this.retryTimer = this.o.clock.setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        void this.confirm();
+      },
+      CONFIRM_RETRY_MS,
+      { background: true },
+    );
+  }
+
+  private async confirmRound(): Promise<void> {
+    try {
+      const failovers = this.redis.failovers;
+      // Written before the last failover: queue again where missing, under the same jti.
+      for (const u of this.unconfirmed.values()) {
+        if (u.failovers >= failovers) continue;
+        const dropped = await this.redis.run((c) =>
+          c.eval(ENQUEUE_LUA, 4, ...this.keys(u.receiver), u.jti, u.stored, this.o.maxEvents, '1'),
+        );
+        for (const d of RedisOutbox.sets(dropped)) this.o.onDrop?.(u.receiver, d);
+        u.failovers = failovers;
+      }
+      // One WAIT per receiver (its keys are one hash slot: one shard) confirms all written before it.
+      const receivers = new Set([...this.unconfirmed.values()].map((u) => u.receiver));
+      for (const receiver of receivers) {
+        const pending = [...this.unconfirmed.entries()].filter(([, u]) => u.receiver === receiver);
+        const { replicated } = await this.redis.runReplicated(
+          (p) => p.zcard(this.keys(receiver)[0]!),
+          CONFIRM_ACK_TIMEOUT_MS,
+        );
+        if (!replicated || this.redis.failovers !== failovers) continue;
+        for (const [key] of pending) this.unconfirmed.delete(key);
+      }
+    } catch {
+      // Redis away or failing over: the next round (retry timer, or the failover itself) repairs.
+    }
+  }
+
+  private keep(receiver: string, jti: string, stored: string): void {
+    if (!this.redis.confirmsReplication) return;
+    const key = `${receiver}\u0000${jti}`;
+    this.unconfirmed.delete(key);
+    this.unconfirmed.set(key, { receiver, jti, stored, failovers: this.redis.failovers });
+    // Bounded like the outbox itself: past it the oldest is no longer guarded (it is most likely replicated).
+    while (this.unconfirmed.size > this.o.maxEvents) this.unconfirmed.delete(this.unconfirmed.keys().next().value!);
+    void this.confirm();
   }
 
   private keys(receiver: string): string[] {
@@ -111,10 +218,15 @@ export class RedisOutbox implements Outbox {
   }
 
   async enqueue(receiver: string, set: Omit<QueuedSet, 'leasedUntil' | 'queuedAt'>): Promise<void> {
-    const stored: Stored = { subject: set.subject, jwt: set.jwt, queuedAt: this.o.clock.now() };
+    const stored = JSON.stringify({
+      subject: set.subject,
+      jwt: set.jwt,
+      queuedAt: this.o.clock.now(),
+    } satisfies Stored);
     const dropped = await this.redis.run((c) =>
-      c.eval(ENQUEUE_LUA, 4, ...this.keys(receiver), set.jti, JSON.stringify(stored), this.o.maxEvents),
+      c.eval(ENQUEUE_LUA, 4, ...this.keys(receiver), set.jti, stored, this.o.maxEvents, '0'),
     );
+    this.keep(receiver, set.jti, stored);
     for (const d of RedisOutbox.sets(dropped)) this.o.onDrop?.(receiver, d);
     this.waiters.wake(receiver);
   }
@@ -139,6 +251,8 @@ export class RedisOutbox implements Outbox {
   async settle(receiver: string, jtis: string[]): Promise<QueuedSet[]> {
     if (jtis.length === 0) return [];
     const flat = await this.redis.run((c) => c.eval(SETTLE_LUA, 3, ...this.keys(receiver).slice(0, 3), ...jtis));
+    // Delivered: a failover that loses the SET loses nothing the receiver lacks.
+    for (const jti of jtis) this.unconfirmed.delete(`${receiver}\u0000${jti}`);
     return RedisOutbox.sets(flat);
   }
 

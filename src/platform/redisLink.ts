@@ -63,6 +63,12 @@ export class RedisLink {
   private readonly clock: Clock;
   private readonly probeIntervalMs: number;
   private readonly recoveryListeners = new Set<() => void>();
+  private readonly failoverListeners = new Set<() => void>();
+  /** Which primary (sentinel) or primaries (cluster) the link reached when it was last healthy. */
+  private reachedPrimaries?: string;
+  private failoversSeen = 0;
+  /** Sentinel: whether the primary had a connected replica at the last probe (cluster: assumed). */
+  private primaryHasReplica = true;
 
   constructor(private readonly opts: RedisLinkOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -133,21 +139,43 @@ export class RedisLink {
   /**
    * Runs the commands `build` puts in a pipeline and, in a topology that fails over, `WAIT 1 <ms>` after them on
    * the same connection (in a cluster, the shard their keys hash to): `replicated` tells whether a replica holds
-   * the writes, so a promotion of that replica keeps them. Standalone: always true, nothing waits.
+   * the writes, so a promotion of that replica keeps them. Standalone: always true, nothing waits. A WAIT holds
+   * every later command on the connection while it waits: callers that can simply ask again later pass a short
+   * `ackTimeoutMs`.
    */
   async runReplicated(
     build: (pipe: ChainableCommander) => ChainableCommander,
+    ackTimeoutMs = this.replicaAckTimeoutMs,
   ): Promise<{ replies: unknown[]; replicated: boolean }> {
     return this.run(async (c) => {
-      const waits = this.confirmsReplication;
+      const waits = this.confirmsReplication && this.primaryHasReplica;
       const pipe = build(c.pipeline());
-      if (waits) pipe.wait(1, this.replicaAckTimeoutMs);
+      if (waits) pipe.wait(1, ackTimeoutMs);
       const results = (await pipe.exec()) ?? [];
       for (const [err] of results) if (err) throw err;
       const replies = results.map(([, reply]) => reply);
-      const acknowledged = waits ? Number(replies.pop()) : 1;
+      // A primary known to have no replica: nothing can confirm, so nothing waits.
+      const acknowledged = waits ? Number(replies.pop()) : this.confirmsReplication ? 0 : 1;
       return { replies, replicated: acknowledged >= 1 };
     });
+  }
+
+  /**
+   * How many times the link came back to other primaries than it had left (a failover): writes made before that
+   * and not confirmed by a replica (runReplicated) may be missing now.
+   */
+  get failovers(): number {
+    return this.failoversSeen;
+  }
+
+  /**
+   * Called when the link comes back to another primary than it left (sentinel: another address; cluster: another
+   * set of shard primaries), before the recovery listeners: whoever kept writes a replica never acknowledged, or
+   * trusts data the old primary may not have passed on, repairs it here.
+   */
+  onFailover(listener: () => void): () => void {
+    this.failoverListeners.add(listener);
+    return () => this.failoverListeners.delete(listener);
   }
 
   /** Called each time the link turns healthy again (e.g. to re-send what was dropped meanwhile). */
@@ -177,6 +205,7 @@ export class RedisLink {
     this.closed = true;
     this.clock.clearTimeout(this.probeTimer);
     this.recoveryListeners.clear();
+    this.failoverListeners.clear();
     // quit() would wait on a Redis that does not answer; shutdown must not.
     this.client.disconnect();
   }
@@ -205,6 +234,11 @@ export class RedisLink {
         await Promise.all(primaries.map((node) => node.ping()));
         const info = await primaries[0]!.cluster('INFO');
         if (!/cluster_state:ok/.test(String(info))) throw new Error('cluster state is not ok');
+      } else if (failsOver(this.topology)) {
+        // The probe learns whether the primary has a replica at all: a WAIT that no replica can answer holds the
+        // connection for its whole timeout, and every command queued behind it (this probe too) waits as well.
+        const info = String(await this.client.info('replication'));
+        this.primaryHasReplica = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 1) > 0;
       } else {
         await this.client.ping();
       }
@@ -221,7 +255,28 @@ export class RedisLink {
     this.healthyNow = true;
     this.everHealthy = true;
     this.opts.onHealthChange?.(true, 'ok');
+    const primaries = this.primariesNow();
+    const movedOn =
+      primaries !== undefined && this.reachedPrimaries !== undefined && primaries !== this.reachedPrimaries;
+    if (primaries !== undefined) this.reachedPrimaries = primaries;
+    if (movedOn) {
+      this.failoversSeen++;
+      for (const listener of [...this.failoverListeners]) listener();
+    }
     for (const listener of [...this.recoveryListeners]) listener();
+  }
+
+  /** The primaries reached now, as one comparable string; undefined standalone (nothing to fail over to). */
+  private primariesNow(): string | undefined {
+    if (!failsOver(this.topology)) return undefined;
+    const raw = this.client as RedisClient;
+    if (raw instanceof Cluster)
+      return raw
+        .nodes('master')
+        .map((n) => `${n.options.host}:${n.options.port}`)
+        .sort()
+        .join(',');
+    return this.state().primary;
   }
 
   private markFailed(reason: string): void {

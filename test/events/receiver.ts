@@ -1,4 +1,6 @@
-import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRemoteJWKSet, decodeJwt, type JWTPayload, jwtVerify } from 'jose';
 
 // A SET receiver as an IGA tool would write one (RFC 8936 poll, RFC 8417 verification): it fetches the
 // transmitter's JWKS over HTTP and verifies every SET with jose before it believes a claim; it dedupes by jti.
@@ -84,5 +86,61 @@ export class PollingReceiver {
   /** The SETs about one resource, in arrival order, as [event URIs] lists. */
   eventsOf(uri: string, sets: ReceivedSet[] = this.received): string[][] {
     return sets.filter((s) => s.sub_id.uri === uri).map((s) => Object.keys(s.events));
+  }
+}
+
+/**
+ * A push receiver (RFC 8935) as an IGA tool runs one: a loopback HTTP endpoint that checks the transmitter's
+ * bearer token, answers 202 to every SET and dedupes by jti. It keeps every delivery, so a test can tell a SET
+ * delivered twice under one jti (a re-send, harmless) from one change announced under two jtis (a duplicate the
+ * receiver cannot recognise), and find changes never announced.
+ */
+export class PushReceiver {
+  /** Every SET accepted, in arrival order, duplicates by jti included. */
+  readonly deliveries: ReceivedSet[] = [];
+  private server?: Server;
+  url = '';
+
+  constructor(readonly token: string) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.headers.authorization !== `Bearer ${this.token}`) return void res.writeHead(401).end();
+        try {
+          this.deliveries.push(decodeJwt(Buffer.concat(chunks).toString()) as ReceivedSet);
+          res.writeHead(202).end();
+        } catch {
+          res.writeHead(400, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ err: 'invalid_request', description: 'not a JWT' }));
+        }
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/events`;
+    return this;
+  }
+
+  /** The SETs a receiver keeps: one per jti. */
+  get received(): ReceivedSet[] {
+    const byJti = new Map<string, ReceivedSet>();
+    for (const s of this.deliveries) if (!byJti.has(s.jti!)) byJti.set(s.jti!, s);
+    return [...byJti.values()];
+  }
+
+  /** Per change (subject and its events), how many SETs with distinct jtis announced it. */
+  setsPerChange(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const s of this.received) {
+      const key = `${s.sub_id.uri} ${Object.keys(s.events).sort().join('+')}`;
+      out.set(key, (out.get(key) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 }

@@ -4,20 +4,31 @@ import { SharedSlotBook, slotBookKeys } from '../../src/kit/slots';
 import { maxInWindow } from '../../src/kit/spacing';
 import { systemClock } from '../../src/platform/clock';
 import { RedisLink } from '../../src/platform/redisLink';
+import { SCIM_EVENT } from '../../src/events/securityEvent';
+import { PushReceiver } from '../events/receiver';
 import { eventually } from '../support/privateRedis';
 import { ClusterTopology, hasRedisTopologies, SentinelTopology } from '../support/redisTopologies';
 import { type ServerProcess, startServerProcess } from '../support/serverProcess';
 
 // Sentinel and cluster topologies of real redis-server processes: the link follows a failover by itself, the
 // shared limiter's scripts run on a cluster (their keys share one hash slot), and two server processes keep
-// serving across a primary's death within Kit's window, without a restart.
+// serving across a primary's death within Kit's window, without a restart; a push receiver configured on both
+// gets exactly one SET per change across the failover.
 
 const describeTopologies = hasRedisTopologies ? describe : describe.skip;
 const TOKEN = 'topology-token-0123456789abcdef012345678';
+const PUSH_TOKEN = 'topology-push-0123456789abcdef0123456789';
 
-async function twoServers(redisEnv: Record<string, string>, sandbox: KitSandbox): Promise<ServerProcess[]> {
+async function twoServers(
+  redisEnv: Record<string, string>,
+  sandbox: KitSandbox,
+  receiver: PushReceiver,
+): Promise<ServerProcess[]> {
   const env = {
     ...redisEnv,
+    PUBLIC_BASE_URL: 'https://scim.example',
+    SCIM_EVENTS_RECEIVERS: `iga=${PUSH_TOKEN}@https://iga.example/push`,
+    SCIM_EVENTS_PUSH: `iga=${receiver.url}`,
     KIT_API_URL: sandbox.url,
     KIT_API_KEY: sandbox.apiKey,
     SCIM_BEARER_TOKENS: `iga=${TOKEN}`,
@@ -53,17 +64,33 @@ function provisionUntil(servers: ServerProcess[], done: () => boolean) {
   const statuses: number[] = [];
   const lastFailureAt = servers.map(() => 0);
   const lastSuccessAt = servers.map(() => 0);
+  const created: string[] = [];
   const start = Date.now();
   let n = 0;
   const loops = servers.map(async (server, i) => {
     while (!done()) {
       const res = await createUser(server, `topo-${i}-${n++}-${start}@kit.example`);
       statuses.push(res.status);
-      if (res.status === 201) lastSuccessAt[i] = Date.now();
-      else lastFailureAt[i] = Date.now();
+      if (res.status === 201) {
+        lastSuccessAt[i] = Date.now();
+        created.push(String(res.body.id));
+      } else lastFailureAt[i] = Date.now();
     }
   });
-  return { statuses, lastFailureAt, lastSuccessAt, finished: Promise.all(loops) };
+  return { statuses, lastFailureAt, lastSuccessAt, created, finished: Promise.all(loops) };
+}
+
+/**
+ * Every user created (201) is announced, and every change the receiver heard of is announced under one jti: a
+ * SET re-sent after the failover carries the jti it had (the receiver drops it), never a new one.
+ */
+async function expectOneSetPerChange(receiver: PushReceiver, created: string[]): Promise<void> {
+  expect(created.length).toBeGreaterThan(0);
+  const createdKey = (id: string) => `/Users/${id} ${SCIM_EVENT.createNotice}`;
+  await eventually(() => created.every((id) => receiver.setsPerChange().has(createdKey(id))), 200, 100);
+  const perChange = receiver.setsPerChange();
+  expect([...perChange.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+  expect(created.filter((id) => perChange.get(createdKey(id)) !== 1)).toEqual([]);
 }
 
 describeTopologies('Redis Sentinel', () => {
@@ -118,13 +145,16 @@ describeTopologies('Redis Sentinel: two servers across a failover', () => {
   let topology: SentinelTopology;
   let sandbox: KitSandbox;
   let servers: ServerProcess[] = [];
+  let receiver: PushReceiver;
   beforeAll(async () => {
     topology = await SentinelTopology.start();
     sandbox = await startKitSandbox({ rateLimit: { max: 20, windowMs: 2000 } });
-    servers = await twoServers(topology.env, sandbox);
+    receiver = await new PushReceiver(PUSH_TOKEN).start();
+    servers = await twoServers(topology.env, sandbox, receiver);
   }, 90_000);
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop()));
+    await receiver?.close();
     await sandbox?.close();
     await topology?.stop();
   });
@@ -158,6 +188,7 @@ describeTopologies('Redis Sentinel: two servers across a failover', () => {
       const after = await request(server.url).get('/readyz');
       expect(after.body.redis).toMatchObject({ mode: 'sentinel', failoverInProgress: false });
     }
+    await expectOneSetPerChange(receiver, run.created);
   }, 90_000);
 });
 
@@ -165,13 +196,16 @@ describeTopologies('Redis Cluster', () => {
   let topology: ClusterTopology;
   let sandbox: KitSandbox;
   let servers: ServerProcess[] = [];
+  let receiver: PushReceiver;
   beforeAll(async () => {
     topology = await ClusterTopology.start();
     sandbox = await startKitSandbox({ rateLimit: { max: 20, windowMs: 2000 } });
-    servers = await twoServers(topology.env, sandbox);
+    receiver = await new PushReceiver(PUSH_TOKEN).start();
+    servers = await twoServers(topology.env, sandbox, receiver);
   }, 90_000);
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop()));
+    await receiver?.close();
     await sandbox?.close();
     await topology?.stop();
   });
@@ -200,5 +234,6 @@ describeTopologies('Redis Cluster', () => {
       ),
     ).toBeLessThanOrEqual(20);
     expect(run.statuses.every((s) => s === 201 || s === 503)).toBe(true);
+    await expectOneSetPerChange(receiver, run.created);
   }, 120_000);
 });

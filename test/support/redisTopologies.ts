@@ -166,6 +166,12 @@ export class SentinelTopology extends Topology {
     throw new Error('no sentinel answers');
   }
 
+  /** How many replicas the current primary counts as connected. */
+  async connectedReplicas(): Promise<number> {
+    const info = await ask(await this.primaryPort(), (r) => r.info('replication'));
+    return Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? -1);
+  }
+
   /** Kills the current primary; resolves once the sentinels name another one. */
   async failOver(): Promise<number> {
     const before = await this.primaryPort();

@@ -241,6 +241,28 @@ export class RedisJournal implements ChangeJournal {
     }
   }
 
+  /**
+   * After a Redis failover: changes the old primary acknowledged but never passed to the promoted replica are
+   * missing, so the journal is complete only from now (the next incremental read is a full one). Once per
+   * failover per replica; a later horizon already set is kept.
+   */
+  async afterFailover(): Promise<void> {
+    const now = String(this.opts.now());
+    try {
+      await this.link.run((c) =>
+        c.eval(
+          "local h = tonumber(redis.call('GET', KEYS[1]) or '0') if h < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end return 1",
+          1,
+          this.keys.horizon,
+          now,
+          String(JOURNAL_IDLE_TTL_MS),
+        ),
+      );
+    } catch {
+      // Redis away again: view() reads a missing horizon as "complete from now" anyway, and the next failover retries.
+    }
+  }
+
   async view(subscriberIds: number[]): Promise<JournalView> {
     const now = this.opts.now();
     try {

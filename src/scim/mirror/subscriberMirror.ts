@@ -118,6 +118,14 @@ export class SubscriberMirror implements MirrorReads {
     await this.distrust();
   }
 
+  /**
+   * After a Redis failover: the old primary may have acknowledged mirror writes it never passed to the replica
+   * now promoted, so no replica trusts the mirror until a walk has read Kit again.
+   */
+  async rewalkAfterFailover(): Promise<void> {
+    await this.distrust();
+  }
+
   async complete(): Promise<boolean> {
     // A lookup mirror is as fresh as a cached list walk, not as a single read: GET by id and email lookups
     // keep asking Kit.
