@@ -46,6 +46,10 @@ export class SpooledOutbox implements Outbox {
       max: o.maxSpooled,
       retryMs: o.retryMs,
       label: 'security event',
+      messages: {
+        moved: 'spooled security events moved to the outbox',
+        restored: 'security events spooled before a restart will be sent',
+      },
       move: (e) => inner.enqueue(e.receiver, { jti: e.jti, subject: e.subject, jwt: e.jwt }),
       parse: (v) => {
         const e = v as Partial<Spooled> | null;

@@ -27,6 +27,8 @@ export interface LocalSpoolOptions<T> {
   retryMs?: number;
   /** What an entry is, in log lines ("security event", "journal entry"). */
   label: string;
+  /** The log lines of a move ("spooled security events moved to the outbox") and of a restart's spool file. */
+  messages: { moved: string; restored: string };
   /** Moves one entry to the shared store; throws while it cannot. */
   move: (entry: T) => Promise<void>;
   /** An entry read back from the file, or undefined for a line that holds none. */
@@ -112,7 +114,7 @@ export class LocalSpool<T> {
     } finally {
       if (moved > 0) {
         this.rewrite();
-        this.o.logger.info({ moved, left: this.pending.length }, `spooled ${this.o.label}s moved to Redis`);
+        this.o.logger.info({ moved, left: this.pending.length }, this.o.messages.moved);
       }
     }
   }
@@ -142,11 +144,7 @@ export class LocalSpool<T> {
       if (entry === undefined) this.o.logger.warn({ file }, `${this.o.label} spool: an unreadable line skipped`);
       else this.pending.push(entry);
     }
-    if (this.pending.length > 0)
-      this.o.logger.warn(
-        { spooled: this.pending.length },
-        `${this.o.label}s spooled before a restart will be moved to Redis`,
-      );
+    if (this.pending.length > 0) this.o.logger.warn({ spooled: this.pending.length }, this.o.messages.restored);
   }
 
   private schedule(): void {

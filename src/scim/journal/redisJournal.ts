@@ -25,7 +25,7 @@ import {
 // Both sets are capped; forgetting the oldest subscriber moves the horizon to its time. All of it in one Lua
 // script, so concurrent replicas never interleave a trim with a record.
 //
-// While Redis cannot be reached, changes recorded on this replica wait in a local spool (platform/localSpool.ts,
+// While Redis cannot be reached, the server's own writes recorded on this replica wait in a local spool (platform/localSpool.ts,
 // in the security events' spool directory when one is set) and are recorded in Redis when it answers again,
 // oldest first, each with the time it was made: so in order per subscriber. Once anything is spooled, every
 // later change waits behind it. Until they are moved, this replica's reads (view, lastState, read) fold them in,
@@ -33,9 +33,10 @@ import {
 // the move and the spool file's rewrite) is the same feed member (the whole entry, its sequence `n` included):
 // kept once.
 // Write-ahead intents are not spooled: while Redis is away they are kept in this process only (they expire
-// after INTENT_TTL_MS anyway), so only a delivery to this replica recognizes them. Observed states are not
-// spooled either: telling a change from a baseline needs the shared states; the next read after Redis returns
-// sees it.
+// after INTENT_TTL_MS anyway), so only a delivery to this replica recognizes them. Changes learned from Kit
+// (deliveries, observed states) are not spooled: telling a change from the server's own write or from a
+// baseline needs the shared states and intents, so they are decided again once Redis answers. A replayed change
+// never sets a subscriber's last state back past a later one another replica recorded meanwhile.
 
 /**
  * A journal no replica has written to or read through for this long is dropped by Redis (a service retired, a
@@ -45,8 +46,10 @@ const JOURNAL_IDLE_TTL_MS = 30 * 86_400_000;
 
 const RECORD_LUA = `
 redis.call('SET', KEYS[3], ARGV[3], 'NX')
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[7]) end
 local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if ARGV[7] ~= '' and ((not prev) or tonumber(prev) <= tonumber(ARGV[2])) then
+  redis.call('HSET', KEYS[4], ARGV[1], ARGV[7])
+end
 if (not prev) or tonumber(prev) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[6])
 local fn = redis.call('ZCARD', KEYS[2])
@@ -185,6 +188,10 @@ export class RedisJournal implements ChangeJournal {
         max: spool.max,
         retryMs: spool.retryMs,
         label: 'journal entry',
+        messages: {
+          moved: 'spooled journal entries recorded in Redis',
+          restored: 'journal entries spooled before a restart will be recorded',
+        },
         move: (entry) => this.write(entry),
         parse: (v) => {
           const e = v as Partial<FeedEntry> | null;
@@ -220,6 +227,8 @@ export class RedisJournal implements ChangeJournal {
     // The sequence keeps two equal changes in the same millisecond apart in the feed set.
     const entry: FeedEntry = { ...change, n: `${process.pid}.${++this.seq}` };
     let reason = 'Redis is unreachable';
+    // Behind what waits: recorded after it, so the shared last state is never an older one.
+    if (this.spooled > 0) await this.drain();
     if (this.spooled === 0) {
       try {
         await this.write(entry);
@@ -231,7 +240,11 @@ export class RedisJournal implements ChangeJournal {
     }
     // A caller that has another way to keep the change (the stamp in Kit) takes it over a spool that would not
     // survive this process.
-    const spoolable = this.spool !== undefined && !(opts?.durable && !this.opts.spool?.file);
+    // Only the server's own writes are spooled. A change learned from Kit was decided against a last state the
+    // journal could not read meanwhile (and, on another replica, against intents it could not see): its
+    // deliverer decides it again once Redis answers (a kept webhook delivery, the next walk or read).
+    const spoolable =
+      this.spool !== undefined && change.source === 'scim' && !(opts?.durable && !this.opts.spool?.file);
     if (spoolable && this.spool!.push(entry)) {
       this.listeners.emit(change);
       return;

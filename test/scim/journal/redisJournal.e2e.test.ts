@@ -157,10 +157,32 @@ const silent = pino({ level: 'silent' });
   it('a change that must outlive the process is not trusted to a spool in memory: the caller keeps it', async () => {
     const a = await replica();
     await redis.kill();
-    await expect(a.record(change(9, 'deactivated'), { durable: true })).rejects.toBeInstanceOf(
+    await expect(a.record(change(9, 'deactivated'), { durable: true })).rejects.toBeInstanceOf(JournalUnavailableError);
+    expect(a.spooled).toBe(0);
+  });
+
+  it('a change learned from Kit is not spooled: its deliverer decides it again once Redis answers', async () => {
+    const a = await replica();
+    await redis.kill();
+    await expect(a.record({ ...change(10, 'deactivated'), source: 'webhook' })).rejects.toBeInstanceOf(
       JournalUnavailableError,
     );
     expect(a.spooled).toBe(0);
+  });
+
+  it('a replayed change never sets the last state back past a later one recorded meanwhile', async () => {
+    const a = await replica({ retryMs: 60_000 });
+    const b = await replica();
+    await redis.command((r) => r.set(`${PREFIX}journal:latest`, 'not a sorted set'));
+    const older = change(13, 'deactivated');
+    await a.record(older);
+    expect(a.spooled).toBe(1);
+    await redis.command((r) => r.del(`${PREFIX}journal:latest`));
+    const newer = { ...change(13), state: 'cancelled' as const, source: 'webhook' as const };
+    await b.record(newer);
+    await a.drain();
+    expect(await b.lastState(13)).toBe('cancelled');
+    expect(await b.read(0, 100)).toEqual([older, newer]);
   });
 
   it('intents recorded while Redis is away are kept on this replica until they expire', async () => {
