@@ -238,11 +238,11 @@ export class RedisJournal implements ChangeJournal {
         reason = (err as Error).message;
       }
     }
-    // A caller that has another way to keep the change (the stamp in Kit) takes it over a spool that would not
-    // survive this process.
     // Only the server's own writes are spooled. A change learned from Kit was decided against a last state the
     // journal could not read meanwhile (and, on another replica, against intents it could not see): its
-    // deliverer decides it again once Redis answers (a kept webhook delivery, the next walk or read).
+    // deliverer decides it again once Redis answers (a kept webhook delivery, the next walk or read). A caller
+    // that has another way to keep its change (the stamp in Kit) takes it over a spool that would not survive
+    // this process.
     const spoolable =
       this.spool !== undefined && change.source === 'scim' && !(opts?.durable && !this.opts.spool?.file);
     if (spoolable && this.spool!.push(entry)) {
