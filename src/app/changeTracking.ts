@@ -1,9 +1,11 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { Clock } from '../platform/clock';
 import type { Config } from '../config/environment';
 import type { KitApi } from '../kit/api';
 import type { RedisLink } from '../platform/redisLink';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from '../scim/fieldMap';
-import type { ChangeJournal } from '../scim/journal/changeJournal';
+import type { ChangeJournal, SubscriberChange } from '../scim/journal/changeJournal';
 import { MemoryJournal } from '../scim/journal/memoryJournal';
 import { RedisJournal } from '../scim/journal/redisJournal';
 import { MemoryGroupStamps, RedisGroupStamps } from '../scim/journal/groupStamps';
@@ -31,13 +33,35 @@ export interface ChangeTrackingOptions {
   /** Cached walk pages must go: the mirror learned a change from Kit. */
   changed: () => Promise<void>;
   onError: (what: string, err: Error) => void;
+  logger: Logger;
+  /** A change lost while Redis was away (the journal's spool full): a metric and an audit record. */
+  onJournalLost: (change: SubscriberChange) => void;
 }
+
+/** The journal's spool file beside the security events' one (one per tenant), in a name any file system takes. */
+const journalSpoolFileName = (prefix: string) => `${prefix.replace(/[^A-Za-z0-9_-]+/g, '_')}journal-spool.jsonl`;
+
+/** Changes the journal's spool holds at most without a security events configuration naming a bound. */
+const DEFAULT_JOURNAL_SPOOL_MAX = 10_000;
 
 export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
   const { changes } = o.config;
   const stampKey = o.fields.key(LIFECYCLE_FIELDS.lastModified);
+  // While Redis is away the journal spools changes in the security events' spool directory (when set) with
+  // the same bound; a change past it is lost, and told.
+  const spoolDir = o.config.events?.spoolDir;
   const sharedJournal = o.redis
-    ? new RedisJournal(o.redis, o.prefix, { now: o.now, maxSubscribers: changes.journalMaxSubscribers })
+    ? new RedisJournal(o.redis, o.prefix, {
+        now: o.now,
+        maxSubscribers: changes.journalMaxSubscribers,
+        spool: {
+          clock: o.clock,
+          logger: o.logger,
+          file: spoolDir ? join(spoolDir, journalSpoolFileName(o.prefix)) : undefined,
+          max: o.config.events?.spoolMax ?? DEFAULT_JOURNAL_SPOOL_MAX,
+          onLost: o.onJournalLost,
+        },
+      })
     : undefined;
   const journal: ChangeJournal =
     sharedJournal ?? new MemoryJournal({ now: o.now, maxSubscribers: changes.journalMaxSubscribers });
@@ -108,6 +132,7 @@ export function buildChangeTracking(o: ChangeTrackingOptions): ChangeTracking {
     mirrorStore,
     lookups: new SubscriberLookups({ kit: o.kit, snapshot, mirror }),
     stampKey,
+    stop: () => sharedJournal?.close(),
   };
 }
 

@@ -70,6 +70,7 @@ export class KitChanges {
   stop(): void {
     this.stopped = true;
     this.services?.tracking.mirror?.stop();
+    this.services?.tracking.stop?.();
     this.hints?.stop();
     this.deps.clock.clearTimeout(this.retryTimer);
   }

@@ -114,6 +114,18 @@ function changeTracking(d: TenantScimDeps, fields: SubscriberFieldMap, pageStore
       await pageStore.bumpGeneration('users');
     },
     onError: (what, err) => d.logger.warn({ err: { message: err.message } }, `${what} failed`),
+    logger: d.logger,
+    onJournalLost: (change) => {
+      d.metrics.journalLost.inc(d.labels({}));
+      d.audit.recordForRequest({
+        operation: 'journalEntryLost',
+        actor: 'change-journal',
+        resourceType: 'User',
+        resourceId: String(change.subscriberId),
+        status: 507,
+        detail: `change journal entry (${change.kind} by ${change.source} at ${new Date(change.at).toISOString()}) for subscriber ${change.subscriberId} lost: Redis unreachable and the journal spool full`,
+      });
+    },
   });
 }
 

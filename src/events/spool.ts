@@ -1,6 +1,6 @@
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../platform/clock';
+import type { Clock } from '../platform/clock';
+import { LocalSpool } from '../platform/localSpool';
 import type { RedisLink } from '../platform/redisLink';
 import type { Outbox, QueuedSet } from './outbox';
 
@@ -15,6 +15,7 @@ import type { Outbox, QueuedSet } from './outbox';
 //
 // Bounded: past `maxSpooled` a SET is not spooled but lost, and each lost one is told (`onLost`: a log line, a
 // metric and an audit record), never silently. The newest is the one lost: the file only grows at its end.
+// The queue, its file and its moves are platform/localSpool.ts, which the change journal's spool shares.
 
 export interface SpoolOptions {
   redis: RedisLink;
@@ -31,28 +32,43 @@ export interface SpoolOptions {
 type Spooled = { receiver: string; jti: string; subject: string; jwt: string };
 
 export class SpooledOutbox implements Outbox {
-  private readonly pending: Spooled[] = [];
-  private moving?: Promise<void>;
-  private timer?: TimerHandle;
-  private readonly offRecovery: () => void;
-  private closed = false;
+  private readonly spool: LocalSpool<Spooled>;
 
   constructor(
     private readonly inner: Outbox,
-    private readonly o: SpoolOptions,
+    o: SpoolOptions,
   ) {
-    if (o.file && existsSync(o.file)) this.load(o.file);
-    this.offRecovery = o.redis.onRecovery(() => void this.drain());
-    if (this.pending.length > 0) this.schedule();
+    this.spool = new LocalSpool<Spooled>({
+      redis: o.redis,
+      clock: o.clock,
+      logger: o.logger,
+      file: o.file,
+      max: o.maxSpooled,
+      retryMs: o.retryMs,
+      label: 'security event',
+      messages: {
+        moved: 'spooled security events moved to the outbox',
+        restored: 'security events spooled before a restart will be sent',
+      },
+      move: (e) => inner.enqueue(e.receiver, { jti: e.jti, subject: e.subject, jwt: e.jwt }),
+      parse: (v) => {
+        const e = v as Partial<Spooled> | null;
+        return e && typeof e.receiver === 'string' && typeof e.jti === 'string' && typeof e.jwt === 'string'
+          ? { receiver: e.receiver, jti: e.jti, subject: String(e.subject), jwt: e.jwt }
+          : undefined;
+      },
+      describe: (e) => ({ receiver: e.receiver, jti: e.jti, subject: e.subject }),
+      onLost: (e) => o.onLost(e.receiver, e),
+    });
   }
 
   /** SETs waiting for the shared outbox. */
   get spooled(): number {
-    return this.pending.length;
+    return this.spool.size;
   }
 
   async enqueue(receiver: string, set: Omit<QueuedSet, 'leasedUntil' | 'queuedAt'>): Promise<void> {
-    if (this.pending.length === 0) {
+    if (this.spool.size === 0) {
       try {
         await this.inner.enqueue(receiver, set);
         return;
@@ -60,99 +76,16 @@ export class SpooledOutbox implements Outbox {
         // Unreachable: spooled below.
       }
     }
-    this.spool({ receiver, jti: set.jti, subject: set.subject, jwt: set.jwt });
+    this.spool.push({ receiver, jti: set.jti, subject: set.subject, jwt: set.jwt });
   }
 
   /** Moves every spooled SET to the shared outbox, oldest first; stops at the first that cannot move. */
   drain(): Promise<void> {
-    if (this.moving) return this.moving;
-    if (this.pending.length === 0) return Promise.resolve();
-    this.moving = this.move().finally(() => {
-      this.moving = undefined;
-      if (this.pending.length > 0) this.schedule();
-    });
-    return this.moving;
+    return this.spool.drain();
   }
 
   close(): void {
-    this.closed = true;
-    this.offRecovery();
-    this.o.clock.clearTimeout(this.timer);
-  }
-
-  private spool(entry: Spooled): void {
-    if (this.pending.length >= this.o.maxSpooled) {
-      this.o.logger.error(
-        { receiver: entry.receiver, jti: entry.jti, subject: entry.subject },
-        'security event lost: Redis is unreachable and the local spool is full',
-      );
-      this.o.onLost(entry.receiver, entry);
-      return;
-    }
-    if (this.o.file) {
-      try {
-        appendFileSync(this.o.file, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
-      } catch (err) {
-        // Kept in memory regardless: lost only if this process stops before Redis returns.
-        this.o.logger.error({ err: { message: (err as Error).message } }, 'security event spool file not written');
-      }
-    }
-    this.pending.push(entry);
-    this.schedule();
-  }
-
-  private async move(): Promise<void> {
-    let moved = 0;
-    try {
-      while (this.pending.length > 0) {
-        const next = this.pending[0]!;
-        await this.inner.enqueue(next.receiver, { jti: next.jti, subject: next.subject, jwt: next.jwt });
-        this.pending.shift();
-        moved++;
-      }
-    } catch {
-      // Redis went away again: the rest waits for the next try.
-    } finally {
-      if (moved > 0) {
-        this.rewrite();
-        this.o.logger.info({ moved, left: this.pending.length }, 'spooled security events moved to the outbox');
-      }
-    }
-  }
-
-  private rewrite(): void {
-    if (!this.o.file) return;
-    const tmp = `${this.o.file}.tmp`;
-    writeFileSync(tmp, this.pending.map((e) => `${JSON.stringify(e)}\n`).join(''), { mode: 0o600 });
-    renameSync(tmp, this.o.file);
-  }
-
-  private load(file: string): void {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        const e = JSON.parse(line) as Spooled;
-        if (typeof e.receiver === 'string' && typeof e.jti === 'string' && typeof e.jwt === 'string')
-          this.pending.push({ receiver: e.receiver, jti: e.jti, subject: String(e.subject), jwt: e.jwt });
-      } catch {
-        // A line cut short by a crash mid-append: the SET it held was never acknowledged to anyone.
-        this.o.logger.warn({ file }, 'security event spool: an unreadable line skipped');
-      }
-    }
-    if (this.pending.length > 0)
-      this.o.logger.warn({ spooled: this.pending.length }, 'security events spooled before a restart will be sent');
-  }
-
-  private schedule(): void {
-    if (this.closed || this.timer !== undefined) return;
-    this.timer = this.o.clock.setTimeout(
-      () => {
-        this.timer = undefined;
-        void this.drain();
-      },
-      this.o.retryMs ?? 1000,
-      { background: true },
-    );
+    this.spool.close();
   }
 
   // Everything else is the shared outbox's; spooled SETs are counted in the depth.
@@ -178,7 +111,7 @@ export class SpooledOutbox implements Outbox {
     this.inner.wakeAll();
   }
   async depth(receiver: string): Promise<number> {
-    const mine = this.pending.filter((e) => e.receiver === receiver).length;
+    const mine = this.spool.entries().filter((e) => e.receiver === receiver).length;
     return (await this.inner.depth(receiver)) + mine;
   }
   oldestQueuedAt(receiver: string): Promise<number | undefined> {

@@ -17,7 +17,9 @@ export type AuditOperation =
   // Kit's upsert answered 200: the email was created in Kit between the lookup and the create.
   | 'createRaced'
   // A SET dropped from a full security-event outbox: the receiver never gets it.
-  | 'securityEventDropped';
+  | 'securityEventDropped'
+  // A change-journal entry lost: Redis unreachable and the journal's local spool full.
+  | 'journalEntryLost';
 
 export interface AuditEntry {
   /** ISO 8601; defaults to the time of recording. */

@@ -28,6 +28,8 @@ export class Metrics {
   readonly reactivationRejected: Counter<'operation' | 'tenant'>;
   /** Creates whose upsert found a subscriber created in Kit after the lookup (Kit answered 200). */
   readonly createRaced: Counter<'tenant'>;
+  /** Change-journal entries lost: Redis unreachable and the local spool full. */
+  readonly journalLost: Counter<'tenant'>;
   /** Kit webhook deliveries accepted, and those that needed a Kit read. */
   readonly webhookDeliveries: Counter<'outcome' | 'tenant'>;
   readonly webhookDeliveriesDropped: Counter<'reason' | 'tenant'>;
@@ -96,6 +98,12 @@ export class Metrics {
     this.createRaced = new Counter({
       name: 'scim_create_raced_total',
       help: 'POST /Users whose upsert met a subscriber created in Kit after the lookup (answered 409, audited)',
+      labelNames: ['tenant'],
+      registers,
+    });
+    this.journalLost = new Counter({
+      name: 'scim_journal_lost_total',
+      help: 'Change-journal entries lost: Redis unreachable and the local spool full',
       labelNames: ['tenant'],
       registers,
     });

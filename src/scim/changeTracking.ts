@@ -21,4 +21,6 @@ export interface ChangeTracking {
   lookups: SubscriberLookups;
   /** The field key of the server's stamp in Kit (names a state in the journal: SubscriberChange.kitStamp). */
   stampKey: string;
+  /** Stops background work (the journal's spool retries); what it holds stays in its file. */
+  stop?(): void;
 }

@@ -399,13 +399,16 @@ export class UserDirectory {
   private async journalDeactivation(current: Subscriber): Promise<boolean> {
     if (!this.deps.journal) return false;
     try {
-      await this.deps.journal.record({
-        subscriberId: current.id,
-        at: this.now().getTime(),
-        kind: 'deactivated',
-        source: 'scim',
-        state: 'inactive',
-      });
+      await this.deps.journal.record(
+        {
+          subscriberId: current.id,
+          at: this.now().getTime(),
+          kind: 'deactivated',
+          source: 'scim',
+          state: 'inactive',
+        },
+        { durable: true },
+      );
       return true;
     } catch (err) {
       if (err instanceof JournalUnavailableError) return false;

@@ -85,9 +85,12 @@ export interface ChangeJournal {
   /**
    * Records a change; throws JournalUnavailableError when it could not be kept (Redis down). `done: true`: the
    * change is already made in Kit and nothing will record it again, so listeners hear of it even when it could
-   * not be kept (the security events spool while Redis is away).
+   * not be kept (the security events spool while Redis is away). A journal on Redis keeps a change it cannot
+   * record now in a local spool and records it when Redis returns; `durable: true`: the caller has another way
+   * to keep the change (the stamp in Kit), so a spool that would not survive this process is not enough and
+   * the call throws instead.
    */
-  record(change: SubscriberChange, opts?: { done?: boolean }): Promise<void>;
+  record(change: SubscriberChange, opts?: { done?: boolean; durable?: boolean }): Promise<void>;
   /** The latest change times of these subscribers; never throws (a journal that cannot answer says "now"). */
   view(subscriberIds: number[]): Promise<JournalView>;
   /**

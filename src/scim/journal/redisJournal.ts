@@ -1,4 +1,7 @@
+import type { Logger } from 'pino';
 import type { SubscriberState } from '../../kit/types';
+import type { Clock } from '../../platform/clock';
+import { LocalSpool } from '../../platform/localSpool';
 import type { RedisLink } from '../../platform/redisLink';
 import {
   type ChangeJournal,
@@ -21,6 +24,19 @@ import {
 //   just now", never as "nothing changed".
 // Both sets are capped; forgetting the oldest subscriber moves the horizon to its time. All of it in one Lua
 // script, so concurrent replicas never interleave a trim with a record.
+//
+// While Redis cannot be reached, the server's own writes recorded on this replica wait in a local spool (platform/localSpool.ts,
+// in the security events' spool directory when one is set) and are recorded in Redis when it answers again,
+// oldest first, each with the time it was made: so in order per subscriber. Once anything is spooled, every
+// later change waits behind it. Until they are moved, this replica's reads (view, lastState, read) fold them in,
+// so the replica that made a write answers its meta.lastModified. A spooled change moved twice (a crash between
+// the move and the spool file's rewrite) is the same feed member (the whole entry, its sequence `n` included):
+// kept once.
+// Write-ahead intents are not spooled: while Redis is away they are kept in this process only (they expire
+// after INTENT_TTL_MS anyway), so only a delivery to this replica recognizes them. Changes learned from Kit
+// (deliveries, observed states) are not spooled: telling a change from the server's own write or from a
+// baseline needs the shared states and intents, so they are decided again once Redis answers. A replayed change
+// never sets a subscriber's last state back past a later one another replica recorded meanwhile.
 
 /**
  * A journal no replica has written to or read through for this long is dropped by Redis (a service retired, a
@@ -30,8 +46,10 @@ const JOURNAL_IDLE_TTL_MS = 30 * 86_400_000;
 
 const RECORD_LUA = `
 redis.call('SET', KEYS[3], ARGV[3], 'NX')
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[7]) end
 local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if ARGV[7] ~= '' and ((not prev) or tonumber(prev) <= tonumber(ARGV[2])) then
+  redis.call('HSET', KEYS[4], ARGV[1], ARGV[7])
+end
 if (not prev) or tonumber(prev) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[6])
 local fn = redis.call('ZCARD', KEYS[2])
@@ -114,16 +132,35 @@ type JournalClient = {
   ): Promise<number>;
 };
 
+export interface JournalSpoolOptions {
+  clock: Clock;
+  logger: Logger;
+  /** The append-only file; undefined: in memory only (lost if this process stops before Redis returns). */
+  file?: string;
+  max: number;
+  retryMs?: number;
+  /** A change that did not fit in the spool (after its log line): a metric and an audit record. */
+  onLost: (change: SubscriberChange) => void;
+}
+
 export interface RedisJournalOptions {
   now: () => number;
   maxSubscribers: number;
   maxFeed?: number;
+  /** Where changes wait while Redis is away; without it a change that cannot be recorded is not kept. */
+  spool?: JournalSpoolOptions;
 }
+
+/** A change as the feed holds it: `n` keeps two equal changes apart in the feed set. */
+type FeedEntry = SubscriberChange & { n: string };
 
 export class RedisJournal implements ChangeJournal {
   private readonly listeners = new ChangeListeners();
   private seq = 0;
   private readonly keys: { latest: string; feed: string; horizon: string; states: string; intent: string };
+  private readonly spool?: LocalSpool<FeedEntry>;
+  /** Intents recorded while Redis was away: this process's only. */
+  private readonly localIntents = new Map<string, { state: SubscriberState; until: number }>();
 
   constructor(
     private readonly link: RedisLink,
@@ -141,35 +178,101 @@ export class RedisJournal implements ChangeJournal {
       link.client.defineCommand('kscimJournalRecord', { numberOfKeys: 4, lua: RECORD_LUA });
       link.client.defineCommand('kscimJournalObserve', { numberOfKeys: 4, lua: OBSERVE_LUA });
     }
+    const spool = opts.spool;
+    if (spool)
+      this.spool = new LocalSpool<FeedEntry>({
+        redis: link,
+        clock: spool.clock,
+        logger: spool.logger,
+        file: spool.file,
+        max: spool.max,
+        retryMs: spool.retryMs,
+        label: 'journal entry',
+        messages: {
+          moved: 'spooled journal entries recorded in Redis',
+          restored: 'journal entries spooled before a restart will be recorded',
+        },
+        move: (entry) => this.write(entry),
+        parse: (v) => {
+          const e = v as Partial<FeedEntry> | null;
+          return e &&
+            typeof e.subscriberId === 'number' &&
+            typeof e.at === 'number' &&
+            typeof e.kind === 'string' &&
+            typeof e.source === 'string' &&
+            typeof e.n === 'string'
+            ? (e as FeedEntry)
+            : undefined;
+        },
+        describe: (e) => ({ subscriberId: e.subscriberId, at: e.at, kind: e.kind, source: e.source }),
+        onLost: (e) => spool.onLost(withoutSequence(e)),
+      });
   }
 
-  async record(change: SubscriberChange, opts?: { done?: boolean }): Promise<void> {
+  /** Changes waiting for Redis on this replica. */
+  get spooled(): number {
+    return this.spool?.size ?? 0;
+  }
+
+  /** Records every spooled change in Redis, oldest first; stops at the first that cannot be. */
+  drain(): Promise<void> {
+    return this.spool?.drain() ?? Promise.resolve();
+  }
+
+  close(): void {
+    this.spool?.close();
+  }
+
+  async record(change: SubscriberChange, opts?: { done?: boolean; durable?: boolean }): Promise<void> {
     // The sequence keeps two equal changes in the same millisecond apart in the feed set.
-    const json = JSON.stringify({ ...change, n: `${process.pid}.${++this.seq}` });
-    try {
-      await this.link.run((c) =>
-        (c as unknown as JournalClient).kscimJournalRecord(
-          this.keys.latest,
-          this.keys.feed,
-          this.keys.horizon,
-          this.keys.states,
-          String(change.subscriberId),
-          String(change.at),
-          String(this.opts.now()),
-          String(this.opts.maxSubscribers),
-          String(this.opts.maxFeed ?? this.opts.maxSubscribers),
-          json,
-          change.state ?? '',
-        ),
-      );
-    } catch (err) {
-      // A change made in Kit that nothing records again: its listeners (the security events, which spool while
-      // Redis is away) still hear of it. An entry written before its Kit call, or a change learned from Kit, is
-      // not passed on: the caller records it again after the call, or Kit's delivery or the next walk brings it.
-      if (opts?.done) this.listeners.emit(change);
-      throw new JournalUnavailableError((err as Error).message);
+    const entry: FeedEntry = { ...change, n: `${process.pid}.${++this.seq}` };
+    let reason = 'Redis is unreachable';
+    // Behind what waits: recorded after it, so the shared last state is never an older one.
+    if (this.spooled > 0) await this.drain();
+    if (this.spooled === 0) {
+      try {
+        await this.write(entry);
+        this.listeners.emit(change);
+        return;
+      } catch (err) {
+        reason = (err as Error).message;
+      }
     }
-    this.listeners.emit(change);
+    // Only the server's own writes are spooled. A change learned from Kit was decided against a last state the
+    // journal could not read meanwhile (and, on another replica, against intents it could not see): its
+    // deliverer decides it again once Redis answers (a kept webhook delivery, the next walk or read). A caller
+    // that has another way to keep its change (the stamp in Kit) takes it over a spool that would not survive
+    // this process.
+    const spoolable =
+      this.spool !== undefined && change.source === 'scim' && !(opts?.durable && !this.opts.spool?.file);
+    if (spoolable && this.spool!.push(entry)) {
+      this.listeners.emit(change);
+      return;
+    }
+    // A change made in Kit that nothing records again: its listeners (the security events, which spool while
+    // Redis is away) still hear of it. An entry written before its Kit call, or a change learned from Kit, is
+    // not passed on: the caller records it again after the call, or Kit's delivery or the next walk brings it.
+    if (opts?.done) this.listeners.emit(change);
+    throw new JournalUnavailableError(spoolable ? 'Redis is unreachable and the journal spool is full' : reason);
+  }
+
+  private async write(entry: FeedEntry): Promise<void> {
+    await this.link.run((c) =>
+      (c as unknown as JournalClient).kscimJournalRecord(
+        this.keys.latest,
+        this.keys.feed,
+        this.keys.horizon,
+        this.keys.states,
+        String(entry.subscriberId),
+        String(entry.at),
+        // The horizon, if Redis lost the journal meanwhile: it is complete from when it is written again.
+        String(this.opts.now()),
+        String(this.opts.maxSubscribers),
+        String(this.opts.maxFeed ?? this.opts.maxSubscribers),
+        JSON.stringify(entry),
+        entry.state ?? '',
+      ),
+    );
   }
 
   async observe(subs: ObservedSubscriber[], at: number): Promise<void> {
@@ -209,19 +312,33 @@ export class RedisJournal implements ChangeJournal {
   }
 
   async intend(target: IntentTarget, state: SubscriberState, ttlMs = INTENT_TTL_MS): Promise<void> {
-    await this.link
-      .run((c) => c.set(this.intentKey(target), state, 'PX', Math.max(1, Math.round(ttlMs))))
-      .catch(() => undefined);
+    const key = intentKey(target);
+    const ms = Math.max(1, Math.round(ttlMs));
+    try {
+      await this.link.run((c) => c.set(`${this.keys.intent}${key}`, state, 'PX', ms));
+      this.localIntents.delete(key);
+    } catch {
+      const now = this.opts.now();
+      for (const [k, intent] of this.localIntents) if (intent.until <= now) this.localIntents.delete(k);
+      this.localIntents.set(key, { state, until: now + ms });
+    }
   }
 
   async withdraw(target: IntentTarget): Promise<void> {
+    this.localIntents.delete(intentKey(target));
     await this.link.run((c) => c.del(this.intentKey(target))).catch(() => undefined);
   }
 
   async intended(subscriberId: number, email: string | undefined, state: SubscriberState): Promise<boolean> {
-    const keys = [this.intentKey({ subscriberId }), ...(email ? [this.intentKey({ email })] : [])];
+    const targets: IntentTarget[] = [{ subscriberId }, ...(email ? [{ email }] : [])];
+    const now = this.opts.now();
+    const local = targets.some((t) => {
+      const intent = this.localIntents.get(intentKey(t));
+      return intent !== undefined && intent.until > now && intent.state === state;
+    });
+    if (local) return true;
     try {
-      const held = await this.link.run((c) => c.mget(...keys));
+      const held = await this.link.run((c) => c.mget(...targets.map((t) => this.intentKey(t))));
       return held.some((h) => h === state);
     } catch {
       return false;
@@ -233,6 +350,8 @@ export class RedisJournal implements ChangeJournal {
   }
 
   async lastState(subscriberId: number): Promise<SubscriberState | undefined> {
+    const spooled = this.spooledFor([subscriberId]).filter((e) => e.state !== undefined);
+    if (spooled.length > 0) return spooled[spooled.length - 1]!.state;
     try {
       return ((await this.link.run((c) => c.hget(this.keys.states, String(subscriberId)))) ?? undefined) as
         SubscriberState | undefined;
@@ -276,14 +395,16 @@ export class RedisJournal implements ChangeJournal {
         for (const [err] of out) if (err) throw err;
         return [out[1]?.[1] as string | null, (ids.length > 0 ? out[2]?.[1] : []) as (string | null)[]];
       });
-      const at = new Map<number, number>();
+      const at = this.spooledTimes(ids);
       ids.forEach((id, i) => {
-        if (scores[i] !== null && scores[i] !== undefined) at.set(id, Number(scores[i]));
+        if (scores[i] !== null && scores[i] !== undefined) at.set(id, Math.max(Number(scores[i]), at.get(id) ?? 0));
       });
       return { horizon: horizonRaw === null ? now : Number(horizonRaw), lastChangeOf: (id) => at.get(id) };
     } catch {
-      // Cannot prove anything: whatever is not active may have changed just now (never stale-as-fresh).
-      return { horizon: now, lastChangeOf: () => undefined };
+      // Cannot prove anything: whatever is not active may have changed just now (never stale-as-fresh); only
+      // this replica's own spooled changes are known.
+      const at = this.spooledTimes(subscriberIds);
+      return { horizon: now, lastChangeOf: (id) => at.get(id) };
     }
   }
 
@@ -291,13 +412,32 @@ export class RedisJournal implements ChangeJournal {
     const raw = await this.link.run((c) =>
       c.zrangebyscore(this.keys.feed, `(${since}`, '+inf', 'LIMIT', 0, Math.max(0, Math.floor(limit))),
     );
-    return raw.map((s) => {
-      const { n: _n, ...change } = JSON.parse(s) as SubscriberChange & { n: string };
-      return change;
-    });
+    // This replica's spooled changes belong in the feed too; one moved while this read ran is in both.
+    const shared = raw.map((s) => JSON.parse(s) as FeedEntry);
+    const seen = new Set(raw);
+    const local = (this.spool?.entries() ?? []).filter((e) => e.at > since && !seen.has(JSON.stringify(e)));
+    const merged = local.length === 0 ? shared : [...shared, ...local].sort((a, b) => a.at - b.at);
+    return merged.slice(0, Math.max(0, Math.floor(limit))).map(withoutSequence);
+  }
+
+  private spooledFor(ids: number[]): FeedEntry[] {
+    if (!this.spool || this.spool.size === 0) return [];
+    const wanted = new Set(ids);
+    return this.spool.entries().filter((e) => wanted.has(e.subscriberId));
+  }
+
+  private spooledTimes(ids: number[]): Map<number, number> {
+    const at = new Map<number, number>();
+    for (const e of this.spooledFor(ids)) at.set(e.subscriberId, Math.max(e.at, at.get(e.subscriberId) ?? 0));
+    return at;
   }
 
   subscribe(listener: (change: SubscriberChange) => void): () => void {
     return this.listeners.add(listener);
   }
+}
+
+function withoutSequence(entry: FeedEntry): SubscriberChange {
+  const { n: _n, ...change } = entry;
+  return change;
 }
