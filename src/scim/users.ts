@@ -90,6 +90,8 @@ export class UserDirectory {
   private readonly lookups: SubscriberLookups;
   private readonly overlay?: LastModifiedOverlay;
   private readonly listing: UserListing;
+  /** The write claiming each non-email userName on this replica now, by identity key (oneWriterPerUserName). */
+  private readonly userNameWriters = new Map<string, Promise<void>>();
   /** The User schema of this directory's mapping: coercion, PATCH, request checks, rendering, /Schemas. */
   readonly schema: UserSchema;
 
@@ -148,6 +150,31 @@ export class UserDirectory {
     this.assertHoldableEmail(email);
     // Mapped before the lookup: a value Kit cannot hold (too long, wrong type) is refused before any Kit call.
     const write = userToSubscriberWrite(user, this.deps.fields, email);
+    return this.oneWriterPerUserName(user.userName, () => this.createChecked(user, email, write));
+  }
+
+  /**
+   * Writes that claim one non-email userName run one at a time on this replica, so that the second of two
+   * concurrent creates (an IdP retrying, two IdP workers) finds the first's user and is a 409, not a second
+   * subscriber. Across replicas nothing serializes them (see assertUserNameFree).
+   */
+  private async oneWriterPerUserName<T>(userName: unknown, work: () => Promise<T>): Promise<T> {
+    if (typeof userName !== 'string' || looksLikeEmail(userName)) return work();
+    const key = identityKey(userName);
+    const run = (this.userNameWriters.get(key) ?? Promise.resolve()).then(work);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.userNameWriters.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.userNameWriters.get(key) === settled) this.userNameWriters.delete(key);
+    }
+  }
+
+  private async createChecked(user: ScimBody, email: string, write: SubscriberWrite): Promise<ScimUser> {
     // The IdP's own lookup a moment ago usually answered this already (lookupSnapshot.ts): no second read.
     const existing = await this.lookups.byEmail(email, 'beforeWrite', INTERACTIVE);
     if (existing) {
@@ -210,7 +237,7 @@ export class UserDirectory {
     this.requireEmail(coerced);
     const current = await this.load(id, 'beforeWrite');
     const { email, user } = this.addressOf(coerced, current);
-    return this.apply(current, user, email, 'replace');
+    return this.oneWriterPerUserName(user.userName, () => this.apply(current, user, email, 'replace'));
   }
 
   /** PATCH /Users/{id}, saying whether anything was written to Kit. */
@@ -232,7 +259,7 @@ export class UserDirectory {
     });
     if (!patched) return { user: before, changed: false };
     const { email, user } = this.addressOf(patched, current);
-    return this.apply(current, user, email, 'patch', groups);
+    return this.oneWriterPerUserName(user.userName, () => this.apply(current, user, email, 'patch', groups));
   }
 
   async delete(id: string): Promise<void> {

@@ -148,6 +148,18 @@ describe.each([
     });
   });
 
+  it('two concurrent creates of one new userName on one replica: one 201, one 409', async () => {
+    const [a, b] = await Promise.all([
+      h.post('/scim/v2/Users', userNamed('emp7', 'emp7.a@contoso.example')),
+      h.post('/scim/v2/Users', userNamed('Emp7', 'emp7.b@contoso.example')),
+    ]);
+    const [created, refused] = a.status === 201 ? [a, b] : [b, a];
+    expect(created.status).toBe(201);
+    expectScimError(refused, 409, 'uniqueness');
+    expect(refused.body.detail).toContain(`id ${created.body.id}`);
+    expectListResponse(await h.get(`/scim/v2/Users?filter=${encodeURIComponent('userName eq "emp7"')}`), 1);
+  });
+
   it("a deleted user's userName is free again", async () => {
     const gone = await h.post('/scim/v2/Users', userNamed('emp6', 'emp6@contoso.example'));
     expect(gone.status).toBe(201);
