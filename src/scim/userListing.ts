@@ -10,6 +10,7 @@ import type { WalkSource } from './paging/cursorPager';
 import type { CursorPosition, PageCursors } from './paging/pageCursors';
 import { ScimBadRequest } from './errors';
 import { mapInSlices, type TimeSlices, yieldEvery } from './paging/timeSlices';
+import { identityKey } from './identity';
 import { filterView, type GroupRef, isDeleted, looksLikeEmail, userPartsOf } from './userMapping';
 
 // Lists of users (GET /Users, POST /Users/.search) and what each costs in Kit calls: a filter Kit can answer
@@ -190,6 +191,46 @@ export class UserListing {
     );
     const unique = new Map(found.filter((s): s is Subscriber => s !== undefined).map((s) => [s.id, s]));
     return [...unique.values()];
+  }
+
+  /**
+   * The users (not tombstoned) whose userName has the same identity key (identity.ts) as `userName`, for the
+   * uniqueness check of a write (RFC 7643 §4.1.1: userName is unique, case-insensitively, within the service
+   * provider). Kit has no index of its own on the field that holds a non-email userName, so this is the
+   * `userName eq` lookup path: the mirror's userName index while the mirror answers filters (0 Kit calls; a
+   * lookup mirror past its freshness is walked first, ceil(N/1000) calls shared by every lookup until it is
+   * stale again), otherwise a walk of Kit's pages, up to one call per 1,000 subscribers, stopping at the first
+   * holder. That walk reads Kit afresh rather than a cached list walk: a cache would answer "free" for a name
+   * created since by a write it did not see.
+   */
+  async userNameHolders(userName: string): Promise<Subscriber[]> {
+    const key = identityKey(userName);
+    const parts = userPartsOf(['userName']);
+    const holds = (s: Subscriber) => {
+      if (isDeleted(s, this.deps.fields)) return false;
+      const name = filterView(s, this.deps.fields, parts).userName;
+      return typeof name === 'string' && identityKey(name) === key;
+    };
+    const mirror = this.deps.mirror;
+    if (mirror && (await mirror.forFilters())) {
+      const found = await mirror.byUserName(key).catch(() => null);
+      // The index is never trusted alone: the record must still carry the name (null: the store failed).
+      if (found !== null) return found && holds(found) ? this.deps.known([found]) : [];
+    }
+    const slices = yieldEvery();
+    let after: string | null = null;
+    for (;;) {
+      const page = await this.deps.kit.subscribers.list(
+        { status: 'all', sort_field: 'id', sort_order: 'asc' },
+        { after, perPage: 1000 },
+        { priority: 'background' },
+      );
+      await slices.pace();
+      const found = page.items.filter(holds);
+      if (found.length) return this.deps.known(found);
+      if (!page.pagination.has_next_page || !page.pagination.end_cursor) return [];
+      after = page.pagination.end_cursor;
+    }
   }
 
   /**

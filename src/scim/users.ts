@@ -1,7 +1,7 @@
 import type { KitApi } from '../kit/api';
 import type { CallOptions, Subscriber, SubscriberState } from '../kit/types';
 import { asInvalidValue, ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
-import { emailDefect, identityKey } from './identity';
+import { emailDefect, identityKey, sameIdentity } from './identity';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
 import { crowdedArray, MAX_USER_VALUES, quoteInput } from './inputLimits';
 import type { ListQuery } from './listQuery';
@@ -32,6 +32,9 @@ import {
   type SubscriberWrite,
   userToSubscriberWrite,
   addressChange,
+  filterView,
+  looksLikeEmail,
+  userPartsOf,
 } from './userMapping';
 
 export type UserOperation = 'create' | 'replace' | 'patch' | 'delete';
@@ -80,12 +83,15 @@ export interface UserDirectoryDeps {
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
+const USER_NAME_PART = userPartsOf(['userName']);
 
 export class UserDirectory {
   private readonly now: () => Date;
   private readonly lookups: SubscriberLookups;
   private readonly overlay?: LastModifiedOverlay;
   private readonly listing: UserListing;
+  /** The write claiming each non-email userName on this replica now, by identity key (oneWriterPerUserName). */
+  private readonly userNameWriters = new Map<string, Promise<void>>();
   /** The User schema of this directory's mapping: coercion, PATCH, request checks, rendering, /Schemas. */
   readonly schema: UserSchema;
 
@@ -144,6 +150,31 @@ export class UserDirectory {
     this.assertHoldableEmail(email);
     // Mapped before the lookup: a value Kit cannot hold (too long, wrong type) is refused before any Kit call.
     const write = userToSubscriberWrite(user, this.deps.fields, email);
+    return this.oneWriterPerUserName(user.userName, () => this.createChecked(user, email, write));
+  }
+
+  /**
+   * Writes that claim one non-email userName run one at a time on this replica, so that the second of two
+   * concurrent creates (an IdP retrying, two IdP workers) finds the first's user and is a 409, not a second
+   * subscriber. Across replicas nothing serializes them (see assertUserNameFree).
+   */
+  private async oneWriterPerUserName<T>(userName: unknown, work: () => Promise<T>): Promise<T> {
+    if (typeof userName !== 'string' || looksLikeEmail(userName)) return work();
+    const key = identityKey(userName);
+    const run = (this.userNameWriters.get(key) ?? Promise.resolve()).then(work);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.userNameWriters.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.userNameWriters.get(key) === settled) this.userNameWriters.delete(key);
+    }
+  }
+
+  private async createChecked(user: ScimBody, email: string, write: SubscriberWrite): Promise<ScimUser> {
     // The IdP's own lookup a moment ago usually answered this already (lookupSnapshot.ts): no second read.
     const existing = await this.lookups.byEmail(email, 'beforeWrite', INTERACTIVE);
     if (existing) {
@@ -161,6 +192,7 @@ export class UserDirectory {
       }
       throw new ScimConflict(`A user with email ${email} already exists (id ${existing.id}).`);
     }
+    await this.assertUserNameFree(user.userName);
     const state = user.active === false ? 'inactive' : 'active';
     const { subscriber, created } = await this.ownWrite({ email }, state, () =>
       this.deps.kit.subscribers.upsert(
@@ -205,7 +237,7 @@ export class UserDirectory {
     this.requireEmail(coerced);
     const current = await this.load(id, 'beforeWrite');
     const { email, user } = this.addressOf(coerced, current);
-    return this.apply(current, user, email, 'replace');
+    return this.oneWriterPerUserName(user.userName, () => this.apply(current, user, email, 'replace'));
   }
 
   /** PATCH /Users/{id}, saying whether anything was written to Kit. */
@@ -227,7 +259,7 @@ export class UserDirectory {
     });
     if (!patched) return { user: before, changed: false };
     const { email, user } = this.addressOf(patched, current);
-    return this.apply(current, user, email, 'patch', groups);
+    return this.oneWriterPerUserName(user.userName, () => this.apply(current, user, email, 'patch', groups));
   }
 
   async delete(id: string): Promise<void> {
@@ -296,6 +328,10 @@ export class UserDirectory {
     }
     const changes = subscriberChanges(current, userToSubscriberWrite(user, this.deps.fields, email));
     if (changes.email_address !== undefined) await this.assertAddressFree(current, changes.email_address);
+    // The user's own userName, in any letter case, is no conflict: only a change to another name is looked up.
+    if (!sameIdentity(String(user.userName ?? ''), String(this.userNameOf(current) ?? ''))) {
+      await this.assertUserNameFree(user.userName, current);
+    }
     let sub = current;
     const deactivate = wantsActive === false && current.state === 'active';
     const hasChanges = Object.keys(changes).length > 0;
@@ -383,6 +419,32 @@ export class UserDirectory {
     throw new ScimConflict(
       `The email address ${quoteInput(email)} is already held by ${whose}; Kit keeps one subscriber per address, so user ${current.id} keeps ${quoteInput(current.email_address)}.`,
     );
+  }
+
+  /**
+   * RFC 7644 §3.3: a userName another user holds is a 409 uniqueness, compared by identity key (identity.ts) as
+   * RFC 7643 §4.1.1 makes userName case-insensitively unique. Kit keys subscribers by email only, so a userName
+   * that is not an email (kept in its own Kit field) would otherwise be written twice; an email userName is
+   * Kit's address, whose uniqueness the email checks above keep at their own cost. What a lookup costs is in
+   * userListing.ts (userNameHolders). Two creates of one name racing on two replicas both find it free and both
+   * succeed: Kit has no uniqueness on a field to refuse the second.
+   */
+  private async assertUserNameFree(userName: unknown, current?: Subscriber): Promise<void> {
+    if (typeof userName !== 'string' || looksLikeEmail(userName) || identityKey(userName) === '') return;
+    if (!this.deps.fields.attributes.some((a) => a.path === 'userName')) return;
+    const holder = (await this.listing.userNameHolders(userName)).find((s) => s.id !== current?.id);
+    if (!holder) return;
+    const held = this.userNameOf(holder);
+    throw new ScimConflict(
+      `The userName ${quoteInput(userName)} is already held by another user (id ${holder.id}` +
+        (typeof held === 'string' && held !== userName ? `, as ${quoteInput(held)}` : '') +
+        `); userNames are unique regardless of letter case.`,
+    );
+  }
+
+  /** The userName a subscriber reads as: its own Kit field, else its address. */
+  private userNameOf(sub: Subscriber): unknown {
+    return filterView(sub, this.deps.fields, USER_NAME_PART).userName;
   }
 
   /** What a change notice names: the attributes behind the Kit changes, userName too where it reads as the address. */

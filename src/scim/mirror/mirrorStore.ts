@@ -1,4 +1,5 @@
 import type { Subscriber } from '../../kit/types';
+import { identityKey } from '../identity';
 import { mapInSlices, type TimeSlices } from '../paging/timeSlices';
 
 // Where the subscriber mirror keeps its records: in this process (memory) or in Redis (one mirror for every
@@ -8,6 +9,8 @@ import { mapInSlices, type TimeSlices } from '../paging/timeSlices';
 //
 // Indexes: email (Kit's identity), externalId and a userName that is not the email, each to the subscriber id,
 // for O(1) lookups. Index entries are never trusted alone: a read checks the record still carries the value.
+// userNames are indexed by their identity key (identity.ts), so one lookup answers both a `userName eq` filter
+// (the filter then decides the row) and the uniqueness check of a create, which compares names by that key.
 
 export interface MirrorIndexKeys {
   /** Field key holding externalId. */
@@ -112,4 +115,4 @@ export async function parseRecords(
 }
 
 export const normalEmail = (email: string) => email.trim().toLowerCase();
-export const normalName = (name: string) => name.trim().toLowerCase();
+export const normalName = (name: string) => identityKey(name);
