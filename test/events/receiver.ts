@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRemoteJWKSet, decodeJwt, type JWTPayload, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
 
 // A SET receiver as an IGA tool would write one (RFC 8936 poll, RFC 8417 verification): it fetches the
 // transmitter's JWKS over HTTP and verifies every SET with jose before it believes a claim; it dedupes by jti.
@@ -142,5 +142,75 @@ export class PushReceiver {
 
   async close(): Promise<void> {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+/**
+ * An RFC 8935 push receiver on loopback, as an IGA tool behind a transmitter with several replicas would run one:
+ * it checks the transmitter's bearer token and verifies every SET with jose against the JWKS it fetches, for
+ * each SET, from the next replica in turn (`jwksFrom()` names the replicas as they are now), so a replica that
+ * signs with a key the other does not publish is caught. It answers 202, or a 400 RFC 8935 error for a SET that
+ * does not verify (counted in `unverified`). `onSet` sees each verified SET as it arrives.
+ */
+export class VerifyingPushReceiver {
+  readonly received: Array<ReceivedSet & { receivedAt: number }> = [];
+  readonly unverified: string[] = [];
+  url = '';
+  private server?: Server;
+  private turn = 0;
+
+  constructor(
+    private readonly token: string,
+    readonly audience: string,
+    private readonly issuer: string,
+    private readonly jwksFrom: () => string[],
+  ) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void this.handle(req.headers.authorization, Buffer.concat(chunks).toString()).then((status) => {
+          if (status === 202) return res.writeHead(202).end();
+          res.writeHead(status, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ err: status === 401 ? 'authentication_failed' : 'invalid_key' }));
+        });
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    const { port } = this.server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}/events`;
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  private async handle(authorization: string | undefined, jwt: string): Promise<number> {
+    if (authorization !== `Bearer ${this.token}`) return 401;
+    const replicas = this.jwksFrom();
+    const from = replicas[this.turn++ % replicas.length]!;
+    let keys: JSONWebKeySet;
+    try {
+      keys = (await (
+        await fetch(`${from}/scim/v2/Events/jwks.json`, { signal: AbortSignal.timeout(5000) })
+      ).json()) as JSONWebKeySet;
+    } catch {
+      return 503; // that replica is down: the transmitter retries, and the next try asks the other one
+    }
+    try {
+      const { payload } = await jwtVerify(jwt, createLocalJWKSet(keys), {
+        issuer: this.issuer,
+        audience: this.audience,
+        typ: 'secevent+jwt',
+      });
+      this.received.push({ ...(payload as ReceivedSet), receivedAt: Date.now() });
+      return 202;
+    } catch {
+      this.unverified.push(jwt);
+      return 400;
+    }
   }
 }

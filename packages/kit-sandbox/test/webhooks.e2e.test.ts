@@ -83,11 +83,11 @@ describe('webhook order against the API answer', () => {
 
   it('beforeAnswer: the delivery has been received before the call that caused it is answered', async () => {
     const seen = await unsubscribeInOrder('beforeAnswer');
-    expect(seen[seen.length - 1]).toMatch(/^answer 200 with 1 deliveries$/);
+    expect(seen[seen.length - 1]).toMatch(/^answer 204 with 1 deliveries$/);
   });
 
   it('afterAnswer: the delivery is sent only once the answer has been written', async () => {
     const seen = await unsubscribeInOrder('afterAnswer');
-    expect(seen).toEqual(['answer 200 with 0 deliveries', 'delivery']);
+    expect(seen).toEqual(['answer 204 with 0 deliveries', 'delivery']);
   });
 });
