@@ -236,12 +236,35 @@ export class SubscriberMirror implements MirrorReads {
       this.missed(this.o.clock.now(), err as Error);
       throw err;
     }
-    if (known && delivered && agrees(known, delivered)) return 'known';
+    if (known && delivered && agrees(known, delivered)) {
+      await this.journalAgrees(known);
+      return 'known';
+    }
     if (read.admit && !read.admit()) return 'refused';
     const readAt = this.o.clock.now();
     const fresh = await this.o.kit.subscribers.find(subscriberId, { priority: 'webhook', onSent: read.onSent });
     if (fresh && !(await this.store([fresh], readAt, 'webhook'))) throw new Error('the mirror could not be written');
     return 'read';
+  }
+
+  /**
+   * A delivery the mirror already agrees with may still be news to the journal, which is what security events
+   * are made from: after Redis lost its data, a re-walk can store a Kit-side unsubscribe as the mirror's baseline
+   * before the delivery that announced it is handled. Kit sends a delivery only for a change (and the server's own
+   * writes were recognised by their intents before this), so a state the journal does not hold is recorded as a
+   * change learned by the delivery. A journal that cannot answer throws: the delivery is handled again later.
+   */
+  private async journalAgrees(known: Subscriber): Promise<void> {
+    if ((await this.o.journal.lastState(known.id)) === known.state) return;
+    await this.o.journal.record({
+      subscriberId: known.id,
+      at: this.o.now ? this.o.now() : this.o.clock.now(),
+      kind: 'state',
+      source: 'webhook',
+      state: known.state,
+      ...(this.o.stampKey && { kitStamp: kitStampOf(known, this.o.stampKey) }),
+    });
+    await this.o.changed();
   }
 
   /**

@@ -83,4 +83,34 @@ describe('SubscriberMirror walks on its clock', () => {
     expect(pages()).toBe(4);
     mirror.stop();
   });
+
+  it('records a delivery the mirror already holds when the journal never saw that state, once', async () => {
+    // After Redis lost its data, a re-walk can store a Kit-side unsubscribe as the mirror's baseline before the
+    // delivery that announced it is handled: the delivery must still reach the journal (security events).
+    const clock = new ManualClock(Date.now());
+    const journal = new MemoryJournal({ now: () => clock.now(), maxSubscribers: 10_000 });
+    const { client } = harness(sandbox);
+    const mirror = new SubscriberMirror({
+      kit: client,
+      store: new MemoryMirrorStore({ externalId: 'x', userName: 'y' }, () => clock.now()),
+      journal,
+      keepFields: new Set(),
+      allFieldKeys: () => [],
+      clock,
+      refreshMs: 3_600_000,
+      changed: async () => undefined,
+    });
+    const [id] = sandbox.store.seedSubscribers(1, { emailPrefix: 'agreed-' }).ids;
+    sandbox.store.unsubscribe(id);
+    await mirror.walk();
+    expect(await journal.read(0, 100)).toEqual([]);
+    sandbox.resetCalls();
+    expect(await mirror.hint(id, { id, state: 'inactive' })).toBe('known');
+    expect(await mirror.hint(id, { id, state: 'inactive' })).toBe('known');
+    expect(sandbox.calls().total).toBe(0);
+    expect(await journal.read(0, 100)).toEqual([
+      expect.objectContaining({ subscriberId: id, kind: 'state', source: 'webhook', state: 'inactive' }),
+    ]);
+    expect((await journal.read(0, 100))[0].firstSeen).toBeUndefined();
+  });
 });
