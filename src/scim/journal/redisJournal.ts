@@ -367,6 +367,15 @@ export class RedisJournal implements ChangeJournal {
    */
   async afterFailover(): Promise<void> {
     const now = String(this.opts.now());
+    // Told of the failover as the link turned healthy, the write can still meet the new primary not quite ready:
+    // a few tries, each once the link answers again, so the horizon is not left where the old primary had it.
+    for (let attempt = 1; ; attempt++) {
+      if (await this.moveHorizon(now)) return;
+      if (attempt >= 5 || !(await this.link.waitHealthy(2000))) return;
+    }
+  }
+
+  private async moveHorizon(now: string): Promise<boolean> {
     try {
       await this.link.run((c) =>
         c.eval(
@@ -377,8 +386,10 @@ export class RedisJournal implements ChangeJournal {
           String(JOURNAL_IDLE_TTL_MS),
         ),
       );
+      return true;
     } catch {
-      // Redis away again: view() reads a missing horizon as "complete from now" anyway, and the next failover retries.
+      // Redis away again: view() reads a missing horizon as "complete from now" anyway.
+      return false;
     }
   }
 
