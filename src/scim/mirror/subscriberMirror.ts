@@ -244,13 +244,16 @@ export class SubscriberMirror implements MirrorReads {
     const readAt = this.o.clock.now();
     const fresh = await this.o.kit.subscribers.find(subscriberId, { priority: 'webhook', onSent: read.onSent });
     if (fresh && !(await this.store([fresh], readAt, 'webhook'))) throw new Error('the mirror could not be written');
+    // A walk that read the subscriber after this read keeps its newer copy, and a walk records no change: the
+    // delivery still tells the journal what Kit now holds.
+    if (fresh) await this.journalAgrees(fresh);
     return 'read';
   }
 
   /**
-   * A delivery the mirror already agrees with may still be news to the journal, which is what security events
-   * are made from: after Redis lost its data, a re-walk can store a Kit-side unsubscribe as the mirror's baseline
-   * before the delivery that announced it is handled. Kit sends a delivery only for a change (and the server's own
+   * A delivery the mirror already agrees with, or whose read a re-walk overtook, may still be news to the journal,
+   * which is what security events are made from: after Redis lost its data, a re-walk can store a Kit-side
+   * unsubscribe as the mirror's baseline before the delivery that announced it is handled. Kit sends a delivery only for a change (and the server's own
    * writes were recognised by their intents before this), so a state the journal does not hold is recorded as a
    * change learned by the delivery. A journal that cannot answer throws: the delivery is handled again later.
    */
