@@ -3,7 +3,12 @@ import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
 import { SCIM_EVENT } from '../src/events/securityEvent';
 import { maxInWindow } from '../src/kit/spacing';
 import { PushReceiver } from '../test/events/receiver';
-import { ClusterTopology, hasRedisTopologies, SentinelTopology } from '../test/support/redisTopologies';
+import {
+  ClusterTopology,
+  failoverServerEnv,
+  hasRedisTopologies,
+  SentinelTopology,
+} from '../test/support/redisTopologies';
 import { type ServerProcess, startServerProcess } from '../test/support/serverProcess';
 
 // `npm run bench -- redisFailover`: per topology (sentinel, cluster), two server processes provision users
@@ -18,20 +23,12 @@ const PUSH_TOKEN = 'bench-failover-push-0123456789abcdef01234';
 async function measure(name: string, redisEnv: Record<string, string>, kill: () => Promise<unknown>) {
   const sandbox: KitSandbox = await startKitSandbox({ rateLimit: { max: 20, windowMs: 2000 } });
   const receiver = await new PushReceiver(PUSH_TOKEN).start();
-  const env = {
-    ...redisEnv,
-    PUBLIC_BASE_URL: 'https://scim.example',
-    SCIM_EVENTS_RECEIVERS: `iga=${PUSH_TOKEN}@https://iga.example/push`,
-    SCIM_EVENTS_PUSH: `iga=${receiver.url}`,
-    KIT_API_URL: sandbox.url,
-    KIT_API_KEY: sandbox.apiKey,
-    SCIM_BEARER_TOKENS: `iga=${TOKEN}`,
-    KIT_RATE_LIMIT_PER_MINUTE: '16',
-    KIT_RATE_WINDOW_MS: '2000',
-    REDIS_PROBE_INTERVAL_MS: '200',
-    AUDIT_LOG: 'off',
-    LOG_LEVEL: 'info',
-  };
+  const env = failoverServerEnv({
+    redisEnv,
+    kit: sandbox,
+    scimToken: TOKEN,
+    push: { token: PUSH_TOKEN, url: receiver.url },
+  });
   const servers: ServerProcess[] = await Promise.all([
     startServerProcess(env, 90_000),
     startServerProcess(env, 90_000),

@@ -7,7 +7,7 @@ import { RedisLink } from '../../src/platform/redisLink';
 import { SCIM_EVENT } from '../../src/events/securityEvent';
 import { PushReceiver } from '../events/receiver';
 import { eventually } from '../support/privateRedis';
-import { ClusterTopology, hasRedisTopologies, SentinelTopology } from '../support/redisTopologies';
+import { ClusterTopology, hasRedisTopologies, SentinelTopology, failoverServerEnv } from '../support/redisTopologies';
 import { type ServerProcess, startServerProcess } from '../support/serverProcess';
 
 // Sentinel and cluster topologies of real redis-server processes: the link follows a failover by itself, the
@@ -24,21 +24,12 @@ async function twoServers(
   sandbox: KitSandbox,
   receiver: PushReceiver,
 ): Promise<ServerProcess[]> {
-  const env = {
-    ...redisEnv,
-    PUBLIC_BASE_URL: 'https://scim.example',
-    SCIM_EVENTS_RECEIVERS: `iga=${PUSH_TOKEN}@https://iga.example/push`,
-    SCIM_EVENTS_PUSH: `iga=${receiver.url}`,
-    KIT_API_URL: sandbox.url,
-    KIT_API_KEY: sandbox.apiKey,
-    SCIM_BEARER_TOKENS: `iga=${TOKEN}`,
-    // 16 of the sandbox's 20 per 2 s: the headroom covers a CPU-starved machine's timer lateness.
-    KIT_RATE_LIMIT_PER_MINUTE: '16',
-    KIT_RATE_WINDOW_MS: '2000',
-    REDIS_PROBE_INTERVAL_MS: '200',
-    AUDIT_LOG: 'off',
-    LOG_LEVEL: 'info',
-  };
+  const env = failoverServerEnv({
+    redisEnv,
+    kit: sandbox,
+    scimToken: TOKEN,
+    push: { token: PUSH_TOKEN, url: receiver.url },
+  });
   const started = await Promise.allSettled([startServerProcess(env, 60_000), startServerProcess(env, 60_000)]);
   const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -47,6 +38,24 @@ async function twoServers(
     throw failed.reason;
   }
   return servers;
+}
+
+/** A topology, a Kit sandbox, a push receiver and two server processes on them, for one describe block. */
+function failoverFixture<T extends SentinelTopology | ClusterTopology>(start: () => Promise<T>) {
+  const f = {} as { topology: T; sandbox: KitSandbox; servers: ServerProcess[]; receiver: PushReceiver };
+  beforeAll(async () => {
+    f.topology = await start();
+    f.sandbox = await startKitSandbox({ rateLimit: { max: 20, windowMs: 2000 } });
+    f.receiver = await new PushReceiver(PUSH_TOKEN).start();
+    f.servers = await twoServers(f.topology.env, f.sandbox, f.receiver);
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all((f.servers ?? []).map((s) => s.stop()));
+    await f.receiver?.close();
+    await f.sandbox?.close();
+    await f.topology?.stop();
+  });
+  return f;
 }
 
 const createUser = (server: ServerProcess, email: string) =>
@@ -142,31 +151,16 @@ describeTopologies('Redis Sentinel', () => {
 });
 
 describeTopologies('Redis Sentinel: two servers across a failover', () => {
-  let topology: SentinelTopology;
-  let sandbox: KitSandbox;
-  let servers: ServerProcess[] = [];
-  let receiver: PushReceiver;
-  beforeAll(async () => {
-    topology = await SentinelTopology.start();
-    sandbox = await startKitSandbox({ rateLimit: { max: 20, windowMs: 2000 } });
-    receiver = await new PushReceiver(PUSH_TOKEN).start();
-    servers = await twoServers(topology.env, sandbox, receiver);
-  }, 90_000);
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop()));
-    await receiver?.close();
-    await sandbox?.close();
-    await topology?.stop();
-  });
+  const f = failoverFixture(() => SentinelTopology.start());
 
   it('both keep serving within 10 s of the new primary, and Kit’s window holds', async () => {
-    const readyz = await request(servers[0].url).get('/readyz');
-    expect(readyz.body.redis).toMatchObject({ mode: 'sentinel', primary: `127.0.0.1:${topology.primary.port}` });
-    sandbox.resetCalls();
+    const readyz = await request(f.servers[0].url).get('/readyz');
+    expect(readyz.body.redis).toMatchObject({ mode: 'sentinel', primary: `127.0.0.1:${f.topology.primary.port}` });
+    f.sandbox.resetCalls();
     let stop = false;
-    const run = provisionUntil(servers, () => stop);
+    const run = provisionUntil(f.servers, () => stop);
     await new Promise((r) => setTimeout(r, 3000));
-    await topology.failOver();
+    await f.topology.failOver();
     const promotedAt = Date.now();
     // Both must succeed again after the promotion, within 10 s.
     await eventually(() => run.lastSuccessAt.every((t) => t > promotedAt), 100, 100);
@@ -174,7 +168,7 @@ describeTopologies('Redis Sentinel: two servers across a failover', () => {
     await new Promise((r) => setTimeout(r, 2000));
     stop = true;
     await run.finished;
-    const calls = sandbox.calls();
+    const calls = f.sandbox.calls();
     expect(calls.rateLimited).toBe(0);
     expect(
       maxInWindow(
@@ -184,48 +178,33 @@ describeTopologies('Redis Sentinel: two servers across a failover', () => {
     ).toBeLessThanOrEqual(20);
     // What the IdP saw: created, or a retryable 503 while Redis and the limiter settled; never a 500.
     expect(run.statuses.every((s) => s === 201 || s === 503)).toBe(true);
-    for (const server of servers) {
+    for (const server of f.servers) {
       const after = await request(server.url).get('/readyz');
       expect(after.body.redis).toMatchObject({ mode: 'sentinel', failoverInProgress: false });
     }
-    await expectOneSetPerChange(receiver, run.created);
+    await expectOneSetPerChange(f.receiver, run.created);
   }, 90_000);
 });
 
 describeTopologies('Redis Cluster', () => {
-  let topology: ClusterTopology;
-  let sandbox: KitSandbox;
-  let servers: ServerProcess[] = [];
-  let receiver: PushReceiver;
-  beforeAll(async () => {
-    topology = await ClusterTopology.start();
-    sandbox = await startKitSandbox({ rateLimit: { max: 20, windowMs: 2000 } });
-    receiver = await new PushReceiver(PUSH_TOKEN).start();
-    servers = await twoServers(topology.env, sandbox, receiver);
-  }, 90_000);
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop()));
-    await receiver?.close();
-    await sandbox?.close();
-    await topology?.stop();
-  });
+  const f = failoverFixture(() => ClusterTopology.start());
 
   it('two servers provision on three shards, and keep serving when one shard’s primary dies', async () => {
-    const readyz = await request(servers[0].url).get('/readyz');
+    const readyz = await request(f.servers[0].url).get('/readyz');
     expect(readyz.body.redis).toMatchObject({ mode: 'cluster', shards: 3 });
-    sandbox.resetCalls();
+    f.sandbox.resetCalls();
     let stop = false;
-    const run = provisionUntil(servers, () => stop);
+    const run = provisionUntil(f.servers, () => stop);
     await new Promise((r) => setTimeout(r, 3000));
-    const victim = (await topology.primaryPorts())[0]!;
-    await topology.failOver(victim);
+    const victim = (await f.topology.primaryPorts())[0]!;
+    await f.topology.failOver(victim);
     const promotedAt = Date.now();
     await eventually(() => run.lastSuccessAt.every((t) => t > promotedAt), 100, 100);
     expect(Math.max(...run.lastSuccessAt) - promotedAt).toBeLessThan(10_000);
     await new Promise((r) => setTimeout(r, 2000));
     stop = true;
     await run.finished;
-    const calls = sandbox.calls();
+    const calls = f.sandbox.calls();
     expect(calls.rateLimited).toBe(0);
     expect(
       maxInWindow(
@@ -234,6 +213,6 @@ describeTopologies('Redis Cluster', () => {
       ),
     ).toBeLessThanOrEqual(20);
     expect(run.statuses.every((s) => s === 201 || s === 503)).toBe(true);
-    await expectOneSetPerChange(receiver, run.created);
+    await expectOneSetPerChange(f.receiver, run.created);
   }, 120_000);
 });

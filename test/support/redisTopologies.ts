@@ -257,3 +257,30 @@ export class ClusterTopology extends Topology {
     );
   }
 }
+
+/**
+ * The environment of a server process in a failover scenario (the topology e2e tests and `bench/redisFailover`):
+ * the topology's Redis, a Kit sandbox at 20 calls per 2 s of which the servers take 16 (the headroom covers a
+ * CPU-starved machine's timer lateness), and one push receiver of security events.
+ */
+export function failoverServerEnv(o: {
+  redisEnv: Record<string, string>;
+  kit: { url: string; apiKey: string };
+  scimToken: string;
+  push: { token: string; url: string };
+}): Record<string, string> {
+  return {
+    ...o.redisEnv,
+    PUBLIC_BASE_URL: 'https://scim.example',
+    SCIM_EVENTS_RECEIVERS: `iga=${o.push.token}@https://iga.example/push`,
+    SCIM_EVENTS_PUSH: `iga=${o.push.url}`,
+    KIT_API_URL: o.kit.url,
+    KIT_API_KEY: o.kit.apiKey,
+    SCIM_BEARER_TOKENS: `iga=${o.scimToken}`,
+    KIT_RATE_LIMIT_PER_MINUTE: '16',
+    KIT_RATE_WINDOW_MS: '2000',
+    REDIS_PROBE_INTERVAL_MS: '200',
+    AUDIT_LOG: 'off',
+    LOG_LEVEL: 'info',
+  };
+}
