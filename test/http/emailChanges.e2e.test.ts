@@ -5,13 +5,11 @@ import path from 'node:path';
 import { EXPECT } from '../support/backends';
 import { BACKENDS, type Harness, oktaUser, patch, startHarness } from '../support/harness';
 import { eventually } from '../support/privateRedis';
-import { expectListResponse, expectScimError } from '../support/scim';
+import { expectListResponse, expectScimError, scimFixture } from '../support/scim';
 import { unique } from '../support/unique';
 
-const fixture = (name: string) =>
-  JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/scim', name), 'utf8')) as Record<string, unknown>;
-const ENTRA_RENAME = fixture('entra/replace-work-email.json');
-const OKTA_PUT = fixture('okta/put-new-email.json');
+const ENTRA_RENAME = scimFixture('entra', 'replace-work-email.json');
+const OKTA_PUT = scimFixture('okta', 'put-new-email.json');
 const IMMUTABLE_MAPPING = path.join(__dirname, '../fixtures/mapping/immutable-email.yaml');
 const byUserName = (email: string) => `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${email}"`)}`;
 const byEmail = (email: string) => `/scim/v2/Users?filter=${encodeURIComponent(`emails.value eq "${email}"`)}`;

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import request from 'supertest';
 import { type Harness, startHarness } from '../support/harness';
-import { expectScimError } from '../support/scim';
+import { expectScimError, scimFixture } from '../support/scim';
 
 // Requests of Microsoft's SCIM reference collection (AzureAD/SCIMReferenceCode's Postman collection) that any
 // mapping must answer as the collection expects, replayed from fixture files as the collection sends them.
@@ -14,8 +12,7 @@ interface CollectionRequest {
   path: string;
 }
 
-const fixture = (file: string): CollectionRequest =>
-  JSON.parse(readFileSync(path.join(__dirname, '../fixtures/scim/microsoft', file), 'utf8')) as CollectionRequest;
+const fixture = (file: string) => scimFixture<CollectionRequest>('microsoft', file);
 
 describe("Microsoft's SCIM reference collection", () => {
   let h: Harness;

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { type Harness, patch, startHarness } from '../support/harness';
-import { expectListResponse, expectScimError } from '../support/scim';
+import { expectListResponse, expectScimError, scimFixture } from '../support/scim';
 
 // RFC 7644 §3.3 / RFC 7643 §4.1.1: userName is unique within the service provider, case-insensitively. Kit keys
 // subscribers by email only, so a userName that is not an email (kept in its own Kit field) is checked by the
@@ -15,8 +13,7 @@ interface CollectionRequest {
   body: Record<string, any>;
 }
 
-const fixture = (file: string): CollectionRequest =>
-  JSON.parse(readFileSync(path.join(__dirname, '../fixtures/scim/microsoft', file), 'utf8')) as CollectionRequest;
+const fixture = (file: string) => scimFixture<CollectionRequest>('microsoft', file);
 
 const first = fixture('post-emp3.json');
 const duplicate = fixture('post-emp3-exists.json');

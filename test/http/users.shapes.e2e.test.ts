@@ -1,10 +1,10 @@
-import fs, { readFileSync } from 'node:fs';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EXPECT } from '../support/backends';
 import { type Harness, oktaUser, startHarness } from '../support/harness';
 import { eventually } from '../support/privateRedis';
-import { expectScimError } from '../support/scim';
+import { expectScimError, scimFixture } from '../support/scim';
 import { unique } from '../support/unique';
 
 // The PATCH shapes Entra ID and Okta really send, each replayed from a fixture named after the client that sends
@@ -14,8 +14,7 @@ import { unique } from '../support/unique';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const ENTRA_MAPPING = path.resolve(__dirname, '../../mapping/entra-validator.yaml');
 
-const fixture = (client: 'entra' | 'okta', name: string) =>
-  JSON.parse(readFileSync(path.join(__dirname, '../fixtures/scim', client, `${name}.json`), 'utf8'));
+const fixture = (client: 'entra' | 'okta', name: string) => scimFixture(client, `${name}.json`);
 
 describe('Users: Entra ID PATCH shapes (mapping/entra-validator.yaml)', () => {
   let h: Harness;

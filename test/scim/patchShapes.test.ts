@@ -4,6 +4,7 @@ import { ScimBadRequest } from '../../src/scim/errors';
 import { loadMapping } from '../../src/config/mapping/mappingSource';
 import { booleanise, checkUserPatch, normalizePatch, withFilteredEntries } from '../../src/scim/patchShapes';
 import { userSchemaFor } from '../../src/scim/userSchema';
+import { scimFixture } from '../support/scim';
 
 const entra = JSON.parse(readFileSync(path.join(__dirname, '../fixtures/scim/entra-user-patch.json'), 'utf8'));
 
@@ -46,11 +47,7 @@ describe('PATCH shape normalisation (Entra ID, Okta)', () => {
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const entraSchema = userSchemaFor(loadMapping(path.join(__dirname, '../../mapping/entra-validator.yaml')));
-const shape = (name: string) =>
-  normalizePatch(
-    JSON.parse(readFileSync(path.join(__dirname, '../fixtures/scim/entra', `${name}.json`), 'utf8')),
-    'User',
-  );
+const shape = (name: string) => normalizePatch(scimFixture('entra', `${name}.json`), 'User');
 
 describe("Entra's enterprise shapes, before any Kit call", () => {
   it('reads a manager sent as a plain string as its id', () => {

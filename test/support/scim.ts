@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Response } from 'supertest';
 import { ScimError } from '../../src/scim/errors';
 
@@ -44,4 +46,9 @@ export async function expectScimFailure(
   expect({ status: caught.status, scimType: caught.scimType }).toEqual({ status, scimType });
   expect(caught.detail.length).toBeGreaterThan(0);
   return caught;
+}
+
+/** A body kept as a file under test/fixtures/scim, in a folder named after the client that sends it. */
+export function scimFixture<T = Record<string, any>>(...parts: string[]): T {
+  return JSON.parse(readFileSync(path.join(__dirname, '../fixtures/scim', ...parts), 'utf8')) as T;
 }
