@@ -258,6 +258,9 @@ export class SubscriberMirror implements MirrorReads {
    * change learned by the delivery. A journal that cannot answer throws: the delivery is handled again later.
    */
   private async journalAgrees(known: Subscriber): Promise<void> {
+    // Not for an active subscriber: after Redis lost its data the intents of the server's own creates are gone
+    // too, and their activation deliveries would be announced as activations made in Kit.
+    if (known.state === 'active') return;
     if ((await this.o.journal.lastState(known.id)) === known.state) return;
     await this.o.journal.record({
       subscriberId: known.id,
