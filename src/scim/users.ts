@@ -337,7 +337,9 @@ export class UserDirectory {
     const hasChanges = Object.keys(changes).length > 0;
     // With a journal, a deactivation that changes nothing else is one Kit call: its meta.lastModified is the
     // journal's entry, recorded before the one-way unsubscribe for the reason below. A journal that cannot
-    // record it (Redis down) falls back to the stamp in Kit: exact, at today's cost.
+    // record it in Redis now falls back to the stamp in Kit (one more call): a spooled entry would reach the
+    // other replicas late, and until then they would take Kit's state for an unsubscribe made in Kit, where
+    // the stamp tells them it is the server's own write (journal/changeJournal.ts, LearnedFrom).
     const stampInJournal = deactivate && !hasChanges && (await this.journalDeactivation(current));
     if ((hasChanges || deactivate) && !stampInJournal) {
       // Every change moves meta.lastModified, deactivation included: an IGA delta read (`meta.lastModified gt

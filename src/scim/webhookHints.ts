@@ -1,8 +1,8 @@
 import type { Clock, TimerHandle } from '../platform/clock';
 import type { KitApi } from '../kit/api';
 import { SUBSCRIBER_STATES, type Subscriber, type SubscriberState } from '../kit/types';
-import type { ChangeJournal } from './journal/changeJournal';
-import { kitStampOf } from './journal/lastModifiedOverlay';
+import { type ChangeJournal, OwnWritePendingError } from './journal/changeJournal';
+import { kitStampOf, ownWriteAtOf } from './journal/lastModifiedOverlay';
 import type { LookupSnapshot } from './lookupSnapshot';
 import type { SubscriberMirror } from './mirror/subscriberMirror';
 import type { RereadBudget } from './webhookRereadBudget';
@@ -25,7 +25,10 @@ import type { RereadBudget } from './webhookRereadBudget';
 //
 // A delivery admitted but not handled now (Redis away, Kit or the limiter refusing the read) is kept: Kit got
 // its 2xx and will not send it again, so it is tried again in the background with backoff (RETRY_DELAYS_MS)
-// until it is handled, holding its place among the pending subscribers (the bound still holds).
+// until it is handled, holding its place among the pending subscribers (the bound still holds). So is one whose
+// state a write of the server may explain, until that write's journal entry arrives (OWN_WRITE_WAITS): a
+// deactivation made while Redis was away reaches the shared journal from its replica's spool, and its echo
+// must not be taken for an unsubscribe in Kit meanwhile.
 
 /** The Kit webhook events the server registers (kit-api-v4 "Create a webhook"). */
 export const SUBSCRIBER_STATE_EVENTS = [
@@ -59,6 +62,14 @@ export const MAX_PENDING_SUBSCRIBERS = 1000;
  */
 export const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 3000] as const;
 
+/**
+ * Tries a delivery waits for the journal entry of a write of the server that could explain it (a replica's
+ * spool reaches Redis about a second after Redis answers it again; changeJournal.ts, LearnedFrom): about 20 s
+ * of RETRY_DELAYS_MS. Past them, the state Kit shows is recorded as the delivery's: an entry that late was lost
+ * with its replica, and a change made in Kit must not wait for it forever.
+ */
+export const OWN_WRITE_WAITS = 10;
+
 export interface WebhookHintsDeps {
   kit: KitApi;
   journal: ChangeJournal;
@@ -91,6 +102,8 @@ interface Pending {
   hold?: { timer: TimerHandle; ended: Promise<void>; end: () => void };
   /** A round that failed waits for its next try; `tries` so far. */
   retry?: { timer: TimerHandle; tries: number };
+  /** Rounds that waited for the journal entry of a write of the server (OWN_WRITE_WAITS). */
+  ownWriteWaits?: number;
 }
 
 export class WebhookHints {
@@ -190,12 +203,14 @@ export class WebhookHints {
     try {
       // A retried round earned its place when first admitted: the budget refusing it now defers it, as a
       // failure does; only a first round over the budget is dropped (what keeps a flood's cost bounded).
-      outcome = await this.handle(id, delivered, () => this.sent(entry));
+      const decide = (entry.ownWriteWaits ?? 0) >= OWN_WRITE_WAITS;
+      outcome = await this.handle(id, delivered, () => this.sent(entry), decide);
       if (outcome === 'refused' && tries > 0) throw new Error('re-read budget spent; tried again later');
       if (outcome === 'refused') this.drop('over_budget');
       else this.deps.handled?.(outcome);
     } catch (err) {
-      this.deps.onError?.(err as Error);
+      if (err instanceof OwnWritePendingError) entry.ownWriteWaits = (entry.ownWriteWaits ?? 0) + 1;
+      else this.deps.onError?.(err as Error);
       if (!this.stopped) this.retryLater(id, entry, delivered, tries + 1);
       return;
     }
@@ -271,6 +286,7 @@ export class WebhookHints {
     id: number,
     delivered: Partial<Subscriber>,
     onSent: () => void,
+    decide: boolean,
   ): Promise<'known' | 'read' | 'refused'> {
     if (
       delivered.state !== undefined &&
@@ -278,7 +294,7 @@ export class WebhookHints {
     )
       return 'known';
     if (this.deps.mirror) {
-      const outcome = await this.deps.mirror.hint(id, delivered, { admit: () => this.admit(), onSent });
+      const outcome = await this.deps.mirror.hint(id, delivered, { admit: () => this.admit(), onSent, decide });
       if (outcome === 'read') await this.deps.snapshot?.forget({ id, email: delivered.email_address });
       return outcome;
     }
@@ -296,11 +312,13 @@ export class WebhookHints {
       state: fresh.state,
       ...(this.deps.stampKey && { kitStamp: kitStampOf(fresh, this.deps.stampKey) }),
     } as const;
+    const learned = decide || !this.deps.stampKey ? {} : { ownWriteAt: ownWriteAtOf(fresh, this.deps.stampKey) };
     if (known === undefined) {
       // Never seen before: the delivery is the change (when Kit confirms its state).
-      if (delivered.state === undefined || fresh.state === delivered.state) await this.deps.journal.record(change);
+      if (delivered.state === undefined || fresh.state === delivered.state)
+        await this.deps.journal.record(change, learned);
     } else if (known !== fresh.state) {
-      await this.deps.journal.record(change);
+      await this.deps.journal.record(change, learned);
     } else return 'read';
     await this.deps.changed();
     return 'read';

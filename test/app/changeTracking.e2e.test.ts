@@ -1,14 +1,16 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RedisJournal } from '../../src/scim/journal/redisJournal';
 import { type Harness, oktaUser, patch, startHarness } from '../support/harness';
 import { eventually, hasRedisServer, PrivateRedis } from '../support/privateRedis';
 import { freePort } from '../support/serverProcess';
 import { unique } from '../support/unique';
 
 // Two replicas on one Redis (one Kit account): a deactivation made on one while Redis does not answer (SIGSTOP)
-// keeps its meta.lastModified in the journal's spool (the spool directory set), answered by that replica at
-// once and by the other once Redis returns; a change past the spool's bound is counted and audited.
+// keeps its journal entry in that replica's spool (the spool directory set) and its meta.lastModified in Kit
+// too, so the other replica, reading it before the spool reaches Redis, neither records a change of its own
+// nor answers another time; a change past the spool's bound is counted and audited.
 
 const IGA_TOKEN = 'iga-journal-token-0123456789abcdef0123456789ab';
 
@@ -17,7 +19,6 @@ const IGA_TOKEN = 'iga-journal-token-0123456789abcdef0123456789ab';
   let a: Harness;
   let b: Harness;
   let auditFile: string;
-  let spoolA: string;
 
   beforeAll(async () => {
     redis = await PrivateRedis.start();
@@ -32,8 +33,7 @@ const IGA_TOKEN = 'iga-journal-token-0123456789abcdef0123456789ab';
       SCIM_EVENTS_SPOOL_MAX: '2',
     });
     const port = await freePort();
-    spoolA = mkdtempSync(join(dir, 'a-'));
-    a = await startHarness({ env: { ...env(spoolA), AUDIT_LOG: auditFile } });
+    a = await startHarness({ env: { ...env(mkdtempSync(join(dir, 'a-'))), AUDIT_LOG: auditFile } });
     b = await startHarness({ env: env(mkdtempSync(join(dir, 'b-'))), kitSandbox: a.sandbox });
   });
   afterAll(async () => {
@@ -45,10 +45,12 @@ const IGA_TOKEN = 'iga-journal-token-0123456789abcdef0123456789ab';
   const lastModified = async (h: Harness, id: string) =>
     (await h.get(`/scim/v2/Users/${id}`).expect(200)).body.meta.lastModified as string;
 
-  it('a deactivation during the pause: its lastModified on the writing replica at once, on the other after', async () => {
+  it('a deactivation during the pause: its stamp in Kit, so the other replica takes it for the server’s own before the spool moves', async () => {
     const id = (await a.post('/scim/v2/Users', oktaUser(`jr.${unique()}@example.com`)).expect(201)).body.id as string;
     const created = await lastModified(b, id);
     await new Promise((r) => setTimeout(r, 5)); // two writes in one millisecond would share a lastModified
+    const writer = a.service.scim().tracking.journal as RedisJournal;
+    const reader = b.service.scim().tracking.journal as RedisJournal;
 
     redis.pause();
     let answered: string;
@@ -58,25 +60,33 @@ const IGA_TOKEN = 'iga-journal-token-0123456789abcdef0123456789ab';
         a.patch(`/scim/v2/Users/${id}`, patch({ op: 'replace', path: 'active', value: false })).expect(200),
       );
       answered = result.body.meta.lastModified as string;
-      // The journal kept the time: no stamp written into Kit for it.
       updates = Object.entries(byEndpoint)
         .filter(([endpoint]) => endpoint.startsWith('PUT '))
         .reduce((n, [, count]) => n + count, 0);
       expect(await lastModified(a, id)).toBe(answered);
+      // The writer's spool is held: the other replica reads while the entry has not reached Redis.
+      writer.close();
+      expect(writer.spooled).toBe(1);
     } finally {
       redis.resume();
     }
-    expect(updates).toBe(0);
+    // The journal could not keep it in Redis: the time went into Kit too (one update before the unsubscribe).
+    expect(updates).toBe(1);
     expect(Date.parse(answered)).toBeGreaterThan(Date.parse(created));
-    // Read on the other replica once the writer's spool has moved into Redis. Before that, a read there sees the
-    // subscriber inactive in Kit with no journal entry for it and records a change of its own (a known race,
-    // docs/security-events.md "What it cannot do").
-    const spooled = () =>
-      readdirSync(spoolA)
-        .filter((f) => f.endsWith('journal-spool.jsonl'))
-        .some((f) => readFileSync(join(spoolA, f), 'utf8').trim() !== '');
-    await eventually(() => !spooled(), 600, 100);
+    await eventually(async () => (await reader.lastState(Number(id))) === 'active', 600, 50);
+
     expect(await lastModified(b, id)).toBe(answered);
+    const learned = async () => (await reader.read(0, 10_000)).filter((c) => c.subscriberId === Number(id));
+    expect((await learned()).map((c) => c.source)).toEqual(['scim']);
+    expect(await reader.lastState(Number(id))).toBe('active');
+
+    await writer.drain();
+    expect((await learned()).map((c) => [c.source, c.kind, c.state])).toEqual([
+      ['scim', 'created', 'active'],
+      ['scim', 'deactivated', 'inactive'],
+    ]);
+    expect(await lastModified(b, id)).toBe(answered);
+    expect((await learned()).length).toBe(2);
   });
 
   it('past the bound: each lost change counted and audited', async () => {

@@ -1,8 +1,9 @@
 import { MemoryJournal } from '../../src/scim/journal/memoryJournal';
-import { JournalUnavailableError } from '../../src/scim/journal/changeJournal';
+import { JournalUnavailableError, type SubscriberChange } from '../../src/scim/journal/changeJournal';
 import {
   type DeliveryDropReason,
   type DeliveryOutcome,
+  OWN_WRITE_WAITS,
   RETRY_DELAYS_MS,
   WebhookHints,
 } from '../../src/scim/webhookHints';
@@ -13,7 +14,8 @@ import { ManualClock } from '../support/clock';
 
 // WebhookHints on its own against the sandbox, with the journal only (MIRROR=off): the bound on pending
 // subscribers and the re-read budget, each dropping what is over it, counted by reason; the server's own write
-// recognised by its intent; a delivery that cannot be handled now kept and tried again.
+// recognised by its intent, or by its stamp in Kit until its journal entry arrives; a delivery that cannot be
+// handled now kept and tried again.
 
 const GET_BY_ID = 'GET /v4/subscribers/:id';
 
@@ -26,7 +28,7 @@ describe('WebhookHints', () => {
     await sb.close();
   });
 
-  function hintsWith(o: { rereadsPerWindow: number; maxPending?: number; journal?: MemoryJournal }) {
+  function hintsWith(o: { rereadsPerWindow: number; maxPending?: number; journal?: MemoryJournal; stampKey?: string }) {
     const clock = new ManualClock();
     const dropped: DeliveryDropReason[] = [];
     const handled: DeliveryOutcome[] = [];
@@ -42,6 +44,7 @@ describe('WebhookHints', () => {
       now: () => clock.now(),
       dropped: (r) => dropped.push(r),
       handled: (r) => handled.push(r),
+      stampKey: o.stampKey,
     });
     return { hints, clock, dropped, handled, journal };
   }
@@ -138,5 +141,55 @@ describe('WebhookHints', () => {
     expect(recorded).toEqual([s.id]);
     expect(hints.stats()).toMatchObject({ retrying: 0, retries: 2, dropped: 0 });
     expect(dropped).toEqual([]);
+  });
+
+  it('a delivery a stamped write of the server explains waits for that write’s journal entry, and is decided if it never comes', async () => {
+    const stampKey = (
+      sb.store.listCustomFields().find((f) => f.label === 'scim_last_modified') ??
+      sb.store.createCustomField('scim_last_modified')
+    ).key;
+    const { hints, journal, clock } = hintsWith({ rereadsPerWindow: 100, stampKey });
+    const [own, lost] = subscribers(2);
+    await journal.observe(
+      [own, lost].map((s) => ({ id: s.id, state: 'active' as const })),
+      clock.now(),
+    );
+    await clock.advance(10);
+    // The server's deactivations: stamped in Kit, unsubscribed; their entries wait in another replica's spool.
+    const stampedAt = clock.now();
+    for (const s of [own, lost]) {
+      sb.store.updateSubscriber(s.id, { fields: { [stampKey]: new Date(stampedAt).toISOString() } });
+      sb.store.setState(s.id, 'inactive');
+    }
+    const changes: SubscriberChange[] = [];
+    journal.subscribe((c) => changes.push(c));
+    hints.accept(delivery(own.id));
+    hints.accept(delivery(lost.id));
+    await hints.idle({ holds: false });
+    expect(changes).toEqual([]);
+    expect(hints.stats()).toMatchObject({ retrying: 2 });
+
+    const entry = {
+      subscriberId: own.id,
+      at: stampedAt,
+      kind: 'deactivated',
+      source: 'scim',
+      state: 'inactive',
+    } as const;
+    await journal.record(entry);
+    const waited = () => changes.map((c) => [c.subscriberId, c.source]);
+    for (let i = 1; i < OWN_WRITE_WAITS; i++) {
+      await clock.advance(RETRY_DELAYS_MS[RETRY_DELAYS_MS.length - 1]);
+      await hints.idle({ holds: false });
+    }
+    expect(waited()).toEqual([[own.id, 'scim']]);
+    expect(hints.stats()).toMatchObject({ retrying: 1 });
+    await clock.advance(RETRY_DELAYS_MS[RETRY_DELAYS_MS.length - 1]);
+    await hints.idle({ holds: false });
+    expect(waited()).toEqual([
+      [own.id, 'scim'],
+      [lost.id, 'webhook'],
+    ]);
+    expect(hints.stats()).toMatchObject({ retrying: 0, dropped: 0 });
   });
 });

@@ -54,11 +54,24 @@ export type IntentTarget = { subscriberId: number } | { email: string };
  */
 export const INTENT_TTL_MS = 120_000;
 
-/** A subscriber as a read found it; `kitStamp` as in SubscriberChange. */
+/** A subscriber as a read found it; `kitStamp` as in SubscriberChange, `ownWriteAt` as in LearnedFrom. */
 export interface ObservedSubscriber {
   id: number;
   state: SubscriberState;
   kitStamp?: string;
+  ownWriteAt?: number;
+}
+
+/**
+ * What a change learned from Kit (a delivery, a walk, a read) found of the server's own writes: `ownWriteAt`,
+ * the time of the server's last stamp in Kit (ms). A stamp newer than anything the journal holds for that
+ * subscriber (and than its horizon) is a write of the server whose journal entry has not reached the shared
+ * journal yet: a replica's spool while Redis was away, or the moment between Kit's answer and the record. The
+ * state Kit shows then may be that write's doing, so it is not taken as a change made in Kit until the entry
+ * arrives (which records the state itself) or the stamp stops being newer.
+ */
+export interface LearnedFrom {
+  ownWriteAt?: number;
 }
 
 /** The key an intent is kept under. */
@@ -81,16 +94,34 @@ export class JournalUnavailableError extends Error {
   }
 }
 
+/**
+ * A change learned from Kit that a write of the server explains until that write's journal entry arrives
+ * (LearnedFrom): not recorded now; its deliverer tries again later, as when the journal is unavailable.
+ */
+export class OwnWritePendingError extends JournalUnavailableError {
+  constructor(readonly subscriberId: number) {
+    super(`subscriber ${subscriberId} carries a write of the server that the journal has not recorded yet`);
+    this.name = 'OwnWritePendingError';
+  }
+}
+
+/** Whether a stamp of the server is newer than what the journal holds of that subscriber (LearnedFrom). */
+export function ownWritePending(ownWriteAt: number | undefined, latest: number | undefined, horizon: number): boolean {
+  return ownWriteAt !== undefined && ownWriteAt > (latest ?? 0) && ownWriteAt > horizon;
+}
+
 export interface ChangeJournal {
   /**
    * Records a change; throws JournalUnavailableError when it could not be kept (Redis down). `done: true`: the
    * change is already made in Kit and nothing will record it again, so listeners hear of it even when it could
    * not be kept (the security events spool while Redis is away). A journal on Redis keeps a change it cannot
    * record now in a local spool and records it when Redis returns; `durable: true`: the caller has another way
-   * to keep the change (the stamp in Kit), so a spool that would not survive this process is not enough and
-   * the call throws instead.
+   * to keep the change (the stamp in Kit) and takes it over any spool, so the call throws instead. A spooled
+   * entry reaches the other replicas only once this replica sees Redis again; meanwhile they would read the
+   * state Kit shows as a change made in Kit, where the stamp tells them it is the server's own (LearnedFrom).
+   * A change learned from Kit carries `ownWriteAt` and throws OwnWritePendingError while that write explains it.
    */
-  record(change: SubscriberChange, opts?: { done?: boolean; durable?: boolean }): Promise<void>;
+  record(change: SubscriberChange, opts?: { done?: boolean; durable?: boolean } & LearnedFrom): Promise<void>;
   /** The latest change times of these subscribers; never throws (a journal that cannot answer says "now"). */
   view(subscriberIds: number[]): Promise<JournalView>;
   /**
@@ -98,7 +129,8 @@ export interface ChangeJournal {
    * reread), recorded at `at`; so is a subscriber seen for the first time in a state other than active (it
    * became so at a time the journal never saw, and `at` is the earliest time it can vouch for); any other
    * subscriber it has not seen yet becomes the baseline. A first sighting claims no change (firstSeen): after a
-   * lost journal, ignorance must not become "unsubscribed just now". With the mirror off
+   * lost journal, ignorance must not become "unsubscribed just now". A subscriber whose `ownWriteAt` is pending
+   * (LearnedFrom) is left as the journal knows it: the write's own entry decides. With the mirror off
    * this is how a change made in Kit is seen: by the next read of that subscriber (a GET, a lookup, a walk page
    * once its cache expires).
    */

@@ -40,7 +40,13 @@ export class LastModifiedOverlay {
 
 /** A subscriber as a read found it, with what Kit holds that names its current state (changeJournal.ts). */
 export function observed(s: Subscriber, stampKey: string): ObservedSubscriber {
-  return { id: s.id, state: s.state, kitStamp: kitStampOf(s, stampKey) };
+  return { id: s.id, state: s.state, kitStamp: kitStampOf(s, stampKey), ownWriteAt: ownWriteAtOf(s, stampKey) };
+}
+
+/** The time of the server's last stamp in Kit (ms), if it wrote one: what LearnedFrom compares. */
+export function ownWriteAtOf(s: Subscriber, stampKey: string): number | undefined {
+  const at = Date.parse(s.fields?.[stampKey] ?? '');
+  return Number.isFinite(at) ? at : undefined;
 }
 
 /** The server's last stamp in Kit, else Kit's created_at: what Kit holds that names a subscriber's state. */

@@ -6,7 +6,10 @@ import {
   type IntentTarget,
   intentKey,
   type JournalView,
+  type LearnedFrom,
   type ObservedSubscriber,
+  OwnWritePendingError,
+  ownWritePending,
   type SubscriberChange,
 } from './changeJournal';
 
@@ -38,7 +41,9 @@ export class MemoryJournal implements ChangeJournal {
     this.maxFeed = opts.maxFeed ?? opts.maxSubscribers;
   }
 
-  async record(change: SubscriberChange): Promise<void> {
+  async record(change: SubscriberChange, opts?: LearnedFrom): Promise<void> {
+    if (this.pendingOwnWrite(change.subscriberId, opts?.ownWriteAt))
+      throw new OwnWritePendingError(change.subscriberId);
     const previous = this.latest.get(change.subscriberId);
     this.latest.delete(change.subscriberId);
     this.latest.set(change.subscriberId, Math.max(change.at, previous ?? 0));
@@ -58,6 +63,7 @@ export class MemoryJournal implements ChangeJournal {
       const known = this.states.get(s.id);
       // First seen in a state other than active: it became so at a time the journal never saw; now is the only
       // time it can vouch for (redisJournal.ts, OBSERVE_LUA).
+      if (known !== undefined && known !== s.state && this.pendingOwnWrite(s.id, s.ownWriteAt)) continue;
       if (known === undefined ? s.state !== 'active' : known !== s.state)
         await this.record({
           subscriberId: s.id,
@@ -89,6 +95,10 @@ export class MemoryJournal implements ChangeJournal {
       const intent = this.intents.get(k);
       return intent !== undefined && intent.until > now && intent.state === state;
     });
+  }
+
+  private pendingOwnWrite(id: number, ownWriteAt: number | undefined): boolean {
+    return ownWritePending(ownWriteAt, this.latest.get(id), this.horizon);
   }
 
   private see(id: number, state: SubscriberState, at: number): void {

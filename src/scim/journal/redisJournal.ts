@@ -11,7 +11,9 @@ import {
   intentKey,
   JournalUnavailableError,
   type JournalView,
+  type LearnedFrom,
   type ObservedSubscriber,
+  OwnWritePendingError,
   type SubscriberChange,
 } from './changeJournal';
 
@@ -47,6 +49,9 @@ const JOURNAL_IDLE_TTL_MS = 30 * 86_400_000;
 const RECORD_LUA = `
 redis.call('SET', KEYS[3], ARGV[3], 'NX')
 local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if ARGV[8] ~= '' and tonumber(ARGV[8]) > tonumber(prev or '0') and tonumber(ARGV[8]) > tonumber(redis.call('GET', KEYS[3])) then
+  return 0
+end
 if ARGV[7] ~= '' and ((not prev) or tonumber(prev) <= tonumber(ARGV[2])) then
   redis.call('HSET', KEYS[4], ARGV[1], ARGV[7])
 end
@@ -66,16 +71,24 @@ return 1`;
 
 // Observed states in one pass. A state other than the one known is a change; so is a subscriber seen for the
 // first time in a state other than active (it became so at some time the journal never saw: now is the only
-// time it can vouch for; a first sighting claims no change, see SubscriberChange.firstSeen). Changes are
-// recorded here, as RECORD_LUA would, and returned (id, state, first-seen triples) for the listeners; the rest become baselines. The state hash is capped: past the cap it is dropped and the
-// horizon moves to now (a later change of a forgotten subscriber might go unseen otherwise).
+// time it can vouch for; a first sighting claims no change, see SubscriberChange.firstSeen). A change the
+// server's own write explains until its entry arrives (changeJournal.ts, LearnedFrom) is left alone, baseline
+// included. Changes are recorded here, as RECORD_LUA would, and returned (id, state, first-seen triples) for
+// the listeners; the rest become baselines. The state hash is capped: past the cap it is dropped and the
+// horizon moves to now (a later change of a forgotten subscriber might go unseen otherwise). Both scripts
+// compare an own write's time with RECORD_LUA's rule: newer than the subscriber's latest entry and the horizon.
 const OBSERVE_LUA = `
 redis.call('SET', KEYS[2], ARGV[1], 'NX')
 local changed = {}
-for i = 5, #ARGV, 3 do
-  local id, st, stamp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 5, #ARGV, 4 do
+  local id, st, stamp, own = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local known = redis.call('HGET', KEYS[1], id)
-  if known ~= st then
+  local pending = false
+  if known and known ~= st and own ~= '' then
+    pending = tonumber(own) > tonumber(redis.call('ZSCORE', KEYS[3], id) or '0')
+      and tonumber(own) > tonumber(redis.call('GET', KEYS[2]))
+  end
+  if known ~= st and not pending then
     redis.call('HSET', KEYS[1], id, st)
     if known or st ~= 'active' then
       table.insert(changed, id)
@@ -115,7 +128,7 @@ type JournalClient = {
     max: string,
     maxFeed: string,
     tag: string,
-    ...triples: string[]
+    ...quadruples: string[]
   ): Promise<string[]>;
   kscimJournalRecord(
     latest: string,
@@ -129,6 +142,7 @@ type JournalClient = {
     maxFeed: string,
     json: string,
     state: string,
+    ownWriteAt: string,
   ): Promise<number>;
 };
 
@@ -192,7 +206,9 @@ export class RedisJournal implements ChangeJournal {
           moved: 'spooled journal entries recorded in Redis',
           restored: 'journal entries spooled before a restart will be recorded',
         },
-        move: (entry) => this.write(entry),
+        move: async (entry) => {
+          await this.write(entry);
+        },
         parse: (v) => {
           const e = v as Partial<FeedEntry> | null;
           return e &&
@@ -223,28 +239,30 @@ export class RedisJournal implements ChangeJournal {
     this.spool?.close();
   }
 
-  async record(change: SubscriberChange, opts?: { done?: boolean; durable?: boolean }): Promise<void> {
+  async record(change: SubscriberChange, opts?: { done?: boolean; durable?: boolean } & LearnedFrom): Promise<void> {
     // The sequence keeps two equal changes in the same millisecond apart in the feed set.
     const entry: FeedEntry = { ...change, n: `${process.pid}.${++this.seq}` };
     let reason = 'Redis is unreachable';
     // Behind what waits: recorded after it, so the shared last state is never an older one.
     if (this.spooled > 0) await this.drain();
     if (this.spooled === 0) {
+      let recorded: boolean | undefined;
       try {
-        await this.write(entry);
-        this.listeners.emit(change);
-        return;
+        recorded = await this.write(entry, opts?.ownWriteAt);
       } catch (err) {
         reason = (err as Error).message;
+      }
+      if (recorded === false) throw new OwnWritePendingError(change.subscriberId);
+      if (recorded) {
+        this.listeners.emit(change);
+        return;
       }
     }
     // Only the server's own writes are spooled. A change learned from Kit was decided against a last state the
     // journal could not read meanwhile (and, on another replica, against intents it could not see): its
     // deliverer decides it again once Redis answers (a kept webhook delivery, the next walk or read). A caller
-    // that has another way to keep its change (the stamp in Kit) takes it over a spool that would not survive
-    // this process.
-    const spoolable =
-      this.spool !== undefined && change.source === 'scim' && !(opts?.durable && !this.opts.spool?.file);
+    // that has another way to keep its change (the stamp in Kit) takes it over the spool (ChangeJournal.record).
+    const spoolable = this.spool !== undefined && change.source === 'scim' && !opts?.durable;
     if (spoolable && this.spool!.push(entry)) {
       this.listeners.emit(change);
       return;
@@ -256,8 +274,9 @@ export class RedisJournal implements ChangeJournal {
     throw new JournalUnavailableError(spoolable ? 'Redis is unreachable and the journal spool is full' : reason);
   }
 
-  private async write(entry: FeedEntry): Promise<void> {
-    await this.link.run((c) =>
+  /** False: not recorded, a write of the server explains the change (`ownWriteAt`, LearnedFrom). */
+  private async write(entry: FeedEntry, ownWriteAt?: number): Promise<boolean> {
+    const recorded = await this.link.run((c) =>
       (c as unknown as JournalClient).kscimJournalRecord(
         this.keys.latest,
         this.keys.feed,
@@ -271,8 +290,10 @@ export class RedisJournal implements ChangeJournal {
         String(this.opts.maxFeed ?? this.opts.maxSubscribers),
         JSON.stringify(entry),
         entry.state ?? '',
+        ownWriteAt === undefined ? '' : String(ownWriteAt),
       ),
     );
+    return recorded !== 0;
   }
 
   async observe(subs: ObservedSubscriber[], at: number): Promise<void> {
@@ -289,7 +310,12 @@ export class RedisJournal implements ChangeJournal {
           String(this.opts.maxSubscribers),
           String(this.opts.maxFeed ?? this.opts.maxSubscribers),
           `${process.pid}.${++this.seq}`,
-          ...subs.flatMap((s) => [String(s.id), s.state, s.kitStamp ?? '']),
+          ...subs.flatMap((s) => [
+            String(s.id),
+            s.state,
+            s.kitStamp ?? '',
+            s.ownWriteAt === undefined ? '' : String(s.ownWriteAt),
+          ]),
         ),
       );
     } catch {

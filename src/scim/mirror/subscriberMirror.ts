@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { type Clock, sleepOn, type TimerHandle } from '../../platform/clock';
 import type { KitApi } from '../../kit/api';
 import type { CallOptions, Subscriber } from '../../kit/types';
-import type { ChangeJournal } from '../journal/changeJournal';
-import { kitStampOf } from '../journal/lastModifiedOverlay';
+import { type ChangeJournal, type LearnedFrom, OwnWritePendingError } from '../journal/changeJournal';
+import { kitStampOf, ownWriteAtOf } from '../journal/lastModifiedOverlay';
 import type { MirrorReads } from '../subscriberLookups';
 import { compact, expand, type MirrorStore, type PutResult } from './mirrorStore';
 import type { WebhookWatch } from './webhookWatch';
@@ -70,6 +70,11 @@ export type HintOutcome = 'known' | 'read' | 'refused';
 export interface HintRead {
   admit?: () => boolean;
   onSent?: () => void;
+  /**
+   * Record what Kit shows even where a write of the server not yet in the journal could explain it
+   * (changeJournal.ts, LearnedFrom): the delivery has waited long enough for that write's entry.
+   */
+  decide?: boolean;
 }
 
 /** How a walk request ended: this replica walked, another replica holds the walk, or it could not run. */
@@ -237,16 +242,17 @@ export class SubscriberMirror implements MirrorReads {
       throw err;
     }
     if (known && delivered && agrees(known, delivered)) {
-      await this.journalAgrees(known);
+      await this.journalAgrees(known, read.decide);
       return 'known';
     }
     if (read.admit && !read.admit()) return 'refused';
     const readAt = this.o.clock.now();
     const fresh = await this.o.kit.subscribers.find(subscriberId, { priority: 'webhook', onSent: read.onSent });
-    if (fresh && !(await this.store([fresh], readAt, 'webhook'))) throw new Error('the mirror could not be written');
+    if (fresh && !(await this.store([fresh], readAt, 'webhook', read.decide)))
+      throw new Error('the mirror could not be written');
     // A walk that read the subscriber after this read keeps its newer copy, and a walk records no change: the
     // delivery still tells the journal what Kit now holds.
-    if (fresh) await this.journalAgrees(fresh);
+    if (fresh) await this.journalAgrees(fresh, read.decide);
     return 'read';
   }
 
@@ -255,21 +261,25 @@ export class SubscriberMirror implements MirrorReads {
    * which is what security events are made from: after Redis lost its data, a re-walk can store a Kit-side
    * unsubscribe as the mirror's baseline before the delivery that announced it is handled. Kit sends a delivery only for a change (and the server's own
    * writes were recognised by their intents before this), so a state the journal does not hold is recorded as a
-   * change learned by the delivery. A journal that cannot answer throws: the delivery is handled again later.
+   * change learned by the delivery. A journal that cannot answer throws, as does one whose entry for a write of
+   * the server has not arrived yet (OwnWritePendingError): the delivery is handled again later.
    */
-  private async journalAgrees(known: Subscriber): Promise<void> {
+  private async journalAgrees(known: Subscriber, decide = false): Promise<void> {
     // Not for an active subscriber: after Redis lost its data the intents of the server's own creates are gone
     // too, and their activation deliveries would be announced as activations made in Kit.
     if (known.state === 'active') return;
     if ((await this.o.journal.lastState(known.id)) === known.state) return;
-    await this.o.journal.record({
-      subscriberId: known.id,
-      at: this.o.now ? this.o.now() : this.o.clock.now(),
-      kind: 'state',
-      source: 'webhook',
-      state: known.state,
-      ...(this.o.stampKey && { kitStamp: kitStampOf(known, this.o.stampKey) }),
-    });
+    await this.o.journal.record(
+      {
+        subscriberId: known.id,
+        at: this.o.now ? this.o.now() : this.o.clock.now(),
+        kind: 'state',
+        source: 'webhook',
+        state: known.state,
+        ...(this.o.stampKey && { kitStamp: kitStampOf(known, this.o.stampKey) }),
+      },
+      this.learnedFrom(known, decide),
+    );
     await this.o.changed();
   }
 
@@ -338,7 +348,21 @@ export class SubscriberMirror implements MirrorReads {
   }
 
   /** False when the mirror could not be written (then the journal was not either). */
-  private async store(subs: Subscriber[], readAt: number, source: 'webhook' | 'rewalk'): Promise<boolean> {
+  /** What a change learned from Kit tells the journal of the server's own writes (changeJournal.ts). */
+  private learnedFrom(sub: Subscriber, decide: boolean): LearnedFrom {
+    return decide || !this.o.stampKey ? {} : { ownWriteAt: ownWriteAtOf(sub, this.o.stampKey) };
+  }
+
+  /**
+   * False when the mirror could not be written (then the journal was not either). A change a write of the
+   * server explains until its journal entry arrives is left to that entry; a delivery's caller records it again.
+   */
+  private async store(
+    subs: Subscriber[],
+    readAt: number,
+    source: 'webhook' | 'rewalk',
+    decide = false,
+  ): Promise<boolean> {
     let results: PutResult[];
     try {
       results = await this.o.store.put(
@@ -356,15 +380,20 @@ export class SubscriberMirror implements MirrorReads {
       if (before ? before.state !== subs[i].state : source === 'webhook') {
         changed = true;
         await this.o.journal
-          .record({
-            subscriberId: subs[i].id,
-            at: (this.o.now ?? this.o.clock.now)(),
-            kind: before ? 'state' : 'created',
-            source,
-            state: subs[i].state,
-            ...(this.o.stampKey && { kitStamp: kitStampOf(subs[i], this.o.stampKey) }),
-          })
-          .catch((err) => this.o.onError?.('journal', err as Error));
+          .record(
+            {
+              subscriberId: subs[i].id,
+              at: this.o.now ? this.o.now() : this.o.clock.now(),
+              kind: before ? 'state' : 'created',
+              source,
+              state: subs[i].state,
+              ...(this.o.stampKey && { kitStamp: kitStampOf(subs[i], this.o.stampKey) }),
+            },
+            this.learnedFrom(subs[i], decide),
+          )
+          .catch((err) => {
+            if (!(err instanceof OwnWritePendingError)) this.o.onError?.('journal', err as Error);
+          });
       } else if (
         before &&
         (before.email_address !== subs[i].email_address || before.first_name !== subs[i].first_name)

@@ -7,6 +7,7 @@ import { RedisLink } from '../../../src/platform/redisLink';
 import {
   effectiveLastModified,
   JournalUnavailableError,
+  OwnWritePendingError,
   type SubscriberChange,
 } from '../../../src/scim/journal/changeJournal';
 import { type JournalSpoolOptions, RedisJournal } from '../../../src/scim/journal/redisJournal';
@@ -142,7 +143,7 @@ const silent = pino({ level: 'silent' });
     const a = await replica({ file });
     await redis.kill();
     const made = [change(7), change(8, 'deactivated'), change(7)];
-    for (const c of made) await a.record(c, { durable: true });
+    for (const c of made) await a.record(c, { done: true });
     a.close();
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(3);
 
@@ -154,11 +155,16 @@ const silent = pino({ level: 'silent' });
     expect(readFileSync(file, 'utf8')).toBe('');
   });
 
-  it('a change that must outlive the process is not trusted to a spool in memory: the caller keeps it', async () => {
-    const a = await replica();
-    await redis.kill();
-    await expect(a.record(change(9, 'deactivated'), { durable: true })).rejects.toBeInstanceOf(JournalUnavailableError);
-    expect(a.spooled).toBe(0);
+  it('a change its caller can keep in Kit is never spooled, even to a file: the caller writes its stamp', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'scim-journal-spool-')), 'journal-spool.jsonl');
+    for (const a of [await replica(), await replica({ file })]) {
+      await redis.kill();
+      await expect(a.record(change(9, 'deactivated'), { durable: true })).rejects.toBeInstanceOf(
+        JournalUnavailableError,
+      );
+      expect(a.spooled).toBe(0);
+      await redis.restart();
+    }
   });
 
   it('a change learned from Kit is not spooled: its deliverer decides it again once Redis answers', async () => {
@@ -183,6 +189,58 @@ const silent = pino({ level: 'silent' });
     await a.drain();
     expect(await b.lastState(13)).toBe('cancelled');
     expect(await b.read(0, 100)).toEqual([older, newer]);
+  });
+
+  it('a write of the server still in its replica’s spool explains what another replica reads in Kit, until its entry arrives', async () => {
+    const a = await replica({ retryMs: 60_000 });
+    const b = await replica();
+    await b.observe([{ id: 20, state: 'active' }], ++clock);
+    // Redis answers again, but a's deactivation has not left its spool yet (its next try is a minute away).
+    await redis.command((r) => r.set(`${PREFIX}journal:latest`, 'not a sorted set'));
+    const deactivation = change(20, 'deactivated');
+    await a.record(deactivation, { done: true });
+    expect(a.spooled).toBe(1);
+    await redis.command((r) => r.del(`${PREFIX}journal:latest`));
+
+    // b reads the subscriber in Kit: inactive, carrying the stamp a wrote with its deactivation.
+    const inKit = { id: 20, state: 'inactive' as const, kitStamp: new Date(deactivation.at).toISOString() };
+    await b.observe([{ ...inKit, ownWriteAt: deactivation.at }], ++clock);
+    await expect(
+      b.record(
+        { subscriberId: 20, at: ++clock, kind: 'state', source: 'webhook', state: 'inactive' },
+        { ownWriteAt: deactivation.at },
+      ),
+    ).rejects.toBeInstanceOf(OwnWritePendingError);
+    expect(await b.lastState(20)).toBe('active');
+    expect(await b.read(0, 100)).toEqual([]);
+
+    await a.drain();
+    expect(await b.lastState(20)).toBe('inactive');
+    await b.observe([{ ...inKit, ownWriteAt: deactivation.at }], ++clock);
+    expect(await b.read(0, 100)).toEqual([deactivation]);
+  });
+
+  it('a stamp no newer than what the journal holds (or its horizon) explains nothing: a change made in Kit is recorded', async () => {
+    const a = await replica();
+    const rename = change(21);
+    await a.record(rename);
+    await a.observe([{ id: 22, state: 'active' }], ++clock);
+    const horizon = (await a.view([])).horizon;
+    await a.observe(
+      [
+        { id: 21, state: 'inactive', ownWriteAt: rename.at },
+        { id: 22, state: 'inactive', ownWriteAt: horizon },
+      ],
+      ++clock,
+    );
+    expect((await a.read(rename.at, 100)).map((c) => [c.subscriberId, c.source, c.state])).toEqual([
+      [21, 'reread', 'inactive'],
+      [22, 'reread', 'inactive'],
+    ]);
+    // Newer than the horizon with no entry of its own: a write the journal has not heard of yet.
+    await a.observe([{ id: 23, state: 'active' }], ++clock);
+    await a.observe([{ id: 23, state: 'inactive', ownWriteAt: clock }], ++clock);
+    expect(await a.lastState(23)).toBe('active');
   });
 
   it('intents recorded while Redis is away are kept on this replica until they expire', async () => {

@@ -1,4 +1,5 @@
 import { type KitSandbox, startKitSandbox } from '@convertkit-scim/kit-sandbox';
+import { OwnWritePendingError } from '../../../src/scim/journal/changeJournal';
 import { MemoryJournal } from '../../../src/scim/journal/memoryJournal';
 import { MemoryMirrorStore } from '../../../src/scim/mirror/memoryMirrorStore';
 import { SubscriberMirror } from '../../../src/scim/mirror/subscriberMirror';
@@ -112,5 +113,46 @@ describe('SubscriberMirror walks on its clock', () => {
       expect.objectContaining({ subscriberId: id, kind: 'state', source: 'webhook', state: 'inactive' }),
     ]);
     expect((await journal.read(0, 100))[0].firstSeen).toBeUndefined();
+  });
+
+  it('a delivery a stamped write of the server explains is left to that write’s journal entry, unless told to decide', async () => {
+    const clock = new ManualClock(Date.now());
+    const journal = new MemoryJournal({ now: () => clock.now(), maxSubscribers: 10_000 });
+    const stampKey = sandbox.store.createCustomField('scim_last_modified').key;
+    const mirror = new SubscriberMirror({
+      kit: harness(sandbox).client,
+      store: new MemoryMirrorStore({ externalId: 'x', userName: 'y' }, () => clock.now()),
+      journal,
+      keepFields: new Set([stampKey]),
+      allFieldKeys: () => [stampKey],
+      clock,
+      refreshMs: 3_600_000,
+      changed: async () => undefined,
+      stampKey,
+    });
+    const [own, lost] = sandbox.store.seedSubscribers(2, { emailPrefix: 'stamped-' }).ids;
+    await journal.observe(
+      [own, lost].map((id) => ({ id, state: 'active' as const })),
+      clock.now(),
+    );
+    await mirror.walk();
+    await clock.advance(10);
+    const stampedAt = clock.now();
+    for (const id of [own, lost]) {
+      sandbox.store.updateSubscriber(id, { fields: { [stampKey]: new Date(stampedAt).toISOString() } });
+      sandbox.store.unsubscribe(id);
+    }
+    await expect(mirror.hint(own, { id: own, state: 'inactive' })).rejects.toBeInstanceOf(OwnWritePendingError);
+    expect(await journal.read(0, 100)).toEqual([]);
+    expect(await journal.lastState(own)).toBe('active');
+
+    const entry = { subscriberId: own, at: stampedAt, kind: 'deactivated', source: 'scim', state: 'inactive' } as const;
+    await journal.record(entry);
+    expect(await mirror.hint(own, { id: own, state: 'inactive' })).toBe('known');
+    expect(await mirror.hint(lost, { id: lost, state: 'inactive' }, { decide: true })).toBe('read');
+    expect((await journal.read(0, 100)).map((c) => [c.subscriberId, c.source, c.state])).toEqual([
+      [own, 'scim', 'inactive'],
+      [lost, 'webhook', 'inactive'],
+    ]);
   });
 });
