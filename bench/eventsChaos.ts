@@ -8,6 +8,7 @@ export async function run(): Promise<void> {
   const chaos = new EventsChaos({
     usersPerFault: Number(process.env.BENCH_CHAOS_USERS ?? 20),
     kitUnsubscribesPerFault: 5,
+    crossReadsPerFault: 5,
     pauseSeconds: Number(process.env.BENCH_REDIS_PAUSE_SECONDS ?? 15),
     deliveryTimeoutMs: 30_000,
   });

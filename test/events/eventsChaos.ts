@@ -42,6 +42,11 @@ export const FAULTS: FaultName[] = [
 export interface ChaosOptions {
   usersPerFault: number;
   kitUnsubscribesPerFault: number;
+  /**
+   * Users deactivated on the first replica while the fault is on and read on the other as soon as it is over:
+   * a deactivation still waiting in the writer's journal spool must not be taken there for an unsubscribe in Kit.
+   */
+  crossReadsPerFault: number;
   pauseSeconds: number;
   /** How long to wait for every expected SET after a fault's push ends. */
   deliveryTimeoutMs: number;
@@ -213,11 +218,19 @@ export class EventsChaos {
     });
   }
 
-  /** One IdP request through the replicas in turn, retried (on the other replica) on 5xx, 429 or no answer. */
-  private async scim(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  /**
+   * One IdP request through the replicas in turn, retried (on the other replica) on 5xx, 429 or no answer; or
+   * always on one replica (`replica`, its index).
+   */
+  private async scim(
+    method: string,
+    path: string,
+    body?: unknown,
+    replica?: number,
+  ): Promise<{ status: number; body: any }> {
     for (let attempt = 0; ; attempt++) {
       const urls = this.urls();
-      const base = urls[this.turn++ % urls.length]!;
+      const base = replica === undefined ? urls[this.turn++ % urls.length]! : urls[replica]!;
       let status = 0;
       let parsed: any;
       try {
@@ -259,6 +272,21 @@ export class EventsChaos {
     return id;
   }
 
+  private async deactivateOnFirstReplica(id: string): Promise<void> {
+    const uri = `/Users/${id}`;
+    const off = await this.scim('PATCH', uri, patch({ op: 'replace', path: 'active', value: false }), 0);
+    if (off.status !== 200) throw new Error(`deactivate ${id} on the first replica: ${off.status}`);
+    this.expect(`${uri} ${JSON.stringify({ [SCIM_EVENT.deactivate]: {} })}`);
+  }
+
+  /** Reads each user on the last replica, ten times over the first second after the fault. */
+  private async readOnLastReplica(ids: string[]): Promise<void> {
+    for (let round = 0; round < 10 && ids.length > 0; round++) {
+      for (const id of ids) await this.scim('GET', `/Users/${id}`, undefined, this.replicas.length - 1);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** One user's life through the IdP: create, rename, deactivate, delete. */
   private async lifecycle(tag: string): Promise<void> {
     const id = await this.createUser(tag);
@@ -281,7 +309,7 @@ export class EventsChaos {
 
   /** Runs one fault under an IdP push and returns what the receivers got for this fault's changes. */
   async runFault(fault: FaultName, index: number): Promise<FaultReport> {
-    const { usersPerFault, kitUnsubscribesPerFault } = this.options;
+    const { usersPerFault, kitUnsubscribesPerFault, crossReadsPerFault } = this.options;
     this.expected.clear();
     const firstReceived = this.receivers.map((r) => r.received.length);
     const firstUnverified = this.receivers.map((r) => r.unverified.length);
@@ -289,6 +317,8 @@ export class EventsChaos {
     // Users a person will unsubscribe in Kit while the fault is on.
     const kitSide: string[] = [];
     for (let i = 0; i < kitUnsubscribesPerFault; i++) kitSide.push(await this.createUser(`f${index}.kit${i}`));
+    const crossRead: string[] = [];
+    for (let i = 0; i < crossReadsPerFault; i++) crossRead.push(await this.createUser(`f${index}.x${i}`));
 
     let pushed = 0;
     const push = (async () => {
@@ -300,13 +330,17 @@ export class EventsChaos {
     })();
     await eventually(() => pushed >= Math.floor(usersPerFault / 4), 600);
 
-    const unsubscribeInKit = () => {
+    let deactivations: Promise<unknown> = Promise.resolve();
+    const duringFault = () => {
       for (const id of kitSide) {
         this.sandbox.store.setState(Number(id), 'inactive');
         this.expect(kitUnsubscribeKey(`/Users/${id}`), { kitUnsubscribeAt: Date.now() });
       }
+      deactivations = Promise.all(crossRead.map((id) => this.deactivateOnFirstReplica(id)));
     };
-    await this.inject(fault, unsubscribeInKit);
+    await this.inject(fault, duringFault);
+    await deactivations;
+    await this.readOnLastReplica(crossRead);
     await push;
     await this.ready();
 

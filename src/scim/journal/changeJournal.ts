@@ -119,7 +119,9 @@ export interface ChangeJournal {
    * to keep the change (the stamp in Kit) and takes it over any spool, so the call throws instead. A spooled
    * entry reaches the other replicas only once this replica sees Redis again; meanwhile they would read the
    * state Kit shows as a change made in Kit, where the stamp tells them it is the server's own (LearnedFrom).
-   * A change learned from Kit carries `ownWriteAt` and throws OwnWritePendingError while that write explains it.
+   * A change learned from Kit carries `ownWriteAt` and throws OwnWritePendingError while that write explains it;
+   * one whose state is the last state the journal holds for that subscriber is no change and is not recorded
+   * (a walk that finds the server's own deactivation, made while the mirror could not be written).
    */
   record(change: SubscriberChange, opts?: { done?: boolean; durable?: boolean } & LearnedFrom): Promise<void>;
   /** The latest change times of these subscribers; never throws (a journal that cannot answer says "now"). */

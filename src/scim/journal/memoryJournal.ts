@@ -44,6 +44,8 @@ export class MemoryJournal implements ChangeJournal {
   async record(change: SubscriberChange, opts?: LearnedFrom): Promise<void> {
     if (this.pendingOwnWrite(change.subscriberId, opts?.ownWriteAt))
       throw new OwnWritePendingError(change.subscriberId);
+    if (change.source !== 'scim' && change.state !== undefined && this.states.get(change.subscriberId) === change.state)
+      return;
     const previous = this.latest.get(change.subscriberId);
     this.latest.delete(change.subscriberId);
     this.latest.set(change.subscriberId, Math.max(change.at, previous ?? 0));

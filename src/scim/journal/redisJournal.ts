@@ -52,6 +52,7 @@ local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if ARGV[8] ~= '' and tonumber(ARGV[8]) > tonumber(prev or '0') and tonumber(ARGV[8]) > tonumber(redis.call('GET', KEYS[3])) then
   return 0
 end
+if ARGV[9] == '1' and ARGV[7] ~= '' and redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[7] then return 2 end
 if ARGV[7] ~= '' and ((not prev) or tonumber(prev) <= tonumber(ARGV[2])) then
   redis.call('HSET', KEYS[4], ARGV[1], ARGV[7])
 end
@@ -143,6 +144,7 @@ type JournalClient = {
     json: string,
     state: string,
     ownWriteAt: string,
+    learned: string,
   ): Promise<number>;
 };
 
@@ -164,6 +166,12 @@ export interface RedisJournalOptions {
   /** Where changes wait while Redis is away; without it a change that cannot be recorded is not kept. */
   spool?: JournalSpoolOptions;
 }
+
+/**
+ * What became of a record: written; or not, as a write of the server explains it (`ownWriteAt`, LearnedFrom);
+ * or not, as the journal already holds the state a change learned from Kit reports (ChangeJournal.record).
+ */
+type WriteOutcome = 'recorded' | 'ownWritePending' | 'known';
 
 /** A change as the feed holds it: `n` keeps two equal changes apart in the feed set. */
 type FeedEntry = SubscriberChange & { n: string };
@@ -246,17 +254,15 @@ export class RedisJournal implements ChangeJournal {
     // Behind what waits: recorded after it, so the shared last state is never an older one.
     if (this.spooled > 0) await this.drain();
     if (this.spooled === 0) {
-      let recorded: boolean | undefined;
+      let outcome: WriteOutcome | undefined;
       try {
-        recorded = await this.write(entry, opts?.ownWriteAt);
+        outcome = await this.write(entry, opts?.ownWriteAt);
       } catch (err) {
         reason = (err as Error).message;
       }
-      if (recorded === false) throw new OwnWritePendingError(change.subscriberId);
-      if (recorded) {
-        this.listeners.emit(change);
-        return;
-      }
+      if (outcome === 'ownWritePending') throw new OwnWritePendingError(change.subscriberId);
+      if (outcome === 'recorded') this.listeners.emit(change);
+      if (outcome !== undefined) return;
     }
     // Only the server's own writes are spooled. A change learned from Kit was decided against a last state the
     // journal could not read meanwhile (and, on another replica, against intents it could not see): its
@@ -274,8 +280,7 @@ export class RedisJournal implements ChangeJournal {
     throw new JournalUnavailableError(spoolable ? 'Redis is unreachable and the journal spool is full' : reason);
   }
 
-  /** False: not recorded, a write of the server explains the change (`ownWriteAt`, LearnedFrom). */
-  private async write(entry: FeedEntry, ownWriteAt?: number): Promise<boolean> {
+  private async write(entry: FeedEntry, ownWriteAt?: number): Promise<WriteOutcome> {
     const recorded = await this.link.run((c) =>
       (c as unknown as JournalClient).kscimJournalRecord(
         this.keys.latest,
@@ -291,9 +296,10 @@ export class RedisJournal implements ChangeJournal {
         JSON.stringify(entry),
         entry.state ?? '',
         ownWriteAt === undefined ? '' : String(ownWriteAt),
+        entry.source === 'scim' ? '0' : '1',
       ),
     );
-    return recorded !== 0;
+    return recorded === 0 ? 'ownWritePending' : recorded === 2 ? 'known' : 'recorded';
   }
 
   async observe(subs: ObservedSubscriber[], at: number): Promise<void> {

@@ -379,6 +379,10 @@ export class SubscriberMirror implements MirrorReads {
       if (!stored) continue;
       if (before ? before.state !== subs[i].state : source === 'webhook') {
         changed = true;
+        // A subscriber a delivery brings that the mirror never held is a creation in Kit, unless it carries the
+        // server's stamp: then the server created it (its intent and its copy lost with Redis's data), and a
+        // state other than active is the delivery's news, which journalAgrees records.
+        if (!before && this.o.stampKey && ownWriteAtOf(subs[i], this.o.stampKey) !== undefined) continue;
         await this.o.journal
           .record(
             {

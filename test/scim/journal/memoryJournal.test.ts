@@ -58,4 +58,21 @@ describe('the memory journal and writes of the server it has not recorded yet', 
     await journal.observe([{ id: 4, state: 'inactive', ownWriteAt: clock + 5 }], ++clock);
     expect(await journal.read(0, 10)).toEqual([expect.objectContaining({ subscriberId: 4, firstSeen: true })]);
   });
+
+  it('a change learned from Kit whose state the journal already holds is no change', async () => {
+    const own = {
+      subscriberId: 5,
+      at: ++clock,
+      kind: 'deactivated' as const,
+      source: 'scim' as const,
+      state: 'inactive' as const,
+    };
+    await journal.record(own);
+    await journal.record({ subscriberId: 5, at: ++clock, kind: 'state', source: 'rewalk', state: 'inactive' });
+    await journal.record({ subscriberId: 5, at: ++clock, kind: 'state', source: 'webhook', state: 'bounced' });
+    expect((await journal.read(0, 10)).map((c) => [c.source, c.state])).toEqual([
+      ['scim', 'inactive'],
+      ['webhook', 'bounced'],
+    ]);
+  });
 });

@@ -243,6 +243,19 @@ const silent = pino({ level: 'silent' });
     expect(await a.lastState(23)).toBe('active');
   });
 
+  it('a change learned from Kit whose state the journal already holds is no change: not recorded, not told', async () => {
+    const a = await replica();
+    const told: SubscriberChange[] = [];
+    a.subscribe((c) => told.push(c));
+    const own = change(24, 'deactivated');
+    await a.record(own);
+    await a.record({ subscriberId: 24, at: ++clock, kind: 'state', source: 'rewalk', state: 'inactive' });
+    const bounce = { subscriberId: 24, at: ++clock, kind: 'state', source: 'webhook', state: 'bounced' } as const;
+    await a.record(bounce);
+    expect(await a.read(0, 100)).toEqual([own, bounce]);
+    expect(told).toEqual([own, bounce]);
+  });
+
   it('intents recorded while Redis is away are kept on this replica until they expire', async () => {
     const a = await replica();
     redis.pause();

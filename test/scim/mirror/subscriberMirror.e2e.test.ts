@@ -33,6 +33,32 @@ describe('SubscriberMirror walks on its clock', () => {
     return mirror;
   }
 
+  /** The key of the server's stamp field in the sandbox (scim_last_modified), made once. */
+  const stampField = () =>
+    (
+      sandbox.store.listCustomFields().find((f) => f.label === 'scim_last_modified') ??
+      sandbox.store.createCustomField('scim_last_modified')
+    ).key;
+
+  /** A mirror that knows the server's stamp field, on a journal of its own and the test's clock. */
+  const stampedMirror = () => {
+    const clock = new ManualClock(Date.now());
+    const journal = new MemoryJournal({ now: () => clock.now(), maxSubscribers: 10_000 });
+    const stampKey = stampField();
+    const mirror = new SubscriberMirror({
+      kit: harness(sandbox).client,
+      store: new MemoryMirrorStore({ externalId: 'x', userName: 'y' }, () => clock.now()),
+      journal,
+      keepFields: new Set([stampKey]),
+      allFieldKeys: () => [stampKey],
+      clock,
+      refreshMs: 3_600_000,
+      changed: async () => undefined,
+      stampKey,
+    });
+    return { clock, journal, stampKey, mirror };
+  };
+
   const pages = () => sandbox.calls().byEndpoint['GET /v4/subscribers'] ?? 0;
 
   it('retries a failed walk after a minute, then walks once per refresh period', async () => {
@@ -116,20 +142,7 @@ describe('SubscriberMirror walks on its clock', () => {
   });
 
   it('a delivery a stamped write of the server explains is left to that write’s journal entry, unless told to decide', async () => {
-    const clock = new ManualClock(Date.now());
-    const journal = new MemoryJournal({ now: () => clock.now(), maxSubscribers: 10_000 });
-    const stampKey = sandbox.store.createCustomField('scim_last_modified').key;
-    const mirror = new SubscriberMirror({
-      kit: harness(sandbox).client,
-      store: new MemoryMirrorStore({ externalId: 'x', userName: 'y' }, () => clock.now()),
-      journal,
-      keepFields: new Set([stampKey]),
-      allFieldKeys: () => [stampKey],
-      clock,
-      refreshMs: 3_600_000,
-      changed: async () => undefined,
-      stampKey,
-    });
+    const { clock, journal, stampKey, mirror } = stampedMirror();
     const [own, lost] = sandbox.store.seedSubscribers(2, { emailPrefix: 'stamped-' }).ids;
     await journal.observe(
       [own, lost].map((id) => ({ id, state: 'active' as const })),
@@ -153,6 +166,21 @@ describe('SubscriberMirror walks on its clock', () => {
     expect((await journal.read(0, 100)).map((c) => [c.subscriberId, c.source, c.state])).toEqual([
       [own, 'scim', 'inactive'],
       [lost, 'webhook', 'inactive'],
+    ]);
+  });
+
+  it('a delivery of a subscriber the mirror never held is a creation in Kit only without the server’s stamp', async () => {
+    const { clock, journal, stampKey, mirror } = stampedMirror();
+    // The server's create (its intent and the mirror's copy lost with Redis's data), and one made in Kit.
+    const stamped = sandbox.store.addSubscriber({
+      email_address: `stamped-create.${Date.now()}@example.com`,
+      fields: { [stampKey]: new Date(clock.now() - 1000).toISOString() },
+    });
+    const [inKit] = sandbox.store.seedSubscribers(1, { emailPrefix: 'kit-create-' }).ids;
+    expect(await mirror.hint(stamped.id, { id: stamped.id, state: 'active' })).toBe('read');
+    expect(await mirror.hint(inKit, { id: inKit, state: 'active' })).toBe('read');
+    expect((await journal.read(0, 100)).map((c) => [c.subscriberId, c.kind, c.source])).toEqual([
+      [inKit, 'created', 'webhook'],
     ]);
   });
 });
