@@ -2,13 +2,15 @@ import { EventsChaos, FAULTS, percentile } from '../test/events/eventsChaos';
 
 // Security events under chaos (test/events/eventsChaos.ts): per fault, what two push receivers got for an IdP's
 // push and for unsubscribes made in Kit meanwhile, and the seconds from each Kit-side unsubscribe to its SET.
-// BENCH_CHAOS_USERS users per fault (default 20); the Redis pause is BENCH_REDIS_PAUSE_SECONDS (default 15).
+// BENCH_CHAOS_USERS users per fault (default 20); the Redis pause is BENCH_REDIS_PAUSE_SECONDS (default 15);
+// BENCH_CHAOS_CROSS_READS users per fault deactivated on one replica during the fault and read on the other
+// right after (default 2).
 
 export async function run(): Promise<void> {
   const chaos = new EventsChaos({
     usersPerFault: Number(process.env.BENCH_CHAOS_USERS ?? 20),
     kitUnsubscribesPerFault: 5,
-    crossReadsPerFault: 5,
+    crossReadsPerFault: Number(process.env.BENCH_CHAOS_CROSS_READS ?? 2),
     pauseSeconds: Number(process.env.BENCH_REDIS_PAUSE_SECONDS ?? 15),
     deliveryTimeoutMs: 30_000,
   });

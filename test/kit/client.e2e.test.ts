@@ -218,13 +218,14 @@ describe('retries', () => {
   });
 
   it('retries a timeout on a read (ETIMEDOUT is recorded)', async () => {
+    // Margins wide enough that the retry, with no latency, answers within the timeout on a loaded machine.
     const t = harness(sb, {
-      timeoutMs: 100,
+      timeoutMs: 500,
       sleep: async () => {
         sb.resetFaults();
       },
     });
-    sb.setFaults({ latencyMs: 300, endpoints: ['GET /v4/account'] });
+    sb.setFaults({ latencyMs: 1500, endpoints: ['GET /v4/account'] });
     const account = await t.client.account();
     expect(account.account.name).toBeTruthy();
     expect(t.records.map((r) => [r.status, r.errorCode])).toEqual([
