@@ -11,6 +11,7 @@ import type { ChangeTracking } from '../scim/changeTracking';
 import { UserDirectory, type UserEvents } from '../scim/users';
 import type { ScimServices } from '../scim/services';
 import type { UnmappedPolicy } from '../scim/unmappedAttributes';
+import type { UserNameClaims } from '../scim/userNameClaims';
 
 // The SCIM services and how they share state, built from what the start-up checks established (the reserved
 // field keys) without any Kit call of its own: construction only, so it can be read, and tested, on its own.
@@ -37,6 +38,8 @@ export interface ScimServiceDeps {
   cursors?: PageCursors;
   /** Builds the change journal, lookup snapshot and mirror over the field map. */
   changeTracking: (fields: SubscriberFieldMap) => ChangeTracking;
+  /** Who may write a non-email userName now: shared by the replicas on one Redis. */
+  userNameClaims?: UserNameClaims;
 }
 
 export function buildScimServices(deps: ScimServiceDeps): ScimServices {
@@ -65,6 +68,7 @@ export function buildScimServices(deps: ScimServiceDeps): ScimServices {
     mirror: tracking.mirror,
     unmapped: deps.unmapped,
     cursors: deps.cursors,
+    userNameClaims: deps.userNameClaims,
   });
   const groups = new GroupDirectory({
     kit,

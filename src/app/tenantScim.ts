@@ -15,6 +15,7 @@ import { MemoryPageStore, type PageStore } from '../scim/paging/pageStore';
 import { RedisPageStore } from '../scim/paging/redisPageStore';
 import type { ScimServices } from '../scim/services';
 import { buildScimServices } from './scimServices';
+import { RedisUserNameClaims } from '../scim/redisUserNameClaims';
 import { CURSOR_TIMEOUT_SECONDS, PageCursors } from '../scim/paging/pageCursors';
 import type { KitCredentials } from '../config/kitCredentials';
 
@@ -59,6 +60,9 @@ export function tenantScimServices(d: TenantScimDeps, fieldKeys: Map<string, str
         })
       : undefined,
     changeTracking: (fields) => changeTracking(d, fields, pageStore),
+    userNameClaims: d.redis
+      ? new RedisUserNameClaims(d.redis, d.redisPrefix('claims'), { clock: d.clock, logger: d.logger })
+      : undefined,
     userEvents: {
       reactivationRejected: (operation, email) => {
         metrics.reactivationRejected.inc(d.labels({ operation }));

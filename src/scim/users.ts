@@ -3,6 +3,7 @@ import type { CallOptions, Subscriber, SubscriberState } from '../kit/types';
 import { asInvalidValue, ScimBadRequest, ScimConflict, ScimNotFound } from './errors';
 import { emailDefect, identityKey, sameIdentity } from './identity';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from './fieldMap';
+import { LocalUserNameClaims, type UserNameClaims } from './userNameClaims';
 import { crowdedArray, MAX_USER_VALUES, quoteInput } from './inputLimits';
 import type { ListQuery } from './listQuery';
 import { isCanonicalId, type ScimBody, type ScimUser } from './resources';
@@ -80,6 +81,8 @@ export interface UserDirectoryDeps {
   unmapped?: UnmappedPolicy;
   /** RFC 9865 cursors (Kit v4 only). */
   cursors?: PageCursors;
+  /** Who may write a non-email userName now (userNameClaims.ts); this process's writes only by default. */
+  userNameClaims?: UserNameClaims;
 }
 
 const INTERACTIVE: CallOptions = { priority: 'interactive' };
@@ -90,14 +93,14 @@ export class UserDirectory {
   private readonly lookups: SubscriberLookups;
   private readonly overlay?: LastModifiedOverlay;
   private readonly listing: UserListing;
-  /** The write claiming each non-email userName on this replica now, by identity key (oneWriterPerUserName). */
-  private readonly userNameWriters = new Map<string, Promise<void>>();
+  private readonly userNameClaims: UserNameClaims;
   /** The User schema of this directory's mapping: coercion, PATCH, request checks, rendering, /Schemas. */
   readonly schema: UserSchema;
 
   constructor(private readonly deps: UserDirectoryDeps) {
     this.schema = userSchemaFor(deps.fields.mapping);
     this.now = deps.now ?? (() => new Date());
+    this.userNameClaims = deps.userNameClaims ?? new LocalUserNameClaims();
     this.lookups = deps.lookups ?? new SubscriberLookups({ kit: deps.kit });
     this.overlay = deps.journal
       ? new LastModifiedOverlay(deps.journal, deps.fields, () => this.now().getTime())
@@ -154,24 +157,13 @@ export class UserDirectory {
   }
 
   /**
-   * Writes that claim one non-email userName run one at a time on this replica, so that the second of two
-   * concurrent creates (an IdP retrying, two IdP workers) finds the first's user and is a 409, not a second
-   * subscriber. Across replicas nothing serializes them (see assertUserNameFree).
+   * Writes that claim one non-email userName run one at a time (userNameClaims.ts: on this replica, and on
+   * every replica sharing Redis), so that the second of two concurrent creates (an IdP retrying, two IdP
+   * workers, two replicas) finds the first's user and is a 409, not a second subscriber.
    */
-  private async oneWriterPerUserName<T>(userName: unknown, work: () => Promise<T>): Promise<T> {
+  private oneWriterPerUserName<T>(userName: unknown, work: () => Promise<T>): Promise<T> {
     if (typeof userName !== 'string' || looksLikeEmail(userName)) return work();
-    const key = identityKey(userName);
-    const run = (this.userNameWriters.get(key) ?? Promise.resolve()).then(work);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.userNameWriters.set(key, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.userNameWriters.get(key) === settled) this.userNameWriters.delete(key);
-    }
+    return this.userNameClaims.holding(identityKey(userName), work);
   }
 
   private async createChecked(user: ScimBody, email: string, write: SubscriberWrite): Promise<ScimUser> {
@@ -428,8 +420,8 @@ export class UserDirectory {
    * RFC 7643 §4.1.1 makes userName case-insensitively unique. Kit keys subscribers by email only, so a userName
    * that is not an email (kept in its own Kit field) would otherwise be written twice; an email userName is
    * Kit's address, whose uniqueness the email checks above keep at their own cost. What a lookup costs is in
-   * userListing.ts (userNameHolders). Two creates of one name racing on two replicas both find it free and both
-   * succeed: Kit has no uniqueness on a field to refuse the second.
+   * userListing.ts (userNameHolders). Kit has no uniqueness on a field to refuse a second holder, so writes of
+   * one name are serialized (oneWriterPerUserName).
    */
   private async assertUserNameFree(userName: unknown, current?: Subscriber): Promise<void> {
     if (typeof userName !== 'string' || looksLikeEmail(userName) || identityKey(userName) === '') return;

@@ -1,4 +1,5 @@
 import { type Harness, patch, startHarness } from '../support/harness';
+import { hasRedisServer, PrivateRedis } from '../support/privateRedis';
 import { expectListResponse, expectScimError, scimFixture } from '../support/scim';
 
 // RFC 7644 §3.3 / RFC 7643 §4.1.1: userName is unique within the service provider, case-insensitively. Kit keys
@@ -168,5 +169,41 @@ describe.each([
       1,
     );
     expect(found.id).toBe(again.body.id);
+  });
+});
+
+(hasRedisServer ? describe : describe.skip)('one userName created on two replicas at once', () => {
+  let redis: PrivateRedis;
+  let a: Harness;
+  let b: Harness;
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+    const env = { REDIS_URL: redis.url, MIRROR: 'off' };
+    a = await startHarness({ env });
+    b = await startHarness({ env, kitSandbox: a.sandbox });
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await redis?.stop();
+  });
+
+  it('one is created and the other is a 409 uniqueness: Kit holds one subscriber with that userName', async () => {
+    // Kit's lookups slow enough that both replicas check the name before either has created its user.
+    a.sandbox.setFaults({ latencyMs: 150, endpoints: ['GET /v4/subscribers'] });
+    try {
+      const [fromA, fromB] = await Promise.all([
+        a.post('/scim/v2/Users', userNamed('racer', 'racer.a@example.com')),
+        b.post('/scim/v2/Users', userNamed('racer', 'racer.b@example.com')),
+      ]);
+      expect([fromA.status, fromB.status].sort()).toEqual([201, 409]);
+      const refused = fromA.status === 409 ? fromA : fromB;
+      expectScimError(refused, 409, 'uniqueness');
+    } finally {
+      a.sandbox.resetFaults();
+    }
+    const held = ['racer.a@example.com', 'racer.b@example.com'].filter((e) => a.sandbox.store.findByEmail(e));
+    expect(held).toHaveLength(1);
   });
 });
