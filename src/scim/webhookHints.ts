@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../platform/clock';
 import type { KitApi } from '../kit/api';
 import { SUBSCRIBER_STATES, type Subscriber, type SubscriberState } from '../kit/types';
 import { type ChangeJournal, OwnWritePendingError } from './journal/changeJournal';
-import { kitStampOf, ownWriteAtOf } from './journal/lastModifiedOverlay';
+import { kitStampOf, learnedFrom } from './journal/lastModifiedOverlay';
 import type { LookupSnapshot } from './lookupSnapshot';
 import type { SubscriberMirror } from './mirror/subscriberMirror';
 import type { RereadBudget } from './webhookRereadBudget';
@@ -312,7 +312,7 @@ export class WebhookHints {
       state: fresh.state,
       ...(this.deps.stampKey && { kitStamp: kitStampOf(fresh, this.deps.stampKey) }),
     } as const;
-    const learned = decide || !this.deps.stampKey ? {} : { ownWriteAt: ownWriteAtOf(fresh, this.deps.stampKey) };
+    const learned = learnedFrom(fresh, this.deps.stampKey, decide);
     if (known === undefined) {
       // Never seen before: the delivery is the change (when Kit confirms its state).
       if (delivered.state === undefined || fresh.state === delivered.state)

@@ -1,6 +1,6 @@
 import type { Subscriber } from '../../kit/types';
 import { LIFECYCLE_FIELDS, type SubscriberFieldMap } from '../fieldMap';
-import { type ChangeJournal, effectiveLastModified, type ObservedSubscriber } from './changeJournal';
+import { type ChangeJournal, effectiveLastModified, type LearnedFrom, type ObservedSubscriber } from './changeJournal';
 
 // Puts the journal's knowledge into the subscribers read from Kit (or the mirror) before they become SCIM
 // Users: the lastModified stamp field is set to the effective time (changeJournal.ts), so meta.lastModified,
@@ -41,6 +41,14 @@ export class LastModifiedOverlay {
 /** A subscriber as a read found it, with what Kit holds that names its current state (changeJournal.ts). */
 export function observed(s: Subscriber, stampKey: string): ObservedSubscriber {
   return { id: s.id, state: s.state, kitStamp: kitStampOf(s, stampKey), ownWriteAt: ownWriteAtOf(s, stampKey) };
+}
+
+/**
+ * What a change learned from a subscriber read in Kit tells the journal of the server's own writes; nothing when
+ * the caller has waited long enough for such a write's entry (`decide`) or knows no stamp field.
+ */
+export function learnedFrom(s: Subscriber, stampKey: string | undefined, decide = false): LearnedFrom {
+  return decide || !stampKey ? {} : { ownWriteAt: ownWriteAtOf(s, stampKey) };
 }
 
 /** The time of the server's last stamp in Kit (ms), if it wrote one: what LearnedFrom compares. */

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { type Clock, sleepOn, type TimerHandle } from '../../platform/clock';
 import type { KitApi } from '../../kit/api';
 import type { CallOptions, Subscriber } from '../../kit/types';
-import { type ChangeJournal, type LearnedFrom, OwnWritePendingError } from '../journal/changeJournal';
-import { kitStampOf, ownWriteAtOf } from '../journal/lastModifiedOverlay';
+import { type ChangeJournal, OwnWritePendingError } from '../journal/changeJournal';
+import { kitStampOf, learnedFrom, ownWriteAtOf } from '../journal/lastModifiedOverlay';
 import type { MirrorReads } from '../subscriberLookups';
 import { compact, expand, type MirrorStore, type PutResult } from './mirrorStore';
 import type { WebhookWatch } from './webhookWatch';
@@ -278,7 +278,7 @@ export class SubscriberMirror implements MirrorReads {
         state: known.state,
         ...(this.o.stampKey && { kitStamp: kitStampOf(known, this.o.stampKey) }),
       },
-      this.learnedFrom(known, decide),
+      learnedFrom(known, this.o.stampKey, decide),
     );
     await this.o.changed();
   }
@@ -347,12 +347,6 @@ export class SubscriberMirror implements MirrorReads {
     }
   }
 
-  /** False when the mirror could not be written (then the journal was not either). */
-  /** What a change learned from Kit tells the journal of the server's own writes (changeJournal.ts). */
-  private learnedFrom(sub: Subscriber, decide: boolean): LearnedFrom {
-    return decide || !this.o.stampKey ? {} : { ownWriteAt: ownWriteAtOf(sub, this.o.stampKey) };
-  }
-
   /**
    * False when the mirror could not be written (then the journal was not either). A change a write of the
    * server explains until its journal entry arrives is left to that entry; a delivery's caller records it again.
@@ -393,7 +387,7 @@ export class SubscriberMirror implements MirrorReads {
               state: subs[i].state,
               ...(this.o.stampKey && { kitStamp: kitStampOf(subs[i], this.o.stampKey) }),
             },
-            this.learnedFrom(subs[i], decide),
+            learnedFrom(subs[i], this.o.stampKey, decide),
           )
           .catch((err) => {
             if (!(err instanceof OwnWritePendingError)) this.o.onError?.('journal', err as Error);
