@@ -1,11 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
 
 import path from 'node:path';
 import { EXPECT } from '../support/backends';
 import { BACKENDS, type Harness, oktaUser, patch, startHarness } from '../support/harness';
 import { eventually } from '../support/privateRedis';
 import { expectListResponse, expectScimError, scimFixture } from '../support/scim';
+import { auditedHarness } from '../support/auditTrail';
 import { unique } from '../support/unique';
 
 const ENTRA_RENAME = scimFixture('entra', 'replace-work-email.json');
@@ -256,17 +255,10 @@ describe('a mapping that holds the address fixed', () => {
 });
 
 describe('the audit record of an email write', () => {
-  const auditFile = path.join(os.tmpdir(), `kscim-audit-email-${process.pid}-${unique()}.jsonl`);
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ env: { AUDIT_LOG: auditFile } });
-  });
-  afterAll(async () => {
-    await h.close();
-    fs.rmSync(auditFile, { force: true });
-  });
+  const audited = auditedHarness();
 
   it('says "no change" for a write Kit already held, and nothing of the kind for one it made', async () => {
+    const h = audited.harness();
     const email = `audited.${unique()}@contoso.example`;
     const made = await h.post('/scim/v2/Users', oktaUser(email));
     const same = patch({ op: 'Replace', path: 'emails[type eq "work"].value', value: email });
@@ -274,12 +266,7 @@ describe('the audit record of an email write', () => {
     expect((await h.patch(`/scim/v2/Users/${made.body.id}`, same)).status).toBe(200);
     expect((await h.patch(`/scim/v2/Users/${made.body.id}`, next)).status).toBe(200);
     await h.service.close();
-    const patches = fs
-      .readFileSync(auditFile, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .filter((r) => r.operation === 'patch');
+    const patches = audited.records().filter((r) => r.operation === 'patch');
     expect(patches).toHaveLength(2);
     expect(patches[0]).toMatchObject({ outcome: 'success', detail: expect.stringMatching(/^no change/) });
     expect(patches[0].kitCalls.map((c: { endpoint: string }) => c.endpoint)).not.toContain('PUT /v4/subscribers/:id');

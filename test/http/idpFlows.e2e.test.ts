@@ -1,12 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
 import request from 'supertest';
 import { Service } from '../../src/app/service';
 import { stampClock } from '../support/clock';
 import { type Harness, patch, startHarness, TOKEN, USER_SCHEMA } from '../support/harness';
 import { expectListResponse, expectScimError } from '../support/scim';
+import { auditedHarness } from '../support/auditTrail';
 import { unique } from '../support/unique';
 
 // An IdP's whole flow, its own lookup included, counted in Kit calls by the sandbox. The lookup
@@ -219,14 +217,10 @@ describe('with LOOKUP_SNAPSHOT_SECONDS=0', () => {
 });
 
 describe('a create that raced a subscriber created in Kit is audited', () => {
+  const audited = auditedHarness();
   let h: Harness;
-  const auditFile = path.join(os.tmpdir(), `kscim-audit-${process.pid}-${unique()}.jsonl`);
-  beforeAll(async () => {
-    h = await startHarness({ env: { AUDIT_LOG: auditFile } });
-  });
-  afterAll(async () => {
-    await h.close();
-    fs.rmSync(auditFile, { force: true });
+  beforeAll(() => {
+    h = audited.harness();
   });
 
   it('writes a createRaced record naming the subscriber Kit’s upsert updated', async () => {
@@ -235,12 +229,7 @@ describe('a create that raced a subscriber created in Kit is audited', () => {
     const sneaked = h.sandbox.store.addSubscriber({ email_address: upn });
     expectScimError(await h.post('/scim/v2/Users', entraUser(upn)), 409, 'uniqueness');
     await h.service.close();
-    const records = fs
-      .readFileSync(auditFile, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    const raced = records.filter((r) => r.operation === 'createRaced');
+    const raced = audited.records().filter((r) => r.operation === 'createRaced');
     expect(raced).toHaveLength(1);
     expect(raced[0]).toMatchObject({
       resourceType: 'User',

@@ -1,10 +1,9 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { EXPECT } from '../support/backends';
 import { type Harness, oktaUser, startHarness } from '../support/harness';
 import { eventually } from '../support/privateRedis';
 import { expectScimError, scimFixture } from '../support/scim';
+import { auditedHarness } from '../support/auditTrail';
 import { unique } from '../support/unique';
 
 // The PATCH shapes Entra ID and Okta really send, each replayed from a fixture named after the client that sends
@@ -157,14 +156,10 @@ describe('Users: Entra ID PATCH shapes (mapping/entra-validator.yaml)', () => {
 });
 
 describe('Users: attributes the mapping does not hold (default mapping: no locale, no manager)', () => {
-  const auditFile = path.join(os.tmpdir(), `kscim-audit-unmapped-${process.pid}-${unique()}.jsonl`);
+  const audited = auditedHarness();
   let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ env: { AUDIT_LOG: auditFile } });
-  });
-  afterAll(async () => {
-    await h.close();
-    fs.rmSync(auditFile, { force: true });
+  beforeAll(() => {
+    h = audited.harness();
   });
 
   const userWithLocale = (email: string) => ({
@@ -176,11 +171,7 @@ describe('Users: attributes the mapping does not hold (default mapping: no local
   const auditOf = async (operation: string, id: string) => {
     let entry: Record<string, unknown> | undefined;
     await eventually(() => {
-      const lines = fs.existsSync(auditFile) ? fs.readFileSync(auditFile, 'utf8').trim().split('\n') : [];
-      entry = lines
-        .filter(Boolean)
-        .map((l) => JSON.parse(l))
-        .find((e) => e.operation === operation && e.resourceId === id);
+      entry = audited.records().find((e) => e.operation === operation && e.resourceId === id);
       return entry !== undefined;
     });
     return entry!;
