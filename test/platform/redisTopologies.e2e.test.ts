@@ -102,6 +102,39 @@ async function expectOneSetPerChange(receiver: PushReceiver, created: string[]):
   expect(created.filter((id) => perChange.get(createdKey(id)) !== 1)).toEqual([]);
 }
 
+type ProvisionRun = ReturnType<typeof provisionUntil>;
+
+/**
+ * Two servers provision while `failOver` promotes a replica: both succeed again within 10 s of it, Kit never
+ * answers 429 and no 2 s window holds more than 20 calls, and the IdP sees 201 or a retryable 503, never a 500.
+ */
+async function provisionThroughFailover(
+  f: { servers: ServerProcess[]; sandbox: KitSandbox },
+  failOver: () => Promise<void>,
+): Promise<ProvisionRun> {
+  f.sandbox.resetCalls();
+  let stop = false;
+  const run = provisionUntil(f.servers, () => stop);
+  await new Promise((r) => setTimeout(r, 3000));
+  await failOver();
+  const promotedAt = Date.now();
+  await eventually(() => run.lastSuccessAt.every((t) => t > promotedAt), 100, 100);
+  expect(Math.max(...run.lastSuccessAt) - promotedAt).toBeLessThan(10_000);
+  await new Promise((r) => setTimeout(r, 2000));
+  stop = true;
+  await run.finished;
+  const calls = f.sandbox.calls();
+  expect(calls.rateLimited).toBe(0);
+  expect(
+    maxInWindow(
+      calls.log.map((c) => c.at),
+      2000,
+    ),
+  ).toBeLessThanOrEqual(20);
+  expect(run.statuses.every((s) => s === 201 || s === 503)).toBe(true);
+  return run;
+}
+
 describeTopologies('Redis Sentinel', () => {
   let topology: SentinelTopology;
   beforeAll(async () => {
@@ -156,28 +189,9 @@ describeTopologies('Redis Sentinel: two servers across a failover', () => {
   it('both keep serving within 10 s of the new primary, and Kit’s window holds', async () => {
     const readyz = await request(f.servers[0].url).get('/readyz');
     expect(readyz.body.redis).toMatchObject({ mode: 'sentinel', primary: `127.0.0.1:${f.topology.primary.port}` });
-    f.sandbox.resetCalls();
-    let stop = false;
-    const run = provisionUntil(f.servers, () => stop);
-    await new Promise((r) => setTimeout(r, 3000));
-    await f.topology.failOver();
-    const promotedAt = Date.now();
-    // Both must succeed again after the promotion, within 10 s.
-    await eventually(() => run.lastSuccessAt.every((t) => t > promotedAt), 100, 100);
-    expect(Math.max(...run.lastSuccessAt) - promotedAt).toBeLessThan(10_000);
-    await new Promise((r) => setTimeout(r, 2000));
-    stop = true;
-    await run.finished;
-    const calls = f.sandbox.calls();
-    expect(calls.rateLimited).toBe(0);
-    expect(
-      maxInWindow(
-        calls.log.map((c) => c.at),
-        2000,
-      ),
-    ).toBeLessThanOrEqual(20);
-    // What the IdP saw: created, or a retryable 503 while Redis and the limiter settled; never a 500.
-    expect(run.statuses.every((s) => s === 201 || s === 503)).toBe(true);
+    const run = await provisionThroughFailover(f, async () => {
+      await f.topology.failOver();
+    });
     // Each server's link settles on the new primary at its own probe (a loaded machine delays one of them).
     for (const server of f.servers) {
       let redis: Record<string, unknown> = {};
@@ -201,27 +215,9 @@ describeTopologies('Redis Cluster', () => {
   it('two servers provision on three shards, and keep serving when one shard’s primary dies', async () => {
     const readyz = await request(f.servers[0].url).get('/readyz');
     expect(readyz.body.redis).toMatchObject({ mode: 'cluster', shards: 3 });
-    f.sandbox.resetCalls();
-    let stop = false;
-    const run = provisionUntil(f.servers, () => stop);
-    await new Promise((r) => setTimeout(r, 3000));
-    const victim = (await f.topology.primaryPorts())[0]!;
-    await f.topology.failOver(victim);
-    const promotedAt = Date.now();
-    await eventually(() => run.lastSuccessAt.every((t) => t > promotedAt), 100, 100);
-    expect(Math.max(...run.lastSuccessAt) - promotedAt).toBeLessThan(10_000);
-    await new Promise((r) => setTimeout(r, 2000));
-    stop = true;
-    await run.finished;
-    const calls = f.sandbox.calls();
-    expect(calls.rateLimited).toBe(0);
-    expect(
-      maxInWindow(
-        calls.log.map((c) => c.at),
-        2000,
-      ),
-    ).toBeLessThanOrEqual(20);
-    expect(run.statuses.every((s) => s === 201 || s === 503)).toBe(true);
+    const run = await provisionThroughFailover(f, async () => {
+      await f.topology.failOver((await f.topology.primaryPorts())[0]!);
+    });
     await expectOneSetPerChange(f.receiver, run.created);
   }, 120_000);
 });
