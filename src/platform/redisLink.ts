@@ -56,6 +56,8 @@ export class RedisLink {
   readonly topology: RedisTopology;
   private everHealthy = false;
   private healthyNow = false;
+  /** Whether a failure of this link was told to onHealthChange before it was ever healthy. */
+  private failureTold = false;
   private reason = 'connecting';
   private probeTimer?: TimerHandle;
   private probing = false;
@@ -280,10 +282,16 @@ export class RedisLink {
   }
 
   private markFailed(reason: string): void {
-    const changed = this.healthyNow;
+    // Told on every fall from health, and once for the first failure of a link never healthy yet: the reason a
+    // fresh start cannot reach Redis (a refused connection, a certificate it cannot verify) must reach the log
+    // and /readyz, not stay "connecting". Reconnect attempts repeat it; those are not told again.
+    const tell = this.healthyNow || (!this.everHealthy && !this.failureTold);
     this.healthyNow = false;
     this.reason = reason;
-    if (changed && !this.closed) this.opts.onHealthChange?.(false, reason);
+    if (tell && !this.closed) {
+      this.failureTold = true;
+      this.opts.onHealthChange?.(false, reason);
+    }
   }
 }
 
