@@ -1,4 +1,3 @@
-
 import path from 'node:path';
 import { EXPECT } from '../support/backends';
 import { BACKENDS, type Harness, oktaUser, patch, startHarness } from '../support/harness';
