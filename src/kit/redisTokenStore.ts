@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
 import { type Clock, sleepOn, systemClock } from '../platform/clock';
+import { releaseLease } from '../platform/redisLease';
 import { type RedisLink, RedisUnavailableError } from '../platform/redisLink';
 import { KitUnavailableError } from './errors';
 import { type OAuthTokens, parseStoredTokens, type TokenStore } from './tokenStore';
@@ -14,12 +15,6 @@ import { type OAuthTokens, parseStoredTokens, type TokenStore } from './tokenSto
 // rotates it, one of the two pairs is dead), so a lock counts as taken only once a replica acknowledged it (WAIT).
 // A rotated pair no replica acknowledged is kept here as well and written back if the promoted replica lacks it
 // (SET NX: a pair another replica saved since is newer and wins).
-
-const RELEASE_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-
-type ReleaseClient = { kscimReleaseLock(key: string, owner: string): Promise<number> };
 
 export interface RedisTokenStoreOptions {
   /** Names the pair: the same on every replica using the OAuth app (limiterIdFor(..., 'oauth')). */
@@ -47,9 +42,6 @@ export class RedisTokenStore implements TokenStore {
     this.key = `kscim:oauth:${opts.id}:tokens`;
     this.lockKey = `kscim:oauth:${opts.id}:refresh-lock`;
     this.clock = opts.clock ?? systemClock;
-    if (!('kscimReleaseLock' in link.client)) {
-      link.client.defineCommand('kscimReleaseLock', { numberOfKeys: 1, lua: RELEASE_LUA });
-    }
     link.onRecovery(() => void this.saveUnsaved());
   }
 
@@ -97,11 +89,9 @@ export class RedisTokenStore implements TokenStore {
   }
 
   private async release(owner: string): Promise<void> {
-    await this.link
-      .run((c) => (c as unknown as ReleaseClient).kscimReleaseLock(this.lockKey, owner))
-      .catch(() => {
-        // Redis away: the lease frees the lock.
-      });
+    await releaseLease(this.link, this.lockKey, owner).catch(() => {
+      // Redis away: the lease frees the lock.
+    });
   }
 
   /** Redis trouble reaches the client as Kit being unavailable for now (a 503 with Retry-After), nothing else. */

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Clock, sleepOn, type TimerHandle } from '../platform/clock';
+import { releaseLease, renewLease } from '../platform/redisLease';
 import type { RedisLink } from '../platform/redisLink';
 import { LocalUserNameClaims, type UserNameClaims } from './userNameClaims';
 
@@ -12,10 +13,6 @@ import { LocalUserNameClaims, type UserNameClaims } from './userNameClaims';
 // that stopped without releasing it; the lease expires after `leaseMs`), the write goes ahead with this
 // replica's own claim only, and a log line says so. Two writes of one name on two replicas in that moment can
 // then both succeed, as without Redis.
-
-const RELEASE_LUA = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
-const RENEW_LUA =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 
 export interface RedisUserNameClaimsOptions {
   clock: Clock;
@@ -54,8 +51,7 @@ export class RedisUserNameClaims implements UserNameClaims {
       const renew = () => {
         renewal = this.o.clock.setTimeout(
           () => {
-            void this.link
-              .run((c) => c.eval(RENEW_LUA, 1, key, token, String(this.leaseMs)))
+            void renewLease(this.link, key, token, this.leaseMs)
               .catch(() => undefined)
               .finally(() => {
                 if (held) renew();
@@ -71,7 +67,7 @@ export class RedisUserNameClaims implements UserNameClaims {
       } finally {
         held = false;
         this.o.clock.clearTimeout(renewal);
-        await this.link.run((c) => c.eval(RELEASE_LUA, 1, key, token)).catch(() => undefined);
+        await releaseLease(this.link, key, token).catch(() => undefined);
       }
     });
   }

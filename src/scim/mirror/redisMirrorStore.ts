@@ -1,3 +1,4 @@
+import { releaseLease, renewLease } from '../../platform/redisLease';
 import type { RedisLink } from '../../platform/redisLink';
 import type { Subscriber } from '../../kit/types';
 import {
@@ -147,16 +148,12 @@ export class RedisMirrorStore implements MirrorStore {
   }
 
   async claimWalk(holder: string, ttlMs: number): Promise<boolean> {
-    const current = await this.link.run((c) => c.get(this.k.walker));
-    if (current === holder) {
-      await this.link.run((c) => c.pexpire(this.k.walker, ttlMs));
-      return true;
-    }
+    if (await renewLease(this.link, this.k.walker, holder, ttlMs)) return true;
     return (await this.link.run((c) => c.set(this.k.walker, holder, 'PX', ttlMs, 'NX'))) === 'OK';
   }
 
   async releaseWalk(holder: string): Promise<void> {
-    if ((await this.link.run((c) => c.get(this.k.walker))) === holder) await this.link.run((c) => c.del(this.k.walker));
+    await releaseLease(this.link, this.k.walker, holder);
   }
 
   private async index(key: string, value: string): Promise<number | undefined> {
